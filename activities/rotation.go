@@ -1,0 +1,298 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/deploy"
+	"github.com/authops/authops/internal/probe"
+	"github.com/authops/authops/internal/secretstore"
+)
+
+// Check is one pre-rotation check.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// PreCheckInput names the target; IdempotencyKey identifies the run.
+type PreCheckInput struct {
+	Target         string `json:"target"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// PreCheckResult lists the checks and the version the target runs on now.
+type PreCheckResult struct {
+	OK      bool       `json:"ok"`
+	Checks  []Check    `json:"checks"`
+	Current VersionRef `json:"current"`
+	// Validation holds the baseline probe results.
+	Validation probe.Results `json:"validation"`
+}
+
+// PreCheck runs the pre-rotation checks. Failed checks are a result, not an error: the workflow
+// stops before anything changes and shows which check failed.
+//
+// It also makes sure the store knows the secret the backend runs on: a store with no current
+// version adopts the env sink's value, so that rollback always has a previous version to go to.
+func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckResult, error) {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return PreCheckResult{}, err
+	}
+	var res PreCheckResult
+	add := func(name string, err error) bool {
+		c := Check{Name: name, OK: err == nil}
+		if err != nil {
+			c.Detail = err.Error()
+		}
+		res.Checks = append(res.Checks, c)
+		return err == nil
+	}
+
+	add("target config valid", a.Config.CheckRefs(t))
+	store, err := a.store(t)
+	if err == nil {
+		err = store.CheckWritable(ctx)
+	}
+	if add("secret store writable", err) {
+		current, err := a.adoptCurrent(ctx, t, store, in.IdempotencyKey)
+		res.Current = current
+		add("env sink matches secret store", err)
+	}
+	add("deploy path configured (dry run)", a.deployer(t).DryRun(ctx))
+	pt := a.probe(t)
+	if creds, err := a.credentials(t); add("probe credentials resolvable", err) {
+		res.Validation = pt.Baseline(ctx, creds)
+		add("backend healthy and probe login works", resultsErr(res.Validation))
+	}
+	res.OK = true
+	for _, c := range res.Checks {
+		res.OK = res.OK && c.OK
+	}
+	return res, nil
+}
+
+// adoptCurrent returns the store's current version, importing the env sink's secret when the
+// store has none yet. A sink that disagrees with the store is drift, and rotation must not guess.
+func (a *Activities) adoptCurrent(ctx context.Context, t *config.Target, store *secretstore.File, key string) (VersionRef, error) {
+	live, ok, err := a.sink(t).Get(t.EnvSink.Key)
+	if err != nil {
+		return VersionRef{}, fmt.Errorf("read env sink: %w", err)
+	}
+	if !ok || live == "" {
+		return VersionRef{}, fmt.Errorf("env sink %s has no %s", t.EnvSink.Path, t.EnvSink.Key)
+	}
+	if p, found, err := store.ByStage(ctx, secretstore.StagePending); err != nil {
+		return VersionRef{}, err
+	} else if found && p.IdempotencyKey != key+"/create" {
+		return VersionRef{}, fmt.Errorf("version %s is pending from another run (%s); resolve it first", p.ID, p.IdempotencyKey)
+	}
+	cur, found, err := store.ByStage(ctx, secretstore.StageCurrent)
+	if err != nil {
+		return VersionRef{}, err
+	}
+	if !found {
+		cur, err = store.Import(ctx, key+"/adopt", live)
+		if err != nil {
+			return VersionRef{}, fmt.Errorf("adopt running secret: %w", err)
+		}
+	}
+	if fp := store.Fingerprint(live); fp != cur.Fingerprint {
+		return VersionRef{}, fmt.Errorf("env sink holds fingerprint %s but the store's current version %s is %s", fp, cur.ID, cur.Fingerprint)
+	}
+	return VersionRef{ID: cur.ID, Fingerprint: cur.Fingerprint}, nil
+}
+
+// SecretInput asks for a new secret version.
+type SecretInput struct {
+	Target         string `json:"target"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// CreatePendingSecret generates a new secret inside the store. A retry with the same key returns
+// the same version.
+func (a *Activities) CreatePendingSecret(ctx context.Context, in SecretInput) (VersionRef, error) {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return VersionRef{}, err
+	}
+	store, err := a.store(t)
+	if err != nil {
+		return VersionRef{}, err
+	}
+	v, err := store.CreatePending(ctx, in.IdempotencyKey+"/create")
+	if err != nil {
+		return VersionRef{}, fmt.Errorf("create pending secret for %s: %w", t.Name, err)
+	}
+	return VersionRef{ID: v.ID, Fingerprint: v.Fingerprint}, nil
+}
+
+// VersionInput names one version of a target's secret.
+type VersionInput struct {
+	Target    string `json:"target"`
+	VersionID string `json:"version_id"`
+}
+
+// ApplyResult says what the env sink now holds.
+type ApplyResult struct {
+	Key         string `json:"key"`
+	Path        string `json:"path"`
+	VersionID   string `json:"version_id"`
+	Fingerprint string `json:"fingerprint"`
+	Changed     bool   `json:"changed"`
+}
+
+// ApplySecret writes a version's value into the env sink. Writing the same value again changes
+// nothing, so retries are safe.
+func (a *Activities) ApplySecret(ctx context.Context, in VersionInput) (ApplyResult, error) {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	store, err := a.store(t)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	ref, value, err := versionRef(ctx, store, in.VersionID)
+	if err != nil {
+		return ApplyResult{}, err
+	}
+	changed, err := a.sink(t).Set(t.EnvSink.Key, value)
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("write %s to %s: %w", t.EnvSink.Key, t.EnvSink.Path, err)
+	}
+	return ApplyResult{Key: t.EnvSink.Key, Path: t.EnvSink.Path, VersionID: ref.ID, Fingerprint: ref.Fingerprint, Changed: changed}, nil
+}
+
+// DeployInput names the target to redeploy.
+type DeployInput struct {
+	Target string `json:"target"`
+}
+
+// DeployResult reports a redeploy; Output is redacted.
+type DeployResult struct {
+	Output     string `json:"output,omitempty"`
+	ExitCode   int    `json:"exit_code"`
+	DurationMS int64  `json:"duration_ms"`
+	ReadyMS    int64  `json:"ready_ms"`
+}
+
+// Deploy restarts the backend and waits until it answers /healthz again.
+func (a *Activities) Deploy(ctx context.Context, in DeployInput) (DeployResult, error) {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return DeployResult{}, err
+	}
+	// The deploy output must never echo the secret: redact every value the store holds.
+	var redact []string
+	if store, err := a.store(t); err == nil {
+		for _, st := range []secretstore.Stage{secretstore.StageCurrent, secretstore.StagePending, secretstore.StagePrevious} {
+			if v, ok, _ := store.ByStage(ctx, st); ok {
+				if val, err := store.Value(ctx, v.ID); err == nil {
+					redact = append(redact, val)
+				}
+			}
+		}
+	}
+	start := time.Now()
+	var rep deploy.Report
+	err = heartbeatWhile(ctx, "deploying", func() error {
+		var err error
+		rep, err = a.deployer(t, redact...).Deploy(ctx)
+		if err != nil {
+			return err
+		}
+		return deploy.WaitReady(ctx, strings.TrimRight(t.BaseURL, "/")+"/healthz", t.Deployer.ReadinessTimeout.D(), 100*time.Millisecond)
+	})
+	res := DeployResult{Output: rep.Output, ExitCode: rep.ExitCode, DurationMS: rep.Duration.Milliseconds(), ReadyMS: time.Since(start).Milliseconds()}
+	if err != nil {
+		return res, fmt.Errorf("redeploy %s: %w", t.Name, err)
+	}
+	return res, nil
+}
+
+// ValidateInput says which version should be live and which one retired.
+type ValidateInput struct {
+	Target           string `json:"target"`
+	LiveVersionID    string `json:"live_version_id"`
+	RetiredVersionID string `json:"retired_version_id,omitempty"`
+}
+
+// Validate runs the rotation checklist against the live backend: health, login, token issued
+// with the live secret, tokens of the retired secret rejected, tampered and alg=none rejected,
+// privilege probe. Failed checks are returned, not raised, so they land in the run's artifacts.
+func (a *Activities) Validate(ctx context.Context, in ValidateInput) (probe.Results, error) {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return nil, err
+	}
+	store, err := a.store(t)
+	if err != nil {
+		return nil, err
+	}
+	_, live, err := versionRef(ctx, store, in.LiveVersionID)
+	if err != nil {
+		return nil, err
+	}
+	var retired string
+	if in.RetiredVersionID != "" {
+		if _, retired, err = versionRef(ctx, store, in.RetiredVersionID); err != nil {
+			return nil, err
+		}
+	}
+	creds, err := a.credentials(t)
+	if err != nil {
+		return nil, err
+	}
+	return a.probe(t).VerifyRotation(ctx, creds, claims(t), live, retired), nil
+}
+
+// PromoteSecret makes the pending version current; the old current becomes previous.
+func (a *Activities) PromoteSecret(ctx context.Context, in VersionInput) error {
+	return a.storeOp(ctx, in, "promote", (*secretstore.File).Promote)
+}
+
+// MarkSecretFailed labels a pending version failed after a rollback.
+func (a *Activities) MarkSecretFailed(ctx context.Context, in VersionInput) error {
+	return a.storeOp(ctx, in, "mark failed", (*secretstore.File).MarkFailed)
+}
+
+// RollBackSecret undoes a promotion: the previous version is current again.
+func (a *Activities) RollBackSecret(ctx context.Context, in VersionInput) error {
+	return a.storeOp(ctx, in, "roll back", (*secretstore.File).RollBack)
+}
+
+func (a *Activities) storeOp(ctx context.Context, in VersionInput, what string, op func(*secretstore.File, context.Context, string) error) error {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return err
+	}
+	store, err := a.store(t)
+	if err != nil {
+		return err
+	}
+	if err := op(store, ctx, in.VersionID); err != nil {
+		return temporal.NewApplicationErrorWithCause(fmt.Sprintf("%s version %s of %s", what, in.VersionID, t.Name), ErrTypeConflict, err)
+	}
+	return nil
+}
+
+// resultsErr summarises failed probe results as one error, or nil.
+func resultsErr(rs probe.Results) error {
+	failed := rs.Failed()
+	if len(failed) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(failed))
+	for _, f := range failed {
+		names = append(names, fmt.Sprintf("%s (want %d, got %d)", f.Name, f.Expected, f.Got))
+	}
+	return fmt.Errorf("failed: %s", strings.Join(names, "; "))
+}

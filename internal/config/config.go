@@ -1,0 +1,416 @@
+// Package config loads runbook.yaml: the targets the runbooks act on and their policies.
+//
+// The file holds no secret. Credentials are references (an env var or a file) that only the worker
+// resolves, inside activities, so the starter can validate input without ever reading a secret.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// EnvVar names the variable that overrides the default config path.
+const EnvVar = "AUTHOPS_CONFIG"
+
+// DefaultPath is used when neither --config nor AUTHOPS_CONFIG is given.
+const DefaultPath = "runbook.yaml"
+
+// Config is the whole file.
+type Config struct {
+	Targets map[string]*Target `yaml:"targets"`
+	// Dir is the directory of the config file; relative paths in it are resolved against Dir.
+	Dir string `yaml:"-"`
+}
+
+// Target is one backend that the runbooks act on.
+type Target struct {
+	Name              string             `yaml:"-"`
+	BaseURL           string             `yaml:"base_url"`
+	Channel           string             `yaml:"channel"`
+	SecretStore       SecretStore        `yaml:"secret_store"`
+	EnvSink           EnvSink            `yaml:"env_sink"`
+	Deployer          Deployer           `yaml:"deployer"`
+	Admin             Admin              `yaml:"admin"`
+	Probe             Probe              `yaml:"probe"`
+	Claims            Claims             `yaml:"claims"`
+	Approvers         []string           `yaml:"approvers"`
+	AllowSelfApproval bool               `yaml:"allow_self_approval"`
+	Rotation          RotationPolicy     `yaml:"rotation"`
+	Emergency         EmergencyPolicy    `yaml:"emergency"`
+	CriticalEndpoints []CriticalEndpoint `yaml:"critical_endpoints"`
+}
+
+// SecretStore says where versions of the JWT secret live.
+type SecretStore struct {
+	Kind string `yaml:"kind"` // file
+	Dir  string `yaml:"dir"`
+	Name string `yaml:"name"`
+}
+
+// EnvSink says where the backend reads its secret from.
+type EnvSink struct {
+	Kind string `yaml:"kind"` // dotenv
+	Path string `yaml:"path"`
+	Key  string `yaml:"key"`
+}
+
+// Deployer says how to restart the backend so that it loads the new secret.
+type Deployer struct {
+	Kind             string            `yaml:"kind"` // exec | http
+	Argv             []string          `yaml:"argv"`
+	DryRunArgv       []string          `yaml:"dry_run_argv"`
+	Dir              string            `yaml:"dir"`
+	Method           string            `yaml:"method"`
+	URL              string            `yaml:"url"`
+	HeadersFromEnv   map[string]string `yaml:"headers_from_env"`
+	Timeout          Duration          `yaml:"timeout"`
+	ReadinessTimeout Duration          `yaml:"readiness_timeout"`
+}
+
+// Admin is the backend's control API (logout policy, route and CIDR restrictions, log level).
+type Admin struct {
+	Token Ref `yaml:"token"`
+}
+
+// Probe holds the credentials of the account used to check the login flow.
+type Probe struct {
+	Username      string `yaml:"username"`
+	Password      Ref    `yaml:"password"`
+	AdminPath     string `yaml:"admin_path"`
+	AdminUsername string `yaml:"admin_username"`
+	AdminPassword Ref    `yaml:"admin_password"`
+}
+
+// Claims is the shape of the tokens the backend issues, for minting verification tokens.
+type Claims struct {
+	Issuer string   `yaml:"issuer"`
+	Role   string   `yaml:"role"`
+	TTL    Duration `yaml:"ttl"`
+}
+
+// RotationPolicy tunes runbook 2.
+type RotationPolicy struct {
+	ApprovalTimeout   Duration `yaml:"approval_timeout"`
+	ReminderInterval  Duration `yaml:"reminder_interval"`
+	ObservationWindow Duration `yaml:"observation_window"`
+	// ClosedWindow says what a rotation does when it is approved after its window closed:
+	// "end" ends the run unchanged, "next" waits for the same window on the next day.
+	ClosedWindow string `yaml:"closed_window"`
+}
+
+// EmergencyPolicy tunes runbook 3.
+type EmergencyPolicy struct {
+	ApprovalTimeout Duration `yaml:"approval_timeout"`
+}
+
+// CriticalEndpoint is a route whose auth status is checked after an emergency change.
+type CriticalEndpoint struct {
+	Method         string `yaml:"method"`
+	Path           string `yaml:"path"`
+	As             string `yaml:"as"` // "" (no token), "user" or "admin"
+	ExpectedStatus int    `yaml:"expected_status"`
+}
+
+// Ref points at a secret without holding it.
+type Ref struct {
+	Env  string `yaml:"env"`
+	File string `yaml:"file"`
+}
+
+// Duration is a time.Duration written as "15m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses Go duration syntax.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 15m or 2h", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Path returns the config path to use: flag, then AUTHOPS_CONFIG, then DefaultPath.
+func Path(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if v := os.Getenv(EnvVar); v != "" {
+		return v
+	}
+	return DefaultPath
+}
+
+// Load reads, defaults and validates a config file. It does not resolve secret references.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config path: %w", err)
+	}
+	c, err := Parse(b, filepath.Dir(abs))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes a config. Unknown keys are errors, so a typo never silently disables a control.
+func Parse(b []byte, dir string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	c.Dir = dir
+	if len(c.Targets) == 0 {
+		return nil, errors.New("targets: at least one target is required")
+	}
+	for name, t := range c.Targets {
+		if t == nil {
+			return nil, fmt.Errorf("targets.%s: empty target", name)
+		}
+		t.Name = name
+		t.defaults()
+		if err := t.validate(); err != nil {
+			return nil, err
+		}
+	}
+	return &c, nil
+}
+
+// Target returns the named target or an error listing the known ones.
+func (c *Config) Target(name string) (*Target, error) {
+	if t, ok := c.Targets[name]; ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("unknown target %q (known: %s)", name, strings.Join(c.TargetNames(), ", "))
+}
+
+// TargetNames lists targets in order.
+func (c *Config) TargetNames() []string {
+	names := make([]string, 0, len(c.Targets))
+	for n := range c.Targets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Abs resolves a path from the config against the config's directory.
+func (c *Config) Abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// Resolve reads the value a reference points at. field names the reference in errors.
+func (c *Config) Resolve(field string, r Ref) (string, error) {
+	switch {
+	case r.Env != "":
+		v, ok := os.LookupEnv(r.Env)
+		if !ok || v == "" {
+			return "", fmt.Errorf("%s: env var %s is not set", field, r.Env)
+		}
+		return v, nil
+	case r.File != "":
+		b, err := os.ReadFile(c.Abs(r.File))
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", field, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("%s: file %s is empty", field, r.File)
+		}
+		return v, nil
+	default:
+		return "", fmt.Errorf("%s: no env or file reference", field)
+	}
+}
+
+// CheckRefs resolves every reference of a target and reports the first that fails, by field name.
+func (c *Config) CheckRefs(t *Target) error {
+	refs := []struct {
+		field string
+		ref   Ref
+	}{
+		{"admin.token", t.Admin.Token},
+		{"probe.password", t.Probe.Password},
+	}
+	if t.Probe.AdminUsername != "" {
+		refs = append(refs, struct {
+			field string
+			ref   Ref
+		}{"probe.admin_password", t.Probe.AdminPassword})
+	}
+	for _, r := range refs {
+		if _, err := c.Resolve("targets."+t.Name+"."+r.field, r.ref); err != nil {
+			return err
+		}
+	}
+	for h, env := range t.Deployer.HeadersFromEnv {
+		if os.Getenv(env) == "" {
+			return fmt.Errorf("targets.%s.deployer.headers_from_env.%s: env var %s is not set", t.Name, h, env)
+		}
+	}
+	return nil
+}
+
+// CanApprove says whether actor may approve a run of this target requested by requester.
+func (t *Target) CanApprove(actor, requester string) error {
+	if actor == "" {
+		return errors.New("no actor given")
+	}
+	if !slices.Contains(t.Approvers, actor) {
+		return fmt.Errorf("%s is not an approver of target %s", actor, t.Name)
+	}
+	if actor == requester && !t.AllowSelfApproval {
+		return fmt.Errorf("%s requested this run and cannot approve it", actor)
+	}
+	return nil
+}
+
+func (t *Target) defaults() {
+	setDur := func(d *Duration, v time.Duration) {
+		if *d == 0 {
+			*d = Duration(v)
+		}
+	}
+	setDur(&t.Deployer.Timeout, 60*time.Second)
+	setDur(&t.Deployer.ReadinessTimeout, 30*time.Second)
+	setDur(&t.Claims.TTL, 15*time.Minute)
+	setDur(&t.Rotation.ApprovalTimeout, time.Hour)
+	setDur(&t.Rotation.ReminderInterval, 15*time.Minute)
+	setDur(&t.Rotation.ObservationWindow, 15*time.Minute)
+	setDur(&t.Emergency.ApprovalTimeout, 5*time.Minute)
+	if t.Rotation.ClosedWindow == "" {
+		t.Rotation.ClosedWindow = "end"
+	}
+	if t.EnvSink.Key == "" {
+		t.EnvSink.Key = "JWT_SECRET"
+	}
+	if t.Probe.AdminPath == "" {
+		t.Probe.AdminPath = "/admin/users"
+	}
+	if t.Claims.Role == "" {
+		t.Claims.Role = "user"
+	}
+	if t.Deployer.Method == "" {
+		t.Deployer.Method = http.MethodPost
+	}
+	for i := range t.CriticalEndpoints {
+		if t.CriticalEndpoints[i].Method == "" {
+			t.CriticalEndpoints[i].Method = http.MethodGet
+		}
+	}
+}
+
+var targetName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func (t *Target) validate() error {
+	f := func(field, format string, a ...any) error {
+		return fmt.Errorf("targets.%s.%s: %s", t.Name, field, fmt.Sprintf(format, a...))
+	}
+	if !targetName.MatchString(t.Name) {
+		return fmt.Errorf("targets.%s: name must be lower-case letters, digits and dashes", t.Name)
+	}
+	if u, err := url.Parse(t.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return f("base_url", "must be an http(s) URL, got %q", t.BaseURL)
+	}
+	if t.SecretStore.Kind != "file" {
+		return f("secret_store.kind", "must be \"file\", got %q", t.SecretStore.Kind)
+	}
+	if t.SecretStore.Dir == "" || t.SecretStore.Name == "" {
+		return f("secret_store", "dir and name are required")
+	}
+	if t.EnvSink.Kind != "dotenv" {
+		return f("env_sink.kind", "must be \"dotenv\", got %q", t.EnvSink.Kind)
+	}
+	if t.EnvSink.Path == "" {
+		return f("env_sink.path", "is required")
+	}
+	switch t.Deployer.Kind {
+	case "exec":
+		if len(t.Deployer.Argv) == 0 {
+			return f("deployer.argv", "is required for kind exec")
+		}
+	case "http":
+		if u, err := url.Parse(t.Deployer.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return f("deployer.url", "must be an http(s) URL for kind http")
+		}
+	default:
+		return f("deployer.kind", "must be \"exec\" or \"http\", got %q", t.Deployer.Kind)
+	}
+	if err := checkRef(t.Admin.Token); err != nil {
+		return f("admin.token", "%v", err)
+	}
+	if t.Probe.Username == "" {
+		return f("probe.username", "is required")
+	}
+	if err := checkRef(t.Probe.Password); err != nil {
+		return f("probe.password", "%v", err)
+	}
+	if t.Probe.AdminUsername != "" {
+		if err := checkRef(t.Probe.AdminPassword); err != nil {
+			return f("probe.admin_password", "%v", err)
+		}
+	}
+	if t.Claims.Issuer == "" {
+		return f("claims.issuer", "is required")
+	}
+	if len(t.Approvers) == 0 {
+		return f("approvers", "at least one approver is required")
+	}
+	if t.Rotation.ClosedWindow != "end" && t.Rotation.ClosedWindow != "next" {
+		return f("rotation.closed_window", "must be \"end\" or \"next\", got %q", t.Rotation.ClosedWindow)
+	}
+	for i, e := range t.CriticalEndpoints {
+		if !strings.HasPrefix(e.Path, "/") {
+			return f(fmt.Sprintf("critical_endpoints[%d].path", i), "must start with /")
+		}
+		if e.ExpectedStatus < 100 || e.ExpectedStatus > 599 {
+			return f(fmt.Sprintf("critical_endpoints[%d].expected_status", i), "must be an HTTP status")
+		}
+		if e.As != "" && e.As != "user" && e.As != "admin" {
+			return f(fmt.Sprintf("critical_endpoints[%d].as", i), "must be empty, \"user\" or \"admin\"")
+		}
+		if e.As == "admin" && t.Probe.AdminUsername == "" {
+			return f(fmt.Sprintf("critical_endpoints[%d].as", i), "\"admin\" needs probe.admin_username")
+		}
+	}
+	return nil
+}
+
+func checkRef(r Ref) error {
+	switch {
+	case r.Env != "" && r.File != "":
+		return errors.New("give env or file, not both")
+	case r.Env == "" && r.File == "":
+		return errors.New("a reference {env: NAME} or {file: PATH} is required; values are never inline")
+	}
+	return nil
+}

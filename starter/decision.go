@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/authops/authops/workflows"
+)
+
+// decisionCmd sends one of the human signals (approve, reject, rollback, resolve,
+// lift-restrictions) and reports whether the run accepted or denied it.
+func (a *app) decisionCmd(use, short, signal string) *cobra.Command {
+	var d workflows.Decision
+	cmd := &cobra.Command{
+		Use:   use + " WORKFLOW_ID --as USER",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.dial()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ev, err := sendDecision(cmd.Context(), c, args[0], signal, d)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s by %s at %s", signal, ev.Outcome, ev.Actor, ev.At.Format(time.RFC3339))
+			if ev.Detail != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), ": %s", ev.Detail)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			if ev.Outcome == "denied" {
+				return fmt.Errorf("%s denied", signal)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&d.Actor, "as", "", "who you are (required; checked against the target's policy)")
+	cmd.Flags().StringVar(&d.Comment, "comment", "", "a note for the timeline")
+	_ = cmd.MarkFlagRequired("as")
+	return cmd
+}
+
+// sendDecision signals a running run and waits for the run to record the attempt on its
+// timeline, so the sender learns at once whether it was accepted or denied.
+func sendDecision(ctx context.Context, c client.Client, id, signal string, d workflows.Decision) (workflows.Event, error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return workflows.Event{}, fmt.Errorf("no run with id %s", id)
+	}
+	if err != nil {
+		return workflows.Event{}, fmt.Errorf("describe %s: %w", id, err)
+	}
+	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return workflows.Event{}, fmt.Errorf("run %s already finished (%s); nothing was sent", id, st)
+	}
+	before, err := timeline(ctx, c, id)
+	if err != nil {
+		return workflows.Event{}, err
+	}
+	if err := c.SignalWorkflow(ctx, id, "", signal, d); err != nil {
+		return workflows.Event{}, fmt.Errorf("send %s to %s: %w", signal, id, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		evs, err := timeline(ctx, c, id)
+		if err == nil {
+			for _, ev := range evs[min(len(before), len(evs)):] {
+				if ev.Actor == d.Actor && ev.Action == signal {
+					return ev, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return workflows.Event{}, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return workflows.Event{Actor: d.Actor, Outcome: "sent (not yet recorded)", At: time.Now().UTC(),
+		Detail: "the run has not processed it yet; check the timeline"}, nil
+}

@@ -1,0 +1,35 @@
+// Package register builds a worker with every workflow and activity on the authops task queue.
+// The worker binary and the integration tests use it, so both run the same registrations.
+package register
+
+import (
+	"net/http"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/authops/authops/activities"
+	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/workflows"
+)
+
+// Deps are what the activities act with.
+type Deps struct {
+	Config   *config.Config
+	Notifier notify.Notifier
+	HTTP     *http.Client
+}
+
+// New returns a worker with everything registered; the caller runs it.
+func New(c client.Client, d Deps) worker.Worker {
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	Register(w, d)
+	return w
+}
+
+// Register adds the workflows and activities to a registry (a worker or a test environment).
+func Register(r worker.Registry, d Deps) {
+	r.RegisterWorkflow(workflows.SecretRotation)
+	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP})
+}

@@ -1,0 +1,635 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/activities"
+	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/probe"
+)
+
+// Rotation modes.
+const (
+	ModeManual    = "manual"
+	ModeScheduled = "scheduled"
+	// ModeEmergency is a hard cutover driven by EmergencyInvalidation: no window, no approval
+	// gate of its own (the parent run had it) and no observation wait.
+	ModeEmergency = "emergency"
+)
+
+// Outcomes of a rotation.
+const (
+	OutcomeCompleted          = "completed"
+	OutcomeRolledBack         = "rolled_back"
+	OutcomeRolledBackManually = "rolled_back_manually"
+	OutcomeRollbackFailed     = "rollback_failed"
+	OutcomeExpired            = "expired"
+	OutcomeRejected           = "rejected"
+	OutcomePrecheckFailed     = "precheck_failed"
+	OutcomeWindowClosed       = "window_closed"
+	OutcomeCanceled           = "canceled"
+)
+
+// ErrTypeInvalidInput marks bad input; the run fails before doing anything.
+const ErrTypeInvalidInput = "InvalidInput"
+
+// ErrTypeRunbookFailed marks a run that ended in a failure state (rolled back, pre-checks failed,
+// rollback failed). Its details hold the RotationResult, so the Web UI shows the run as failed
+// and the artifacts are still there.
+const ErrTypeRunbookFailed = "RunbookFailed"
+
+// RotationInput starts a SecretRotation.
+type RotationInput struct {
+	Target      string `json:"target"`
+	Reason      string `json:"reason"`
+	RequestedBy string `json:"requested_by"`
+	// WindowStart is when the rotation may start (zero: now). Window is how long the window stays
+	// open (zero: no end).
+	WindowStart time.Time     `json:"window_start,omitempty"`
+	Window      time.Duration `json:"window,omitempty"`
+	// RollbackOwner may roll back during the observation window; defaults to the requester.
+	RollbackOwner string `json:"rollback_owner,omitempty"`
+	Mode          string `json:"mode"`
+	// ApprovedBy records the approval of a parent run, for ModeEmergency.
+	ApprovedBy string `json:"approved_by,omitempty"`
+}
+
+// Validate checks the input against now. Both the starter and the workflow call it.
+func (in RotationInput) Validate(now time.Time) error {
+	var errs []error
+	if in.Target == "" {
+		errs = append(errs, errors.New("target is required"))
+	}
+	if strings.TrimSpace(in.RequestedBy) == "" {
+		errs = append(errs, errors.New("requested_by is required"))
+	}
+	switch in.Mode {
+	case ModeManual, ModeScheduled, ModeEmergency:
+	default:
+		errs = append(errs, fmt.Errorf("mode must be manual, scheduled or emergency, got %q", in.Mode))
+	}
+	if in.Window < 0 {
+		errs = append(errs, fmt.Errorf("window length %s is negative", in.Window))
+	}
+	if !in.WindowStart.IsZero() {
+		end := in.WindowStart.Add(in.Window)
+		switch {
+		case in.Mode == ModeEmergency:
+			errs = append(errs, errors.New("an emergency rotation has no window"))
+		case in.Window > 0 && !end.After(now):
+			errs = append(errs, fmt.Errorf("window %s–%s is in the past", in.WindowStart.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)))
+		case in.Window == 0 && in.WindowStart.Before(now.Add(-time.Minute)):
+			errs = append(errs, fmt.Errorf("window start %s is in the past", in.WindowStart.UTC().Format(time.RFC3339)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ConfigChange records a changed config value by version id and fingerprint, never by value.
+type ConfigChange struct {
+	At              time.Time `json:"at"`
+	Item            string    `json:"item"`
+	FromVersion     string    `json:"from_version"`
+	FromFingerprint string    `json:"from_fingerprint"`
+	ToVersion       string    `json:"to_version"`
+	ToFingerprint   string    `json:"to_fingerprint"`
+	Reason          string    `json:"reason"`
+}
+
+// Validation is one named set of probe results.
+type Validation struct {
+	Stage   string        `json:"stage"`
+	OK      bool          `json:"ok"`
+	Results probe.Results `json:"results"`
+}
+
+// RotationResult is the run's artifact: timeline, changes, validation outputs and a summary.
+type RotationResult struct {
+	Target      string                `json:"target"`
+	Outcome     string                `json:"outcome"`
+	Cause       string                `json:"cause,omitempty"`
+	Summary     string                `json:"summary"`
+	ApprovedBy  string                `json:"approved_by,omitempty"`
+	Previous    activities.VersionRef `json:"previous"`
+	New         activities.VersionRef `json:"new"`
+	Prechecks   []activities.Check    `json:"prechecks,omitempty"`
+	Changes     []ConfigChange        `json:"changes"`
+	Validations []Validation          `json:"validations"`
+	Timeline    []Event               `json:"timeline"`
+}
+
+// Checklist items of runbook 2, in order.
+const (
+	stepPrecheck     = "pre-rotation checks"
+	stepCommunicate  = "prepare user communication"
+	stepWindow       = "rotation window and rollback owner"
+	stepApproval     = "approval by a second person"
+	stepGenerate     = "generate new secret in secret store"
+	stepUpdateEnv    = "update JWT_SECRET in target environment"
+	stepRedeploy     = "restart/redeploy backend"
+	stepValidate     = "validate auth endpoints, login flow and new token issuance"
+	stepPromote      = "mark new secret current"
+	stepAnnounceDone = "announce completion and user impact"
+	stepObserve      = "observation window"
+)
+
+// SecretRotation is runbook 2: JWT secret rotation.
+func SecretRotation(ctx workflow.Context, in RotationInput) (RotationResult, error) {
+	r := &rotation{in: in}
+	if err := r.setup(ctx); err != nil {
+		return RotationResult{}, err
+	}
+	return r.run(ctx)
+}
+
+type rotation struct {
+	in     RotationInput
+	rec    *record
+	policy activities.Policy
+	res    RotationResult
+	key    string
+}
+
+var acts *activities.Activities // method values name activities; never called directly
+
+func (r *rotation) setup(ctx workflow.Context) error {
+	steps := []string{stepPrecheck, stepCommunicate, stepWindow, stepApproval, stepGenerate, stepUpdateEnv,
+		stepRedeploy, stepValidate, stepPromote, stepAnnounceDone, stepObserve}
+	r.rec = newRecord("secret-rotation", r.in.Target, r.in.RequestedBy, steps...)
+	if r.in.RollbackOwner == "" {
+		r.in.RollbackOwner = r.in.RequestedBy
+	}
+	info := workflow.GetInfo(ctx)
+	// One key per run: retried activities and a continued run reuse the same secret version.
+	r.key = info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID
+	r.res.Target = r.in.Target
+	return r.rec.registerQueries(ctx)
+}
+
+func (r *rotation) run(ctx workflow.Context) (RotationResult, error) {
+	r.rec.add(ctx, r.in.RequestedBy, "requested", r.in.Mode, r.in.Reason)
+	if err := r.in.Validate(workflow.Now(ctx)); err != nil {
+		r.rec.add(ctx, systemActor, "input", "rejected", err.Error())
+		return r.res, temporal.NewNonRetryableApplicationError("invalid rotation input: "+err.Error(), ErrTypeInvalidInput, err)
+	}
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
+		r.rec.add(ctx, systemActor, "load target policy", "failed", err.Error())
+		return r.res, err
+	}
+
+	// Pre-rotation checks: if any fails, stop before anything changes.
+	r.rec.phase("pre-checks")
+	var pre activities.PreCheckResult
+	err := workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
+		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &pre)
+	if err != nil {
+		r.rec.step(ctx, stepPrecheck, StateFailed, err.Error())
+		return r.fail(ctx, OutcomePrecheckFailed, err.Error())
+	}
+	r.res.Prechecks = pre.Checks
+	r.res.Previous = pre.Current
+	r.addValidation("pre-checks", pre.Validation)
+	if !pre.OK {
+		cause := failedChecks(pre.Checks)
+		r.rec.step(ctx, stepPrecheck, StateFailed, cause)
+		return r.fail(ctx, OutcomePrecheckFailed, cause)
+	}
+	r.rec.step(ctx, stepPrecheck, StateDone, fmt.Sprintf("current version %s (fingerprint %s)", pre.Current.ID, pre.Current.Fingerprint))
+
+	if r.in.Mode == ModeEmergency {
+		return r.emergency(ctx)
+	}
+
+	r.announce(ctx, "planned", r.plannedText(), r.policy.Approvers...)
+	r.rec.step(ctx, stepCommunicate, StateDone, "planned rotation and forced re-authentication announced")
+
+	if out, done, err := r.awaitWindowAndApproval(ctx); done || err != nil {
+		return out, err
+	}
+	// rotate compensates its own failures and leaves the outcome set.
+	r.rotate(ctx)
+	if r.res.Outcome == "" {
+		r.observe(ctx)
+	}
+	return r.finish(ctx)
+}
+
+// emergency is the hard cutover: the parent run already announced and got its go-ahead.
+func (r *rotation) emergency(ctx workflow.Context) (RotationResult, error) {
+	r.rec.step(ctx, stepCommunicate, StateSkipped, "emergency run announces itself")
+	r.rec.step(ctx, stepWindow, StateSkipped, "emergency: no window")
+	r.rec.step(ctx, stepApproval, StateDone, "go-ahead given in the emergency run by "+r.in.ApprovedBy)
+	r.res.ApprovedBy = r.in.ApprovedBy
+	r.rotate(ctx)
+	if r.res.Outcome == "" {
+		r.rec.step(ctx, stepObserve, StateSkipped, "emergency: no observation wait")
+		r.res.Outcome = OutcomeCompleted
+	}
+	return r.finish(ctx)
+}
+
+// awaitWindowAndApproval waits for the window to open, then for a second person. done reports
+// that the run ended here, with nothing changed.
+func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (RotationResult, bool, error) {
+	now := workflow.Now(ctx)
+	start := r.in.WindowStart
+	if start.After(now) {
+		r.rec.phase("waiting for window")
+		r.rec.step(ctx, stepWindow, StateRunning, fmt.Sprintf("waiting until %s; rollback owner %s", start.UTC().Format(time.RFC3339), r.in.RollbackOwner))
+		if err := workflow.Sleep(ctx, start.Sub(now)); err != nil {
+			return r.canceled(ctx, err)
+		}
+	}
+	r.rec.step(ctx, stepWindow, StateDone, "window open; rollback owner "+r.in.RollbackOwner)
+
+	r.rec.phase("waiting for approval")
+	r.rec.step(ctx, stepApproval, StateRunning, "approvers: "+strings.Join(r.policy.Approvers, ", "))
+	out, err := awaitApproval(ctx, r.rec, r.approvalPolicy(), func(ctx workflow.Context, kind string) {
+		r.announce(ctx, kind, fmt.Sprintf("Rotation of %s is waiting for approval by one of: %s (not %s).",
+			r.in.Target, strings.Join(r.policy.Approvers, ", "), r.in.RequestedBy), r.policy.Approvers...)
+	})
+	if err != nil {
+		return r.canceled(ctx, err)
+	}
+	switch {
+	case out.Expired:
+		r.rec.step(ctx, stepApproval, StateFailed, "expired")
+		r.announce(ctx, "expired", fmt.Sprintf("Rotation of %s expired without approval; nothing was changed.", r.in.Target))
+		res, err := r.end(ctx, OutcomeExpired, "no approval within "+r.policy.ApprovalTimeout.String())
+		return res, true, err
+	case out.Rejected:
+		r.rec.step(ctx, stepApproval, StateFailed, "rejected by "+out.Actor)
+		r.announce(ctx, "rejected", fmt.Sprintf("Rotation of %s was rejected by %s; nothing was changed.", r.in.Target, out.Actor))
+		res, err := r.end(ctx, OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment)
+		return res, true, err
+	}
+	r.res.ApprovedBy = out.Actor
+	r.rec.status.ApprovedBy = out.Actor
+	r.rec.step(ctx, stepApproval, StateDone, "approved by "+out.Actor)
+
+	// The approval may have come after the window closed.
+	if r.in.Window > 0 && !start.IsZero() {
+		now = workflow.Now(ctx)
+		for end := start.Add(r.in.Window); !now.Before(end); end = start.Add(r.in.Window) {
+			if r.policy.ClosedWindow != "next" {
+				r.announce(ctx, "window-closed", fmt.Sprintf("Rotation of %s was approved after its window closed; nothing was changed.", r.in.Target))
+				res, err := r.end(ctx, OutcomeWindowClosed, "approved after the window closed at "+end.UTC().Format(time.RFC3339))
+				return res, true, err
+			}
+			for !start.After(now) {
+				start = start.Add(24 * time.Hour)
+			}
+			r.rec.add(ctx, systemActor, "window closed", "waiting for next window", start.UTC().Format(time.RFC3339))
+			r.rec.phase("waiting for next window")
+			if err := workflow.Sleep(ctx, start.Sub(now)); err != nil {
+				return r.canceled(ctx, err)
+			}
+			now = workflow.Now(ctx)
+		}
+	}
+	return RotationResult{}, false, nil
+}
+
+// rotate changes the target: new version, env sink, redeploy, validate, promote. When a step
+// fails, compensation puts the previous secret back, so the backend is never left half-rotated,
+// and sets the outcome.
+func (r *rotation) rotate(ctx workflow.Context) {
+	var comp compensations
+	if err := r.rotateSteps(ctx, &comp); err != nil {
+		r.compensate(ctx, comp, err)
+	}
+}
+
+func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error {
+	r.rec.phase("rotating")
+
+	var newV activities.VersionRef
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.CreatePendingSecret,
+		activities.SecretInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &newV); err != nil {
+		r.rec.step(ctx, stepGenerate, StateFailed, err.Error())
+		return err
+	}
+	r.res.New = newV
+	r.rec.step(ctx, stepGenerate, StateDone, fmt.Sprintf("pending version %s (fingerprint %s)", newV.ID, newV.Fingerprint))
+	comp.add("mark new version failed", func(ctx workflow.Context) error {
+		return workflow.ExecuteActivity(shortCtx(ctx), acts.MarkSecretFailed,
+			activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil)
+	})
+
+	// Registered before the write: a write that failed half-way is undone too.
+	comp.add("restore previous secret", func(ctx workflow.Context) error {
+		return r.restore(ctx, r.res.Previous, newV, "rollback")
+	})
+	var applied activities.ApplyResult
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.ApplySecret,
+		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, &applied); err != nil {
+		r.rec.step(ctx, stepUpdateEnv, StateFailed, err.Error())
+		return err
+	}
+	r.change(ctx, applied.Key, r.res.Previous, newV, "rotation")
+	r.rec.step(ctx, stepUpdateEnv, StateDone, fmt.Sprintf("%s in %s now fingerprint %s", applied.Key, applied.Path, applied.Fingerprint))
+
+	if err := r.deploy(ctx); err != nil {
+		r.rec.step(ctx, stepRedeploy, StateFailed, err.Error())
+		return err
+	}
+	r.rec.step(ctx, stepRedeploy, StateDone, "backend restarted and healthy")
+
+	if err := r.validate(ctx, "after rotation", newV.ID, r.res.Previous.ID); err != nil {
+		r.rec.step(ctx, stepValidate, StateFailed, err.Error())
+		return err
+	}
+	r.rec.step(ctx, stepValidate, StateDone, "login, /auth/me, old-secret rejection and privilege checks passed")
+
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.PromoteSecret,
+		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil); err != nil {
+		r.rec.step(ctx, stepPromote, StateFailed, err.Error())
+		return err
+	}
+	r.rec.step(ctx, stepPromote, StateDone, fmt.Sprintf("%s current, %s previous", newV.ID, r.res.Previous.ID))
+	r.announce(ctx, "completed", fmt.Sprintf(
+		"JWT secret of %s rotated (fingerprint %s → %s), approved by %s. Existing sessions are invalid: users must log in again.",
+		r.in.Target, r.res.Previous.Fingerprint, newV.Fingerprint, r.res.ApprovedBy))
+	r.rec.step(ctx, stepAnnounceDone, StateDone, "users must re-authenticate")
+	return nil
+}
+
+// compensate runs the registered compensations on a disconnected context, so that they also run
+// when the run is canceled, and sets the outcome.
+func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause error) {
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	why := "canceled"
+	if cause != nil && !temporal.IsCanceledError(cause) {
+		why = cause.Error()
+	}
+	r.rec.phase("rolling back")
+	r.rec.add(dctx, systemActor, "rollback", "started", why)
+	r.announce(dctx, "rollback", fmt.Sprintf("Rotation of %s failed (%s); restoring the previous secret %s.", r.in.Target, why, r.res.Previous.Fingerprint))
+	if err := comp.run(dctx, r.rec); err != nil {
+		r.res.Outcome = OutcomeRollbackFailed
+		r.res.Cause = fmt.Sprintf("%s; rollback failed: %v", why, err)
+		r.escalate(dctx, r.res.Cause)
+		return
+	}
+	r.res.Outcome = OutcomeRolledBack
+	if temporal.IsCanceledError(cause) {
+		r.res.Outcome = OutcomeCanceled
+	}
+	r.res.Cause = why
+	r.announce(dctx, "rolled-back", fmt.Sprintf("Rotation of %s rolled back: the backend runs on the previous secret %s again, verified.", r.in.Target, r.res.Previous.Fingerprint))
+}
+
+// restore puts a version back into the env sink, redeploys and checks it works again.
+func (r *rotation) restore(ctx workflow.Context, to, from activities.VersionRef, why string) error {
+	var applied activities.ApplyResult
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.ApplySecret,
+		activities.VersionInput{Target: r.in.Target, VersionID: to.ID}).Get(ctx, &applied); err != nil {
+		return fmt.Errorf("restore %s: %w", to.ID, err)
+	}
+	r.change(ctx, applied.Key, from, to, why)
+	r.rec.add(ctx, systemActor, "restore previous secret in environment", StateDone, "fingerprint "+to.Fingerprint)
+	if err := r.deploy(ctx); err != nil {
+		return fmt.Errorf("restart after restore: %w", err)
+	}
+	r.rec.add(ctx, systemActor, "restart backend", StateDone, "")
+	if err := r.validate(ctx, "after "+why, to.ID, from.ID); err != nil {
+		return fmt.Errorf("re-validate after restore: %w", err)
+	}
+	r.rec.add(ctx, systemActor, "re-validate auth flows", StateDone, "previous secret works, new one rejected")
+	return nil
+}
+
+func (r *rotation) deploy(ctx workflow.Context) error {
+	timeout := r.policy.DeployTimeout + 30*time.Second
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
+		HeartbeatTimeout:    15 * time.Second,
+		// A second restart is harmless; more would hide a broken deploy path.
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 2, InitialInterval: 2 * time.Second},
+	})
+	var out activities.DeployResult
+	if err := workflow.ExecuteActivity(actx, acts.Deploy, activities.DeployInput{Target: r.in.Target}).Get(ctx, &out); err != nil {
+		return err
+	}
+	r.rec.add(ctx, systemActor, "redeploy", "healthy", fmt.Sprintf("ready after %d ms", out.ReadyMS))
+	return nil
+}
+
+func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) error {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+	var results probe.Results
+	if err := workflow.ExecuteActivity(actx, acts.Validate,
+		activities.ValidateInput{Target: r.in.Target, LiveVersionID: live, RetiredVersionID: retired}).Get(ctx, &results); err != nil {
+		return err
+	}
+	r.addValidation(stage, results)
+	if !results.OK() {
+		return errors.New(failedResults(results))
+	}
+	return nil
+}
+
+// observe waits out the observation window, during which the rollback owner may roll back.
+func (r *rotation) observe(ctx workflow.Context) {
+	if r.policy.ObservationWindow <= 0 {
+		r.rec.step(ctx, stepObserve, StateSkipped, "no observation window configured")
+		r.res.Outcome = OutcomeCompleted
+		return
+	}
+	r.rec.phase("observation window")
+	r.rec.step(ctx, stepObserve, StateRunning, fmt.Sprintf("%s; %s may roll back", r.policy.ObservationWindow, r.in.RollbackOwner))
+	ch := workflow.GetSignalChannel(ctx, SignalRollback)
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timer := workflow.NewTimer(tctx, r.policy.ObservationWindow)
+	for {
+		var d Decision
+		expired := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &d) })
+		sel.AddFuture(timer, func(workflow.Future) { expired = true })
+		sel.Select(ctx)
+		if expired || ctx.Err() != nil {
+			r.rec.step(ctx, stepObserve, StateDone, "no rollback requested")
+			r.res.Outcome = OutcomeCompleted
+			return
+		}
+		if d.Actor != r.in.RollbackOwner {
+			r.rec.add(ctx, d.Actor, "rollback", "denied", fmt.Sprintf("only the rollback owner %s may roll back", r.in.RollbackOwner))
+			continue
+		}
+		r.rec.add(ctx, d.Actor, "rollback", "accepted", d.Comment)
+		r.manualRollback(ctx, d)
+		return
+	}
+}
+
+// manualRollback is the runbook's rollback: restore the previous secret, restart, re-validate.
+func (r *rotation) manualRollback(ctx workflow.Context, d Decision) {
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	r.rec.phase("rolling back (manual)")
+	r.announce(dctx, "rollback", fmt.Sprintf("%s is rolling back the rotation of %s: %s", d.Actor, r.in.Target, d.Comment))
+	err := r.restore(dctx, r.res.Previous, r.res.New, "manual rollback")
+	if err == nil {
+		err = workflow.ExecuteActivity(shortCtx(dctx), acts.RollBackSecret,
+			activities.VersionInput{Target: r.in.Target, VersionID: r.res.New.ID}).Get(dctx, nil)
+	}
+	if err != nil {
+		r.res.Outcome = OutcomeRollbackFailed
+		r.res.Cause = "manual rollback failed: " + err.Error()
+		r.rec.step(dctx, stepObserve, StateFailed, r.res.Cause)
+		r.escalate(dctx, r.res.Cause)
+		return
+	}
+	r.res.Outcome = OutcomeRolledBackManually
+	r.res.Cause = fmt.Sprintf("rolled back by %s: %s", d.Actor, d.Comment)
+	r.rec.step(dctx, stepObserve, StateDone, r.res.Cause)
+	r.announce(dctx, "rolled-back", fmt.Sprintf("Rotation of %s rolled back by %s; previous secret %s is live again and verified. Users must log in again.", r.in.Target, d.Actor, r.res.Previous.Fingerprint))
+}
+
+// escalate never lets a failed rollback end silently: it announces and waits for a human to
+// resolve the run.
+func (r *rotation) escalate(ctx workflow.Context, cause string) {
+	r.rec.phase("escalated: waiting for resolve")
+	r.rec.add(ctx, systemActor, "escalation", "waiting for resolve", cause)
+	mention := append([]string{r.in.RollbackOwner}, r.policy.Approvers...)
+	r.announce(ctx, "escalation", fmt.Sprintf(
+		"ROLLBACK FAILED for %s: %s. The target may be half-rotated (new %s, previous %s). A human must fix it, then send 'resolve'.",
+		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint), mention...)
+	ch := workflow.GetSignalChannel(ctx, SignalResolve)
+	for {
+		var d Decision
+		ch.Receive(ctx, &d)
+		if d.Actor != r.in.RollbackOwner && (approvalPolicy{Approvers: r.policy.Approvers}).check(d.Actor) != "" {
+			r.rec.add(ctx, d.Actor, "resolve", "denied", "only the rollback owner or an approver may resolve")
+			continue
+		}
+		r.rec.add(ctx, d.Actor, "resolve", "accepted", d.Comment)
+		r.res.Cause += "; resolved by " + d.Actor + ": " + d.Comment
+		return
+	}
+}
+
+func (r *rotation) canceled(ctx workflow.Context, err error) (RotationResult, bool, error) {
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	detail := "canceled before any change"
+	var p Preemption
+	if workflow.GetSignalChannel(dctx, SignalPreempt).ReceiveAsync(&p) {
+		detail = fmt.Sprintf("preempted by %s (%s) before any change", p.By, p.Reason)
+	}
+	r.rec.add(dctx, systemActor, "canceled", OutcomeCanceled, detail)
+	r.res.Outcome = OutcomeCanceled
+	r.res.Cause = detail
+	r.rec.status.Outcome = OutcomeCanceled
+	r.res.Timeline = r.rec.timeline
+	return r.res, true, err
+}
+
+func (r *rotation) approvalPolicy() approvalPolicy {
+	return approvalPolicy{
+		Approvers: r.policy.Approvers, Requester: r.in.RequestedBy, AllowSelfApproval: r.policy.AllowSelfApproval,
+		Timeout: r.policy.ApprovalTimeout, Remind: r.policy.ReminderInterval,
+	}
+}
+
+func (r *rotation) plannedText() string {
+	window := "as soon as approved"
+	if !r.in.WindowStart.IsZero() {
+		window = "from " + r.in.WindowStart.UTC().Format(time.RFC3339)
+		if r.in.Window > 0 {
+			window += " for " + r.in.Window.String()
+		}
+	}
+	return fmt.Sprintf("Planned JWT secret rotation of %s (%s), requested by %s: %s. Window: %s. Rollback owner: %s. "+
+		"User impact: every existing session and token becomes invalid; users must log in again.",
+		r.in.Target, r.in.Mode, r.in.RequestedBy, r.in.Reason, window, r.in.RollbackOwner)
+}
+
+func (r *rotation) announce(ctx workflow.Context, kind, text string, mention ...string) {
+	announce(ctx, r.rec, notify.Message{Target: r.in.Target, Channel: r.policy.Channel, Kind: kind, Text: text, Mention: mention})
+}
+
+func (r *rotation) change(ctx workflow.Context, item string, from, to activities.VersionRef, why string) {
+	r.res.Changes = append(r.res.Changes, ConfigChange{
+		At: workflow.Now(ctx).UTC(), Item: item, FromVersion: from.ID, FromFingerprint: from.Fingerprint,
+		ToVersion: to.ID, ToFingerprint: to.Fingerprint, Reason: why,
+	})
+}
+
+func (r *rotation) addValidation(stage string, rs probe.Results) {
+	if len(rs) == 0 {
+		return
+	}
+	r.res.Validations = append(r.res.Validations, Validation{Stage: stage, OK: rs.OK(), Results: rs})
+}
+
+// end closes the run with an outcome that changed nothing.
+func (r *rotation) end(ctx workflow.Context, outcome, cause string) (RotationResult, error) {
+	r.res.Outcome = outcome
+	r.res.Cause = cause
+	return r.finish(ctx)
+}
+
+func (r *rotation) fail(ctx workflow.Context, outcome, cause string) (RotationResult, error) {
+	r.announce(ctx, outcome, fmt.Sprintf("Rotation of %s stopped before any change: %s", r.in.Target, cause))
+	return r.end(ctx, outcome, cause)
+}
+
+// finish writes the summary; failure outcomes fail the run so the Web UI shows them as failed.
+func (r *rotation) finish(ctx workflow.Context) (RotationResult, error) {
+	r.rec.status.Outcome = r.res.Outcome
+	r.rec.phase("closed: " + r.res.Outcome)
+	r.res.Summary = fmt.Sprintf("Rotation of %s: %s.", r.in.Target, r.res.Outcome)
+	if r.res.Cause != "" {
+		r.res.Summary += " Cause: " + r.res.Cause + "."
+	}
+	if r.res.New.ID != "" && r.res.Outcome == OutcomeCompleted {
+		r.res.Summary += fmt.Sprintf(" Secret %s → %s, approved by %s.", r.res.Previous.ID, r.res.New.ID, r.res.ApprovedBy)
+	}
+	r.rec.add(ctx, systemActor, "closed", r.res.Outcome, r.res.Summary)
+	r.res.Timeline = r.rec.timeline
+	switch r.res.Outcome {
+	case OutcomeRolledBack, OutcomeRollbackFailed, OutcomePrecheckFailed:
+		return r.res, temporal.NewNonRetryableApplicationError(r.res.Summary, ErrTypeRunbookFailed, nil, r.res)
+	case OutcomeCanceled:
+		return r.res, temporal.NewCanceledError(r.res.Summary)
+	}
+	return r.res, nil
+}
+
+func failedChecks(cs []activities.Check) string {
+	var out []string
+	for _, c := range cs {
+		if !c.OK {
+			out = append(out, c.Name+": "+c.Detail)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func failedResults(rs probe.Results) string {
+	var out []string
+	for _, f := range rs.Failed() {
+		out = append(out, fmt.Sprintf("%s (want %d, got %d%s)", f.Name, f.Expected, f.Got, detailSuffix(f.Detail)))
+	}
+	return "validation failed: " + strings.Join(out, "; ")
+}
+
+func detailSuffix(d string) string {
+	if d == "" {
+		return ""
+	}
+	return ": " + d
+}

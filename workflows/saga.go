@@ -1,0 +1,68 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/internal/notify"
+)
+
+// compensations undo completed steps in reverse order.
+type compensations []compensation
+
+type compensation struct {
+	name string
+	fn   func(ctx workflow.Context) error
+}
+
+func (c *compensations) add(name string, fn func(ctx workflow.Context) error) {
+	*c = append(*c, compensation{name: name, fn: fn})
+}
+
+// run executes every compensation, newest first, even after one fails: a later undo (say,
+// marking a version failed) is still worth doing. ctx should be disconnected.
+func (c compensations) run(ctx workflow.Context, rec *record) error {
+	var errs []error
+	for i := len(c) - 1; i >= 0; i-- {
+		if err := c[i].fn(ctx); err != nil {
+			rec.add(ctx, systemActor, "compensate: "+c[i].name, StateFailed, err.Error())
+			errs = append(errs, fmt.Errorf("%s: %w", c[i].name, err))
+			continue
+		}
+		rec.add(ctx, systemActor, "compensate: "+c[i].name, StateDone, "")
+	}
+	return errors.Join(errs...)
+}
+
+// shortCtx is for quick activities: store and sink writes, control API calls, announcements.
+func shortCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 500 * time.Millisecond, MaximumInterval: 10 * time.Second, MaximumAttempts: 5,
+		},
+	})
+}
+
+// precheckCtx is for checks that probe the backend and run a deploy dry run.
+func precheckCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+}
+
+// announce sends a message and records it. A notifier that is down must not stop a security
+// runbook, so a failed announcement goes on the timeline and the run continues.
+func announce(ctx workflow.Context, rec *record, m notify.Message) {
+	m.RunID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.Announce, m).Get(ctx, nil); err != nil {
+		rec.add(ctx, systemActor, "announce "+m.Kind, StateFailed, err.Error())
+		return
+	}
+	rec.add(ctx, systemActor, "announce "+m.Kind, "sent", "to "+m.Channel)
+}

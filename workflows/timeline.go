@@ -1,0 +1,87 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// Event is one line of the UTC timeline: who did what, and how it went.
+type Event struct {
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Outcome string    `json:"outcome"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// Step states of the checklist.
+const (
+	StatePending = "pending"
+	StateRunning = "running"
+	StateDone    = "done"
+	StateFailed  = "failed"
+	StateSkipped = "skipped"
+)
+
+// Step is one item of a runbook checklist.
+type Step struct {
+	Name  string    `json:"name"`
+	State string    `json:"state"`
+	At    time.Time `json:"at,omitempty"`
+}
+
+// Status answers the status query.
+type Status struct {
+	Runbook     string   `json:"runbook"`
+	Target      string   `json:"target"`
+	Phase       string   `json:"phase"`
+	RequestedBy string   `json:"requested_by"`
+	ApprovedBy  string   `json:"approved_by,omitempty"`
+	BreakGlass  bool     `json:"break_glass,omitempty"`
+	Outcome     string   `json:"outcome,omitempty"`
+	Checklist   []Step   `json:"checklist"`
+	Active      []string `json:"active_controls,omitempty"`
+}
+
+// record keeps the timeline and the checklist of one run. Times come from workflow.Now, so
+// replay yields the same record.
+type record struct {
+	status   Status
+	timeline []Event
+}
+
+func newRecord(runbook, target, requestedBy string, steps ...string) *record {
+	r := &record{status: Status{Runbook: runbook, Target: target, RequestedBy: requestedBy, Phase: "starting"}}
+	for _, s := range steps {
+		r.status.Checklist = append(r.status.Checklist, Step{Name: s, State: StatePending})
+	}
+	return r
+}
+
+// registerQueries exposes status and timeline; they work on closed runs too.
+func (r *record) registerQueries(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return r.status, nil }); err != nil {
+		return err
+	}
+	return workflow.SetQueryHandler(ctx, QueryTimeline, func() ([]Event, error) { return r.timeline, nil })
+}
+
+func (r *record) add(ctx workflow.Context, actor, action, outcome, detail string) {
+	r.timeline = append(r.timeline, Event{
+		At: workflow.Now(ctx).UTC(), Actor: actor, Action: action, Outcome: outcome, Detail: detail,
+	})
+}
+
+func (r *record) phase(p string) { r.status.Phase = p }
+
+// step sets a checklist item's state and puts it on the timeline.
+func (r *record) step(ctx workflow.Context, name, state, detail string) {
+	for i := range r.status.Checklist {
+		if r.status.Checklist[i].Name == name {
+			r.status.Checklist[i].State = state
+			r.status.Checklist[i].At = workflow.Now(ctx).UTC()
+		}
+	}
+	r.add(ctx, systemActor, name, state, detail)
+}
