@@ -72,8 +72,9 @@ func (a *app) startRotation(ctx context.Context, in workflows.RotationInput) (st
 		ID:        id,
 		TaskQueue: workflows.TaskQueue,
 		// One rotation per target at a time: a running one makes this start fail.
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.AttrTarget.ValueSet(in.Target), workflows.AttrRunbook.ValueSet("secret-rotation")),
 	}, workflows.SecretRotation, in)

@@ -1,0 +1,104 @@
+// Package e2e runs the runbooks end to end: real Temporal dev server, real demo backend
+// restarted for real, the worker, and bin/starter as an operator would use it.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/authops/authops/internal/testenv"
+)
+
+// session is what a backend user holds after login.
+type session struct{ Access, Refresh, Cookie string }
+
+// user talks to the demo backend as one of its users.
+type user struct {
+	env      *testenv.Env
+	name, pw string
+}
+
+func newUser(t *testing.T, env *testenv.Env, name string) *user {
+	return &user{env: env, name: name, pw: env.Password(t, name)}
+}
+
+func (u *user) login(t *testing.T) session {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": u.name, "password": u.pw})
+	resp, err := http.Post(u.env.BackendURL+"/auth/token", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login as %s: status %d", u.name, resp.StatusCode)
+	}
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
+		t.Fatal(err)
+	}
+	s := session{Access: tok.AccessToken, Refresh: tok.RefreshToken}
+	for _, c := range resp.Cookies() {
+		if c.Name == "session" {
+			s.Cookie = c.Value
+		}
+	}
+	if s.Access == "" || s.Refresh == "" || s.Cookie == "" {
+		t.Fatalf("login as %s did not return access token, refresh token and cookie", u.name)
+	}
+	return s
+}
+
+func (u *user) me(t *testing.T, access string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u.env.BackendURL+"/auth/me", nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	return status(t, req)
+}
+
+func (u *user) meCookie(t *testing.T, cookie string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u.env.BackendURL+"/auth/me", nil)
+	req.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+	return status(t, req)
+}
+
+func (u *user) refresh(t *testing.T, refresh string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"refresh_token": refresh})
+	req, _ := http.NewRequest(http.MethodPost, u.env.BackendURL+"/auth/refresh", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return status(t, req)
+}
+
+func status(t *testing.T, req *http.Request) int {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+func notesText(env *testenv.Env) string {
+	var sb strings.Builder
+	for _, m := range env.Notes.Messages() {
+		b, _ := json.Marshal(m)
+		sb.Write(b)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+func listReq() *workflowservice.ListWorkflowExecutionsRequest {
+	return &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default"}
+}

@@ -1,0 +1,352 @@
+// Package testenv starts the real parts for integration tests: a Temporal dev server (the
+// pinned CLI in bin/), the demo auth backend as a supervised process, and a worker in the test
+// process with the same registrations as bin/worker.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/demoenv"
+	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/supervise"
+	"github.com/authops/authops/worker/register"
+	"github.com/authops/authops/workflows"
+)
+
+// Options tune an environment.
+type Options struct {
+	// ObservationWindow of the demo target (default 2s, so runs close quickly).
+	ObservationWindow time.Duration
+	// ApprovalTimeout of the demo target (default 2m).
+	ApprovalTimeout time.Duration
+	// ExtraTargetYAML is appended inside the demo target (indented by 4 spaces).
+	ExtraTargetYAML string
+	// Notifier overrides the recording notifier.
+	Notifier notify.Notifier
+}
+
+// Env is one running stack.
+type Env struct {
+	Client     client.Client
+	Config     *config.Config
+	Paths      demoenv.Paths
+	BackendURL string
+	Bin        string
+	Dir        string
+	Notes      *Recorder
+	// BackendLog holds everything the backend printed.
+	BackendLog *SyncBuffer
+	server     *testsuite.DevServer
+}
+
+// BinDir finds the repo's bin/ (AUTHOPS_BIN, else next to go.mod).
+func BinDir(t testing.TB) string {
+	if b := os.Getenv("AUTHOPS_BIN"); b != "" {
+		return b
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "bin")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// Start brings up the whole stack for one test and tears it down in t.Cleanup.
+func Start(t *testing.T, o Options) *Env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs the dev server (run without -short)")
+	}
+	if o.ObservationWindow == 0 {
+		o.ObservationWindow = 2 * time.Second
+	}
+	if o.ApprovalTimeout == 0 {
+		o.ApprovalTimeout = 2 * time.Minute
+	}
+	e := &Env{Bin: BinDir(t), Dir: t.TempDir(), Notes: &Recorder{}, BackendLog: &SyncBuffer{}}
+	for _, b := range []string{"temporal", "authbackend"} {
+		if _, err := os.Stat(filepath.Join(e.Bin, b)); err != nil {
+			t.Fatalf("%s missing in %s: run `make tools build` (make test does)", b, e.Bin)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:     filepath.Join(e.Bin, "temporal"),
+		LogLevel:         "error",
+		SearchAttributes: workflows.SearchAttributes(),
+		ClientOptions:    &client.Options{Namespace: "default"},
+		Stdout:           io.Discard,
+		Stderr:           io.Discard,
+	})
+	if err != nil {
+		t.Fatalf("start dev server: %v", err)
+	}
+	e.server = srv
+	t.Cleanup(func() { _ = srv.Stop() })
+	e.Client = srv.Client()
+
+	e.Paths, err = demoenv.Prepare(filepath.Join(e.Dir, "demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	e.BackendURL = "http://" + addr
+	backend := &supervise.Process{
+		Name: "authbackend",
+		Argv: []string{filepath.Join(e.Bin, "authbackend"), "--addr", addr, "--users", e.Paths.UsersFile,
+			"--env-file", e.Paths.EnvFile, "--admin-token-file", e.Paths.AdminTokenFile,
+			"--state-file", e.Paths.StateFile, "--pid-file", e.Paths.PidFile},
+		Env:        filteredEnv(),
+		Stdout:     e.BackendLog,
+		Stderr:     e.BackendLog,
+		MinBackoff: 50 * time.Millisecond,
+		MaxBackoff: 500 * time.Millisecond,
+		StopGrace:  5 * time.Second,
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = backend.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	e.WaitHealthy(t, 20*time.Second)
+
+	cfgPath := filepath.Join(e.Dir, "runbook.yaml")
+	if err := os.WriteFile(cfgPath, []byte(e.configYAML(o)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.Config, err = config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n notify.Notifier = e.Notes
+	if o.Notifier != nil {
+		n = o.Notifier
+	}
+	w := register.New(e.Client, register.Deps{Config: e.Config, Notifier: n})
+	if err := w.Start(); err != nil {
+		t.Fatalf("start worker: %v", err)
+	}
+	t.Cleanup(w.Stop)
+	return e
+}
+
+// NewWorker starts one more worker on the same stack, e.g. to stand in for a restarted one.
+func (e *Env) NewWorker(t *testing.T) worker.Worker {
+	w := register.New(e.Client, register.Deps{Config: e.Config, Notifier: e.Notes})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return w
+}
+
+func (e *Env) configYAML(o Options) string {
+	bin := filepath.Join(e.Bin, "authbackend")
+	return fmt.Sprintf(`targets:
+  demo:
+    base_url: %s
+    channel: "#auth-ops"
+    secret_store: {kind: file, dir: %s, name: demo-jwt-secret}
+    env_sink: {kind: dotenv, path: %s, key: JWT_SECRET}
+    deployer:
+      kind: exec
+      argv: [%s, restart, --pid-file, %s, --timeout, 15s]
+      dry_run_argv: [%s, --help]
+      timeout: 30s
+      readiness_timeout: 20s
+    admin: {token: {file: %s}}
+    probe:
+      username: %s
+      password: {file: %s}
+      admin_username: %s
+      admin_password: {file: %s}
+    claims: {issuer: authbackend-demo, role: user, ttl: 15m}
+    approvers: [alice, bob]
+    rotation:
+      approval_timeout: %s
+      reminder_interval: 1h
+      observation_window: %s
+    emergency:
+      approval_timeout: %s
+    critical_endpoints:
+      - {method: GET, path: /healthz, expected_status: 200}
+      - {method: GET, path: /auth/me, expected_status: 401}
+      - {method: GET, path: /admin/users, as: user, expected_status: 403}
+      - {method: GET, path: /admin/users, as: admin, expected_status: 200}
+%s`, e.BackendURL, e.Paths.SecretsDir, e.Paths.EnvFile, bin, e.Paths.PidFile, bin, e.Paths.AdminTokenFile,
+		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
+		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
+		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML))
+}
+
+// WaitHealthy polls /healthz until it answers 200.
+func (e *Env) WaitHealthy(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(e.BackendURL + "/healthz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("backend not healthy after %s; log:\n%s", timeout, e.BackendLog.String())
+}
+
+// Secret reads the JWT secret the backend's env file holds now.
+func (e *Env) Secret(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(e.Paths.EnvFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "JWT_SECRET="); ok {
+			return strings.Trim(v, `"'`)
+		}
+	}
+	t.Fatal("no JWT_SECRET in env file")
+	return ""
+}
+
+// Password reads a demo user's password.
+func (e *Env) Password(t *testing.T, user string) string {
+	t.Helper()
+	b, err := os.ReadFile(e.Paths.PasswordFile(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// AdminToken reads the backend's control API token.
+func (e *Env) AdminToken(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(e.Paths.AdminTokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// filteredEnv keeps the backend from picking up a secret from the test's environment.
+func filteredEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "JWT_SECRET=") && !strings.HasPrefix(kv, "AUTHBACKEND_ADMIN_TOKEN=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func indent(s string) string {
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "    " + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// Recorder is a notifier that keeps every message, for assertions.
+type Recorder struct {
+	mu   sync.Mutex
+	msgs []notify.Message
+}
+
+// Notify records m.
+func (r *Recorder) Notify(_ context.Context, m notify.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	return nil
+}
+
+// Messages returns a copy of what was sent.
+func (r *Recorder) Messages() []notify.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notify.Message(nil), r.msgs...)
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Starter runs bin/starter against this stack and returns its combined output.
+func (e *Env) Starter(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(e.Bin, "starter"), args...)
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+e.server.FrontendHostPort(),
+		"TEMPORAL_NAMESPACE=default", config.EnvVar+"="+filepath.Join(e.Dir, "runbook.yaml"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// History exports a run's history as JSON with the Temporal CLI, as an operator would.
+func (e *Env) History(t *testing.T, workflowID string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(e.Bin, "temporal"), "workflow", "show", "--workflow-id", workflowID,
+		"--output", "json", "--address", e.server.FrontendHostPort(), "--namespace", "default")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("temporal workflow show %s: %v\n%s", workflowID, err, out)
+	}
+	return string(out)
+}
