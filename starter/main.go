@@ -58,6 +58,7 @@ TEMPORAL_TLS_* or a Temporal config profile; targets come from runbook.yaml (--c
 			Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "authops starter", version) },
 		},
 		a.rotateCmd(),
+		a.invalidateCmd(),
 		a.decisionCmd("approve", "Approve a run (must be a second person from the target's approvers)", "approve"),
 		a.decisionCmd("reject", "Reject a run waiting for approval", "reject"),
 		a.decisionCmd("rollback", "Roll back a completed rotation during its observation window", "rollback"),

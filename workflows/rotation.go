@@ -366,8 +366,12 @@ func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause er
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	why := "canceled"
-	if cause != nil && !temporal.IsCanceledError(cause) {
+	var p Preemption
+	switch {
+	case cause != nil && !temporal.IsCanceledError(cause):
 		why = cause.Error()
+	case workflow.GetSignalChannel(dctx, SignalPreempt).ReceiveAsync(&p):
+		why = fmt.Sprintf("preempted by %s (%s)", p.By, p.Reason)
 	}
 	r.rec.phase("rolling back")
 	r.rec.add(dctx, systemActor, "rollback", "started", why)

@@ -31,5 +31,6 @@ func New(c client.Client, d Deps) worker.Worker {
 // Register adds the workflows and activities to a registry (a worker or a test environment).
 func Register(r worker.Registry, d Deps) {
 	r.RegisterWorkflow(workflows.SecretRotation)
+	r.RegisterWorkflow(workflows.EmergencyInvalidation)
 	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP})
 }

@@ -1,0 +1,320 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/controls"
+	"github.com/authops/authops/internal/probe"
+)
+
+// CanaryInput names the target and the run that owns the canary.
+type CanaryInput struct {
+	Target string `json:"target"`
+	RunID  string `json:"run_id"`
+}
+
+// PrepareCanary logs the probe user in before the go-ahead and keeps that session on the worker's
+// disk (0600, next to the secret store), so verification can prove that a session issued before
+// the cutoff is dead. Only the canary's id goes into history. Idempotent: an existing canary is kept.
+func (a *Activities) PrepareCanary(ctx context.Context, in CanaryInput) (string, error) {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return "", err
+	}
+	path := a.canaryPath(t, in.RunID)
+	if _, err := os.Stat(path); err == nil {
+		return filepath.Base(path), nil
+	}
+	creds, err := a.credentials(t)
+	if err != nil {
+		return "", err
+	}
+	sess, res := a.probe(t).Login(ctx, creds)
+	if !res.OK {
+		return "", fmt.Errorf("canary login on %s: status %d %s", t.Name, res.Got, res.Detail)
+	}
+	b, err := json.Marshal(sess)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("canary dir: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return "", fmt.Errorf("write canary: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("write canary: %w", err)
+	}
+	return filepath.Base(path), nil
+}
+
+func (a *Activities) canaryPath(t *config.Target, runID string) string {
+	name := strings.NewReplacer("/", "_", "..", "_").Replace(runID)
+	return filepath.Join(a.Config.Abs(t.SecretStore.Dir), "canaries", name+".json")
+}
+
+func (a *Activities) loadCanary(t *config.Target, runID string) (probe.Session, error) {
+	var s probe.Session
+	b, err := os.ReadFile(a.canaryPath(t, runID))
+	if err != nil {
+		return s, fmt.Errorf("canary session of %s is gone (was the worker moved?): %w", runID, err)
+	}
+	return s, json.Unmarshal(b, &s)
+}
+
+// RevokeInput asks the backend to end sessions.
+type RevokeInput struct {
+	Target   string `json:"target"`
+	RunID    string `json:"run_id"`
+	Username string `json:"username,omitempty"`
+}
+
+// RevokeResult says what the logout policy did and when the canary's token first failed.
+type RevokeResult struct {
+	Revoked int       `json:"revoked"`
+	Cutoff  time.Time `json:"cutoff"`
+	// CanaryRejectedAt is when the pre-cutoff canary token was first answered 401.
+	CanaryRejectedAt time.Time `json:"canary_rejected_at"`
+	CanaryRejected   bool      `json:"canary_rejected"`
+}
+
+// RevokeSessions applies the app logout policy: every token issued before now is rejected. It
+// needs no compensation: revoked sessions are the safe state, and users simply log in again.
+func (a *Activities) RevokeSessions(ctx context.Context, in RevokeInput) (RevokeResult, error) {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return RevokeResult{}, err
+	}
+	c, err := a.controls(t)
+	if err != nil {
+		return RevokeResult{}, err
+	}
+	rev, err := c.RevokeSessions(ctx, in.Username)
+	if err != nil {
+		return RevokeResult{}, controlErr(err)
+	}
+	res := RevokeResult{Revoked: rev.Revoked, Cutoff: rev.Cutoff.UTC()}
+	// Watch the canary until it is refused, so the run records when the old tokens stopped working.
+	if sess, err := a.loadCanary(t, in.RunID); err == nil {
+		pt := a.probe(t)
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if r := pt.Me(ctx, "canary", sess.AccessToken, "", http.StatusUnauthorized); r.OK {
+				res.CanaryRejected, res.CanaryRejectedAt = true, r.At.UTC()
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return res, nil
+}
+
+// RoutesInput restricts or lifts route prefixes.
+type RoutesInput struct {
+	Target   string   `json:"target"`
+	Prefixes []string `json:"prefixes"`
+	Status   int      `json:"status,omitempty"`
+}
+
+// RestrictRoutes makes sensitive routes answer Status; LiftRoutes is its compensation.
+func (a *Activities) RestrictRoutes(ctx context.Context, in RoutesInput) error {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return err
+	}
+	c, err := a.controls(t)
+	if err != nil {
+		return err
+	}
+	return controlErr(c.RestrictRoutes(ctx, in.Prefixes, in.Status))
+}
+
+// LiftRoutes removes the restrictions and checks that the routes no longer answer the
+// restricted status.
+func (a *Activities) LiftRoutes(ctx context.Context, in RoutesInput) (probe.Results, error) {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.controls(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.LiftRoutes(ctx, in.Prefixes); err != nil {
+		return nil, controlErr(err)
+	}
+	st, err := c.State(ctx)
+	if err != nil {
+		return nil, controlErr(err)
+	}
+	var rs probe.Results
+	for _, p := range in.Prefixes {
+		r := probe.Result{Name: "restriction_lifted", Method: http.MethodGet, Path: p, Expected: 0, OK: true, At: time.Now().UTC()}
+		for _, rr := range st.RestrictedRoutes {
+			if rr.Prefix == p {
+				r.OK, r.Got, r.Detail = false, rr.Status, "still restricted"
+			}
+		}
+		if r.OK {
+			// The route must answer something other than the restricted status again.
+			got := a.probe(t).Expect(ctx, "route_reachable", http.MethodGet, p, "", in.Status)
+			r.Got = got.Got
+			r.OK = got.Got != in.Status
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
+
+// CutoverInput says what to verify after an emergency cutover.
+type CutoverInput struct {
+	Target           string   `json:"target"`
+	RunID            string   `json:"run_id"`
+	LiveVersionID    string   `json:"live_version_id"`
+	RetiredVersionID string   `json:"retired_version_id"`
+	Restricted       []string `json:"restricted,omitempty"`
+	RestrictedStatus int      `json:"restricted_status,omitempty"`
+}
+
+// VerifyCutover is the emergency checklist: the pre-cutoff session is dead (bearer, refresh,
+// cookie), a token minted with the old secret fails, a fresh login works with the right identity,
+// and every critical endpoint answers its expected status (restricted routes their restricted one).
+func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (probe.Results, error) {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return nil, err
+	}
+	store, err := a.store(t)
+	if err != nil {
+		return nil, err
+	}
+	_, live, err := versionRef(ctx, store, in.LiveVersionID)
+	if err != nil {
+		return nil, err
+	}
+	_, retired, err := versionRef(ctx, store, in.RetiredVersionID)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := a.credentials(t)
+	if err != nil {
+		return nil, err
+	}
+	pt := a.probe(t)
+	var rs probe.Results
+	if sess, err := a.loadCanary(t, in.RunID); err != nil {
+		rs = append(rs, probe.Result{Name: "old_session_rejected", OK: false, Detail: err.Error(), At: time.Now().UTC()})
+	} else {
+		rs = append(rs, pt.VerifySessionCutover(ctx, sess)...)
+	}
+	restricted := func(path string) bool {
+		for _, p := range in.Restricted {
+			if strings.HasPrefix(path, p) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range pt.VerifyRotation(ctx, creds, claims(t), live, retired) {
+		if r.Name == "admin_forbidden_for_user" && restricted(r.Path) {
+			r = pt.Expect(ctx, "admin_route_restricted", r.Method, r.Path, "", in.RestrictedStatus)
+		}
+		rs = append(rs, r)
+	}
+	crit, err := a.criticalEndpoints(ctx, t, in.Restricted, in.RestrictedStatus, restricted)
+	if err != nil {
+		return nil, err
+	}
+	return append(rs, crit...), nil
+}
+
+// criticalEndpoints checks each configured endpoint, as no one, the probe user or the admin probe.
+func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, prefixes []string, status int, restricted func(string) bool) (probe.Results, error) {
+	pt := a.probe(t)
+	tokens := map[string]string{}
+	login := func(as string) (string, error) {
+		if tok, ok := tokens[as]; ok || as == "" {
+			return tok, nil
+		}
+		creds, err := a.credentials(t)
+		if err != nil {
+			return "", err
+		}
+		if as == "admin" {
+			pw, err := a.Config.Resolve("targets."+t.Name+".probe.admin_password", t.Probe.AdminPassword)
+			if err != nil {
+				return "", temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+			}
+			creds = probe.Credentials{Username: t.Probe.AdminUsername, Password: pw}
+		}
+		sess, _ := pt.Login(ctx, creds)
+		tokens[as] = sess.AccessToken
+		return sess.AccessToken, nil
+	}
+	var rs probe.Results
+	for _, e := range t.CriticalEndpoints {
+		tok, err := login(e.As)
+		if err != nil {
+			return nil, err
+		}
+		want := e.ExpectedStatus
+		if restricted(e.Path) {
+			want = status
+		}
+		name := fmt.Sprintf("critical %s %s as %s", e.Method, e.Path, orNone(e.As))
+		rs = append(rs, pt.Expect(ctx, name, e.Method, e.Path, tok, want))
+	}
+	for _, p := range prefixes {
+		rs = append(rs, pt.Expect(ctx, "restricted "+p, http.MethodGet, p, "", status))
+	}
+	return rs, nil
+}
+
+// CleanupCanary removes the canary session once verification no longer needs it.
+func (a *Activities) CleanupCanary(ctx context.Context, in CanaryInput) error {
+	t, err := a.target(in.Target)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(a.canaryPath(t, in.RunID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove canary: %w", err)
+	}
+	return nil
+}
+
+func (a *Activities) controls(t *config.Target) (controls.Client, error) {
+	tok, err := a.Config.Resolve("targets."+t.Name+".admin.token", t.Admin.Token)
+	if err != nil {
+		return controls.Client{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+	}
+	return controls.Client{BaseURL: t.BaseURL, Token: tok, HTTP: a.HTTP}, nil
+}
+
+// controlErr makes a 4xx answer non-retryable: the request itself is wrong.
+func controlErr(err error) error {
+	var se *controls.StatusError
+	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
+		return temporal.NewNonRetryableApplicationError(se.Error(), ErrTypeConfig, nil)
+	}
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "anonymous"
+	}
+	return s
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/authops/authops/workflows"
+)
+
+func (a *app) invalidateCmd() *cobra.Command {
+	var (
+		in       workflows.InvalidationInput
+		restrict string
+	)
+	cmd := &cobra.Command{
+		Use:   "invalidate --target T --reason R",
+		Short: "Start an emergency token invalidation (runbook 3) and print its workflow id",
+		Long: `invalidate cuts off every active token and session of a target: the backend's logout policy
+first (within a second of the go-ahead), optional route restrictions with a time-to-live, then a hard
+JWT_SECRET rotation, then verification. A second person gives the go-ahead; --break-glass lets the
+requester proceed alone, flagged loudly for review after the fact.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("restrict") {
+				routes, err := parseRoutes(restrict)
+				if err != nil {
+					return err
+				}
+				in.Restrict = routes
+			}
+			if !cmd.Flags().Changed("restrict-ttl") && len(in.Restrict) == 0 {
+				in.RestrictTTL = 0
+			}
+			id, err := a.startInvalidation(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), id)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in.Target, "target", "", "target name from the config (required)")
+	f.StringVar(&in.Reason, "reason", "", "why (required, also for break glass)")
+	f.StringVar(&in.Trigger, "trigger", workflows.TriggerTokenAbuse, "secret-compromise, token-abuse or auth-regression")
+	f.StringVar(&in.RequestedBy, "requested-by", os.Getenv("USER"), "who asks")
+	f.StringVar(&in.IncidentID, "incident", "", "incident id to link")
+	f.StringVar(&restrict, "restrict", "", "comma-separated route prefixes to restrict, e.g. /admin,/billing")
+	f.DurationVar(&in.RestrictTTL, "restrict-ttl", 30*time.Minute, "how long routes stay restricted")
+	f.IntVar(&in.RestrictStatus, "restrict-status", 503, "status restricted routes answer (403 or 503)")
+	f.BoolVar(&in.KeepRestrictions, "keep-restrictions-on-failure", false, "keep routes restricted if the run fails")
+	f.BoolVar(&in.BreakGlass, "break-glass", false, "proceed without a second approver (needs --reason; flagged for review)")
+	_ = cmd.MarkFlagRequired("target")
+	return cmd
+}
+
+// parseRoutes splits a comma list; an empty item is a malformed list.
+func parseRoutes(s string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return nil, fmt.Errorf("--restrict %q is malformed: empty route in the list", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (a *app) startInvalidation(ctx context.Context, in workflows.InvalidationInput) (string, error) {
+	if err := a.checkTarget(in.Target); err != nil {
+		return "", err
+	}
+	if err := in.Validate(); err != nil {
+		return "", err
+	}
+	c, err := a.dial()
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	return start(ctx, c, client.StartWorkflowOptions{
+		ID:                                       "invalidate-" + in.Target + "-" + uuid.NewString()[:8],
+		TaskQueue:                                workflows.TaskQueue,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrTarget.ValueSet(in.Target), workflows.AttrRunbook.ValueSet("emergency-invalidation"),
+			workflows.AttrBreakGlass.ValueSet(in.BreakGlass)),
+	}, workflows.EmergencyInvalidation, in)
+}

@@ -1,0 +1,524 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/activities"
+	"github.com/authops/authops/internal/controls"
+	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/probe"
+)
+
+// Emergency triggers named by runbook 3.
+const (
+	TriggerSecretCompromise = "secret-compromise"
+	TriggerTokenAbuse       = "token-abuse"
+	TriggerAuthRegression   = "auth-regression"
+)
+
+// Outcomes of an emergency invalidation besides the rotation ones.
+const (
+	OutcomeRotationFailed     = "rotation_failed"
+	OutcomeVerificationFailed = "verification_failed"
+)
+
+// InvalidationInput starts an EmergencyInvalidation.
+type InvalidationInput struct {
+	Target      string `json:"target"`
+	Trigger     string `json:"trigger"`
+	Reason      string `json:"reason"`
+	RequestedBy string `json:"requested_by"`
+	IncidentID  string `json:"incident_id,omitempty"`
+	// Restrict lists sensitive route prefixes to close while abuse is active, for RestrictTTL.
+	Restrict       []string      `json:"restrict,omitempty"`
+	RestrictTTL    time.Duration `json:"restrict_ttl,omitempty"`
+	RestrictStatus int           `json:"restrict_status,omitempty"`
+	// KeepRestrictions leaves routes restricted if the run fails, instead of lifting them.
+	KeepRestrictions bool `json:"keep_restrictions,omitempty"`
+	// BreakGlass lets the requester proceed alone; the run is flagged and reviewed afterwards.
+	BreakGlass bool `json:"break_glass,omitempty"`
+}
+
+// Validate checks the input; the starter and the workflow both call it.
+func (in InvalidationInput) Validate() error {
+	var errs []error
+	if in.Target == "" {
+		errs = append(errs, errors.New("target is required"))
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		if in.BreakGlass {
+			errs = append(errs, errors.New("break glass needs a reason"))
+		} else {
+			errs = append(errs, errors.New("reason is required"))
+		}
+	}
+	if strings.TrimSpace(in.RequestedBy) == "" {
+		errs = append(errs, errors.New("requested_by is required"))
+	}
+	switch in.Trigger {
+	case TriggerSecretCompromise, TriggerTokenAbuse, TriggerAuthRegression:
+	default:
+		errs = append(errs, fmt.Errorf("trigger must be %s, %s or %s, got %q",
+			TriggerSecretCompromise, TriggerTokenAbuse, TriggerAuthRegression, in.Trigger))
+	}
+	if len(in.Restrict) > 0 {
+		if err := controls.ValidatePrefixes(in.Restrict); err != nil {
+			errs = append(errs, fmt.Errorf("restrict: %w", err))
+		}
+		if in.RestrictTTL <= 0 {
+			errs = append(errs, fmt.Errorf("restrict TTL must be positive, got %s", in.RestrictTTL))
+		}
+		if in.RestrictStatus != 0 && in.RestrictStatus != 403 && in.RestrictStatus != 503 {
+			errs = append(errs, fmt.Errorf("restrict status must be 403 or 503, got %d", in.RestrictStatus))
+		}
+	} else if in.RestrictTTL != 0 {
+		errs = append(errs, errors.New("restrict TTL given without routes to restrict"))
+	}
+	return errors.Join(errs...)
+}
+
+// InvalidationResult is the emergency run's artifact.
+type InvalidationResult struct {
+	Target     string `json:"target"`
+	Outcome    string `json:"outcome"`
+	Cause      string `json:"cause,omitempty"`
+	Summary    string `json:"summary"`
+	ApprovedBy string `json:"approved_by,omitempty"`
+	BreakGlass bool   `json:"break_glass"`
+	// GoAheadAt is when the go-ahead was accepted; CutoffAt when the backend's logout policy took
+	// effect; OldTokenRejectedAt when the pre-cutoff canary token was first refused.
+	GoAheadAt          time.Time      `json:"go_ahead_at"`
+	CutoffAt           time.Time      `json:"cutoff_at"`
+	OldTokenRejectedAt time.Time      `json:"old_token_rejected_at,omitempty"`
+	ExposureMS         int64          `json:"exposure_ms"`
+	VerifiedAt         time.Time      `json:"verified_at,omitempty"`
+	Rotation           string         `json:"rotation_id"`
+	RotationOutcome    string         `json:"rotation_outcome"`
+	ActiveControls     []string       `json:"active_controls"`
+	Changes            []ConfigChange `json:"changes"`
+	Validations        []Validation   `json:"validations"`
+	Timeline           []Event        `json:"timeline"`
+}
+
+// Checklist of runbook 3, in order.
+const (
+	stepAnnounce   = "announce emergency change to responders"
+	stepGoAhead    = "go-ahead (second person or break glass)"
+	stepRevoke     = "invalidate active sessions (logout policy)"
+	stepRestrict   = "restrict sensitive routes"
+	stepRotate     = "rotate secret and redeploy backend"
+	stepVerifyOld  = "verify old tokens fail and new tokens succeed"
+	stepCritical   = "confirm critical endpoints return expected auth statuses"
+	stepUserImpact = "communicate user impact and re-login requirement"
+	stepLift       = "lift route restrictions"
+)
+
+// EmergencyInvalidation is runbook 3: cut off every active token and session now, then fix the
+// root by rotating the secret, then verify.
+func EmergencyInvalidation(ctx workflow.Context, in InvalidationInput) (InvalidationResult, error) {
+	e := &invalidation{in: in}
+	if err := e.setup(ctx); err != nil {
+		return InvalidationResult{}, err
+	}
+	return e.run(ctx)
+}
+
+type invalidation struct {
+	in     InvalidationInput
+	rec    *record
+	policy activities.Policy
+	res    InvalidationResult
+	runID  string
+	// restricted is true while routes are restricted by this run.
+	restricted bool
+}
+
+func (e *invalidation) setup(ctx workflow.Context) error {
+	steps := []string{stepAnnounce, stepGoAhead, stepRevoke, stepRestrict, stepRotate, stepVerifyOld, stepCritical, stepUserImpact, stepLift}
+	e.rec = newRecord("emergency-invalidation", e.in.Target, e.in.RequestedBy, steps...)
+	e.runID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	if e.in.RestrictStatus == 0 {
+		e.in.RestrictStatus = 503
+	}
+	e.res.Target = e.in.Target
+	e.res.BreakGlass = e.in.BreakGlass
+	e.rec.status.BreakGlass = e.in.BreakGlass
+	return e.rec.registerQueries(ctx)
+}
+
+func (e *invalidation) run(ctx workflow.Context) (InvalidationResult, error) {
+	e.rec.add(ctx, e.in.RequestedBy, "requested", e.in.Trigger, e.in.Reason)
+	if err := e.in.Validate(); err != nil {
+		e.rec.add(ctx, systemActor, "input", "rejected", err.Error())
+		return e.res, temporal.NewNonRetryableApplicationError("invalid invalidation input: "+err.Error(), ErrTypeInvalidInput, err)
+	}
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
+		e.rec.add(ctx, systemActor, "load target policy", StateFailed, err.Error())
+		return e.res, err
+	}
+
+	e.rec.phase("announcing")
+	flag := ""
+	if e.in.BreakGlass {
+		flag = "BREAK GLASS (no second approver) — "
+	}
+	e.announce(ctx, "emergency", fmt.Sprintf("%sEMERGENCY token invalidation on %s (%s) requested by %s: %s%s. All sessions will be cut off and JWT_SECRET rotated.",
+		flag, e.in.Target, e.in.Trigger, e.in.RequestedBy, e.in.Reason, incident(e.in.IncidentID)), e.policy.Approvers...)
+	e.rec.step(ctx, stepAnnounce, StateDone, "responders notified")
+
+	// A session issued before the go-ahead, to prove afterwards that it is dead.
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.PrepareCanary,
+		activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
+		e.rec.add(ctx, systemActor, "prepare canary session", StateFailed, err.Error())
+	}
+
+	if ok, err := e.goAhead(ctx); !ok || err != nil {
+		return e.res, err
+	}
+	return e.contain(ctx)
+}
+
+// goAhead waits for a second person, or takes the break-glass path.
+func (e *invalidation) goAhead(ctx workflow.Context) (bool, error) {
+	if e.in.BreakGlass {
+		e.res.ApprovedBy = e.in.RequestedBy + " (break glass)"
+		e.rec.status.ApprovedBy = e.res.ApprovedBy
+		e.rec.add(ctx, e.in.RequestedBy, "BREAK GLASS", "proceeding without a second approver", e.in.Reason)
+		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrBreakGlass.ValueSet(true)); err != nil {
+			e.rec.add(ctx, systemActor, "flag break glass search attribute", StateFailed, err.Error())
+		}
+		e.announce(ctx, "break-glass-review", fmt.Sprintf("BREAK GLASS: %s invalidated %s alone (%s). Approvers, review run %s after the fact.",
+			e.in.RequestedBy, e.in.Target, e.in.Reason, e.runID), e.policy.Approvers...)
+		e.rec.step(ctx, stepGoAhead, StateDone, "break glass by "+e.in.RequestedBy)
+		e.res.GoAheadAt = workflow.Now(ctx).UTC()
+		return true, nil
+	}
+	e.rec.phase("waiting for go-ahead")
+	e.rec.step(ctx, stepGoAhead, StateRunning, "approvers: "+strings.Join(e.policy.Approvers, ", "))
+	out, err := awaitApproval(ctx, e.rec, approvalPolicy{
+		Approvers: e.policy.Approvers, Requester: e.in.RequestedBy, AllowSelfApproval: e.policy.AllowSelfApproval,
+		Timeout: e.policy.EmergencyApprovalTimeout, Escalate: true,
+	}, func(ctx workflow.Context, kind string) {
+		e.announce(ctx, kind, fmt.Sprintf("ESCALATION: emergency invalidation of %s still waits for a go-ahead from one of %s (requested by %s: %s).",
+			e.in.Target, strings.Join(e.policy.Approvers, ", "), e.in.RequestedBy, e.in.Reason), e.policy.Approvers...)
+	})
+	if err != nil {
+		e.res.Outcome = OutcomeCanceled
+		return false, e.finish(ctx)
+	}
+	if out.Rejected {
+		e.rec.step(ctx, stepGoAhead, StateFailed, "rejected by "+out.Actor)
+		e.announce(ctx, "rejected", fmt.Sprintf("Emergency invalidation of %s rejected by %s; nothing was changed.", e.in.Target, out.Actor))
+		e.res.Outcome, e.res.Cause = OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment
+		return false, e.finish(ctx)
+	}
+	e.res.ApprovedBy = out.Actor
+	e.rec.status.ApprovedBy = out.Actor
+	e.res.GoAheadAt = workflow.Now(ctx).UTC()
+	e.rec.step(ctx, stepGoAhead, StateDone, "go-ahead from "+out.Actor)
+	return true, nil
+}
+
+// contain runs the controls: fastest first, then the root fix, then verification.
+func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error) {
+	e.rec.phase("containing")
+	var comp compensations
+
+	// Stop the exposure first: logout policy and route restrictions in parallel.
+	revokeF := workflow.ExecuteActivity(shortCtx(ctx), acts.RevokeSessions,
+		activities.RevokeInput{Target: e.in.Target, RunID: e.runID})
+	var restrictF workflow.Future
+	if len(e.in.Restrict) > 0 {
+		// Registered before the call: a restriction applied by a call that then timed out is lifted too.
+		comp.add("lift route restrictions", func(ctx workflow.Context) error {
+			if e.in.KeepRestrictions {
+				e.rec.add(ctx, systemActor, "lift route restrictions", StateSkipped, "operator chose to keep them")
+				return nil
+			}
+			return e.lift(ctx, "run failed")
+		})
+		restrictF = workflow.ExecuteActivity(shortCtx(ctx), acts.RestrictRoutes,
+			activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus})
+	}
+	var rev activities.RevokeResult
+	if err := revokeF.Get(ctx, &rev); err != nil {
+		e.rec.step(ctx, stepRevoke, StateFailed, err.Error())
+		// Still go on to the rotation: it cuts off every token as well.
+	} else {
+		e.res.CutoffAt = rev.Cutoff
+		e.res.OldTokenRejectedAt = rev.CanaryRejectedAt
+		if rev.CanaryRejected && !e.res.GoAheadAt.IsZero() {
+			e.res.ExposureMS = max(0, rev.CanaryRejectedAt.Sub(e.res.GoAheadAt).Milliseconds())
+		}
+		e.addControl("all sessions revoked (cutoff " + rev.Cutoff.Format(time.RFC3339) + ")")
+		e.rec.step(ctx, stepRevoke, StateDone, fmt.Sprintf("%d sessions revoked; old token first refused at %s",
+			rev.Revoked, rev.CanaryRejectedAt.Format(time.RFC3339Nano)))
+	}
+	if restrictF != nil {
+		if err := restrictF.Get(ctx, nil); err != nil {
+			e.rec.step(ctx, stepRestrict, StateFailed, err.Error())
+		} else {
+			e.restricted = true
+			e.addControl(fmt.Sprintf("routes %s answer %d", strings.Join(e.in.Restrict, ","), e.in.RestrictStatus))
+			e.rec.step(ctx, stepRestrict, StateDone, fmt.Sprintf("%s answer %d for %s", strings.Join(e.in.Restrict, ", "), e.in.RestrictStatus, e.in.RestrictTTL))
+		}
+	} else {
+		e.rec.step(ctx, stepRestrict, StateSkipped, "no routes asked for")
+	}
+
+	// Then fix the root: rotate JWT_SECRET with a hard cutover.
+	rot, err := e.rotate(ctx)
+	if err != nil {
+		return e.failed(ctx, comp, OutcomeRotationFailed, err.Error())
+	}
+	e.res.Changes = rot.Changes
+	e.res.Validations = append(e.res.Validations, rot.Validations...)
+	e.rec.step(ctx, stepRotate, StateDone, fmt.Sprintf("secret %s → %s (fingerprint %s → %s)", rot.Previous.ID, rot.New.ID, rot.Previous.Fingerprint, rot.New.Fingerprint))
+	e.addControl("JWT_SECRET rotated to " + rot.New.Fingerprint)
+
+	if err := e.verify(ctx, rot); err != nil {
+		return e.failed(ctx, comp, OutcomeVerificationFailed, err.Error())
+	}
+
+	until := ""
+	if e.restricted {
+		until = fmt.Sprintf(" Routes %s are restricted until %s.", strings.Join(e.in.Restrict, ", "),
+			workflow.Now(ctx).Add(e.in.RestrictTTL).UTC().Format(time.RFC3339))
+	}
+	e.announce(ctx, "user-impact", fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off; everyone must log in again.%s", e.in.Target, until))
+	e.rec.step(ctx, stepUserImpact, StateDone, "re-login required for everyone"+until)
+
+	if e.restricted {
+		e.awaitLift(ctx)
+	} else {
+		e.rec.step(ctx, stepLift, StateSkipped, "no routes restricted")
+	}
+	e.res.Outcome = OutcomeCompleted
+	return e.res, e.finish(ctx)
+}
+
+// rotate runs SecretRotation as a child in emergency mode, after preempting any rotation of the
+// same target: the emergency takes precedence, and the preempted run's compensation leaves the
+// target on a working secret before the child starts.
+func (e *invalidation) rotate(ctx workflow.Context) (RotationResult, error) {
+	e.rec.phase("rotating secret")
+	id := RotationID(e.in.Target)
+	_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalPreempt, Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil)
+	if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err == nil {
+		e.rec.add(ctx, systemActor, "preempt rotation", "canceled", id+" was pending or in progress; its compensation restores a working secret")
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: id,
+		// Canceling the emergency run must let the rotation compensate, never cut it off mid-way.
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(AttrTarget.ValueSet(e.in.Target), AttrRunbook.ValueSet("secret-rotation")),
+	})
+	in := RotationInput{Target: e.in.Target, Reason: "emergency: " + e.in.Reason, RequestedBy: e.in.RequestedBy,
+		Mode: ModeEmergency, ApprovedBy: e.res.ApprovedBy}
+	var res RotationResult
+	// The preempted run may still be compensating; wait for its id to be free.
+	for attempt := 0; ; attempt++ {
+		err := workflow.ExecuteChildWorkflow(cctx, SecretRotation, in).Get(ctx, &res)
+		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+		if errors.As(err, &started) && attempt < 300 {
+			_ = workflow.Sleep(ctx, time.Second)
+			continue
+		}
+		e.res.Rotation = id
+		if err != nil {
+			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && appErr.HasDetails() {
+				_ = appErr.Details(&res)
+			}
+			e.res.RotationOutcome = res.Outcome
+			e.res.Validations = append(e.res.Validations, res.Validations...)
+			e.res.Changes = res.Changes
+			e.rec.step(ctx, stepRotate, StateFailed, err.Error())
+			return res, fmt.Errorf("rotation %s: %w", id, err)
+		}
+		e.res.RotationOutcome = res.Outcome
+		return res, nil
+	}
+}
+
+func (e *invalidation) verify(ctx workflow.Context, rot RotationResult) error {
+	e.rec.phase("verifying")
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+	})
+	var rs probe.Results
+	in := activities.CutoverInput{Target: e.in.Target, RunID: e.runID, LiveVersionID: rot.New.ID, RetiredVersionID: rot.Previous.ID}
+	if e.restricted {
+		in.Restricted, in.RestrictedStatus = e.in.Restrict, e.in.RestrictStatus
+	}
+	if err := workflow.ExecuteActivity(actx, acts.VerifyCutover, in).Get(ctx, &rs); err != nil {
+		e.rec.step(ctx, stepVerifyOld, StateFailed, err.Error())
+		return err
+	}
+	_ = workflow.ExecuteActivity(shortCtx(ctx), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil)
+	e.res.Validations = append(e.res.Validations, Validation{Stage: "emergency verification", OK: rs.OK(), Results: rs})
+	e.res.VerifiedAt = workflow.Now(ctx).UTC()
+	var tokens, critical probe.Results
+	for _, r := range rs {
+		if strings.HasPrefix(r.Name, "critical ") || strings.HasPrefix(r.Name, "restricted ") {
+			critical = append(critical, r)
+		} else {
+			tokens = append(tokens, r)
+		}
+	}
+	var errs []error
+	if !tokens.OK() {
+		e.rec.step(ctx, stepVerifyOld, StateFailed, failedResults(tokens))
+		errs = append(errs, errors.New(failedResults(tokens)))
+	} else {
+		e.rec.step(ctx, stepVerifyOld, StateDone, "old session (bearer, refresh, cookie) and old-secret tokens refused; fresh login works")
+	}
+	if len(critical) > 0 && !critical.OK() {
+		e.rec.step(ctx, stepCritical, StateFailed, failedResults(critical))
+		errs = append(errs, errors.New(failedResults(critical)))
+	} else {
+		e.rec.step(ctx, stepCritical, StateDone, fmt.Sprintf("%d endpoints answered as expected", len(critical)))
+	}
+	return errors.Join(errs...)
+}
+
+// awaitLift keeps routes restricted until their TTL ends or someone lifts them early.
+func (e *invalidation) awaitLift(ctx workflow.Context) {
+	e.rec.phase("routes restricted")
+	e.rec.step(ctx, stepLift, StateRunning, "lifts at TTL "+e.in.RestrictTTL.String()+" or on a lift-restrictions signal")
+	ch := workflow.GetSignalChannel(ctx, SignalLiftRestrictions)
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	timer := workflow.NewTimer(tctx, e.in.RestrictTTL)
+	for {
+		var d Decision
+		expired := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &d) })
+		sel.AddFuture(timer, func(workflow.Future) { expired = true })
+		sel.Select(ctx)
+		if expired || ctx.Err() != nil {
+			why := "TTL " + e.in.RestrictTTL.String() + " ended"
+			if ctx.Err() != nil {
+				why = "run canceled"
+			}
+			e.liftStep(ctx, why)
+			return
+		}
+		if d.Actor != e.in.RequestedBy && (approvalPolicy{Approvers: e.policy.Approvers}).check(d.Actor) != "" {
+			e.rec.add(ctx, d.Actor, SignalLiftRestrictions, "denied", "only the requester or an approver may lift restrictions")
+			continue
+		}
+		e.rec.add(ctx, d.Actor, SignalLiftRestrictions, "accepted", d.Comment)
+		e.liftStep(ctx, "lifted early by "+d.Actor)
+		return
+	}
+}
+
+func (e *invalidation) liftStep(ctx workflow.Context, why string) {
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	if err := e.lift(dctx, why); err != nil {
+		e.rec.step(dctx, stepLift, StateFailed, err.Error())
+		e.announce(dctx, "escalation", fmt.Sprintf("Could not lift route restrictions on %s: %v. Lift them by hand.", e.in.Target, err), e.policy.Approvers...)
+		return
+	}
+	e.rec.step(dctx, stepLift, StateDone, why)
+}
+
+// lift removes the restrictions and verifies they are gone.
+func (e *invalidation) lift(ctx workflow.Context, why string) error {
+	var rs probe.Results
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LiftRoutes,
+		activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus}).Get(ctx, &rs); err != nil {
+		return err
+	}
+	e.res.Validations = append(e.res.Validations, Validation{Stage: "restrictions lifted (" + why + ")", OK: rs.OK(), Results: rs})
+	if !rs.OK() {
+		return errors.New(failedResults(rs))
+	}
+	e.restricted = false
+	e.removeControl("routes ")
+	e.announce(ctx, "restrictions-lifted", fmt.Sprintf("Route restrictions on %s lifted (%s): %s.", e.in.Target, why, strings.Join(e.in.Restrict, ", ")))
+	return nil
+}
+
+// failed compensates what can be undone, keeps sessions invalidated (the safe state), says
+// exactly which controls are active, and escalates.
+func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome, cause string) (InvalidationResult, error) {
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	e.rec.phase("failed: compensating")
+	if err := comp.run(dctx, e.rec); err != nil {
+		cause += "; compensation failed: " + err.Error()
+	}
+	e.res.Outcome, e.res.Cause = outcome, cause
+	e.announce(dctx, "escalation", fmt.Sprintf("EMERGENCY RUN FAILED on %s: %s. Active controls now: %s. Sessions stay invalidated (safe state); a human must finish the root fix.",
+		e.in.Target, cause, strings.Join(e.activeOrNone(), "; ")), e.policy.Approvers...)
+	e.rec.add(dctx, systemActor, "escalation", "sent", "active controls: "+strings.Join(e.activeOrNone(), "; "))
+	if err := e.finish(dctx); err != nil {
+		return e.res, err
+	}
+	return e.res, temporal.NewNonRetryableApplicationError(e.res.Summary, ErrTypeRunbookFailed, nil, e.res)
+}
+
+func (e *invalidation) finish(ctx workflow.Context) error {
+	e.rec.status.Outcome = e.res.Outcome
+	e.rec.phase("closed: " + e.res.Outcome)
+	e.res.ActiveControls = e.rec.status.Active
+	e.res.Summary = fmt.Sprintf("Emergency invalidation of %s: %s.", e.in.Target, e.res.Outcome)
+	if e.res.Cause != "" {
+		e.res.Summary += " Cause: " + e.res.Cause + "."
+	}
+	if e.res.ExposureMS > 0 || !e.res.OldTokenRejectedAt.IsZero() {
+		e.res.Summary += fmt.Sprintf(" Old tokens refused %d ms after the go-ahead.", e.res.ExposureMS)
+	}
+	if len(e.res.ActiveControls) > 0 {
+		e.res.Summary += " Active controls: " + strings.Join(e.res.ActiveControls, "; ") + "."
+	}
+	e.rec.add(ctx, systemActor, "closed", e.res.Outcome, e.res.Summary)
+	e.res.Timeline = e.rec.timeline
+	if e.res.Outcome == OutcomeCanceled {
+		return temporal.NewCanceledError(e.res.Summary)
+	}
+	return nil
+}
+
+func (e *invalidation) addControl(c string) { e.rec.status.Active = append(e.rec.status.Active, c) }
+
+func (e *invalidation) removeControl(prefix string) {
+	var keep []string
+	for _, c := range e.rec.status.Active {
+		if !strings.HasPrefix(c, prefix) {
+			keep = append(keep, c)
+		}
+	}
+	e.rec.status.Active = keep
+}
+
+func (e *invalidation) activeOrNone() []string {
+	if len(e.rec.status.Active) == 0 {
+		return []string{"none"}
+	}
+	return e.rec.status.Active
+}
+
+func (e *invalidation) announce(ctx workflow.Context, kind, text string, mention ...string) {
+	announce(ctx, e.rec, notify.Message{Target: e.in.Target, Channel: e.policy.Channel, Kind: kind, Text: text, Mention: mention})
+}
+
+func incident(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " (incident " + id + ")"
+}

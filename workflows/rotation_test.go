@@ -1,0 +1,976 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/authops/authops/activities"
+	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/probe"
+)
+
+// t0 is the virtual start of every run. It is deliberately not in UTC, so the tests notice a
+// timeline that forgets to convert.
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CET", 3600))
+
+var (
+	prevV = activities.VersionRef{ID: "v1", Fingerprint: "fp-prev"}
+	newV  = activities.VersionRef{ID: "v2", Fingerprint: "fp-new"}
+)
+
+var fingerprints = map[string]string{prevV.ID: prevV.Fingerprint, newV.ID: newV.Fingerprint}
+
+// defaultPolicy is the target policy of every test unless a test changes it.
+func defaultPolicy() activities.Policy {
+	return activities.Policy{
+		Target:                   "demo",
+		BaseURL:                  "http://demo.invalid",
+		Channel:                  "#sec-ops",
+		Approvers:                []string{"alice", "bob"},
+		ApprovalTimeout:          time.Hour,
+		ReminderInterval:         15 * time.Minute,
+		ObservationWindow:        15 * time.Minute,
+		ClosedWindow:             "end",
+		EmergencyApprovalTimeout: 10 * time.Minute,
+		DeployTimeout:            time.Minute,
+	}
+}
+
+func manualInput() RotationInput {
+	return RotationInput{Target: "demo", Reason: "quarterly key hygiene", RequestedBy: "alice", Mode: ModeManual}
+}
+
+func okResults() probe.Results {
+	return probe.Results{
+		{Name: "healthz", Method: "GET", Path: "/healthz", Expected: 200, Got: 200, OK: true},
+		{Name: "login", Method: "POST", Path: "/auth/token", Expected: 200, Got: 200, OK: true},
+		{Name: "retired secret rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 401, OK: true},
+	}
+}
+
+// actCall is one activity attempt, seen by the activity-started listener.
+type actCall struct {
+	Name    string
+	Attempt int32
+	At      time.Duration // since t0, on the workflow clock
+	Version string        // VersionInput.VersionID
+	Live    string        // ValidateInput
+	Retired string
+	Msg     notify.Message // Announce
+}
+
+// String is the compact form the order assertions compare.
+func (c actCall) String() string {
+	s := c.Name
+	switch c.Name {
+	case "ApplySecret", "PromoteSecret", "MarkSecretFailed", "RollBackSecret":
+		s += "(" + c.Version + ")"
+	case "Validate":
+		s += fmt.Sprintf("(live=%s,retired=%s)", c.Live, c.Retired)
+	case "Announce":
+		s += "(" + c.Msg.Kind + ")"
+	}
+	if c.Attempt > 1 {
+		s += fmt.Sprintf("#%d", c.Attempt)
+	}
+	return s
+}
+
+type rotationHarness struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+
+	policy   activities.Policy
+	precheck func(activities.PreCheckInput) (activities.PreCheckResult, error)
+	// deploy answers the n-th Deploy attempt (1-based, retries included).
+	deploy   func(n int) (activities.DeployResult, error)
+	validate func(activities.ValidateInput) (probe.Results, error)
+	// firstDeployDelay makes the first Deploy attempt take this long on the workflow clock.
+	firstDeployDelay time.Duration
+
+	mu      sync.Mutex
+	calls   []actCall
+	deploys int
+}
+
+func newRotationHarness(t *testing.T) *rotationHarness {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(t0)
+	env.RegisterWorkflow(SecretRotation)
+	h := &rotationHarness{t: t, env: env, policy: defaultPolicy()}
+	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
+		return activities.PreCheckResult{
+			OK: true,
+			Checks: []activities.Check{
+				{Name: "target config valid", OK: true},
+				{Name: "secret store writable", OK: true},
+				{Name: "env sink matches secret store", OK: true},
+			},
+			Current:    prevV,
+			Validation: okResults(),
+		}, nil
+	}
+	h.deploy = func(int) (activities.DeployResult, error) { return activities.DeployResult{ReadyMS: 120}, nil }
+	h.validate = func(activities.ValidateInput) (probe.Results, error) { return okResults(), nil }
+
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		c := actCall{Name: info.ActivityType.Name, Attempt: info.Attempt, At: env.Now().Sub(t0)}
+		switch c.Name {
+		case "ApplySecret", "PromoteSecret", "MarkSecretFailed", "RollBackSecret":
+			var in activities.VersionInput
+			assert.NoError(t, args.Get(&in))
+			c.Version = in.VersionID
+		case "Validate":
+			var in activities.ValidateInput
+			assert.NoError(t, args.Get(&in))
+			c.Live, c.Retired = in.LiveVersionID, in.RetiredVersionID
+		case "Announce":
+			assert.NoError(t, args.Get(&c.Msg))
+		}
+		h.mu.Lock()
+		h.calls = append(h.calls, c)
+		h.mu.Unlock()
+	})
+	return h
+}
+
+func (h *rotationHarness) mockActivities() {
+	env := h.env
+	env.OnActivity(acts.LoadPolicy, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, target string) (activities.Policy, error) {
+			p := h.policy
+			p.Target = target
+			return p, nil
+		})
+	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PreCheckInput) (activities.PreCheckResult, error) {
+			return h.precheck(in)
+		})
+	env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.CreatePendingSecret, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SecretInput) (activities.VersionRef, error) {
+			if in.IdempotencyKey == "" {
+				return activities.VersionRef{}, temporal.NewNonRetryableApplicationError("no idempotency key", "Test", nil)
+			}
+			return newV, nil
+		})
+	env.OnActivity(acts.ApplySecret, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.VersionInput) (activities.ApplyResult, error) {
+			return activities.ApplyResult{Key: "JWT_SECRET", Path: "backend/.env", VersionID: in.VersionID,
+				Fingerprint: fingerprints[in.VersionID], Changed: true}, nil
+		})
+	if h.firstDeployDelay > 0 {
+		env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).After(h.firstDeployDelay).
+			Return(activities.DeployResult{ReadyMS: 1}, nil).Once()
+	}
+	env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, _ activities.DeployInput) (activities.DeployResult, error) {
+			h.mu.Lock()
+			h.deploys++
+			n := h.deploys
+			h.mu.Unlock()
+			return h.deploy(n)
+		})
+	env.OnActivity(acts.Validate, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ValidateInput) (probe.Results, error) {
+			return h.validate(in)
+		})
+	env.OnActivity(acts.PromoteSecret, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.MarkSecretFailed, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.RollBackSecret, mock.Anything, mock.Anything).Return(nil)
+}
+
+func (h *rotationHarness) run(in RotationInput) {
+	h.t.Helper()
+	h.mockActivities()
+	h.env.ExecuteWorkflow(SecretRotation, in)
+	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
+}
+
+// at runs fn after d of workflow time since t0 (callbacks must be registered before run).
+func (h *rotationHarness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
+
+func (h *rotationHarness) signalAt(d time.Duration, name, actor, comment string) {
+	h.at(d, func() { h.env.SignalWorkflow(name, Decision{Actor: actor, Comment: comment}) })
+}
+
+// steps lists the activity attempts in order, without announcements.
+func (h *rotationHarness) steps() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := []string{}
+	for _, c := range h.calls {
+		if c.Name != "Announce" {
+			out = append(out, c.String())
+		}
+	}
+	return out
+}
+
+func (h *rotationHarness) callsNamed(name string) []actCall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []actCall
+	for _, c := range h.calls {
+		if c.Name == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (h *rotationHarness) announceKinds() []string {
+	var out []string
+	for _, c := range h.callsNamed("Announce") {
+		out = append(out, c.Msg.Kind)
+	}
+	return out
+}
+
+func (h *rotationHarness) announced(kind string) []actCall {
+	var out []actCall
+	for _, c := range h.callsNamed("Announce") {
+		if c.Msg.Kind == kind {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (h *rotationHarness) status() Status {
+	h.t.Helper()
+	v, err := h.env.QueryWorkflow(QueryStatus)
+	require.NoError(h.t, err)
+	var s Status
+	require.NoError(h.t, v.Get(&s))
+	return s
+}
+
+func (h *rotationHarness) timeline() []Event {
+	h.t.Helper()
+	v, err := h.env.QueryWorkflow(QueryTimeline)
+	require.NoError(h.t, err)
+	var tl []Event
+	require.NoError(h.t, v.Get(&tl))
+	return tl
+}
+
+// completed returns the result of a run that must have ended without error.
+func (h *rotationHarness) completed() RotationResult {
+	h.t.Helper()
+	require.NoError(h.t, h.env.GetWorkflowError())
+	var res RotationResult
+	require.NoError(h.t, h.env.GetWorkflowResult(&res))
+	return res
+}
+
+// runbookFailed returns the result carried by a RunbookFailed error.
+func (h *rotationHarness) runbookFailed() RotationResult {
+	h.t.Helper()
+	err := h.env.GetWorkflowError()
+	require.Error(h.t, err)
+	var appErr *temporal.ApplicationError
+	require.True(h.t, errors.As(err, &appErr), "want an ApplicationError, got %v", err)
+	require.Equal(h.t, ErrTypeRunbookFailed, appErr.Type())
+	require.True(h.t, appErr.NonRetryable())
+	require.True(h.t, appErr.HasDetails())
+	var res RotationResult
+	require.NoError(h.t, appErr.Details(&res))
+	return res
+}
+
+func (h *rotationHarness) assertNotCalled(names ...string) {
+	h.t.Helper()
+	for _, n := range names {
+		assert.Empty(h.t, h.callsNamed(n), "%s must not run", n)
+		h.env.AssertActivityNotCalled(h.t, n, mock.Anything, mock.Anything)
+	}
+}
+
+func checklist(s Status) map[string]string {
+	m := map[string]string{}
+	for _, st := range s.Checklist {
+		m[st.Name] = st.State
+	}
+	return m
+}
+
+func findEvent(tl []Event, actor, action, outcome string) (Event, bool) {
+	for _, e := range tl {
+		if e.Actor == actor && e.Action == action && e.Outcome == outcome {
+			return e, true
+		}
+	}
+	return Event{}, false
+}
+
+func requireEvent(t *testing.T, tl []Event, actor, action, outcome string) Event {
+	t.Helper()
+	e, ok := findEvent(tl, actor, action, outcome)
+	require.True(t, ok, "no timeline event %s/%s/%s in:\n%s", actor, action, outcome, dumpTimeline(tl))
+	return e
+}
+
+func dumpTimeline(tl []Event) string {
+	var b strings.Builder
+	for _, e := range tl {
+		fmt.Fprintf(&b, "  %s %-8s %-50q %-20q %s\n", e.At.Format(time.RFC3339), e.Actor, e.Action, e.Outcome, e.Detail)
+	}
+	return b.String()
+}
+
+func assertUTC(t *testing.T, tl []Event) {
+	t.Helper()
+	require.NotEmpty(t, tl)
+	for _, e := range tl {
+		assert.Equal(t, time.UTC, e.At.Location(), "event %s/%s not in UTC", e.Actor, e.Action)
+		assert.False(t, e.At.Before(t0), "event %s/%s before the start", e.Actor, e.Action)
+	}
+}
+
+var (
+	rotationSteps = []string{"LoadPolicy", "PreCheck", "CreatePendingSecret", "ApplySecret(v2)", "Deploy",
+		"Validate(live=v2,retired=v1)", "PromoteSecret(v2)"}
+	restoreSteps = []string{"ApplySecret(v1)", "Deploy", "Validate(live=v1,retired=v2)"}
+)
+
+func concat(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func TestRotationInputValidate(t *testing.T) {
+	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	base := RotationInput{Target: "demo", RequestedBy: "alice", Mode: ModeManual}
+	with := func(f func(*RotationInput)) RotationInput { in := base; f(&in); return in }
+	tests := []struct {
+		name    string
+		in      RotationInput
+		wantErr []string
+	}{
+		{name: "manual now", in: base},
+		{name: "scheduled future window", in: with(func(in *RotationInput) {
+			in.Mode, in.WindowStart, in.Window = ModeScheduled, now.Add(2*time.Hour), 30*time.Minute
+		})},
+		{name: "window open since 10m", in: with(func(in *RotationInput) {
+			in.WindowStart, in.Window = now.Add(-10*time.Minute), 30*time.Minute
+		})},
+		{name: "open-ended window started 30s ago", in: with(func(in *RotationInput) { in.WindowStart = now.Add(-30 * time.Second) })},
+		{name: "emergency", in: with(func(in *RotationInput) { in.Mode, in.ApprovedBy = ModeEmergency, "bob" })},
+		{name: "missing target", in: with(func(in *RotationInput) { in.Target = "" }), wantErr: []string{"target is required"}},
+		{name: "missing requested_by", in: with(func(in *RotationInput) { in.RequestedBy = "" }), wantErr: []string{"requested_by is required"}},
+		{name: "blank requested_by", in: with(func(in *RotationInput) { in.RequestedBy = "  " }), wantErr: []string{"requested_by is required"}},
+		{name: "empty mode", in: with(func(in *RotationInput) { in.Mode = "" }), wantErr: []string{"mode must be"}},
+		{name: "bad mode", in: with(func(in *RotationInput) { in.Mode = "yolo" }), wantErr: []string{`got "yolo"`}},
+		{name: "negative window", in: with(func(in *RotationInput) { in.Window = -time.Minute }), wantErr: []string{"negative"}},
+		{name: "window in the past", in: with(func(in *RotationInput) {
+			in.WindowStart, in.Window = now.Add(-2*time.Hour), 30*time.Minute
+		}), wantErr: []string{"window 2026-03-02T06:00:00Z–2026-03-02T06:30:00Z is in the past"}},
+		{name: "window ending now", in: with(func(in *RotationInput) {
+			in.WindowStart, in.Window = now.Add(-30*time.Minute), 30*time.Minute
+		}), wantErr: []string{"is in the past"}},
+		{name: "open-ended window start in the past", in: with(func(in *RotationInput) { in.WindowStart = now.Add(-time.Hour) }),
+			wantErr: []string{"window start 2026-03-02T07:00:00Z is in the past"}},
+		{name: "emergency with window", in: with(func(in *RotationInput) {
+			in.Mode, in.WindowStart = ModeEmergency, now.Add(time.Hour)
+		}), wantErr: []string{"emergency rotation has no window"}},
+		{name: "all errors reported", in: RotationInput{Mode: "x"},
+			wantErr: []string{"target is required", "requested_by is required", "mode must be"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.in.Validate(now)
+			if len(tc.wantErr) == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tc.wantErr {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+// 1. Approval by a second person: the whole rotation runs in order and leaves its artifacts.
+func TestRotation_ApprovedBySecondPerson(t *testing.T) {
+	h := newRotationHarness(t)
+	h.signalAt(5*time.Minute, SignalApprove, "bob", "lgtm")
+	var observing Status
+	h.at(10*time.Minute, func() { observing = h.status() })
+	h.run(manualInput())
+
+	res := h.completed()
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, rotationSteps, h.steps())
+	h.assertNotCalled("MarkSecretFailed", "RollBackSecret")
+	assert.Equal(t, []string{"planned", "completed"}, h.announceKinds())
+	assert.Equal(t, []string{"alice", "bob"}, h.announced("planned")[0].Msg.Mention)
+
+	// The rotation starts at the approval, not before.
+	create := h.callsNamed("CreatePendingSecret")
+	require.Len(t, create, 1)
+	assert.Equal(t, 5*time.Minute, create[0].At)
+
+	assert.Equal(t, "demo", res.Target)
+	assert.Equal(t, "bob", res.ApprovedBy)
+	assert.Equal(t, prevV, res.Previous)
+	assert.Equal(t, newV, res.New)
+	require.Len(t, res.Changes, 1)
+	ch := res.Changes[0]
+	assert.Equal(t, ConfigChange{At: t0.Add(5 * time.Minute).UTC(), Item: "JWT_SECRET", FromVersion: "v1", FromFingerprint: "fp-prev",
+		ToVersion: "v2", ToFingerprint: "fp-new", Reason: "rotation"}, ch)
+	require.Len(t, res.Validations, 2)
+	assert.Equal(t, "pre-checks", res.Validations[0].Stage)
+	assert.Equal(t, "after rotation", res.Validations[1].Stage)
+	assert.True(t, res.Validations[1].OK)
+	assert.Len(t, res.Validations[1].Results, 3)
+	assert.Len(t, res.Prechecks, 3)
+	assert.Contains(t, res.Summary, "v1 → v2, approved by bob")
+
+	// Timeline: who did what, in UTC.
+	tl := res.Timeline
+	assertUTC(t, tl)
+	req := requireEvent(t, tl, "alice", "requested", ModeManual)
+	assert.Equal(t, t0.UTC(), req.At)
+	ap := requireEvent(t, tl, "bob", "approve", "accepted")
+	assert.Equal(t, t0.Add(5*time.Minute).UTC(), ap.At)
+	assert.Equal(t, "lgtm", ap.Detail)
+	closed := requireEvent(t, tl, systemActor, "closed", OutcomeCompleted)
+	assert.Equal(t, t0.Add(20*time.Minute).UTC(), closed.At, "the run closes after the 15m observation window")
+	requireEvent(t, tl, systemActor, stepObserve, StateDone)
+	assert.Equal(t, tl, h.timeline(), "timeline query and result agree")
+
+	// Status during the observation window and after.
+	assert.Equal(t, "observation window", observing.Phase)
+	assert.Equal(t, "bob", observing.ApprovedBy)
+	assert.Equal(t, StateRunning, checklist(observing)[stepObserve])
+	assert.Equal(t, StateDone, checklist(observing)[stepPromote])
+	final := h.status()
+	assert.Equal(t, "closed: completed", final.Phase)
+	assert.Equal(t, OutcomeCompleted, final.Outcome)
+	for _, st := range final.Checklist {
+		assert.Equal(t, StateDone, st.State, "checklist item %q", st.Name)
+	}
+}
+
+// 2. The requester cannot approve their own rotation, nor can someone outside the approvers.
+func TestRotation_SelfApprovalDeniedThenSecondPersonApproves(t *testing.T) {
+	h := newRotationHarness(t)
+	h.signalAt(2*time.Minute, SignalApprove, "alice", "approving my own")
+	h.signalAt(3*time.Minute, SignalApprove, "mallory", "trust me")
+	h.signalAt(4*time.Minute, SignalReject, "mallory", "no")
+	var waiting Status
+	var tlWaiting []Event
+	h.at(5*time.Minute, func() { waiting, tlWaiting = h.status(), h.timeline() })
+	h.signalAt(6*time.Minute, SignalApprove, "bob", "ok")
+	h.run(manualInput())
+
+	// While only denied attempts arrived, nothing moved.
+	assert.Equal(t, "waiting for approval", waiting.Phase)
+	assert.Empty(t, waiting.ApprovedBy)
+	assert.Equal(t, StateRunning, checklist(waiting)[stepApproval])
+	assert.Equal(t, StatePending, checklist(waiting)[stepGenerate])
+	self := requireEvent(t, tlWaiting, "alice", "approve", "denied")
+	assert.Equal(t, t0.Add(2*time.Minute).UTC(), self.At)
+	assert.Contains(t, self.Detail, "requested this run and cannot approve it")
+	other := requireEvent(t, tlWaiting, "mallory", "approve", "denied")
+	assert.Contains(t, other.Detail, "not an approver")
+	requireEvent(t, tlWaiting, "mallory", "reject", "denied")
+
+	res := h.completed()
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, "bob", res.ApprovedBy)
+	assert.Equal(t, rotationSteps, h.steps())
+	create := h.callsNamed("CreatePendingSecret")
+	require.Len(t, create, 1)
+	assert.Equal(t, 6*time.Minute, create[0].At, "denied approvals must not start the rotation")
+	requireEvent(t, res.Timeline, "bob", "approve", "accepted")
+	_, ok := findEvent(res.Timeline, "alice", "approve", "accepted")
+	assert.False(t, ok)
+	assertUTC(t, res.Timeline)
+}
+
+// 3. A rejection ends the run with nothing changed.
+func TestRotation_Rejected(t *testing.T) {
+	for _, who := range []string{"bob", "alice"} { // an approver, or the requester withdrawing
+		t.Run(who, func(t *testing.T) {
+			h := newRotationHarness(t)
+			h.signalAt(10*time.Minute, SignalReject, who, "not today")
+			h.run(manualInput())
+
+			res := h.completed()
+			assert.Equal(t, OutcomeRejected, res.Outcome)
+			assert.Equal(t, "rejected by "+who+": not today", res.Cause)
+			assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
+			h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy", "Validate", "PromoteSecret")
+			assert.Empty(t, res.Changes)
+			assert.Empty(t, res.New.ID)
+			assert.Empty(t, res.ApprovedBy)
+			assert.Equal(t, []string{"planned", "rejected"}, h.announceKinds())
+			ev := requireEvent(t, res.Timeline, who, "reject", "accepted")
+			assert.Equal(t, t0.Add(10*time.Minute).UTC(), ev.At)
+			requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRejected)
+			s := h.status()
+			assert.Equal(t, OutcomeRejected, s.Outcome)
+			assert.Equal(t, StateFailed, checklist(s)[stepApproval])
+			assert.Equal(t, StatePending, checklist(s)[stepGenerate])
+		})
+	}
+}
+
+// 4. No approval within the timeout: the run expires after reminding the approvers.
+func TestRotation_ApprovalExpires(t *testing.T) {
+	h := newRotationHarness(t)
+	h.run(manualInput())
+
+	res := h.completed()
+	assert.Equal(t, OutcomeExpired, res.Outcome)
+	assert.Equal(t, "no approval within 1h0m0s", res.Cause)
+	assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
+	h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy")
+	assert.Empty(t, res.Changes)
+
+	var at []time.Duration
+	for _, c := range h.announced("reminder") {
+		at = append(at, c.At)
+		assert.Equal(t, []string{"alice", "bob"}, c.Msg.Mention)
+		assert.Contains(t, c.Msg.Text, "waiting for approval")
+	}
+	assert.Equal(t, []time.Duration{15 * time.Minute, 30 * time.Minute, 45 * time.Minute}, at)
+	exp := h.announced("expired")
+	require.Len(t, exp, 1)
+	assert.Equal(t, time.Hour, exp[0].At)
+	assert.Equal(t, []string{"planned", "reminder", "reminder", "reminder", "expired"}, h.announceKinds())
+
+	reminded := 0
+	for _, e := range res.Timeline {
+		if e.Action == "approval" && e.Outcome == "reminded" {
+			reminded++
+		}
+	}
+	assert.Equal(t, 3, reminded)
+	ev := requireEvent(t, res.Timeline, systemActor, "approval", "expired")
+	assert.Equal(t, t0.Add(time.Hour).UTC(), ev.At)
+	s := h.status()
+	assert.Equal(t, OutcomeExpired, s.Outcome)
+	assert.Equal(t, StateFailed, checklist(s)[stepApproval])
+}
+
+// 5. A future window: nothing rotates before it opens.
+func TestRotation_WaitsForWindow(t *testing.T) {
+	in := manualInput()
+	in.Mode = ModeScheduled
+	in.WindowStart = t0.Add(2 * time.Hour)
+
+	t.Run("approval after the window opens", func(t *testing.T) {
+		h := newRotationHarness(t)
+		var waiting Status
+		h.at(time.Hour, func() { waiting = h.status() })
+		h.signalAt(2*time.Hour+20*time.Minute, SignalApprove, "bob", "")
+		h.run(in)
+
+		assert.Equal(t, "waiting for window", waiting.Phase)
+		assert.Equal(t, StateRunning, checklist(waiting)[stepWindow])
+		assert.Equal(t, StatePending, checklist(waiting)[stepApproval])
+		assert.Equal(t, StateDone, checklist(waiting)[stepPrecheck])
+
+		res := h.completed()
+		assert.Equal(t, OutcomeCompleted, res.Outcome)
+		assert.Equal(t, rotationSteps, h.steps())
+		create := h.callsNamed("CreatePendingSecret")
+		require.Len(t, create, 1)
+		assert.Equal(t, 2*time.Hour+20*time.Minute, create[0].At)
+		// The approval gate (and its reminders) only start when the window opens.
+		rem := h.announced("reminder")
+		require.Len(t, rem, 1)
+		assert.Equal(t, 2*time.Hour+15*time.Minute, rem[0].At)
+		win := requireEvent(t, res.Timeline, systemActor, stepWindow, StateDone)
+		assert.Equal(t, t0.Add(2*time.Hour).UTC(), win.At)
+	})
+
+	t.Run("early approval waits for the window", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.signalAt(30*time.Minute, SignalApprove, "bob", "approved ahead of time")
+		var waiting Status
+		h.at(time.Hour, func() { waiting = h.status() })
+		h.run(in)
+
+		assert.Equal(t, "waiting for window", waiting.Phase)
+		res := h.completed()
+		assert.Equal(t, OutcomeCompleted, res.Outcome)
+		create := h.callsNamed("CreatePendingSecret")
+		require.Len(t, create, 1)
+		assert.Equal(t, 2*time.Hour, create[0].At, "no rotation before the window")
+		h.mu.Lock()
+		calls := append([]actCall(nil), h.calls...)
+		h.mu.Unlock()
+		for _, c := range calls {
+			if c.Name != "LoadPolicy" && c.Name != "PreCheck" && c.Name != "Announce" {
+				assert.GreaterOrEqual(t, c.At, 2*time.Hour, "%s ran before the window", c)
+			}
+		}
+	})
+}
+
+// 6. An approval after the window closed changes nothing (closed_window "end").
+func TestRotation_WindowClosed(t *testing.T) {
+	in := manualInput()
+	in.Mode = ModeScheduled
+	in.WindowStart = t0.Add(10 * time.Minute)
+	in.Window = 30 * time.Minute
+
+	t.Run("end", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.signalAt(45*time.Minute, SignalApprove, "bob", "sorry, late")
+		h.run(in)
+
+		res := h.completed()
+		assert.Equal(t, OutcomeWindowClosed, res.Outcome)
+		assert.Contains(t, res.Cause, "approved after the window closed at "+t0.Add(40*time.Minute).UTC().Format(time.RFC3339))
+		assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
+		h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy", "PromoteSecret")
+		assert.Empty(t, res.Changes)
+		assert.Equal(t, []string{"planned", "reminder", "reminder", "window-closed"}, h.announceKinds())
+		requireEvent(t, res.Timeline, "bob", "approve", "accepted")
+		ev := requireEvent(t, res.Timeline, systemActor, "closed", OutcomeWindowClosed)
+		assert.Equal(t, t0.Add(45*time.Minute).UTC(), ev.At)
+		assert.Equal(t, OutcomeWindowClosed, h.status().Outcome)
+	})
+
+	t.Run("next", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.policy.ClosedWindow = "next"
+		h.signalAt(45*time.Minute, SignalApprove, "bob", "late")
+		var waiting Status
+		h.at(2*time.Hour, func() { waiting = h.status() })
+		h.run(in)
+
+		assert.Equal(t, "waiting for next window", waiting.Phase)
+		res := h.completed()
+		assert.Equal(t, OutcomeCompleted, res.Outcome)
+		create := h.callsNamed("CreatePendingSecret")
+		require.Len(t, create, 1)
+		assert.Equal(t, 24*time.Hour+10*time.Minute, create[0].At, "rotates in the same window the next day")
+		requireEvent(t, res.Timeline, systemActor, "window closed", "waiting for next window")
+	})
+}
+
+// 7. A failed redeploy rolls back to the previous secret.
+func TestRotation_DeployFailureRollsBack(t *testing.T) {
+	h := newRotationHarness(t)
+	h.deploy = func(n int) (activities.DeployResult, error) {
+		if n <= 2 { // both attempts of the rotation's deploy
+			return activities.DeployResult{}, errors.New("deploy exited 1")
+		}
+		return activities.DeployResult{ReadyMS: 80}, nil
+	}
+	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+	h.run(manualInput())
+
+	res := h.runbookFailed()
+	assert.Equal(t, OutcomeRolledBack, res.Outcome)
+	assert.Contains(t, res.Cause, "deploy exited 1")
+	assert.Equal(t, concat(rotationSteps[:5], []string{"Deploy#2"}, restoreSteps, []string{"MarkSecretFailed(v2)"}), h.steps())
+	h.assertNotCalled("PromoteSecret", "RollBackSecret")
+	// The second apply is the restore, after the new one.
+	applies := h.callsNamed("ApplySecret")
+	require.Len(t, applies, 2)
+	assert.Equal(t, "v2", applies[0].Version)
+	assert.Equal(t, "v1", applies[1].Version)
+
+	require.Len(t, res.Changes, 2)
+	assert.Equal(t, "v1", res.Changes[0].FromVersion)
+	assert.Equal(t, "v2", res.Changes[0].ToVersion)
+	assert.Equal(t, "v2", res.Changes[1].FromVersion)
+	assert.Equal(t, "v1", res.Changes[1].ToVersion)
+	assert.Equal(t, "fp-prev", res.Changes[1].ToFingerprint)
+	assert.Equal(t, "rollback", res.Changes[1].Reason)
+	last := res.Validations[len(res.Validations)-1]
+	assert.Equal(t, "after rollback", last.Stage)
+	assert.True(t, last.OK)
+
+	requireEvent(t, res.Timeline, systemActor, "rollback", "started")
+	requireEvent(t, res.Timeline, systemActor, "compensate: restore previous secret", StateDone)
+	requireEvent(t, res.Timeline, systemActor, "compensate: mark new version failed", StateDone)
+	requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRolledBack)
+	assertUTC(t, res.Timeline)
+	assert.Subset(t, h.announceKinds(), []string{"rollback", "rolled-back"})
+	assert.Empty(t, h.announced("completed"))
+
+	s := h.status()
+	assert.Equal(t, "closed: rolled_back", s.Phase)
+	assert.Equal(t, OutcomeRolledBack, s.Outcome)
+	cl := checklist(s)
+	assert.Equal(t, StateDone, cl[stepUpdateEnv])
+	assert.Equal(t, StateFailed, cl[stepRedeploy])
+	assert.Equal(t, StatePending, cl[stepValidate])
+	assert.Equal(t, StatePending, cl[stepPromote])
+}
+
+// 8. Failed validation after the redeploy rolls back too.
+func TestRotation_ValidationFailureRollsBack(t *testing.T) {
+	h := newRotationHarness(t)
+	h.validate = func(in activities.ValidateInput) (probe.Results, error) {
+		rs := okResults()
+		if in.LiveVersionID == newV.ID {
+			rs[2] = probe.Result{Name: "retired secret rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 200, Detail: "old token still accepted"}
+		}
+		return rs, nil
+	}
+	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+	h.run(manualInput())
+
+	res := h.runbookFailed()
+	assert.Equal(t, OutcomeRolledBack, res.Outcome)
+	assert.Contains(t, res.Cause, "validation failed: retired secret rejected (want 401, got 200: old token still accepted)")
+	assert.Equal(t, concat(rotationSteps[:6], restoreSteps, []string{"MarkSecretFailed(v2)"}), h.steps())
+	h.assertNotCalled("PromoteSecret", "RollBackSecret")
+
+	require.Len(t, res.Validations, 3)
+	assert.Equal(t, "after rotation", res.Validations[1].Stage)
+	assert.False(t, res.Validations[1].OK)
+	assert.Equal(t, "after rollback", res.Validations[2].Stage)
+	assert.True(t, res.Validations[2].OK)
+	require.Len(t, res.Changes, 2)
+	assert.Equal(t, "v1", res.Changes[1].ToVersion)
+	requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRolledBack)
+	cl := checklist(h.status())
+	assert.Equal(t, StateDone, cl[stepRedeploy])
+	assert.Equal(t, StateFailed, cl[stepValidate])
+	assert.Equal(t, StatePending, cl[stepPromote])
+}
+
+// 9. A rollback that fails escalates and waits for a human to resolve.
+func TestRotation_RollbackFailureEscalates(t *testing.T) {
+	h := newRotationHarness(t)
+	h.deploy = func(int) (activities.DeployResult, error) {
+		return activities.DeployResult{}, errors.New("deploy exited 1")
+	}
+	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+	var escalated Status
+	h.at(10*time.Minute, func() { escalated = h.status() })
+	h.signalAt(20*time.Minute, SignalResolve, "mallory", "all good")
+	var afterDenied Status
+	h.at(25*time.Minute, func() { afterDenied = h.status() })
+	h.signalAt(30*time.Minute, SignalResolve, "bob", "restored by hand")
+	h.run(manualInput())
+
+	assert.True(t, strings.HasPrefix(escalated.Phase, "escalated"), "phase %q", escalated.Phase)
+	assert.Empty(t, escalated.Outcome)
+	assert.True(t, strings.HasPrefix(afterDenied.Phase, "escalated"), "a denied resolve keeps the run escalated")
+
+	res := h.runbookFailed()
+	assert.Equal(t, OutcomeRollbackFailed, res.Outcome)
+	assert.Contains(t, res.Cause, "rollback failed")
+	assert.Contains(t, res.Cause, "resolved by bob: restored by hand")
+	assert.Equal(t, concat(rotationSteps[:5], []string{"Deploy#2", "ApplySecret(v1)", "Deploy", "Deploy#2", "MarkSecretFailed(v2)"}), h.steps())
+	h.assertNotCalled("PromoteSecret", "RollBackSecret")
+
+	esc := h.announced("escalation")
+	require.Len(t, esc, 1)
+	assert.Subset(t, esc[0].Msg.Mention, []string{"alice", "bob"}, "rollback owner and approvers are mentioned")
+	assert.Contains(t, esc[0].Msg.Text, "ROLLBACK FAILED")
+
+	denied := requireEvent(t, res.Timeline, "mallory", "resolve", "denied")
+	assert.Equal(t, t0.Add(20*time.Minute).UTC(), denied.At)
+	ok := requireEvent(t, res.Timeline, "bob", "resolve", "accepted")
+	assert.Equal(t, t0.Add(30*time.Minute).UTC(), ok.At)
+	requireEvent(t, res.Timeline, systemActor, "compensate: restore previous secret", StateFailed)
+	requireEvent(t, res.Timeline, systemActor, "escalation", "waiting for resolve")
+	closed := requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRollbackFailed)
+	assert.Equal(t, t0.Add(30*time.Minute).UTC(), closed.At)
+	assert.Equal(t, OutcomeRollbackFailed, h.status().Outcome)
+}
+
+// 10. The rollback owner, and only them, may roll back during the observation window.
+func TestRotation_ManualRollbackInObservationWindow(t *testing.T) {
+	manual := []string{"ApplySecret(v1)", "Deploy", "Validate(live=v1,retired=v2)", "RollBackSecret(v2)"}
+	cases := []struct {
+		name          string
+		owner         string // RollbackOwner; "" means the requester alice
+		denied, actor string
+	}{
+		{name: "requester is owner by default", owner: "", denied: "bob", actor: "alice"},
+		{name: "explicit owner", owner: "carol", denied: "alice", actor: "carol"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newRotationHarness(t)
+			in := manualInput()
+			in.RollbackOwner = tc.owner
+			h.signalAt(time.Minute, SignalApprove, "bob", "")
+			h.signalAt(3*time.Minute, SignalRollback, "mallory", "")
+			h.signalAt(4*time.Minute, SignalRollback, tc.denied, "")
+			h.signalAt(6*time.Minute, SignalRollback, tc.actor, "login errors spiking")
+			h.run(in)
+
+			res := h.completed()
+			assert.Equal(t, OutcomeRolledBackManually, res.Outcome)
+			assert.Equal(t, "rolled back by "+tc.actor+": login errors spiking", res.Cause)
+			assert.Equal(t, concat(rotationSteps, manual), h.steps())
+			h.assertNotCalled("MarkSecretFailed")
+			for _, c := range h.callsNamed("RollBackSecret") {
+				assert.Equal(t, 6*time.Minute, c.At)
+			}
+
+			requireEvent(t, res.Timeline, "mallory", "rollback", "denied")
+			d := requireEvent(t, res.Timeline, tc.denied, "rollback", "denied")
+			assert.Contains(t, d.Detail, "only the rollback owner")
+			acc := requireEvent(t, res.Timeline, tc.actor, "rollback", "accepted")
+			assert.Equal(t, t0.Add(6*time.Minute).UTC(), acc.At)
+			closed := requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRolledBackManually)
+			assert.Equal(t, t0.Add(6*time.Minute).UTC(), closed.At)
+
+			require.Len(t, res.Changes, 2)
+			assert.Equal(t, ConfigChange{At: t0.Add(6 * time.Minute).UTC(), Item: "JWT_SECRET", FromVersion: "v2", FromFingerprint: "fp-new",
+				ToVersion: "v1", ToFingerprint: "fp-prev", Reason: "manual rollback"}, res.Changes[1])
+			assert.Equal(t, "after manual rollback", res.Validations[len(res.Validations)-1].Stage)
+			assert.Subset(t, h.announceKinds(), []string{"completed", "rollback", "rolled-back"})
+			s := h.status()
+			assert.Equal(t, OutcomeRolledBackManually, s.Outcome)
+			assert.Equal(t, StateDone, checklist(s)[stepObserve])
+		})
+	}
+}
+
+// 11. A failed pre-check stops the run before anything changes.
+func TestRotation_PrecheckFailed(t *testing.T) {
+	t.Run("failed check", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
+			return activities.PreCheckResult{OK: false, Current: prevV, Checks: []activities.Check{
+				{Name: "target config valid", OK: true},
+				{Name: "env sink matches secret store", OK: false, Detail: "drift"},
+			}}, nil
+		}
+		h.run(manualInput())
+
+		res := h.runbookFailed()
+		assert.Equal(t, OutcomePrecheckFailed, res.Outcome)
+		assert.Equal(t, "env sink matches secret store: drift", res.Cause)
+		assert.Len(t, res.Prechecks, 2)
+		assert.Empty(t, res.Changes)
+		assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
+		h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy")
+		assert.Equal(t, []string{OutcomePrecheckFailed}, h.announceKinds())
+		requireEvent(t, res.Timeline, systemActor, stepPrecheck, StateFailed)
+		s := h.status()
+		assert.Equal(t, OutcomePrecheckFailed, s.Outcome)
+		assert.Equal(t, StateFailed, checklist(s)[stepPrecheck])
+		assert.Equal(t, StatePending, checklist(s)[stepApproval])
+	})
+	t.Run("activity error", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
+			return activities.PreCheckResult{}, temporal.NewNonRetryableApplicationError("unknown target", activities.ErrTypeConfig, nil)
+		}
+		h.run(manualInput())
+
+		res := h.runbookFailed()
+		assert.Equal(t, OutcomePrecheckFailed, res.Outcome)
+		assert.Contains(t, res.Cause, "unknown target")
+		assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
+		h.assertNotCalled("CreatePendingSecret")
+	})
+}
+
+// 12. Bad input fails the run before any activity.
+func TestRotation_InvalidInput(t *testing.T) {
+	cases := map[string]func(*RotationInput){
+		"missing requested_by": func(in *RotationInput) { in.RequestedBy = "" },
+		"bad mode":             func(in *RotationInput) { in.Mode = "whenever" },
+		"window in the past": func(in *RotationInput) {
+			in.Mode, in.WindowStart, in.Window = ModeScheduled, t0.Add(-2*time.Hour), 30*time.Minute
+		},
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newRotationHarness(t)
+			in := manualInput()
+			mutate(&in)
+			h.run(in)
+
+			err := h.env.GetWorkflowError()
+			require.Error(t, err)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr))
+			assert.Equal(t, ErrTypeInvalidInput, appErr.Type())
+			assert.True(t, appErr.NonRetryable())
+			assert.Empty(t, h.calls, "no activity may run")
+			h.assertNotCalled("LoadPolicy", "PreCheck", "Announce", "CreatePendingSecret")
+			requireEvent(t, h.timeline(), systemActor, "input", "rejected")
+		})
+	}
+}
+
+// 13. Cancellation: before any change nothing is undone; mid-rotation the previous secret is
+// restored although the run is canceled.
+func TestRotation_Canceled(t *testing.T) {
+	t.Run("while waiting for approval", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.signalAt(5*time.Minute, SignalApprove, "alice", "") // denied: still waiting
+		h.at(20*time.Minute, func() { h.env.CancelWorkflow() })
+		h.run(manualInput())
+
+		err := h.env.GetWorkflowError()
+		require.Error(t, err)
+		assert.True(t, temporal.IsCanceledError(err), "want canceled, got %v", err)
+		assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
+		h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy")
+		tl := h.timeline()
+		ev := requireEvent(t, tl, systemActor, "canceled", OutcomeCanceled)
+		assert.Equal(t, "canceled before any change", ev.Detail)
+		assert.Equal(t, t0.Add(20*time.Minute).UTC(), ev.At)
+		assert.Equal(t, OutcomeCanceled, h.status().Outcome)
+		assert.Equal(t, StatePending, checklist(h.status())[stepGenerate])
+	})
+
+	t.Run("during deploy", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.firstDeployDelay = 10 * time.Minute // the rotation's deploy hangs
+		h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+		h.at(8*time.Minute, func() { h.env.CancelWorkflow() })
+		h.run(manualInput())
+
+		err := h.env.GetWorkflowError()
+		require.Error(t, err)
+		assert.True(t, temporal.IsCanceledError(err), "want canceled, got %v", err)
+		assert.Equal(t, concat(rotationSteps[:5], restoreSteps, []string{"MarkSecretFailed(v2)"}), h.steps())
+		h.assertNotCalled("PromoteSecret", "RollBackSecret")
+		applies := h.callsNamed("ApplySecret")
+		require.Len(t, applies, 2)
+		assert.Equal(t, "v1", applies[1].Version)
+		assert.GreaterOrEqual(t, applies[1].At, 8*time.Minute, "restore runs after the cancel")
+
+		tl := h.timeline()
+		requireEvent(t, tl, systemActor, "rollback", "started")
+		requireEvent(t, tl, systemActor, "compensate: restore previous secret", StateDone)
+		requireEvent(t, tl, systemActor, "closed", OutcomeCanceled)
+		s := h.status()
+		assert.Equal(t, OutcomeCanceled, s.Outcome)
+		assert.Equal(t, StateFailed, checklist(s)[stepRedeploy])
+		assert.Equal(t, StatePending, checklist(s)[stepPromote])
+	})
+}
