@@ -228,12 +228,7 @@ func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (probe.
 		}
 		return false
 	}
-	for _, r := range pt.VerifyRotation(ctx, creds, claims(t), live, retired) {
-		if r.Name == "admin_forbidden_for_user" && restricted(r.Path) {
-			r = pt.Expect(ctx, "admin_route_restricted", r.Method, r.Path, "", in.RestrictedStatus)
-		}
-		rs = append(rs, r)
-	}
+	rs = append(rs, a.withRestrictions(ctx, t, pt.VerifyRotation(ctx, creds, claims(t), live, retired))...)
 	crit, err := a.criticalEndpoints(ctx, t, in.Restricted, in.RestrictedStatus, restricted)
 	if err != nil {
 		return nil, err

@@ -251,7 +251,32 @@ func (a *Activities) Validate(ctx context.Context, in ValidateInput) (probe.Resu
 	if err != nil {
 		return nil, err
 	}
-	return a.probe(t).VerifyRotation(ctx, creds, claims(t), live, retired), nil
+	rs := a.probe(t).VerifyRotation(ctx, creds, claims(t), live, retired)
+	return a.withRestrictions(ctx, t, rs), nil
+}
+
+// withRestrictions replaces the privilege probe by a restriction check when an emergency run has
+// closed the admin route: 503 there is the control working, not a failed rotation.
+func (a *Activities) withRestrictions(ctx context.Context, t *config.Target, rs probe.Results) probe.Results {
+	c, err := a.controls(t)
+	if err != nil {
+		return rs
+	}
+	st, err := c.State(ctx)
+	if err != nil {
+		return rs
+	}
+	for i, r := range rs {
+		if r.Name != "admin_forbidden_for_user" {
+			continue
+		}
+		for _, rr := range st.RestrictedRoutes {
+			if r.Path == rr.Prefix || strings.HasPrefix(r.Path, strings.TrimSuffix(rr.Prefix, "/")+"/") {
+				rs[i] = a.probe(t).Expect(ctx, "admin_route_restricted", r.Method, r.Path, "", rr.Status)
+			}
+		}
+	}
+	return rs
 }
 
 // PromoteSecret makes the pending version current; the old current becomes previous.
