@@ -138,6 +138,9 @@ func (a *Activities) CreatePendingSecret(ctx context.Context, in SecretInput) (V
 type VersionInput struct {
 	Target    string `json:"target"`
 	VersionID string `json:"version_id"`
+	// IdempotencyKey finds the run's pending version when its id never reached the workflow
+	// (MarkSecretFailed after a create that timed out).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // ApplyResult says what the env sink now holds.
@@ -284,8 +287,28 @@ func (a *Activities) PromoteSecret(ctx context.Context, in VersionInput) error {
 	return a.storeOp(ctx, in, "promote", (*secretstore.File).Promote)
 }
 
-// MarkSecretFailed labels a pending version failed after a rollback.
+// MarkSecretFailed labels a pending version failed after a rollback. Without a version id it
+// looks for the pending version this run created, if any, so a create whose answer was lost
+// does not leave a pending version behind to block the next rotation.
 func (a *Activities) MarkSecretFailed(ctx context.Context, in VersionInput) error {
+	if in.VersionID == "" {
+		t, err := a.target(in.Target)
+		if err != nil {
+			return err
+		}
+		store, err := a.store(t)
+		if err != nil {
+			return err
+		}
+		p, found, err := store.ByStage(ctx, secretstore.StagePending)
+		if err != nil {
+			return fmt.Errorf("find pending version of %s: %w", t.Name, err)
+		}
+		if !found || p.IdempotencyKey != in.IdempotencyKey+"/create" {
+			return nil
+		}
+		in.VersionID = p.ID
+	}
 	return a.storeOp(ctx, in, "mark failed", (*secretstore.File).MarkFailed)
 }
 

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -310,6 +311,12 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	r.rec.phase("rotating")
 
 	var newV activities.VersionRef
+	// Registered before the call: a create whose answer was lost (cancel, timeout) is found by
+	// the run's key and marked failed too.
+	comp.add("mark new version failed", func(ctx workflow.Context) error {
+		return workflow.ExecuteActivity(shortCtx(ctx), acts.MarkSecretFailed,
+			activities.VersionInput{Target: r.in.Target, VersionID: newV.ID, IdempotencyKey: r.key}).Get(ctx, nil)
+	})
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.CreatePendingSecret,
 		activities.SecretInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &newV); err != nil {
 		r.rec.step(ctx, stepGenerate, StateFailed, err.Error())
@@ -317,10 +324,6 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	}
 	r.res.New = newV
 	r.rec.step(ctx, stepGenerate, StateDone, fmt.Sprintf("pending version %s (fingerprint %s)", newV.ID, newV.Fingerprint))
-	comp.add("mark new version failed", func(ctx workflow.Context) error {
-		return workflow.ExecuteActivity(shortCtx(ctx), acts.MarkSecretFailed,
-			activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil)
-	})
 
 	// Registered before the write: a write that failed half-way is undone too.
 	comp.add("restore previous secret", func(ctx workflow.Context) error {
@@ -453,6 +456,7 @@ func (r *rotation) observe(ctx workflow.Context) {
 	r.rec.phase("observation window")
 	r.rec.step(ctx, stepObserve, StateRunning, fmt.Sprintf("%s; %s may roll back", r.policy.ObservationWindow, r.in.RollbackOwner))
 	ch := workflow.GetSignalChannel(ctx, SignalRollback)
+	dropStale(ctx, r.rec, ch, "rollback", "sent before the observation window opened; send it again")
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	timer := workflow.NewTimer(tctx, r.policy.ObservationWindow)
@@ -506,8 +510,12 @@ func (r *rotation) manualRollback(ctx workflow.Context, d Decision) {
 // resolve the run.
 func (r *rotation) escalate(ctx workflow.Context, cause string) {
 	r.rec.phase("escalated: waiting for resolve")
+	dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, SignalResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
 	r.rec.add(ctx, systemActor, "escalation", "waiting for resolve", cause)
-	mention := append([]string{r.in.RollbackOwner}, r.policy.Approvers...)
+	mention := r.policy.Approvers
+	if !slices.Contains(mention, r.in.RollbackOwner) {
+		mention = append([]string{r.in.RollbackOwner}, mention...)
+	}
 	r.announce(ctx, "escalation", fmt.Sprintf(
 		"ROLLBACK FAILED for %s: %s. The target may be half-rotated (new %s, previous %s). A human must fix it, then send 'resolve'.",
 		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint), mention...)
@@ -525,6 +533,18 @@ func (r *rotation) escalate(ctx workflow.Context, cause string) {
 	}
 }
 
+// dropStale discards, on the timeline, decisions that arrived before the run asked for them: a
+// buffered rollback or resolve must not act on a state its sender never saw.
+func dropStale(ctx workflow.Context, rec *record, ch workflow.ReceiveChannel, action, why string) {
+	for {
+		var d Decision
+		if !ch.ReceiveAsync(&d) {
+			return
+		}
+		rec.add(ctx, d.Actor, action, "ignored", why)
+	}
+}
+
 func (r *rotation) canceled(ctx workflow.Context, err error) (RotationResult, bool, error) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
@@ -537,6 +557,8 @@ func (r *rotation) canceled(ctx workflow.Context, err error) (RotationResult, bo
 	r.res.Outcome = OutcomeCanceled
 	r.res.Cause = detail
 	r.rec.status.Outcome = OutcomeCanceled
+	r.rec.phase("closed: " + OutcomeCanceled)
+	r.rec.add(dctx, systemActor, "closed", OutcomeCanceled, detail)
 	r.res.Timeline = r.rec.timeline
 	return r.res, true, err
 }

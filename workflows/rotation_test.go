@@ -943,8 +943,10 @@ func TestRotation_Canceled(t *testing.T) {
 		ev := requireEvent(t, tl, systemActor, "canceled", OutcomeCanceled)
 		assert.Equal(t, "canceled before any change", ev.Detail)
 		assert.Equal(t, t0.Add(20*time.Minute).UTC(), ev.At)
-		assert.Equal(t, OutcomeCanceled, h.status().Outcome)
-		assert.Equal(t, StatePending, checklist(h.status())[stepGenerate])
+		s := h.status()
+		assert.Equal(t, OutcomeCanceled, s.Outcome)
+		assert.Equal(t, "closed: canceled", s.Phase, "a closed run must not report that it is still waiting")
+		assert.Equal(t, StatePending, checklist(s)[stepGenerate])
 	})
 
 	t.Run("during deploy", func(t *testing.T) {
@@ -970,7 +972,51 @@ func TestRotation_Canceled(t *testing.T) {
 		requireEvent(t, tl, systemActor, "closed", OutcomeCanceled)
 		s := h.status()
 		assert.Equal(t, OutcomeCanceled, s.Outcome)
+		assert.Equal(t, "closed: canceled", s.Phase)
 		assert.Equal(t, StateFailed, checklist(s)[stepRedeploy])
 		assert.Equal(t, StatePending, checklist(s)[stepPromote])
 	})
+}
+
+// A rollback sent before the rotation finished did not see the new secret live: it must not roll
+// back a rotation that has only just completed.
+func TestRotation_RollbackBeforeObservationWindowIgnored(t *testing.T) {
+	h := newRotationHarness(t)
+	h.signalAt(2*time.Minute, SignalRollback, "alice", "too early")
+	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+	h.run(manualInput())
+
+	res := h.completed()
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, rotationSteps, h.steps())
+	h.assertNotCalled("RollBackSecret")
+	ev := requireEvent(t, res.Timeline, "alice", "rollback", "ignored")
+	assert.Equal(t, t0.Add(5*time.Minute).UTC(), ev.At)
+	_, ok := findEvent(res.Timeline, "alice", "rollback", "accepted")
+	assert.False(t, ok)
+	closed := requireEvent(t, res.Timeline, systemActor, "closed", OutcomeCompleted)
+	assert.Equal(t, t0.Add(20*time.Minute).UTC(), closed.At)
+}
+
+// A resolve sent before the escalation cannot resolve it: a human must act after the failure.
+func TestRotation_ResolveBeforeEscalationIgnored(t *testing.T) {
+	h := newRotationHarness(t)
+	h.deploy = func(int) (activities.DeployResult, error) {
+		return activities.DeployResult{}, errors.New("deploy exited 1")
+	}
+	h.signalAt(2*time.Minute, SignalResolve, "bob", "pre-emptive")
+	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+	var escalated Status
+	h.at(10*time.Minute, func() { escalated = h.status() })
+	h.signalAt(30*time.Minute, SignalResolve, "alice", "fixed by hand")
+	h.run(manualInput())
+
+	assert.True(t, strings.HasPrefix(escalated.Phase, "escalated"), "phase %q", escalated.Phase)
+	res := h.runbookFailed()
+	assert.Equal(t, OutcomeRollbackFailed, res.Outcome)
+	requireEvent(t, res.Timeline, "bob", "resolve", "ignored")
+	ok := requireEvent(t, res.Timeline, "alice", "resolve", "accepted")
+	assert.Equal(t, t0.Add(30*time.Minute).UTC(), ok.At)
+	assert.Contains(t, res.Cause, "resolved by alice: fixed by hand")
+	assert.NotContains(t, res.Cause, "pre-emptive")
 }
