@@ -141,6 +141,8 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 	}
 	testenv.AssertNoSecrets(t, "announcements", notesText(env), secrets)
 	testenv.AssertNoSecrets(t, "backend log", env.BackendLog.String(), secrets)
+	env.CheckReplay(t, id, "", "invalidation-completed")
+	env.CheckReplay(t, workflows.RotationID("demo"), "", "rotation-emergency-child")
 }
 
 // TestEmergencyPreemptsPendingRotation: an emergency run cancels a pending rotation of the same
@@ -196,6 +198,8 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 		}
 	}
 	require.True(t, review, "approvers are notified for review")
+	env.CheckReplay(t, id, "", "invalidation-break-glass")
+	env.CheckReplay(t, rotID, pendingRun, "rotation-preempted")
 }
 
 // TestInvalidationBadInput: each bad input gets a clear error and starts nothing.

@@ -84,6 +84,8 @@ func TestRotationEndToEnd(t *testing.T) {
 	testenv.AssertNoSecrets(t, "CLI timeline", out, secrets)
 	require.Contains(t, out, "| bob | approve | accepted |")
 
+	env.CheckReplay(t, id, "", "rotation-completed")
+
 	// A signal to a finished run is refused and changes nothing.
 	out, err = env.Starter(t, "approve", id, "--as", "bob")
 	require.Error(t, err)
@@ -140,6 +142,7 @@ func TestRotationApproverNotInPolicy(t *testing.T) {
 	desc, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
 	require.NoError(t, err)
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.WorkflowExecutionInfo.Status)
+	env.CheckReplay(t, id, "", "rotation-rejected")
 }
 
 func requireTimeline(t *testing.T, evs []workflows.Event, actor, action, outcome string) {

@@ -350,3 +350,37 @@ func (e *Env) History(t *testing.T, workflowID string) string {
 	}
 	return string(out)
 }
+
+// CheckReplay replays a finished run's exported history against the current workflow code, and
+// with AUTHOPS_UPDATE_HISTORIES=1 saves it under workflows/testdata/histories/NAME.json, where the
+// workflows package's replay test guards future changes against non-determinism.
+func (e *Env) CheckReplay(t *testing.T, workflowID, runID, name string) {
+	t.Helper()
+	args := []string{"workflow", "show", "--workflow-id", workflowID, "--output", "json",
+		"--address", e.server.FrontendHostPort(), "--namespace", "default"}
+	if runID != "" {
+		args = append(args, "--run-id", runID)
+	}
+	out, err := exec.Command(filepath.Join(e.Bin, "temporal"), args...).Output()
+	if err != nil {
+		t.Fatalf("export history of %s: %v", workflowID, err)
+	}
+	hist, err := client.HistoryFromJSON(bytes.NewReader(out), client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatalf("parse history of %s: %v", workflowID, err)
+	}
+	r := worker.NewWorkflowReplayer()
+	register.RegisterWorkflows(r)
+	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
+		t.Fatalf("replay %s: %v", workflowID, err)
+	}
+	if os.Getenv("AUTHOPS_UPDATE_HISTORIES") == "1" {
+		dst := filepath.Join(filepath.Dir(e.Bin), "workflows", "testdata", "histories", name+".json")
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

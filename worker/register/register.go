@@ -30,7 +30,17 @@ func New(c client.Client, d Deps) worker.Worker {
 
 // Register adds the workflows and activities to a registry (a worker or a test environment).
 func Register(r worker.Registry, d Deps) {
+	RegisterWorkflows(r)
+	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP})
+}
+
+// WorkflowRegistry is what RegisterWorkflows needs: a worker, a test environment or a replayer.
+type WorkflowRegistry interface {
+	RegisterWorkflow(w any)
+}
+
+// RegisterWorkflows adds every workflow; replay tests use it to replay with what the worker runs.
+func RegisterWorkflows(r WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.SecretRotation)
 	r.RegisterWorkflow(workflows.EmergencyInvalidation)
-	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP})
 }
