@@ -9,7 +9,7 @@ import (
 
 // Searchable turns an exported history (JSON) into text where payloads are readable: every string
 // value that is base64 is appended decoded, so a secret inside a payload cannot hide in encoding.
-func Searchable(t *testing.T, historyJSON string) string {
+func Searchable(t testing.TB, historyJSON string) string {
 	t.Helper()
 	var sb strings.Builder
 	sb.WriteString(historyJSON)
@@ -36,7 +36,7 @@ func Searchable(t *testing.T, historyJSON string) string {
 
 // AssertNoSecrets fails if any secret value occurs in text. what names the text in the message,
 // and the message never prints the secret itself.
-func AssertNoSecrets(t *testing.T, what, text string, secrets map[string]string) {
+func AssertNoSecrets(t testing.TB, what, text string, secrets map[string]string) {
 	t.Helper()
 	for name, v := range secrets {
 		if v == "" {

@@ -78,7 +78,7 @@ func BinDir(t testing.TB) string {
 }
 
 // Start brings up the whole stack for one test and tears it down in t.Cleanup.
-func Start(t *testing.T, o Options) *Env {
+func Start(t testing.TB, o Options) *Env {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: needs the dev server (run without -short)")
@@ -158,7 +158,7 @@ func Start(t *testing.T, o Options) *Env {
 }
 
 // NewWorker starts one more worker on the same stack, e.g. to stand in for a restarted one.
-func (e *Env) NewWorker(t *testing.T) worker.Worker {
+func (e *Env) NewWorker(t testing.TB) worker.Worker {
 	w := register.New(e.Client, register.Deps{Config: e.Config, Notifier: e.Notes})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -207,7 +207,7 @@ func (e *Env) configYAML(o Options) string {
 }
 
 // WaitHealthy polls /healthz until it answers 200.
-func (e *Env) WaitHealthy(t *testing.T, timeout time.Duration) {
+func (e *Env) WaitHealthy(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -224,7 +224,7 @@ func (e *Env) WaitHealthy(t *testing.T, timeout time.Duration) {
 }
 
 // Secret reads the JWT secret the backend's env file holds now.
-func (e *Env) Secret(t *testing.T) string {
+func (e *Env) Secret(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(e.Paths.EnvFile)
 	if err != nil {
@@ -240,7 +240,7 @@ func (e *Env) Secret(t *testing.T) string {
 }
 
 // Password reads a demo user's password.
-func (e *Env) Password(t *testing.T, user string) string {
+func (e *Env) Password(t testing.TB, user string) string {
 	t.Helper()
 	b, err := os.ReadFile(e.Paths.PasswordFile(user))
 	if err != nil {
@@ -250,7 +250,7 @@ func (e *Env) Password(t *testing.T, user string) string {
 }
 
 // AdminToken reads the backend's control API token.
-func (e *Env) AdminToken(t *testing.T) string {
+func (e *Env) AdminToken(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(e.Paths.AdminTokenFile)
 	if err != nil {
@@ -259,7 +259,7 @@ func (e *Env) AdminToken(t *testing.T) string {
 	return strings.TrimSpace(string(b))
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +330,7 @@ func (s *SyncBuffer) String() string {
 }
 
 // Starter runs bin/starter against this stack and returns its combined output.
-func (e *Env) Starter(t *testing.T, args ...string) (string, error) {
+func (e *Env) Starter(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(e.Bin, "starter"), args...)
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+e.server.FrontendHostPort(),
@@ -340,7 +340,7 @@ func (e *Env) Starter(t *testing.T, args ...string) (string, error) {
 }
 
 // History exports a run's history as JSON with the Temporal CLI, as an operator would.
-func (e *Env) History(t *testing.T, workflowID string) string {
+func (e *Env) History(t testing.TB, workflowID string) string {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(e.Bin, "temporal"), "workflow", "show", "--workflow-id", workflowID,
 		"--output", "json", "--address", e.server.FrontendHostPort(), "--namespace", "default")
@@ -354,7 +354,7 @@ func (e *Env) History(t *testing.T, workflowID string) string {
 // CheckReplay replays a finished run's exported history against the current workflow code, and
 // with AUTHOPS_UPDATE_HISTORIES=1 saves it under workflows/testdata/histories/NAME.json, where the
 // workflows package's replay test guards future changes against non-determinism.
-func (e *Env) CheckReplay(t *testing.T, workflowID, runID, name string) {
+func (e *Env) CheckReplay(t testing.TB, workflowID, runID, name string) {
 	t.Helper()
 	args := []string{"workflow", "show", "--workflow-id", workflowID, "--output", "json",
 		"--address", e.server.FrontendHostPort(), "--namespace", "default"}
