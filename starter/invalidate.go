@@ -89,8 +89,10 @@ func (a *app) startInvalidation(ctx context.Context, in workflows.InvalidationIn
 	}
 	defer c.Close()
 	return start(ctx, c, client.StartWorkflowOptions{
-		ID:                                       "invalidate-" + in.Target + "-" + uuid.NewString()[:8],
-		TaskQueue:                                workflows.TaskQueue,
+		ID:        "invalidate-" + in.Target + "-" + uuid.NewString()[:8],
+		TaskQueue: workflows.TaskQueue,
+		StaticSummary: fmt.Sprintf("EMERGENCY token invalidation of %s (%s), requested by %s%s: %s",
+			in.Target, in.Trigger, in.RequestedBy, map[bool]string{true: ", BREAK GLASS"}[in.BreakGlass], in.Reason),
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(

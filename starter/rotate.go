@@ -69,8 +69,9 @@ func (a *app) startRotation(ctx context.Context, in workflows.RotationInput) (st
 	defer c.Close()
 	id := workflows.RotationID(in.Target)
 	return start(ctx, c, client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: workflows.TaskQueue,
+		ID:            id,
+		TaskQueue:     workflows.TaskQueue,
+		StaticSummary: fmt.Sprintf("JWT secret rotation of %s, requested by %s: %s", in.Target, in.RequestedBy, in.Reason),
 		// One rotation per target at a time: a running one makes this start fail.
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,

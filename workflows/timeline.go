@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -71,6 +73,44 @@ func (r *record) add(ctx workflow.Context, actor, action, outcome, detail string
 	r.timeline = append(r.timeline, Event{
 		At: workflow.Now(ctx).UTC(), Actor: actor, Action: action, Outcome: outcome, Detail: detail,
 	})
+	// The Web UI shows this on the run's page: responders see the checklist without a query.
+	workflow.SetCurrentDetails(ctx, r.details())
+}
+
+// details renders the status as markdown for the Web UI.
+func (r *record) details() string {
+	var b strings.Builder
+	st := r.status
+	fmt.Fprintf(&b, "**%s** on `%s`: %s\n\nrequested by %s", st.Runbook, st.Target, st.Phase, st.RequestedBy)
+	if st.ApprovedBy != "" {
+		fmt.Fprintf(&b, ", approved by %s", st.ApprovedBy)
+	}
+	if st.BreakGlass {
+		b.WriteString(", **BREAK GLASS**")
+	}
+	b.WriteString("\n\n")
+	if len(st.Active) > 0 {
+		fmt.Fprintf(&b, "active controls: %s\n\n", strings.Join(st.Active, "; "))
+	}
+	for _, s := range st.Checklist {
+		mark := " "
+		switch s.State {
+		case StateDone:
+			mark = "x"
+		case StateFailed:
+			mark = "!"
+		case StateSkipped:
+			mark = "-"
+		case StateRunning:
+			mark = "~"
+		}
+		fmt.Fprintf(&b, "- [%s] %s\n", mark, s.Name)
+	}
+	if n := len(r.timeline); n > 0 {
+		e := r.timeline[n-1]
+		fmt.Fprintf(&b, "\nlast: %s %s %s %s", e.At.Format(time.RFC3339), e.Actor, e.Action, e.Outcome)
+	}
+	return b.String()
 }
 
 func (r *record) phase(p string) { r.status.Phase = p }
