@@ -59,6 +59,7 @@ TEMPORAL_TLS_* or a Temporal config profile; targets come from runbook.yaml (--c
 		},
 		a.rotateCmd(),
 		a.invalidateCmd(),
+		a.scheduleCmd(),
 		a.decisionCmd("approve", "Approve a run (must be a second person from the target's approvers)", "approve"),
 		a.decisionCmd("reject", "Reject a run waiting for approval", "reject"),
 		a.decisionCmd("rollback", "Roll back a completed rotation during its observation window", "rollback"),

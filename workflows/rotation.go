@@ -54,7 +54,8 @@ type RotationInput struct {
 	// open (zero: no end).
 	WindowStart time.Time     `json:"window_start,omitempty"`
 	Window      time.Duration `json:"window,omitempty"`
-	// RollbackOwner may roll back during the observation window; defaults to the requester.
+	// RollbackOwner may roll back during the observation window; defaults to the requester, or for a
+	// scheduled run to the approver.
 	RollbackOwner string `json:"rollback_owner,omitempty"`
 	Mode          string `json:"mode"`
 	// ApprovedBy records the approval of a parent run, for ModeEmergency.
@@ -163,7 +164,8 @@ func (r *rotation) setup(ctx workflow.Context) error {
 	steps := []string{stepPrecheck, stepCommunicate, stepWindow, stepApproval, stepGenerate, stepUpdateEnv,
 		stepRedeploy, stepValidate, stepPromote, stepAnnounceDone, stepObserve}
 	r.rec = newRecord("secret-rotation", r.in.Target, r.in.RequestedBy, steps...)
-	if r.in.RollbackOwner == "" {
+	// A schedule cannot roll back; its rollback owner defaults to whoever approves.
+	if r.in.RollbackOwner == "" && r.in.Mode != ModeScheduled {
 		r.in.RollbackOwner = r.in.RequestedBy
 	}
 	info := workflow.GetInfo(ctx)
@@ -242,12 +244,12 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (RotationResult,
 	start := r.in.WindowStart
 	if start.After(now) {
 		r.rec.phase("waiting for window")
-		r.rec.step(ctx, stepWindow, StateRunning, fmt.Sprintf("waiting until %s; rollback owner %s", start.UTC().Format(time.RFC3339), r.in.RollbackOwner))
+		r.rec.step(ctx, stepWindow, StateRunning, fmt.Sprintf("waiting until %s; rollback owner %s", start.UTC().Format(time.RFC3339), orApprover(r.in.RollbackOwner)))
 		if err := workflow.Sleep(ctx, start.Sub(now)); err != nil {
 			return r.canceled(ctx, err)
 		}
 	}
-	r.rec.step(ctx, stepWindow, StateDone, "window open; rollback owner "+r.in.RollbackOwner)
+	r.rec.step(ctx, stepWindow, StateDone, "window open; rollback owner "+orApprover(r.in.RollbackOwner))
 
 	r.rec.phase("waiting for approval")
 	r.rec.step(ctx, stepApproval, StateRunning, "approvers: "+strings.Join(r.policy.Approvers, ", "))
@@ -272,7 +274,12 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (RotationResult,
 	}
 	r.res.ApprovedBy = out.Actor
 	r.rec.status.ApprovedBy = out.Actor
-	r.rec.step(ctx, stepApproval, StateDone, "approved by "+out.Actor)
+	detail := "approved by " + out.Actor
+	if r.in.RollbackOwner == "" {
+		r.in.RollbackOwner = out.Actor
+		detail += "; rollback owner " + out.Actor
+	}
+	r.rec.step(ctx, stepApproval, StateDone, detail)
 
 	// The approval may have come after the window closed.
 	if r.in.Window > 0 && !start.IsZero() {
@@ -580,7 +587,7 @@ func (r *rotation) plannedText() string {
 	}
 	return fmt.Sprintf("Planned JWT secret rotation of %s (%s), requested by %s: %s. Window: %s. Rollback owner: %s. "+
 		"User impact: every existing session and token becomes invalid; users must log in again.",
-		r.in.Target, r.in.Mode, r.in.RequestedBy, r.in.Reason, window, r.in.RollbackOwner)
+		r.in.Target, r.in.Mode, r.in.RequestedBy, r.in.Reason, window, orApprover(r.in.RollbackOwner))
 }
 
 func (r *rotation) announce(ctx workflow.Context, kind, text string, mention ...string) {
@@ -658,4 +665,11 @@ func detailSuffix(d string) string {
 		return ""
 	}
 	return ": " + d
+}
+
+func orApprover(owner string) string {
+	if owner == "" {
+		return "the approver"
+	}
+	return owner
 }

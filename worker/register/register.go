@@ -43,4 +43,5 @@ type WorkflowRegistry interface {
 func RegisterWorkflows(r WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.SecretRotation)
 	r.RegisterWorkflow(workflows.EmergencyInvalidation)
+	r.RegisterWorkflow(workflows.ScheduledRotation)
 }
