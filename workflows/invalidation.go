@@ -136,8 +136,10 @@ type invalidation struct {
 	policy activities.Policy
 	res    InvalidationResult
 	runID  string
-	// restricted is true while routes are restricted by this run.
+	// restricted is true while routes are restricted by this run; liftAt is when their TTL ends,
+	// counted from when they were restricted.
 	restricted bool
+	liftAt     time.Time
 }
 
 func (e *invalidation) setup(ctx workflow.Context) error {
@@ -236,6 +238,9 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 		activities.RevokeInput{Target: e.in.Target, RunID: e.runID})
 	var restrictF workflow.Future
 	if len(e.in.Restrict) > 0 {
+		// A lift sent before the routes were restricted must not lift them the moment they are.
+		dropStale(ctx, e.rec, workflow.GetSignalChannel(ctx, SignalLiftRestrictions), SignalLiftRestrictions,
+			"sent before the routes were restricted; send it again")
 		// Registered before the call: a restriction applied by a call that then timed out is lifted too.
 		comp.add("lift route restrictions", func(ctx workflow.Context) error {
 			if e.in.KeepRestrictions {
@@ -266,6 +271,7 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 			e.rec.step(ctx, stepRestrict, StateFailed, err.Error())
 		} else {
 			e.restricted = true
+			e.liftAt = workflow.Now(ctx).Add(e.in.RestrictTTL)
 			e.addControl(fmt.Sprintf("routes %s answer %d", strings.Join(e.in.Restrict, ","), e.in.RestrictStatus))
 			e.rec.step(ctx, stepRestrict, StateDone, fmt.Sprintf("%s answer %d for %s", strings.Join(e.in.Restrict, ", "), e.in.RestrictStatus, e.in.RestrictTTL))
 		}
@@ -290,7 +296,7 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 	until := ""
 	if e.restricted {
 		until = fmt.Sprintf(" Routes %s are restricted until %s.", strings.Join(e.in.Restrict, ", "),
-			workflow.Now(ctx).Add(e.in.RestrictTTL).UTC().Format(time.RFC3339))
+			e.liftAt.UTC().Format(time.RFC3339))
 	}
 	e.announce(ctx, "user-impact", fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off; everyone must log in again.%s", e.in.Target, until))
 	e.rec.step(ctx, stepUserImpact, StateDone, "re-login required for everyone"+until)
@@ -394,11 +400,11 @@ func (e *invalidation) verify(ctx workflow.Context, rot RotationResult) error {
 // awaitLift keeps routes restricted until their TTL ends or someone lifts them early.
 func (e *invalidation) awaitLift(ctx workflow.Context) {
 	e.rec.phase("routes restricted")
-	e.rec.step(ctx, stepLift, StateRunning, "lifts at TTL "+e.in.RestrictTTL.String()+" or on a lift-restrictions signal")
+	e.rec.step(ctx, stepLift, StateRunning, "lifts at "+e.liftAt.UTC().Format(time.RFC3339)+" (TTL "+e.in.RestrictTTL.String()+") or on a lift-restrictions signal")
 	ch := workflow.GetSignalChannel(ctx, SignalLiftRestrictions)
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	timer := workflow.NewTimer(tctx, e.in.RestrictTTL)
+	timer := workflow.NewTimer(tctx, max(0, e.liftAt.Sub(workflow.Now(ctx))))
 	for {
 		var d Decision
 		expired := false

@@ -1,0 +1,1017 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/activities"
+	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/probe"
+)
+
+// The helpers of this file carry an "inv" prefix: rotation_test.go shares the package and is
+// edited independently.
+
+// invT0 is the virtual start of every emergency run; deliberately not UTC.
+var invT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CET", 3600))
+
+const (
+	invWorkflowID = "emergency-demo"
+	invRotationID = "rotation-demo"
+	invNamespace  = "default-test-namespace" // the test environment's namespace
+)
+
+var (
+	invPrevV = activities.VersionRef{ID: "v7", Fingerprint: "fp-old"}
+	invNewV  = activities.VersionRef{ID: "v8", Fingerprint: "fp-fresh"}
+)
+
+func invPolicy() activities.Policy {
+	return activities.Policy{
+		Target:                   "demo",
+		BaseURL:                  "http://demo.invalid",
+		Channel:                  "#sec-incident",
+		Approvers:                []string{"alice", "bob"},
+		ApprovalTimeout:          time.Hour,
+		ReminderInterval:         15 * time.Minute,
+		EmergencyApprovalTimeout: 10 * time.Minute,
+		DeployTimeout:            time.Minute,
+	}
+}
+
+func invInput() InvalidationInput {
+	return InvalidationInput{
+		Target: "demo", Trigger: TriggerTokenAbuse, Reason: "stolen tokens replayed from 203.0.113.9",
+		RequestedBy: "alice", IncidentID: "INC-42",
+		Restrict: []string{"/admin"}, RestrictTTL: 30 * time.Minute,
+	}
+}
+
+// invCutoverOK is what VerifyCutover answers when the cutover worked.
+func invCutoverOK() probe.Results {
+	return probe.Results{
+		{Name: "old_access_token_rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 401, OK: true},
+		{Name: "old_refresh_token_rejected", Method: "POST", Path: "/auth/refresh", Expected: 401, Got: 401, OK: true},
+		{Name: "old_secret_token_rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 401, OK: true},
+		{Name: "fresh_login", Method: "POST", Path: "/auth/token", Expected: 200, Got: 200, OK: true},
+		{Name: "critical GET /auth/me as user", Method: "GET", Path: "/auth/me", Expected: 200, Got: 200, OK: true},
+		{Name: "restricted /admin", Method: "GET", Path: "/admin", Expected: 503, Got: 503, OK: true},
+	}
+}
+
+func invLiftOK(prefixes []string) probe.Results {
+	var rs probe.Results
+	for _, p := range prefixes {
+		rs = append(rs, probe.Result{Name: "restriction_lifted", Method: "GET", Path: p, Got: 200, OK: true})
+	}
+	return rs
+}
+
+// invCall is one activity attempt or child workflow start, in the order the run made them.
+type invCall struct {
+	Name    string
+	At      time.Duration // since invT0, on the workflow clock
+	Msg     notify.Message
+	Routes  activities.RoutesInput
+	Cutover activities.CutoverInput
+	Revoke  activities.RevokeInput
+	Canary  activities.CanaryInput
+	Child   RotationInput
+	ChildID string
+}
+
+type invHarness struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+
+	policy activities.Policy
+	// child answers the SecretRotation child run.
+	child  func(RotationInput) (RotationResult, error)
+	verify func(activities.CutoverInput) (probe.Results, error)
+	// rotationRunning makes the preemption cancel of rotation-<target> succeed.
+	rotationRunning bool
+	goAheadAt       time.Duration // when the test gives the go-ahead, for the revoke mock's canary time
+
+	mu       sync.Mutex
+	calls    []invCall
+	preempts []Preemption
+	cancels  []string
+	upserts  []temporal.SearchAttributes
+}
+
+func newInvHarness(t *testing.T) *invHarness {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(invT0)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: invWorkflowID, TaskQueue: TaskQueue})
+	env.RegisterWorkflow(EmergencyInvalidation)
+	env.RegisterWorkflow(SecretRotation)
+	h := &invHarness{t: t, env: env, policy: invPolicy()}
+	h.child = func(in RotationInput) (RotationResult, error) {
+		return RotationResult{Target: in.Target, Outcome: OutcomeCompleted, ApprovedBy: in.ApprovedBy,
+			Previous: invPrevV, New: invNewV,
+			Changes: []ConfigChange{{Item: "JWT_SECRET", FromVersion: invPrevV.ID, FromFingerprint: invPrevV.Fingerprint,
+				ToVersion: invNewV.ID, ToFingerprint: invNewV.Fingerprint, Reason: "rotation"}},
+			Validations: []Validation{{Stage: "after rotation", OK: true, Results: invCutoverOK()[:1]}},
+		}, nil
+	}
+	h.verify = func(activities.CutoverInput) (probe.Results, error) { return invCutoverOK(), nil }
+
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		c := invCall{Name: info.ActivityType.Name, At: env.Now().Sub(invT0)}
+		switch c.Name {
+		case "Announce":
+			assert.NoError(t, args.Get(&c.Msg))
+		case "RestrictRoutes", "LiftRoutes":
+			assert.NoError(t, args.Get(&c.Routes))
+		case "VerifyCutover":
+			assert.NoError(t, args.Get(&c.Cutover))
+		case "RevokeSessions":
+			assert.NoError(t, args.Get(&c.Revoke))
+		case "PrepareCanary", "CleanupCanary":
+			assert.NoError(t, args.Get(&c.Canary))
+		}
+		h.add(c)
+	})
+	return h
+}
+
+func (h *invHarness) add(c invCall) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, c)
+}
+
+func (h *invHarness) mock() {
+	env := h.env
+	env.OnActivity(acts.LoadPolicy, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, target string) (activities.Policy, error) {
+			p := h.policy
+			p.Target = target
+			return p, nil
+		})
+	env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.PrepareCanary, mock.Anything, mock.Anything).Return("canary.json", nil)
+	env.OnActivity(acts.RevokeSessions, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.RevokeInput) (activities.RevokeResult, error) {
+			goAhead := invT0.Add(h.goAheadAt).UTC()
+			return activities.RevokeResult{Revoked: 42, Cutoff: goAhead.Add(20 * time.Millisecond),
+				CanaryRejected: true, CanaryRejectedAt: goAhead.Add(150 * time.Millisecond)}, nil
+		})
+	env.OnActivity(acts.RestrictRoutes, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.LiftRoutes, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RoutesInput) (probe.Results, error) {
+			return invLiftOK(in.Prefixes), nil
+		})
+	env.OnActivity(acts.VerifyCutover, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CutoverInput) (probe.Results, error) { return h.verify(in) })
+	env.OnActivity(acts.CleanupCanary, mock.Anything, mock.Anything).Return(nil)
+
+	env.OnWorkflow(SecretRotation, mock.Anything, mock.Anything).Return(
+		func(ctx workflow.Context, in RotationInput) (RotationResult, error) {
+			h.add(invCall{Name: "SecretRotation", At: workflow.Now(ctx).Sub(invT0), Child: in,
+				ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
+			return h.child(in)
+		})
+
+	// No rotation of the target runs unless the test says so: the preempt signal and the cancel
+	// request find nothing.
+	env.OnSignalExternalWorkflow(invNamespace, invRotationID, "", SignalPreempt, mock.Anything).Return(
+		func(_, _, _, _ string, arg any) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			p, ok := arg.(Preemption)
+			assert.True(h.t, ok, "preempt payload %T", arg)
+			h.preempts = append(h.preempts, p)
+			if h.rotationRunning {
+				return nil
+			}
+			return errors.New("workflow not found")
+		})
+	env.OnRequestCancelExternalWorkflow(invNamespace, invRotationID, "").Return(
+		func(_, id, _ string) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.cancels = append(h.cancels, id)
+			if h.rotationRunning {
+				return nil
+			}
+			return errors.New("workflow not found")
+		})
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.upserts = append(h.upserts, args.Get(0).(temporal.SearchAttributes))
+	})
+}
+
+func (h *invHarness) run(in InvalidationInput) {
+	h.t.Helper()
+	h.mock()
+	h.env.ExecuteWorkflow(EmergencyInvalidation, in)
+	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
+}
+
+func (h *invHarness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
+
+func (h *invHarness) signalAt(d time.Duration, name, actor, comment string) {
+	h.at(d, func() { h.env.SignalWorkflow(name, Decision{Actor: actor, Comment: comment}) })
+}
+
+// approveAt has actor give the go-ahead at d, and makes the revoke mock's canary times follow it.
+func (h *invHarness) approveAt(d time.Duration, actor string) {
+	h.goAheadAt = d
+	h.signalAt(d, SignalApprove, actor, "go")
+}
+
+// steps lists activities and the child, in order, without announcements.
+func (h *invHarness) steps() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := []string{}
+	for _, c := range h.calls {
+		if c.Name != "Announce" {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func (h *invHarness) named(name string) []invCall {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []invCall
+	for _, c := range h.calls {
+		if c.Name == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (h *invHarness) announced(kind string) []notify.Message {
+	var out []notify.Message
+	for _, c := range h.named("Announce") {
+		if c.Msg.Kind == kind {
+			out = append(out, c.Msg)
+		}
+	}
+	return out
+}
+
+func (h *invHarness) announceKinds() []string {
+	var out []string
+	for _, c := range h.named("Announce") {
+		out = append(out, c.Msg.Kind)
+	}
+	return out
+}
+
+func (h *invHarness) status() Status {
+	h.t.Helper()
+	v, err := h.env.QueryWorkflow(QueryStatus)
+	require.NoError(h.t, err)
+	var s Status
+	require.NoError(h.t, v.Get(&s))
+	return s
+}
+
+func (h *invHarness) timeline() []Event {
+	h.t.Helper()
+	v, err := h.env.QueryWorkflow(QueryTimeline)
+	require.NoError(h.t, err)
+	var tl []Event
+	require.NoError(h.t, v.Get(&tl))
+	return tl
+}
+
+func (h *invHarness) completed() InvalidationResult {
+	h.t.Helper()
+	require.NoError(h.t, h.env.GetWorkflowError())
+	var res InvalidationResult
+	require.NoError(h.t, h.env.GetWorkflowResult(&res))
+	return res
+}
+
+// runbookFailed returns the result carried by the RunbookFailed error.
+func (h *invHarness) runbookFailed() InvalidationResult {
+	h.t.Helper()
+	err := h.env.GetWorkflowError()
+	require.Error(h.t, err)
+	var appErr *temporal.ApplicationError
+	require.True(h.t, errors.As(err, &appErr), "want an ApplicationError, got %v", err)
+	require.Equal(h.t, ErrTypeRunbookFailed, appErr.Type())
+	require.True(h.t, appErr.NonRetryable())
+	require.True(h.t, appErr.HasDetails())
+	var res InvalidationResult
+	require.NoError(h.t, appErr.Details(&res))
+	return res
+}
+
+func (h *invHarness) assertNotRun(names ...string) {
+	h.t.Helper()
+	for _, n := range names {
+		assert.Empty(h.t, h.named(n), "%s must not run", n)
+	}
+}
+
+func invChecklist(s Status) map[string]string {
+	m := map[string]string{}
+	for _, st := range s.Checklist {
+		m[st.Name] = st.State
+	}
+	return m
+}
+
+// invEvent finds the first timeline event with actor, action and outcome.
+func invEvent(t *testing.T, tl []Event, actor, action, outcome string) Event {
+	t.Helper()
+	for _, e := range tl {
+		if e.Actor == actor && e.Action == action && e.Outcome == outcome {
+			return e
+		}
+	}
+	require.Failf(t, "missing timeline event", "%s/%s/%s not in:\n%s", actor, action, outcome, invDump(tl))
+	return Event{}
+}
+
+func invHasEvent(tl []Event, actor, action, outcome string) bool {
+	for _, e := range tl {
+		if e.Actor == actor && e.Action == action && e.Outcome == outcome {
+			return true
+		}
+	}
+	return false
+}
+
+func invDump(tl []Event) string {
+	var b strings.Builder
+	for _, e := range tl {
+		fmt.Fprintf(&b, "  %s %-8s %-50q %-12q %s\n", e.At.Format(time.RFC3339Nano), e.Actor, e.Action, e.Outcome, e.Detail)
+	}
+	return b.String()
+}
+
+func invAssertUTC(t *testing.T, tl []Event) {
+	t.Helper()
+	require.NotEmpty(t, tl)
+	for _, e := range tl {
+		assert.Equal(t, time.UTC, e.At.Location(), "event %s/%s not in UTC", e.Actor, e.Action)
+		assert.False(t, e.At.Before(invT0), "event %s/%s before the start", e.Actor, e.Action)
+	}
+}
+
+func invIndex(steps []string, name string) int { return slices.Index(steps, name) }
+
+// 1. A second person gives the go-ahead: sessions and routes are cut off first, then the secret is
+// rotated, then the cutover is verified against the child's versions, users are told, and the
+// routes lift at their TTL.
+func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
+	h := newInvHarness(t)
+	h.approveAt(3*time.Minute, "bob")
+	var waiting, restricted Status
+	h.at(2*time.Minute, func() { waiting = h.status() })
+	h.at(20*time.Minute, func() { restricted = h.status() })
+	h.run(invInput())
+	res := h.completed()
+
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, "bob", res.ApprovedBy)
+	assert.False(t, res.BreakGlass)
+	assert.Equal(t, invT0.Add(3*time.Minute).UTC(), res.GoAheadAt)
+	assert.Equal(t, time.UTC, res.GoAheadAt.Location())
+	assert.Equal(t, invT0.Add(3*time.Minute+20*time.Millisecond).UTC(), res.CutoffAt)
+	assert.Equal(t, int64(150), res.ExposureMS, "old token refused 150 ms after the go-ahead")
+	assert.Equal(t, invRotationID, res.Rotation)
+	assert.Equal(t, OutcomeCompleted, res.RotationOutcome)
+	require.Len(t, res.Changes, 1)
+	assert.Equal(t, invNewV.ID, res.Changes[0].ToVersion)
+	assert.False(t, res.VerifiedAt.IsZero())
+
+	// Order: containment (in parallel) before the child, then verification and cleanup, then the lift.
+	steps := h.steps()
+	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary"}, steps[:2])
+	iRevoke, iRestrict, iChild := invIndex(steps, "RevokeSessions"), invIndex(steps, "RestrictRoutes"), invIndex(steps, "SecretRotation")
+	require.True(t, iRevoke > 0 && iRestrict > 0 && iChild > 0, "steps: %v", steps)
+	assert.Less(t, iRevoke, iChild, "sessions revoked before the rotation: %v", steps)
+	assert.Less(t, iRestrict, iChild, "routes restricted before the rotation: %v", steps)
+	assert.ElementsMatch(t, []string{"RevokeSessions", "RestrictRoutes"}, steps[2:4])
+	assert.Equal(t, []string{"SecretRotation", "VerifyCutover", "CleanupCanary", "LiftRoutes"}, steps[4:])
+
+	// Nothing containing ran before the go-ahead.
+	for _, name := range []string{"RevokeSessions", "RestrictRoutes", "SecretRotation"} {
+		c := h.named(name)
+		require.Len(t, c, 1, name)
+		assert.Equal(t, 3*time.Minute, c[0].At, "%s at", name)
+	}
+	assert.Equal(t, activities.RevokeInput{Target: "demo", RunID: invWorkflowID}, h.named("RevokeSessions")[0].Revoke)
+	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, h.named("RestrictRoutes")[0].Routes)
+	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.named("PrepareCanary")[0].Canary)
+	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.named("CleanupCanary")[0].Canary)
+
+	// The child: emergency mode under the per-target rotation id, carrying the go-ahead.
+	child := h.named("SecretRotation")[0]
+	assert.Equal(t, invRotationID, child.ChildID)
+	assert.Equal(t, ModeEmergency, child.Child.Mode)
+	assert.Equal(t, "bob", child.Child.ApprovedBy)
+	assert.Equal(t, "alice", child.Child.RequestedBy)
+	assert.Equal(t, "emergency: "+invInput().Reason, child.Child.Reason)
+	assert.NoError(t, child.Child.Validate(invT0))
+	// A running rotation of the target was asked to step aside first; none was running.
+	assert.Equal(t, []Preemption{{By: invWorkflowID, Reason: invInput().Reason}}, h.preempts)
+	assert.Equal(t, []string{invRotationID}, h.cancels)
+
+	// Verification uses the child's versions and the restricted routes.
+	assert.Equal(t, activities.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
+		RetiredVersionID: invPrevV.ID, Restricted: []string{"/admin"}, RestrictedStatus: 503},
+		h.named("VerifyCutover")[0].Cutover)
+
+	// Announcements by kind; the user-impact one tells everyone to log in again.
+	assert.Equal(t, []string{"emergency", "user-impact", "restrictions-lifted"}, h.announceKinds())
+	em := h.announced("emergency")[0]
+	assert.Equal(t, "#sec-incident", em.Channel)
+	assert.Equal(t, invWorkflowID, em.RunID)
+	assert.Equal(t, []string{"alice", "bob"}, em.Mention)
+	assert.Contains(t, em.Text, "requested by alice")
+	assert.Contains(t, em.Text, "incident INC-42")
+	assert.NotContains(t, em.Text, "BREAK GLASS")
+	ui := h.announced("user-impact")[0]
+	assert.Contains(t, ui.Text, "everyone must log in again")
+	assert.Contains(t, ui.Text, "/admin are restricted until "+invT0.Add(33*time.Minute).UTC().Format(time.RFC3339))
+
+	// Validations: the child's, the emergency verification, the lift.
+	var stages []string
+	for _, v := range res.Validations {
+		stages = append(stages, v.Stage)
+		assert.True(t, v.OK, v.Stage)
+	}
+	assert.Equal(t, []string{"after rotation", "emergency verification", "restrictions lifted (TTL 30m0s ended)"}, stages)
+
+	// Status while waiting and while routes are restricted.
+	assert.Equal(t, "waiting for go-ahead", waiting.Phase)
+	assert.Equal(t, StateRunning, invChecklist(waiting)[stepGoAhead])
+	assert.Empty(t, waiting.Active)
+	assert.Equal(t, "routes restricted", restricted.Phase)
+	assert.Equal(t, "bob", restricted.ApprovedBy)
+	require.Len(t, restricted.Active, 3)
+	assert.Contains(t, restricted.Active[0], "all sessions revoked (cutoff ")
+	assert.Equal(t, "routes /admin answer 503", restricted.Active[1])
+	assert.Equal(t, "JWT_SECRET rotated to fp-fresh", restricted.Active[2])
+
+	// At the end every checklist item is done, and only the non-expiring controls remain.
+	s := h.status()
+	assert.Equal(t, "closed: completed", s.Phase)
+	assert.Equal(t, OutcomeCompleted, s.Outcome)
+	for name, state := range invChecklist(s) {
+		assert.Equal(t, StateDone, state, name)
+	}
+	require.Len(t, res.ActiveControls, 2)
+	assert.Contains(t, res.ActiveControls[0], "all sessions revoked")
+	assert.Equal(t, "JWT_SECRET rotated to fp-fresh", res.ActiveControls[1])
+	assert.Contains(t, res.Summary, "Emergency invalidation of demo: completed.")
+	assert.Contains(t, res.Summary, "Old tokens refused 150 ms after the go-ahead.")
+
+	tl := h.timeline()
+	invAssertUTC(t, tl)
+	assert.Equal(t, tl, res.Timeline)
+	req := invEvent(t, tl, "alice", "requested", TriggerTokenAbuse)
+	assert.Equal(t, invInput().Reason, req.Detail)
+	ok := invEvent(t, tl, "bob", "approve", "accepted")
+	assert.Equal(t, invT0.Add(3*time.Minute).UTC(), ok.At)
+	invEvent(t, tl, systemActor, stepGoAhead, StateDone)
+	invEvent(t, tl, systemActor, stepRevoke, StateDone)
+	invEvent(t, tl, systemActor, stepRestrict, StateDone)
+	rot := invEvent(t, tl, systemActor, stepRotate, StateDone)
+	assert.Contains(t, rot.Detail, "v7 → v8")
+	invEvent(t, tl, systemActor, stepVerifyOld, StateDone)
+	invEvent(t, tl, systemActor, stepCritical, StateDone)
+	invEvent(t, tl, systemActor, stepUserImpact, StateDone)
+	invEvent(t, tl, systemActor, "closed", OutcomeCompleted)
+	assert.False(t, invHasEvent(tl, systemActor, "preempt rotation", "canceled"), "no rotation was running")
+	assert.Empty(t, h.upserts, "only break glass flags the run")
+}
+
+// 2. The requester may not give their own go-ahead; bob may.
+func TestEmergencyInvalidation_SelfApprovalDenied(t *testing.T) {
+	h := newInvHarness(t)
+	h.signalAt(time.Minute, SignalApprove, "alice", "it's me, trust me")
+	h.signalAt(90*time.Second, SignalApprove, "mallory", "me too")
+	var afterDenials Status
+	h.at(2*time.Minute, func() { afterDenials = h.status() })
+	h.approveAt(3*time.Minute, "bob")
+	h.run(invInput())
+	res := h.completed()
+
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, "bob", res.ApprovedBy)
+	assert.Equal(t, invT0.Add(3*time.Minute).UTC(), res.GoAheadAt)
+
+	// The denials changed nothing: the run still waited, and containment started with bob.
+	assert.Equal(t, "waiting for go-ahead", afterDenials.Phase)
+	assert.Empty(t, afterDenials.ApprovedBy)
+	assert.Equal(t, 3*time.Minute, h.named("RevokeSessions")[0].At)
+	assert.Equal(t, "bob", h.named("SecretRotation")[0].Child.ApprovedBy)
+
+	tl := h.timeline()
+	self := invEvent(t, tl, "alice", "approve", "denied")
+	assert.Equal(t, invT0.Add(time.Minute).UTC(), self.At)
+	assert.Contains(t, self.Detail, "alice requested this run and cannot approve it")
+	other := invEvent(t, tl, "mallory", "approve", "denied")
+	assert.Contains(t, other.Detail, "not an approver")
+	invEvent(t, tl, "bob", "approve", "accepted")
+	assert.False(t, invHasEvent(tl, "alice", "approve", "accepted"))
+}
+
+// 3. Break glass: no second person, but the run is flagged, announced for review and searchable.
+func TestEmergencyInvalidation_BreakGlass(t *testing.T) {
+	h := newInvHarness(t)
+	in := invInput()
+	in.BreakGlass = true
+	h.run(in)
+	res := h.completed()
+
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.True(t, res.BreakGlass)
+	assert.Equal(t, "alice (break glass)", res.ApprovedBy)
+	assert.Equal(t, invT0.UTC(), res.GoAheadAt, "no wait for a go-ahead")
+	assert.Equal(t, time.Duration(0), h.named("RevokeSessions")[0].At)
+	assert.Equal(t, "alice (break glass)", h.named("SecretRotation")[0].Child.ApprovedBy)
+
+	// Announced twice: the emergency itself flagged, and a review request to the approvers.
+	assert.Equal(t, []string{"emergency", "break-glass-review", "user-impact", "restrictions-lifted"}, h.announceKinds())
+	assert.True(t, strings.HasPrefix(h.announced("emergency")[0].Text, "BREAK GLASS (no second approver)"))
+	review := h.announced("break-glass-review")[0]
+	assert.Equal(t, []string{"alice", "bob"}, review.Mention)
+	assert.Contains(t, review.Text, "alice invalidated demo alone")
+	assert.Contains(t, review.Text, "review run "+invWorkflowID)
+
+	// The search attribute AuthopsBreakGlass=true was upserted, once.
+	require.Len(t, h.upserts, 1)
+	flag, ok := h.upserts[0].GetBool(AttrBreakGlass)
+	assert.True(t, ok && flag, "AuthopsBreakGlass upserted as true")
+	assert.Equal(t, 1, h.upserts[0].Size())
+
+	s := h.status()
+	assert.True(t, s.BreakGlass)
+	assert.Equal(t, "alice (break glass)", s.ApprovedBy)
+	assert.Equal(t, StateDone, invChecklist(s)[stepGoAhead])
+
+	tl := h.timeline()
+	bg := invEvent(t, tl, "alice", "BREAK GLASS", "proceeding without a second approver")
+	assert.Equal(t, in.Reason, bg.Detail)
+	gate := invEvent(t, tl, systemActor, stepGoAhead, StateDone)
+	assert.Equal(t, "break glass by alice", gate.Detail)
+	assert.False(t, invHasEvent(tl, systemActor, "flag break glass search attribute", StateFailed))
+	for _, e := range tl {
+		assert.NotEqual(t, "approve", e.Action, "no approval took place")
+	}
+}
+
+// 4. An emergency never expires quietly waiting for a go-ahead: it escalates and keeps waiting.
+func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
+	h := newInvHarness(t)
+	h.policy.EmergencyApprovalTimeout = 5 * time.Minute
+	var at6, at11 Status
+	var escalationsAt6 int
+	h.at(6*time.Minute, func() {
+		at6 = h.status()
+		escalationsAt6 = len(h.announced("escalation"))
+	})
+	h.at(11*time.Minute, func() { at11 = h.status() })
+	h.approveAt(12*time.Minute, "bob")
+	h.run(invInput())
+	res := h.completed()
+
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, "bob", res.ApprovedBy)
+	assert.Equal(t, invT0.Add(12*time.Minute).UTC(), res.GoAheadAt)
+
+	assert.Equal(t, 1, escalationsAt6)
+	assert.Equal(t, "waiting for go-ahead", at6.Phase)
+	assert.Empty(t, at6.Outcome)
+	assert.Equal(t, "waiting for go-ahead", at11.Phase)
+
+	var escAt []time.Duration
+	for _, c := range h.named("Announce") {
+		if c.Msg.Kind == "escalation" {
+			escAt = append(escAt, c.At)
+			assert.Equal(t, []string{"alice", "bob"}, c.Msg.Mention)
+			assert.Contains(t, c.Msg.Text, "still waits for a go-ahead from one of alice, bob")
+		}
+	}
+	assert.Equal(t, []time.Duration{5 * time.Minute, 10 * time.Minute}, escAt)
+	assert.Empty(t, h.announced("expired"))
+	assert.Equal(t, 12*time.Minute, h.named("RevokeSessions")[0].At)
+
+	tl := h.timeline()
+	var escalated []time.Time
+	for _, e := range tl {
+		if e.Action == "approval" {
+			assert.Equal(t, "escalated", e.Outcome, "never expired")
+			escalated = append(escalated, e.At)
+		}
+	}
+	assert.Equal(t, []time.Time{invT0.Add(5 * time.Minute).UTC(), invT0.Add(10 * time.Minute).UTC()}, escalated)
+	invEvent(t, tl, "bob", "approve", "accepted")
+}
+
+// 5. The route restrictions lift by themselves at their TTL.
+func TestEmergencyInvalidation_RoutesLiftAtTTL(t *testing.T) {
+	h := newInvHarness(t)
+	h.approveAt(time.Minute, "bob")
+	var before Status
+	h.at(30*time.Minute, func() { before = h.status() })
+	h.run(invInput())
+	res := h.completed()
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+
+	// The TTL runs from the restriction (at the go-ahead, 1m; mocked steps take no time).
+	lifts := h.named("LiftRoutes")
+	require.Len(t, lifts, 1)
+	assert.Equal(t, 31*time.Minute, lifts[0].At)
+	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, lifts[0].Routes)
+	assert.Equal(t, time.Minute, h.named("RestrictRoutes")[0].At)
+	assert.Equal(t, "routes restricted", before.Phase)
+	assert.Equal(t, StateRunning, invChecklist(before)[stepLift])
+	assert.Contains(t, before.Active, "routes /admin answer 503")
+
+	lifted := h.announced("restrictions-lifted")
+	require.Len(t, lifted, 1)
+	assert.Contains(t, lifted[0].Text, "TTL 30m0s ended")
+	assert.Contains(t, lifted[0].Text, "/admin")
+
+	s := h.status()
+	assert.Equal(t, StateDone, invChecklist(s)[stepLift])
+	assert.NotContains(t, s.Active, "routes /admin answer 503")
+	tl := h.timeline()
+	ev := invEvent(t, tl, systemActor, stepLift, StateDone)
+	assert.Contains(t, ev.Detail, "TTL")
+	assert.Equal(t, invT0.Add(31*time.Minute).UTC(), ev.At)
+	for _, c := range res.ActiveControls {
+		assert.False(t, strings.HasPrefix(c, "routes "), "lifted routes still listed: %v", res.ActiveControls)
+	}
+}
+
+// 6. Someone in charge may lift early; anyone else is refused.
+func TestEmergencyInvalidation_EarlyLiftSignal(t *testing.T) {
+	h := newInvHarness(t)
+	h.approveAt(time.Minute, "bob")
+	h.signalAt(3*time.Minute, SignalLiftRestrictions, "mallory", "let me in")
+	var afterDenial Status
+	h.at(4*time.Minute, func() { afterDenial = h.status() })
+	h.signalAt(5*time.Minute, SignalLiftRestrictions, "bob", "abuse stopped")
+	h.run(invInput())
+	res := h.completed()
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+
+	assert.Equal(t, "routes restricted", afterDenial.Phase)
+	assert.Contains(t, afterDenial.Active, "routes /admin answer 503")
+
+	lifts := h.named("LiftRoutes")
+	require.Len(t, lifts, 1, "lifted once, early, and not again at the TTL")
+	assert.Equal(t, 5*time.Minute, lifts[0].At)
+	assert.Less(t, lifts[0].At, 31*time.Minute)
+	assert.True(t, invT0.Add(5*time.Minute).Equal(h.env.Now()), "the run ends with the early lift, not at the TTL; ended at %s", h.env.Now())
+
+	tl := h.timeline()
+	denied := invEvent(t, tl, "mallory", SignalLiftRestrictions, "denied")
+	assert.Equal(t, invT0.Add(3*time.Minute).UTC(), denied.At)
+	acc := invEvent(t, tl, "bob", SignalLiftRestrictions, "accepted")
+	assert.Equal(t, "abuse stopped", acc.Detail)
+	step := invEvent(t, tl, systemActor, stepLift, StateDone)
+	assert.Equal(t, "lifted early by bob", step.Detail)
+	lifted := h.announced("restrictions-lifted")
+	require.Len(t, lifted, 1)
+	assert.Contains(t, lifted[0].Text, "lifted early by bob")
+	assert.NotContains(t, h.status().Active, "routes /admin answer 503")
+}
+
+// invRolledBack is the error a failed emergency rotation ends with.
+func invRolledBack() error {
+	return temporal.NewNonRetryableApplicationError("Rotation of demo: rolled_back.", ErrTypeRunbookFailed, nil,
+		RotationResult{Target: "demo", Outcome: OutcomeRolledBack, Cause: "deploy failed", Previous: invPrevV, New: invNewV,
+			Changes: []ConfigChange{
+				{Item: "JWT_SECRET", FromVersion: invPrevV.ID, ToVersion: invNewV.ID, Reason: "rotation"},
+				{Item: "JWT_SECRET", FromVersion: invNewV.ID, ToVersion: invPrevV.ID, Reason: "rollback"},
+			},
+			Validations: []Validation{{Stage: "after rollback", OK: true, Results: invCutoverOK()[:1]}},
+		})
+}
+
+// 7. A failed rotation leaves sessions invalidated (the safe state), lifts the routes and escalates.
+func TestEmergencyInvalidation_RotationFailureKeepsSessionsInvalidated(t *testing.T) {
+	h := newInvHarness(t)
+	h.child = func(RotationInput) (RotationResult, error) { return RotationResult{}, invRolledBack() }
+	h.approveAt(2*time.Minute, "bob")
+	h.run(invInput())
+	res := h.runbookFailed()
+
+	assert.Equal(t, OutcomeRotationFailed, res.Outcome)
+	assert.Contains(t, res.Cause, "rotation "+invRotationID)
+	assert.Contains(t, res.Cause, "rolled_back")
+	assert.Equal(t, OutcomeRolledBack, res.RotationOutcome, "the child's result comes through its error details")
+	assert.Len(t, res.Changes, 2)
+	assert.Equal(t, "bob", res.ApprovedBy)
+
+	// Compensation lifted the routes; nothing brought the sessions back, nothing was verified.
+	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary"}, h.steps()[:2])
+	assert.Equal(t, []string{"SecretRotation", "LiftRoutes"}, h.steps()[4:])
+	h.assertNotRun("VerifyCutover", "CleanupCanary")
+	for _, s := range h.steps() {
+		assert.False(t, strings.HasPrefix(s, "Restore"), "%s undoes the session revocation", s)
+	}
+	assert.Equal(t, 2*time.Minute, h.named("LiftRoutes")[0].At, "lifted as compensation, not at the TTL")
+
+	// The session revocation is still an active control; the routes are not.
+	require.Len(t, res.ActiveControls, 1)
+	assert.True(t, strings.HasPrefix(res.ActiveControls[0], "all sessions revoked (cutoff "), res.ActiveControls[0])
+	assert.Contains(t, res.Summary, "Active controls: all sessions revoked")
+
+	esc := h.announced("escalation")
+	require.Len(t, esc, 1)
+	assert.Equal(t, []string{"alice", "bob"}, esc[0].Mention)
+	assert.Contains(t, esc[0].Text, "EMERGENCY RUN FAILED on demo")
+	assert.Contains(t, esc[0].Text, "Active controls now: all sessions revoked (cutoff ")
+	assert.NotContains(t, esc[0].Text, "routes /admin answer")
+	assert.Contains(t, esc[0].Text, "Sessions stay invalidated")
+	assert.Empty(t, h.announced("user-impact"))
+	assert.Equal(t, []string{"emergency", "restrictions-lifted", "escalation"}, h.announceKinds())
+
+	s := h.status()
+	assert.Equal(t, "closed: "+OutcomeRotationFailed, s.Phase)
+	assert.Equal(t, OutcomeRotationFailed, s.Outcome)
+	cl := invChecklist(s)
+	assert.Equal(t, StateDone, cl[stepRevoke])
+	assert.Equal(t, StateFailed, cl[stepRotate])
+	assert.Equal(t, StatePending, cl[stepVerifyOld])
+
+	tl := h.timeline()
+	invEvent(t, tl, systemActor, stepRotate, StateFailed)
+	invEvent(t, tl, systemActor, "compensate: lift route restrictions", StateDone)
+	sent := invEvent(t, tl, systemActor, "escalation", "sent")
+	assert.Contains(t, sent.Detail, "all sessions revoked")
+	invEvent(t, tl, systemActor, "closed", OutcomeRotationFailed)
+	assert.Equal(t, tl, res.Timeline)
+}
+
+// 8. Same failure, but the operator asked to keep the restrictions: they stay, and say so.
+func TestEmergencyInvalidation_RotationFailureKeepsRestrictions(t *testing.T) {
+	h := newInvHarness(t)
+	h.child = func(RotationInput) (RotationResult, error) { return RotationResult{}, invRolledBack() }
+	h.approveAt(2*time.Minute, "bob")
+	in := invInput()
+	in.KeepRestrictions = true
+	h.run(in)
+	res := h.runbookFailed()
+
+	assert.Equal(t, OutcomeRotationFailed, res.Outcome)
+	h.assertNotRun("LiftRoutes", "VerifyCutover")
+	assert.Equal(t, "SecretRotation", h.steps()[len(h.steps())-1])
+	assert.Empty(t, h.announced("restrictions-lifted"))
+
+	require.Len(t, res.ActiveControls, 2)
+	assert.Contains(t, res.ActiveControls[0], "all sessions revoked")
+	assert.Equal(t, "routes /admin answer 503", res.ActiveControls[1])
+	esc := h.announced("escalation")
+	require.Len(t, esc, 1)
+	assert.Contains(t, esc[0].Text, "all sessions revoked")
+	assert.Contains(t, esc[0].Text, "routes /admin answer 503")
+
+	tl := h.timeline()
+	skip := invEvent(t, tl, systemActor, "lift route restrictions", StateSkipped)
+	assert.Equal(t, "operator chose to keep them", skip.Detail)
+	assert.Contains(t, h.status().Active, "routes /admin answer 503")
+}
+
+// 9. The cutover is not proven: the run fails, escalates and lifts the routes.
+func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
+	h := newInvHarness(t)
+	h.verify = func(activities.CutoverInput) (probe.Results, error) {
+		rs := invCutoverOK()
+		rs[0].OK, rs[0].Got, rs[0].Detail = false, 200, "old session still accepted"
+		return rs, nil
+	}
+	h.approveAt(2*time.Minute, "bob")
+	h.run(invInput())
+	res := h.runbookFailed()
+
+	assert.Equal(t, OutcomeVerificationFailed, res.Outcome)
+	assert.Contains(t, res.Cause, "old_access_token_rejected (want 401, got 200: old session still accepted)")
+	assert.Equal(t, OutcomeCompleted, res.RotationOutcome)
+	assert.False(t, res.VerifiedAt.IsZero())
+	var verification *Validation
+	for i := range res.Validations {
+		if res.Validations[i].Stage == "emergency verification" {
+			verification = &res.Validations[i]
+		}
+	}
+	require.NotNil(t, verification)
+	assert.False(t, verification.OK)
+
+	assert.Equal(t, []string{"SecretRotation", "VerifyCutover", "CleanupCanary", "LiftRoutes"}, h.steps()[4:])
+	assert.Equal(t, 2*time.Minute, h.named("LiftRoutes")[0].At, "compensation, not the TTL")
+	assert.Empty(t, h.announced("user-impact"))
+	esc := h.announced("escalation")
+	require.Len(t, esc, 1)
+	assert.Contains(t, esc[0].Text, "old_access_token_rejected")
+	assert.Contains(t, esc[0].Text, "JWT_SECRET rotated to fp-fresh")
+
+	// Sessions revoked and the secret rotated stay listed; the lifted routes do not.
+	require.Len(t, res.ActiveControls, 2)
+	assert.Contains(t, res.ActiveControls[0], "all sessions revoked")
+	assert.Equal(t, "JWT_SECRET rotated to fp-fresh", res.ActiveControls[1])
+
+	cl := invChecklist(h.status())
+	assert.Equal(t, StateDone, cl[stepRotate])
+	assert.Equal(t, StateFailed, cl[stepVerifyOld])
+	assert.Equal(t, StateDone, cl[stepCritical])
+	assert.Equal(t, StatePending, cl[stepUserImpact])
+	tl := h.timeline()
+	invEvent(t, tl, systemActor, stepVerifyOld, StateFailed)
+	invEvent(t, tl, systemActor, "compensate: lift route restrictions", StateDone)
+	invEvent(t, tl, systemActor, "closed", OutcomeVerificationFailed)
+}
+
+// 10. A rejected go-ahead changes nothing.
+func TestEmergencyInvalidation_Rejected(t *testing.T) {
+	h := newInvHarness(t)
+	h.signalAt(time.Minute, SignalReject, "mallory", "no")
+	h.signalAt(2*time.Minute, SignalReject, "bob", "false alarm: the tokens were test fixtures")
+	h.run(invInput())
+	res := h.completed()
+
+	assert.Equal(t, OutcomeRejected, res.Outcome)
+	assert.Equal(t, "rejected by bob: false alarm: the tokens were test fixtures", res.Cause)
+	assert.Empty(t, res.ApprovedBy)
+	assert.True(t, res.GoAheadAt.IsZero())
+	assert.Empty(t, res.ActiveControls)
+	assert.Empty(t, res.Rotation)
+
+	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary"}, h.steps())
+	h.assertNotRun("RevokeSessions", "RestrictRoutes", "SecretRotation", "VerifyCutover", "LiftRoutes")
+	assert.Empty(t, h.preempts, "a rejected run leaves a running rotation alone")
+	assert.Empty(t, h.cancels)
+	assert.Equal(t, []string{"emergency", "rejected"}, h.announceKinds())
+	assert.Contains(t, h.announced("rejected")[0].Text, "nothing was changed")
+
+	s := h.status()
+	assert.Equal(t, "closed: rejected", s.Phase)
+	assert.Equal(t, StateFailed, invChecklist(s)[stepGoAhead])
+	assert.Equal(t, StatePending, invChecklist(s)[stepRevoke])
+	tl := h.timeline()
+	invEvent(t, tl, "mallory", "reject", "denied")
+	invEvent(t, tl, "bob", "reject", "accepted")
+	invEvent(t, tl, systemActor, "closed", OutcomeRejected)
+}
+
+// 11a. Input validation.
+func TestInvalidationInputValidate(t *testing.T) {
+	with := func(f func(*InvalidationInput)) InvalidationInput { in := invInput(); f(&in); return in }
+	tests := []struct {
+		name    string
+		in      InvalidationInput
+		wantErr []string
+	}{
+		{name: "valid", in: invInput()},
+		{name: "valid without routes", in: with(func(in *InvalidationInput) { in.Restrict, in.RestrictTTL = nil, 0 })},
+		{name: "valid break glass", in: with(func(in *InvalidationInput) { in.BreakGlass = true })},
+		{name: "valid 403", in: with(func(in *InvalidationInput) { in.RestrictStatus = 403 })},
+		{name: "missing reason", in: with(func(in *InvalidationInput) { in.Reason = "" }), wantErr: []string{"reason is required"}},
+		{name: "blank reason", in: with(func(in *InvalidationInput) { in.Reason = " \t" }), wantErr: []string{"reason is required"}},
+		{name: "break glass without reason", in: with(func(in *InvalidationInput) { in.BreakGlass, in.Reason = true, "" }),
+			wantErr: []string{"break glass needs a reason"}},
+		{name: "missing target", in: with(func(in *InvalidationInput) { in.Target = "" }), wantErr: []string{"target is required"}},
+		{name: "missing requester", in: with(func(in *InvalidationInput) { in.RequestedBy = " " }), wantErr: []string{"requested_by is required"}},
+		{name: "empty trigger", in: with(func(in *InvalidationInput) { in.Trigger = "" }), wantErr: []string{"trigger must be"}},
+		{name: "bad trigger", in: with(func(in *InvalidationInput) { in.Trigger = "bored" }), wantErr: []string{`got "bored"`}},
+		{name: "malformed route", in: with(func(in *InvalidationInput) { in.Restrict = []string{"admin"} }),
+			wantErr: []string{`restrict: route "admin" is not a path prefix`}},
+		{name: "route with wildcard", in: with(func(in *InvalidationInput) { in.Restrict = []string{"/admin/*"} }),
+			wantErr: []string{"not a path prefix"}},
+		{name: "route cutting off health checks", in: with(func(in *InvalidationInput) { in.Restrict = []string{"/healthz"} }),
+			wantErr: []string{"would cut off health checks"}},
+		{name: "zero TTL", in: with(func(in *InvalidationInput) { in.RestrictTTL = 0 }), wantErr: []string{"restrict TTL must be positive, got 0s"}},
+		{name: "negative TTL", in: with(func(in *InvalidationInput) { in.RestrictTTL = -time.Minute }),
+			wantErr: []string{"restrict TTL must be positive, got -1m0s"}},
+		{name: "TTL without routes", in: with(func(in *InvalidationInput) { in.Restrict = nil }),
+			wantErr: []string{"restrict TTL given without routes"}},
+		{name: "bad status", in: with(func(in *InvalidationInput) { in.RestrictStatus = 200 }), wantErr: []string{"must be 403 or 503, got 200"}},
+		{name: "all errors reported", in: InvalidationInput{Trigger: "x", RestrictTTL: time.Minute},
+			wantErr: []string{"target is required", "reason is required", "requested_by is required", "trigger must be", "without routes"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.in.Validate()
+			if len(tc.wantErr) == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tc.wantErr {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+// 11b. The workflow refuses bad input before doing anything.
+func TestEmergencyInvalidation_InvalidInput(t *testing.T) {
+	h := newInvHarness(t)
+	in := invInput()
+	in.Trigger = "hunch"
+	in.RestrictTTL = 0
+	h.run(in)
+
+	err := h.env.GetWorkflowError()
+	require.Error(t, err)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "want an ApplicationError, got %v", err)
+	assert.Equal(t, ErrTypeInvalidInput, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	assert.Contains(t, appErr.Error(), `got "hunch"`)
+	assert.Contains(t, appErr.Error(), "restrict TTL must be positive")
+
+	h.mu.Lock()
+	assert.Empty(t, h.calls, "no activity and no child may run")
+	assert.Empty(t, h.preempts)
+	h.mu.Unlock()
+	tl := h.timeline()
+	invEvent(t, tl, "alice", "requested", "hunch")
+	rej := invEvent(t, tl, systemActor, "input", "rejected")
+	assert.Contains(t, rej.Detail, "trigger must be")
+}
+
+// A pending rotation of the target is preempted before the emergency rotation starts.
+func TestEmergencyInvalidation_PreemptsRunningRotation(t *testing.T) {
+	h := newInvHarness(t)
+	h.rotationRunning = true
+	in := invInput()
+	in.BreakGlass = true
+	h.run(in)
+	res := h.completed()
+
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, []Preemption{{By: invWorkflowID, Reason: in.Reason}}, h.preempts)
+	assert.Equal(t, []string{invRotationID}, h.cancels)
+	tl := h.timeline()
+	ev := invEvent(t, tl, systemActor, "preempt rotation", "canceled")
+	assert.Contains(t, ev.Detail, invRotationID)
+	require.Len(t, h.named("SecretRotation"), 1)
+}
+
+// Canceling the run while it waits for the go-ahead ends it as canceled with nothing changed.
+func TestEmergencyInvalidation_CanceledWhileWaiting(t *testing.T) {
+	h := newInvHarness(t)
+	h.at(4*time.Minute, h.env.CancelWorkflow)
+	h.run(invInput())
+
+	err := h.env.GetWorkflowError()
+	require.Error(t, err)
+	var canceled *temporal.CanceledError
+	assert.True(t, errors.As(err, &canceled), "want a CanceledError, got %v", err)
+	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary"}, h.steps())
+	h.assertNotRun("RevokeSessions", "RestrictRoutes", "SecretRotation")
+	s := h.status()
+	assert.Equal(t, OutcomeCanceled, s.Outcome)
+	invEvent(t, h.timeline(), systemActor, "closed", OutcomeCanceled)
+}
+
+// A lift-restrictions signal sent before any route was restricted must not lift the restriction
+// the moment it is applied: its sender never saw it.
+func TestEmergencyInvalidation_LiftBeforeRestrictionIgnored(t *testing.T) {
+	h := newInvHarness(t)
+	h.signalAt(time.Minute, SignalLiftRestrictions, "bob", "nothing to restrict yet, right?")
+	h.approveAt(2*time.Minute, "bob")
+	h.run(invInput())
+	res := h.completed()
+	assert.Equal(t, OutcomeCompleted, res.Outcome)
+
+	lifts := h.named("LiftRoutes")
+	require.Len(t, lifts, 1)
+	assert.Equal(t, 32*time.Minute, lifts[0].At, "the routes stay restricted for their TTL")
+	tl := h.timeline()
+	ign := invEvent(t, tl, "bob", SignalLiftRestrictions, "ignored")
+	assert.Equal(t, invT0.Add(2*time.Minute).UTC(), ign.At)
+	assert.False(t, invHasEvent(tl, "bob", SignalLiftRestrictions, "accepted"))
+	assert.Contains(t, invEvent(t, tl, systemActor, stepLift, StateDone).Detail, "TTL")
+}
