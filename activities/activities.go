@@ -103,6 +103,16 @@ func (a *Activities) store(t *config.Target) (*secretstore.File, error) {
 	return s, nil
 }
 
+// targetStore returns a target and its secret store.
+func (a *Activities) targetStore(name string) (*config.Target, *secretstore.File, error) {
+	t, err := a.target(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := a.store(t)
+	return t, s, err
+}
+
 func (a *Activities) sink(t *config.Target) envfile.Dotenv {
 	return envfile.Dotenv{Path: a.Config.Abs(t.EnvSink.Path)}
 }

@@ -197,39 +197,18 @@ func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (probe.
 	if err != nil {
 		return nil, err
 	}
-	store, err := a.store(t)
-	if err != nil {
-		return nil, err
-	}
-	_, live, err := versionRef(ctx, store, in.LiveVersionID)
-	if err != nil {
-		return nil, err
-	}
-	_, retired, err := versionRef(ctx, store, in.RetiredVersionID)
-	if err != nil {
-		return nil, err
-	}
-	creds, err := a.credentials(t)
-	if err != nil {
-		return nil, err
-	}
-	pt := a.probe(t)
 	var rs probe.Results
 	if sess, err := a.loadCanary(t, in.RunID); err != nil {
 		rs = append(rs, probe.Result{Name: "old_session_rejected", OK: false, Detail: err.Error(), At: time.Now().UTC()})
 	} else {
-		rs = append(rs, pt.VerifySessionCutover(ctx, sess)...)
+		rs = append(rs, a.probe(t).VerifySessionCutover(ctx, sess)...)
 	}
-	restricted := func(path string) bool {
-		for _, p := range in.Restricted {
-			if strings.HasPrefix(path, p) {
-				return true
-			}
-		}
-		return false
+	rot, err := a.Validate(ctx, ValidateInput{Target: in.Target, LiveVersionID: in.LiveVersionID, RetiredVersionID: in.RetiredVersionID})
+	if err != nil {
+		return nil, err
 	}
-	rs = append(rs, a.withRestrictions(ctx, t, pt.VerifyRotation(ctx, creds, claims(t), live, retired))...)
-	crit, err := a.criticalEndpoints(ctx, t, in.Restricted, in.RestrictedStatus, restricted)
+	rs = append(rs, rot...)
+	crit, err := a.criticalEndpoints(ctx, t, in.Restricted, in.RestrictedStatus)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +216,7 @@ func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (probe.
 }
 
 // criticalEndpoints checks each configured endpoint, as no one, the probe user or the admin probe.
-func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, prefixes []string, status int, restricted func(string) bool) (probe.Results, error) {
+func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, prefixes []string, status int) (probe.Results, error) {
 	pt := a.probe(t)
 	tokens := map[string]string{}
 	login := func(as string) (string, error) {
@@ -266,8 +245,10 @@ func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, pr
 			return nil, err
 		}
 		want := e.ExpectedStatus
-		if restricted(e.Path) {
-			want = status
+		for _, p := range prefixes {
+			if underPrefix(e.Path, p) {
+				want = status
+			}
 		}
 		name := fmt.Sprintf("critical %s %s as %s", e.Method, e.Path, orNone(e.As))
 		rs = append(rs, pt.Expect(ctx, name, e.Method, e.Path, tok, want))
@@ -312,4 +293,11 @@ func orNone(s string) string {
 		return "anonymous"
 	}
 	return s
+}
+
+// underPrefix matches whole path segments, as the backend's route restrictions do: /admin covers
+// /admin/users but not /administrator.
+func underPrefix(path, prefix string) bool {
+	prefix = strings.TrimSuffix(prefix, "/")
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
 }

@@ -66,7 +66,7 @@ func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckRe
 		res.Current = current
 		add("env sink matches secret store", err)
 	}
-	add("deploy path configured (dry run)", a.deployer(t).DryRun(ctx))
+	add("deploy path configured (dry run)", a.deployer(t, a.redactions(ctx, t)...).DryRun(ctx))
 	pt := a.probe(t)
 	if creds, err := a.credentials(t); add("probe credentials resolvable", err) {
 		res.Validation = pt.Baseline(ctx, creds)
@@ -119,11 +119,7 @@ type SecretInput struct {
 // CreatePendingSecret generates a new secret inside the store. A retry with the same key returns
 // the same version.
 func (a *Activities) CreatePendingSecret(ctx context.Context, in SecretInput) (VersionRef, error) {
-	t, err := a.target(in.Target)
-	if err != nil {
-		return VersionRef{}, err
-	}
-	store, err := a.store(t)
+	t, store, err := a.targetStore(in.Target)
 	if err != nil {
 		return VersionRef{}, err
 	}
@@ -155,11 +151,7 @@ type ApplyResult struct {
 // ApplySecret writes a version's value into the env sink. Writing the same value again changes
 // nothing, so retries are safe.
 func (a *Activities) ApplySecret(ctx context.Context, in VersionInput) (ApplyResult, error) {
-	t, err := a.target(in.Target)
-	if err != nil {
-		return ApplyResult{}, err
-	}
-	store, err := a.store(t)
+	t, store, err := a.targetStore(in.Target)
 	if err != nil {
 		return ApplyResult{}, err
 	}
@@ -193,17 +185,7 @@ func (a *Activities) Deploy(ctx context.Context, in DeployInput) (DeployResult, 
 	if err != nil {
 		return DeployResult{}, err
 	}
-	// The deploy output must never echo the secret: redact every value the store holds.
-	var redact []string
-	if store, err := a.store(t); err == nil {
-		for _, st := range []secretstore.Stage{secretstore.StageCurrent, secretstore.StagePending, secretstore.StagePrevious} {
-			if v, ok, _ := store.ByStage(ctx, st); ok {
-				if val, err := store.Value(ctx, v.ID); err == nil {
-					redact = append(redact, val)
-				}
-			}
-		}
-	}
+	redact := a.redactions(ctx, t)
 	start := time.Now()
 	var rep deploy.Report
 	err = heartbeatWhile(ctx, "deploying", func() error {
@@ -221,6 +203,26 @@ func (a *Activities) Deploy(ctx context.Context, in DeployInput) (DeployResult, 
 	return res, nil
 }
 
+// redactions lists the values a deploy command must never echo into its output: the env sink's
+// value, which the store does not know before it adopts it, and every value the store holds,
+// whatever its stage (a failed or deprecated version may still be in a file the tool prints).
+func (a *Activities) redactions(ctx context.Context, t *config.Target) []string {
+	var redact []string
+	if v, ok, err := a.sink(t).Get(t.EnvSink.Key); err == nil && ok && v != "" {
+		redact = append(redact, v)
+	}
+	if store, err := a.store(t); err == nil {
+		if vs, err := store.List(ctx); err == nil {
+			for _, v := range vs {
+				if val, err := store.Value(ctx, v.ID); err == nil {
+					redact = append(redact, val)
+				}
+			}
+		}
+	}
+	return redact
+}
+
 // ValidateInput says which version should be live and which one retired.
 type ValidateInput struct {
 	Target           string `json:"target"`
@@ -232,11 +234,7 @@ type ValidateInput struct {
 // with the live secret, tokens of the retired secret rejected, tampered and alg=none rejected,
 // privilege probe. Failed checks are returned, not raised, so they land in the run's artifacts.
 func (a *Activities) Validate(ctx context.Context, in ValidateInput) (probe.Results, error) {
-	t, err := a.target(in.Target)
-	if err != nil {
-		return nil, err
-	}
-	store, err := a.store(t)
+	t, store, err := a.targetStore(in.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +272,7 @@ func (a *Activities) withRestrictions(ctx context.Context, t *config.Target, rs 
 			continue
 		}
 		for _, rr := range st.RestrictedRoutes {
-			if r.Path == rr.Prefix || strings.HasPrefix(r.Path, strings.TrimSuffix(rr.Prefix, "/")+"/") {
+			if underPrefix(r.Path, rr.Prefix) {
 				rs[i] = a.probe(t).Expect(ctx, "admin_route_restricted", r.Method, r.Path, "", rr.Status)
 			}
 		}
@@ -292,11 +290,7 @@ func (a *Activities) PromoteSecret(ctx context.Context, in VersionInput) error {
 // does not leave a pending version behind to block the next rotation.
 func (a *Activities) MarkSecretFailed(ctx context.Context, in VersionInput) error {
 	if in.VersionID == "" {
-		t, err := a.target(in.Target)
-		if err != nil {
-			return err
-		}
-		store, err := a.store(t)
+		t, store, err := a.targetStore(in.Target)
 		if err != nil {
 			return err
 		}
