@@ -68,8 +68,10 @@ func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind f
 
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) {
-		var d Decision
-		c.Receive(ctx, &d)
+		d, ok := receiveDecision(ctx, c, rec, SignalApprove)
+		if !ok {
+			return
+		}
 		if why := p.check(d.Actor); why != "" {
 			rec.add(ctx, d.Actor, "approve", "denied", why)
 			return
@@ -79,8 +81,10 @@ func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind f
 		done = true
 	})
 	sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) {
-		var d Decision
-		c.Receive(ctx, &d)
+		d, ok := receiveDecision(ctx, c, rec, SignalReject)
+		if !ok {
+			return
+		}
 		if why := p.mayReject(d.Actor); why != "" {
 			rec.add(ctx, d.Actor, "reject", "denied", why)
 			return
@@ -123,4 +127,42 @@ func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind f
 		}
 	}
 	return out, nil
+}
+
+// receiveDecision takes one human signal off c without blocking. A payload that does not decode
+// is dropped by the SDK; the attempt is still put on the timeline, as denied, so nobody wonders
+// why their click did nothing.
+func receiveDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *record, action string) (Decision, bool) {
+	var d Decision
+	if !c.ReceiveAsync(&d) {
+		rec.add(ctx, "unknown", action, "denied", `malformed payload; send {"actor":"NAME","comment":"..."}`)
+		return d, false
+	}
+	return d, true
+}
+
+// awaitDecision blocks until a decodable signal arrives on c.
+func awaitDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *record, action string) Decision {
+	for {
+		var d Decision
+		ok := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(c, func(c workflow.ReceiveChannel, _ bool) { d, ok = receiveDecision(ctx, c, rec, action) })
+		sel.Select(ctx)
+		if ok {
+			return d
+		}
+	}
+}
+
+// dropStale discards signals sent before the step that reads them, so an old request is never
+// acted on later by surprise; each one is recorded as ignored.
+func dropStale(ctx workflow.Context, rec *record, ch workflow.ReceiveChannel, action, why string) {
+	for {
+		var d Decision
+		if !ch.ReceiveAsync(&d) {
+			return
+		}
+		rec.add(ctx, d.Actor, action, "ignored", why)
+	}
 }

@@ -407,9 +407,11 @@ func (e *invalidation) awaitLift(ctx workflow.Context) {
 	timer := workflow.NewTimer(tctx, max(0, e.liftAt.Sub(workflow.Now(ctx))))
 	for {
 		var d Decision
-		expired := false
+		expired, got := false, false
 		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &d) })
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
+			d, got = receiveDecision(ctx, c, e.rec, SignalLiftRestrictions)
+		})
 		sel.AddFuture(timer, func(workflow.Future) { expired = true })
 		sel.Select(ctx)
 		if expired || ctx.Err() != nil {
@@ -419,6 +421,9 @@ func (e *invalidation) awaitLift(ctx workflow.Context) {
 			}
 			e.liftStep(ctx, why)
 			return
+		}
+		if !got {
+			continue
 		}
 		if d.Actor != e.in.RequestedBy && (approvalPolicy{Approvers: e.policy.Approvers}).check(d.Actor) != "" {
 			e.rec.add(ctx, d.Actor, SignalLiftRestrictions, "denied", "only the requester or an approver may lift restrictions")

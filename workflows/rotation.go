@@ -469,15 +469,18 @@ func (r *rotation) observe(ctx workflow.Context) {
 	timer := workflow.NewTimer(tctx, r.policy.ObservationWindow)
 	for {
 		var d Decision
-		expired := false
+		expired, got := false, false
 		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &d) })
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { d, got = receiveDecision(ctx, c, r.rec, SignalRollback) })
 		sel.AddFuture(timer, func(workflow.Future) { expired = true })
 		sel.Select(ctx)
 		if expired || ctx.Err() != nil {
 			r.rec.step(ctx, stepObserve, StateDone, "no rollback requested")
 			r.res.Outcome = OutcomeCompleted
 			return
+		}
+		if !got {
+			continue
 		}
 		if d.Actor != r.in.RollbackOwner {
 			r.rec.add(ctx, d.Actor, "rollback", "denied", fmt.Sprintf("only the rollback owner %s may roll back", r.in.RollbackOwner))
@@ -528,8 +531,7 @@ func (r *rotation) escalate(ctx workflow.Context, cause string) {
 		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint), mention...)
 	ch := workflow.GetSignalChannel(ctx, SignalResolve)
 	for {
-		var d Decision
-		ch.Receive(ctx, &d)
+		d := awaitDecision(ctx, ch, r.rec, SignalResolve)
 		if d.Actor != r.in.RollbackOwner && (approvalPolicy{Approvers: r.policy.Approvers}).check(d.Actor) != "" {
 			r.rec.add(ctx, d.Actor, "resolve", "denied", "only the rollback owner or an approver may resolve")
 			continue
@@ -542,16 +544,6 @@ func (r *rotation) escalate(ctx workflow.Context, cause string) {
 
 // dropStale discards, on the timeline, decisions that arrived before the run asked for them: a
 // buffered rollback or resolve must not act on a state its sender never saw.
-func dropStale(ctx workflow.Context, rec *record, ch workflow.ReceiveChannel, action, why string) {
-	for {
-		var d Decision
-		if !ch.ReceiveAsync(&d) {
-			return
-		}
-		rec.add(ctx, d.Actor, action, "ignored", why)
-	}
-}
-
 func (r *rotation) canceled(ctx workflow.Context, err error) (RotationResult, bool, error) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
