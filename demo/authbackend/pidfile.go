@@ -11,12 +11,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/authops/authops/internal/atomicfile"
 )
 
 // writePIDFile records this process's pid, atomically so a concurrent
 // restart never reads half a number.
 func writePIDFile(path string, pid int) error {
-	if err := writeFileAtomic(path, []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(strconv.Itoa(pid)+"\n"), atomicfile.Options{Perm: 0o600}); err != nil {
 		return fmt.Errorf("write pid file: %w", err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/authops/authops/internal/atomicfile"
 )
 
 // session is one login. Its tokens carry the id as the sid claim.
@@ -204,7 +206,7 @@ func (s *stateStore) update(now time.Time, fn func(st *controlState) error) erro
 		if err != nil {
 			return fmt.Errorf("encode state: %w", err)
 		}
-		if err := writeFileAtomic(s.path, append(data, '\n'), 0o600); err != nil {
+		if err := atomicfile.Write(s.path, append(data, '\n'), atomicfile.Options{Perm: 0o600}); err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
 	}

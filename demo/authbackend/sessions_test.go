@@ -188,29 +188,3 @@ func TestControlStateRevocationRules(t *testing.T) {
 	require.Len(t, orig.Sessions, 1)
 	require.Empty(t, orig.DeniedCIDRs)
 }
-
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "file.json")
-	require.NoError(t, os.WriteFile(p, []byte("old"), 0o644))
-
-	require.NoError(t, writeFileAtomic(p, []byte("new"), 0o600))
-	data, err := os.ReadFile(p)
-	require.NoError(t, err)
-	require.Equal(t, "new", string(data))
-	info, err := os.Stat(p)
-	require.NoError(t, err)
-	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	require.Len(t, entries, 1)
-
-	require.Error(t, writeFileAtomic(filepath.Join(dir, "missing", "file"), []byte("x"), 0o600))
-	// A failed rename leaves neither a changed target nor a temp file.
-	target := filepath.Join(dir, "isdir")
-	require.NoError(t, os.Mkdir(target, 0o700))
-	require.Error(t, writeFileAtomic(target, []byte("x"), 0o600))
-	entries, err = os.ReadDir(dir)
-	require.NoError(t, err)
-	require.Len(t, entries, 2)
-}

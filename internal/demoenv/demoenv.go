@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/authops/authops/internal/atomicfile"
 )
 
 // The demo users; probes log in as UserProbe and UserProbeAdmin.
@@ -219,64 +221,16 @@ func tightenMode(path string) error {
 	return nil
 }
 
-// writeOnce atomically creates path with data unless it already exists. The content is written
-// and synced to a temp file first, then hard-linked into place: unlike rename, link refuses to
-// replace an existing file, so a concurrent Prepare or a rotation can never be overwritten.
+// writeOnce atomically creates path with data unless it already exists, in which case only its mode
+// is tightened. atomicfile.Create links a synced temp file into place: unlike rename, link refuses
+// to replace an existing file, so a concurrent Prepare or a rotation can never be overwritten.
 func writeOnce(path string, data []byte) error {
-	if _, err := os.Lstat(path); err == nil {
-		return tightenMode(path)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("demoenv: stat %s: %w", path, err)
-	}
-
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	created, err := atomicfile.Create(path, data, fileMode)
 	if err != nil {
-		return fmt.Errorf("demoenv: create temp for %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // on failure; after the link the temp name is removed below
-	if err := writeSynced(tmp, data); err != nil {
-		return fmt.Errorf("demoenv: write %s: %w", path, err)
-	}
-
-	err = os.Link(tmp.Name(), path)
-	switch {
-	case errors.Is(err, fs.ErrExist):
-		return tightenMode(path)
-	case err != nil:
 		return fmt.Errorf("demoenv: create %s: %w", path, err)
 	}
-	if err := os.Remove(tmp.Name()); err != nil {
-		return fmt.Errorf("demoenv: remove temp for %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-func writeSynced(f *os.File, data []byte) error {
-	if err := f.Chmod(fileMode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir makes the new directory entry durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("demoenv: open %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("demoenv: sync %s: %w", dir, err)
+	if !created {
+		return tightenMode(path)
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/authops/authops/internal/atomicfile"
 )
 
 // newFileMode is the mode of a file Set creates: it will hold a secret.
@@ -77,23 +79,20 @@ func (d Dotenv) Set(key, value string) (changed bool, err error) {
 	if err != nil {
 		return false, d.wrap("set", err)
 	}
-	var existing fs.FileInfo // nil for a new file
 	old, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, d.wrap("set", err)
-	default:
-		if existing, err = os.Stat(path); err != nil {
-			return false, d.wrap("set", err)
-		}
 	}
 
 	updated := render(old, key, value)
 	if bytes.Equal(updated, old) {
 		return false, nil
 	}
-	if err := writeFileAtomic(path, updated, existing); err != nil {
+	// The backend may run as another user and must still be able to read
+	// the file, so an existing file keeps its mode, owner and group; if the
+	// owner cannot be kept the write fails and the old file stays.
+	err = atomicfile.Write(path, updated, atomicfile.Options{Perm: newFileMode, KeepOwnerAndMode: true})
+	if err != nil {
 		return false, d.wrap("set", err)
 	}
 	return true, nil

@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/authops/authops/internal/atomicfile"
 )
 
 func TestAtomicWrite_CrashBeforeRename(t *testing.T) {
@@ -81,8 +83,12 @@ func TestAtomicWrite_PartialTempFileDoesNotBreakOpen(t *testing.T) {
 	f, dir := openTestStore(t)
 	v1 := rotate(t, f, "k1")
 	// A crash in the middle of writing the temp file leaves garbage.
-	stale := filepath.Join(dir, ".jwt.json"+tmpMarker+"123456")
-	require.NoError(t, os.WriteFile(stale, []byte(`{"format":1,"name":"jw`), 0o600))
+	tmp, err := os.CreateTemp(dir, atomicfile.TempPattern(filepath.Join(dir, "jwt.json")))
+	require.NoError(t, err)
+	stale := tmp.Name()
+	_, err = tmp.WriteString(`{"format":1,"name":"jw`)
+	require.NoError(t, err)
+	require.NoError(t, tmp.Close())
 
 	g, err := OpenFile(dir, "jwt")
 	require.NoError(t, err)
@@ -100,15 +106,21 @@ func TestAtomicWrite_FailureBeforeRenameCleansUp(t *testing.T) {
 	_, err := f.CreatePending(ctx, "k2")
 	require.ErrorContains(t, err, "disk on fire")
 	require.Equal(t, map[string]Stage{v1.ID: StageCurrent}, stages(t, f))
-	matches, err := filepath.Glob(filepath.Join(dir, "*"+tmpMarker+"*"))
-	require.NoError(t, err)
-	require.Empty(t, matches, "a failed write leaves no temp file")
+	require.Empty(t, tempFiles(t, dir), "a failed write leaves no temp file")
 
 	// The retry with the same key then generates once and succeeds.
 	f.beforeRename = nil
 	v2, err := f.CreatePending(ctx, "k2")
 	require.NoError(t, err)
 	require.Regexp(t, `^v2-`, v2.ID)
+}
+
+// tempFiles lists the temp files of atomic writes (of any target) in dir.
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(dir, atomicfile.TempPattern("*")))
+	require.NoError(t, err)
+	return matches
 }
 
 // childDirEnv tells the test binary it runs as a child process of

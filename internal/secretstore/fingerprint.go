@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/authops/authops/internal/atomicfile"
 )
 
 const (
@@ -35,9 +37,9 @@ func (f *File) Fingerprint(value string) string {
 }
 
 // loadOrCreateKey returns the fingerprint key in dir, creating it if absent.
-// Creation is race-free across processes: the key is written to a durable
-// temp file and then hard-linked into place, and link fails if another
-// process won, in which case its key is used. A crash leaves at most a stray
+// Creation is race-free across processes: atomicfile.Create writes the key
+// to a durable temp file and then hard-links it into place, and link fails if
+// another process won, in which case its key is used. A crash leaves at most a stray
 // temp file, never a truncated key.
 func loadOrCreateKey(dir string) ([]byte, error) {
 	path := filepath.Join(dir, keyFileName)
@@ -50,33 +52,12 @@ func loadOrCreateKey(dir string) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("generate fingerprint key: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, tmpPattern(path))
+	created, err := atomicfile.Create(path, key, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create fingerprint key temp file: %w", err)
-	}
-	tmpPath := tmp.Name()
-	defer os.Remove(tmpPath) // the link, if any, keeps the content alive
-	werr := tmp.Chmod(0o600)
-	if werr == nil {
-		_, werr = tmp.Write(key)
-	}
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return nil, fmt.Errorf("write fingerprint key: %w", werr)
-	}
-	if err := os.Link(tmpPath, path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return readKey(path)
-		}
 		return nil, fmt.Errorf("install fingerprint key: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
-		return nil, fmt.Errorf("install fingerprint key: %w", err)
+	if !created {
+		return readKey(path) // another process won
 	}
 	return key, nil
 }

@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/authops/authops/internal/atomicfile"
 )
 
 const (
@@ -78,7 +80,7 @@ func OpenFile(dir, name string) (*File, error) {
 		fpKey:    key,
 	}
 	err = f.locked(context.Background(), func() error {
-		if err := removeStaleTemps(f.path); err != nil {
+		if err := atomicfile.RemoveStaleTemps(f.path); err != nil {
 			return err
 		}
 		_, err := f.load()
@@ -332,13 +334,13 @@ func (f *File) RollBack(ctx context.Context, versionID string) error {
 func (f *File) CheckWritable(ctx context.Context) error {
 	err := f.locked(ctx, func() error {
 		probe := filepath.Join(f.dir, "."+f.name+".probe")
-		if err := writeFileAtomic(probe, []byte("probe\n"), nil); err != nil {
+		if err := atomicfile.Write(probe, []byte("probe\n"), atomicfile.Options{}); err != nil {
 			return fmt.Errorf("write probe: %w", err)
 		}
 		if err := os.Remove(probe); err != nil {
 			return fmt.Errorf("remove probe: %w", err)
 		}
-		return syncDir(f.dir)
+		return atomicfile.SyncDir(f.dir)
 	})
 	return f.wrap("check writable", err)
 }
@@ -391,7 +393,7 @@ func (f *File) update(ctx context.Context, fn func(s *state) (changed bool, err 
 		if err != nil {
 			return fmt.Errorf("encode: %w", err)
 		}
-		return writeFileAtomic(f.path, append(data, '\n'), f.beforeRename)
+		return atomicfile.Write(f.path, append(data, '\n'), atomicfile.Options{BeforeRename: f.beforeRename})
 	})
 }
 
