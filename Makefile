@@ -61,6 +61,7 @@ unit:
 ## fuzz: longer fuzzing runs (not part of make test)
 fuzz:
 	$(GO) test ./internal/envfile -run '^$$' -fuzz FuzzDotenv -fuzztime 60s
+	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
 ## bench: print figures (exposure window, time-to-verified) on the local machine
 bench: tools build

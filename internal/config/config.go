@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -179,6 +180,13 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes a config. Unknown keys are errors, so a typo never silently disables a control.
 func Parse(b []byte, dir string) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	if err := (&schemaCheck{budget: 1 << 16}).node("", &doc, reflect.TypeOf(Config{})); err != nil {
+		return nil, err
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -189,7 +197,9 @@ func Parse(b []byte, dir string) (*Config, error) {
 	if len(c.Targets) == 0 {
 		return nil, errors.New("targets: at least one target is required")
 	}
-	for name, t := range c.Targets {
+	// Sorted, so that the same file always reports the same first error.
+	for _, name := range c.TargetNames() {
+		t := c.Targets[name]
 		if t == nil {
 			return nil, fmt.Errorf("targets.%s: empty target", name)
 		}
@@ -413,4 +423,134 @@ func checkRef(r Ref) error {
 		return errors.New("a reference {env: NAME} or {file: PATH} is required; values are never inline")
 	}
 	return nil
+}
+
+// schemaCheck walks the parsed document against the schema before it is decoded, so that an
+// unknown key, an inline value where a reference belongs or a bad duration is reported by its
+// path (targets.demo.deployer.argvv) rather than by line and Go type, and so that the error never
+// quotes the value: an inline "reference" is probably a pasted secret. What it does not check is
+// left to the decoder, and so is a document whose aliases would make the walk too long.
+// An alias can refer to a mapping that contains it, so the walk is bounded in depth and length.
+type schemaCheck struct{ budget, depth int }
+
+func (c *schemaCheck) node(path string, n *yaml.Node, t reflect.Type) error {
+	for ; n != nil && n.Kind == yaml.AliasNode; n = n.Alias {
+		if c.budget--; c.budget < 0 {
+			return nil
+		}
+	}
+	if c.budget--; n == nil || c.budget < 0 || c.depth >= maxSchemaDepth {
+		return nil
+	}
+	c.depth++
+	defer func() { c.depth-- }()
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		return c.node(path, n.Content[0], t)
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t {
+	case reflect.TypeOf(Ref{}):
+		if n.Kind != yaml.MappingNode {
+			return fmt.Errorf("%s: must be a reference {env: NAME} or {file: PATH}; values are never inline", path)
+		}
+	case reflect.TypeOf(Duration(0)):
+		d, err := time.ParseDuration(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			return fmt.Errorf("%s: %q is not a duration like 15m or 2h", path, n.Value)
+		}
+		if d < 0 {
+			return fmt.Errorf("%s: %q is negative", path, n.Value)
+		}
+		return nil
+	}
+	sub := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if line, dup := seen[k.Value]; dup && k.Tag != "!!merge" {
+				return fmt.Errorf("%s: defined twice (lines %d and %d)", sub(k.Value), line, k.Line)
+			}
+			seen[k.Value] = k.Line
+		}
+	}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Tag == "!!merge" { // <<: *base or <<: [*a, *b]
+				for v.Kind == yaml.AliasNode && v.Alias != nil {
+					v = v.Alias
+				}
+				items := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					items = v.Content
+				}
+				for _, item := range items {
+					if err := c.node(path, item, t); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			f, ok := yamlField(t, k.Value)
+			if !ok {
+				return fmt.Errorf("%s: unknown key (known: %s)", sub(k.Value), strings.Join(yamlFields(t), ", "))
+			}
+			if err := c.node(sub(k.Value), v, f.Type); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := c.node(sub(n.Content[i].Value), n.Content[i+1], t.Elem()); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, item := range n.Content {
+			if err := c.node(fmt.Sprintf("%s[%d]", path, i), item, t.Elem()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// maxSchemaDepth is far deeper than the schema; only a self-referencing alias reaches it.
+const maxSchemaDepth = 64
+
+// yamlField finds the struct field that a YAML key decodes into.
+func yamlField(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name == key && name != "-" {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// yamlFields lists the keys a struct accepts.
+func yamlFields(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }

@@ -108,7 +108,7 @@ func ValidatePrefixes(prefixes []string) error {
 		return fmt.Errorf("no route prefixes given")
 	}
 	for _, p := range prefixes {
-		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t?#*") || strings.Contains(p, "//") {
+		if !strings.HasPrefix(p, "/") || strings.ContainsFunc(p, notPathRune) || strings.Contains(p, "//") {
 			return fmt.Errorf("route %q is not a path prefix like /admin", p)
 		}
 		if p == "/" || strings.HasPrefix(p, "/_control") || strings.HasPrefix(p, "/healthz") {
@@ -116,6 +116,12 @@ func ValidatePrefixes(prefixes []string) error {
 		}
 	}
 	return nil
+}
+
+// notPathRune rejects what cannot be part of a plain route prefix: a restriction on "/admin\n"
+// would match nothing and silently protect nothing.
+func notPathRune(r rune) bool {
+	return r <= ' ' || r == 0x7f || strings.ContainsRune("?#*%\\", r)
 }
 
 // ValidateCIDRs checks CIDRs before anything is sent.
@@ -168,6 +174,10 @@ func (c Client) do(ctx context.Context, method, path string, body, out any) erro
 			Error string `json:"error"`
 		}
 		_ = json.Unmarshal(data, &e)
+		if c.Token != "" {
+			// A backend may echo the request; the token must not reach history or logs.
+			e.Error = strings.ReplaceAll(e.Error, c.Token, "[REDACTED]")
+		}
 		return &StatusError{Path: path, Status: resp.StatusCode, Message: e.Error}
 	}
 	if out != nil && len(data) > 0 {

@@ -1,0 +1,634 @@
+package activities
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/envfile"
+	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/secretstore"
+)
+
+const (
+	probePassword = "probe-pa55word-Zq9"
+	adminToken    = "adm1n-t0ken-Xw2"
+	accessToken   = "access-t0ken-Kp4"
+	refreshToken  = "refresh-t0ken-Lm7"
+	sessionCookie = "sess10n-c00kie-Rt3"
+	storeName     = "demo-jwt-secret"
+	// The lines around JWT_SECRET, which the activities must leave alone.
+	envHead = "# demo backend\nPORT=8081\n"
+	envTail = "export LOG_LEVEL=info # keep\n\nDB_URL='postgres://u@h/db'\n"
+)
+
+// deployScript is the exec deployer: it prints the env file, secret included, the way a careless
+// deploy tool would. --dry-run only proves the path works.
+const deployScript = `#!/bin/sh
+if [ "$1" = "--dry-run" ]; then echo "dry run ok"; exit 0; fi
+if [ "$1" = "--broken-dry-run" ]; then cat backend.env; echo "cannot reach the orchestrator"; exit 3; fi
+echo "deploying with:"
+cat "$1"
+echo "JWT_SECRET is $(grep '^JWT_SECRET=' "$1" | cut -d= -f2-)"
+echo "restarted"
+`
+
+// fixture is a target on disk (env file, secret store, deploy script, credentials) pointing at a
+// fake backend, and the activities under test in a TestActivityEnvironment.
+type fixture struct {
+	t       *testing.T
+	dir     string
+	initial string // the secret the env file holds at the start
+	cfg     *config.Config
+	act     *Activities
+	env     *testsuite.TestActivityEnvironment
+	logs    *syncBuffer
+
+	healthz     atomic.Int64 // /healthz requests
+	unhealthyN  atomic.Int64 // answer 503 to this many /healthz requests first
+	neverHealth atomic.Bool
+
+	mu      sync.Mutex
+	results []string // JSON of every activity result and error text
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newSecret returns 32 random bytes in padded base64url: 44 characters.
+func newSecret(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 32)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	s := base64.URLEncoding.EncodeToString(b)
+	require.Len(t, s, 44)
+	return s
+}
+
+func newFixture(t *testing.T, edits ...func(yaml string) string) *fixture {
+	t.Helper()
+	f := &fixture{t: t, dir: t.TempDir(), initial: newSecret(t), logs: &syncBuffer{}}
+
+	srv := httptest.NewServer(f.backend())
+	t.Cleanup(srv.Close)
+
+	write := func(name, content string, mode os.FileMode) {
+		p := filepath.Join(f.dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
+		require.NoError(t, os.WriteFile(p, []byte(content), mode))
+		require.NoError(t, os.Chmod(p, mode))
+	}
+	write("backend.env", envHead+"JWT_SECRET="+f.initial+"\n"+envTail, 0o600)
+	write("passwords/probe", probePassword+"\n", 0o600)
+	write("admin.token", adminToken+"\n", 0o600)
+	write("deploy.sh", deployScript, 0o700)
+
+	doc := fmt.Sprintf(`targets:
+  demo:
+    base_url: %s
+    channel: "#auth-ops"
+    secret_store: {kind: file, dir: secrets, name: %s}
+    env_sink: {kind: dotenv, path: backend.env, key: JWT_SECRET}
+    deployer:
+      kind: exec
+      argv: [deploy.sh, backend.env]
+      dry_run_argv: [deploy.sh, --dry-run]
+      timeout: 10s
+      readiness_timeout: 5s
+    admin: {token: {file: admin.token}}
+    probe:
+      username: probe
+      password: {file: passwords/probe}
+    claims: {issuer: authbackend-demo}
+    approvers: [alice, bob]
+`, srv.URL, storeName)
+	for _, e := range edits {
+		doc = e(doc)
+	}
+	cfg, err := config.Parse([]byte(doc), f.dir)
+	require.NoError(t, err)
+	f.cfg = cfg
+
+	f.act = &Activities{
+		Config:   cfg,
+		Notifier: notify.Log{Logger: slog.New(slog.NewJSONHandler(f.logs, nil))},
+		HTTP:     srv.Client(),
+	}
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewJSONHandler(f.logs, nil))))
+	f.env = suite.NewTestActivityEnvironment()
+	f.env.RegisterActivity(f.act)
+
+	// Registered after t.TempDir, so it runs first, while the store is still there.
+	t.Cleanup(f.assertNoSecrets)
+	return f
+}
+
+// backend is a fake of the demo backend's contract, enough for the probes and the readiness wait.
+func (f *fixture) backend() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		n := f.healthz.Add(1)
+		if f.neverHealth.Load() || n <= f.unhealthyN.Load() {
+			http.Error(w, `{"error":"starting"}`, http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, `{"status":"ok","pid":1}`)
+	})
+	mux.HandleFunc("POST /auth/token", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Username, Password string }
+		if json.NewDecoder(r.Body).Decode(&in) != nil || in.Username != "probe" || in.Password != probePassword {
+			http.Error(w, `{"error":"invalid_credentials"}`, http.StatusUnauthorized)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: sessionCookie, Path: "/", HttpOnly: true})
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"access_token": accessToken, "token_type": "Bearer", "expires_in": 900, "refresh_token": refreshToken,
+		})
+	})
+	mux.HandleFunc("GET /auth/me", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+accessToken {
+			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, `{"username":"probe","role":"user"}`)
+	})
+	return mux
+}
+
+// run executes one activity, records its result (or error) for the secret scan, and decodes the
+// result into out when out is not nil.
+func (f *fixture) run(out any, fn any, in any) error {
+	f.t.Helper()
+	val, err := f.env.ExecuteActivity(fn, in)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil {
+		f.results = append(f.results, err.Error())
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) {
+			b, _ := json.Marshal(ae)
+			f.results = append(f.results, ae.Error(), string(b))
+		}
+		return err
+	}
+	if out != nil {
+		require.NoError(f.t, val.Get(out))
+		b, err := json.Marshal(out)
+		require.NoError(f.t, err)
+		f.results = append(f.results, string(b))
+	}
+	return nil
+}
+
+func (f *fixture) store() *secretstore.File {
+	f.t.Helper()
+	s, err := secretstore.OpenFile(filepath.Join(f.dir, "secrets"), storeName)
+	require.NoError(f.t, err)
+	return s
+}
+
+func (f *fixture) value(id string) string {
+	f.t.Helper()
+	v, err := f.store().Value(context.Background(), id)
+	require.NoError(f.t, err)
+	return v
+}
+
+func (f *fixture) envFile() string {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.dir, "backend.env"))
+	require.NoError(f.t, err)
+	return string(b)
+}
+
+func (f *fixture) setEnvSecret(v string) {
+	f.t.Helper()
+	_, err := envfile.Dotenv{Path: filepath.Join(f.dir, "backend.env")}.Set("JWT_SECRET", v)
+	require.NoError(f.t, err)
+}
+
+// secrets is every value that must never leave the activities: each version the store holds,
+// whatever the env file holds, and the credentials.
+func (f *fixture) secrets() []string {
+	out := []string{f.initial, probePassword, adminToken, accessToken, refreshToken, sessionCookie}
+	if v, ok, err := (envfile.Dotenv{Path: filepath.Join(f.dir, "backend.env")}).Get("JWT_SECRET"); err == nil && ok && v != "" {
+		out = append(out, v)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "secrets", storeName+".json")); err == nil {
+		s := f.store()
+		vs, err := s.List(context.Background())
+		require.NoError(f.t, err)
+		for _, v := range vs {
+			if val, err := s.Value(context.Background(), v.ID); err == nil {
+				out = append(out, val)
+			}
+		}
+	}
+	return out
+}
+
+func (f *fixture) assertNoSecrets() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	secrets := f.secrets()
+	logs := f.logs.String()
+	for _, s := range secrets {
+		for _, r := range f.results {
+			require.NotContains(f.t, r, s, "an activity result or error holds a secret")
+		}
+		require.NotContains(f.t, logs, s, "the activity log holds a secret")
+	}
+}
+
+func TestCreatePendingSecret_IdempotentAndNeverReturnsTheValue(t *testing.T) {
+	f := newFixture(t)
+	in := SecretInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
+
+	var first, second VersionRef
+	require.NoError(t, f.run(&first, f.act.CreatePendingSecret, in))
+	require.NoError(t, f.run(&second, f.act.CreatePendingSecret, in), "a retry with the same key")
+	require.Equal(t, first, second, "the retry returns the same version")
+	require.NotEmpty(t, first.ID)
+
+	value := f.value(first.ID)
+	require.Equal(t, f.store().Fingerprint(value), first.Fingerprint)
+	require.NotContains(t, first.Fingerprint, value)
+	b, err := json.Marshal(first)
+	require.NoError(t, err)
+	require.JSONEq(t, fmt.Sprintf(`{"id":%q,"fingerprint":%q}`, first.ID, first.Fingerprint), string(b), "ids and fingerprints only")
+
+	vs, err := f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, vs, 1, "one version, not one per attempt")
+	require.Equal(t, secretstore.StagePending, vs[0].Stage)
+	require.Equal(t, in.IdempotencyKey+"/create", vs[0].IdempotencyKey)
+
+	// Another run cannot start a second pending version.
+	err = f.run(nil, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "rotation-demo/run-2"})
+	require.ErrorContains(t, err, "pending")
+	vs, err = f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, vs, 1)
+}
+
+func TestApplySecret_WritesPendingValueOnceAndKeepsOtherLines(t *testing.T) {
+	f := newFixture(t)
+	key := "rotation-demo/run-1"
+	var pc PreCheckResult
+	require.NoError(t, f.run(&pc, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: key}))
+	var ref VersionRef
+	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: key}))
+	pending := f.value(ref.ID)
+	require.NotEqual(t, f.initial, pending)
+
+	in := VersionInput{Target: "demo", VersionID: ref.ID}
+	var first, second ApplyResult
+	require.NoError(t, f.run(&first, f.act.ApplySecret, in))
+	require.Equal(t, ApplyResult{Key: "JWT_SECRET", Path: "backend.env", VersionID: ref.ID, Fingerprint: ref.Fingerprint, Changed: true}, first)
+	require.Equal(t, envHead+"JWT_SECRET="+pending+"\n"+envTail, f.envFile(), "only the JWT_SECRET line changed")
+
+	fi, err := os.Stat(filepath.Join(f.dir, "backend.env"))
+	require.NoError(t, err)
+	require.NoError(t, f.run(&second, f.act.ApplySecret, in), "a retry")
+	require.False(t, second.Changed, "the retry writes nothing")
+	second.Changed = true
+	require.Equal(t, first, second)
+	fi2, err := os.Stat(filepath.Join(f.dir, "backend.env"))
+	require.NoError(t, err)
+	require.True(t, os.SameFile(fi, fi2), "the file was not replaced")
+	require.Equal(t, envHead+"JWT_SECRET="+pending+"\n"+envTail, f.envFile())
+
+	// An unknown version is a conflict that is not retried, and the env file stays as it is.
+	err = f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: "v9-deadbeef"})
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, ErrTypeConflict, ae.Type())
+	require.True(t, ae.NonRetryable())
+	require.Equal(t, envHead+"JWT_SECRET="+pending+"\n"+envTail, f.envFile())
+}
+
+func checkByName(t *testing.T, res PreCheckResult, name string) Check {
+	t.Helper()
+	for _, c := range res.Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in %+v", name, res.Checks)
+	return Check{}
+}
+
+func TestPreCheck_AdoptsTheEnvSecret(t *testing.T) {
+	f := newFixture(t)
+	in := PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, in))
+	require.True(t, res.OK, "%+v", res.Checks)
+	for _, name := range []string{"target config valid", "secret store writable", "env sink matches secret store",
+		"deploy path configured (dry run)", "probe credentials resolvable", "backend healthy and probe login works"} {
+		require.True(t, checkByName(t, res, name).OK, name)
+	}
+	require.True(t, res.Validation.OK(), "%+v", res.Validation)
+
+	s := f.store()
+	require.NotEmpty(t, res.Current.ID)
+	require.Equal(t, s.Fingerprint(f.initial), res.Current.Fingerprint, "the running secret was adopted")
+	cur, ok, err := s.ByStage(context.Background(), secretstore.StageCurrent)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, res.Current.ID, cur.ID)
+	require.Equal(t, f.initial, f.value(cur.ID))
+	require.Equal(t, envHead+"JWT_SECRET="+f.initial+"\n"+envTail, f.envFile(), "the env file is only read")
+
+	// Again (a retry, or the next run): the same version, nothing new.
+	var again PreCheckResult
+	require.NoError(t, f.run(&again, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-2"}))
+	require.True(t, again.OK)
+	require.Equal(t, res.Current, again.Current)
+	vs, err := s.List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, vs, 1)
+}
+
+func TestPreCheck_DriftBetweenEnvAndStore(t *testing.T) {
+	f := newFixture(t)
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.True(t, res.OK)
+
+	// Somebody edits the env file by hand: the backend no longer runs on the store's current version.
+	f.setEnvSecret(newSecret(t))
+	var drift PreCheckResult
+	require.NoError(t, f.run(&drift, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-2"}))
+	require.False(t, drift.OK)
+	c := checkByName(t, drift, "env sink matches secret store")
+	require.False(t, c.OK)
+	require.Contains(t, c.Detail, "env sink holds fingerprint")
+	require.Contains(t, c.Detail, res.Current.ID)
+	require.Contains(t, c.Detail, res.Current.Fingerprint)
+	require.True(t, checkByName(t, drift, "secret store writable").OK, "only the drift check fails")
+
+	// The store is not touched: the old current stays current, nothing is adopted.
+	vs, err := f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, vs, 1)
+	require.Equal(t, secretstore.StageCurrent, vs[0].Stage)
+
+	// An env file without the key is a failed check too, not a crash.
+	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "backend.env"), []byte(envHead+envTail), 0o600))
+	require.NoError(t, f.run(&drift, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-3"}))
+	require.False(t, drift.OK)
+	require.Contains(t, checkByName(t, drift, "env sink matches secret store").Detail, "has no JWT_SECRET")
+}
+
+func TestPreCheck_PendingVersionOfAnotherRun(t *testing.T) {
+	f := newFixture(t)
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var ref VersionRef
+	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
+
+	var other PreCheckResult
+	require.NoError(t, f.run(&other, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-2"}))
+	require.False(t, other.OK)
+	c := checkByName(t, other, "env sink matches secret store")
+	require.False(t, c.OK)
+	require.Contains(t, c.Detail, ref.ID)
+	require.Contains(t, c.Detail, "pending from another run")
+
+	// The run that created it is not blocked by its own pending version (a retried PreCheck).
+	var own PreCheckResult
+	require.NoError(t, f.run(&own, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.True(t, own.OK, "%+v", own.Checks)
+}
+
+func TestMarkSecretFailed_ByIdempotencyKey(t *testing.T) {
+	f := newFixture(t)
+	require.NoError(t, f.run(nil, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var ref VersionRef
+	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
+	stage := func() secretstore.Stage {
+		vs, err := f.store().List(context.Background())
+		require.NoError(t, err)
+		for _, v := range vs {
+			if v.ID == ref.ID {
+				return v.Stage
+			}
+		}
+		t.Fatalf("version %s is gone", ref.ID)
+		return ""
+	}
+
+	// Another run's key: a no-op.
+	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", IdempotencyKey: "run-2"}))
+	require.Equal(t, secretstore.StagePending, stage())
+
+	// The run's own key finds the version whose id it never learnt.
+	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.Equal(t, secretstore.StageFailed, stage())
+
+	// Retries, by key and by id, change nothing.
+	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", VersionID: ref.ID}))
+	require.Equal(t, secretstore.StageFailed, stage())
+
+	// The next rotation can start.
+	var next VersionRef
+	require.NoError(t, f.run(&next, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-3"}))
+	require.NotEqual(t, ref.ID, next.ID)
+}
+
+func TestPromoteSecret_Idempotent(t *testing.T) {
+	f := newFixture(t)
+	var pc PreCheckResult
+	require.NoError(t, f.run(&pc, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var ref VersionRef
+	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
+
+	in := VersionInput{Target: "demo", VersionID: ref.ID}
+	require.NoError(t, f.run(nil, f.act.PromoteSecret, in))
+	require.NoError(t, f.run(nil, f.act.PromoteSecret, in), "a retry")
+
+	ctx := context.Background()
+	cur, ok, err := f.store().ByStage(ctx, secretstore.StageCurrent)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, ref.ID, cur.ID)
+	prev, ok, err := f.store().ByStage(ctx, secretstore.StagePrevious)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, pc.Current.ID, prev.ID, "the adopted version is kept as previous")
+
+	// Promoting a version that is not pending is a conflict, not retried.
+	err = f.run(nil, f.act.PromoteSecret, VersionInput{Target: "demo", VersionID: pc.Current.ID})
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, ErrTypeConflict, ae.Type())
+}
+
+func TestDeploy_RedactsOutputAndWaitsForHealth(t *testing.T) {
+	f := newFixture(t)
+	key := "run-1"
+	require.NoError(t, f.run(nil, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: key}))
+	var ref VersionRef
+	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: key}))
+	require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: ref.ID}))
+	pending := f.value(ref.ID)
+
+	// The backend comes back after a few failed health checks.
+	f.healthz.Store(0)
+	f.unhealthyN.Store(3)
+	var res DeployResult
+	require.NoError(t, f.run(&res, f.act.Deploy, DeployInput{Target: "demo"}))
+	require.GreaterOrEqual(t, f.healthz.Load(), int64(4), "Deploy waited for /healthz to answer 200")
+	require.Equal(t, 0, res.ExitCode)
+	require.Contains(t, res.Output, "deploying with:")
+	require.Contains(t, res.Output, "restarted")
+	require.Contains(t, res.Output, "PORT=8081", "the rest of the output is kept")
+	require.Contains(t, res.Output, "JWT_SECRET=[REDACTED]")
+	require.Contains(t, res.Output, "JWT_SECRET is [REDACTED]")
+	require.NotContains(t, res.Output, pending)
+	require.NotContains(t, res.Output, f.initial)
+	require.GreaterOrEqual(t, res.ReadyMS, res.DurationMS)
+
+	// A backend that never comes back fails the deploy once the readiness timeout is up.
+	g := newFixture(t, func(s string) string {
+		return strings.Replace(s, "readiness_timeout: 5s", "readiness_timeout: 300ms", 1)
+	})
+	require.NoError(t, g.run(nil, g.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: key}))
+	g.neverHealth.Store(true)
+	err := g.run(&res, g.act.Deploy, DeployInput{Target: "demo"})
+	require.ErrorContains(t, err, "not ready")
+	require.ErrorContains(t, err, "503")
+}
+
+func TestDeploy_RedactsASecretTheStoreDoesNotHold(t *testing.T) {
+	// Before the first PreCheck (or after the env file was edited by hand) the env file holds a
+	// secret that no store version has; the deploy output still must not show it.
+	f := newFixture(t)
+	var res DeployResult
+	require.NoError(t, f.run(&res, f.act.Deploy, DeployInput{Target: "demo"}))
+	require.Contains(t, res.Output, "restarted")
+	require.NotContains(t, res.Output, f.initial)
+	require.Contains(t, res.Output, "JWT_SECRET=[REDACTED]")
+
+	// A version that failed (its value still kept) is redacted too.
+	require.NoError(t, f.run(nil, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var ref VersionRef
+	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
+	failed := f.value(ref.ID)
+	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", VersionID: ref.ID}))
+	f.setEnvSecret(failed)
+	require.NoError(t, f.run(&res, f.act.Deploy, DeployInput{Target: "demo"}))
+	require.NotContains(t, res.Output, failed)
+}
+
+func TestUnknownTarget_IsANonRetryableConfigError(t *testing.T) {
+	f := newFixture(t)
+	const target = "prod"
+	calls := map[string]func() error{
+		"LoadPolicy": func() error { return f.run(nil, f.act.LoadPolicy, target) },
+		"PreCheck":   func() error { return f.run(nil, f.act.PreCheck, PreCheckInput{Target: target, IdempotencyKey: "k"}) },
+		"CreatePendingSecret": func() error {
+			return f.run(nil, f.act.CreatePendingSecret, SecretInput{Target: target, IdempotencyKey: "k"})
+		},
+		"ApplySecret":   func() error { return f.run(nil, f.act.ApplySecret, VersionInput{Target: target, VersionID: "v1-x"}) },
+		"Deploy":        func() error { return f.run(nil, f.act.Deploy, DeployInput{Target: target}) },
+		"Validate":      func() error { return f.run(nil, f.act.Validate, ValidateInput{Target: target, LiveVersionID: "v1-x"}) },
+		"PromoteSecret": func() error { return f.run(nil, f.act.PromoteSecret, VersionInput{Target: target, VersionID: "v1-x"}) },
+		"MarkSecretFailed": func() error {
+			return f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: target, IdempotencyKey: "k"})
+		},
+		"RollBackSecret": func() error { return f.run(nil, f.act.RollBackSecret, VersionInput{Target: target, VersionID: "v1-x"}) },
+	}
+	before := f.envFile()
+	for name, call := range calls {
+		err := call()
+		var ae *temporal.ApplicationError
+		require.ErrorAs(t, err, &ae, name)
+		require.Equal(t, ErrTypeConfig, ae.Type(), name)
+		require.True(t, ae.NonRetryable(), name)
+		require.Contains(t, ae.Error(), `unknown target "prod" (known: demo)`, name)
+	}
+	// Nothing changed: no store was created, the env file is as it was, nothing was deployed.
+	_, err := os.Stat(filepath.Join(f.dir, "secrets"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	require.Equal(t, before, f.envFile())
+	require.Zero(t, f.healthz.Load())
+}
+
+func TestLoadPolicy_HasNoSecrets(t *testing.T) {
+	f := newFixture(t)
+	var p Policy
+	require.NoError(t, f.run(&p, f.act.LoadPolicy, "demo"))
+	require.Equal(t, "demo", p.Target)
+	require.Equal(t, []string{"alice", "bob"}, p.Approvers)
+	require.False(t, p.AllowSelfApproval)
+	require.Equal(t, "#auth-ops", p.Channel)
+	require.Equal(t, "end", p.ClosedWindow)
+	require.Positive(t, p.ApprovalTimeout)
+	require.Equal(t, f.cfg.Targets["demo"].Deployer.Timeout.D()+f.cfg.Targets["demo"].Deployer.ReadinessTimeout.D(), p.DeployTimeout)
+
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	var fields map[string]any
+	require.NoError(t, json.Unmarshal(b, &fields))
+	for k := range fields {
+		for _, bad := range []string{"secret", "password", "token", "env", "ref", "file"} {
+			require.NotContains(t, strings.ToLower(k), bad, "policy field %q", k)
+		}
+	}
+	for _, s := range []string{"admin.token", "passwords/probe", "backend.env", "secrets"} {
+		require.NotContains(t, string(b), s, "no credential or secret location")
+	}
+}
+
+func TestPreCheck_FailedDryRunIsRedacted(t *testing.T) {
+	// A dry run that fails shows the end of its output in the check; it must not show the secret.
+	f := newFixture(t, func(s string) string {
+		return strings.Replace(s, "dry_run_argv: [deploy.sh, --dry-run]", "dry_run_argv: [deploy.sh, --broken-dry-run]", 1)
+	})
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.False(t, res.OK)
+	c := checkByName(t, res, "deploy path configured (dry run)")
+	require.False(t, c.OK)
+	require.Contains(t, c.Detail, "cannot reach the orchestrator")
+	require.Contains(t, c.Detail, "JWT_SECRET=[REDACTED]")
+	require.NotContains(t, c.Detail, f.initial)
+}
