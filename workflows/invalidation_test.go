@@ -3,35 +3,25 @@ package workflows
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/authops/authops/activities"
-	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/probe"
 )
 
-// The helpers of this file carry an "inv" prefix: rotation_test.go shares the package and is
-// edited independently.
-
-// invT0 is the virtual start of every emergency run; deliberately not UTC.
-var invT0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CET", 3600))
+// The shared scaffolding (test environment, t0, call recorder, harness, timeline helpers) is in
+// helpers_test.go; the "inv" prefix marks this runbook's own fixtures.
 
 const (
 	invWorkflowID = "emergency-demo"
@@ -44,18 +34,7 @@ var (
 	invNewV  = activities.VersionRef{ID: "v8", Fingerprint: "fp-fresh"}
 )
 
-func invPolicy() activities.Policy {
-	return activities.Policy{
-		Target:                   "demo",
-		BaseURL:                  "http://demo.invalid",
-		Channel:                  "#sec-incident",
-		Approvers:                []string{"alice", "bob"},
-		ApprovalTimeout:          time.Hour,
-		ReminderInterval:         15 * time.Minute,
-		EmergencyApprovalTimeout: 10 * time.Minute,
-		DeployTimeout:            time.Minute,
-	}
-}
+func invPolicy() activities.Policy { return basePolicy("#sec-incident") }
 
 func invInput() InvalidationInput {
 	return InvalidationInput{
@@ -87,9 +66,7 @@ func invLiftOK(prefixes []string) probe.Results {
 
 // invCall is one activity attempt or child workflow start, in the order the run made them.
 type invCall struct {
-	Name    string
-	At      time.Duration // since invT0, on the workflow clock
-	Msg     notify.Message
+	callInfo
 	Routes  activities.RoutesInput
 	Cutover activities.CutoverInput
 	Revoke  activities.RevokeInput
@@ -99,10 +76,8 @@ type invCall struct {
 }
 
 type invHarness struct {
-	t   *testing.T
-	env *testsuite.TestWorkflowEnvironment
+	*harness[invCall, InvalidationResult]
 
-	policy activities.Policy
 	// child answers the SecretRotation child run.
 	child  func(RotationInput) (RotationResult, error)
 	verify func(activities.CutoverInput) (probe.Results, error)
@@ -110,8 +85,7 @@ type invHarness struct {
 	rotationRunning bool
 	goAheadAt       time.Duration // when the test gives the go-ahead, for the revoke mock's canary time
 
-	mu       sync.Mutex
-	calls    []invCall
+	// guarded by mu
 	preempts []Preemption
 	cancels  []string
 	upserts  []temporal.SearchAttributes
@@ -119,14 +93,23 @@ type invHarness struct {
 
 func newInvHarness(t *testing.T) *invHarness {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetStartTime(invT0)
+	env := newTestEnv(EmergencyInvalidation, SecretRotation)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: invWorkflowID, TaskQueue: TaskQueue})
-	env.RegisterWorkflow(EmergencyInvalidation)
-	env.RegisterWorkflow(SecretRotation)
-	h := &invHarness{t: t, env: env, policy: invPolicy()}
+	h := &invHarness{harness: newHarness[invCall, InvalidationResult](t, env, invPolicy(),
+		func(base callInfo, args converter.EncodedValues) invCall {
+			c := invCall{callInfo: base}
+			switch c.Name {
+			case "RestrictRoutes", "LiftRoutes":
+				assert.NoError(t, args.Get(&c.Routes))
+			case "VerifyCutover":
+				assert.NoError(t, args.Get(&c.Cutover))
+			case "RevokeSessions":
+				assert.NoError(t, args.Get(&c.Revoke))
+			case "PrepareCanary", "CleanupCanary":
+				assert.NoError(t, args.Get(&c.Canary))
+			}
+			return c
+		})}
 	h.child = func(in RotationInput) (RotationResult, error) {
 		return RotationResult{Target: in.Target, Outcome: OutcomeCompleted, ApprovedBy: in.ApprovedBy,
 			Previous: invPrevV, New: invNewV,
@@ -136,45 +119,16 @@ func newInvHarness(t *testing.T) *invHarness {
 		}, nil
 	}
 	h.verify = func(activities.CutoverInput) (probe.Results, error) { return invCutoverOK(), nil }
-
-	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
-		c := invCall{Name: info.ActivityType.Name, At: env.Now().Sub(invT0)}
-		switch c.Name {
-		case "Announce":
-			assert.NoError(t, args.Get(&c.Msg))
-		case "RestrictRoutes", "LiftRoutes":
-			assert.NoError(t, args.Get(&c.Routes))
-		case "VerifyCutover":
-			assert.NoError(t, args.Get(&c.Cutover))
-		case "RevokeSessions":
-			assert.NoError(t, args.Get(&c.Revoke))
-		case "PrepareCanary", "CleanupCanary":
-			assert.NoError(t, args.Get(&c.Canary))
-		}
-		h.add(c)
-	})
 	return h
-}
-
-func (h *invHarness) add(c invCall) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.calls = append(h.calls, c)
 }
 
 func (h *invHarness) mock() {
 	env := h.env
-	env.OnActivity(acts.LoadPolicy, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, target string) (activities.Policy, error) {
-			p := h.policy
-			p.Target = target
-			return p, nil
-		})
-	env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
+	h.mockPolicyAndAnnounce()
 	env.OnActivity(acts.PrepareCanary, mock.Anything, mock.Anything).Return("canary.json", nil)
 	env.OnActivity(acts.RevokeSessions, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.RevokeInput) (activities.RevokeResult, error) {
-			goAhead := invT0.Add(h.goAheadAt).UTC()
+			goAhead := t0.Add(h.goAheadAt).UTC()
 			return activities.RevokeResult{Revoked: 42, Cutoff: goAhead.Add(20 * time.Millisecond),
 				CanaryRejected: true, CanaryRejectedAt: goAhead.Add(150 * time.Millisecond)}, nil
 		})
@@ -189,7 +143,7 @@ func (h *invHarness) mock() {
 
 	env.OnWorkflow(SecretRotation, mock.Anything, mock.Anything).Return(
 		func(ctx workflow.Context, in RotationInput) (RotationResult, error) {
-			h.add(invCall{Name: "SecretRotation", At: workflow.Now(ctx).Sub(invT0), Child: in,
+			h.add(invCall{callInfo: callInfo{Name: "SecretRotation", At: workflow.Now(ctx).Sub(t0)}, Child: in,
 				ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
 			return h.child(in)
 		})
@@ -228,14 +182,7 @@ func (h *invHarness) mock() {
 func (h *invHarness) run(in InvalidationInput) {
 	h.t.Helper()
 	h.mock()
-	h.env.ExecuteWorkflow(EmergencyInvalidation, in)
-	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
-}
-
-func (h *invHarness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
-
-func (h *invHarness) signalAt(d time.Duration, name, actor, comment string) {
-	h.at(d, func() { h.env.SignalWorkflow(name, Decision{Actor: actor, Comment: comment}) })
+	h.execute(EmergencyInvalidation, in)
 }
 
 // approveAt has actor give the go-ahead at d, and makes the revoke mock's canary times follow it.
@@ -243,145 +190,6 @@ func (h *invHarness) approveAt(d time.Duration, actor string) {
 	h.goAheadAt = d
 	h.signalAt(d, SignalApprove, actor, "go")
 }
-
-// steps lists activities and the child, in order, without announcements.
-func (h *invHarness) steps() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := []string{}
-	for _, c := range h.calls {
-		if c.Name != "Announce" {
-			out = append(out, c.Name)
-		}
-	}
-	return out
-}
-
-func (h *invHarness) named(name string) []invCall {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []invCall
-	for _, c := range h.calls {
-		if c.Name == name {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func (h *invHarness) announced(kind string) []notify.Message {
-	var out []notify.Message
-	for _, c := range h.named("Announce") {
-		if c.Msg.Kind == kind {
-			out = append(out, c.Msg)
-		}
-	}
-	return out
-}
-
-func (h *invHarness) announceKinds() []string {
-	var out []string
-	for _, c := range h.named("Announce") {
-		out = append(out, c.Msg.Kind)
-	}
-	return out
-}
-
-func (h *invHarness) status() Status {
-	h.t.Helper()
-	v, err := h.env.QueryWorkflow(QueryStatus)
-	require.NoError(h.t, err)
-	var s Status
-	require.NoError(h.t, v.Get(&s))
-	return s
-}
-
-func (h *invHarness) timeline() []Event {
-	h.t.Helper()
-	v, err := h.env.QueryWorkflow(QueryTimeline)
-	require.NoError(h.t, err)
-	var tl []Event
-	require.NoError(h.t, v.Get(&tl))
-	return tl
-}
-
-func (h *invHarness) completed() InvalidationResult {
-	h.t.Helper()
-	require.NoError(h.t, h.env.GetWorkflowError())
-	var res InvalidationResult
-	require.NoError(h.t, h.env.GetWorkflowResult(&res))
-	return res
-}
-
-// runbookFailed returns the result carried by the RunbookFailed error.
-func (h *invHarness) runbookFailed() InvalidationResult {
-	h.t.Helper()
-	err := h.env.GetWorkflowError()
-	require.Error(h.t, err)
-	var appErr *temporal.ApplicationError
-	require.True(h.t, errors.As(err, &appErr), "want an ApplicationError, got %v", err)
-	require.Equal(h.t, ErrTypeRunbookFailed, appErr.Type())
-	require.True(h.t, appErr.NonRetryable())
-	require.True(h.t, appErr.HasDetails())
-	var res InvalidationResult
-	require.NoError(h.t, appErr.Details(&res))
-	return res
-}
-
-func (h *invHarness) assertNotRun(names ...string) {
-	h.t.Helper()
-	for _, n := range names {
-		assert.Empty(h.t, h.named(n), "%s must not run", n)
-	}
-}
-
-func invChecklist(s Status) map[string]string {
-	m := map[string]string{}
-	for _, st := range s.Checklist {
-		m[st.Name] = st.State
-	}
-	return m
-}
-
-// invEvent finds the first timeline event with actor, action and outcome.
-func invEvent(t *testing.T, tl []Event, actor, action, outcome string) Event {
-	t.Helper()
-	for _, e := range tl {
-		if e.Actor == actor && e.Action == action && e.Outcome == outcome {
-			return e
-		}
-	}
-	require.Failf(t, "missing timeline event", "%s/%s/%s not in:\n%s", actor, action, outcome, invDump(tl))
-	return Event{}
-}
-
-func invHasEvent(tl []Event, actor, action, outcome string) bool {
-	for _, e := range tl {
-		if e.Actor == actor && e.Action == action && e.Outcome == outcome {
-			return true
-		}
-	}
-	return false
-}
-
-func invDump(tl []Event) string {
-	var b strings.Builder
-	for _, e := range tl {
-		fmt.Fprintf(&b, "  %s %-8s %-50q %-12q %s\n", e.At.Format(time.RFC3339Nano), e.Actor, e.Action, e.Outcome, e.Detail)
-	}
-	return b.String()
-}
-
-func invAssertUTC(t *testing.T, tl []Event) {
-	t.Helper()
-	require.NotEmpty(t, tl)
-	for _, e := range tl {
-		assert.Equal(t, time.UTC, e.At.Location(), "event %s/%s not in UTC", e.Actor, e.Action)
-		assert.False(t, e.At.Before(invT0), "event %s/%s before the start", e.Actor, e.Action)
-	}
-}
-
-func invIndex(steps []string, name string) int { return slices.Index(steps, name) }
 
 // 1. A second person gives the go-ahead: sessions and routes are cut off first, then the secret is
 // rotated, then the cutover is verified against the child's versions, users are told, and the
@@ -398,9 +206,9 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Equal(t, OutcomeCompleted, res.Outcome)
 	assert.Equal(t, "bob", res.ApprovedBy)
 	assert.False(t, res.BreakGlass)
-	assert.Equal(t, invT0.Add(3*time.Minute).UTC(), res.GoAheadAt)
+	assert.Equal(t, t0.Add(3*time.Minute).UTC(), res.GoAheadAt)
 	assert.Equal(t, time.UTC, res.GoAheadAt.Location())
-	assert.Equal(t, invT0.Add(3*time.Minute+20*time.Millisecond).UTC(), res.CutoffAt)
+	assert.Equal(t, t0.Add(3*time.Minute+20*time.Millisecond).UTC(), res.CutoffAt)
 	assert.Equal(t, int64(150), res.ExposureMS, "old token refused 150 ms after the go-ahead")
 	assert.Equal(t, invRotationID, res.Rotation)
 	assert.Equal(t, OutcomeCompleted, res.RotationOutcome)
@@ -411,7 +219,7 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	// Order: containment (in parallel) before the child, then verification and cleanup, then the lift.
 	steps := h.steps()
 	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary"}, steps[:2])
-	iRevoke, iRestrict, iChild := invIndex(steps, "RevokeSessions"), invIndex(steps, "RestrictRoutes"), invIndex(steps, "SecretRotation")
+	iRevoke, iRestrict, iChild := slices.Index(steps, "RevokeSessions"), slices.Index(steps, "RestrictRoutes"), slices.Index(steps, "SecretRotation")
 	require.True(t, iRevoke > 0 && iRestrict > 0 && iChild > 0, "steps: %v", steps)
 	assert.Less(t, iRevoke, iChild, "sessions revoked before the rotation: %v", steps)
 	assert.Less(t, iRestrict, iChild, "routes restricted before the rotation: %v", steps)
@@ -420,23 +228,23 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 
 	// Nothing containing ran before the go-ahead.
 	for _, name := range []string{"RevokeSessions", "RestrictRoutes", "SecretRotation"} {
-		c := h.named(name)
+		c := h.callsNamed(name)
 		require.Len(t, c, 1, name)
 		assert.Equal(t, 3*time.Minute, c[0].At, "%s at", name)
 	}
-	assert.Equal(t, activities.RevokeInput{Target: "demo", RunID: invWorkflowID}, h.named("RevokeSessions")[0].Revoke)
-	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, h.named("RestrictRoutes")[0].Routes)
-	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.named("PrepareCanary")[0].Canary)
-	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.named("CleanupCanary")[0].Canary)
+	assert.Equal(t, activities.RevokeInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("RevokeSessions")[0].Revoke)
+	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, h.callsNamed("RestrictRoutes")[0].Routes)
+	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("PrepareCanary")[0].Canary)
+	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("CleanupCanary")[0].Canary)
 
 	// The child: emergency mode under the per-target rotation id, carrying the go-ahead.
-	child := h.named("SecretRotation")[0]
+	child := h.callsNamed("SecretRotation")[0]
 	assert.Equal(t, invRotationID, child.ChildID)
 	assert.Equal(t, ModeEmergency, child.Child.Mode)
 	assert.Equal(t, "bob", child.Child.ApprovedBy)
 	assert.Equal(t, "alice", child.Child.RequestedBy)
 	assert.Equal(t, "emergency: "+invInput().Reason, child.Child.Reason)
-	assert.NoError(t, child.Child.Validate(invT0))
+	assert.NoError(t, child.Child.Validate(t0))
 	// A running rotation of the target was asked to step aside first; none was running.
 	assert.Equal(t, []Preemption{{By: invWorkflowID, Reason: invInput().Reason}}, h.preempts)
 	assert.Equal(t, []string{invRotationID}, h.cancels)
@@ -444,20 +252,20 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	// Verification uses the child's versions and the restricted routes.
 	assert.Equal(t, activities.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
 		RetiredVersionID: invPrevV.ID, Restricted: []string{"/admin"}, RestrictedStatus: 503},
-		h.named("VerifyCutover")[0].Cutover)
+		h.callsNamed("VerifyCutover")[0].Cutover)
 
 	// Announcements by kind; the user-impact one tells everyone to log in again.
 	assert.Equal(t, []string{"emergency", "user-impact", "restrictions-lifted"}, h.announceKinds())
-	em := h.announced("emergency")[0]
+	em := h.messages("emergency")[0]
 	assert.Equal(t, "#sec-incident", em.Channel)
 	assert.Equal(t, invWorkflowID, em.RunID)
 	assert.Equal(t, []string{"alice", "bob"}, em.Mention)
 	assert.Contains(t, em.Text, "requested by alice")
 	assert.Contains(t, em.Text, "incident INC-42")
 	assert.NotContains(t, em.Text, "BREAK GLASS")
-	ui := h.announced("user-impact")[0]
+	ui := h.messages("user-impact")[0]
 	assert.Contains(t, ui.Text, "everyone must log in again")
-	assert.Contains(t, ui.Text, "/admin are restricted until "+invT0.Add(33*time.Minute).UTC().Format(time.RFC3339))
+	assert.Contains(t, ui.Text, "/admin are restricted until "+t0.Add(33*time.Minute).UTC().Format(time.RFC3339))
 
 	// Validations: the child's, the emergency verification, the lift.
 	var stages []string
@@ -469,7 +277,7 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 
 	// Status while waiting and while routes are restricted.
 	assert.Equal(t, "waiting for go-ahead", waiting.Phase)
-	assert.Equal(t, StateRunning, invChecklist(waiting)[stepGoAhead])
+	assert.Equal(t, StateRunning, checklist(waiting)[stepGoAhead])
 	assert.Empty(t, waiting.Active)
 	assert.Equal(t, "routes restricted", restricted.Phase)
 	assert.Equal(t, "bob", restricted.ApprovedBy)
@@ -482,7 +290,7 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	s := h.status()
 	assert.Equal(t, "closed: completed", s.Phase)
 	assert.Equal(t, OutcomeCompleted, s.Outcome)
-	for name, state := range invChecklist(s) {
+	for name, state := range checklist(s) {
 		assert.Equal(t, StateDone, state, name)
 	}
 	require.Len(t, res.ActiveControls, 2)
@@ -492,22 +300,22 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Contains(t, res.Summary, "Old tokens refused 150 ms after the go-ahead.")
 
 	tl := h.timeline()
-	invAssertUTC(t, tl)
+	assertUTC(t, tl)
 	assert.Equal(t, tl, res.Timeline)
-	req := invEvent(t, tl, "alice", "requested", TriggerTokenAbuse)
+	req := requireEvent(t, tl, "alice", "requested", TriggerTokenAbuse)
 	assert.Equal(t, invInput().Reason, req.Detail)
-	ok := invEvent(t, tl, "bob", "approve", "accepted")
-	assert.Equal(t, invT0.Add(3*time.Minute).UTC(), ok.At)
-	invEvent(t, tl, systemActor, stepGoAhead, StateDone)
-	invEvent(t, tl, systemActor, stepRevoke, StateDone)
-	invEvent(t, tl, systemActor, stepRestrict, StateDone)
-	rot := invEvent(t, tl, systemActor, stepRotate, StateDone)
+	ok := requireEvent(t, tl, "bob", "approve", "accepted")
+	assert.Equal(t, t0.Add(3*time.Minute).UTC(), ok.At)
+	requireEvent(t, tl, systemActor, stepGoAhead, StateDone)
+	requireEvent(t, tl, systemActor, stepRevoke, StateDone)
+	requireEvent(t, tl, systemActor, stepRestrict, StateDone)
+	rot := requireEvent(t, tl, systemActor, stepRotate, StateDone)
 	assert.Contains(t, rot.Detail, "v7 → v8")
-	invEvent(t, tl, systemActor, stepVerifyOld, StateDone)
-	invEvent(t, tl, systemActor, stepCritical, StateDone)
-	invEvent(t, tl, systemActor, stepUserImpact, StateDone)
-	invEvent(t, tl, systemActor, "closed", OutcomeCompleted)
-	assert.False(t, invHasEvent(tl, systemActor, "preempt rotation", "canceled"), "no rotation was running")
+	requireEvent(t, tl, systemActor, stepVerifyOld, StateDone)
+	requireEvent(t, tl, systemActor, stepCritical, StateDone)
+	requireEvent(t, tl, systemActor, stepUserImpact, StateDone)
+	requireEvent(t, tl, systemActor, "closed", OutcomeCompleted)
+	assert.False(t, hasEvent(tl, systemActor, "preempt rotation", "canceled"), "no rotation was running")
 	assert.Empty(t, h.upserts, "only break glass flags the run")
 }
 
@@ -524,22 +332,22 @@ func TestEmergencyInvalidation_SelfApprovalDenied(t *testing.T) {
 
 	assert.Equal(t, OutcomeCompleted, res.Outcome)
 	assert.Equal(t, "bob", res.ApprovedBy)
-	assert.Equal(t, invT0.Add(3*time.Minute).UTC(), res.GoAheadAt)
+	assert.Equal(t, t0.Add(3*time.Minute).UTC(), res.GoAheadAt)
 
 	// The denials changed nothing: the run still waited, and containment started with bob.
 	assert.Equal(t, "waiting for go-ahead", afterDenials.Phase)
 	assert.Empty(t, afterDenials.ApprovedBy)
-	assert.Equal(t, 3*time.Minute, h.named("RevokeSessions")[0].At)
-	assert.Equal(t, "bob", h.named("SecretRotation")[0].Child.ApprovedBy)
+	assert.Equal(t, 3*time.Minute, h.callsNamed("RevokeSessions")[0].At)
+	assert.Equal(t, "bob", h.callsNamed("SecretRotation")[0].Child.ApprovedBy)
 
 	tl := h.timeline()
-	self := invEvent(t, tl, "alice", "approve", "denied")
-	assert.Equal(t, invT0.Add(time.Minute).UTC(), self.At)
+	self := requireEvent(t, tl, "alice", "approve", "denied")
+	assert.Equal(t, t0.Add(time.Minute).UTC(), self.At)
 	assert.Contains(t, self.Detail, "alice requested this run and cannot approve it")
-	other := invEvent(t, tl, "mallory", "approve", "denied")
+	other := requireEvent(t, tl, "mallory", "approve", "denied")
 	assert.Contains(t, other.Detail, "not an approver")
-	invEvent(t, tl, "bob", "approve", "accepted")
-	assert.False(t, invHasEvent(tl, "alice", "approve", "accepted"))
+	requireEvent(t, tl, "bob", "approve", "accepted")
+	assert.False(t, hasEvent(tl, "alice", "approve", "accepted"))
 }
 
 // 3. Break glass: no second person, but the run is flagged, announced for review and searchable.
@@ -553,14 +361,14 @@ func TestEmergencyInvalidation_BreakGlass(t *testing.T) {
 	assert.Equal(t, OutcomeCompleted, res.Outcome)
 	assert.True(t, res.BreakGlass)
 	assert.Equal(t, "alice (break glass)", res.ApprovedBy)
-	assert.Equal(t, invT0.UTC(), res.GoAheadAt, "no wait for a go-ahead")
-	assert.Equal(t, time.Duration(0), h.named("RevokeSessions")[0].At)
-	assert.Equal(t, "alice (break glass)", h.named("SecretRotation")[0].Child.ApprovedBy)
+	assert.Equal(t, t0.UTC(), res.GoAheadAt, "no wait for a go-ahead")
+	assert.Equal(t, time.Duration(0), h.callsNamed("RevokeSessions")[0].At)
+	assert.Equal(t, "alice (break glass)", h.callsNamed("SecretRotation")[0].Child.ApprovedBy)
 
 	// Announced twice: the emergency itself flagged, and a review request to the approvers.
 	assert.Equal(t, []string{"emergency", "break-glass-review", "user-impact", "restrictions-lifted"}, h.announceKinds())
-	assert.True(t, strings.HasPrefix(h.announced("emergency")[0].Text, "BREAK GLASS (no second approver)"))
-	review := h.announced("break-glass-review")[0]
+	assert.True(t, strings.HasPrefix(h.messages("emergency")[0].Text, "BREAK GLASS (no second approver)"))
+	review := h.messages("break-glass-review")[0]
 	assert.Equal(t, []string{"alice", "bob"}, review.Mention)
 	assert.Contains(t, review.Text, "alice invalidated demo alone")
 	assert.Contains(t, review.Text, "review run "+invWorkflowID)
@@ -574,14 +382,14 @@ func TestEmergencyInvalidation_BreakGlass(t *testing.T) {
 	s := h.status()
 	assert.True(t, s.BreakGlass)
 	assert.Equal(t, "alice (break glass)", s.ApprovedBy)
-	assert.Equal(t, StateDone, invChecklist(s)[stepGoAhead])
+	assert.Equal(t, StateDone, checklist(s)[stepGoAhead])
 
 	tl := h.timeline()
-	bg := invEvent(t, tl, "alice", "BREAK GLASS", "proceeding without a second approver")
+	bg := requireEvent(t, tl, "alice", "BREAK GLASS", "proceeding without a second approver")
 	assert.Equal(t, in.Reason, bg.Detail)
-	gate := invEvent(t, tl, systemActor, stepGoAhead, StateDone)
+	gate := requireEvent(t, tl, systemActor, stepGoAhead, StateDone)
 	assert.Equal(t, "break glass by alice", gate.Detail)
-	assert.False(t, invHasEvent(tl, systemActor, "flag break glass search attribute", StateFailed))
+	assert.False(t, hasEvent(tl, systemActor, "flag break glass search attribute", StateFailed))
 	for _, e := range tl {
 		assert.NotEqual(t, "approve", e.Action, "no approval took place")
 	}
@@ -595,7 +403,7 @@ func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
 	var escalationsAt6 int
 	h.at(6*time.Minute, func() {
 		at6 = h.status()
-		escalationsAt6 = len(h.announced("escalation"))
+		escalationsAt6 = len(h.messages("escalation"))
 	})
 	h.at(11*time.Minute, func() { at11 = h.status() })
 	h.approveAt(12*time.Minute, "bob")
@@ -604,7 +412,7 @@ func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
 
 	assert.Equal(t, OutcomeCompleted, res.Outcome)
 	assert.Equal(t, "bob", res.ApprovedBy)
-	assert.Equal(t, invT0.Add(12*time.Minute).UTC(), res.GoAheadAt)
+	assert.Equal(t, t0.Add(12*time.Minute).UTC(), res.GoAheadAt)
 
 	assert.Equal(t, 1, escalationsAt6)
 	assert.Equal(t, "waiting for go-ahead", at6.Phase)
@@ -612,7 +420,7 @@ func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
 	assert.Equal(t, "waiting for go-ahead", at11.Phase)
 
 	var escAt []time.Duration
-	for _, c := range h.named("Announce") {
+	for _, c := range h.callsNamed("Announce") {
 		if c.Msg.Kind == "escalation" {
 			escAt = append(escAt, c.At)
 			assert.Equal(t, []string{"alice", "bob"}, c.Msg.Mention)
@@ -620,8 +428,8 @@ func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []time.Duration{5 * time.Minute, 10 * time.Minute}, escAt)
-	assert.Empty(t, h.announced("expired"))
-	assert.Equal(t, 12*time.Minute, h.named("RevokeSessions")[0].At)
+	assert.Empty(t, h.messages("expired"))
+	assert.Equal(t, 12*time.Minute, h.callsNamed("RevokeSessions")[0].At)
 
 	tl := h.timeline()
 	var escalated []time.Time
@@ -631,8 +439,8 @@ func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
 			escalated = append(escalated, e.At)
 		}
 	}
-	assert.Equal(t, []time.Time{invT0.Add(5 * time.Minute).UTC(), invT0.Add(10 * time.Minute).UTC()}, escalated)
-	invEvent(t, tl, "bob", "approve", "accepted")
+	assert.Equal(t, []time.Time{t0.Add(5 * time.Minute).UTC(), t0.Add(10 * time.Minute).UTC()}, escalated)
+	requireEvent(t, tl, "bob", "approve", "accepted")
 }
 
 // 5. The route restrictions lift by themselves at their TTL.
@@ -646,27 +454,27 @@ func TestEmergencyInvalidation_RoutesLiftAtTTL(t *testing.T) {
 	assert.Equal(t, OutcomeCompleted, res.Outcome)
 
 	// The TTL runs from the restriction (at the go-ahead, 1m; mocked steps take no time).
-	lifts := h.named("LiftRoutes")
+	lifts := h.callsNamed("LiftRoutes")
 	require.Len(t, lifts, 1)
 	assert.Equal(t, 31*time.Minute, lifts[0].At)
 	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, lifts[0].Routes)
-	assert.Equal(t, time.Minute, h.named("RestrictRoutes")[0].At)
+	assert.Equal(t, time.Minute, h.callsNamed("RestrictRoutes")[0].At)
 	assert.Equal(t, "routes restricted", before.Phase)
-	assert.Equal(t, StateRunning, invChecklist(before)[stepLift])
+	assert.Equal(t, StateRunning, checklist(before)[stepLift])
 	assert.Contains(t, before.Active, "routes /admin answer 503")
 
-	lifted := h.announced("restrictions-lifted")
+	lifted := h.messages("restrictions-lifted")
 	require.Len(t, lifted, 1)
 	assert.Contains(t, lifted[0].Text, "TTL 30m0s ended")
 	assert.Contains(t, lifted[0].Text, "/admin")
 
 	s := h.status()
-	assert.Equal(t, StateDone, invChecklist(s)[stepLift])
+	assert.Equal(t, StateDone, checklist(s)[stepLift])
 	assert.NotContains(t, s.Active, "routes /admin answer 503")
 	tl := h.timeline()
-	ev := invEvent(t, tl, systemActor, stepLift, StateDone)
+	ev := requireEvent(t, tl, systemActor, stepLift, StateDone)
 	assert.Contains(t, ev.Detail, "TTL")
-	assert.Equal(t, invT0.Add(31*time.Minute).UTC(), ev.At)
+	assert.Equal(t, t0.Add(31*time.Minute).UTC(), ev.At)
 	for _, c := range res.ActiveControls {
 		assert.False(t, strings.HasPrefix(c, "routes "), "lifted routes still listed: %v", res.ActiveControls)
 	}
@@ -687,20 +495,20 @@ func TestEmergencyInvalidation_EarlyLiftSignal(t *testing.T) {
 	assert.Equal(t, "routes restricted", afterDenial.Phase)
 	assert.Contains(t, afterDenial.Active, "routes /admin answer 503")
 
-	lifts := h.named("LiftRoutes")
+	lifts := h.callsNamed("LiftRoutes")
 	require.Len(t, lifts, 1, "lifted once, early, and not again at the TTL")
 	assert.Equal(t, 5*time.Minute, lifts[0].At)
 	assert.Less(t, lifts[0].At, 31*time.Minute)
-	assert.True(t, invT0.Add(5*time.Minute).Equal(h.env.Now()), "the run ends with the early lift, not at the TTL; ended at %s", h.env.Now())
+	assert.True(t, t0.Add(5*time.Minute).Equal(h.env.Now()), "the run ends with the early lift, not at the TTL; ended at %s", h.env.Now())
 
 	tl := h.timeline()
-	denied := invEvent(t, tl, "mallory", SignalLiftRestrictions, "denied")
-	assert.Equal(t, invT0.Add(3*time.Minute).UTC(), denied.At)
-	acc := invEvent(t, tl, "bob", SignalLiftRestrictions, "accepted")
+	denied := requireEvent(t, tl, "mallory", SignalLiftRestrictions, "denied")
+	assert.Equal(t, t0.Add(3*time.Minute).UTC(), denied.At)
+	acc := requireEvent(t, tl, "bob", SignalLiftRestrictions, "accepted")
 	assert.Equal(t, "abuse stopped", acc.Detail)
-	step := invEvent(t, tl, systemActor, stepLift, StateDone)
+	step := requireEvent(t, tl, systemActor, stepLift, StateDone)
 	assert.Equal(t, "lifted early by bob", step.Detail)
-	lifted := h.announced("restrictions-lifted")
+	lifted := h.messages("restrictions-lifted")
 	require.Len(t, lifted, 1)
 	assert.Contains(t, lifted[0].Text, "lifted early by bob")
 	assert.NotContains(t, h.status().Active, "routes /admin answer 503")
@@ -740,37 +548,37 @@ func TestEmergencyInvalidation_RotationFailureKeepsSessionsInvalidated(t *testin
 	for _, s := range h.steps() {
 		assert.False(t, strings.HasPrefix(s, "Restore"), "%s undoes the session revocation", s)
 	}
-	assert.Equal(t, 2*time.Minute, h.named("LiftRoutes")[0].At, "lifted as compensation, not at the TTL")
+	assert.Equal(t, 2*time.Minute, h.callsNamed("LiftRoutes")[0].At, "lifted as compensation, not at the TTL")
 
 	// The session revocation is still an active control; the routes are not.
 	require.Len(t, res.ActiveControls, 1)
 	assert.True(t, strings.HasPrefix(res.ActiveControls[0], "all sessions revoked (cutoff "), res.ActiveControls[0])
 	assert.Contains(t, res.Summary, "Active controls: all sessions revoked")
 
-	esc := h.announced("escalation")
+	esc := h.messages("escalation")
 	require.Len(t, esc, 1)
 	assert.Equal(t, []string{"alice", "bob"}, esc[0].Mention)
 	assert.Contains(t, esc[0].Text, "EMERGENCY RUN FAILED on demo")
 	assert.Contains(t, esc[0].Text, "Active controls now: all sessions revoked (cutoff ")
 	assert.NotContains(t, esc[0].Text, "routes /admin answer")
 	assert.Contains(t, esc[0].Text, "Sessions stay invalidated")
-	assert.Empty(t, h.announced("user-impact"))
+	assert.Empty(t, h.messages("user-impact"))
 	assert.Equal(t, []string{"emergency", "restrictions-lifted", "escalation"}, h.announceKinds())
 
 	s := h.status()
 	assert.Equal(t, "closed: "+OutcomeRotationFailed, s.Phase)
 	assert.Equal(t, OutcomeRotationFailed, s.Outcome)
-	cl := invChecklist(s)
+	cl := checklist(s)
 	assert.Equal(t, StateDone, cl[stepRevoke])
 	assert.Equal(t, StateFailed, cl[stepRotate])
 	assert.Equal(t, StatePending, cl[stepVerifyOld])
 
 	tl := h.timeline()
-	invEvent(t, tl, systemActor, stepRotate, StateFailed)
-	invEvent(t, tl, systemActor, "compensate: lift route restrictions", StateDone)
-	sent := invEvent(t, tl, systemActor, "escalation", "sent")
+	requireEvent(t, tl, systemActor, stepRotate, StateFailed)
+	requireEvent(t, tl, systemActor, "compensate: lift route restrictions", StateDone)
+	sent := requireEvent(t, tl, systemActor, "escalation", "sent")
 	assert.Contains(t, sent.Detail, "all sessions revoked")
-	invEvent(t, tl, systemActor, "closed", OutcomeRotationFailed)
+	requireEvent(t, tl, systemActor, "closed", OutcomeRotationFailed)
 	assert.Equal(t, tl, res.Timeline)
 }
 
@@ -787,18 +595,18 @@ func TestEmergencyInvalidation_RotationFailureKeepsRestrictions(t *testing.T) {
 	assert.Equal(t, OutcomeRotationFailed, res.Outcome)
 	h.assertNotRun("LiftRoutes", "VerifyCutover")
 	assert.Equal(t, "SecretRotation", h.steps()[len(h.steps())-1])
-	assert.Empty(t, h.announced("restrictions-lifted"))
+	assert.Empty(t, h.messages("restrictions-lifted"))
 
 	require.Len(t, res.ActiveControls, 2)
 	assert.Contains(t, res.ActiveControls[0], "all sessions revoked")
 	assert.Equal(t, "routes /admin answer 503", res.ActiveControls[1])
-	esc := h.announced("escalation")
+	esc := h.messages("escalation")
 	require.Len(t, esc, 1)
 	assert.Contains(t, esc[0].Text, "all sessions revoked")
 	assert.Contains(t, esc[0].Text, "routes /admin answer 503")
 
 	tl := h.timeline()
-	skip := invEvent(t, tl, systemActor, "lift route restrictions", StateSkipped)
+	skip := requireEvent(t, tl, systemActor, "lift route restrictions", StateSkipped)
 	assert.Equal(t, "operator chose to keep them", skip.Detail)
 	assert.Contains(t, h.status().Active, "routes /admin answer 503")
 }
@@ -829,9 +637,9 @@ func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
 	assert.False(t, verification.OK)
 
 	assert.Equal(t, []string{"SecretRotation", "VerifyCutover", "CleanupCanary", "LiftRoutes"}, h.steps()[4:])
-	assert.Equal(t, 2*time.Minute, h.named("LiftRoutes")[0].At, "compensation, not the TTL")
-	assert.Empty(t, h.announced("user-impact"))
-	esc := h.announced("escalation")
+	assert.Equal(t, 2*time.Minute, h.callsNamed("LiftRoutes")[0].At, "compensation, not the TTL")
+	assert.Empty(t, h.messages("user-impact"))
+	esc := h.messages("escalation")
 	require.Len(t, esc, 1)
 	assert.Contains(t, esc[0].Text, "old_access_token_rejected")
 	assert.Contains(t, esc[0].Text, "JWT_SECRET rotated to fp-fresh")
@@ -841,15 +649,15 @@ func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
 	assert.Contains(t, res.ActiveControls[0], "all sessions revoked")
 	assert.Equal(t, "JWT_SECRET rotated to fp-fresh", res.ActiveControls[1])
 
-	cl := invChecklist(h.status())
+	cl := checklist(h.status())
 	assert.Equal(t, StateDone, cl[stepRotate])
 	assert.Equal(t, StateFailed, cl[stepVerifyOld])
 	assert.Equal(t, StateDone, cl[stepCritical])
 	assert.Equal(t, StatePending, cl[stepUserImpact])
 	tl := h.timeline()
-	invEvent(t, tl, systemActor, stepVerifyOld, StateFailed)
-	invEvent(t, tl, systemActor, "compensate: lift route restrictions", StateDone)
-	invEvent(t, tl, systemActor, "closed", OutcomeVerificationFailed)
+	requireEvent(t, tl, systemActor, stepVerifyOld, StateFailed)
+	requireEvent(t, tl, systemActor, "compensate: lift route restrictions", StateDone)
+	requireEvent(t, tl, systemActor, "closed", OutcomeVerificationFailed)
 }
 
 // 10. A rejected go-ahead changes nothing.
@@ -872,16 +680,16 @@ func TestEmergencyInvalidation_Rejected(t *testing.T) {
 	assert.Empty(t, h.preempts, "a rejected run leaves a running rotation alone")
 	assert.Empty(t, h.cancels)
 	assert.Equal(t, []string{"emergency", "rejected"}, h.announceKinds())
-	assert.Contains(t, h.announced("rejected")[0].Text, "nothing was changed")
+	assert.Contains(t, h.messages("rejected")[0].Text, "nothing was changed")
 
 	s := h.status()
 	assert.Equal(t, "closed: rejected", s.Phase)
-	assert.Equal(t, StateFailed, invChecklist(s)[stepGoAhead])
-	assert.Equal(t, StatePending, invChecklist(s)[stepRevoke])
+	assert.Equal(t, StateFailed, checklist(s)[stepGoAhead])
+	assert.Equal(t, StatePending, checklist(s)[stepRevoke])
 	tl := h.timeline()
-	invEvent(t, tl, "mallory", "reject", "denied")
-	invEvent(t, tl, "bob", "reject", "accepted")
-	invEvent(t, tl, systemActor, "closed", OutcomeRejected)
+	requireEvent(t, tl, "mallory", "reject", "denied")
+	requireEvent(t, tl, "bob", "reject", "accepted")
+	requireEvent(t, tl, systemActor, "closed", OutcomeRejected)
 }
 
 // 11a. Input validation.
@@ -921,15 +729,7 @@ func TestInvalidationInputValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.in.Validate()
-			if len(tc.wantErr) == 0 {
-				assert.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			for _, w := range tc.wantErr {
-				assert.Contains(t, err.Error(), w)
-			}
+			assertValidateErr(t, tc.in.Validate(), tc.wantErr)
 		})
 	}
 }
@@ -942,10 +742,7 @@ func TestEmergencyInvalidation_InvalidInput(t *testing.T) {
 	in.RestrictTTL = 0
 	h.run(in)
 
-	err := h.env.GetWorkflowError()
-	require.Error(t, err)
-	var appErr *temporal.ApplicationError
-	require.True(t, errors.As(err, &appErr), "want an ApplicationError, got %v", err)
+	appErr := requireAppError(t, h.env.GetWorkflowError())
 	assert.Equal(t, ErrTypeInvalidInput, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 	assert.Contains(t, appErr.Error(), `got "hunch"`)
@@ -956,8 +753,8 @@ func TestEmergencyInvalidation_InvalidInput(t *testing.T) {
 	assert.Empty(t, h.preempts)
 	h.mu.Unlock()
 	tl := h.timeline()
-	invEvent(t, tl, "alice", "requested", "hunch")
-	rej := invEvent(t, tl, systemActor, "input", "rejected")
+	requireEvent(t, tl, "alice", "requested", "hunch")
+	rej := requireEvent(t, tl, systemActor, "input", "rejected")
 	assert.Contains(t, rej.Detail, "trigger must be")
 }
 
@@ -974,9 +771,9 @@ func TestEmergencyInvalidation_PreemptsRunningRotation(t *testing.T) {
 	assert.Equal(t, []Preemption{{By: invWorkflowID, Reason: in.Reason}}, h.preempts)
 	assert.Equal(t, []string{invRotationID}, h.cancels)
 	tl := h.timeline()
-	ev := invEvent(t, tl, systemActor, "preempt rotation", "canceled")
+	ev := requireEvent(t, tl, systemActor, "preempt rotation", "canceled")
 	assert.Contains(t, ev.Detail, invRotationID)
-	require.Len(t, h.named("SecretRotation"), 1)
+	require.Len(t, h.callsNamed("SecretRotation"), 1)
 }
 
 // Canceling the run while it waits for the go-ahead ends it as canceled with nothing changed.
@@ -993,7 +790,7 @@ func TestEmergencyInvalidation_CanceledWhileWaiting(t *testing.T) {
 	h.assertNotRun("RevokeSessions", "RestrictRoutes", "SecretRotation")
 	s := h.status()
 	assert.Equal(t, OutcomeCanceled, s.Outcome)
-	invEvent(t, h.timeline(), systemActor, "closed", OutcomeCanceled)
+	requireEvent(t, h.timeline(), systemActor, "closed", OutcomeCanceled)
 }
 
 // A lift-restrictions signal sent before any route was restricted must not lift the restriction
@@ -1006,12 +803,12 @@ func TestEmergencyInvalidation_LiftBeforeRestrictionIgnored(t *testing.T) {
 	res := h.completed()
 	assert.Equal(t, OutcomeCompleted, res.Outcome)
 
-	lifts := h.named("LiftRoutes")
+	lifts := h.callsNamed("LiftRoutes")
 	require.Len(t, lifts, 1)
 	assert.Equal(t, 32*time.Minute, lifts[0].At, "the routes stay restricted for their TTL")
 	tl := h.timeline()
-	ign := invEvent(t, tl, "bob", SignalLiftRestrictions, "ignored")
-	assert.Equal(t, invT0.Add(2*time.Minute).UTC(), ign.At)
-	assert.False(t, invHasEvent(tl, "bob", SignalLiftRestrictions, "accepted"))
-	assert.Contains(t, invEvent(t, tl, systemActor, stepLift, StateDone).Detail, "TTL")
+	ign := requireEvent(t, tl, "bob", SignalLiftRestrictions, "ignored")
+	assert.Equal(t, t0.Add(2*time.Minute).UTC(), ign.At)
+	assert.False(t, hasEvent(tl, "bob", SignalLiftRestrictions, "accepted"))
+	assert.Contains(t, requireEvent(t, tl, systemActor, stepLift, StateDone).Detail, "TTL")
 }

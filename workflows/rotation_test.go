@@ -4,29 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/authops/authops/activities"
-	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/probe"
 )
 
-// t0 is the virtual start of every run. It is deliberately not in UTC, so the tests notice a
-// timeline that forgets to convert.
-var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CET", 3600))
+// The shared scaffolding (test environment, t0, call recorder, harness, timeline helpers) is in
+// helpers_test.go.
 
 var (
 	prevV = activities.VersionRef{ID: "v1", Fingerprint: "fp-prev"}
@@ -37,18 +30,10 @@ var fingerprints = map[string]string{prevV.ID: prevV.Fingerprint, newV.ID: newV.
 
 // defaultPolicy is the target policy of every test unless a test changes it.
 func defaultPolicy() activities.Policy {
-	return activities.Policy{
-		Target:                   "demo",
-		BaseURL:                  "http://demo.invalid",
-		Channel:                  "#sec-ops",
-		Approvers:                []string{"alice", "bob"},
-		ApprovalTimeout:          time.Hour,
-		ReminderInterval:         15 * time.Minute,
-		ObservationWindow:        15 * time.Minute,
-		ClosedWindow:             "end",
-		EmergencyApprovalTimeout: 10 * time.Minute,
-		DeployTimeout:            time.Minute,
-	}
+	p := basePolicy("#sec-ops")
+	p.ObservationWindow = 15 * time.Minute
+	p.ClosedWindow = "end"
+	return p
 }
 
 func manualInput() RotationInput {
@@ -65,13 +50,10 @@ func okResults() probe.Results {
 
 // actCall is one activity attempt, seen by the activity-started listener.
 type actCall struct {
-	Name    string
-	Attempt int32
-	At      time.Duration // since t0, on the workflow clock
-	Version string        // VersionInput.VersionID
-	Live    string        // ValidateInput
+	callInfo
+	Version string // VersionInput.VersionID
+	Live    string // ValidateInput
 	Retired string
-	Msg     notify.Message // Announce
 }
 
 // String is the compact form the order assertions compare.
@@ -92,10 +74,8 @@ func (c actCall) String() string {
 }
 
 type rotationHarness struct {
-	t   *testing.T
-	env *testsuite.TestWorkflowEnvironment
+	*harness[actCall, RotationResult]
 
-	policy   activities.Policy
 	precheck func(activities.PreCheckInput) (activities.PreCheckResult, error)
 	// deploy answers the n-th Deploy attempt (1-based, retries included).
 	deploy   func(n int) (activities.DeployResult, error)
@@ -103,19 +83,27 @@ type rotationHarness struct {
 	// firstDeployDelay makes the first Deploy attempt take this long on the workflow clock.
 	firstDeployDelay time.Duration
 
-	mu      sync.Mutex
-	calls   []actCall
-	deploys int
+	deploys int // guarded by mu
 }
 
 func newRotationHarness(t *testing.T) *rotationHarness {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := suite.NewTestWorkflowEnvironment()
-	env.SetStartTime(t0)
-	env.RegisterWorkflow(SecretRotation)
-	h := &rotationHarness{t: t, env: env, policy: defaultPolicy()}
+	env := newTestEnv(SecretRotation)
+	h := &rotationHarness{harness: newHarness[actCall, RotationResult](t, env, defaultPolicy(),
+		func(base callInfo, args converter.EncodedValues) actCall {
+			c := actCall{callInfo: base}
+			switch c.Name {
+			case "ApplySecret", "PromoteSecret", "MarkSecretFailed", "RollBackSecret":
+				var in activities.VersionInput
+				assert.NoError(t, args.Get(&in))
+				c.Version = in.VersionID
+			case "Validate":
+				var in activities.ValidateInput
+				assert.NoError(t, args.Get(&in))
+				c.Live, c.Retired = in.LiveVersionID, in.RetiredVersionID
+			}
+			return c
+		})}
 	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
 		return activities.PreCheckResult{
 			OK: true,
@@ -130,41 +118,16 @@ func newRotationHarness(t *testing.T) *rotationHarness {
 	}
 	h.deploy = func(int) (activities.DeployResult, error) { return activities.DeployResult{ReadyMS: 120}, nil }
 	h.validate = func(activities.ValidateInput) (probe.Results, error) { return okResults(), nil }
-
-	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
-		c := actCall{Name: info.ActivityType.Name, Attempt: info.Attempt, At: env.Now().Sub(t0)}
-		switch c.Name {
-		case "ApplySecret", "PromoteSecret", "MarkSecretFailed", "RollBackSecret":
-			var in activities.VersionInput
-			assert.NoError(t, args.Get(&in))
-			c.Version = in.VersionID
-		case "Validate":
-			var in activities.ValidateInput
-			assert.NoError(t, args.Get(&in))
-			c.Live, c.Retired = in.LiveVersionID, in.RetiredVersionID
-		case "Announce":
-			assert.NoError(t, args.Get(&c.Msg))
-		}
-		h.mu.Lock()
-		h.calls = append(h.calls, c)
-		h.mu.Unlock()
-	})
 	return h
 }
 
 func (h *rotationHarness) mockActivities() {
 	env := h.env
-	env.OnActivity(acts.LoadPolicy, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, target string) (activities.Policy, error) {
-			p := h.policy
-			p.Target = target
-			return p, nil
-		})
+	h.mockPolicyAndAnnounce()
 	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PreCheckInput) (activities.PreCheckResult, error) {
 			return h.precheck(in)
 		})
-	env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.CreatePendingSecret, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SecretInput) (activities.VersionRef, error) {
 			if in.IdempotencyKey == "" {
@@ -201,148 +164,15 @@ func (h *rotationHarness) mockActivities() {
 func (h *rotationHarness) run(in RotationInput) {
 	h.t.Helper()
 	h.mockActivities()
-	h.env.ExecuteWorkflow(SecretRotation, in)
-	require.True(h.t, h.env.IsWorkflowCompleted(), "workflow did not complete")
+	h.execute(SecretRotation, in)
 }
 
-// at runs fn after d of workflow time since t0 (callbacks must be registered before run).
-func (h *rotationHarness) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
-
-func (h *rotationHarness) signalAt(d time.Duration, name, actor, comment string) {
-	h.at(d, func() { h.env.SignalWorkflow(name, Decision{Actor: actor, Comment: comment}) })
-}
-
-// steps lists the activity attempts in order, without announcements.
-func (h *rotationHarness) steps() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := []string{}
-	for _, c := range h.calls {
-		if c.Name != "Announce" {
-			out = append(out, c.String())
-		}
-	}
-	return out
-}
-
-func (h *rotationHarness) callsNamed(name string) []actCall {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []actCall
-	for _, c := range h.calls {
-		if c.Name == name {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func (h *rotationHarness) announceKinds() []string {
-	var out []string
-	for _, c := range h.callsNamed("Announce") {
-		out = append(out, c.Msg.Kind)
-	}
-	return out
-}
-
-func (h *rotationHarness) announced(kind string) []actCall {
-	var out []actCall
-	for _, c := range h.callsNamed("Announce") {
-		if c.Msg.Kind == kind {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func (h *rotationHarness) status() Status {
-	h.t.Helper()
-	v, err := h.env.QueryWorkflow(QueryStatus)
-	require.NoError(h.t, err)
-	var s Status
-	require.NoError(h.t, v.Get(&s))
-	return s
-}
-
-func (h *rotationHarness) timeline() []Event {
-	h.t.Helper()
-	v, err := h.env.QueryWorkflow(QueryTimeline)
-	require.NoError(h.t, err)
-	var tl []Event
-	require.NoError(h.t, v.Get(&tl))
-	return tl
-}
-
-// completed returns the result of a run that must have ended without error.
-func (h *rotationHarness) completed() RotationResult {
-	h.t.Helper()
-	require.NoError(h.t, h.env.GetWorkflowError())
-	var res RotationResult
-	require.NoError(h.t, h.env.GetWorkflowResult(&res))
-	return res
-}
-
-// runbookFailed returns the result carried by a RunbookFailed error.
-func (h *rotationHarness) runbookFailed() RotationResult {
-	h.t.Helper()
-	err := h.env.GetWorkflowError()
-	require.Error(h.t, err)
-	var appErr *temporal.ApplicationError
-	require.True(h.t, errors.As(err, &appErr), "want an ApplicationError, got %v", err)
-	require.Equal(h.t, ErrTypeRunbookFailed, appErr.Type())
-	require.True(h.t, appErr.NonRetryable())
-	require.True(h.t, appErr.HasDetails())
-	var res RotationResult
-	require.NoError(h.t, appErr.Details(&res))
-	return res
-}
-
+// assertNotCalled asserts that no activity of names ran, in the recorder and in the mocks.
 func (h *rotationHarness) assertNotCalled(names ...string) {
 	h.t.Helper()
 	for _, n := range names {
-		assert.Empty(h.t, h.callsNamed(n), "%s must not run", n)
+		h.assertNotRun(n)
 		h.env.AssertActivityNotCalled(h.t, n, mock.Anything, mock.Anything)
-	}
-}
-
-func checklist(s Status) map[string]string {
-	m := map[string]string{}
-	for _, st := range s.Checklist {
-		m[st.Name] = st.State
-	}
-	return m
-}
-
-func findEvent(tl []Event, actor, action, outcome string) (Event, bool) {
-	for _, e := range tl {
-		if e.Actor == actor && e.Action == action && e.Outcome == outcome {
-			return e, true
-		}
-	}
-	return Event{}, false
-}
-
-func requireEvent(t *testing.T, tl []Event, actor, action, outcome string) Event {
-	t.Helper()
-	e, ok := findEvent(tl, actor, action, outcome)
-	require.True(t, ok, "no timeline event %s/%s/%s in:\n%s", actor, action, outcome, dumpTimeline(tl))
-	return e
-}
-
-func dumpTimeline(tl []Event) string {
-	var b strings.Builder
-	for _, e := range tl {
-		fmt.Fprintf(&b, "  %s %-8s %-50q %-20q %s\n", e.At.Format(time.RFC3339), e.Actor, e.Action, e.Outcome, e.Detail)
-	}
-	return b.String()
-}
-
-func assertUTC(t *testing.T, tl []Event) {
-	t.Helper()
-	require.NotEmpty(t, tl)
-	for _, e := range tl {
-		assert.Equal(t, time.UTC, e.At.Location(), "event %s/%s not in UTC", e.Actor, e.Action)
-		assert.False(t, e.At.Before(t0), "event %s/%s before the start", e.Actor, e.Action)
 	}
 }
 
@@ -351,14 +181,6 @@ var (
 		"Validate(live=v2,retired=v1)", "PromoteSecret(v2)"}
 	restoreSteps = []string{"ApplySecret(v1)", "Deploy", "Validate(live=v1,retired=v2)"}
 )
-
-func concat(parts ...[]string) []string {
-	var out []string
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
 
 func TestRotationInputValidate(t *testing.T) {
 	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -400,15 +222,7 @@ func TestRotationInputValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.in.Validate(now)
-			if len(tc.wantErr) == 0 {
-				assert.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			for _, w := range tc.wantErr {
-				assert.Contains(t, err.Error(), w)
-			}
+			assertValidateErr(t, tc.in.Validate(now), tc.wantErr)
 		})
 	}
 }
@@ -507,8 +321,7 @@ func TestRotation_SelfApprovalDeniedThenSecondPersonApproves(t *testing.T) {
 	require.Len(t, create, 1)
 	assert.Equal(t, 6*time.Minute, create[0].At, "denied approvals must not start the rotation")
 	requireEvent(t, res.Timeline, "bob", "approve", "accepted")
-	_, ok := findEvent(res.Timeline, "alice", "approve", "accepted")
-	assert.False(t, ok)
+	assert.False(t, hasEvent(res.Timeline, "alice", "approve", "accepted"))
 	assertUTC(t, res.Timeline)
 }
 
@@ -623,10 +436,7 @@ func TestRotation_WaitsForWindow(t *testing.T) {
 		create := h.callsNamed("CreatePendingSecret")
 		require.Len(t, create, 1)
 		assert.Equal(t, 2*time.Hour, create[0].At, "no rotation before the window")
-		h.mu.Lock()
-		calls := append([]actCall(nil), h.calls...)
-		h.mu.Unlock()
-		for _, c := range calls {
+		for _, c := range h.recorded() {
 			if c.Name != "LoadPolicy" && c.Name != "PreCheck" && c.Name != "Announce" {
 				assert.GreaterOrEqual(t, c.At, 2*time.Hour, "%s ran before the window", c)
 			}
@@ -912,10 +722,7 @@ func TestRotation_InvalidInput(t *testing.T) {
 			mutate(&in)
 			h.run(in)
 
-			err := h.env.GetWorkflowError()
-			require.Error(t, err)
-			var appErr *temporal.ApplicationError
-			require.True(t, errors.As(err, &appErr))
+			appErr := requireAppError(t, h.env.GetWorkflowError())
 			assert.Equal(t, ErrTypeInvalidInput, appErr.Type())
 			assert.True(t, appErr.NonRetryable())
 			assert.Empty(t, h.calls, "no activity may run")
@@ -992,8 +799,7 @@ func TestRotation_RollbackBeforeObservationWindowIgnored(t *testing.T) {
 	h.assertNotCalled("RollBackSecret")
 	ev := requireEvent(t, res.Timeline, "alice", "rollback", "ignored")
 	assert.Equal(t, t0.Add(5*time.Minute).UTC(), ev.At)
-	_, ok := findEvent(res.Timeline, "alice", "rollback", "accepted")
-	assert.False(t, ok)
+	assert.False(t, hasEvent(res.Timeline, "alice", "rollback", "accepted"))
 	closed := requireEvent(t, res.Timeline, systemActor, "closed", OutcomeCompleted)
 	assert.Equal(t, t0.Add(20*time.Minute).UTC(), closed.At)
 }
