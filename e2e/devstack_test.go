@@ -106,6 +106,18 @@ func TestLocalStack(t *testing.T) {
 	}
 	ps, _ := exec.Command("pgrep", "-f", dir).Output()
 	require.Empty(t, strings.TrimSpace(string(ps)), "processes left behind")
+
+	// Nothing the stack printed holds a secret: not the rotated secret, the admin token or a password.
+	secrets := map[string]string{}
+	for name, file := range map[string]string{"admin token": "admin.token", "probe password": "passwords/probe"} {
+		b, err := os.ReadFile(filepath.Join(dir, "var", "demo", file))
+		require.NoError(t, err)
+		secrets[name] = strings.TrimSpace(string(b))
+	}
+	env, err := os.ReadFile(filepath.Join(dir, "var", "demo", "backend.env"))
+	require.NoError(t, err)
+	secrets["JWT secret"] = strings.TrimSpace(strings.TrimPrefix(string(env), "JWT_SECRET="))
+	testenv.AssertNoSecrets(t, "devstack output", log.String(), secrets)
 }
 
 func waitHTTP(t *testing.T, url string, log *testenv.SyncBuffer) {
