@@ -141,20 +141,6 @@ func receiveDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *recor
 	return d, true
 }
 
-// awaitDecision blocks until a decodable signal arrives on c.
-func awaitDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *record, action string) Decision {
-	for {
-		var d Decision
-		ok := false
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(c, func(c workflow.ReceiveChannel, _ bool) { d, ok = receiveDecision(ctx, c, rec, action) })
-		sel.Select(ctx)
-		if ok {
-			return d
-		}
-	}
-}
-
 // dropStale discards signals sent before the step that reads them, so an old request is never
 // acted on later by surprise; each one is recorded as ignored.
 func dropStale(ctx workflow.Context, rec *record, ch workflow.ReceiveChannel, action, why string) {

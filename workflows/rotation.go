@@ -526,12 +526,36 @@ func (r *rotation) escalate(ctx workflow.Context, cause string) {
 	if !slices.Contains(mention, r.in.RollbackOwner) {
 		mention = append([]string{r.in.RollbackOwner}, mention...)
 	}
-	r.announce(ctx, "escalation", fmt.Sprintf(
+	text := fmt.Sprintf(
 		"ROLLBACK FAILED for %s: %s. The target may be half-rotated (new %s, previous %s). A human must fix it, then send 'resolve'.",
-		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint), mention...)
+		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint)
+	r.announce(ctx, "escalation", text, mention...)
 	ch := workflow.GetSignalChannel(ctx, SignalResolve)
+	// Re-announce at the reminder interval until someone takes it: an open escalation must not
+	// be forgotten in a scrolled-away channel. A denied signal does not reset the reminder.
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	var remind workflow.Future
+	if r.policy.ReminderInterval > 0 {
+		remind = workflow.NewTimer(tctx, r.policy.ReminderInterval)
+	}
 	for {
-		d := awaitDecision(ctx, ch, r.rec, SignalResolve)
+		var d Decision
+		got, again := false, false
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { d, got = receiveDecision(ctx, c, r.rec, SignalResolve) })
+		if remind != nil {
+			sel.AddFuture(remind, func(workflow.Future) { again = true })
+		}
+		sel.Select(ctx)
+		if again {
+			r.announce(ctx, "escalation", "STILL OPEN: "+text, mention...)
+			remind = workflow.NewTimer(tctx, r.policy.ReminderInterval)
+			continue
+		}
+		if !got {
+			continue
+		}
 		if d.Actor != r.in.RollbackOwner && (approvalPolicy{Approvers: r.policy.Approvers}).check(d.Actor) != "" {
 			r.rec.add(ctx, d.Actor, "resolve", "denied", "only the rollback owner or an approver may resolve")
 			continue
@@ -542,8 +566,6 @@ func (r *rotation) escalate(ctx workflow.Context, cause string) {
 	}
 }
 
-// dropStale discards, on the timeline, decisions that arrived before the run asked for them: a
-// buffered rollback or resolve must not act on a state its sender never saw.
 func (r *rotation) canceled(ctx workflow.Context, err error) (RotationResult, bool, error) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()

@@ -599,9 +599,11 @@ func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	h.assertNotCalled("PromoteSecret", "RollBackSecret")
 
 	esc := h.announced("escalation")
-	require.Len(t, esc, 1)
+	require.Len(t, esc, 2, "escalated, then re-announced once 15m later although mallory's denied resolve came in between")
 	assert.Subset(t, esc[0].Msg.Mention, []string{"alice", "bob"}, "rollback owner and approvers are mentioned")
 	assert.Contains(t, esc[0].Msg.Text, "ROLLBACK FAILED")
+	assert.True(t, strings.HasPrefix(esc[1].Msg.Text, "STILL OPEN: ROLLBACK FAILED"), esc[1].Msg.Text)
+	assert.Equal(t, esc[0].At+15*time.Minute, esc[1].At)
 
 	denied := requireEvent(t, res.Timeline, "mallory", "resolve", "denied")
 	assert.Equal(t, t0.Add(20*time.Minute).UTC(), denied.At)

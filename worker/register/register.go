@@ -4,6 +4,7 @@ package register
 
 import (
 	"net/http"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -23,7 +24,11 @@ type Deps struct {
 
 // New returns a worker with everything registered; the caller runs it.
 func New(c client.Client, d Deps) worker.Worker {
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w := worker.New(c, workflows.TaskQueue, worker.Options{
+		// On SIGTERM, give an in-flight deploy or validation time to finish rather than cutting a
+		// restart off half-way; Temporal retries whatever is still running after that.
+		WorkerStopTimeout: 30 * time.Second,
+	})
 	Register(w, d)
 	return w
 }
