@@ -40,6 +40,10 @@ type Options struct {
 	ExtraTargetYAML string
 	// Notifier overrides the recording notifier.
 	Notifier notify.Notifier
+	// NoWorker skips the in-process worker; the test runs bin/worker processes itself.
+	NoWorker bool
+	// DeployDelay makes every redeploy wait this long first, to act in the middle of one.
+	DeployDelay time.Duration
 }
 
 // Env is one running stack.
@@ -51,8 +55,9 @@ type Env struct {
 	Bin        string
 	Dir        string
 	Notes      *Recorder
-	// BackendLog holds everything the backend printed.
+	// BackendLog and WorkerLog hold everything the backend and worker processes printed.
 	BackendLog *SyncBuffer
+	WorkerLog  *SyncBuffer
 	server     *testsuite.DevServer
 }
 
@@ -89,7 +94,7 @@ func Start(t testing.TB, o Options) *Env {
 	if o.ApprovalTimeout == 0 {
 		o.ApprovalTimeout = 2 * time.Minute
 	}
-	e := &Env{Bin: BinDir(t), Dir: t.TempDir(), Notes: &Recorder{}, BackendLog: &SyncBuffer{}}
+	e := &Env{Bin: BinDir(t), Dir: t.TempDir(), Notes: &Recorder{}, BackendLog: &SyncBuffer{}, WorkerLog: &SyncBuffer{}}
 	for _, b := range []string{"temporal", "authbackend"} {
 		if _, err := os.Stat(filepath.Join(e.Bin, b)); err != nil {
 			t.Fatalf("%s missing in %s: run `make tools build` (make test does)", b, e.Bin)
@@ -145,6 +150,9 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.NoWorker {
+		return e
+	}
 	var n notify.Notifier = e.Notes
 	if o.Notifier != nil {
 		n = o.Notifier
@@ -177,7 +185,7 @@ func (e *Env) configYAML(o Options) string {
     env_sink: {kind: dotenv, path: %s, key: JWT_SECRET}
     deployer:
       kind: exec
-      argv: [%s, restart, --pid-file, %s, --timeout, 15s]
+      argv: %s
       dry_run_argv: [%s, --help]
       timeout: 30s
       readiness_timeout: 20s
@@ -200,10 +208,36 @@ func (e *Env) configYAML(o Options) string {
       - {method: GET, path: /auth/me, expected_status: 401}
       - {method: GET, path: /admin/users, as: user, expected_status: 403}
       - {method: GET, path: /admin/users, as: admin, expected_status: 200}
-%s`, e.BackendURL, e.Paths.SecretsDir, e.Paths.EnvFile, bin, e.Paths.PidFile, bin, e.Paths.AdminTokenFile,
+%s`, e.BackendURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o.DeployDelay), bin, e.Paths.AdminTokenFile,
 		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
 		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
 		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML))
+}
+
+func deployArgv(bin, pidFile string, delay time.Duration) string {
+	restart := fmt.Sprintf("%s restart --pid-file %s --timeout 15s", bin, pidFile)
+	if delay <= 0 {
+		return "[" + strings.ReplaceAll(restart, " ", ", ") + "]"
+	}
+	return fmt.Sprintf("[/bin/sh, -c, %q]", fmt.Sprintf("sleep %g; exec %s", delay.Seconds(), restart))
+}
+
+// StartWorkerProcess runs bin/worker against this stack, as `make up` does, and returns it so a
+// test can kill it like a crash would.
+func (e *Env) StartWorkerProcess(t testing.TB) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(e.Bin, "worker"))
+	cmd.Env = append(filteredEnv(), "TEMPORAL_ADDRESS="+e.server.FrontendHostPort(), "TEMPORAL_NAMESPACE=default",
+		config.EnvVar+"="+filepath.Join(e.Dir, "runbook.yaml"))
+	cmd.Stdout, cmd.Stderr = e.WorkerLog, e.WorkerLog
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start worker: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
 }
 
 // WaitHealthy polls /healthz until it answers 200.

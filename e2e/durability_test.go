@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/authops/authops/internal/demoenv"
+	"github.com/authops/authops/internal/testenv"
+	"github.com/authops/authops/workflows"
+)
+
+// TestWorkerCrashMidDeploy kills the worker process (SIGKILL, no goodbye) while it restarts the
+// backend with the new secret. A new worker picks the run up: the deploy is retried after its
+// heartbeat times out, validation passes, and the target ends on the new secret, fully rotated.
+func TestWorkerCrashMidDeploy(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{NoWorker: true, DeployDelay: 3 * time.Second, ObservationWindow: time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	first := env.StartWorkerProcess(t)
+
+	oldSecret := env.Secret(t)
+	u := newUser(t, env, demoenv.UserDemo)
+	before := u.login(t)
+
+	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
+	require.NoError(t, err, out)
+	id := strings.TrimSpace(out)
+	waitPhase(t, env, id, "waiting for approval")
+	out, err = env.Starter(t, "approve", id, "--as", "bob")
+	require.NoError(t, err, out)
+
+	// Wait until the new secret is written and the (slow) redeploy is under way, then crash.
+	require.Eventually(t, func() bool {
+		v, err := env.Client.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+		var st workflows.Status
+		if err != nil || v.Get(&st) != nil {
+			return false
+		}
+		for _, s := range st.Checklist {
+			if s.Name == "update JWT_SECRET in target environment" {
+				return s.State == workflows.StateDone
+			}
+		}
+		return false
+	}, time.Minute, 50*time.Millisecond)
+	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
+	_ = first.Wait()
+	env.StartWorkerProcess(t)
+
+	var res workflows.RotationResult
+	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res), env.WorkerLog.String())
+	require.Equal(t, workflows.OutcomeCompleted, res.Outcome, res.Summary)
+	require.NotEqual(t, oldSecret, env.Secret(t))
+	require.Equal(t, 401, u.me(t, before.Access))
+	require.Equal(t, 200, u.me(t, u.login(t).Access))
+	hist := testenv.Searchable(t, env.History(t, id))
+	require.True(t, strings.Contains(hist, `"attempt": 2`) && strings.Contains(hist, "TIMEOUT_TYPE_HEARTBEAT"),
+		"the deploy was retried on the new worker after its heartbeat timed out")
+	testenv.AssertNoSecrets(t, "history", hist, map[string]string{"old secret": oldSecret, "new secret": env.Secret(t)})
+	testenv.AssertNoSecrets(t, "worker log", env.WorkerLog.String(), map[string]string{
+		"old secret": oldSecret, "new secret": env.Secret(t), "old token": before.Access,
+		"probe password": env.Password(t, demoenv.UserProbe)})
+}
