@@ -140,6 +140,7 @@ type invalidation struct {
 	// counted from when they were restricted.
 	restricted bool
 	liftAt     time.Time
+	canaryGone bool
 }
 
 func (e *invalidation) setup(ctx workflow.Context) error {
@@ -213,12 +214,14 @@ func (e *invalidation) goAhead(ctx workflow.Context) (bool, error) {
 	})
 	if err != nil {
 		e.res.Outcome = OutcomeCanceled
+		e.dropCanary(ctx)
 		return false, e.finish(ctx)
 	}
 	if out.Rejected {
 		e.rec.step(ctx, stepGoAhead, StateFailed, "rejected by "+out.Actor)
 		e.announce(ctx, "rejected", fmt.Sprintf("Emergency invalidation of %s rejected by %s; nothing was changed.", e.in.Target, out.Actor))
 		e.res.Outcome, e.res.Cause = OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment
+		e.dropCanary(ctx)
 		return false, e.finish(ctx)
 	}
 	e.res.ApprovedBy = out.Actor
@@ -370,7 +373,7 @@ func (e *invalidation) verify(ctx workflow.Context, rot RotationResult) error {
 		e.rec.step(ctx, stepVerifyOld, StateFailed, err.Error())
 		return err
 	}
-	_ = workflow.ExecuteActivity(shortCtx(ctx), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil)
+	e.cleanupCanary(ctx)
 	e.res.Validations = append(e.res.Validations, Validation{Stage: "emergency verification", OK: rs.OK(), Results: rs})
 	e.res.VerifiedAt = workflow.Now(ctx).UTC()
 	var tokens, critical probe.Results
@@ -465,6 +468,26 @@ func (e *invalidation) lift(ctx workflow.Context, why string) error {
 
 // failed compensates what can be undone, keeps sessions invalidated (the safe state), says
 // exactly which controls are active, and escalates.
+func (e *invalidation) cleanupCanary(ctx workflow.Context) {
+	_ = workflow.ExecuteActivity(shortCtx(ctx), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil)
+	e.canaryGone = true
+}
+
+// dropCanary removes the canary session on the paths that end before verification (rejected,
+// canceled, failed), so no live session is left on the worker's disk. Versioned: runs that
+// started before this change replay without it.
+func (e *invalidation) dropCanary(ctx workflow.Context) {
+	if e.canaryGone {
+		return
+	}
+	if workflow.GetVersion(ctx, "cleanup-canary-on-every-exit", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	e.cleanupCanary(dctx)
+}
+
 func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome, cause string) (InvalidationResult, error) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
@@ -472,6 +495,7 @@ func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome,
 	if err := comp.run(dctx, e.rec); err != nil {
 		cause += "; compensation failed: " + err.Error()
 	}
+	e.dropCanary(dctx)
 	e.res.Outcome, e.res.Cause = outcome, cause
 	e.announce(dctx, "escalation", fmt.Sprintf("EMERGENCY RUN FAILED on %s: %s. Active controls now: %s. Sessions stay invalidated (safe state); a human must finish the root fix.",
 		e.in.Target, cause, strings.Join(e.activeOrNone(), "; ")), e.policy.Approvers...)

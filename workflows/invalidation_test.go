@@ -541,10 +541,11 @@ func TestEmergencyInvalidation_RotationFailureKeepsSessionsInvalidated(t *testin
 	assert.Len(t, res.Changes, 2)
 	assert.Equal(t, "bob", res.ApprovedBy)
 
-	// Compensation lifted the routes; nothing brought the sessions back, nothing was verified.
+	// Compensation lifted the routes; nothing brought the sessions back, nothing was verified;
+	// the canary session was removed from the worker's disk.
 	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary"}, h.steps()[:2])
-	assert.Equal(t, []string{"SecretRotation", "LiftRoutes"}, h.steps()[4:])
-	h.assertNotRun("VerifyCutover", "CleanupCanary")
+	assert.Equal(t, []string{"SecretRotation", "LiftRoutes", "CleanupCanary"}, h.steps()[4:])
+	h.assertNotRun("VerifyCutover")
 	for _, s := range h.steps() {
 		assert.False(t, strings.HasPrefix(s, "Restore"), "%s undoes the session revocation", s)
 	}
@@ -594,7 +595,7 @@ func TestEmergencyInvalidation_RotationFailureKeepsRestrictions(t *testing.T) {
 
 	assert.Equal(t, OutcomeRotationFailed, res.Outcome)
 	h.assertNotRun("LiftRoutes", "VerifyCutover")
-	assert.Equal(t, "SecretRotation", h.steps()[len(h.steps())-1])
+	assert.Equal(t, []string{"SecretRotation", "CleanupCanary"}, h.steps()[len(h.steps())-2:])
 	assert.Empty(t, h.messages("restrictions-lifted"))
 
 	require.Len(t, res.ActiveControls, 2)
@@ -675,7 +676,7 @@ func TestEmergencyInvalidation_Rejected(t *testing.T) {
 	assert.Empty(t, res.ActiveControls)
 	assert.Empty(t, res.Rotation)
 
-	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary"}, h.steps())
+	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary", "CleanupCanary"}, h.steps())
 	h.assertNotRun("RevokeSessions", "RestrictRoutes", "SecretRotation", "VerifyCutover", "LiftRoutes")
 	assert.Empty(t, h.preempts, "a rejected run leaves a running rotation alone")
 	assert.Empty(t, h.cancels)
@@ -786,7 +787,7 @@ func TestEmergencyInvalidation_CanceledWhileWaiting(t *testing.T) {
 	require.Error(t, err)
 	var canceled *temporal.CanceledError
 	assert.True(t, errors.As(err, &canceled), "want a CanceledError, got %v", err)
-	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary"}, h.steps())
+	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary", "CleanupCanary"}, h.steps())
 	h.assertNotRun("RevokeSessions", "RestrictRoutes", "SecretRotation")
 	s := h.status()
 	assert.Equal(t, OutcomeCanceled, s.Outcome)
