@@ -177,7 +177,13 @@ func (r *rotation) setup(ctx workflow.Context) error {
 
 func (r *rotation) run(ctx workflow.Context) (RotationResult, error) {
 	r.rec.add(ctx, r.in.RequestedBy, "requested", r.in.Mode, r.in.Reason)
-	if err := r.in.Validate(workflow.Now(ctx)); err != nil {
+	err := r.in.Validate(workflow.Now(ctx))
+	// Emergency mode skips the approval gate, so it is only honoured for a child of an emergency
+	// run, which had its own; started on its own it would be a way around the second person.
+	if err == nil && r.in.Mode == ModeEmergency && (workflow.GetInfo(ctx).ParentWorkflowExecution == nil || r.in.ApprovedBy == "") {
+		err = errors.New("emergency mode runs only as the child of an approved EmergencyInvalidation run")
+	}
+	if err != nil {
 		r.rec.add(ctx, systemActor, "input", "rejected", err.Error())
 		return r.res, temporal.NewNonRetryableApplicationError("invalid rotation input: "+err.Error(), ErrTypeInvalidInput, err)
 	}
@@ -189,7 +195,7 @@ func (r *rotation) run(ctx workflow.Context) (RotationResult, error) {
 	// Pre-rotation checks: if any fails, stop before anything changes.
 	r.rec.phase("pre-checks")
 	var pre activities.PreCheckResult
-	err := workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
+	err = workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
 		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &pre)
 	if err != nil {
 		r.rec.step(ctx, stepPrecheck, StateFailed, err.Error())

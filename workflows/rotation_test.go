@@ -716,6 +716,10 @@ func TestRotation_InvalidInput(t *testing.T) {
 		"window in the past": func(in *RotationInput) {
 			in.Mode, in.WindowStart, in.Window = ModeScheduled, t0.Add(-2*time.Hour), 30*time.Minute
 		},
+		// Started on its own, emergency mode would skip the second person.
+		"emergency mode without an emergency parent": func(in *RotationInput) {
+			in.Mode, in.ApprovedBy = ModeEmergency, "alice"
+		},
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
