@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -164,6 +165,9 @@ func Path(flag string) string {
 // Load reads, defaults and validates a config file. It does not resolve secret references.
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("config file %s not found: pass --config or set %s", path, EnvVar)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}

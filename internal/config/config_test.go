@@ -80,7 +80,7 @@ func TestLoad_RepoRunbook(t *testing.T) {
 
 func TestLoad_Errors(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "missing.yaml"))
-	require.ErrorContains(t, err, "read config")
+	require.ErrorContains(t, err, "not found: pass --config or set AUTHOPS_CONFIG")
 
 	path := filepath.Join(t.TempDir(), "runbook.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("targets: {}\n"), 0o600))
