@@ -533,8 +533,9 @@ func (r *rotation) escalate(ctx workflow.Context, cause string) {
 		mention = append([]string{r.in.RollbackOwner}, mention...)
 	}
 	text := fmt.Sprintf(
-		"ROLLBACK FAILED for %s: %s. The target may be half-rotated (new %s, previous %s). A human must fix it, then send 'resolve'.",
-		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint)
+		"ROLLBACK FAILED for %s: %s. The target may be half-rotated (new secret %s, previous %s). "+
+			"A human must bring it back to the store's current version %s (fingerprint %s): the next rotation's pre-checks refuse any drift. Then send 'resolve'.",
+		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint, r.res.Previous.ID, r.res.Previous.Fingerprint)
 	r.announce(ctx, "escalation", text, mention...)
 	ch := workflow.GetSignalChannel(ctx, SignalResolve)
 	// Re-announce at the reminder interval until someone takes it: an open escalation must not
