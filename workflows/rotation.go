@@ -395,7 +395,7 @@ func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause er
 	if err := comp.run(dctx, r.rec); err != nil {
 		r.res.Outcome = OutcomeRollbackFailed
 		r.res.Cause = fmt.Sprintf("%s; rollback failed: %v", why, err)
-		r.escalate(dctx, r.res.Cause)
+		r.escalate(dctx, r.res.Cause, r.res.Previous)
 		return
 	}
 	r.res.Outcome = OutcomeRolledBack
@@ -513,7 +513,8 @@ func (r *rotation) manualRollback(ctx workflow.Context, d Decision) {
 		r.res.Outcome = OutcomeRollbackFailed
 		r.res.Cause = "manual rollback failed: " + err.Error()
 		r.rec.step(dctx, stepObserve, StateFailed, r.res.Cause)
-		r.escalate(dctx, r.res.Cause)
+		// The store still holds the new version as current until RollBackSecret succeeds.
+		r.escalate(dctx, r.res.Cause, r.res.New)
 		return
 	}
 	r.res.Outcome = OutcomeRolledBackManually
@@ -524,7 +525,8 @@ func (r *rotation) manualRollback(ctx workflow.Context, d Decision) {
 
 // escalate never lets a failed rollback end silently: it announces and waits for a human to
 // resolve the run.
-func (r *rotation) escalate(ctx workflow.Context, cause string) {
+// current is the version the secret store holds as current, which the target must match again.
+func (r *rotation) escalate(ctx workflow.Context, cause string, current activities.VersionRef) {
 	r.rec.phase("escalated: waiting for resolve")
 	dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, SignalResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
 	r.rec.add(ctx, systemActor, "escalation", "waiting for resolve", cause)
@@ -535,7 +537,7 @@ func (r *rotation) escalate(ctx workflow.Context, cause string) {
 	text := fmt.Sprintf(
 		"ROLLBACK FAILED for %s: %s. The target may be half-rotated (new secret %s, previous %s). "+
 			"A human must bring it back to the store's current version %s (fingerprint %s): the next rotation's pre-checks refuse any drift. Then send 'resolve'.",
-		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint, r.res.Previous.ID, r.res.Previous.Fingerprint)
+		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint, current.ID, current.Fingerprint)
 	r.announce(ctx, "escalation", text, mention...)
 	ch := workflow.GetSignalChannel(ctx, SignalResolve)
 	// Re-announce at the reminder interval until someone takes it: an open escalation must not
