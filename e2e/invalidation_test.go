@@ -217,6 +217,7 @@ func TestInvalidationBadInput(t *testing.T) {
 		{"zero ttl", []string{"invalidate", "--target", "demo", "--reason", "x", "--restrict", "/admin", "--restrict-ttl", "0s"}, "TTL must be positive"},
 		{"negative ttl", []string{"invalidate", "--target", "demo", "--reason", "x", "--restrict", "/admin", "--restrict-ttl", "-5m"}, "TTL must be positive"},
 		{"break glass without reason", []string{"invalidate", "--target", "demo", "--break-glass"}, "break glass needs a reason"},
+		{"break glass by a non-approver", []string{"invalidate", "--target", "demo", "--reason", "x", "--requested-by", "mallory", "--break-glass"}, `"mallory" is not one`},
 	}
 	secret := env.Secret(t)
 	for _, c := range cases {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,11 +78,16 @@ func parseRoutes(s string) ([]string, error) {
 }
 
 func (a *app) startInvalidation(ctx context.Context, in workflows.InvalidationInput) (string, error) {
-	if err := a.checkTarget(in.Target); err != nil {
+	t, err := a.target(in.Target)
+	if err != nil {
 		return "", err
 	}
 	if err := in.Validate(); err != nil {
 		return "", err
+	}
+	if in.BreakGlass && !slices.Contains(t.Approvers, strings.TrimSpace(in.RequestedBy)) {
+		return "", fmt.Errorf("break glass is for the approvers of %s (%s); %q is not one", in.Target,
+			strings.Join(t.Approvers, ", "), in.RequestedBy)
 	}
 	c, err := a.dial()
 	if err != nil {

@@ -96,10 +96,14 @@ func start(ctx context.Context, c client.Client, opts client.StartWorkflowOption
 // checkTarget rejects an unknown target before anything is started. It reads the config but
 // resolves no secret reference.
 func (a *app) checkTarget(name string) error {
+	_, err := a.target(name)
+	return err
+}
+
+func (a *app) target(name string) (*config.Target, error) {
 	cfg, err := config.Load(config.Path(a.configPath))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = cfg.Target(name)
-	return err
+	return cfg.Target(name)
 }

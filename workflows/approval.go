@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -138,6 +139,7 @@ func receiveDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *recor
 		rec.add(ctx, "unknown", action, "denied", `malformed payload; send {"actor":"NAME","comment":"..."}`)
 		return d, false
 	}
+	d.Actor = strings.TrimSpace(d.Actor)
 	return d, true
 }
 

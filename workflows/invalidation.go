@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,6 +145,7 @@ type invalidation struct {
 }
 
 func (e *invalidation) setup(ctx workflow.Context) error {
+	e.in.RequestedBy = strings.TrimSpace(e.in.RequestedBy)
 	steps := []string{stepAnnounce, stepGoAhead, stepRevoke, stepRestrict, stepRotate, stepVerifyOld, stepCritical, stepUserImpact, stepLift}
 	e.rec = newRecord("emergency-invalidation", e.in.Target, e.in.RequestedBy, steps...)
 	e.runID = workflow.GetInfo(ctx).WorkflowExecution.ID
@@ -165,6 +167,13 @@ func (e *invalidation) run(ctx workflow.Context) (InvalidationResult, error) {
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
 		e.rec.add(ctx, systemActor, "load target policy", StateFailed, err.Error())
 		return e.res, err
+	}
+	// Breaking glass skips the second person, so only someone who could approve may do it.
+	if e.in.BreakGlass && !slices.Contains(e.policy.Approvers, e.in.RequestedBy) {
+		err := fmt.Errorf("break glass is for the approvers of %s (%s); %s is not one", e.in.Target,
+			strings.Join(e.policy.Approvers, ", "), e.in.RequestedBy)
+		e.rec.add(ctx, e.in.RequestedBy, "BREAK GLASS", "denied", err.Error())
+		return e.res, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, err)
 	}
 
 	e.rec.phase("announcing")
@@ -242,8 +251,10 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 	var restrictF workflow.Future
 	if len(e.in.Restrict) > 0 {
 		// A lift sent before the routes were restricted must not lift them the moment they are.
-		dropStale(ctx, e.rec, workflow.GetSignalChannel(ctx, SignalLiftRestrictions), SignalLiftRestrictions,
-			"sent before the routes were restricted; send it again")
+		if workflow.GetVersion(ctx, "drop-stale-lift", workflow.DefaultVersion, 1) >= 1 {
+			dropStale(ctx, e.rec, workflow.GetSignalChannel(ctx, SignalLiftRestrictions), SignalLiftRestrictions,
+				"sent before the routes were restricted; send it again")
+		}
 		// Registered before the call: a restriction applied by a call that then timed out is lifted too.
 		comp.add("lift route restrictions", func(ctx workflow.Context) error {
 			if e.in.KeepRestrictions {

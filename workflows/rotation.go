@@ -161,6 +161,13 @@ type rotation struct {
 var acts *activities.Activities // method values name activities; never called directly
 
 func (r *rotation) setup(ctx workflow.Context) error {
+	// Names are compared exactly against policy; stray spaces must not make "alice " a second person.
+	r.in.RequestedBy = strings.TrimSpace(r.in.RequestedBy)
+	r.in.RollbackOwner = strings.TrimSpace(r.in.RollbackOwner)
+	// A window length without a start opens the window now, so it still closes on time.
+	if r.in.Window > 0 && r.in.WindowStart.IsZero() {
+		r.in.WindowStart = workflow.Now(ctx)
+	}
 	steps := []string{stepPrecheck, stepCommunicate, stepWindow, stepApproval, stepGenerate, stepUpdateEnv,
 		stepRedeploy, stepValidate, stepPromote, stepAnnounceDone, stepObserve}
 	r.rec = newRecord("secret-rotation", r.in.Target, r.in.RequestedBy, steps...)
@@ -545,7 +552,8 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current activiti
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	var remind workflow.Future
-	if r.policy.ReminderInterval > 0 {
+	reminders := workflow.GetVersion(ctx, "escalation-reminders", workflow.DefaultVersion, 1) >= 1
+	if reminders && r.policy.ReminderInterval > 0 {
 		remind = workflow.NewTimer(tctx, r.policy.ReminderInterval)
 	}
 	for {
