@@ -126,7 +126,7 @@ type deployer interface {
 func (a *Activities) deployer(t *config.Target, redact ...string) deployer {
 	d := t.Deployer
 	if d.Kind == "http" {
-		return deploy.HTTP{Method: d.Method, URL: d.URL, HeadersFromEnv: d.HeadersFromEnv, Timeout: d.Timeout.D(), Client: a.HTTP}
+		return deploy.HTTP{Method: d.Method, URL: d.URL, HeadersFromEnv: d.HeadersFromEnv, Timeout: d.Timeout.D(), Client: a.HTTP, Redact: redact}
 	}
 	argv := append([]string(nil), d.Argv...)
 	if len(argv) > 0 {

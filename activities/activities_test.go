@@ -49,6 +49,7 @@ if [ "$1" = "--broken-dry-run" ]; then cat backend.env; echo "cannot reach the o
 echo "deploying with:"
 cat "$1"
 echo "JWT_SECRET is $(grep '^JWT_SECRET=' "$1" | cut -d= -f2-)"
+echo "admin token $(cat admin.token), probe password $(cat passwords/probe)"
 echo "restarted"
 `
 
@@ -524,6 +525,8 @@ func TestDeploy_RedactsOutputAndWaitsForHealth(t *testing.T) {
 	require.Contains(t, res.Output, "JWT_SECRET is [REDACTED]")
 	require.NotContains(t, res.Output, pending)
 	require.NotContains(t, res.Output, f.initial)
+	require.Contains(t, res.Output, "admin token [REDACTED], probe password [REDACTED]",
+		"credentials the deploy command can read are hidden too")
 	require.GreaterOrEqual(t, res.ReadyMS, res.DurationMS)
 
 	// A backend that never comes back fails the deploy once the readiness timeout is up.

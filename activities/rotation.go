@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -171,7 +172,8 @@ type DeployInput struct {
 	Target string `json:"target"`
 }
 
-// DeployResult reports a redeploy; Output is redacted.
+// DeployResult reports a redeploy. Output is the tail of what the deploy printed, with every
+// secret and credential the worker knows replaced by [REDACTED].
 type DeployResult struct {
 	Output     string `json:"output,omitempty"`
 	ExitCode   int    `json:"exit_code"`
@@ -220,7 +222,17 @@ func (a *Activities) redactions(ctx context.Context, t *config.Target) []string 
 			}
 		}
 	}
-	return redact
+	// The command inherits the worker's environment, and a webhook may echo its request: every
+	// credential the worker can resolve is hidden too.
+	for _, ref := range []config.Ref{t.Admin.Token, t.Probe.Password, t.Probe.AdminPassword} {
+		if v, err := a.Config.Resolve("", ref); err == nil {
+			redact = append(redact, v)
+		}
+	}
+	for _, env := range t.Deployer.HeadersFromEnv {
+		redact = append(redact, os.Getenv(env))
+	}
+	return append(redact, os.Getenv("TEMPORAL_API_KEY"))
 }
 
 // ValidateInput says which version should be live and which one retired.

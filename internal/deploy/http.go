@@ -21,6 +21,8 @@ type HTTP struct {
 	// Client defaults to one that does not follow redirects: Go forwards custom headers such as
 	// X-Deploy-Token to the redirect target, which may be another host.
 	Client *http.Client
+	// Redact lists further values to hide in Output and errors (the webhook may echo them).
+	Redact []string
 }
 
 const defaultHTTPTimeout = 30 * time.Second
@@ -37,6 +39,7 @@ func (h HTTP) Deploy(ctx context.Context) (Report, error) {
 		return Report{ExitCode: -1}, fmt.Errorf("deploy webhook: %w", err)
 	}
 	secrets = append(secrets, urlSecrets(u)...)
+	secrets = append(secrets, h.Redact...)
 	method := h.method()
 	target := fmt.Sprintf("%s %s", method, safeURL(u))
 

@@ -148,3 +148,23 @@ func TestWaitReadyConnectionRefused(t *testing.T) {
 func TestWaitReadyBadURL(t *testing.T) {
 	assert.Error(t, WaitReady(context.Background(), "not a url", time.Second, time.Millisecond))
 }
+
+// A webhook that echoes what it knows (here the new secret) must not carry it into Output or errors.
+func TestHTTPDeployRedactsEchoedValues(t *testing.T) {
+	const secret = "s3cr3t-value-that-must-not-leak"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("restart failed, env was JWT_SECRET=" + secret))
+	}))
+	defer srv.Close()
+	rep, err := HTTP{URL: srv.URL, Redact: []string{secret}}.Deploy(context.Background())
+	if err == nil {
+		t.Fatal("a 502 must fail the deploy")
+	}
+	if strings.Contains(rep.Output, secret) || strings.Contains(err.Error(), secret) {
+		t.Fatalf("secret leaked: output %q, error %q", rep.Output, err)
+	}
+	if !strings.Contains(rep.Output, "JWT_SECRET=[REDACTED]") {
+		t.Fatalf("output should keep the rest of the body: %q", rep.Output)
+	}
+}
