@@ -246,7 +246,7 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 	var comp compensations
 
 	// Stop the exposure first: logout policy and route restrictions in parallel.
-	revokeF := workflow.ExecuteActivity(shortCtx(ctx), acts.RevokeSessions,
+	revokeF := workflow.ExecuteActivity(writeCtx(ctx), acts.RevokeSessions,
 		activities.RevokeInput{Target: e.in.Target, RunID: e.runID})
 	var restrictF workflow.Future
 	if len(e.in.Restrict) > 0 {
@@ -263,7 +263,7 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 			}
 			return e.lift(ctx, "run failed")
 		})
-		restrictF = workflow.ExecuteActivity(shortCtx(ctx), acts.RestrictRoutes,
+		restrictF = workflow.ExecuteActivity(writeCtx(ctx), acts.RestrictRoutes,
 			activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus})
 	}
 	var rev activities.RevokeResult
@@ -463,7 +463,7 @@ func (e *invalidation) liftStep(ctx workflow.Context, why string) {
 // lift removes the restrictions and verifies they are gone.
 func (e *invalidation) lift(ctx workflow.Context, why string) error {
 	var rs probe.Results
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LiftRoutes,
+	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.LiftRoutes,
 		activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus}).Get(ctx, &rs); err != nil {
 		return err
 	}

@@ -334,10 +334,15 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	// Registered before the call: a create whose answer was lost (cancel, timeout) is found by
 	// the run's key and marked failed too.
 	comp.add("mark new version failed", func(ctx workflow.Context) error {
-		return workflow.ExecuteActivity(shortCtx(ctx), acts.MarkSecretFailed,
+		// RollBack also undoes a promotion that completed just as the run was canceled.
+		if newV.ID != "" && workflow.GetVersion(ctx, "compensate-with-rollback", workflow.DefaultVersion, 1) >= 1 {
+			return workflow.ExecuteActivity(writeCtx(ctx), acts.RollBackSecret,
+				activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil)
+		}
+		return workflow.ExecuteActivity(writeCtx(ctx), acts.MarkSecretFailed,
 			activities.VersionInput{Target: r.in.Target, VersionID: newV.ID, IdempotencyKey: r.key}).Get(ctx, nil)
 	})
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.CreatePendingSecret,
+	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.CreatePendingSecret,
 		activities.SecretInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &newV); err != nil {
 		r.rec.step(ctx, stepGenerate, StateFailed, err.Error())
 		return err
@@ -350,7 +355,7 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 		return r.restore(ctx, r.res.Previous, newV, "rollback")
 	})
 	var applied activities.ApplyResult
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.ApplySecret,
+	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.ApplySecret,
 		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, &applied); err != nil {
 		r.rec.step(ctx, stepUpdateEnv, StateFailed, err.Error())
 		return err
@@ -370,7 +375,7 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	}
 	r.rec.step(ctx, stepValidate, StateDone, "login, /auth/me, old-secret rejection and privilege checks passed")
 
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.PromoteSecret,
+	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.PromoteSecret,
 		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil); err != nil {
 		r.rec.step(ctx, stepPromote, StateFailed, err.Error())
 		return err
@@ -416,7 +421,7 @@ func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause er
 // restore puts a version back into the env sink, redeploys and checks it works again.
 func (r *rotation) restore(ctx workflow.Context, to, from activities.VersionRef, why string) error {
 	var applied activities.ApplyResult
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.ApplySecret,
+	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.ApplySecret,
 		activities.VersionInput{Target: r.in.Target, VersionID: to.ID}).Get(ctx, &applied); err != nil {
 		return fmt.Errorf("restore %s: %w", to.ID, err)
 	}
@@ -438,6 +443,8 @@ func (r *rotation) deploy(ctx workflow.Context) error {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
 		HeartbeatTimeout:    15 * time.Second,
+		// A canceled run restores the previous secret only once this restart has stopped.
+		WaitForCancellation: true,
 		// A second restart is harmless; more would hide a broken deploy path.
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 2, InitialInterval: 2 * time.Second},
 	})
@@ -513,7 +520,7 @@ func (r *rotation) manualRollback(ctx workflow.Context, d Decision) {
 	r.announce(dctx, "rollback", fmt.Sprintf("%s is rolling back the rotation of %s: %s", d.Actor, r.in.Target, d.Comment))
 	err := r.restore(dctx, r.res.Previous, r.res.New, "manual rollback")
 	if err == nil {
-		err = workflow.ExecuteActivity(shortCtx(dctx), acts.RollBackSecret,
+		err = workflow.ExecuteActivity(writeCtx(dctx), acts.RollBackSecret,
 			activities.VersionInput{Target: r.in.Target, VersionID: r.res.New.ID}).Get(dctx, nil)
 	}
 	if err != nil {

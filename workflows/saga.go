@@ -48,6 +48,16 @@ func shortCtx(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// writeCtx is for activities that change the target or the secret store. On cancellation the
+// workflow waits for such an activity to finish before it compensates, so an undo never races
+// the write it undoes.
+func writeCtx(ctx workflow.Context) workflow.Context {
+	ctx = shortCtx(ctx)
+	opts := workflow.GetActivityOptions(ctx)
+	opts.WaitForCancellation = true
+	return workflow.WithActivityOptions(ctx, opts)
+}
+
 // precheckCtx is for checks that probe the backend and run a deploy dry run.
 func precheckCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
