@@ -5,7 +5,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/authops/authops/activities"
 )
 
 // Breaking glass skips the second person, so someone outside the approvers cannot do it: the run
@@ -49,4 +54,32 @@ func TestRotation_WindowWithoutStartCloses(t *testing.T) {
 	res := h.completed()
 	require.Equal(t, OutcomeWindowClosed, res.Outcome, res.Summary)
 	h.assertNotRun("CreatePendingSecret", "ApplySecret", "Deploy")
+}
+
+// Someone edits JWT_SECRET by hand while the run waits for its approver: the re-check right
+// before any change sees it, and the run stops with nothing changed rather than overwrite it.
+func TestRotation_RecheckStopsWhenTheLiveSecretChanged(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	env.OnActivity(acts.LoadPolicy, mock.Anything, "demo").Return(activities.Policy{
+		Target: "demo", Approvers: []string{"alice", "bob"}, ApprovalTimeout: time.Hour, ClosedWindow: "end", DeployTimeout: time.Minute,
+	}, nil)
+	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(activities.PreCheckResult{
+		OK: true, Current: activities.VersionRef{ID: "v1", Fingerprint: "fp1"}}, nil).Once()
+	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(activities.PreCheckResult{
+		OK: true, Current: activities.VersionRef{ID: "v3", Fingerprint: "fp3"}}, nil).Once()
+	env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalApprove, Decision{Actor: "bob"}) }, 40*time.Minute)
+	env.ExecuteWorkflow(SecretRotation, RotationInput{Target: "demo", RequestedBy: "alice", Mode: ModeManual})
+
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
+	var res RotationResult
+	require.NoError(t, appErr.Details(&res))
+	assert.Equal(t, OutcomePrecheckFailed, res.Outcome)
+	assert.Contains(t, res.Cause, "the live secret changed while the run waited")
+	requireEvent(t, res.Timeline, systemActor, "re-check before change", StateFailed)
+	env.AssertNotCalled(t, "CreatePendingSecret", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "ApplySecret", mock.Anything, mock.Anything)
 }

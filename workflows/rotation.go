@@ -228,12 +228,43 @@ func (r *rotation) run(ctx workflow.Context) (RotationResult, error) {
 	if out, done, err := r.awaitWindowAndApproval(ctx); done || err != nil {
 		return out, err
 	}
+	if stop, err := r.recheck(ctx); stop {
+		return r.fail(ctx, OutcomePrecheckFailed, err.Error())
+	}
 	// rotate compensates its own failures and leaves the outcome set.
 	r.rotate(ctx)
 	if r.res.Outcome == "" {
 		r.observe(ctx)
 	}
 	return r.finish(ctx)
+}
+
+// recheck repeats the pre-checks after the waits, right before anything changes: an hour of
+// waiting for a window or an approver is long enough for someone to edit JWT_SECRET by hand or
+// for the backend to go down, and a rollback must go back to what is really live.
+func (r *rotation) recheck(ctx workflow.Context) (bool, error) {
+	if workflow.GetVersion(ctx, "recheck-before-change", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false, nil
+	}
+	r.rec.phase("re-checking")
+	var pre activities.PreCheckResult
+	err := workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
+		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &pre)
+	switch {
+	case err != nil:
+	case !pre.OK:
+		err = errors.New("pre-checks failed after the wait: " + failedChecks(pre.Checks))
+	case pre.Current != r.res.Previous:
+		err = fmt.Errorf("the live secret changed while the run waited (%s %s, now %s %s)",
+			r.res.Previous.ID, r.res.Previous.Fingerprint, pre.Current.ID, pre.Current.Fingerprint)
+	}
+	if err != nil {
+		r.addValidation("re-check", pre.Validation)
+		r.rec.add(ctx, systemActor, "re-check before change", StateFailed, err.Error())
+		return true, err
+	}
+	r.rec.add(ctx, systemActor, "re-check before change", StateDone, "target unchanged since the pre-checks")
+	return false, nil
 }
 
 // emergency is the hard cutover: the parent run already announced and got its go-ahead.

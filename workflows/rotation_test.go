@@ -177,7 +177,8 @@ func (h *rotationHarness) assertNotCalled(names ...string) {
 }
 
 var (
-	rotationSteps = []string{"LoadPolicy", "PreCheck", "CreatePendingSecret", "ApplySecret(v2)", "Deploy",
+	// PreCheck twice: before the waits, and again right before anything changes.
+	rotationSteps = []string{"LoadPolicy", "PreCheck", "PreCheck", "CreatePendingSecret", "ApplySecret(v2)", "Deploy",
 		"Validate(live=v2,retired=v1)", "PromoteSecret(v2)"}
 	restoreSteps = []string{"ApplySecret(v1)", "Deploy", "Validate(live=v1,retired=v2)"}
 )
@@ -502,7 +503,7 @@ func TestRotation_DeployFailureRollsBack(t *testing.T) {
 	res := h.runbookFailed()
 	assert.Equal(t, OutcomeRolledBack, res.Outcome)
 	assert.Contains(t, res.Cause, "deploy exited 1")
-	assert.Equal(t, concat(rotationSteps[:5], []string{"Deploy#2"}, restoreSteps, []string{"RollBackSecret(v2)"}), h.steps())
+	assert.Equal(t, concat(rotationSteps[:6], []string{"Deploy#2"}, restoreSteps, []string{"RollBackSecret(v2)"}), h.steps())
 	h.assertNotCalled("PromoteSecret", "MarkSecretFailed")
 	// The second apply is the restore, after the new one.
 	applies := h.callsNamed("ApplySecret")
@@ -555,7 +556,7 @@ func TestRotation_ValidationFailureRollsBack(t *testing.T) {
 	res := h.runbookFailed()
 	assert.Equal(t, OutcomeRolledBack, res.Outcome)
 	assert.Contains(t, res.Cause, "validation failed: retired secret rejected (want 401, got 200: old token still accepted)")
-	assert.Equal(t, concat(rotationSteps[:6], restoreSteps, []string{"RollBackSecret(v2)"}), h.steps())
+	assert.Equal(t, concat(rotationSteps[:7], restoreSteps, []string{"RollBackSecret(v2)"}), h.steps())
 	h.assertNotCalled("PromoteSecret", "MarkSecretFailed")
 
 	require.Len(t, res.Validations, 3)
@@ -595,7 +596,7 @@ func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	assert.Equal(t, OutcomeRollbackFailed, res.Outcome)
 	assert.Contains(t, res.Cause, "rollback failed")
 	assert.Contains(t, res.Cause, "resolved by bob: restored by hand")
-	assert.Equal(t, concat(rotationSteps[:5], []string{"Deploy#2", "ApplySecret(v1)", "Deploy", "Deploy#2", "RollBackSecret(v2)"}), h.steps())
+	assert.Equal(t, concat(rotationSteps[:6], []string{"Deploy#2", "ApplySecret(v1)", "Deploy", "Deploy#2", "RollBackSecret(v2)"}), h.steps())
 	h.assertNotCalled("PromoteSecret", "MarkSecretFailed")
 
 	esc := h.announced("escalation")
@@ -772,7 +773,7 @@ func TestRotation_Canceled(t *testing.T) {
 		err := h.env.GetWorkflowError()
 		require.Error(t, err)
 		assert.True(t, temporal.IsCanceledError(err), "want canceled, got %v", err)
-		assert.Equal(t, concat(rotationSteps[:5], restoreSteps, []string{"RollBackSecret(v2)"}), h.steps())
+		assert.Equal(t, concat(rotationSteps[:6], restoreSteps, []string{"RollBackSecret(v2)"}), h.steps())
 		h.assertNotCalled("PromoteSecret", "MarkSecretFailed")
 		applies := h.callsNamed("ApplySecret")
 		require.Len(t, applies, 2)
