@@ -202,6 +202,19 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 	env.CheckReplay(t, rotID, pendingRun, "rotation-preempted")
 }
 
+// TestSecondEmergencyRunRefused: a second emergency run on the same target would fight the first;
+// the starter refuses it and names the running one.
+func TestSecondEmergencyRunRefused(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{})
+	out, err := env.Starter(t, "invalidate", "--target", "demo", "--reason", "abuse", "--requested-by", "alice")
+	require.NoError(t, err, out)
+	first := strings.TrimSpace(out)
+	waitPhase(t, env, first, "waiting for go-ahead")
+	out, err = env.Starter(t, "invalidate", "--target", "demo", "--reason", "same abuse", "--requested-by", "bob")
+	require.Error(t, err)
+	require.Contains(t, out, "already running: "+first)
+}
+
 // TestInvalidationBadInput: each bad input gets a clear error and starts nothing.
 func TestInvalidationBadInput(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{})

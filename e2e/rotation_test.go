@@ -133,6 +133,10 @@ func TestRotationApproverNotInPolicy(t *testing.T) {
 	out, err = env.Starter(t, "approve", id, "--as", "mallory")
 	require.Error(t, err)
 	require.Contains(t, out, "mallory is not an approver")
+	// A rollback means nothing before the rotation: the CLI says it was not acted on.
+	out, err = env.Starter(t, "rollback", id, "--as", "alice")
+	require.Error(t, err)
+	require.Contains(t, out, "has not acted on it")
 	out, err = env.Starter(t, "reject", id, "--as", "bob", "--comment", "not today")
 	require.NoError(t, err, out)
 	var res workflows.RotationResult

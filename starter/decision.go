@@ -17,7 +17,10 @@ import (
 // decisionCmd sends one of the human signals (approve, reject, rollback, resolve,
 // lift-restrictions) and reports whether the run accepted or denied it.
 func (a *app) decisionCmd(use, short, signal string) *cobra.Command {
-	var d workflows.Decision
+	var (
+		d     workflows.Decision
+		runID string
+	)
 	cmd := &cobra.Command{
 		Use:   use + " WORKFLOW_ID --as USER",
 		Short: short,
@@ -28,7 +31,7 @@ func (a *app) decisionCmd(use, short, signal string) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			ev, err := sendDecision(cmd.Context(), c, args[0], signal, d)
+			ev, err := sendDecision(cmd.Context(), c, args[0], runID, signal, d)
 			if err != nil {
 				return err
 			}
@@ -45,14 +48,15 @@ func (a *app) decisionCmd(use, short, signal string) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&d.Actor, "as", "", "who you are (required; checked against the target's policy)")
 	cmd.Flags().StringVar(&d.Comment, "comment", "", "a note for the timeline")
+	cmd.Flags().StringVar(&runID, "run-id", "", "the run you reviewed (see `status`); refused if the id now names a newer run")
 	_ = cmd.MarkFlagRequired("as")
 	return cmd
 }
 
 // sendDecision signals a running run and waits for the run to record the attempt on its
 // timeline, so the sender learns at once whether it was accepted or denied.
-func sendDecision(ctx context.Context, c client.Client, id, signal string, d workflows.Decision) (workflows.Event, error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+func sendDecision(ctx context.Context, c client.Client, id, runID, signal string, d workflows.Decision) (workflows.Event, error) {
+	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return workflows.Event{}, fmt.Errorf("no run with id %s", id)
@@ -67,7 +71,7 @@ func sendDecision(ctx context.Context, c client.Client, id, signal string, d wor
 	if err != nil {
 		return workflows.Event{}, err
 	}
-	if err := c.SignalWorkflow(ctx, id, "", signal, d); err != nil {
+	if err := c.SignalWorkflow(ctx, id, runID, signal, d); err != nil {
 		return workflows.Event{}, fmt.Errorf("send %s to %s: %w", signal, id, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -86,6 +90,8 @@ func sendDecision(ctx context.Context, c client.Client, id, signal string, d wor
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return workflows.Event{Actor: d.Actor, Outcome: "sent (not yet recorded)", At: time.Now().UTC(),
-		Detail: "the run has not processed it yet; check the timeline"}, nil
+	var st workflows.Status
+	_ = query(ctx, c, id, workflows.QueryStatus, &st)
+	return workflows.Event{}, fmt.Errorf("%s was delivered but the run has not acted on it (phase %q): it may not be waiting for %s now; check `starter timeline %s`",
+		signal, st.Phase, signal, id)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -94,6 +95,17 @@ func (a *app) startInvalidation(ctx context.Context, in workflows.InvalidationIn
 		return "", err
 	}
 	defer c.Close()
+	// Two emergency runs on one target would preempt each other's rotation and lift each
+	// other's restrictions; the second responder joins the first run instead.
+	running, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("AuthopsTarget = '%s' AND AuthopsRunbook = 'emergency-invalidation' AND ExecutionStatus = 'Running'", in.Target),
+	})
+	if err != nil {
+		return "", fmt.Errorf("look for a running emergency run of %s: %w", in.Target, err)
+	}
+	if len(running.Executions) > 0 {
+		return "", fmt.Errorf("already running: %s; approve or follow that run instead", running.Executions[0].GetExecution().GetWorkflowId())
+	}
 	return start(ctx, c, client.StartWorkflowOptions{
 		ID:        "invalidate-" + in.Target + "-" + uuid.NewString()[:8],
 		TaskQueue: workflows.TaskQueue,

@@ -34,7 +34,11 @@ func (a *app) statusCmd() *cobra.Command {
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), st)
 			}
-			return writeStatus(cmd.OutOrStdout(), args[0], st)
+			run := ""
+			if desc, err := c.DescribeWorkflowExecution(cmd.Context(), args[0], ""); err == nil {
+				run = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+			}
+			return writeStatus(cmd.OutOrStdout(), args[0], run, st)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -86,8 +90,11 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func writeStatus(w io.Writer, id string, st workflows.Status) error {
+func writeStatus(w io.Writer, id, runID string, st workflows.Status) error {
 	fmt.Fprintf(w, "%s  %s  target=%s  phase=%q\n", id, st.Runbook, st.Target, st.Phase)
+	if runID != "" {
+		fmt.Fprintf(w, "run %s\n", runID)
+	}
 	fmt.Fprintf(w, "requested by %s", st.RequestedBy)
 	if st.ApprovedBy != "" {
 		fmt.Fprintf(w, ", approved by %s", st.ApprovedBy)
