@@ -508,8 +508,8 @@ func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome,
 	}
 	e.dropCanary(dctx)
 	e.res.Outcome, e.res.Cause = outcome, cause
-	e.announce(dctx, "escalation", fmt.Sprintf("EMERGENCY RUN FAILED on %s: %s. Active controls now: %s. Sessions stay invalidated (safe state); a human must finish the root fix.",
-		e.in.Target, cause, strings.Join(e.activeOrNone(), "; ")), e.policy.Approvers...)
+	e.announce(dctx, "escalation", fmt.Sprintf("EMERGENCY RUN FAILED on %s: %s. Active controls now: %s. %s Sessions stay revoked; a human must finish the root fix.",
+		e.in.Target, cause, strings.Join(e.activeOrNone(), "; "), e.secretState()), e.policy.Approvers...)
 	e.rec.add(dctx, systemActor, "escalation", "sent", "active controls: "+strings.Join(e.activeOrNone(), "; "))
 	if err := e.finish(dctx); err != nil {
 		return e.res, err
@@ -537,6 +537,19 @@ func (e *invalidation) finish(ctx workflow.Context) error {
 		return temporal.NewCanceledError(e.res.Summary)
 	}
 	return nil
+}
+
+// secretState says plainly which JWT_SECRET the target runs on after a failed run: after a
+// rollback the previous secret is live again, and if it leaked that is the headline.
+func (e *invalidation) secretState() string {
+	switch e.res.RotationOutcome {
+	case OutcomeCompleted:
+		return "JWT_SECRET was rotated."
+	case OutcomeRollbackFailed:
+		return "JWT_SECRET state is UNKNOWN: the rotation's rollback failed (see " + e.res.Rotation + ")."
+	default:
+		return "JWT_SECRET was NOT rotated: the PREVIOUS secret is live; if it leaked, rotate it as soon as the deploy path works."
+	}
 }
 
 func (e *invalidation) addControl(c string) { e.rec.status.Active = append(e.rec.status.Active, c) }

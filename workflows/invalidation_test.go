@@ -562,7 +562,9 @@ func TestEmergencyInvalidation_RotationFailureKeepsSessionsInvalidated(t *testin
 	assert.Contains(t, esc[0].Text, "EMERGENCY RUN FAILED on demo")
 	assert.Contains(t, esc[0].Text, "Active controls now: all sessions revoked (cutoff ")
 	assert.NotContains(t, esc[0].Text, "routes /admin answer")
-	assert.Contains(t, esc[0].Text, "Sessions stay invalidated")
+	assert.Contains(t, esc[0].Text, "Sessions stay revoked")
+	assert.Contains(t, esc[0].Text, "JWT_SECRET was NOT rotated: the PREVIOUS secret is live",
+		"after the child rolled back, the escalation says which secret is live")
 	assert.Empty(t, h.messages("user-impact"))
 	assert.Equal(t, []string{"emergency", "restrictions-lifted", "escalation"}, h.announceKinds())
 
