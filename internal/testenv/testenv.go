@@ -44,6 +44,8 @@ type Options struct {
 	NoWorker bool
 	// DeployDelay makes every redeploy wait this long first, to act in the middle of one.
 	DeployDelay time.Duration
+	// DeployCommand replaces the redeploy with a shell command, e.g. "exit 1" for a broken deploy path.
+	DeployCommand string
 }
 
 // Env is one running stack.
@@ -208,18 +210,21 @@ func (e *Env) configYAML(o Options) string {
       - {method: GET, path: /auth/me, expected_status: 401}
       - {method: GET, path: /admin/users, as: user, expected_status: 403}
       - {method: GET, path: /admin/users, as: admin, expected_status: 200}
-%s`, e.BackendURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o.DeployDelay), bin, e.Paths.AdminTokenFile,
+%s`, e.BackendURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, e.Paths.AdminTokenFile,
 		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
 		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
 		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML))
 }
 
-func deployArgv(bin, pidFile string, delay time.Duration) string {
+func deployArgv(bin, pidFile string, o Options) string {
 	restart := fmt.Sprintf("%s restart --pid-file %s --timeout 15s", bin, pidFile)
-	if delay <= 0 {
-		return "[" + strings.ReplaceAll(restart, " ", ", ") + "]"
+	switch {
+	case o.DeployCommand != "":
+		return fmt.Sprintf("[/bin/sh, -c, %q]", o.DeployCommand)
+	case o.DeployDelay > 0:
+		return fmt.Sprintf("[/bin/sh, -c, %q]", fmt.Sprintf("sleep %g; exec %s", o.DeployDelay.Seconds(), restart))
 	}
-	return fmt.Sprintf("[/bin/sh, -c, %q]", fmt.Sprintf("sleep %g; exec %s", delay.Seconds(), restart))
+	return "[" + strings.ReplaceAll(restart, " ", ", ") + "]"
 }
 
 // StartWorkerProcess runs bin/worker against this stack, as `make up` does, and returns it so a

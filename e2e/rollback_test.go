@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/authops/authops/internal/demoenv"
+	"github.com/authops/authops/internal/testenv"
+	"github.com/authops/authops/workflows"
+)
+
+// TestBrokenDeployPathEscalates: the deploy path fails (for the rotation and for the rollback's
+// redeploy too). The env file is put back to the previous secret, the run escalates and stays
+// open, a non-approver cannot close it, an approver's resolve does, and the run ends failed with
+// everything on its timeline. The backend never left the old secret.
+func TestBrokenDeployPathEscalates(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{DeployCommand: "echo deploy target unreachable >&2; exit 7"})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	oldSecret := env.Secret(t)
+	u := newUser(t, env, demoenv.UserDemo)
+	before := u.login(t)
+
+	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
+	require.NoError(t, err, out)
+	id := strings.TrimSpace(out)
+	waitPhase(t, env, id, "waiting for approval")
+	out, err = env.Starter(t, "approve", id, "--as", "bob")
+	require.NoError(t, err, out)
+
+	waitPhase(t, env, id, "escalated")
+	require.Equal(t, oldSecret, env.Secret(t), "the env file holds the previous secret again")
+	require.Equal(t, 200, u.me(t, before.Access), "the backend never left the old secret")
+	escalated := false
+	for _, m := range env.Notes.Messages() {
+		if m.Kind == "escalation" && strings.Contains(m.Text, "ROLLBACK FAILED") {
+			escalated = true
+		}
+	}
+	require.True(t, escalated, "the failed rollback is announced")
+
+	out, err = env.Starter(t, "resolve", id, "--as", "mallory", "--comment", "meh")
+	require.Error(t, err, out)
+	out, err = env.Starter(t, "resolve", id, "--as", "bob", "--comment", "deploy path fixed by hand, target verified")
+	require.NoError(t, err, out)
+
+	err = env.Client.GetWorkflow(ctx, id, "").Get(ctx, nil)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "the run ends failed: %v", err)
+	var res workflows.RotationResult
+	require.NoError(t, appErr.Details(&res))
+	require.Equal(t, workflows.OutcomeRollbackFailed, res.Outcome)
+	require.Contains(t, res.Cause, "resolved by bob")
+	requireTimeline(t, res.Timeline, "mallory", "resolve", "denied")
+	requireTimeline(t, res.Timeline, "bob", "resolve", "accepted")
+	testenv.AssertNoSecrets(t, "history", testenv.Searchable(t, env.History(t, id)), map[string]string{"old secret": oldSecret})
+	env.CheckReplay(t, id, "", "rotation-rollback-failed")
+}
