@@ -355,13 +355,13 @@ func minTime(a, b time.Time) time.Time {
 }
 
 func (s *server) handleMe(w http.ResponseWriter, r *http.Request) {
-	claims, u, reason := s.authenticate(r)
+	_, u, reason := s.authenticate(r)
 	if reason != "" {
 		s.unauthorized(w, r, reason, u.name)
 		return
 	}
 	s.logDecision(r, http.StatusOK, "ok", u.name)
-	writeJSON(w, http.StatusOK, map[string]string{"username": claims.Subject, "role": claims.Role})
+	writeJSON(w, http.StatusOK, map[string]string{"username": u.name, "role": u.role})
 }
 
 type userInfo struct {
@@ -371,12 +371,12 @@ type userInfo struct {
 }
 
 func (s *server) handleAdminUsers(w http.ResponseWriter, r *http.Request) {
-	claims, u, reason := s.authenticate(r)
+	_, u, reason := s.authenticate(r)
 	if reason != "" {
 		s.unauthorized(w, r, reason, u.name)
 		return
 	}
-	if claims.Role != roleAdmin {
+	if u.role != roleAdmin {
 		s.logDecision(r, http.StatusForbidden, "role_not_admin", u.name)
 		writeError(w, http.StatusForbidden, "forbidden")
 		return
@@ -407,8 +407,11 @@ func (s *server) authenticate(r *http.Request) (*tokenClaims, user, string) {
 	return nil, user{}, "token_missing"
 }
 
-// verify checks a token of type typ and its revocation. It returns the
-// reason for a rejection, or "". The user is returned when known, for logs.
+// verify checks a token of type typ against the state: its sid must name a
+// live, unrevoked session of the token's user, its iat must not be before the
+// revoke-all cutoff, and its role must be the user's role. It returns the
+// reason for a rejection, or "". The user is returned when known, for logs
+// and for authorization: callers use u.role, never the role claim.
 func (s *server) verify(raw, typ string) (*tokenClaims, user, string) {
 	claims, err := s.tokens.parse(raw, typ)
 	if err != nil {
@@ -422,8 +425,13 @@ func (s *server) verify(raw, typ string) (*tokenClaims, user, string) {
 	if !ok {
 		return nil, user{}, "unknown_user"
 	}
-	if reason := s.store.revocationReason(claims.SessionID, claims.IssuedAt.Time); reason != "" {
+	if reason := s.store.sessionReason(claims.SessionID, u.name, claims.IssuedAt.Time, s.now()); reason != "" {
 		return nil, u, reason
+	}
+	// The users file, not the token, decides the role; a token claiming
+	// another role was not issued by this service.
+	if claims.Role != u.role {
+		return nil, u, "role_mismatch"
 	}
 	if s.store.passwordResetRequired(u.name) {
 		return nil, u, "password_reset_required"

@@ -362,16 +362,25 @@ func TestTokenIssuedRightAfterRevokeAllWorks(t *testing.T) {
 	status, _ = f.me(after.AccessToken)
 	require.Equal(t, http.StatusOK, status)
 
-	// A token of a session the state does not know is judged by the cutoff
-	// alone: iat a second before is rejected, the same second is not.
+	// The cutoff applies on top of the session: even in the live session
+	// made after it, a token with iat a second before the cutoff is
+	// rejected, one in the same second is not.
 	secret := []byte(testSecret)
-	old := craft(t, jwt.SigningMethodHS256, secret, claimsFor("bob", "user", "unknown-sid", typeAccess, second.Add(-time.Second), time.Hour))
+	liveSID := parseIssued(t, after.AccessToken)["sid"].(string)
+	old := craft(t, jwt.SigningMethodHS256, secret, claimsFor("bob", "user", liveSID, typeAccess, second.Add(-time.Second), time.Hour))
 	status, code = f.me(old)
 	require.Equal(t, http.StatusUnauthorized, status)
 	require.Equal(t, "issued_before_cutoff", code)
-	same := craft(t, jwt.SigningMethodHS256, secret, claimsFor("bob", "user", "unknown-sid", typeAccess, second, time.Hour))
+	same := craft(t, jwt.SigningMethodHS256, secret, claimsFor("bob", "user", liveSID, typeAccess, second, time.Hour))
 	status, _ = f.me(same)
 	require.Equal(t, http.StatusOK, status)
+
+	// A session the state does not know is no longer judged by the cutoff
+	// alone: a fresh iat does not make a made-up sid acceptable.
+	unknown := craft(t, jwt.SigningMethodHS256, secret, claimsFor("bob", "user", "unknown-sid", typeAccess, second, time.Hour))
+	status, code = f.me(unknown)
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Equal(t, "unknown_session", code)
 }
 
 func TestAdminUsers(t *testing.T) {

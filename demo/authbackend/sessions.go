@@ -222,18 +222,28 @@ func (s *stateStore) view(fn func(st *controlState, denied []netip.Prefix)) {
 	fn(&s.st, s.denied)
 }
 
-// revocationReason says why a token of session sid issued at iat is no
-// longer accepted, or "" when it still is.
-func (s *stateStore) revocationReason(sid string, iat time.Time) string {
+// sessionReason says why a token of session sid for username, issued at iat,
+// is not accepted at now, or "" when it is. A token is only accepted when its
+// sid names a live session of that same user: a validly signed token with a
+// made-up sid (someone holding a leaked secret) is refused, and so is one
+// borrowing another user's session.
+func (s *stateStore) sessionReason(sid, username string, iat, now time.Time) string {
 	reason := ""
 	s.view(func(st *controlState, _ []netip.Prefix) {
-		if sess, ok := st.Sessions[sid]; ok && sess.RevokedAt != nil {
+		sess, ok := st.Sessions[sid]
+		switch {
+		case !ok:
+			reason = "unknown_session"
+		case sess.Username != username:
+			reason = "session_user_mismatch"
+		case sess.RevokedAt != nil:
 			reason = "session_revoked"
-			return
-		}
+		case now.After(sess.ExpiresAt):
+			// Not pruned yet, but over: no token of it may still be live.
+			reason = "session_expired"
 		// Whole seconds on purpose: iat has second precision, and a token
 		// issued in the same second as the cutoff must stay valid.
-		if st.RevokedBefore != nil && iat.Unix() < st.RevokedBefore.Unix() {
+		case st.RevokedBefore != nil && iat.Unix() < st.RevokedBefore.Unix():
 			reason = "issued_before_cutoff"
 		}
 	})

@@ -17,23 +17,36 @@ const testIssuer = "authbackend-demo"
 
 // fakeBackend imitates the demo backend's contract (docs/contracts.md) closely enough for the
 // probes: HS256 tokens with iss/sub/role/sid/iat/exp/typ, /auth/token, /auth/refresh, /auth/me
-// (bearer or session cookie), /admin/users and /healthz.
+// (bearer or session cookie), /admin/users and /healthz. Like the real backend it only accepts a
+// token whose sid names a live (not revoked) session of the token's subject and whose role is
+// the user's role, and it authorizes with the user's role, not the claim.
 type fakeBackend struct {
-	mu      sync.Mutex
-	secret  string
-	users   map[string][2]string // username -> password, role
-	revoked map[string]bool      // sid -> revoked
-	sids    []string
+	mu       sync.Mutex
+	secret   string
+	users    map[string][2]string   // username -> password, role
+	sessions map[string]fakeSession // sid -> session
+	nextSID  int
 	// skipSignature makes the fake insecure: it accepts any token it can decode.
 	skipSignature bool
+	// alsoAccept makes the fake insecure in another way: it still accepts tokens signed with
+	// these secrets, as a target that kept the previous key as a fallback would.
+	alsoAccept []string
+	// refused records the reason of every refused token, in order.
+	refused []string
+}
+
+// fakeSession is one login.
+type fakeSession struct {
+	user    string
+	revoked bool
 }
 
 func newFake(t *testing.T, secret string) (*fakeBackend, Target) {
 	t.Helper()
 	f := &fakeBackend{
-		secret:  secret,
-		users:   map[string][2]string{"probe": {"probe-pass-Zq9", "user"}, "probe-admin": {"admin-pass-Xw2", "admin"}},
-		revoked: map[string]bool{},
+		secret:   secret,
+		users:    map[string][2]string{"probe": {"probe-pass-Zq9", "user"}, "probe-admin": {"admin-pass-Xw2", "admin"}},
+		sessions: map[string]fakeSession{},
 	}
 	srv := httptest.NewServer(f.handler())
 	t.Cleanup(srv.Close)
@@ -46,9 +59,23 @@ func (f *fakeBackend) setSecret(s string) { f.mu.Lock(); f.secret = s; f.mu.Unlo
 func (f *fakeBackend) revokeAll() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, sid := range f.sids {
-		f.revoked[sid] = true
+	for sid, s := range f.sessions {
+		s.revoked = true
+		f.sessions[sid] = s
 	}
+}
+
+// liveSessions returns the sids of the sessions that are not revoked.
+func (f *fakeBackend) liveSessions() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var sids []string
+	for sid, s := range f.sessions {
+		if !s.revoked {
+			sids = append(sids, sid)
+		}
+	}
+	return sids
 }
 
 func (f *fakeBackend) handler() http.Handler {
@@ -77,27 +104,27 @@ func (f *fakeBackend) handler() http.Handler {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "malformed"})
 			return
 		}
-		c, ok := f.validate(in.RefreshToken, "refresh")
-		if !ok {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		a, reason := f.validate(in.RefreshToken, "refresh")
+		if reason != "" {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": reason})
 			return
 		}
-		f.issue(w, c["sub"].(string), c["role"].(string), c["sid"].(string), false)
+		f.issue(w, a.user, a.role, a.sid, false)
 	})
 	mux.HandleFunc("GET /auth/me", func(w http.ResponseWriter, r *http.Request) {
-		c, ok := f.authenticate(r)
-		if !ok {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
+		a, reason := f.authenticate(r)
+		if reason != "" {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": reason})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"username": c["sub"], "role": c["role"]})
+		writeJSON(w, http.StatusOK, map[string]any{"username": a.user, "role": a.role})
 	})
 	mux.HandleFunc("GET /admin/users", func(w http.ResponseWriter, r *http.Request) {
-		c, ok := f.authenticate(r)
+		a, reason := f.authenticate(r)
 		switch {
-		case !ok:
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
-		case c["role"] != "admin":
+		case reason != "":
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": reason})
+		case a.role != "admin":
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden"})
 		default:
 			writeJSON(w, http.StatusOK, []string{"probe", "probe-admin"})
@@ -110,8 +137,9 @@ func (f *fakeBackend) issue(w http.ResponseWriter, sub, role, sid string, withRe
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if sid == "" { // a login starts a new session
-		sid = fmt.Sprintf("sid-%d", len(f.sids))
-		f.sids = append(f.sids, sid)
+		sid = fmt.Sprintf("sid-%d", f.nextSID)
+		f.nextSID++
+		f.sessions[sid] = fakeSession{user: sub}
 	}
 	sign := func(typ string) string {
 		now := time.Now()
@@ -132,41 +160,84 @@ func (f *fakeBackend) issue(w http.ResponseWriter, sub, role, sid string, withRe
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (f *fakeBackend) authenticate(r *http.Request) (jwt.MapClaims, bool) {
+// authenticated is who a valid token speaks for.
+type authenticated struct{ user, role, sid string }
+
+func (f *fakeBackend) authenticate(r *http.Request) (authenticated, string) {
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 		return f.validate(strings.TrimPrefix(h, "Bearer "), "access")
 	}
 	if ck, err := r.Cookie("session"); err == nil {
 		return f.validate(ck.Value, "session")
 	}
-	return nil, false
-}
-
-func (f *fakeBackend) validate(tok, typ string) (jwt.MapClaims, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.refused = append(f.refused, "token_missing")
+	return authenticated{}, "token_missing"
+}
+
+// refusals returns the reasons recorded so far.
+func (f *fakeBackend) refusals() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.refused...)
+}
+
+// validate returns who the token speaks for, or the reason it is refused.
+func (f *fakeBackend) validate(tok, typ string) (authenticated, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, reason := f.check(tok, typ)
+	if reason != "" {
+		f.refused = append(f.refused, reason)
+	}
+	return a, reason
+}
+
+// check is validate without the bookkeeping; f.mu is held.
+func (f *fakeBackend) check(tok, typ string) (authenticated, string) {
 	c := jwt.MapClaims{}
-	var err error
 	if f.skipSignature {
-		_, _, err = jwt.NewParser().ParseUnverified(tok, c)
+		if _, _, err := jwt.NewParser().ParseUnverified(tok, c); err != nil {
+			return authenticated{}, "token_malformed"
+		}
 	} else {
-		_, err = jwt.ParseWithClaims(tok, c, func(*jwt.Token) (any, error) { return []byte(f.secret), nil },
-			jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(testIssuer), jwt.WithExpirationRequired())
+		verified := false
+		for _, secret := range append([]string{f.secret}, f.alsoAccept...) {
+			c = jwt.MapClaims{}
+			_, err := jwt.ParseWithClaims(tok, c, func(*jwt.Token) (any, error) { return []byte(secret), nil },
+				jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(testIssuer), jwt.WithExpirationRequired())
+			if err == nil {
+				verified = true
+				break
+			}
+		}
+		if !verified {
+			return authenticated{}, "signature_invalid"
+		}
 	}
-	if err != nil || c["typ"] != typ {
-		return nil, false
+	if c["typ"] != typ {
+		return authenticated{}, "wrong_token_type"
 	}
+	sub, _ := c["sub"].(string)
+	role, _ := c["role"].(string)
 	sid, _ := c["sid"].(string)
-	if f.revoked[sid] {
-		return nil, false
+	u, ok := f.users[sub]
+	if !ok {
+		return authenticated{}, "unknown_user"
 	}
-	if _, ok := c["sub"].(string); !ok {
-		return nil, false
+	sess, ok := f.sessions[sid]
+	switch {
+	case !ok:
+		return authenticated{}, "unknown_session"
+	case sess.user != sub:
+		return authenticated{}, "session_user_mismatch"
+	case sess.revoked:
+		return authenticated{}, "session_revoked"
+	case role != u[1]:
+		return authenticated{}, "role_mismatch"
 	}
-	if _, ok := c["role"].(string); !ok {
-		return nil, false
-	}
-	return c, true
+	return authenticated{user: sub, role: u[1], sid: sid}, ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

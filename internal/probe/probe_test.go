@@ -80,8 +80,10 @@ func TestVerifyRotationLoginFails(t *testing.T) {
 	creds := Credentials{Username: "probe", Password: "wrong-password-77"}
 	rs := target.VerifyRotation(context.Background(), creds, Claims{Issuer: testIssuer}, newSecret, prevSecret)
 	failed := rs.Failed()
-	assert.Equal(t, []string{"login", "token_signed_with_new_secret", "me_new_token", "admin_forbidden_for_user"}, names(failed))
+	assert.Equal(t, []string{"login", "token_signed_with_new_secret", "me_new_token", "prev_secret_token_rejected", "admin_forbidden_for_user"}, names(failed))
 	assert.Equal(t, "expected 200, got 401 (invalid_credentials)", failed[0].Detail)
+	// Without a live session nothing can show that the previous key is refused.
+	assert.Equal(t, "login issued no token", failed[3].Detail)
 	assertNoSecrets(t, rs, newSecret, prevSecret, creds.Password)
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,13 +19,19 @@ type Claims struct {
 	Issuer  string
 	Subject string
 	Role    string
-	TTL     time.Duration // zero means defaultMintTTL
+	// SessionID is the sid claim. A session-backed target only accepts a token whose sid names
+	// a live session of its subject, so a minted token must reuse the sid of a real login: with
+	// a made-up one it would be refused as an unknown session, not for its key. Empty means a
+	// random "probe-" sid.
+	SessionID string
+	TTL       time.Duration // zero means defaultMintTTL
 }
 
 // defaultMintTTL keeps verification tokens short-lived: they are only needed for one checklist.
 const defaultMintTTL = 5 * time.Minute
 
-// Mint signs a token of typ=access with HS256 and the given secret (sid random, iat now).
+// Mint signs a token of typ=access with HS256 and the given secret (iat now; sid c.SessionID,
+// random when empty).
 func Mint(secret string, c Claims) (string, error) {
 	if secret == "" {
 		return "", errors.New("mint: empty secret")
@@ -43,11 +50,13 @@ func MintNone(c Claims) string {
 	return tok
 }
 
-// Tamper flips a payload char so the signature no longer matches. The char is taken from a
-// claim value (sid first) and the payload re-encoded, so the token stays well-formed JSON and
-// only its signature is wrong: a target that rejected it merely as malformed would otherwise
-// pass the check without verifying signatures at all. A string that is not a JWT gets a char
-// in its middle flipped instead.
+// Tamper changes the payload so the signature no longer matches, keeping everything a target
+// judges besides the signature: it lowers exp by one second (the token claims less, not more)
+// and re-encodes the payload, so the token stays well-formed JSON with the same sid, subject and
+// role. A target that rejected it merely as malformed, or as an unknown session (a flipped sid),
+// would otherwise pass the check without verifying signatures at all. Without a numeric exp a
+// string claim is changed instead, and a string that is not a JWT gets a char in its middle
+// flipped.
 func Tamper(token string) string {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 || parts[1] == "" {
@@ -61,7 +70,8 @@ func Tamper(token string) string {
 	return strings.Join(parts, ".")
 }
 
-// tamperClaim changes one char of a string claim in an encoded payload.
+// tamperClaim changes one claim in an encoded payload: exp when it is an integer, else one char
+// of a string claim.
 func tamperClaim(payload string) (string, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
@@ -73,17 +83,30 @@ func tamperClaim(payload string) (string, bool) {
 	if dec.Decode(&claims) != nil {
 		return "", false
 	}
-	for _, key := range []string{"sid", "jti", "sub"} {
-		if v, ok := claims[key].(string); ok && v != "" {
-			claims[key] = flipMiddle(v)
-			out, err := json.Marshal(claims)
-			if err != nil {
-				return "", false
-			}
-			return base64.RawURLEncoding.EncodeToString(out), true
+	changed := false
+	if n, ok := claims["exp"].(json.Number); ok {
+		if exp, err := n.Int64(); err == nil && exp > 1 {
+			claims["exp"] = json.Number(strconv.FormatInt(exp-1, 10))
+			changed = true
 		}
 	}
-	return "", false
+	for _, key := range []string{"jti", "sid", "sub"} {
+		if changed {
+			break
+		}
+		if v, ok := claims[key].(string); ok && v != "" {
+			claims[key] = flipMiddle(v)
+			changed = true
+		}
+	}
+	if !changed {
+		return "", false
+	}
+	out, err := json.Marshal(claims)
+	if err != nil {
+		return "", false
+	}
+	return base64.RawURLEncoding.EncodeToString(out), true
 }
 
 // flipMiddle changes the middle char to 'A' (or 'B' when it is 'A'). In an encoded segment the
@@ -122,21 +145,26 @@ func (c Claims) mapClaims() jwt.MapClaims {
 	if ttl <= 0 {
 		ttl = defaultMintTTL
 	}
+	sid := c.SessionID
+	if sid == "" {
+		// The prefix lets an operator tell probe tokens apart in the target's logs.
+		sid = "probe-" + rand.Text()
+	}
 	return jwt.MapClaims{
 		"iss":  c.Issuer,
 		"sub":  c.Subject,
 		"role": c.Role,
-		// The prefix lets an operator tell probe tokens apart in the target's logs.
-		"sid": "probe-" + rand.Text(),
-		"iat": now.Unix(),
-		"exp": now.Add(ttl).Unix(),
-		"typ": "access",
+		"sid":  sid,
+		"iat":  now.Unix(),
+		"exp":  now.Add(ttl).Unix(),
+		"typ":  "access",
 	}
 }
 
 // withDefaults fills empty claims from a token the target issued (read without verifying), so
 // that minted tokens differ from genuine ones only in what a check tests (key or alg): a 401 for
-// a wrong issuer would otherwise pass a check for the wrong reason.
+// a wrong issuer, or for an unknown session, would otherwise pass a check for the wrong reason.
+// The sid is the issued token's, i.e. the live session of the probe's own fresh login.
 func (c Claims) withDefaults(issued, username string) Claims {
 	if issued != "" {
 		var mc jwt.MapClaims
@@ -149,6 +177,7 @@ func (c Claims) withDefaults(issued, username string) Claims {
 			fill(&c.Issuer, "iss")
 			fill(&c.Subject, "sub")
 			fill(&c.Role, "role")
+			fill(&c.SessionID, "sid")
 		}
 	}
 	if c.Subject == "" {

@@ -60,15 +60,27 @@ func TestTamper(t *testing.T) {
 	assert.NotEqual(t, parts[1], tparts[1])
 	assert.False(t, VerifiesWith(tampered, newSecret, testIssuer))
 
-	// Still well-formed: only a claim value changed, so only the signature is wrong.
+	// Still well-formed and still naming the same session, subject and role: only exp moved
+	// (a second earlier), so a target can only refuse it for the signature, not as malformed
+	// or as an unknown session.
 	orig, mod := jwt.MapClaims{}, jwt.MapClaims{}
 	_, _, err = jwt.NewParser().ParseUnverified(tok, orig)
 	require.NoError(t, err)
 	_, _, err = jwt.NewParser().ParseUnverified(tampered, mod)
 	require.NoError(t, err)
-	assert.NotEqual(t, orig["sid"], mod["sid"])
-	assert.Equal(t, orig["sub"], mod["sub"])
-	assert.Equal(t, orig["exp"], mod["exp"])
+	for _, k := range []string{"sid", "sub", "role", "iss", "typ", "iat"} {
+		assert.Equal(t, orig[k], mod[k], k)
+	}
+	assert.Equal(t, orig["exp"].(float64)-1, mod["exp"])
+	assert.Len(t, mod, len(orig))
+
+	// Without exp a string claim is changed instead.
+	noExp, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "probe"}).SignedString([]byte(newSecret))
+	require.NoError(t, err)
+	mod = jwt.MapClaims{}
+	_, _, err = jwt.NewParser().ParseUnverified(Tamper(noExp), mod)
+	require.NoError(t, err)
+	assert.NotEqual(t, "probe", mod["sub"])
 
 	assert.NotEqual(t, "opaque", Tamper("opaque"))
 	assert.NotEmpty(t, Tamper(""))

@@ -13,7 +13,10 @@ import (
 //
 // Check names: health, login, token_signed_with_new_secret, me_new_token,
 // prev_secret_token_rejected, no_token_rejected, tampered_token_rejected, alg_none_rejected,
-// admin_forbidden_for_user. Empty fields of c are taken from the token the target issues.
+// admin_forbidden_for_user. Empty fields of c are taken from the token the target issues, and
+// minted tokens carry the sid of this fresh login, so that a session-backed target can only
+// refuse them for their key or alg. The prev-secret check is only a pass when the very same
+// claims signed with newSecret are accepted: otherwise its 401 proved nothing about the key.
 func (t Target) VerifyRotation(ctx context.Context, creds Credentials, c Claims, newSecret, prevSecret string) Results {
 	rs := Results{t.Health(ctx)}
 	sess, login := t.Login(ctx, creds)
@@ -26,8 +29,13 @@ func (t Target) VerifyRotation(ctx context.Context, creds Credentials, c Claims,
 	} else {
 		rs = append(rs, t.Me(ctx, "me_new_token", sess.AccessToken, creds.Username, http.StatusOK))
 	}
-	if prevSecret != "" {
-		rs = append(rs, t.mintedRejected(ctx, "prev_secret_token_rejected", prevSecret, c))
+	switch {
+	case prevSecret == "":
+	case sess.AccessToken == "":
+		// Without a live session a minted token is refused whatever its key: nothing to prove.
+		rs = append(rs, notRun("prev_secret_token_rejected", http.MethodGet, "/auth/me", http.StatusUnauthorized, "login issued no token"))
+	default:
+		rs = append(rs, t.mintedRejected(ctx, "prev_secret_token_rejected", prevSecret, newSecret, c))
 	}
 	rs = append(rs, t.Me(ctx, "no_token_rejected", "", "", http.StatusUnauthorized))
 
@@ -107,12 +115,28 @@ func signedWithNewSecret(token, issuer, newSecret, prevSecret string) Result {
 }
 
 // mintedRejected checks that a token signed with secret, otherwise genuine-looking, gets 401.
-func (t Target) mintedRejected(ctx context.Context, name, secret string, c Claims) Result {
+// When controlSecret is set, the same claims signed with it must then get 200: only then is the
+// 401 known to be about the key, not about the claims (a session, subject or role the target
+// does not accept).
+func (t Target) mintedRejected(ctx context.Context, name, secret, controlSecret string, c Claims) Result {
 	tok, err := Mint(secret, c)
 	if err != nil {
 		return notRun(name, http.MethodGet, "/auth/me", http.StatusUnauthorized, "could not mint test token")
 	}
-	return t.Me(ctx, name, tok, "", http.StatusUnauthorized)
+	res := t.Me(ctx, name, tok, "", http.StatusUnauthorized)
+	if !res.OK || controlSecret == "" {
+		return res
+	}
+	ctrl, err := Mint(controlSecret, c)
+	if err != nil {
+		fail(&res, "inconclusive: could not mint control token")
+		return res
+	}
+	if cr := t.Me(ctx, name+"_control", ctrl, c.Subject, http.StatusOK); !cr.OK {
+		fail(&res, "inconclusive: the same claims signed with the new secret were not accepted ("+cr.Detail+
+			"), so the 401 may not be about the key")
+	}
+	return res
 }
 
 // notRun is a failed Result for a check whose precondition is missing: an unproven check must
