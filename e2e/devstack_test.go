@@ -89,7 +89,8 @@ func TestLocalStack(t *testing.T) {
 	}
 	require.Contains(t, out, "outcome completed", "rotation through the local stack: %s\n%s", out, log.String())
 
-	// Ctrl-C stops everything.
+	// Ctrl-C stops everything. (First prove the process check sees the running stack.)
+	require.NotEmpty(t, processesMentioning(t, dir), "the check must see the stack's processes while they run")
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	select {
 	case err := <-exited:
@@ -104,8 +105,7 @@ func TestLocalStack(t *testing.T) {
 			t.Errorf("port %d still served after Ctrl-C", port)
 		}
 	}
-	ps, _ := exec.Command("pgrep", "-f", dir).Output()
-	require.Empty(t, strings.TrimSpace(string(ps)), "processes left behind")
+	require.Empty(t, processesMentioning(t, dir), "processes left behind")
 
 	// Nothing the stack printed holds a secret: not the rotated secret, the admin token or a password.
 	secrets := map[string]string{}
@@ -142,4 +142,23 @@ func freePort(t *testing.T) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// processesMentioning lists live processes whose command line names dir (no pgrep needed).
+func processesMentioning(t *testing.T, dir string) []string {
+	t.Helper()
+	cmdlines, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	require.NotEmpty(t, cmdlines, "/proc is needed to look for leftover processes")
+	var found []string
+	for _, f := range cmdlines {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) == 0 { // gone, or a zombie
+			continue
+		}
+		if cmd := strings.ReplaceAll(string(b), "\x00", " "); strings.Contains(cmd, dir) {
+			found = append(found, cmd)
+		}
+	}
+	return found
 }
