@@ -57,7 +57,7 @@ func (p approvalPolicy) mayReject(actor string) string {
 func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind func(ctx workflow.Context, kind string)) (approvalOutcome, error) {
 	approveCh := workflow.GetSignalChannel(ctx, SignalApprove)
 	rejectCh := workflow.GetSignalChannel(ctx, SignalReject)
-	deadline := workflow.Now(ctx).Add(p.Timeout)
+	since := workflow.Now(ctx)
 
 	timerCtx, cancelTimers := workflow.WithCancel(ctx)
 	defer cancelTimers()
@@ -118,7 +118,7 @@ func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind f
 		case timedOut:
 			timedOut = false
 			rec.add(ctx, systemActor, "approval", "escalated",
-				fmt.Sprintf("no approval within %s since %s", p.Timeout, deadline.Add(-p.Timeout).UTC().Format(time.RFC3339)))
+				fmt.Sprintf("no approval within %s since %s", p.Timeout, since.UTC().Format(time.RFC3339)))
 			remind(ctx, "escalation")
 			sel.AddFuture(workflow.NewTimer(timerCtx, p.Timeout), func(workflow.Future) { timedOut = true })
 		case !done && !reminding && p.Remind > 0:

@@ -83,3 +83,27 @@ func TestRotation_RecheckStopsWhenTheLiveSecretChanged(t *testing.T) {
 	env.AssertNotCalled(t, "CreatePendingSecret", mock.Anything, mock.Anything)
 	env.AssertNotCalled(t, "ApplySecret", mock.Anything, mock.Anything)
 }
+
+// The approval policy itself: who may approve a run requested by whom.
+func TestApprovalPolicyCheck(t *testing.T) {
+	cases := []struct {
+		name, actor, requester string
+		selfOK                 bool
+		want                   string // "" = allowed
+	}{
+		{"second approver", "bob", "alice", false, ""},
+		{"approver for a non-approver's request", "alice", "mallory", false, ""},
+		{"requester cannot approve", "alice", "alice", false, "alice requested this run and cannot approve it; a second person must"},
+		{"non-approver cannot", "mallory", "alice", false, "mallory is not an approver for this target"},
+		{"non-approver cannot even with self approval", "mallory", "mallory", true, "mallory is not an approver for this target"},
+		{"no actor", "", "alice", false, "no actor given"},
+		{"case matters", "Bob", "alice", false, "Bob is not an approver for this target"},
+		{"self approval allowed", "alice", "alice", true, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := approvalPolicy{Approvers: []string{"alice", "bob"}, Requester: tc.requester, AllowSelfApproval: tc.selfOK}
+			assert.Equal(t, tc.want, p.check(tc.actor))
+		})
+	}
+}

@@ -294,20 +294,6 @@ func (c *Config) CheckRefs(t *Target) error {
 	return nil
 }
 
-// CanApprove says whether actor may approve a run of this target requested by requester.
-func (t *Target) CanApprove(actor, requester string) error {
-	if actor == "" {
-		return errors.New("no actor given")
-	}
-	if !slices.Contains(t.Approvers, actor) {
-		return fmt.Errorf("%s is not an approver of target %s", actor, t.Name)
-	}
-	if actor == requester && !t.AllowSelfApproval {
-		return fmt.Errorf("%s requested this run and cannot approve it", actor)
-	}
-	return nil
-}
-
 func (t *Target) defaults() {
 	setDur := func(d *Duration, v time.Duration) {
 		if *d == 0 {

@@ -426,33 +426,3 @@ func TestCheckRefs(t *testing.T) {
 		require.NotContains(t, err.Error(), v)
 	}
 }
-
-func TestCanApprove(t *testing.T) {
-	c := parseMinimal(t, "/x")
-	tg := c.Targets["demo"]
-	cases := []struct {
-		name, actor, requester string
-		selfOK                 bool
-		want                   string // "" = allowed
-	}{
-		{"second approver", "bob", "alice", false, ""},
-		{"approver for a non-approver's request", "alice", "mallory", false, ""},
-		{"requester cannot approve", "alice", "alice", false, "alice requested this run and cannot approve it"},
-		{"non-approver cannot", "mallory", "alice", false, "mallory is not an approver of target demo"},
-		{"non-approver cannot even with self approval", "mallory", "mallory", true, "mallory is not an approver of target demo"},
-		{"no actor", "", "alice", false, "no actor given"},
-		{"case matters", "Bob", "alice", false, "Bob is not an approver of target demo"},
-		{"self approval allowed", "alice", "alice", true, ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			tg.AllowSelfApproval = tc.selfOK
-			err := tg.CanApprove(tc.actor, tc.requester)
-			if tc.want == "" {
-				require.NoError(t, err)
-				return
-			}
-			require.EqualError(t, err, tc.want)
-		})
-	}
-}

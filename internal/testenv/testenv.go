@@ -167,16 +167,6 @@ func Start(t testing.TB, o Options) *Env {
 	return e
 }
 
-// NewWorker starts one more worker on the same stack, e.g. to stand in for a restarted one.
-func (e *Env) NewWorker(t testing.TB) worker.Worker {
-	w := register.New(e.Client, register.Deps{Config: e.Config, Notifier: e.Notes})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	return w
-}
-
 func (e *Env) configYAML(o Options) string {
 	bin := filepath.Join(e.Bin, "authbackend")
 	return fmt.Sprintf(`targets:
