@@ -6,6 +6,8 @@
 package activities
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"errors"
 	"fmt"
@@ -37,39 +39,17 @@ const (
 	ErrTypeConflict = "StateConflict"
 )
 
-// VersionRef names a secret version without revealing it.
-type VersionRef struct {
-	ID          string `json:"id"`
-	Fingerprint string `json:"fingerprint"`
-}
-
-// Policy is the part of a target's config the workflows need: no secrets in it.
-type Policy struct {
-	Target                   string        `json:"target"`
-	BaseURL                  string        `json:"base_url"`
-	Channel                  string        `json:"channel"`
-	Approvers                []string      `json:"approvers"`
-	AllowSelfApproval        bool          `json:"allow_self_approval"`
-	ApprovalTimeout          time.Duration `json:"approval_timeout"`
-	ReminderInterval         time.Duration `json:"reminder_interval"`
-	ObservationWindow        time.Duration `json:"observation_window"`
-	ClosedWindow             string        `json:"closed_window"`
-	EmergencyApprovalTimeout time.Duration `json:"emergency_approval_timeout"`
-	DeployTimeout            time.Duration `json:"deploy_timeout"`
-}
-
 // LoadPolicy returns the target's policy. An unknown target is a non-retryable error.
-func (a *Activities) LoadPolicy(ctx context.Context, target string) (Policy, error) {
+func (a *Activities) LoadPolicy(ctx context.Context, target string) (contract.Policy, error) {
 	t, err := a.target(target)
 	if err != nil {
-		return Policy{}, err
+		return contract.Policy{}, err
 	}
-	return Policy{
+	return contract.Policy{
 		Target:                   t.Name,
 		BaseURL:                  t.BaseURL,
 		Channel:                  t.Channel,
 		Approvers:                t.Approvers,
-		AllowSelfApproval:        t.AllowSelfApproval,
 		ApprovalTimeout:          t.Rotation.ApprovalTimeout.D(),
 		ReminderInterval:         t.Rotation.ReminderInterval.D(),
 		ObservationWindow:        t.Rotation.ObservationWindow.D(),
@@ -182,14 +162,14 @@ func heartbeatWhile(ctx context.Context, detail string, fn func() error) error {
 }
 
 // versionRef looks up a version's fingerprint.
-func versionRef(ctx context.Context, s *secretstore.File, id string) (VersionRef, string, error) {
+func versionRef(ctx context.Context, s *secretstore.File, id string) (contract.VersionRef, string, error) {
 	v, err := s.Value(ctx, id)
 	if err != nil {
 		if errors.Is(err, secretstore.ErrNotFound) {
-			return VersionRef{}, "", temporal.NewNonRetryableApplicationError(
+			return contract.VersionRef{}, "", temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("secret version %s not found", id), ErrTypeConflict, nil)
 		}
-		return VersionRef{}, "", err
+		return contract.VersionRef{}, "", err
 	}
-	return VersionRef{ID: id, Fingerprint: s.Fingerprint(v)}, v, nil
+	return contract.VersionRef{ID: id, Fingerprint: s.Fingerprint(v)}, v, nil
 }

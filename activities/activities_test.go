@@ -1,6 +1,8 @@
 package activities
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -280,7 +282,7 @@ func TestCreatePendingSecret_IdempotentAndNeverReturnsTheValue(t *testing.T) {
 	f := newFixture(t)
 	in := SecretInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
 
-	var first, second VersionRef
+	var first, second contract.VersionRef
 	require.NoError(t, f.run(&first, f.act.CreatePendingSecret, in))
 	require.NoError(t, f.run(&second, f.act.CreatePendingSecret, in), "a retry with the same key")
 	require.Equal(t, first, second, "the retry returns the same version")
@@ -312,7 +314,7 @@ func TestApplySecret_WritesPendingValueOnceAndKeepsOtherLines(t *testing.T) {
 	key := "rotation-demo/run-1"
 	var pc PreCheckResult
 	require.NoError(t, f.run(&pc, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: key}))
-	var ref VersionRef
+	var ref contract.VersionRef
 	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: key}))
 	pending := f.value(ref.ID)
 	require.NotEqual(t, f.initial, pending)
@@ -343,7 +345,7 @@ func TestApplySecret_WritesPendingValueOnceAndKeepsOtherLines(t *testing.T) {
 	require.Equal(t, envHead+"JWT_SECRET="+pending+"\n"+envTail, f.envFile())
 }
 
-func checkByName(t *testing.T, res PreCheckResult, name string) Check {
+func checkByName(t *testing.T, res PreCheckResult, name string) contract.Check {
 	t.Helper()
 	for _, c := range res.Checks {
 		if c.Name == name {
@@ -351,7 +353,7 @@ func checkByName(t *testing.T, res PreCheckResult, name string) Check {
 		}
 	}
 	t.Fatalf("no check %q in %+v", name, res.Checks)
-	return Check{}
+	return contract.Check{}
 }
 
 func TestPreCheck_AdoptsTheEnvSecret(t *testing.T) {
@@ -421,7 +423,7 @@ func TestPreCheck_PendingVersionOfAnotherRun(t *testing.T) {
 	f := newFixture(t)
 	var res PreCheckResult
 	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
-	var ref VersionRef
+	var ref contract.VersionRef
 	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
 
 	var other PreCheckResult
@@ -441,7 +443,7 @@ func TestPreCheck_PendingVersionOfAnotherRun(t *testing.T) {
 func TestMarkSecretFailed_ByIdempotencyKey(t *testing.T) {
 	f := newFixture(t)
 	require.NoError(t, f.run(nil, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
-	var ref VersionRef
+	var ref contract.VersionRef
 	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
 	stage := func() secretstore.Stage {
 		vs, err := f.store().List(context.Background())
@@ -469,7 +471,7 @@ func TestMarkSecretFailed_ByIdempotencyKey(t *testing.T) {
 	require.Equal(t, secretstore.StageFailed, stage())
 
 	// The next rotation can start.
-	var next VersionRef
+	var next contract.VersionRef
 	require.NoError(t, f.run(&next, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-3"}))
 	require.NotEqual(t, ref.ID, next.ID)
 }
@@ -478,7 +480,7 @@ func TestPromoteSecret_Idempotent(t *testing.T) {
 	f := newFixture(t)
 	var pc PreCheckResult
 	require.NoError(t, f.run(&pc, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
-	var ref VersionRef
+	var ref contract.VersionRef
 	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
 
 	in := VersionInput{Target: "demo", VersionID: ref.ID}
@@ -506,7 +508,7 @@ func TestDeploy_RedactsOutputAndWaitsForHealth(t *testing.T) {
 	f := newFixture(t)
 	key := "run-1"
 	require.NoError(t, f.run(nil, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: key}))
-	var ref VersionRef
+	var ref contract.VersionRef
 	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: key}))
 	require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: ref.ID}))
 	pending := f.value(ref.ID)
@@ -552,7 +554,7 @@ func TestDeploy_RedactsASecretTheStoreDoesNotHold(t *testing.T) {
 
 	// A version that failed (its value still kept) is redacted too.
 	require.NoError(t, f.run(nil, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
-	var ref VersionRef
+	var ref contract.VersionRef
 	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
 	failed := f.value(ref.ID)
 	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", VersionID: ref.ID}))
@@ -597,11 +599,10 @@ func TestUnknownTarget_IsANonRetryableConfigError(t *testing.T) {
 
 func TestLoadPolicy_HasNoSecrets(t *testing.T) {
 	f := newFixture(t)
-	var p Policy
+	var p contract.Policy
 	require.NoError(t, f.run(&p, f.act.LoadPolicy, "demo"))
 	require.Equal(t, "demo", p.Target)
 	require.Equal(t, []string{"alice", "bob"}, p.Approvers)
-	require.False(t, p.AllowSelfApproval)
 	require.Equal(t, "#auth-ops", p.Channel)
 	require.Equal(t, "end", p.ClosedWindow)
 	require.Positive(t, p.ApprovalTimeout)

@@ -1,6 +1,8 @@
 package activities
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"fmt"
 	"os"
@@ -15,13 +17,6 @@ import (
 	"github.com/authops/authops/internal/secretstore"
 )
 
-// Check is one pre-rotation check.
-type Check struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
-}
-
 // PreCheckInput names the target; IdempotencyKey identifies the run.
 type PreCheckInput struct {
 	Target         string `json:"target"`
@@ -30,9 +25,9 @@ type PreCheckInput struct {
 
 // PreCheckResult lists the checks and the version the target runs on now.
 type PreCheckResult struct {
-	OK      bool       `json:"ok"`
-	Checks  []Check    `json:"checks"`
-	Current VersionRef `json:"current"`
+	OK      bool                `json:"ok"`
+	Checks  []contract.Check    `json:"checks"`
+	Current contract.VersionRef `json:"current"`
 	// Validation holds the baseline probe results.
 	Validation probe.Results `json:"validation"`
 }
@@ -49,7 +44,7 @@ func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckRe
 	}
 	var res PreCheckResult
 	add := func(name string, err error) bool {
-		c := Check{Name: name, OK: err == nil}
+		c := contract.Check{Name: name, OK: err == nil}
 		if err != nil {
 			c.Detail = err.Error()
 		}
@@ -82,33 +77,33 @@ func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckRe
 
 // adoptCurrent returns the store's current version, importing the env sink's secret when the
 // store has none yet. A sink that disagrees with the store is drift, and rotation must not guess.
-func (a *Activities) adoptCurrent(ctx context.Context, t *config.Target, store *secretstore.File, key string) (VersionRef, error) {
+func (a *Activities) adoptCurrent(ctx context.Context, t *config.Target, store *secretstore.File, key string) (contract.VersionRef, error) {
 	live, ok, err := a.sink(t).Get(t.EnvSink.Key)
 	if err != nil {
-		return VersionRef{}, fmt.Errorf("read env sink: %w", err)
+		return contract.VersionRef{}, fmt.Errorf("read env sink: %w", err)
 	}
 	if !ok || live == "" {
-		return VersionRef{}, fmt.Errorf("env sink %s has no %s", t.EnvSink.Path, t.EnvSink.Key)
+		return contract.VersionRef{}, fmt.Errorf("env sink %s has no %s", t.EnvSink.Path, t.EnvSink.Key)
 	}
 	if p, found, err := store.ByStage(ctx, secretstore.StagePending); err != nil {
-		return VersionRef{}, err
+		return contract.VersionRef{}, err
 	} else if found && p.IdempotencyKey != key+"/create" {
-		return VersionRef{}, fmt.Errorf("version %s is pending from another run (%s); resolve it first", p.ID, p.IdempotencyKey)
+		return contract.VersionRef{}, fmt.Errorf("version %s is pending from another run (%s); resolve it first", p.ID, p.IdempotencyKey)
 	}
 	cur, found, err := store.ByStage(ctx, secretstore.StageCurrent)
 	if err != nil {
-		return VersionRef{}, err
+		return contract.VersionRef{}, err
 	}
 	if !found {
 		cur, err = store.Import(ctx, key+"/adopt", live)
 		if err != nil {
-			return VersionRef{}, fmt.Errorf("adopt running secret: %w", err)
+			return contract.VersionRef{}, fmt.Errorf("adopt running secret: %w", err)
 		}
 	}
 	if fp := store.Fingerprint(live); fp != cur.Fingerprint {
-		return VersionRef{}, fmt.Errorf("env sink holds fingerprint %s but the store's current version %s is %s", fp, cur.ID, cur.Fingerprint)
+		return contract.VersionRef{}, fmt.Errorf("env sink holds fingerprint %s but the store's current version %s is %s", fp, cur.ID, cur.Fingerprint)
 	}
-	return VersionRef{ID: cur.ID, Fingerprint: cur.Fingerprint}, nil
+	return contract.VersionRef{ID: cur.ID, Fingerprint: cur.Fingerprint}, nil
 }
 
 // SecretInput asks for a new secret version.
@@ -119,16 +114,16 @@ type SecretInput struct {
 
 // CreatePendingSecret generates a new secret inside the store. A retry with the same key returns
 // the same version.
-func (a *Activities) CreatePendingSecret(ctx context.Context, in SecretInput) (VersionRef, error) {
+func (a *Activities) CreatePendingSecret(ctx context.Context, in SecretInput) (contract.VersionRef, error) {
 	t, store, err := a.targetStore(in.Target)
 	if err != nil {
-		return VersionRef{}, err
+		return contract.VersionRef{}, err
 	}
 	v, err := store.CreatePending(ctx, in.IdempotencyKey+"/create")
 	if err != nil {
-		return VersionRef{}, fmt.Errorf("create pending secret for %s: %w", t.Name, err)
+		return contract.VersionRef{}, fmt.Errorf("create pending secret for %s: %w", t.Name, err)
 	}
-	return VersionRef{ID: v.ID, Fingerprint: v.Fingerprint}, nil
+	return contract.VersionRef{ID: v.ID, Fingerprint: v.Fingerprint}, nil
 }
 
 // VersionInput names one version of a target's secret.

@@ -6,6 +6,8 @@
 package bench
 
 import (
+	"github.com/authops/authops/contract"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -25,7 +27,6 @@ import (
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/envfile"
 	"github.com/authops/authops/internal/testenv"
-	"github.com/authops/authops/workflows"
 )
 
 func TestExposureWindow(t *testing.T) {
@@ -50,10 +51,10 @@ func TestExposureWindow(t *testing.T) {
 		id := strings.TrimSpace(out)
 		waitPhase(t, env, id, "waiting for go-ahead")
 		goAhead := time.Now()
-		if err := env.Client.SignalWorkflow(ctx, id, "", workflows.SignalApprove, workflows.Decision{Actor: "bob"}); err != nil {
+		if err := env.Client.SignalWorkflow(ctx, id, "", contract.SignalApprove, contract.Decision{Actor: "bob"}); err != nil {
 			t.Fatal(err)
 		}
-		var res workflows.InvalidationResult
+		var res contract.InvalidationResult
 		if err := env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
 			t.Fatalf("run %s: %v", id, err)
 		}
@@ -186,8 +187,8 @@ func (w *watcher) stop() time.Time { return w.waitRefused(5 * time.Second) }
 func waitPhase(t *testing.T, env *testenv.Env, id, phase string) {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		v, err := env.Client.QueryWorkflow(context.Background(), id, "", workflows.QueryStatus)
-		var st workflows.Status
+		v, err := env.Client.QueryWorkflow(context.Background(), id, "", contract.QueryStatus)
+		var st contract.Status
 		if err == nil && v.Get(&st) == nil && strings.HasPrefix(st.Phase, phase) {
 			return
 		}

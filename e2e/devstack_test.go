@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"fmt"
 	"net"
@@ -17,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/authops/authops/internal/testenv"
-	"github.com/authops/authops/workflows"
 )
 
 // TestLocalStack runs bin/devstack (what `make up` runs) on free ports: the Web UI answers 200,
@@ -82,7 +83,7 @@ func TestLocalStack(t *testing.T) {
 	require.NoError(t, err, out)
 	for time.Now().Before(deadline) {
 		out, _ = starter("status", id)
-		if strings.Contains(out, "outcome "+workflows.OutcomeCompleted) {
+		if strings.Contains(out, "outcome "+contract.OutcomeCompleted) {
 			break
 		}
 		time.Sleep(300 * time.Millisecond)

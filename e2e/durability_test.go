@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"strings"
 	"syscall"
@@ -11,7 +13,6 @@ import (
 
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/testenv"
-	"github.com/authops/authops/workflows"
 )
 
 // TestWorkerCrashMidDeploy kills the worker process (SIGKILL, no goodbye) while it restarts the
@@ -36,14 +37,14 @@ func TestWorkerCrashMidDeploy(t *testing.T) {
 
 	// Wait until the new secret is written and the (slow) redeploy is under way, then crash.
 	require.Eventually(t, func() bool {
-		v, err := env.Client.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
-		var st workflows.Status
+		v, err := env.Client.QueryWorkflow(ctx, id, "", contract.QueryStatus)
+		var st contract.Status
 		if err != nil || v.Get(&st) != nil {
 			return false
 		}
 		for _, s := range st.Checklist {
 			if s.Name == "update JWT_SECRET in target environment" {
-				return s.State == workflows.StateDone
+				return s.State == contract.StateDone
 			}
 		}
 		return false
@@ -52,9 +53,9 @@ func TestWorkerCrashMidDeploy(t *testing.T) {
 	_ = first.Wait()
 	env.StartWorkerProcess(t)
 
-	var res workflows.RotationResult
+	var res contract.RotationResult
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res), env.WorkerLog.String())
-	require.Equal(t, workflows.OutcomeCompleted, res.Outcome, res.Summary)
+	require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
 	require.NotEqual(t, oldSecret, env.Secret(t))
 	require.Equal(t, 401, u.me(t, before.Access))
 	require.Equal(t, 200, u.me(t, u.login(t).Access))

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"net/http"
 	"strings"
@@ -13,7 +15,6 @@ import (
 
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/testenv"
-	"github.com/authops/authops/workflows"
 )
 
 // prober calls /auth/me with an old token every few milliseconds, from outside the system, and
@@ -91,9 +92,9 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 	p := startProber(env.BackendURL, before.Access)
 	time.Sleep(50 * time.Millisecond)
 	// The requester cannot give the go-ahead.
-	require.NoError(t, env.Client.SignalWorkflow(ctx, id, "", workflows.SignalApprove, workflows.Decision{Actor: "alice"}))
+	require.NoError(t, env.Client.SignalWorkflow(ctx, id, "", contract.SignalApprove, contract.Decision{Actor: "alice"}))
 	goAhead := time.Now()
-	require.NoError(t, env.Client.SignalWorkflow(ctx, id, "", workflows.SignalApprove, workflows.Decision{Actor: "bob", Comment: "go"}))
+	require.NoError(t, env.Client.SignalWorkflow(ctx, id, "", contract.SignalApprove, contract.Decision{Actor: "bob", Comment: "go"}))
 
 	waitPhase(t, env, id, "routes restricted")
 	firstReject, okBefore := p.result()
@@ -109,18 +110,18 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 	out, err = env.Starter(t, "lift-restrictions", id, "--as", "bob", "--comment", "abuse stopped")
 	require.NoError(t, err, out)
 
-	var res workflows.InvalidationResult
+	var res contract.InvalidationResult
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res))
-	require.Equal(t, workflows.OutcomeCompleted, res.Outcome, res.Summary)
-	require.Equal(t, workflows.OutcomeCompleted, res.RotationOutcome)
+	require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
+	require.Equal(t, contract.OutcomeCompleted, res.RotationOutcome)
 	require.Equal(t, "bob", res.ApprovedBy)
 	require.False(t, res.OldTokenRejectedAt.IsZero())
 	for _, v := range res.Validations {
 		require.True(t, v.OK, "%s: %+v", v.Stage, v.Results)
 	}
 	requireTimeline(t, res.Timeline, "alice", "approve", "denied")
-	requireTimeline(t, res.Timeline, "mallory", workflows.SignalLiftRestrictions, "denied")
-	requireTimeline(t, res.Timeline, "bob", workflows.SignalLiftRestrictions, "accepted")
+	requireTimeline(t, res.Timeline, "mallory", contract.SignalLiftRestrictions, "denied")
+	requireTimeline(t, res.Timeline, "bob", contract.SignalLiftRestrictions, "accepted")
 
 	// The lift is real, and the old session is dead every way in; a fresh login works.
 	require.Equal(t, http.StatusOK, getStatus(t, env.BackendURL+"/admin/users", admin.login(t).Access))
@@ -134,7 +135,7 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 	secrets := map[string]string{"old secret": oldSecret, "new secret": newSecret, "old access token": before.Access,
 		"old refresh token": before.Refresh, "old cookie": before.Cookie, "admin token": env.AdminToken(t),
 		"probe password": env.Password(t, demoenv.UserProbe), "admin probe password": env.Password(t, demoenv.UserProbeAdmin)}
-	for _, wid := range []string{id, workflows.RotationID("demo")} {
+	for _, wid := range []string{id, contract.RotationID("demo")} {
 		hist := testenv.Searchable(t, env.History(t, wid))
 		require.Contains(t, hist, "demo", "decoded history is searchable")
 		testenv.AssertNoSecrets(t, "history of "+wid, hist, secrets)
@@ -142,7 +143,7 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 	testenv.AssertNoSecrets(t, "announcements", notesText(env), secrets)
 	testenv.AssertNoSecrets(t, "backend log", env.BackendLog.String(), secrets)
 	env.CheckReplay(t, id, "", "invalidation-completed")
-	env.CheckReplay(t, workflows.RotationID("demo"), "", "rotation-emergency-child")
+	env.CheckReplay(t, contract.RotationID("demo"), "", "rotation-emergency-child")
 }
 
 // TestEmergencyPreemptsPendingRotation: an emergency run cancels a pending rotation of the same
@@ -164,9 +165,9 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 	require.NoError(t, err, out)
 	id := strings.TrimSpace(out)
 
-	var res workflows.InvalidationResult
+	var res contract.InvalidationResult
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res))
-	require.Equal(t, workflows.OutcomeCompleted, res.Outcome, res.Summary)
+	require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
 	require.True(t, res.BreakGlass)
 	requireTimeline(t, res.Timeline, "authops", "preempt rotation", "canceled")
 	requireTimeline(t, res.Timeline, "alice", "BREAK GLASS", "proceeding without a second approver")
@@ -175,9 +176,9 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 	d, err := env.Client.DescribeWorkflowExecution(ctx, rotID, pendingRun)
 	require.NoError(t, err)
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, d.WorkflowExecutionInfo.Status)
-	v, err := env.Client.QueryWorkflow(ctx, rotID, pendingRun, workflows.QueryTimeline)
+	v, err := env.Client.QueryWorkflow(ctx, rotID, pendingRun, contract.QueryTimeline)
 	require.NoError(t, err)
-	var tl []workflows.Event
+	var tl []contract.Event
 	require.NoError(t, v.Get(&tl))
 	found := false
 	for _, e := range tl {

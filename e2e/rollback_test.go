@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"errors"
 	"strings"
@@ -12,7 +14,6 @@ import (
 
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/testenv"
-	"github.com/authops/authops/workflows"
 )
 
 // TestBrokenDeployPathEscalates: the deploy path fails (for the rotation and for the rollback's
@@ -53,9 +54,9 @@ func TestBrokenDeployPathEscalates(t *testing.T) {
 	err = env.Client.GetWorkflow(ctx, id, "").Get(ctx, nil)
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "the run ends failed: %v", err)
-	var res workflows.RotationResult
+	var res contract.RotationResult
 	require.NoError(t, appErr.Details(&res))
-	require.Equal(t, workflows.OutcomeRollbackFailed, res.Outcome)
+	require.Equal(t, contract.OutcomeRollbackFailed, res.Outcome)
 	require.Contains(t, res.Cause, "resolved by bob")
 	requireTimeline(t, res.Timeline, "mallory", "resolve", "denied")
 	requireTimeline(t, res.Timeline, "bob", "resolve", "accepted")

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"strings"
 	"testing"
@@ -11,7 +13,6 @@ import (
 
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/testenv"
-	"github.com/authops/authops/workflows"
 )
 
 // TestRotationEndToEnd rotates the demo backend's secret through the CLI, the real dev server,
@@ -29,7 +30,7 @@ func TestRotationEndToEnd(t *testing.T) {
 	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice", "--reason", "e2e hygiene")
 	require.NoError(t, err, out)
 	id := strings.TrimSpace(out)
-	require.Equal(t, workflows.RotationID("demo"), id)
+	require.Equal(t, contract.RotationID("demo"), id)
 
 	// Only one rotation per target.
 	waitPhase(t, env, id, "waiting for approval")
@@ -44,9 +45,9 @@ func TestRotationEndToEnd(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "approve accepted by bob")
 
-	var res workflows.RotationResult
+	var res contract.RotationResult
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res))
-	require.Equal(t, workflows.OutcomeCompleted, res.Outcome, res.Summary)
+	require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
 	require.Equal(t, "bob", res.ApprovedBy)
 
 	newSecret := env.Secret(t)
@@ -139,9 +140,9 @@ func TestRotationApproverNotInPolicy(t *testing.T) {
 	require.Contains(t, out, "has not acted on it")
 	out, err = env.Starter(t, "reject", id, "--as", "bob", "--comment", "not today")
 	require.NoError(t, err, out)
-	var res workflows.RotationResult
+	var res contract.RotationResult
 	require.NoError(t, env.Client.GetWorkflow(context.Background(), id, "").Get(context.Background(), &res))
-	require.Equal(t, workflows.OutcomeRejected, res.Outcome)
+	require.Equal(t, contract.OutcomeRejected, res.Outcome)
 	requireTimeline(t, res.Timeline, "mallory", "approve", "denied")
 	desc, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
 	require.NoError(t, err)
@@ -149,7 +150,7 @@ func TestRotationApproverNotInPolicy(t *testing.T) {
 	env.CheckReplay(t, id, "", "rotation-rejected")
 }
 
-func requireTimeline(t *testing.T, evs []workflows.Event, actor, action, outcome string) {
+func requireTimeline(t *testing.T, evs []contract.Event, actor, action, outcome string) {
 	t.Helper()
 	for _, e := range evs {
 		if e.Actor == actor && e.Action == action && e.Outcome == outcome {
@@ -163,9 +164,9 @@ func requireTimeline(t *testing.T, evs []workflows.Event, actor, action, outcome
 func waitPhase(t *testing.T, env *testenv.Env, id, phase string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	var st workflows.Status
+	var st contract.Status
 	for time.Now().Before(deadline) {
-		v, err := env.Client.QueryWorkflow(context.Background(), id, "", workflows.QueryStatus)
+		v, err := env.Client.QueryWorkflow(context.Background(), id, "", contract.QueryStatus)
 		if err == nil && v.Get(&st) == nil && strings.HasPrefix(st.Phase, phase) {
 			return
 		}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"strings"
 	"testing"
@@ -11,7 +13,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/authops/authops/internal/testenv"
-	"github.com/authops/authops/workflows"
 )
 
 // TestScheduledRotation: a Temporal Schedule starts rotation-<target> in scheduled mode; a
@@ -24,7 +25,7 @@ func TestScheduledRotation(t *testing.T) {
 	out, err := env.Starter(t, "schedule-rotation", "--target", "demo", "--cron", "0 3 1 1 *", "--window", "1h")
 	require.NoError(t, err, out)
 	schedID := strings.TrimSpace(out)
-	require.Equal(t, workflows.ScheduleID("demo"), schedID)
+	require.Equal(t, contract.ScheduleID("demo"), schedID)
 	out, err = env.Starter(t, "schedule-rotation", "--target", "demo", "--cron", "0 3 1 1 *")
 	require.Error(t, err)
 	require.Contains(t, out, "already exists")
@@ -33,11 +34,11 @@ func TestScheduledRotation(t *testing.T) {
 
 	h := env.Client.ScheduleClient().GetHandle(ctx, schedID)
 	require.NoError(t, h.Trigger(ctx, client.ScheduleTriggerOptions{}))
-	id := workflows.RotationID("demo")
+	id := contract.RotationID("demo")
 	waitPhase(t, env, id, "waiting for approval")
-	v, err := env.Client.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	v, err := env.Client.QueryWorkflow(ctx, id, "", contract.QueryStatus)
 	require.NoError(t, err)
-	var st workflows.Status
+	var st contract.Status
 	require.NoError(t, v.Get(&st))
 	require.Equal(t, "schedule:"+schedID, st.RequestedBy)
 
@@ -51,7 +52,7 @@ func TestScheduledRotation(t *testing.T) {
 		}
 		skipped := 0
 		for _, e := range resp.Executions {
-			var r workflows.ScheduledRotationResult
+			var r contract.ScheduledRotationResult
 			if env.Client.GetWorkflow(ctx, e.Execution.WorkflowId, e.Execution.RunId).Get(ctx, &r) == nil && r.Skipped != "" {
 				skipped++
 			}
@@ -61,9 +62,9 @@ func TestScheduledRotation(t *testing.T) {
 
 	out, err = env.Starter(t, "approve", id, "--as", "bob")
 	require.NoError(t, err, out)
-	var res workflows.RotationResult
+	var res contract.RotationResult
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res))
-	require.Equal(t, workflows.OutcomeCompleted, res.Outcome, res.Summary)
+	require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
 	requireTimeline(t, res.Timeline, "authops", "approval by a second person", "done")
 
 	out, err = env.Starter(t, "schedule-rotation", "--target", "demo", "--delete")

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"errors"
 	"fmt"
@@ -10,15 +12,13 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-
-	"github.com/authops/authops/workflows"
 )
 
 // decisionCmd sends one of the human signals (approve, reject, rollback, resolve,
 // lift-restrictions) and reports whether the run accepted or denied it.
 func (a *app) decisionCmd(use, short, signal string) *cobra.Command {
 	var (
-		d     workflows.Decision
+		d     contract.Decision
 		runID string
 	)
 	cmd := &cobra.Command{
@@ -55,24 +55,24 @@ func (a *app) decisionCmd(use, short, signal string) *cobra.Command {
 
 // sendDecision signals a running run and waits for the run to record the attempt on its
 // timeline, so the sender learns at once whether it was accepted or denied.
-func sendDecision(ctx context.Context, c client.Client, id, runID, signal string, d workflows.Decision) (workflows.Event, error) {
+func sendDecision(ctx context.Context, c client.Client, id, runID, signal string, d contract.Decision) (contract.Event, error) {
 	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return workflows.Event{}, fmt.Errorf("no run with id %s", id)
+		return contract.Event{}, fmt.Errorf("no run with id %s", id)
 	}
 	if err != nil {
-		return workflows.Event{}, fmt.Errorf("describe %s: %w", id, err)
+		return contract.Event{}, fmt.Errorf("describe %s: %w", id, err)
 	}
 	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return workflows.Event{}, fmt.Errorf("run %s already finished (%s); nothing was sent", id, st)
+		return contract.Event{}, fmt.Errorf("run %s already finished (%s); nothing was sent", id, st)
 	}
 	before, err := timeline(ctx, c, id)
 	if err != nil {
-		return workflows.Event{}, err
+		return contract.Event{}, err
 	}
 	if err := c.SignalWorkflow(ctx, id, runID, signal, d); err != nil {
-		return workflows.Event{}, fmt.Errorf("send %s to %s: %w", signal, id, err)
+		return contract.Event{}, fmt.Errorf("send %s to %s: %w", signal, id, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -86,12 +86,12 @@ func sendDecision(ctx context.Context, c client.Client, id, runID, signal string
 		}
 		select {
 		case <-ctx.Done():
-			return workflows.Event{}, ctx.Err()
+			return contract.Event{}, ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	var st workflows.Status
-	_ = query(ctx, c, id, workflows.QueryStatus, &st)
-	return workflows.Event{}, fmt.Errorf("%s was delivered but the run has not acted on it (phase %q): it may not be waiting for %s now; check `starter timeline %s`",
+	var st contract.Status
+	_ = query(ctx, c, id, contract.QueryStatus, &st)
+	return contract.Event{}, fmt.Errorf("%s was delivered but the run has not acted on it (phase %q): it may not be waiting for %s now; check `starter timeline %s`",
 		signal, st.Phase, signal, id)
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"fmt"
 	"os"
@@ -14,13 +16,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-
-	"github.com/authops/authops/workflows"
 )
 
 func (a *app) invalidateCmd() *cobra.Command {
 	var (
-		in       workflows.InvalidationInput
+		in       contract.InvalidationInput
 		restrict string
 	)
 	cmd := &cobra.Command{
@@ -53,7 +53,7 @@ requester proceed alone, flagged loudly for review after the fact.`,
 	f := cmd.Flags()
 	f.StringVar(&in.Target, "target", "", "target name from the config (required)")
 	f.StringVar(&in.Reason, "reason", "", "why (required, also for break glass)")
-	f.StringVar(&in.Trigger, "trigger", workflows.TriggerTokenAbuse, "secret-compromise, token-abuse or auth-regression")
+	f.StringVar(&in.Trigger, "trigger", contract.TriggerTokenAbuse, "secret-compromise, token-abuse or auth-regression")
 	f.StringVar(&in.RequestedBy, "requested-by", os.Getenv("USER"), "who asks")
 	f.StringVar(&in.IncidentID, "incident", "", "incident id to link")
 	f.StringVar(&restrict, "restrict", "", "comma-separated route prefixes to restrict, e.g. /admin,/billing")
@@ -78,7 +78,7 @@ func parseRoutes(s string) ([]string, error) {
 	return out, nil
 }
 
-func (a *app) startInvalidation(ctx context.Context, in workflows.InvalidationInput) (string, error) {
+func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInput) (string, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
 		return "", err
@@ -108,13 +108,13 @@ func (a *app) startInvalidation(ctx context.Context, in workflows.InvalidationIn
 	}
 	return start(ctx, c, client.StartWorkflowOptions{
 		ID:        "invalidate-" + in.Target + "-" + uuid.NewString()[:8],
-		TaskQueue: workflows.TaskQueue,
+		TaskQueue: contract.TaskQueue,
 		StaticSummary: fmt.Sprintf("EMERGENCY token invalidation of %s (%s), requested by %s%s: %s",
 			in.Target, in.Trigger, in.RequestedBy, map[bool]string{true: ", BREAK GLASS"}[in.BreakGlass], in.Reason),
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrTarget.ValueSet(in.Target), workflows.AttrRunbook.ValueSet("emergency-invalidation"),
-			workflows.AttrBreakGlass.ValueSet(in.BreakGlass)),
-	}, workflows.EmergencyInvalidation, in)
+			contract.AttrTarget.ValueSet(in.Target), contract.AttrRunbook.ValueSet("emergency-invalidation"),
+			contract.AttrBreakGlass.ValueSet(in.BreakGlass)),
+	}, contract.WorkflowEmergencyInvalidation, in)
 }

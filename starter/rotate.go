@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"errors"
 	"fmt"
@@ -14,12 +16,11 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/authops/authops/internal/config"
-	"github.com/authops/authops/workflows"
 )
 
 func (a *app) rotateCmd() *cobra.Command {
 	var (
-		in          workflows.RotationInput
+		in          contract.RotationInput
 		windowStart string
 	)
 	cmd := &cobra.Command{
@@ -34,7 +35,7 @@ func (a *app) rotateCmd() *cobra.Command {
 				}
 				in.WindowStart = t
 			}
-			in.Mode = workflows.ModeManual
+			in.Mode = contract.ModeManual
 			id, err := a.startRotation(cmd.Context(), in)
 			if err != nil {
 				return err
@@ -55,7 +56,7 @@ func (a *app) rotateCmd() *cobra.Command {
 }
 
 // startRotation validates everything it can before touching Temporal, so bad input changes nothing.
-func (a *app) startRotation(ctx context.Context, in workflows.RotationInput) (string, error) {
+func (a *app) startRotation(ctx context.Context, in contract.RotationInput) (string, error) {
 	if err := a.checkTarget(in.Target); err != nil {
 		return "", err
 	}
@@ -67,18 +68,18 @@ func (a *app) startRotation(ctx context.Context, in workflows.RotationInput) (st
 		return "", err
 	}
 	defer c.Close()
-	id := workflows.RotationID(in.Target)
+	id := contract.RotationID(in.Target)
 	return start(ctx, c, client.StartWorkflowOptions{
 		ID:            id,
-		TaskQueue:     workflows.TaskQueue,
+		TaskQueue:     contract.TaskQueue,
 		StaticSummary: fmt.Sprintf("JWT secret rotation of %s, requested by %s: %s", in.Target, in.RequestedBy, in.Reason),
 		// One rotation per target at a time: a running one makes this start fail.
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrTarget.ValueSet(in.Target), workflows.AttrRunbook.ValueSet("secret-rotation")),
-	}, workflows.SecretRotation, in)
+			contract.AttrTarget.ValueSet(in.Target), contract.AttrRunbook.ValueSet("secret-rotation")),
+	}, contract.WorkflowSecretRotation, in)
 }
 
 func start(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, wf any, in any) (string, error) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"errors"
 	"fmt"
@@ -11,13 +13,11 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-
-	"github.com/authops/authops/workflows"
 )
 
 func (a *app) scheduleCmd() *cobra.Command {
 	var (
-		in     workflows.ScheduledRotationInput
+		in     contract.ScheduledRotationInput
 		cron   string
 		remove bool
 	)
@@ -32,7 +32,7 @@ for an approver. If a rotation of the target is already running, that firing is 
 			if err := a.checkTarget(in.Target); err != nil {
 				return err
 			}
-			id := workflows.ScheduleID(in.Target)
+			id := contract.ScheduleID(in.Target)
 			c, err := a.dial()
 			if err != nil {
 				return err
@@ -69,7 +69,7 @@ for an approver. If a rotation of the target is already running, that firing is 
 	return cmd
 }
 
-func createSchedule(ctx context.Context, c client.Client, id, cron string, in workflows.ScheduledRotationInput) error {
+func createSchedule(ctx context.Context, c client.Client, id, cron string, in contract.ScheduledRotationInput) error {
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID:   id,
 		Spec: client.ScheduleSpec{CronExpressions: []string{cron}},
@@ -78,9 +78,9 @@ func createSchedule(ctx context.Context, c client.Client, id, cron string, in wo
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{
 			ID:        "scheduled-rotation-" + in.Target,
-			Workflow:  workflows.ScheduledRotation,
+			Workflow:  contract.WorkflowScheduledRotation,
 			Args:      []any{in},
-			TaskQueue: workflows.TaskQueue,
+			TaskQueue: contract.TaskQueue,
 		},
 	})
 	if isAlreadyExists(err) {

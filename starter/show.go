@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,8 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
-
-	"github.com/authops/authops/workflows"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -27,8 +27,8 @@ func (a *app) statusCmd() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			var st workflows.Status
-			if err := query(cmd.Context(), c, args[0], workflows.QueryStatus, &st); err != nil {
+			var st contract.Status
+			if err := query(cmd.Context(), c, args[0], contract.QueryStatus, &st); err != nil {
 				return err
 			}
 			if asJSON {
@@ -71,9 +71,9 @@ func (a *app) timelineCmd() *cobra.Command {
 	return cmd
 }
 
-func timeline(ctx context.Context, c client.Client, id string) ([]workflows.Event, error) {
-	var evs []workflows.Event
-	return evs, query(ctx, c, id, workflows.QueryTimeline, &evs)
+func timeline(ctx context.Context, c client.Client, id string) ([]contract.Event, error) {
+	var evs []contract.Event
+	return evs, query(ctx, c, id, contract.QueryTimeline, &evs)
 }
 
 func query(ctx context.Context, c client.Client, id, name string, out any) error {
@@ -90,7 +90,7 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func writeStatus(w io.Writer, id, runID string, st workflows.Status) error {
+func writeStatus(w io.Writer, id, runID string, st contract.Status) error {
 	fmt.Fprintf(w, "%s  %s  target=%s  phase=%q\n", id, st.Runbook, st.Target, st.Phase)
 	if runID != "" {
 		fmt.Fprintf(w, "run %s\n", runID)
@@ -120,7 +120,7 @@ func writeStatus(w io.Writer, id, runID string, st workflows.Status) error {
 	return tw.Flush()
 }
 
-func writeTimeline(w io.Writer, format string, evs []workflows.Event) error {
+func writeTimeline(w io.Writer, format string, evs []contract.Event) error {
 	switch format {
 	case "json":
 		return writeJSON(w, evs)

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"github.com/authops/authops/contract"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -11,10 +13,10 @@ import (
 
 // approvalPolicy is who may approve what, from the target's config, never from the signal sender.
 type approvalPolicy struct {
-	Approvers         []string
-	Requester         string
-	AllowSelfApproval bool
-	Timeout           time.Duration
+	Approvers []string
+	Requester string
+
+	Timeout time.Duration
 	// Remind re-announces the request at this interval while it waits (0: never).
 	Remind time.Duration
 	// Escalate keeps waiting after Timeout and escalates instead of expiring: an emergency run
@@ -38,7 +40,7 @@ func (p approvalPolicy) check(actor string) string {
 		return "no actor given"
 	case !slices.Contains(p.Approvers, actor):
 		return fmt.Sprintf("%s is not an approver for this target", actor)
-	case actor == p.Requester && !p.AllowSelfApproval:
+	case actor == p.Requester:
 		return fmt.Sprintf("%s requested this run and cannot approve it; a second person must", actor)
 	}
 	return ""
@@ -55,8 +57,8 @@ func (p approvalPolicy) mayReject(actor string) string {
 // awaitApproval waits for a valid approve or reject signal. Every attempt, accepted or denied,
 // lands on the timeline with its actor. remind is called on each reminder and escalation.
 func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind func(ctx workflow.Context, kind string)) (approvalOutcome, error) {
-	approveCh := workflow.GetSignalChannel(ctx, SignalApprove)
-	rejectCh := workflow.GetSignalChannel(ctx, SignalReject)
+	approveCh := workflow.GetSignalChannel(ctx, contract.SignalApprove)
+	rejectCh := workflow.GetSignalChannel(ctx, contract.SignalReject)
 	since := workflow.Now(ctx)
 
 	timerCtx, cancelTimers := workflow.WithCancel(ctx)
@@ -69,7 +71,7 @@ func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind f
 
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) {
-		d, ok := receiveDecision(ctx, c, rec, SignalApprove)
+		d, ok := receiveDecision(ctx, c, rec, contract.SignalApprove)
 		if !ok {
 			return
 		}
@@ -82,7 +84,7 @@ func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind f
 		done = true
 	})
 	sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) {
-		d, ok := receiveDecision(ctx, c, rec, SignalReject)
+		d, ok := receiveDecision(ctx, c, rec, contract.SignalReject)
 		if !ok {
 			return
 		}
@@ -133,8 +135,8 @@ func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind f
 // receiveDecision takes one human signal off c without blocking. A payload that does not decode
 // is dropped by the SDK; the attempt is still put on the timeline, as denied, so nobody wonders
 // why their click did nothing.
-func receiveDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *record, action string) (Decision, bool) {
-	var d Decision
+func receiveDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *record, action string) (contract.Decision, bool) {
+	var d contract.Decision
 	if !c.ReceiveAsync(&d) {
 		rec.add(ctx, "unknown", action, "denied", `malformed payload; send {"actor":"NAME","comment":"..."}`)
 		return d, false
@@ -147,7 +149,7 @@ func receiveDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *recor
 // acted on later by surprise; each one is recorded as ignored.
 func dropStale(ctx workflow.Context, rec *record, ch workflow.ReceiveChannel, action, why string) {
 	for {
-		var d Decision
+		var d contract.Decision
 		if !ch.ReceiveAsync(&d) {
 			return
 		}

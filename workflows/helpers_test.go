@@ -6,6 +6,8 @@ package workflows
 // fixtures on top.
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +26,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/internal/notify"
 )
 
@@ -47,8 +48,8 @@ func newTestEnv(wfs ...any) *testsuite.TestWorkflowEnvironment {
 
 // basePolicy is the demo target's policy as every runbook test starts from: approvers alice and
 // bob, announcements to channel. A test file sets what only its runbook reads.
-func basePolicy(channel string) activities.Policy {
-	return activities.Policy{
+func basePolicy(channel string) contract.Policy {
+	return contract.Policy{
 		Target:                   "demo",
 		BaseURL:                  "http://demo.invalid",
 		Channel:                  channel,
@@ -156,13 +157,13 @@ type harness[C recordedCall, R any] struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
 	// policy is what LoadPolicy answers, for the requested target.
-	policy activities.Policy
+	policy contract.Policy
 	callLog[C]
 }
 
 // newHarness wraps env. newCall turns each activity attempt into a C, decoding the inputs the
 // test keeps; Announce messages are already decoded into the callInfo.
-func newHarness[C recordedCall, R any](t *testing.T, env *testsuite.TestWorkflowEnvironment, policy activities.Policy,
+func newHarness[C recordedCall, R any](t *testing.T, env *testsuite.TestWorkflowEnvironment, policy contract.Policy,
 	newCall func(callInfo, converter.EncodedValues) C) *harness[C, R] {
 	t.Helper()
 	h := &harness[C, R]{t: t, env: env, policy: policy}
@@ -180,7 +181,7 @@ func newHarness[C recordedCall, R any](t *testing.T, env *testsuite.TestWorkflow
 // the requested target, Announce succeeds.
 func (h *harness[C, R]) mockPolicyAndAnnounce() {
 	h.env.OnActivity(acts.LoadPolicy, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, target string) (activities.Policy, error) {
+		func(_ context.Context, target string) (contract.Policy, error) {
 			p := h.policy
 			p.Target = target
 			return p, nil
@@ -198,19 +199,19 @@ func (h *harness[C, R]) execute(wf, in any) {
 // at runs fn after d of workflow time since t0 (callbacks must be registered before the run).
 func (h *harness[C, R]) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
 
-// signalAt sends the Decision signal name from actor after d.
+// signalAt sends the contract.Decision signal name from actor after d.
 func (h *harness[C, R]) signalAt(d time.Duration, name, actor, comment string) {
-	h.at(d, func() { h.env.SignalWorkflow(name, Decision{Actor: actor, Comment: comment}) })
+	h.at(d, func() { h.env.SignalWorkflow(name, contract.Decision{Actor: actor, Comment: comment}) })
 }
 
-func (h *harness[C, R]) status() Status {
+func (h *harness[C, R]) status() contract.Status {
 	h.t.Helper()
-	return queryWorkflow[Status](h.t, h.env, QueryStatus)
+	return queryWorkflow[contract.Status](h.t, h.env, contract.QueryStatus)
 }
 
-func (h *harness[C, R]) timeline() []Event {
+func (h *harness[C, R]) timeline() []contract.Event {
 	h.t.Helper()
-	return queryWorkflow[[]Event](h.t, h.env, QueryTimeline)
+	return queryWorkflow[[]contract.Event](h.t, h.env, contract.QueryTimeline)
 }
 
 // completed returns the result of a run that must have ended without error.
@@ -226,7 +227,7 @@ func (h *harness[C, R]) completed() R {
 func (h *harness[C, R]) runbookFailed() R {
 	h.t.Helper()
 	appErr := requireAppError(h.t, h.env.GetWorkflowError())
-	require.Equal(h.t, ErrTypeRunbookFailed, appErr.Type())
+	require.Equal(h.t, contract.ErrTypeRunbookFailed, appErr.Type())
 	require.True(h.t, appErr.NonRetryable())
 	require.True(h.t, appErr.HasDetails())
 	var res R
@@ -276,7 +277,7 @@ func assertValidateErr(t *testing.T, err error, wantErr []string) {
 }
 
 // checklist maps each checklist item of s to its state.
-func checklist(s Status) map[string]string {
+func checklist(s contract.Status) map[string]string {
 	m := map[string]string{}
 	for _, st := range s.Checklist {
 		m[st.Name] = st.State
@@ -285,29 +286,29 @@ func checklist(s Status) map[string]string {
 }
 
 // findEvent finds the first timeline event with actor, action and outcome.
-func findEvent(tl []Event, actor, action, outcome string) (Event, bool) {
+func findEvent(tl []contract.Event, actor, action, outcome string) (contract.Event, bool) {
 	for _, e := range tl {
 		if e.Actor == actor && e.Action == action && e.Outcome == outcome {
 			return e, true
 		}
 	}
-	return Event{}, false
+	return contract.Event{}, false
 }
 
-func hasEvent(tl []Event, actor, action, outcome string) bool {
+func hasEvent(tl []contract.Event, actor, action, outcome string) bool {
 	_, ok := findEvent(tl, actor, action, outcome)
 	return ok
 }
 
 // requireEvent returns the first timeline event with actor, action and outcome, which must exist.
-func requireEvent(t *testing.T, tl []Event, actor, action, outcome string) Event {
+func requireEvent(t *testing.T, tl []contract.Event, actor, action, outcome string) contract.Event {
 	t.Helper()
 	e, ok := findEvent(tl, actor, action, outcome)
 	require.True(t, ok, "no timeline event %s/%s/%s in:\n%s", actor, action, outcome, dumpTimeline(tl))
 	return e
 }
 
-func dumpTimeline(tl []Event) string {
+func dumpTimeline(tl []contract.Event) string {
 	var b strings.Builder
 	for _, e := range tl {
 		fmt.Fprintf(&b, "  %s %-8s %-50q %-20q %s\n", e.At.Format(time.RFC3339Nano), e.Actor, e.Action, e.Outcome, e.Detail)
@@ -316,7 +317,7 @@ func dumpTimeline(tl []Event) string {
 }
 
 // assertUTC asserts a non-empty timeline whose events are all in UTC and not before t0.
-func assertUTC(t *testing.T, tl []Event) {
+func assertUTC(t *testing.T, tl []contract.Event) {
 	t.Helper()
 	require.NotEmpty(t, tl)
 	for _, e := range tl {

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"github.com/authops/authops/contract"
+
 	"errors"
 	"fmt"
 	"slices"
@@ -12,101 +14,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/authops/authops/activities"
-	"github.com/authops/authops/internal/controls"
 	"github.com/authops/authops/internal/notify"
-	"github.com/authops/authops/internal/probe"
 )
-
-// Emergency triggers named by runbook 3.
-const (
-	TriggerSecretCompromise = "secret-compromise"
-	TriggerTokenAbuse       = "token-abuse"
-	TriggerAuthRegression   = "auth-regression"
-)
-
-// Outcomes of an emergency invalidation besides the rotation ones.
-const (
-	OutcomeRotationFailed     = "rotation_failed"
-	OutcomeVerificationFailed = "verification_failed"
-)
-
-// InvalidationInput starts an EmergencyInvalidation.
-type InvalidationInput struct {
-	Target      string `json:"target"`
-	Trigger     string `json:"trigger"`
-	Reason      string `json:"reason"`
-	RequestedBy string `json:"requested_by"`
-	IncidentID  string `json:"incident_id,omitempty"`
-	// Restrict lists sensitive route prefixes to close while abuse is active, for RestrictTTL.
-	Restrict       []string      `json:"restrict,omitempty"`
-	RestrictTTL    time.Duration `json:"restrict_ttl,omitempty"`
-	RestrictStatus int           `json:"restrict_status,omitempty"`
-	// KeepRestrictions leaves routes restricted if the run fails, instead of lifting them.
-	KeepRestrictions bool `json:"keep_restrictions,omitempty"`
-	// BreakGlass lets the requester proceed alone; the run is flagged and reviewed afterwards.
-	BreakGlass bool `json:"break_glass,omitempty"`
-}
-
-// Validate checks the input; the starter and the workflow both call it.
-func (in InvalidationInput) Validate() error {
-	var errs []error
-	if in.Target == "" {
-		errs = append(errs, errors.New("target is required"))
-	}
-	if strings.TrimSpace(in.Reason) == "" {
-		if in.BreakGlass {
-			errs = append(errs, errors.New("break glass needs a reason"))
-		} else {
-			errs = append(errs, errors.New("reason is required"))
-		}
-	}
-	if strings.TrimSpace(in.RequestedBy) == "" {
-		errs = append(errs, errors.New("requested_by is required"))
-	}
-	switch in.Trigger {
-	case TriggerSecretCompromise, TriggerTokenAbuse, TriggerAuthRegression:
-	default:
-		errs = append(errs, fmt.Errorf("trigger must be %s, %s or %s, got %q",
-			TriggerSecretCompromise, TriggerTokenAbuse, TriggerAuthRegression, in.Trigger))
-	}
-	if len(in.Restrict) > 0 {
-		if err := controls.ValidatePrefixes(in.Restrict); err != nil {
-			errs = append(errs, fmt.Errorf("restrict: %w", err))
-		}
-		if in.RestrictTTL <= 0 {
-			errs = append(errs, fmt.Errorf("restrict TTL must be positive, got %s", in.RestrictTTL))
-		}
-		if in.RestrictStatus != 0 && in.RestrictStatus != 403 && in.RestrictStatus != 503 {
-			errs = append(errs, fmt.Errorf("restrict status must be 403 or 503, got %d", in.RestrictStatus))
-		}
-	} else if in.RestrictTTL != 0 {
-		errs = append(errs, errors.New("restrict TTL given without routes to restrict"))
-	}
-	return errors.Join(errs...)
-}
-
-// InvalidationResult is the emergency run's artifact.
-type InvalidationResult struct {
-	Target     string `json:"target"`
-	Outcome    string `json:"outcome"`
-	Cause      string `json:"cause,omitempty"`
-	Summary    string `json:"summary"`
-	ApprovedBy string `json:"approved_by,omitempty"`
-	BreakGlass bool   `json:"break_glass"`
-	// GoAheadAt is when the go-ahead was accepted; CutoffAt when the backend's logout policy took
-	// effect; OldTokenRejectedAt when the pre-cutoff canary token was first refused.
-	GoAheadAt          time.Time      `json:"go_ahead_at"`
-	CutoffAt           time.Time      `json:"cutoff_at"`
-	OldTokenRejectedAt time.Time      `json:"old_token_rejected_at,omitempty"`
-	ExposureMS         int64          `json:"exposure_ms"`
-	VerifiedAt         time.Time      `json:"verified_at,omitempty"`
-	Rotation           string         `json:"rotation_id"`
-	RotationOutcome    string         `json:"rotation_outcome"`
-	ActiveControls     []string       `json:"active_controls"`
-	Changes            []ConfigChange `json:"changes"`
-	Validations        []Validation   `json:"validations"`
-	Timeline           []Event        `json:"timeline"`
-}
 
 // Checklist of runbook 3, in order.
 const (
@@ -123,19 +32,19 @@ const (
 
 // EmergencyInvalidation is runbook 3: cut off every active token and session now, then fix the
 // root by rotating the secret, then verify.
-func EmergencyInvalidation(ctx workflow.Context, in InvalidationInput) (InvalidationResult, error) {
+func EmergencyInvalidation(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
 	e := &invalidation{in: in}
 	if err := e.setup(ctx); err != nil {
-		return InvalidationResult{}, err
+		return contract.InvalidationResult{}, err
 	}
 	return e.run(ctx)
 }
 
 type invalidation struct {
-	in     InvalidationInput
+	in     contract.InvalidationInput
 	rec    *record
-	policy activities.Policy
-	res    InvalidationResult
+	policy contract.Policy
+	res    contract.InvalidationResult
 	runID  string
 	// restricted is true while routes are restricted by this run; liftAt is when their TTL ends,
 	// counted from when they were restricted.
@@ -158,14 +67,14 @@ func (e *invalidation) setup(ctx workflow.Context) error {
 	return e.rec.registerQueries(ctx)
 }
 
-func (e *invalidation) run(ctx workflow.Context) (InvalidationResult, error) {
+func (e *invalidation) run(ctx workflow.Context) (contract.InvalidationResult, error) {
 	e.rec.add(ctx, e.in.RequestedBy, "requested", e.in.Trigger, e.in.Reason)
 	if err := e.in.Validate(); err != nil {
 		e.rec.add(ctx, systemActor, "input", "rejected", err.Error())
-		return e.res, temporal.NewNonRetryableApplicationError("invalid invalidation input: "+err.Error(), ErrTypeInvalidInput, err)
+		return e.res, temporal.NewNonRetryableApplicationError("invalid invalidation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
 	}
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
-		e.rec.add(ctx, systemActor, "load target policy", StateFailed, err.Error())
+		e.rec.add(ctx, systemActor, "load target policy", contract.StateFailed, err.Error())
 		return e.res, err
 	}
 	// Breaking glass skips the second person, so only someone who could approve may do it.
@@ -173,7 +82,7 @@ func (e *invalidation) run(ctx workflow.Context) (InvalidationResult, error) {
 		err := fmt.Errorf("break glass is for the approvers of %s (%s); %s is not one", e.in.Target,
 			strings.Join(e.policy.Approvers, ", "), e.in.RequestedBy)
 		e.rec.add(ctx, e.in.RequestedBy, "BREAK GLASS", "denied", err.Error())
-		return e.res, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidInput, err)
+		return e.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
 	}
 
 	e.rec.phase("announcing")
@@ -183,12 +92,12 @@ func (e *invalidation) run(ctx workflow.Context) (InvalidationResult, error) {
 	}
 	e.announce(ctx, "emergency", fmt.Sprintf("%sEMERGENCY token invalidation on %s (%s) requested by %s: %s%s. All sessions will be cut off and JWT_SECRET rotated.",
 		flag, e.in.Target, e.in.Trigger, e.in.RequestedBy, e.in.Reason, incident(e.in.IncidentID)), e.policy.Approvers...)
-	e.rec.step(ctx, stepAnnounce, StateDone, "responders notified")
+	e.rec.step(ctx, stepAnnounce, contract.StateDone, "responders notified")
 
 	// A session issued before the go-ahead, to prove afterwards that it is dead.
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.PrepareCanary,
 		activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
-		e.rec.add(ctx, systemActor, "prepare canary session", StateFailed, err.Error())
+		e.rec.add(ctx, systemActor, "prepare canary session", contract.StateFailed, err.Error())
 	}
 
 	if ok, err := e.goAhead(ctx); !ok || err != nil {
@@ -203,45 +112,45 @@ func (e *invalidation) goAhead(ctx workflow.Context) (bool, error) {
 		e.res.ApprovedBy = e.in.RequestedBy + " (break glass)"
 		e.rec.status.ApprovedBy = e.res.ApprovedBy
 		e.rec.add(ctx, e.in.RequestedBy, "BREAK GLASS", "proceeding without a second approver", e.in.Reason)
-		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrBreakGlass.ValueSet(true)); err != nil {
-			e.rec.add(ctx, systemActor, "flag break glass search attribute", StateFailed, err.Error())
+		if err := workflow.UpsertTypedSearchAttributes(ctx, contract.AttrBreakGlass.ValueSet(true)); err != nil {
+			e.rec.add(ctx, systemActor, "flag break glass search attribute", contract.StateFailed, err.Error())
 		}
 		e.announce(ctx, "break-glass-review", fmt.Sprintf("BREAK GLASS: %s invalidated %s alone (%s). Approvers, review run %s after the fact.",
 			e.in.RequestedBy, e.in.Target, e.in.Reason, e.runID), e.policy.Approvers...)
-		e.rec.step(ctx, stepGoAhead, StateDone, "break glass by "+e.in.RequestedBy)
+		e.rec.step(ctx, stepGoAhead, contract.StateDone, "break glass by "+e.in.RequestedBy)
 		e.res.GoAheadAt = workflow.Now(ctx).UTC()
 		return true, nil
 	}
 	e.rec.phase("waiting for go-ahead")
-	e.rec.step(ctx, stepGoAhead, StateRunning, "approvers: "+strings.Join(e.policy.Approvers, ", "))
+	e.rec.step(ctx, stepGoAhead, contract.StateRunning, "approvers: "+strings.Join(e.policy.Approvers, ", "))
 	out, err := awaitApproval(ctx, e.rec, approvalPolicy{
-		Approvers: e.policy.Approvers, Requester: e.in.RequestedBy, AllowSelfApproval: e.policy.AllowSelfApproval,
+		Approvers: e.policy.Approvers, Requester: e.in.RequestedBy,
 		Timeout: e.policy.EmergencyApprovalTimeout, Escalate: true,
 	}, func(ctx workflow.Context, kind string) {
 		e.announce(ctx, kind, fmt.Sprintf("ESCALATION: emergency invalidation of %s still waits for a go-ahead from one of %s (requested by %s: %s).",
 			e.in.Target, strings.Join(e.policy.Approvers, ", "), e.in.RequestedBy, e.in.Reason), e.policy.Approvers...)
 	})
 	if err != nil {
-		e.res.Outcome = OutcomeCanceled
+		e.res.Outcome = contract.OutcomeCanceled
 		e.dropCanary(ctx)
 		return false, e.finish(ctx)
 	}
 	if out.Rejected {
-		e.rec.step(ctx, stepGoAhead, StateFailed, "rejected by "+out.Actor)
+		e.rec.step(ctx, stepGoAhead, contract.StateFailed, "rejected by "+out.Actor)
 		e.announce(ctx, "rejected", fmt.Sprintf("Emergency invalidation of %s rejected by %s; nothing was changed.", e.in.Target, out.Actor))
-		e.res.Outcome, e.res.Cause = OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment
+		e.res.Outcome, e.res.Cause = contract.OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment
 		e.dropCanary(ctx)
 		return false, e.finish(ctx)
 	}
 	e.res.ApprovedBy = out.Actor
 	e.rec.status.ApprovedBy = out.Actor
 	e.res.GoAheadAt = workflow.Now(ctx).UTC()
-	e.rec.step(ctx, stepGoAhead, StateDone, "go-ahead from "+out.Actor)
+	e.rec.step(ctx, stepGoAhead, contract.StateDone, "go-ahead from "+out.Actor)
 	return true, nil
 }
 
 // contain runs the controls: fastest first, then the root fix, then verification.
-func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error) {
+func (e *invalidation) contain(ctx workflow.Context) (contract.InvalidationResult, error) {
 	e.rec.phase("containing")
 	var comp compensations
 
@@ -252,13 +161,13 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 	if len(e.in.Restrict) > 0 {
 		// A lift sent before the routes were restricted must not lift them the moment they are.
 		if workflow.GetVersion(ctx, "drop-stale-lift", workflow.DefaultVersion, 1) >= 1 {
-			dropStale(ctx, e.rec, workflow.GetSignalChannel(ctx, SignalLiftRestrictions), SignalLiftRestrictions,
+			dropStale(ctx, e.rec, workflow.GetSignalChannel(ctx, contract.SignalLiftRestrictions), contract.SignalLiftRestrictions,
 				"sent before the routes were restricted; send it again")
 		}
 		// Registered before the call: a restriction applied by a call that then timed out is lifted too.
 		comp.add("lift route restrictions", func(ctx workflow.Context) error {
 			if e.in.KeepRestrictions {
-				e.rec.add(ctx, systemActor, "lift route restrictions", StateSkipped, "operator chose to keep them")
+				e.rec.add(ctx, systemActor, "lift route restrictions", contract.StateSkipped, "operator chose to keep them")
 				return nil
 			}
 			return e.lift(ctx, "run failed")
@@ -268,7 +177,7 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 	}
 	var rev activities.RevokeResult
 	if err := revokeF.Get(ctx, &rev); err != nil {
-		e.rec.step(ctx, stepRevoke, StateFailed, err.Error())
+		e.rec.step(ctx, stepRevoke, contract.StateFailed, err.Error())
 		// Still go on to the rotation: it cuts off every token as well.
 	} else {
 		e.res.CutoffAt = rev.Cutoff
@@ -277,34 +186,34 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 			e.res.ExposureMS = max(0, rev.CanaryRejectedAt.Sub(e.res.GoAheadAt).Milliseconds())
 		}
 		e.addControl("all sessions revoked (cutoff " + rev.Cutoff.Format(time.RFC3339) + ")")
-		e.rec.step(ctx, stepRevoke, StateDone, fmt.Sprintf("%d sessions revoked; old token first refused at %s",
+		e.rec.step(ctx, stepRevoke, contract.StateDone, fmt.Sprintf("%d sessions revoked; old token first refused at %s",
 			rev.Revoked, rev.CanaryRejectedAt.Format(time.RFC3339Nano)))
 	}
 	if restrictF != nil {
 		if err := restrictF.Get(ctx, nil); err != nil {
-			e.rec.step(ctx, stepRestrict, StateFailed, err.Error())
+			e.rec.step(ctx, stepRestrict, contract.StateFailed, err.Error())
 		} else {
 			e.restricted = true
 			e.liftAt = workflow.Now(ctx).Add(e.in.RestrictTTL)
 			e.addControl(fmt.Sprintf("routes %s answer %d", strings.Join(e.in.Restrict, ","), e.in.RestrictStatus))
-			e.rec.step(ctx, stepRestrict, StateDone, fmt.Sprintf("%s answer %d for %s", strings.Join(e.in.Restrict, ", "), e.in.RestrictStatus, e.in.RestrictTTL))
+			e.rec.step(ctx, stepRestrict, contract.StateDone, fmt.Sprintf("%s answer %d for %s", strings.Join(e.in.Restrict, ", "), e.in.RestrictStatus, e.in.RestrictTTL))
 		}
 	} else {
-		e.rec.step(ctx, stepRestrict, StateSkipped, "no routes asked for")
+		e.rec.step(ctx, stepRestrict, contract.StateSkipped, "no routes asked for")
 	}
 
 	// Then fix the root: rotate JWT_SECRET with a hard cutover.
 	rot, err := e.rotate(ctx)
 	if err != nil {
-		return e.failed(ctx, comp, OutcomeRotationFailed, err.Error())
+		return e.failed(ctx, comp, contract.OutcomeRotationFailed, err.Error())
 	}
 	e.res.Changes = rot.Changes
 	e.res.Validations = append(e.res.Validations, rot.Validations...)
-	e.rec.step(ctx, stepRotate, StateDone, fmt.Sprintf("secret %s → %s (fingerprint %s → %s)", rot.Previous.ID, rot.New.ID, rot.Previous.Fingerprint, rot.New.Fingerprint))
+	e.rec.step(ctx, stepRotate, contract.StateDone, fmt.Sprintf("secret %s → %s (fingerprint %s → %s)", rot.Previous.ID, rot.New.ID, rot.Previous.Fingerprint, rot.New.Fingerprint))
 	e.addControl("JWT_SECRET rotated to " + rot.New.Fingerprint)
 
 	if err := e.verify(ctx, rot); err != nil {
-		return e.failed(ctx, comp, OutcomeVerificationFailed, err.Error())
+		return e.failed(ctx, comp, contract.OutcomeVerificationFailed, err.Error())
 	}
 
 	until := ""
@@ -313,24 +222,24 @@ func (e *invalidation) contain(ctx workflow.Context) (InvalidationResult, error)
 			e.liftAt.UTC().Format(time.RFC3339))
 	}
 	e.announce(ctx, "user-impact", fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off; everyone must log in again.%s", e.in.Target, until))
-	e.rec.step(ctx, stepUserImpact, StateDone, "re-login required for everyone"+until)
+	e.rec.step(ctx, stepUserImpact, contract.StateDone, "re-login required for everyone"+until)
 
 	if e.restricted {
 		e.awaitLift(ctx)
 	} else {
-		e.rec.step(ctx, stepLift, StateSkipped, "no routes restricted")
+		e.rec.step(ctx, stepLift, contract.StateSkipped, "no routes restricted")
 	}
-	e.res.Outcome = OutcomeCompleted
+	e.res.Outcome = contract.OutcomeCompleted
 	return e.res, e.finish(ctx)
 }
 
 // rotate runs SecretRotation as a child in emergency mode, after preempting any rotation of the
 // same target: the emergency takes precedence, and the preempted run's compensation leaves the
 // target on a working secret before the child starts.
-func (e *invalidation) rotate(ctx workflow.Context) (RotationResult, error) {
+func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, error) {
 	e.rec.phase("rotating secret")
-	id := RotationID(e.in.Target)
-	_ = workflow.SignalExternalWorkflow(ctx, id, "", SignalPreempt, Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil)
+	id := contract.RotationID(e.in.Target)
+	_ = workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil)
 	if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err == nil {
 		e.rec.add(ctx, systemActor, "preempt rotation", "canceled", id+" was pending or in progress; its compensation restores a working secret")
 	}
@@ -339,11 +248,11 @@ func (e *invalidation) rotate(ctx workflow.Context) (RotationResult, error) {
 		// Canceling the emergency run must let the rotation compensate, never cut it off mid-way.
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(AttrTarget.ValueSet(e.in.Target), AttrRunbook.ValueSet("secret-rotation")),
+		TypedSearchAttributes: temporal.NewSearchAttributes(contract.AttrTarget.ValueSet(e.in.Target), contract.AttrRunbook.ValueSet("secret-rotation")),
 	})
-	in := RotationInput{Target: e.in.Target, Reason: "emergency: " + e.in.Reason, RequestedBy: e.in.RequestedBy,
-		Mode: ModeEmergency, ApprovedBy: e.res.ApprovedBy}
-	var res RotationResult
+	in := contract.RotationInput{Target: e.in.Target, Reason: "emergency: " + e.in.Reason, RequestedBy: e.in.RequestedBy,
+		Mode: contract.ModeEmergency, ApprovedBy: e.res.ApprovedBy}
+	var res contract.RotationResult
 	// The preempted run may still be compensating; wait for its id to be free.
 	for attempt := 0; ; attempt++ {
 		err := workflow.ExecuteChildWorkflow(cctx, SecretRotation, in).Get(ctx, &res)
@@ -361,7 +270,7 @@ func (e *invalidation) rotate(ctx workflow.Context) (RotationResult, error) {
 			e.res.RotationOutcome = res.Outcome
 			e.res.Validations = append(e.res.Validations, res.Validations...)
 			e.res.Changes = res.Changes
-			e.rec.step(ctx, stepRotate, StateFailed, err.Error())
+			e.rec.step(ctx, stepRotate, contract.StateFailed, err.Error())
 			return res, fmt.Errorf("rotation %s: %w", id, err)
 		}
 		e.res.RotationOutcome = res.Outcome
@@ -369,25 +278,25 @@ func (e *invalidation) rotate(ctx workflow.Context) (RotationResult, error) {
 	}
 }
 
-func (e *invalidation) verify(ctx workflow.Context, rot RotationResult) error {
+func (e *invalidation) verify(ctx workflow.Context, rot contract.RotationResult) error {
 	e.rec.phase("verifying")
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
-	var rs probe.Results
+	var rs contract.ProbeResults
 	in := activities.CutoverInput{Target: e.in.Target, RunID: e.runID, LiveVersionID: rot.New.ID, RetiredVersionID: rot.Previous.ID}
 	if e.restricted {
 		in.Restricted, in.RestrictedStatus = e.in.Restrict, e.in.RestrictStatus
 	}
 	if err := workflow.ExecuteActivity(actx, acts.VerifyCutover, in).Get(ctx, &rs); err != nil {
-		e.rec.step(ctx, stepVerifyOld, StateFailed, err.Error())
+		e.rec.step(ctx, stepVerifyOld, contract.StateFailed, err.Error())
 		return err
 	}
 	e.cleanupCanary(ctx)
-	e.res.Validations = append(e.res.Validations, Validation{Stage: "emergency verification", OK: rs.OK(), Results: rs})
+	e.res.Validations = append(e.res.Validations, contract.Validation{Stage: "emergency verification", OK: rs.OK(), Results: rs})
 	e.res.VerifiedAt = workflow.Now(ctx).UTC()
-	var tokens, critical probe.Results
+	var tokens, critical contract.ProbeResults
 	for _, r := range rs {
 		if strings.HasPrefix(r.Name, "critical ") || strings.HasPrefix(r.Name, "restricted ") {
 			critical = append(critical, r)
@@ -397,16 +306,16 @@ func (e *invalidation) verify(ctx workflow.Context, rot RotationResult) error {
 	}
 	var errs []error
 	if !tokens.OK() {
-		e.rec.step(ctx, stepVerifyOld, StateFailed, failedResults(tokens))
+		e.rec.step(ctx, stepVerifyOld, contract.StateFailed, failedResults(tokens))
 		errs = append(errs, errors.New(failedResults(tokens)))
 	} else {
-		e.rec.step(ctx, stepVerifyOld, StateDone, "old session (bearer, refresh, cookie) and old-secret tokens refused; fresh login works")
+		e.rec.step(ctx, stepVerifyOld, contract.StateDone, "old session (bearer, refresh, cookie) and old-secret tokens refused; fresh login works")
 	}
 	if len(critical) > 0 && !critical.OK() {
-		e.rec.step(ctx, stepCritical, StateFailed, failedResults(critical))
+		e.rec.step(ctx, stepCritical, contract.StateFailed, failedResults(critical))
 		errs = append(errs, errors.New(failedResults(critical)))
 	} else {
-		e.rec.step(ctx, stepCritical, StateDone, fmt.Sprintf("%d endpoints answered as expected", len(critical)))
+		e.rec.step(ctx, stepCritical, contract.StateDone, fmt.Sprintf("%d endpoints answered as expected", len(critical)))
 	}
 	return errors.Join(errs...)
 }
@@ -414,17 +323,17 @@ func (e *invalidation) verify(ctx workflow.Context, rot RotationResult) error {
 // awaitLift keeps routes restricted until their TTL ends or someone lifts them early.
 func (e *invalidation) awaitLift(ctx workflow.Context) {
 	e.rec.phase("routes restricted")
-	e.rec.step(ctx, stepLift, StateRunning, "lifts at "+e.liftAt.UTC().Format(time.RFC3339)+" (TTL "+e.in.RestrictTTL.String()+") or on a lift-restrictions signal")
-	ch := workflow.GetSignalChannel(ctx, SignalLiftRestrictions)
+	e.rec.step(ctx, stepLift, contract.StateRunning, "lifts at "+e.liftAt.UTC().Format(time.RFC3339)+" (TTL "+e.in.RestrictTTL.String()+") or on a lift-restrictions signal")
+	ch := workflow.GetSignalChannel(ctx, contract.SignalLiftRestrictions)
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	timer := workflow.NewTimer(tctx, max(0, e.liftAt.Sub(workflow.Now(ctx))))
 	for {
-		var d Decision
+		var d contract.Decision
 		expired, got := false, false
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-			d, got = receiveDecision(ctx, c, e.rec, SignalLiftRestrictions)
+			d, got = receiveDecision(ctx, c, e.rec, contract.SignalLiftRestrictions)
 		})
 		sel.AddFuture(timer, func(workflow.Future) { expired = true })
 		sel.Select(ctx)
@@ -440,10 +349,10 @@ func (e *invalidation) awaitLift(ctx workflow.Context) {
 			continue
 		}
 		if d.Actor != e.in.RequestedBy && (approvalPolicy{Approvers: e.policy.Approvers}).check(d.Actor) != "" {
-			e.rec.add(ctx, d.Actor, SignalLiftRestrictions, "denied", "only the requester or an approver may lift restrictions")
+			e.rec.add(ctx, d.Actor, contract.SignalLiftRestrictions, "denied", "only the requester or an approver may lift restrictions")
 			continue
 		}
-		e.rec.add(ctx, d.Actor, SignalLiftRestrictions, "accepted", d.Comment)
+		e.rec.add(ctx, d.Actor, contract.SignalLiftRestrictions, "accepted", d.Comment)
 		e.liftStep(ctx, "lifted early by "+d.Actor)
 		return
 	}
@@ -453,21 +362,21 @@ func (e *invalidation) liftStep(ctx workflow.Context, why string) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	if err := e.lift(dctx, why); err != nil {
-		e.rec.step(dctx, stepLift, StateFailed, err.Error())
+		e.rec.step(dctx, stepLift, contract.StateFailed, err.Error())
 		e.announce(dctx, "escalation", fmt.Sprintf("Could not lift route restrictions on %s: %v. Lift them by hand.", e.in.Target, err), e.policy.Approvers...)
 		return
 	}
-	e.rec.step(dctx, stepLift, StateDone, why)
+	e.rec.step(dctx, stepLift, contract.StateDone, why)
 }
 
 // lift removes the restrictions and verifies they are gone.
 func (e *invalidation) lift(ctx workflow.Context, why string) error {
-	var rs probe.Results
+	var rs contract.ProbeResults
 	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.LiftRoutes,
 		activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus}).Get(ctx, &rs); err != nil {
 		return err
 	}
-	e.res.Validations = append(e.res.Validations, Validation{Stage: "restrictions lifted (" + why + ")", OK: rs.OK(), Results: rs})
+	e.res.Validations = append(e.res.Validations, contract.Validation{Stage: "restrictions lifted (" + why + ")", OK: rs.OK(), Results: rs})
 	if !rs.OK() {
 		return errors.New(failedResults(rs))
 	}
@@ -499,7 +408,7 @@ func (e *invalidation) dropCanary(ctx workflow.Context) {
 	e.cleanupCanary(dctx)
 }
 
-func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome, cause string) (InvalidationResult, error) {
+func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome, cause string) (contract.InvalidationResult, error) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	e.rec.phase("failed: compensating")
@@ -514,7 +423,7 @@ func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome,
 	if err := e.finish(dctx); err != nil {
 		return e.res, err
 	}
-	return e.res, temporal.NewNonRetryableApplicationError(e.res.Summary, ErrTypeRunbookFailed, nil, e.res)
+	return e.res, temporal.NewNonRetryableApplicationError(e.res.Summary, contract.ErrTypeRunbookFailed, nil, e.res)
 }
 
 func (e *invalidation) finish(ctx workflow.Context) error {
@@ -533,7 +442,7 @@ func (e *invalidation) finish(ctx workflow.Context) error {
 	}
 	e.rec.add(ctx, systemActor, "closed", e.res.Outcome, e.res.Summary)
 	e.res.Timeline = e.rec.timeline
-	if e.res.Outcome == OutcomeCanceled {
+	if e.res.Outcome == contract.OutcomeCanceled {
 		return temporal.NewCanceledError(e.res.Summary)
 	}
 	return nil
@@ -543,9 +452,9 @@ func (e *invalidation) finish(ctx workflow.Context) error {
 // rollback the previous secret is live again, and if it leaked that is the headline.
 func (e *invalidation) secretState() string {
 	switch e.res.RotationOutcome {
-	case OutcomeCompleted:
+	case contract.OutcomeCompleted:
 		return "JWT_SECRET was rotated."
-	case OutcomeRollbackFailed:
+	case contract.OutcomeRollbackFailed:
 		return "JWT_SECRET state is UNKNOWN: the rotation's rollback failed (see " + e.res.Rotation + ")."
 	default:
 		return "JWT_SECRET was NOT rotated: the PREVIOUS secret is live; if it leaked, rotate it as soon as the deploy path works."

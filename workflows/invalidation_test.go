@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"errors"
 	"slices"
@@ -30,23 +32,23 @@ const (
 )
 
 var (
-	invPrevV = activities.VersionRef{ID: "v7", Fingerprint: "fp-old"}
-	invNewV  = activities.VersionRef{ID: "v8", Fingerprint: "fp-fresh"}
+	invPrevV = contract.VersionRef{ID: "v7", Fingerprint: "fp-old"}
+	invNewV  = contract.VersionRef{ID: "v8", Fingerprint: "fp-fresh"}
 )
 
-func invPolicy() activities.Policy { return basePolicy("#sec-incident") }
+func invPolicy() contract.Policy { return basePolicy("#sec-incident") }
 
-func invInput() InvalidationInput {
-	return InvalidationInput{
-		Target: "demo", Trigger: TriggerTokenAbuse, Reason: "stolen tokens replayed from 203.0.113.9",
+func invInput() contract.InvalidationInput {
+	return contract.InvalidationInput{
+		Target: "demo", Trigger: contract.TriggerTokenAbuse, Reason: "stolen tokens replayed from 203.0.113.9",
 		RequestedBy: "alice", IncidentID: "INC-42",
 		Restrict: []string{"/admin"}, RestrictTTL: 30 * time.Minute,
 	}
 }
 
 // invCutoverOK is what VerifyCutover answers when the cutover worked.
-func invCutoverOK() probe.Results {
-	return probe.Results{
+func invCutoverOK() contract.ProbeResults {
+	return contract.ProbeResults{
 		{Name: "old_access_token_rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 401, OK: true},
 		{Name: "old_refresh_token_rejected", Method: "POST", Path: "/auth/refresh", Expected: 401, Got: 401, OK: true},
 		{Name: "old_secret_token_rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 401, OK: true},
@@ -56,8 +58,8 @@ func invCutoverOK() probe.Results {
 	}
 }
 
-func invLiftOK(prefixes []string) probe.Results {
-	var rs probe.Results
+func invLiftOK(prefixes []string) contract.ProbeResults {
+	var rs contract.ProbeResults
 	for _, p := range prefixes {
 		rs = append(rs, probe.Result{Name: "restriction_lifted", Method: "GET", Path: p, Got: 200, OK: true})
 	}
@@ -71,22 +73,22 @@ type invCall struct {
 	Cutover activities.CutoverInput
 	Revoke  activities.RevokeInput
 	Canary  activities.CanaryInput
-	Child   RotationInput
+	Child   contract.RotationInput
 	ChildID string
 }
 
 type invHarness struct {
-	*harness[invCall, InvalidationResult]
+	*harness[invCall, contract.InvalidationResult]
 
 	// child answers the SecretRotation child run.
-	child  func(RotationInput) (RotationResult, error)
-	verify func(activities.CutoverInput) (probe.Results, error)
+	child  func(contract.RotationInput) (contract.RotationResult, error)
+	verify func(activities.CutoverInput) (contract.ProbeResults, error)
 	// rotationRunning makes the preemption cancel of rotation-<target> succeed.
 	rotationRunning bool
 	goAheadAt       time.Duration // when the test gives the go-ahead, for the revoke mock's canary time
 
 	// guarded by mu
-	preempts []Preemption
+	preempts []contract.Preemption
 	cancels  []string
 	upserts  []temporal.SearchAttributes
 }
@@ -94,8 +96,8 @@ type invHarness struct {
 func newInvHarness(t *testing.T) *invHarness {
 	t.Helper()
 	env := newTestEnv(EmergencyInvalidation, SecretRotation)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: invWorkflowID, TaskQueue: TaskQueue})
-	h := &invHarness{harness: newHarness[invCall, InvalidationResult](t, env, invPolicy(),
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: invWorkflowID, TaskQueue: contract.TaskQueue})
+	h := &invHarness{harness: newHarness[invCall, contract.InvalidationResult](t, env, invPolicy(),
 		func(base callInfo, args converter.EncodedValues) invCall {
 			c := invCall{callInfo: base}
 			switch c.Name {
@@ -110,15 +112,15 @@ func newInvHarness(t *testing.T) *invHarness {
 			}
 			return c
 		})}
-	h.child = func(in RotationInput) (RotationResult, error) {
-		return RotationResult{Target: in.Target, Outcome: OutcomeCompleted, ApprovedBy: in.ApprovedBy,
+	h.child = func(in contract.RotationInput) (contract.RotationResult, error) {
+		return contract.RotationResult{Target: in.Target, Outcome: contract.OutcomeCompleted, ApprovedBy: in.ApprovedBy,
 			Previous: invPrevV, New: invNewV,
-			Changes: []ConfigChange{{Item: "JWT_SECRET", FromVersion: invPrevV.ID, FromFingerprint: invPrevV.Fingerprint,
+			Changes: []contract.ConfigChange{{Item: "JWT_SECRET", FromVersion: invPrevV.ID, FromFingerprint: invPrevV.Fingerprint,
 				ToVersion: invNewV.ID, ToFingerprint: invNewV.Fingerprint, Reason: "rotation"}},
-			Validations: []Validation{{Stage: "after rotation", OK: true, Results: invCutoverOK()[:1]}},
+			Validations: []contract.Validation{{Stage: "after rotation", OK: true, Results: invCutoverOK()[:1]}},
 		}, nil
 	}
-	h.verify = func(activities.CutoverInput) (probe.Results, error) { return invCutoverOK(), nil }
+	h.verify = func(activities.CutoverInput) (contract.ProbeResults, error) { return invCutoverOK(), nil }
 	return h
 }
 
@@ -134,15 +136,17 @@ func (h *invHarness) mock() {
 		})
 	env.OnActivity(acts.RestrictRoutes, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.LiftRoutes, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RoutesInput) (probe.Results, error) {
+		func(_ context.Context, in activities.RoutesInput) (contract.ProbeResults, error) {
 			return invLiftOK(in.Prefixes), nil
 		})
 	env.OnActivity(acts.VerifyCutover, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CutoverInput) (probe.Results, error) { return h.verify(in) })
+		func(_ context.Context, in activities.CutoverInput) (contract.ProbeResults, error) {
+			return h.verify(in)
+		})
 	env.OnActivity(acts.CleanupCanary, mock.Anything, mock.Anything).Return(nil)
 
 	env.OnWorkflow(SecretRotation, mock.Anything, mock.Anything).Return(
-		func(ctx workflow.Context, in RotationInput) (RotationResult, error) {
+		func(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
 			h.add(invCall{callInfo: callInfo{Name: "SecretRotation", At: workflow.Now(ctx).Sub(t0)}, Child: in,
 				ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
 			return h.child(in)
@@ -150,11 +154,11 @@ func (h *invHarness) mock() {
 
 	// No rotation of the target runs unless the test says so: the preempt signal and the cancel
 	// request find nothing.
-	env.OnSignalExternalWorkflow(invNamespace, invRotationID, "", SignalPreempt, mock.Anything).Return(
+	env.OnSignalExternalWorkflow(invNamespace, invRotationID, "", contract.SignalPreempt, mock.Anything).Return(
 		func(_, _, _, _ string, arg any) error {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			p, ok := arg.(Preemption)
+			p, ok := arg.(contract.Preemption)
 			assert.True(h.t, ok, "preempt payload %T", arg)
 			h.preempts = append(h.preempts, p)
 			if h.rotationRunning {
@@ -179,7 +183,7 @@ func (h *invHarness) mock() {
 	})
 }
 
-func (h *invHarness) run(in InvalidationInput) {
+func (h *invHarness) run(in contract.InvalidationInput) {
 	h.t.Helper()
 	h.mock()
 	h.execute(EmergencyInvalidation, in)
@@ -188,7 +192,7 @@ func (h *invHarness) run(in InvalidationInput) {
 // approveAt has actor give the go-ahead at d, and makes the revoke mock's canary times follow it.
 func (h *invHarness) approveAt(d time.Duration, actor string) {
 	h.goAheadAt = d
-	h.signalAt(d, SignalApprove, actor, "go")
+	h.signalAt(d, contract.SignalApprove, actor, "go")
 }
 
 // 1. A second person gives the go-ahead: sessions and routes are cut off first, then the secret is
@@ -197,13 +201,13 @@ func (h *invHarness) approveAt(d time.Duration, actor string) {
 func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	h := newInvHarness(t)
 	h.approveAt(3*time.Minute, "bob")
-	var waiting, restricted Status
+	var waiting, restricted contract.Status
 	h.at(2*time.Minute, func() { waiting = h.status() })
 	h.at(20*time.Minute, func() { restricted = h.status() })
 	h.run(invInput())
 	res := h.completed()
 
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 	assert.Equal(t, "bob", res.ApprovedBy)
 	assert.False(t, res.BreakGlass)
 	assert.Equal(t, t0.Add(3*time.Minute).UTC(), res.GoAheadAt)
@@ -211,7 +215,7 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Equal(t, t0.Add(3*time.Minute+20*time.Millisecond).UTC(), res.CutoffAt)
 	assert.Equal(t, int64(150), res.ExposureMS, "old token refused 150 ms after the go-ahead")
 	assert.Equal(t, invRotationID, res.Rotation)
-	assert.Equal(t, OutcomeCompleted, res.RotationOutcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.RotationOutcome)
 	require.Len(t, res.Changes, 1)
 	assert.Equal(t, invNewV.ID, res.Changes[0].ToVersion)
 	assert.False(t, res.VerifiedAt.IsZero())
@@ -240,13 +244,13 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	// The child: emergency mode under the per-target rotation id, carrying the go-ahead.
 	child := h.callsNamed("SecretRotation")[0]
 	assert.Equal(t, invRotationID, child.ChildID)
-	assert.Equal(t, ModeEmergency, child.Child.Mode)
+	assert.Equal(t, contract.ModeEmergency, child.Child.Mode)
 	assert.Equal(t, "bob", child.Child.ApprovedBy)
 	assert.Equal(t, "alice", child.Child.RequestedBy)
 	assert.Equal(t, "emergency: "+invInput().Reason, child.Child.Reason)
 	assert.NoError(t, child.Child.Validate(t0))
 	// A running rotation of the target was asked to step aside first; none was running.
-	assert.Equal(t, []Preemption{{By: invWorkflowID, Reason: invInput().Reason}}, h.preempts)
+	assert.Equal(t, []contract.Preemption{{By: invWorkflowID, Reason: invInput().Reason}}, h.preempts)
 	assert.Equal(t, []string{invRotationID}, h.cancels)
 
 	// Verification uses the child's versions and the restricted routes.
@@ -275,9 +279,9 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	}
 	assert.Equal(t, []string{"after rotation", "emergency verification", "restrictions lifted (TTL 30m0s ended)"}, stages)
 
-	// Status while waiting and while routes are restricted.
+	// contract.Status while waiting and while routes are restricted.
 	assert.Equal(t, "waiting for go-ahead", waiting.Phase)
-	assert.Equal(t, StateRunning, checklist(waiting)[stepGoAhead])
+	assert.Equal(t, contract.StateRunning, checklist(waiting)[stepGoAhead])
 	assert.Empty(t, waiting.Active)
 	assert.Equal(t, "routes restricted", restricted.Phase)
 	assert.Equal(t, "bob", restricted.ApprovedBy)
@@ -289,9 +293,9 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	// At the end every checklist item is done, and only the non-expiring controls remain.
 	s := h.status()
 	assert.Equal(t, "closed: completed", s.Phase)
-	assert.Equal(t, OutcomeCompleted, s.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, s.Outcome)
 	for name, state := range checklist(s) {
-		assert.Equal(t, StateDone, state, name)
+		assert.Equal(t, contract.StateDone, state, name)
 	}
 	require.Len(t, res.ActiveControls, 2)
 	assert.Contains(t, res.ActiveControls[0], "all sessions revoked")
@@ -302,19 +306,19 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	tl := h.timeline()
 	assertUTC(t, tl)
 	assert.Equal(t, tl, res.Timeline)
-	req := requireEvent(t, tl, "alice", "requested", TriggerTokenAbuse)
+	req := requireEvent(t, tl, "alice", "requested", contract.TriggerTokenAbuse)
 	assert.Equal(t, invInput().Reason, req.Detail)
 	ok := requireEvent(t, tl, "bob", "approve", "accepted")
 	assert.Equal(t, t0.Add(3*time.Minute).UTC(), ok.At)
-	requireEvent(t, tl, systemActor, stepGoAhead, StateDone)
-	requireEvent(t, tl, systemActor, stepRevoke, StateDone)
-	requireEvent(t, tl, systemActor, stepRestrict, StateDone)
-	rot := requireEvent(t, tl, systemActor, stepRotate, StateDone)
+	requireEvent(t, tl, systemActor, stepGoAhead, contract.StateDone)
+	requireEvent(t, tl, systemActor, stepRevoke, contract.StateDone)
+	requireEvent(t, tl, systemActor, stepRestrict, contract.StateDone)
+	rot := requireEvent(t, tl, systemActor, stepRotate, contract.StateDone)
 	assert.Contains(t, rot.Detail, "v7 → v8")
-	requireEvent(t, tl, systemActor, stepVerifyOld, StateDone)
-	requireEvent(t, tl, systemActor, stepCritical, StateDone)
-	requireEvent(t, tl, systemActor, stepUserImpact, StateDone)
-	requireEvent(t, tl, systemActor, "closed", OutcomeCompleted)
+	requireEvent(t, tl, systemActor, stepVerifyOld, contract.StateDone)
+	requireEvent(t, tl, systemActor, stepCritical, contract.StateDone)
+	requireEvent(t, tl, systemActor, stepUserImpact, contract.StateDone)
+	requireEvent(t, tl, systemActor, "closed", contract.OutcomeCompleted)
 	assert.False(t, hasEvent(tl, systemActor, "preempt rotation", "canceled"), "no rotation was running")
 	assert.Empty(t, h.upserts, "only break glass flags the run")
 }
@@ -322,15 +326,15 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 // 2. The requester may not give their own go-ahead; bob may.
 func TestEmergencyInvalidation_SelfApprovalDenied(t *testing.T) {
 	h := newInvHarness(t)
-	h.signalAt(time.Minute, SignalApprove, "alice", "it's me, trust me")
-	h.signalAt(90*time.Second, SignalApprove, "mallory", "me too")
-	var afterDenials Status
+	h.signalAt(time.Minute, contract.SignalApprove, "alice", "it's me, trust me")
+	h.signalAt(90*time.Second, contract.SignalApprove, "mallory", "me too")
+	var afterDenials contract.Status
 	h.at(2*time.Minute, func() { afterDenials = h.status() })
 	h.approveAt(3*time.Minute, "bob")
 	h.run(invInput())
 	res := h.completed()
 
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 	assert.Equal(t, "bob", res.ApprovedBy)
 	assert.Equal(t, t0.Add(3*time.Minute).UTC(), res.GoAheadAt)
 
@@ -358,7 +362,7 @@ func TestEmergencyInvalidation_BreakGlass(t *testing.T) {
 	h.run(in)
 	res := h.completed()
 
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 	assert.True(t, res.BreakGlass)
 	assert.Equal(t, "alice (break glass)", res.ApprovedBy)
 	assert.Equal(t, t0.UTC(), res.GoAheadAt, "no wait for a go-ahead")
@@ -375,21 +379,21 @@ func TestEmergencyInvalidation_BreakGlass(t *testing.T) {
 
 	// The search attribute AuthopsBreakGlass=true was upserted, once.
 	require.Len(t, h.upserts, 1)
-	flag, ok := h.upserts[0].GetBool(AttrBreakGlass)
+	flag, ok := h.upserts[0].GetBool(contract.AttrBreakGlass)
 	assert.True(t, ok && flag, "AuthopsBreakGlass upserted as true")
 	assert.Equal(t, 1, h.upserts[0].Size())
 
 	s := h.status()
 	assert.True(t, s.BreakGlass)
 	assert.Equal(t, "alice (break glass)", s.ApprovedBy)
-	assert.Equal(t, StateDone, checklist(s)[stepGoAhead])
+	assert.Equal(t, contract.StateDone, checklist(s)[stepGoAhead])
 
 	tl := h.timeline()
 	bg := requireEvent(t, tl, "alice", "BREAK GLASS", "proceeding without a second approver")
 	assert.Equal(t, in.Reason, bg.Detail)
-	gate := requireEvent(t, tl, systemActor, stepGoAhead, StateDone)
+	gate := requireEvent(t, tl, systemActor, stepGoAhead, contract.StateDone)
 	assert.Equal(t, "break glass by alice", gate.Detail)
-	assert.False(t, hasEvent(tl, systemActor, "flag break glass search attribute", StateFailed))
+	assert.False(t, hasEvent(tl, systemActor, "flag break glass search attribute", contract.StateFailed))
 	for _, e := range tl {
 		assert.NotEqual(t, "approve", e.Action, "no approval took place")
 	}
@@ -399,7 +403,7 @@ func TestEmergencyInvalidation_BreakGlass(t *testing.T) {
 func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
 	h := newInvHarness(t)
 	h.policy.EmergencyApprovalTimeout = 5 * time.Minute
-	var at6, at11 Status
+	var at6, at11 contract.Status
 	var escalationsAt6 int
 	h.at(6*time.Minute, func() {
 		at6 = h.status()
@@ -410,7 +414,7 @@ func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
 	h.run(invInput())
 	res := h.completed()
 
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 	assert.Equal(t, "bob", res.ApprovedBy)
 	assert.Equal(t, t0.Add(12*time.Minute).UTC(), res.GoAheadAt)
 
@@ -447,11 +451,11 @@ func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
 func TestEmergencyInvalidation_RoutesLiftAtTTL(t *testing.T) {
 	h := newInvHarness(t)
 	h.approveAt(time.Minute, "bob")
-	var before Status
+	var before contract.Status
 	h.at(30*time.Minute, func() { before = h.status() })
 	h.run(invInput())
 	res := h.completed()
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 
 	// The TTL runs from the restriction (at the go-ahead, 1m; mocked steps take no time).
 	lifts := h.callsNamed("LiftRoutes")
@@ -460,7 +464,7 @@ func TestEmergencyInvalidation_RoutesLiftAtTTL(t *testing.T) {
 	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, lifts[0].Routes)
 	assert.Equal(t, time.Minute, h.callsNamed("RestrictRoutes")[0].At)
 	assert.Equal(t, "routes restricted", before.Phase)
-	assert.Equal(t, StateRunning, checklist(before)[stepLift])
+	assert.Equal(t, contract.StateRunning, checklist(before)[stepLift])
 	assert.Contains(t, before.Active, "routes /admin answer 503")
 
 	lifted := h.messages("restrictions-lifted")
@@ -469,10 +473,10 @@ func TestEmergencyInvalidation_RoutesLiftAtTTL(t *testing.T) {
 	assert.Contains(t, lifted[0].Text, "/admin")
 
 	s := h.status()
-	assert.Equal(t, StateDone, checklist(s)[stepLift])
+	assert.Equal(t, contract.StateDone, checklist(s)[stepLift])
 	assert.NotContains(t, s.Active, "routes /admin answer 503")
 	tl := h.timeline()
-	ev := requireEvent(t, tl, systemActor, stepLift, StateDone)
+	ev := requireEvent(t, tl, systemActor, stepLift, contract.StateDone)
 	assert.Contains(t, ev.Detail, "TTL")
 	assert.Equal(t, t0.Add(31*time.Minute).UTC(), ev.At)
 	for _, c := range res.ActiveControls {
@@ -484,13 +488,13 @@ func TestEmergencyInvalidation_RoutesLiftAtTTL(t *testing.T) {
 func TestEmergencyInvalidation_EarlyLiftSignal(t *testing.T) {
 	h := newInvHarness(t)
 	h.approveAt(time.Minute, "bob")
-	h.signalAt(3*time.Minute, SignalLiftRestrictions, "mallory", "let me in")
-	var afterDenial Status
+	h.signalAt(3*time.Minute, contract.SignalLiftRestrictions, "mallory", "let me in")
+	var afterDenial contract.Status
 	h.at(4*time.Minute, func() { afterDenial = h.status() })
-	h.signalAt(5*time.Minute, SignalLiftRestrictions, "bob", "abuse stopped")
+	h.signalAt(5*time.Minute, contract.SignalLiftRestrictions, "bob", "abuse stopped")
 	h.run(invInput())
 	res := h.completed()
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 
 	assert.Equal(t, "routes restricted", afterDenial.Phase)
 	assert.Contains(t, afterDenial.Active, "routes /admin answer 503")
@@ -502,11 +506,11 @@ func TestEmergencyInvalidation_EarlyLiftSignal(t *testing.T) {
 	assert.True(t, t0.Add(5*time.Minute).Equal(h.env.Now()), "the run ends with the early lift, not at the TTL; ended at %s", h.env.Now())
 
 	tl := h.timeline()
-	denied := requireEvent(t, tl, "mallory", SignalLiftRestrictions, "denied")
+	denied := requireEvent(t, tl, "mallory", contract.SignalLiftRestrictions, "denied")
 	assert.Equal(t, t0.Add(3*time.Minute).UTC(), denied.At)
-	acc := requireEvent(t, tl, "bob", SignalLiftRestrictions, "accepted")
+	acc := requireEvent(t, tl, "bob", contract.SignalLiftRestrictions, "accepted")
 	assert.Equal(t, "abuse stopped", acc.Detail)
-	step := requireEvent(t, tl, systemActor, stepLift, StateDone)
+	step := requireEvent(t, tl, systemActor, stepLift, contract.StateDone)
 	assert.Equal(t, "lifted early by bob", step.Detail)
 	lifted := h.messages("restrictions-lifted")
 	require.Len(t, lifted, 1)
@@ -516,28 +520,30 @@ func TestEmergencyInvalidation_EarlyLiftSignal(t *testing.T) {
 
 // invRolledBack is the error a failed emergency rotation ends with.
 func invRolledBack() error {
-	return temporal.NewNonRetryableApplicationError("Rotation of demo: rolled_back.", ErrTypeRunbookFailed, nil,
-		RotationResult{Target: "demo", Outcome: OutcomeRolledBack, Cause: "deploy failed", Previous: invPrevV, New: invNewV,
-			Changes: []ConfigChange{
+	return temporal.NewNonRetryableApplicationError("Rotation of demo: rolled_back.", contract.ErrTypeRunbookFailed, nil,
+		contract.RotationResult{Target: "demo", Outcome: contract.OutcomeRolledBack, Cause: "deploy failed", Previous: invPrevV, New: invNewV,
+			Changes: []contract.ConfigChange{
 				{Item: "JWT_SECRET", FromVersion: invPrevV.ID, ToVersion: invNewV.ID, Reason: "rotation"},
 				{Item: "JWT_SECRET", FromVersion: invNewV.ID, ToVersion: invPrevV.ID, Reason: "rollback"},
 			},
-			Validations: []Validation{{Stage: "after rollback", OK: true, Results: invCutoverOK()[:1]}},
+			Validations: []contract.Validation{{Stage: "after rollback", OK: true, Results: invCutoverOK()[:1]}},
 		})
 }
 
 // 7. A failed rotation leaves sessions invalidated (the safe state), lifts the routes and escalates.
 func TestEmergencyInvalidation_RotationFailureKeepsSessionsInvalidated(t *testing.T) {
 	h := newInvHarness(t)
-	h.child = func(RotationInput) (RotationResult, error) { return RotationResult{}, invRolledBack() }
+	h.child = func(contract.RotationInput) (contract.RotationResult, error) {
+		return contract.RotationResult{}, invRolledBack()
+	}
 	h.approveAt(2*time.Minute, "bob")
 	h.run(invInput())
 	res := h.runbookFailed()
 
-	assert.Equal(t, OutcomeRotationFailed, res.Outcome)
+	assert.Equal(t, contract.OutcomeRotationFailed, res.Outcome)
 	assert.Contains(t, res.Cause, "rotation "+invRotationID)
 	assert.Contains(t, res.Cause, "rolled_back")
-	assert.Equal(t, OutcomeRolledBack, res.RotationOutcome, "the child's result comes through its error details")
+	assert.Equal(t, contract.OutcomeRolledBack, res.RotationOutcome, "the child's result comes through its error details")
 	assert.Len(t, res.Changes, 2)
 	assert.Equal(t, "bob", res.ApprovedBy)
 
@@ -569,33 +575,35 @@ func TestEmergencyInvalidation_RotationFailureKeepsSessionsInvalidated(t *testin
 	assert.Equal(t, []string{"emergency", "restrictions-lifted", "escalation"}, h.announceKinds())
 
 	s := h.status()
-	assert.Equal(t, "closed: "+OutcomeRotationFailed, s.Phase)
-	assert.Equal(t, OutcomeRotationFailed, s.Outcome)
+	assert.Equal(t, "closed: "+contract.OutcomeRotationFailed, s.Phase)
+	assert.Equal(t, contract.OutcomeRotationFailed, s.Outcome)
 	cl := checklist(s)
-	assert.Equal(t, StateDone, cl[stepRevoke])
-	assert.Equal(t, StateFailed, cl[stepRotate])
-	assert.Equal(t, StatePending, cl[stepVerifyOld])
+	assert.Equal(t, contract.StateDone, cl[stepRevoke])
+	assert.Equal(t, contract.StateFailed, cl[stepRotate])
+	assert.Equal(t, contract.StatePending, cl[stepVerifyOld])
 
 	tl := h.timeline()
-	requireEvent(t, tl, systemActor, stepRotate, StateFailed)
-	requireEvent(t, tl, systemActor, "compensate: lift route restrictions", StateDone)
+	requireEvent(t, tl, systemActor, stepRotate, contract.StateFailed)
+	requireEvent(t, tl, systemActor, "compensate: lift route restrictions", contract.StateDone)
 	sent := requireEvent(t, tl, systemActor, "escalation", "sent")
 	assert.Contains(t, sent.Detail, "all sessions revoked")
-	requireEvent(t, tl, systemActor, "closed", OutcomeRotationFailed)
+	requireEvent(t, tl, systemActor, "closed", contract.OutcomeRotationFailed)
 	assert.Equal(t, tl, res.Timeline)
 }
 
 // 8. Same failure, but the operator asked to keep the restrictions: they stay, and say so.
 func TestEmergencyInvalidation_RotationFailureKeepsRestrictions(t *testing.T) {
 	h := newInvHarness(t)
-	h.child = func(RotationInput) (RotationResult, error) { return RotationResult{}, invRolledBack() }
+	h.child = func(contract.RotationInput) (contract.RotationResult, error) {
+		return contract.RotationResult{}, invRolledBack()
+	}
 	h.approveAt(2*time.Minute, "bob")
 	in := invInput()
 	in.KeepRestrictions = true
 	h.run(in)
 	res := h.runbookFailed()
 
-	assert.Equal(t, OutcomeRotationFailed, res.Outcome)
+	assert.Equal(t, contract.OutcomeRotationFailed, res.Outcome)
 	h.assertNotRun("LiftRoutes", "VerifyCutover")
 	assert.Equal(t, []string{"SecretRotation", "CleanupCanary"}, h.steps()[len(h.steps())-2:])
 	assert.Empty(t, h.messages("restrictions-lifted"))
@@ -609,7 +617,7 @@ func TestEmergencyInvalidation_RotationFailureKeepsRestrictions(t *testing.T) {
 	assert.Contains(t, esc[0].Text, "routes /admin answer 503")
 
 	tl := h.timeline()
-	skip := requireEvent(t, tl, systemActor, "lift route restrictions", StateSkipped)
+	skip := requireEvent(t, tl, systemActor, "lift route restrictions", contract.StateSkipped)
 	assert.Equal(t, "operator chose to keep them", skip.Detail)
 	assert.Contains(t, h.status().Active, "routes /admin answer 503")
 }
@@ -617,7 +625,7 @@ func TestEmergencyInvalidation_RotationFailureKeepsRestrictions(t *testing.T) {
 // 9. The cutover is not proven: the run fails, escalates and lifts the routes.
 func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
 	h := newInvHarness(t)
-	h.verify = func(activities.CutoverInput) (probe.Results, error) {
+	h.verify = func(activities.CutoverInput) (contract.ProbeResults, error) {
 		rs := invCutoverOK()
 		rs[0].OK, rs[0].Got, rs[0].Detail = false, 200, "old session still accepted"
 		return rs, nil
@@ -626,11 +634,11 @@ func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
 	h.run(invInput())
 	res := h.runbookFailed()
 
-	assert.Equal(t, OutcomeVerificationFailed, res.Outcome)
+	assert.Equal(t, contract.OutcomeVerificationFailed, res.Outcome)
 	assert.Contains(t, res.Cause, "old_access_token_rejected (want 401, got 200: old session still accepted)")
-	assert.Equal(t, OutcomeCompleted, res.RotationOutcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.RotationOutcome)
 	assert.False(t, res.VerifiedAt.IsZero())
-	var verification *Validation
+	var verification *contract.Validation
 	for i := range res.Validations {
 		if res.Validations[i].Stage == "emergency verification" {
 			verification = &res.Validations[i]
@@ -653,25 +661,25 @@ func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
 	assert.Equal(t, "JWT_SECRET rotated to fp-fresh", res.ActiveControls[1])
 
 	cl := checklist(h.status())
-	assert.Equal(t, StateDone, cl[stepRotate])
-	assert.Equal(t, StateFailed, cl[stepVerifyOld])
-	assert.Equal(t, StateDone, cl[stepCritical])
-	assert.Equal(t, StatePending, cl[stepUserImpact])
+	assert.Equal(t, contract.StateDone, cl[stepRotate])
+	assert.Equal(t, contract.StateFailed, cl[stepVerifyOld])
+	assert.Equal(t, contract.StateDone, cl[stepCritical])
+	assert.Equal(t, contract.StatePending, cl[stepUserImpact])
 	tl := h.timeline()
-	requireEvent(t, tl, systemActor, stepVerifyOld, StateFailed)
-	requireEvent(t, tl, systemActor, "compensate: lift route restrictions", StateDone)
-	requireEvent(t, tl, systemActor, "closed", OutcomeVerificationFailed)
+	requireEvent(t, tl, systemActor, stepVerifyOld, contract.StateFailed)
+	requireEvent(t, tl, systemActor, "compensate: lift route restrictions", contract.StateDone)
+	requireEvent(t, tl, systemActor, "closed", contract.OutcomeVerificationFailed)
 }
 
 // 10. A rejected go-ahead changes nothing.
 func TestEmergencyInvalidation_Rejected(t *testing.T) {
 	h := newInvHarness(t)
-	h.signalAt(time.Minute, SignalReject, "mallory", "no")
-	h.signalAt(2*time.Minute, SignalReject, "bob", "false alarm: the tokens were test fixtures")
+	h.signalAt(time.Minute, contract.SignalReject, "mallory", "no")
+	h.signalAt(2*time.Minute, contract.SignalReject, "bob", "false alarm: the tokens were test fixtures")
 	h.run(invInput())
 	res := h.completed()
 
-	assert.Equal(t, OutcomeRejected, res.Outcome)
+	assert.Equal(t, contract.OutcomeRejected, res.Outcome)
 	assert.Equal(t, "rejected by bob: false alarm: the tokens were test fixtures", res.Cause)
 	assert.Empty(t, res.ApprovedBy)
 	assert.True(t, res.GoAheadAt.IsZero())
@@ -687,47 +695,51 @@ func TestEmergencyInvalidation_Rejected(t *testing.T) {
 
 	s := h.status()
 	assert.Equal(t, "closed: rejected", s.Phase)
-	assert.Equal(t, StateFailed, checklist(s)[stepGoAhead])
-	assert.Equal(t, StatePending, checklist(s)[stepRevoke])
+	assert.Equal(t, contract.StateFailed, checklist(s)[stepGoAhead])
+	assert.Equal(t, contract.StatePending, checklist(s)[stepRevoke])
 	tl := h.timeline()
 	requireEvent(t, tl, "mallory", "reject", "denied")
 	requireEvent(t, tl, "bob", "reject", "accepted")
-	requireEvent(t, tl, systemActor, "closed", OutcomeRejected)
+	requireEvent(t, tl, systemActor, "closed", contract.OutcomeRejected)
 }
 
 // 11a. Input validation.
 func TestInvalidationInputValidate(t *testing.T) {
-	with := func(f func(*InvalidationInput)) InvalidationInput { in := invInput(); f(&in); return in }
+	with := func(f func(*contract.InvalidationInput)) contract.InvalidationInput {
+		in := invInput()
+		f(&in)
+		return in
+	}
 	tests := []struct {
 		name    string
-		in      InvalidationInput
+		in      contract.InvalidationInput
 		wantErr []string
 	}{
 		{name: "valid", in: invInput()},
-		{name: "valid without routes", in: with(func(in *InvalidationInput) { in.Restrict, in.RestrictTTL = nil, 0 })},
-		{name: "valid break glass", in: with(func(in *InvalidationInput) { in.BreakGlass = true })},
-		{name: "valid 403", in: with(func(in *InvalidationInput) { in.RestrictStatus = 403 })},
-		{name: "missing reason", in: with(func(in *InvalidationInput) { in.Reason = "" }), wantErr: []string{"reason is required"}},
-		{name: "blank reason", in: with(func(in *InvalidationInput) { in.Reason = " \t" }), wantErr: []string{"reason is required"}},
-		{name: "break glass without reason", in: with(func(in *InvalidationInput) { in.BreakGlass, in.Reason = true, "" }),
+		{name: "valid without routes", in: with(func(in *contract.InvalidationInput) { in.Restrict, in.RestrictTTL = nil, 0 })},
+		{name: "valid break glass", in: with(func(in *contract.InvalidationInput) { in.BreakGlass = true })},
+		{name: "valid 403", in: with(func(in *contract.InvalidationInput) { in.RestrictStatus = 403 })},
+		{name: "missing reason", in: with(func(in *contract.InvalidationInput) { in.Reason = "" }), wantErr: []string{"reason is required"}},
+		{name: "blank reason", in: with(func(in *contract.InvalidationInput) { in.Reason = " \t" }), wantErr: []string{"reason is required"}},
+		{name: "break glass without reason", in: with(func(in *contract.InvalidationInput) { in.BreakGlass, in.Reason = true, "" }),
 			wantErr: []string{"break glass needs a reason"}},
-		{name: "missing target", in: with(func(in *InvalidationInput) { in.Target = "" }), wantErr: []string{"target is required"}},
-		{name: "missing requester", in: with(func(in *InvalidationInput) { in.RequestedBy = " " }), wantErr: []string{"requested_by is required"}},
-		{name: "empty trigger", in: with(func(in *InvalidationInput) { in.Trigger = "" }), wantErr: []string{"trigger must be"}},
-		{name: "bad trigger", in: with(func(in *InvalidationInput) { in.Trigger = "bored" }), wantErr: []string{`got "bored"`}},
-		{name: "malformed route", in: with(func(in *InvalidationInput) { in.Restrict = []string{"admin"} }),
+		{name: "missing target", in: with(func(in *contract.InvalidationInput) { in.Target = "" }), wantErr: []string{"target is required"}},
+		{name: "missing requester", in: with(func(in *contract.InvalidationInput) { in.RequestedBy = " " }), wantErr: []string{"requested_by is required"}},
+		{name: "empty trigger", in: with(func(in *contract.InvalidationInput) { in.Trigger = "" }), wantErr: []string{"trigger must be"}},
+		{name: "bad trigger", in: with(func(in *contract.InvalidationInput) { in.Trigger = "bored" }), wantErr: []string{`got "bored"`}},
+		{name: "malformed route", in: with(func(in *contract.InvalidationInput) { in.Restrict = []string{"admin"} }),
 			wantErr: []string{`restrict: route "admin" is not a path prefix`}},
-		{name: "route with wildcard", in: with(func(in *InvalidationInput) { in.Restrict = []string{"/admin/*"} }),
+		{name: "route with wildcard", in: with(func(in *contract.InvalidationInput) { in.Restrict = []string{"/admin/*"} }),
 			wantErr: []string{"not a path prefix"}},
-		{name: "route cutting off health checks", in: with(func(in *InvalidationInput) { in.Restrict = []string{"/healthz"} }),
+		{name: "route cutting off health checks", in: with(func(in *contract.InvalidationInput) { in.Restrict = []string{"/healthz"} }),
 			wantErr: []string{"would cut off health checks"}},
-		{name: "zero TTL", in: with(func(in *InvalidationInput) { in.RestrictTTL = 0 }), wantErr: []string{"restrict TTL must be positive, got 0s"}},
-		{name: "negative TTL", in: with(func(in *InvalidationInput) { in.RestrictTTL = -time.Minute }),
+		{name: "zero TTL", in: with(func(in *contract.InvalidationInput) { in.RestrictTTL = 0 }), wantErr: []string{"restrict TTL must be positive, got 0s"}},
+		{name: "negative TTL", in: with(func(in *contract.InvalidationInput) { in.RestrictTTL = -time.Minute }),
 			wantErr: []string{"restrict TTL must be positive, got -1m0s"}},
-		{name: "TTL without routes", in: with(func(in *InvalidationInput) { in.Restrict = nil }),
+		{name: "TTL without routes", in: with(func(in *contract.InvalidationInput) { in.Restrict = nil }),
 			wantErr: []string{"restrict TTL given without routes"}},
-		{name: "bad status", in: with(func(in *InvalidationInput) { in.RestrictStatus = 200 }), wantErr: []string{"must be 403 or 503, got 200"}},
-		{name: "all errors reported", in: InvalidationInput{Trigger: "x", RestrictTTL: time.Minute},
+		{name: "bad status", in: with(func(in *contract.InvalidationInput) { in.RestrictStatus = 200 }), wantErr: []string{"must be 403 or 503, got 200"}},
+		{name: "all errors reported", in: contract.InvalidationInput{Trigger: "x", RestrictTTL: time.Minute},
 			wantErr: []string{"target is required", "reason is required", "requested_by is required", "trigger must be", "without routes"}},
 	}
 	for _, tc := range tests {
@@ -746,7 +758,7 @@ func TestEmergencyInvalidation_InvalidInput(t *testing.T) {
 	h.run(in)
 
 	appErr := requireAppError(t, h.env.GetWorkflowError())
-	assert.Equal(t, ErrTypeInvalidInput, appErr.Type())
+	assert.Equal(t, contract.ErrTypeInvalidInput, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
 	assert.Contains(t, appErr.Error(), `got "hunch"`)
 	assert.Contains(t, appErr.Error(), "restrict TTL must be positive")
@@ -770,8 +782,8 @@ func TestEmergencyInvalidation_PreemptsRunningRotation(t *testing.T) {
 	h.run(in)
 	res := h.completed()
 
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
-	assert.Equal(t, []Preemption{{By: invWorkflowID, Reason: in.Reason}}, h.preempts)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
+	assert.Equal(t, []contract.Preemption{{By: invWorkflowID, Reason: in.Reason}}, h.preempts)
 	assert.Equal(t, []string{invRotationID}, h.cancels)
 	tl := h.timeline()
 	ev := requireEvent(t, tl, systemActor, "preempt rotation", "canceled")
@@ -792,26 +804,26 @@ func TestEmergencyInvalidation_CanceledWhileWaiting(t *testing.T) {
 	assert.Equal(t, []string{"LoadPolicy", "PrepareCanary", "CleanupCanary"}, h.steps())
 	h.assertNotRun("RevokeSessions", "RestrictRoutes", "SecretRotation")
 	s := h.status()
-	assert.Equal(t, OutcomeCanceled, s.Outcome)
-	requireEvent(t, h.timeline(), systemActor, "closed", OutcomeCanceled)
+	assert.Equal(t, contract.OutcomeCanceled, s.Outcome)
+	requireEvent(t, h.timeline(), systemActor, "closed", contract.OutcomeCanceled)
 }
 
 // A lift-restrictions signal sent before any route was restricted must not lift the restriction
 // the moment it is applied: its sender never saw it.
 func TestEmergencyInvalidation_LiftBeforeRestrictionIgnored(t *testing.T) {
 	h := newInvHarness(t)
-	h.signalAt(time.Minute, SignalLiftRestrictions, "bob", "nothing to restrict yet, right?")
+	h.signalAt(time.Minute, contract.SignalLiftRestrictions, "bob", "nothing to restrict yet, right?")
 	h.approveAt(2*time.Minute, "bob")
 	h.run(invInput())
 	res := h.completed()
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 
 	lifts := h.callsNamed("LiftRoutes")
 	require.Len(t, lifts, 1)
 	assert.Equal(t, 32*time.Minute, lifts[0].At, "the routes stay restricted for their TTL")
 	tl := h.timeline()
-	ign := requireEvent(t, tl, "bob", SignalLiftRestrictions, "ignored")
+	ign := requireEvent(t, tl, "bob", contract.SignalLiftRestrictions, "ignored")
 	assert.Equal(t, t0.Add(2*time.Minute).UTC(), ign.At)
-	assert.False(t, hasEvent(tl, "bob", SignalLiftRestrictions, "accepted"))
-	assert.Contains(t, requireEvent(t, tl, systemActor, stepLift, StateDone).Detail, "TTL")
+	assert.False(t, hasEvent(tl, "bob", contract.SignalLiftRestrictions, "accepted"))
+	assert.Contains(t, requireEvent(t, tl, systemActor, stepLift, contract.StateDone).Detail, "TTL")
 }

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"github.com/authops/authops/contract"
+
 	"testing"
 	"time"
 
@@ -22,7 +24,7 @@ func TestEmergencyInvalidation_BreakGlassOnlyForApprovers(t *testing.T) {
 	h.run(in)
 
 	appErr := requireAppError(t, h.env.GetWorkflowError())
-	assert.Equal(t, ErrTypeInvalidInput, appErr.Type())
+	assert.Equal(t, contract.ErrTypeInvalidInput, appErr.Type())
 	assert.Contains(t, appErr.Error(), "mallory is not one")
 	assert.Equal(t, []string{"LoadPolicy"}, h.steps())
 	h.assertNotRun("PrepareCanary", "RevokeSessions", "RestrictRoutes", "SecretRotation")
@@ -34,13 +36,13 @@ func TestRotation_ActorNamesAreTrimmed(t *testing.T) {
 	h := newRotationHarness(t)
 	in := manualInput()
 	in.RequestedBy = "alice "
-	h.signalAt(time.Minute, SignalApprove, " alice", "")
-	h.signalAt(2*time.Minute, SignalReject, "bob", "")
+	h.signalAt(time.Minute, contract.SignalApprove, " alice", "")
+	h.signalAt(2*time.Minute, contract.SignalReject, "bob", "")
 	h.run(in)
 
 	res := h.completed()
-	assert.Equal(t, OutcomeRejected, res.Outcome)
-	requireEvent(t, res.Timeline, "alice", SignalApprove, "denied")
+	assert.Equal(t, contract.OutcomeRejected, res.Outcome)
+	requireEvent(t, res.Timeline, "alice", contract.SignalApprove, "denied")
 }
 
 // A window length without a start opens the window at once and still closes it on time.
@@ -48,11 +50,11 @@ func TestRotation_WindowWithoutStartCloses(t *testing.T) {
 	h := newRotationHarness(t)
 	in := manualInput()
 	in.Window = 30 * time.Minute
-	h.signalAt(50*time.Minute, SignalApprove, "bob", "")
+	h.signalAt(50*time.Minute, contract.SignalApprove, "bob", "")
 	h.run(in)
 
 	res := h.completed()
-	require.Equal(t, OutcomeWindowClosed, res.Outcome, res.Summary)
+	require.Equal(t, contract.OutcomeWindowClosed, res.Outcome, res.Summary)
 	h.assertNotRun("CreatePendingSecret", "ApplySecret", "Deploy")
 }
 
@@ -62,24 +64,24 @@ func TestRotation_RecheckStopsWhenTheLiveSecretChanged(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
-	env.OnActivity(acts.LoadPolicy, mock.Anything, "demo").Return(activities.Policy{
+	env.OnActivity(acts.LoadPolicy, mock.Anything, "demo").Return(contract.Policy{
 		Target: "demo", Approvers: []string{"alice", "bob"}, ApprovalTimeout: time.Hour, ClosedWindow: "end", DeployTimeout: time.Minute,
 	}, nil)
 	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(activities.PreCheckResult{
-		OK: true, Current: activities.VersionRef{ID: "v1", Fingerprint: "fp1"}}, nil).Once()
+		OK: true, Current: contract.VersionRef{ID: "v1", Fingerprint: "fp1"}}, nil).Once()
 	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(activities.PreCheckResult{
-		OK: true, Current: activities.VersionRef{ID: "v3", Fingerprint: "fp3"}}, nil).Once()
+		OK: true, Current: contract.VersionRef{ID: "v3", Fingerprint: "fp3"}}, nil).Once()
 	env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalApprove, Decision{Actor: "bob"}) }, 40*time.Minute)
-	env.ExecuteWorkflow(SecretRotation, RotationInput{Target: "demo", RequestedBy: "alice", Mode: ModeManual})
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalApprove, contract.Decision{Actor: "bob"}) }, 40*time.Minute)
+	env.ExecuteWorkflow(SecretRotation, contract.RotationInput{Target: "demo", RequestedBy: "alice", Mode: contract.ModeManual})
 
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
-	var res RotationResult
+	var res contract.RotationResult
 	require.NoError(t, appErr.Details(&res))
-	assert.Equal(t, OutcomePrecheckFailed, res.Outcome)
+	assert.Equal(t, contract.OutcomePrecheckFailed, res.Outcome)
 	assert.Contains(t, res.Cause, "the live secret changed while the run waited")
-	requireEvent(t, res.Timeline, systemActor, "re-check before change", StateFailed)
+	requireEvent(t, res.Timeline, systemActor, "re-check before change", contract.StateFailed)
 	env.AssertNotCalled(t, "CreatePendingSecret", mock.Anything, mock.Anything)
 	env.AssertNotCalled(t, "ApplySecret", mock.Anything, mock.Anything)
 }
@@ -98,11 +100,10 @@ func TestApprovalPolicyCheck(t *testing.T) {
 		{"non-approver cannot even with self approval", "mallory", "mallory", true, "mallory is not an approver for this target"},
 		{"no actor", "", "alice", false, "no actor given"},
 		{"case matters", "Bob", "alice", false, "Bob is not an approver for this target"},
-		{"self approval allowed", "alice", "alice", true, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := approvalPolicy{Approvers: []string{"alice", "bob"}, Requester: tc.requester, AllowSelfApproval: tc.selfOK}
+			p := approvalPolicy{Approvers: []string{"alice", "bob"}, Requester: tc.requester}
 			assert.Equal(t, tc.want, p.check(tc.actor))
 		})
 	}

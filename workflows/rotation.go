@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"github.com/authops/authops/contract"
+
 	"errors"
 	"fmt"
 	"slices"
@@ -12,119 +14,7 @@ import (
 
 	"github.com/authops/authops/activities"
 	"github.com/authops/authops/internal/notify"
-	"github.com/authops/authops/internal/probe"
 )
-
-// Rotation modes.
-const (
-	ModeManual    = "manual"
-	ModeScheduled = "scheduled"
-	// ModeEmergency is a hard cutover driven by EmergencyInvalidation: no window, no approval
-	// gate of its own (the parent run had it) and no observation wait.
-	ModeEmergency = "emergency"
-)
-
-// Outcomes of a rotation.
-const (
-	OutcomeCompleted          = "completed"
-	OutcomeRolledBack         = "rolled_back"
-	OutcomeRolledBackManually = "rolled_back_manually"
-	OutcomeRollbackFailed     = "rollback_failed"
-	OutcomeExpired            = "expired"
-	OutcomeRejected           = "rejected"
-	OutcomePrecheckFailed     = "precheck_failed"
-	OutcomeWindowClosed       = "window_closed"
-	OutcomeCanceled           = "canceled"
-)
-
-// ErrTypeInvalidInput marks bad input; the run fails before doing anything.
-const ErrTypeInvalidInput = "InvalidInput"
-
-// ErrTypeRunbookFailed marks a run that ended in a failure state (rolled back, pre-checks failed,
-// rollback failed). Its details hold the RotationResult, so the Web UI shows the run as failed
-// and the artifacts are still there.
-const ErrTypeRunbookFailed = "RunbookFailed"
-
-// RotationInput starts a SecretRotation.
-type RotationInput struct {
-	Target      string `json:"target"`
-	Reason      string `json:"reason"`
-	RequestedBy string `json:"requested_by"`
-	// WindowStart is when the rotation may start (zero: now). Window is how long the window stays
-	// open (zero: no end).
-	WindowStart time.Time     `json:"window_start,omitempty"`
-	Window      time.Duration `json:"window,omitempty"`
-	// RollbackOwner may roll back during the observation window; defaults to the requester, or for a
-	// scheduled run to the approver.
-	RollbackOwner string `json:"rollback_owner,omitempty"`
-	Mode          string `json:"mode"`
-	// ApprovedBy records the approval of a parent run, for ModeEmergency.
-	ApprovedBy string `json:"approved_by,omitempty"`
-}
-
-// Validate checks the input against now. Both the starter and the workflow call it.
-func (in RotationInput) Validate(now time.Time) error {
-	var errs []error
-	if in.Target == "" {
-		errs = append(errs, errors.New("target is required"))
-	}
-	if strings.TrimSpace(in.RequestedBy) == "" {
-		errs = append(errs, errors.New("requested_by is required"))
-	}
-	switch in.Mode {
-	case ModeManual, ModeScheduled, ModeEmergency:
-	default:
-		errs = append(errs, fmt.Errorf("mode must be manual, scheduled or emergency, got %q", in.Mode))
-	}
-	if in.Window < 0 {
-		errs = append(errs, fmt.Errorf("window length %s is negative", in.Window))
-	}
-	if !in.WindowStart.IsZero() {
-		end := in.WindowStart.Add(in.Window)
-		switch {
-		case in.Mode == ModeEmergency:
-			errs = append(errs, errors.New("an emergency rotation has no window"))
-		case in.Window > 0 && !end.After(now):
-			errs = append(errs, fmt.Errorf("window %s–%s is in the past", in.WindowStart.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)))
-		case in.Window == 0 && in.WindowStart.Before(now.Add(-time.Minute)):
-			errs = append(errs, fmt.Errorf("window start %s is in the past", in.WindowStart.UTC().Format(time.RFC3339)))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// ConfigChange records a changed config value by version id and fingerprint, never by value.
-type ConfigChange struct {
-	At              time.Time `json:"at"`
-	Item            string    `json:"item"`
-	FromVersion     string    `json:"from_version"`
-	FromFingerprint string    `json:"from_fingerprint"`
-	ToVersion       string    `json:"to_version"`
-	ToFingerprint   string    `json:"to_fingerprint"`
-	Reason          string    `json:"reason"`
-}
-
-// Validation is one named set of probe results.
-type Validation struct {
-	Stage   string        `json:"stage"`
-	OK      bool          `json:"ok"`
-	Results probe.Results `json:"results"`
-}
-
-// RotationResult is the run's artifact: timeline, changes, validation outputs and a summary.
-type RotationResult struct {
-	Target      string                `json:"target"`
-	Outcome     string                `json:"outcome"`
-	Cause       string                `json:"cause,omitempty"`
-	Summary     string                `json:"summary"`
-	ApprovedBy  string                `json:"approved_by,omitempty"`
-	Previous    activities.VersionRef `json:"previous"`
-	New         activities.VersionRef `json:"new"`
-	Prechecks   []activities.Check    `json:"prechecks,omitempty"`
-	Changes     []ConfigChange        `json:"changes"`
-	Validations []Validation          `json:"validations"`
-	Timeline    []Event               `json:"timeline"`
-}
 
 // Checklist items of runbook 2, in order.
 const (
@@ -142,19 +32,19 @@ const (
 )
 
 // SecretRotation is runbook 2: JWT secret rotation.
-func SecretRotation(ctx workflow.Context, in RotationInput) (RotationResult, error) {
+func SecretRotation(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
 	r := &rotation{in: in}
 	if err := r.setup(ctx); err != nil {
-		return RotationResult{}, err
+		return contract.RotationResult{}, err
 	}
 	return r.run(ctx)
 }
 
 type rotation struct {
-	in     RotationInput
+	in     contract.RotationInput
 	rec    *record
-	policy activities.Policy
-	res    RotationResult
+	policy contract.Policy
+	res    contract.RotationResult
 	key    string
 }
 
@@ -172,7 +62,7 @@ func (r *rotation) setup(ctx workflow.Context) error {
 		stepRedeploy, stepValidate, stepPromote, stepAnnounceDone, stepObserve}
 	r.rec = newRecord("secret-rotation", r.in.Target, r.in.RequestedBy, steps...)
 	// A schedule cannot roll back; its rollback owner defaults to whoever approves.
-	if r.in.RollbackOwner == "" && r.in.Mode != ModeScheduled {
+	if r.in.RollbackOwner == "" && r.in.Mode != contract.ModeScheduled {
 		r.in.RollbackOwner = r.in.RequestedBy
 	}
 	info := workflow.GetInfo(ctx)
@@ -182,17 +72,17 @@ func (r *rotation) setup(ctx workflow.Context) error {
 	return r.rec.registerQueries(ctx)
 }
 
-func (r *rotation) run(ctx workflow.Context) (RotationResult, error) {
+func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 	r.rec.add(ctx, r.in.RequestedBy, "requested", r.in.Mode, r.in.Reason)
 	err := r.in.Validate(workflow.Now(ctx))
 	// Emergency mode skips the approval gate, so it is only honoured for a child of an emergency
 	// run, which had its own; started on its own it would be a way around the second person.
-	if err == nil && r.in.Mode == ModeEmergency && (workflow.GetInfo(ctx).ParentWorkflowExecution == nil || r.in.ApprovedBy == "") {
+	if err == nil && r.in.Mode == contract.ModeEmergency && (workflow.GetInfo(ctx).ParentWorkflowExecution == nil || r.in.ApprovedBy == "") {
 		err = errors.New("emergency mode runs only as the child of an approved EmergencyInvalidation run")
 	}
 	if err != nil {
 		r.rec.add(ctx, systemActor, "input", "rejected", err.Error())
-		return r.res, temporal.NewNonRetryableApplicationError("invalid rotation input: "+err.Error(), ErrTypeInvalidInput, err)
+		return r.res, temporal.NewNonRetryableApplicationError("invalid rotation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
 	}
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
 		r.rec.add(ctx, systemActor, "load target policy", "failed", err.Error())
@@ -205,31 +95,31 @@ func (r *rotation) run(ctx workflow.Context) (RotationResult, error) {
 	err = workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
 		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &pre)
 	if err != nil {
-		r.rec.step(ctx, stepPrecheck, StateFailed, err.Error())
-		return r.fail(ctx, OutcomePrecheckFailed, err.Error())
+		r.rec.step(ctx, stepPrecheck, contract.StateFailed, err.Error())
+		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
 	}
 	r.res.Prechecks = pre.Checks
 	r.res.Previous = pre.Current
 	r.addValidation("pre-checks", pre.Validation)
 	if !pre.OK {
 		cause := failedChecks(pre.Checks)
-		r.rec.step(ctx, stepPrecheck, StateFailed, cause)
-		return r.fail(ctx, OutcomePrecheckFailed, cause)
+		r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
+		return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
 	}
-	r.rec.step(ctx, stepPrecheck, StateDone, fmt.Sprintf("current version %s (fingerprint %s)", pre.Current.ID, pre.Current.Fingerprint))
+	r.rec.step(ctx, stepPrecheck, contract.StateDone, fmt.Sprintf("current version %s (fingerprint %s)", pre.Current.ID, pre.Current.Fingerprint))
 
-	if r.in.Mode == ModeEmergency {
+	if r.in.Mode == contract.ModeEmergency {
 		return r.emergency(ctx)
 	}
 
 	r.announce(ctx, "planned", r.plannedText(), r.policy.Approvers...)
-	r.rec.step(ctx, stepCommunicate, StateDone, "planned rotation and forced re-authentication announced")
+	r.rec.step(ctx, stepCommunicate, contract.StateDone, "planned rotation and forced re-authentication announced")
 
 	if out, done, err := r.awaitWindowAndApproval(ctx); done || err != nil {
 		return out, err
 	}
 	if stop, err := r.recheck(ctx); stop {
-		return r.fail(ctx, OutcomePrecheckFailed, err.Error())
+		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
 	}
 	// rotate compensates its own failures and leaves the outcome set.
 	r.rotate(ctx)
@@ -260,43 +150,43 @@ func (r *rotation) recheck(ctx workflow.Context) (bool, error) {
 	}
 	if err != nil {
 		r.addValidation("re-check", pre.Validation)
-		r.rec.add(ctx, systemActor, "re-check before change", StateFailed, err.Error())
+		r.rec.add(ctx, systemActor, "re-check before change", contract.StateFailed, err.Error())
 		return true, err
 	}
-	r.rec.add(ctx, systemActor, "re-check before change", StateDone, "target unchanged since the pre-checks")
+	r.rec.add(ctx, systemActor, "re-check before change", contract.StateDone, "target unchanged since the pre-checks")
 	return false, nil
 }
 
 // emergency is the hard cutover: the parent run already announced and got its go-ahead.
-func (r *rotation) emergency(ctx workflow.Context) (RotationResult, error) {
-	r.rec.step(ctx, stepCommunicate, StateSkipped, "emergency run announces itself")
-	r.rec.step(ctx, stepWindow, StateSkipped, "emergency: no window")
-	r.rec.step(ctx, stepApproval, StateDone, "go-ahead given in the emergency run by "+r.in.ApprovedBy)
+func (r *rotation) emergency(ctx workflow.Context) (contract.RotationResult, error) {
+	r.rec.step(ctx, stepCommunicate, contract.StateSkipped, "emergency run announces itself")
+	r.rec.step(ctx, stepWindow, contract.StateSkipped, "emergency: no window")
+	r.rec.step(ctx, stepApproval, contract.StateDone, "go-ahead given in the emergency run by "+r.in.ApprovedBy)
 	r.res.ApprovedBy = r.in.ApprovedBy
 	r.rotate(ctx)
 	if r.res.Outcome == "" {
-		r.rec.step(ctx, stepObserve, StateSkipped, "emergency: no observation wait")
-		r.res.Outcome = OutcomeCompleted
+		r.rec.step(ctx, stepObserve, contract.StateSkipped, "emergency: no observation wait")
+		r.res.Outcome = contract.OutcomeCompleted
 	}
 	return r.finish(ctx)
 }
 
 // awaitWindowAndApproval waits for the window to open, then for a second person. done reports
 // that the run ended here, with nothing changed.
-func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (RotationResult, bool, error) {
+func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.RotationResult, bool, error) {
 	now := workflow.Now(ctx)
 	start := r.in.WindowStart
 	if start.After(now) {
 		r.rec.phase("waiting for window")
-		r.rec.step(ctx, stepWindow, StateRunning, fmt.Sprintf("waiting until %s; rollback owner %s", start.UTC().Format(time.RFC3339), orApprover(r.in.RollbackOwner)))
+		r.rec.step(ctx, stepWindow, contract.StateRunning, fmt.Sprintf("waiting until %s; rollback owner %s", start.UTC().Format(time.RFC3339), orApprover(r.in.RollbackOwner)))
 		if err := workflow.Sleep(ctx, start.Sub(now)); err != nil {
 			return r.canceled(ctx, err)
 		}
 	}
-	r.rec.step(ctx, stepWindow, StateDone, "window open; rollback owner "+orApprover(r.in.RollbackOwner))
+	r.rec.step(ctx, stepWindow, contract.StateDone, "window open; rollback owner "+orApprover(r.in.RollbackOwner))
 
 	r.rec.phase("waiting for approval")
-	r.rec.step(ctx, stepApproval, StateRunning, "approvers: "+strings.Join(r.policy.Approvers, ", "))
+	r.rec.step(ctx, stepApproval, contract.StateRunning, "approvers: "+strings.Join(r.policy.Approvers, ", "))
 	out, err := awaitApproval(ctx, r.rec, r.approvalPolicy(), func(ctx workflow.Context, kind string) {
 		r.announce(ctx, kind, fmt.Sprintf("Rotation of %s is waiting for approval by one of: %s (not %s).",
 			r.in.Target, strings.Join(r.policy.Approvers, ", "), r.in.RequestedBy), r.policy.Approvers...)
@@ -306,14 +196,14 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (RotationResult,
 	}
 	switch {
 	case out.Expired:
-		r.rec.step(ctx, stepApproval, StateFailed, "expired")
+		r.rec.step(ctx, stepApproval, contract.StateFailed, "expired")
 		r.announce(ctx, "expired", fmt.Sprintf("Rotation of %s expired without approval; nothing was changed.", r.in.Target))
-		res, err := r.end(ctx, OutcomeExpired, "no approval within "+r.policy.ApprovalTimeout.String())
+		res, err := r.end(ctx, contract.OutcomeExpired, "no approval within "+r.policy.ApprovalTimeout.String())
 		return res, true, err
 	case out.Rejected:
-		r.rec.step(ctx, stepApproval, StateFailed, "rejected by "+out.Actor)
+		r.rec.step(ctx, stepApproval, contract.StateFailed, "rejected by "+out.Actor)
 		r.announce(ctx, "rejected", fmt.Sprintf("Rotation of %s was rejected by %s; nothing was changed.", r.in.Target, out.Actor))
-		res, err := r.end(ctx, OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment)
+		res, err := r.end(ctx, contract.OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment)
 		return res, true, err
 	}
 	r.res.ApprovedBy = out.Actor
@@ -323,7 +213,7 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (RotationResult,
 		r.in.RollbackOwner = out.Actor
 		detail += "; rollback owner " + out.Actor
 	}
-	r.rec.step(ctx, stepApproval, StateDone, detail)
+	r.rec.step(ctx, stepApproval, contract.StateDone, detail)
 
 	// The approval may have come after the window closed.
 	if r.in.Window > 0 && !start.IsZero() {
@@ -331,7 +221,7 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (RotationResult,
 		for end := start.Add(r.in.Window); !now.Before(end); end = start.Add(r.in.Window) {
 			if r.policy.ClosedWindow != "next" {
 				r.announce(ctx, "window-closed", fmt.Sprintf("Rotation of %s was approved after its window closed; nothing was changed.", r.in.Target))
-				res, err := r.end(ctx, OutcomeWindowClosed, "approved after the window closed at "+end.UTC().Format(time.RFC3339))
+				res, err := r.end(ctx, contract.OutcomeWindowClosed, "approved after the window closed at "+end.UTC().Format(time.RFC3339))
 				return res, true, err
 			}
 			for !start.After(now) {
@@ -345,7 +235,7 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (RotationResult,
 			now = workflow.Now(ctx)
 		}
 	}
-	return RotationResult{}, false, nil
+	return contract.RotationResult{}, false, nil
 }
 
 // rotate changes the target: new version, env sink, redeploy, validate, promote. When a step
@@ -361,7 +251,7 @@ func (r *rotation) rotate(ctx workflow.Context) {
 func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error {
 	r.rec.phase("rotating")
 
-	var newV activities.VersionRef
+	var newV contract.VersionRef
 	// Registered before the call: a create whose answer was lost (cancel, timeout) is found by
 	// the run's key and marked failed too.
 	comp.add("mark new version failed", func(ctx workflow.Context) error {
@@ -375,11 +265,11 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	})
 	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.CreatePendingSecret,
 		activities.SecretInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &newV); err != nil {
-		r.rec.step(ctx, stepGenerate, StateFailed, err.Error())
+		r.rec.step(ctx, stepGenerate, contract.StateFailed, err.Error())
 		return err
 	}
 	r.res.New = newV
-	r.rec.step(ctx, stepGenerate, StateDone, fmt.Sprintf("pending version %s (fingerprint %s)", newV.ID, newV.Fingerprint))
+	r.rec.step(ctx, stepGenerate, contract.StateDone, fmt.Sprintf("pending version %s (fingerprint %s)", newV.ID, newV.Fingerprint))
 
 	// Registered before the write: a write that failed half-way is undone too.
 	comp.add("restore previous secret", func(ctx workflow.Context) error {
@@ -388,34 +278,34 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	var applied activities.ApplyResult
 	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.ApplySecret,
 		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, &applied); err != nil {
-		r.rec.step(ctx, stepUpdateEnv, StateFailed, err.Error())
+		r.rec.step(ctx, stepUpdateEnv, contract.StateFailed, err.Error())
 		return err
 	}
 	r.change(ctx, applied.Key, r.res.Previous, newV, "rotation")
-	r.rec.step(ctx, stepUpdateEnv, StateDone, fmt.Sprintf("%s in %s now fingerprint %s", applied.Key, applied.Path, applied.Fingerprint))
+	r.rec.step(ctx, stepUpdateEnv, contract.StateDone, fmt.Sprintf("%s in %s now fingerprint %s", applied.Key, applied.Path, applied.Fingerprint))
 
 	if err := r.deploy(ctx); err != nil {
-		r.rec.step(ctx, stepRedeploy, StateFailed, err.Error())
+		r.rec.step(ctx, stepRedeploy, contract.StateFailed, err.Error())
 		return err
 	}
-	r.rec.step(ctx, stepRedeploy, StateDone, "backend restarted and healthy")
+	r.rec.step(ctx, stepRedeploy, contract.StateDone, "backend restarted and healthy")
 
 	if err := r.validate(ctx, "after rotation", newV.ID, r.res.Previous.ID); err != nil {
-		r.rec.step(ctx, stepValidate, StateFailed, err.Error())
+		r.rec.step(ctx, stepValidate, contract.StateFailed, err.Error())
 		return err
 	}
-	r.rec.step(ctx, stepValidate, StateDone, "login, /auth/me, old-secret rejection and privilege checks passed")
+	r.rec.step(ctx, stepValidate, contract.StateDone, "login, /auth/me, old-secret rejection and privilege checks passed")
 
 	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.PromoteSecret,
 		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil); err != nil {
-		r.rec.step(ctx, stepPromote, StateFailed, err.Error())
+		r.rec.step(ctx, stepPromote, contract.StateFailed, err.Error())
 		return err
 	}
-	r.rec.step(ctx, stepPromote, StateDone, fmt.Sprintf("%s current, %s previous", newV.ID, r.res.Previous.ID))
+	r.rec.step(ctx, stepPromote, contract.StateDone, fmt.Sprintf("%s current, %s previous", newV.ID, r.res.Previous.ID))
 	r.announce(ctx, "completed", fmt.Sprintf(
 		"JWT secret of %s rotated (fingerprint %s → %s), approved by %s. Existing sessions are invalid: users must log in again.",
 		r.in.Target, r.res.Previous.Fingerprint, newV.Fingerprint, r.res.ApprovedBy))
-	r.rec.step(ctx, stepAnnounceDone, StateDone, "users must re-authenticate")
+	r.rec.step(ctx, stepAnnounceDone, contract.StateDone, "users must re-authenticate")
 	return nil
 }
 
@@ -425,47 +315,47 @@ func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause er
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	why := "canceled"
-	var p Preemption
+	var p contract.Preemption
 	switch {
 	case cause != nil && !temporal.IsCanceledError(cause):
 		why = cause.Error()
-	case workflow.GetSignalChannel(dctx, SignalPreempt).ReceiveAsync(&p):
+	case workflow.GetSignalChannel(dctx, contract.SignalPreempt).ReceiveAsync(&p):
 		why = fmt.Sprintf("preempted by %s (%s)", p.By, p.Reason)
 	}
 	r.rec.phase("rolling back")
 	r.rec.add(dctx, systemActor, "rollback", "started", why)
 	r.announce(dctx, "rollback", fmt.Sprintf("Rotation of %s failed (%s); restoring the previous secret %s.", r.in.Target, why, r.res.Previous.Fingerprint))
 	if err := comp.run(dctx, r.rec); err != nil {
-		r.res.Outcome = OutcomeRollbackFailed
+		r.res.Outcome = contract.OutcomeRollbackFailed
 		r.res.Cause = fmt.Sprintf("%s; rollback failed: %v", why, err)
 		r.escalate(dctx, r.res.Cause, r.res.Previous)
 		return
 	}
-	r.res.Outcome = OutcomeRolledBack
+	r.res.Outcome = contract.OutcomeRolledBack
 	if temporal.IsCanceledError(cause) {
-		r.res.Outcome = OutcomeCanceled
+		r.res.Outcome = contract.OutcomeCanceled
 	}
 	r.res.Cause = why
 	r.announce(dctx, "rolled-back", fmt.Sprintf("Rotation of %s rolled back: the backend runs on the previous secret %s again, verified.", r.in.Target, r.res.Previous.Fingerprint))
 }
 
 // restore puts a version back into the env sink, redeploys and checks it works again.
-func (r *rotation) restore(ctx workflow.Context, to, from activities.VersionRef, why string) error {
+func (r *rotation) restore(ctx workflow.Context, to, from contract.VersionRef, why string) error {
 	var applied activities.ApplyResult
 	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.ApplySecret,
 		activities.VersionInput{Target: r.in.Target, VersionID: to.ID}).Get(ctx, &applied); err != nil {
 		return fmt.Errorf("restore %s: %w", to.ID, err)
 	}
 	r.change(ctx, applied.Key, from, to, why)
-	r.rec.add(ctx, systemActor, "restore previous secret in environment", StateDone, "fingerprint "+to.Fingerprint)
+	r.rec.add(ctx, systemActor, "restore previous secret in environment", contract.StateDone, "fingerprint "+to.Fingerprint)
 	if err := r.deploy(ctx); err != nil {
 		return fmt.Errorf("restart after restore: %w", err)
 	}
-	r.rec.add(ctx, systemActor, "restart backend", StateDone, "")
+	r.rec.add(ctx, systemActor, "restart backend", contract.StateDone, "")
 	if err := r.validate(ctx, "after "+why, to.ID, from.ID); err != nil {
 		return fmt.Errorf("re-validate after restore: %w", err)
 	}
-	r.rec.add(ctx, systemActor, "re-validate auth flows", StateDone, "previous secret works, new one rejected")
+	r.rec.add(ctx, systemActor, "re-validate auth flows", contract.StateDone, "previous secret works, new one rejected")
 	return nil
 }
 
@@ -492,7 +382,7 @@ func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) e
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
-	var results probe.Results
+	var results contract.ProbeResults
 	if err := workflow.ExecuteActivity(actx, acts.Validate,
 		activities.ValidateInput{Target: r.in.Target, LiveVersionID: live, RetiredVersionID: retired}).Get(ctx, &results); err != nil {
 		return err
@@ -507,27 +397,29 @@ func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) e
 // observe waits out the observation window, during which the rollback owner may roll back.
 func (r *rotation) observe(ctx workflow.Context) {
 	if r.policy.ObservationWindow <= 0 {
-		r.rec.step(ctx, stepObserve, StateSkipped, "no observation window configured")
-		r.res.Outcome = OutcomeCompleted
+		r.rec.step(ctx, stepObserve, contract.StateSkipped, "no observation window configured")
+		r.res.Outcome = contract.OutcomeCompleted
 		return
 	}
 	r.rec.phase("observation window")
-	r.rec.step(ctx, stepObserve, StateRunning, fmt.Sprintf("%s; %s may roll back", r.policy.ObservationWindow, r.in.RollbackOwner))
-	ch := workflow.GetSignalChannel(ctx, SignalRollback)
+	r.rec.step(ctx, stepObserve, contract.StateRunning, fmt.Sprintf("%s; %s may roll back", r.policy.ObservationWindow, r.in.RollbackOwner))
+	ch := workflow.GetSignalChannel(ctx, contract.SignalRollback)
 	dropStale(ctx, r.rec, ch, "rollback", "sent before the observation window opened; send it again")
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	timer := workflow.NewTimer(tctx, r.policy.ObservationWindow)
 	for {
-		var d Decision
+		var d contract.Decision
 		expired, got := false, false
 		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { d, got = receiveDecision(ctx, c, r.rec, SignalRollback) })
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
+			d, got = receiveDecision(ctx, c, r.rec, contract.SignalRollback)
+		})
 		sel.AddFuture(timer, func(workflow.Future) { expired = true })
 		sel.Select(ctx)
 		if expired || ctx.Err() != nil {
-			r.rec.step(ctx, stepObserve, StateDone, "no rollback requested")
-			r.res.Outcome = OutcomeCompleted
+			r.rec.step(ctx, stepObserve, contract.StateDone, "no rollback requested")
+			r.res.Outcome = contract.OutcomeCompleted
 			return
 		}
 		if !got {
@@ -544,7 +436,7 @@ func (r *rotation) observe(ctx workflow.Context) {
 }
 
 // manualRollback is the runbook's rollback: restore the previous secret, restart, re-validate.
-func (r *rotation) manualRollback(ctx workflow.Context, d Decision) {
+func (r *rotation) manualRollback(ctx workflow.Context, d contract.Decision) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	r.rec.phase("rolling back (manual)")
@@ -555,25 +447,25 @@ func (r *rotation) manualRollback(ctx workflow.Context, d Decision) {
 			activities.VersionInput{Target: r.in.Target, VersionID: r.res.New.ID}).Get(dctx, nil)
 	}
 	if err != nil {
-		r.res.Outcome = OutcomeRollbackFailed
+		r.res.Outcome = contract.OutcomeRollbackFailed
 		r.res.Cause = "manual rollback failed: " + err.Error()
-		r.rec.step(dctx, stepObserve, StateFailed, r.res.Cause)
+		r.rec.step(dctx, stepObserve, contract.StateFailed, r.res.Cause)
 		// The store still holds the new version as current until RollBackSecret succeeds.
 		r.escalate(dctx, r.res.Cause, r.res.New)
 		return
 	}
-	r.res.Outcome = OutcomeRolledBackManually
+	r.res.Outcome = contract.OutcomeRolledBackManually
 	r.res.Cause = fmt.Sprintf("rolled back by %s: %s", d.Actor, d.Comment)
-	r.rec.step(dctx, stepObserve, StateDone, r.res.Cause)
+	r.rec.step(dctx, stepObserve, contract.StateDone, r.res.Cause)
 	r.announce(dctx, "rolled-back", fmt.Sprintf("Rotation of %s rolled back by %s; previous secret %s is live again and verified. Users must log in again.", r.in.Target, d.Actor, r.res.Previous.Fingerprint))
 }
 
 // escalate never lets a failed rollback end silently: it announces and waits for a human to
 // resolve the run.
 // current is the version the secret store holds as current, which the target must match again.
-func (r *rotation) escalate(ctx workflow.Context, cause string, current activities.VersionRef) {
+func (r *rotation) escalate(ctx workflow.Context, cause string, current contract.VersionRef) {
 	r.rec.phase("escalated: waiting for resolve")
-	dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, SignalResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
+	dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, contract.SignalResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
 	r.rec.add(ctx, systemActor, "escalation", "waiting for resolve", cause)
 	mention := r.policy.Approvers
 	if !slices.Contains(mention, r.in.RollbackOwner) {
@@ -584,7 +476,7 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current activiti
 			"A human must bring it back to the store's current version %s (fingerprint %s): the next rotation's pre-checks refuse any drift. Then send 'resolve'.",
 		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint, current.ID, current.Fingerprint)
 	r.announce(ctx, "escalation", text, mention...)
-	ch := workflow.GetSignalChannel(ctx, SignalResolve)
+	ch := workflow.GetSignalChannel(ctx, contract.SignalResolve)
 	// Re-announce at the reminder interval until someone takes it: an open escalation must not
 	// be forgotten in a scrolled-away channel. A denied signal does not reset the reminder.
 	tctx, cancel := workflow.WithCancel(ctx)
@@ -595,10 +487,12 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current activiti
 		remind = workflow.NewTimer(tctx, r.policy.ReminderInterval)
 	}
 	for {
-		var d Decision
+		var d contract.Decision
 		got, again := false, false
 		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { d, got = receiveDecision(ctx, c, r.rec, SignalResolve) })
+		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
+			d, got = receiveDecision(ctx, c, r.rec, contract.SignalResolve)
+		})
 		if remind != nil {
 			sel.AddFuture(remind, func(workflow.Future) { again = true })
 		}
@@ -621,27 +515,27 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current activiti
 	}
 }
 
-func (r *rotation) canceled(ctx workflow.Context, err error) (RotationResult, bool, error) {
+func (r *rotation) canceled(ctx workflow.Context, err error) (contract.RotationResult, bool, error) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	detail := "canceled before any change"
-	var p Preemption
-	if workflow.GetSignalChannel(dctx, SignalPreempt).ReceiveAsync(&p) {
+	var p contract.Preemption
+	if workflow.GetSignalChannel(dctx, contract.SignalPreempt).ReceiveAsync(&p) {
 		detail = fmt.Sprintf("preempted by %s (%s) before any change", p.By, p.Reason)
 	}
-	r.rec.add(dctx, systemActor, "canceled", OutcomeCanceled, detail)
-	r.res.Outcome = OutcomeCanceled
+	r.rec.add(dctx, systemActor, "canceled", contract.OutcomeCanceled, detail)
+	r.res.Outcome = contract.OutcomeCanceled
 	r.res.Cause = detail
-	r.rec.status.Outcome = OutcomeCanceled
-	r.rec.phase("closed: " + OutcomeCanceled)
-	r.rec.add(dctx, systemActor, "closed", OutcomeCanceled, detail)
+	r.rec.status.Outcome = contract.OutcomeCanceled
+	r.rec.phase("closed: " + contract.OutcomeCanceled)
+	r.rec.add(dctx, systemActor, "closed", contract.OutcomeCanceled, detail)
 	r.res.Timeline = r.rec.timeline
 	return r.res, true, err
 }
 
 func (r *rotation) approvalPolicy() approvalPolicy {
 	return approvalPolicy{
-		Approvers: r.policy.Approvers, Requester: r.in.RequestedBy, AllowSelfApproval: r.policy.AllowSelfApproval,
+		Approvers: r.policy.Approvers, Requester: r.in.RequestedBy,
 		Timeout: r.policy.ApprovalTimeout, Remind: r.policy.ReminderInterval,
 	}
 }
@@ -663,55 +557,55 @@ func (r *rotation) announce(ctx workflow.Context, kind, text string, mention ...
 	announce(ctx, r.rec, notify.Message{Target: r.in.Target, Channel: r.policy.Channel, Kind: kind, Text: text, Mention: mention})
 }
 
-func (r *rotation) change(ctx workflow.Context, item string, from, to activities.VersionRef, why string) {
-	r.res.Changes = append(r.res.Changes, ConfigChange{
+func (r *rotation) change(ctx workflow.Context, item string, from, to contract.VersionRef, why string) {
+	r.res.Changes = append(r.res.Changes, contract.ConfigChange{
 		At: workflow.Now(ctx).UTC(), Item: item, FromVersion: from.ID, FromFingerprint: from.Fingerprint,
 		ToVersion: to.ID, ToFingerprint: to.Fingerprint, Reason: why,
 	})
 }
 
-func (r *rotation) addValidation(stage string, rs probe.Results) {
+func (r *rotation) addValidation(stage string, rs contract.ProbeResults) {
 	if len(rs) == 0 {
 		return
 	}
-	r.res.Validations = append(r.res.Validations, Validation{Stage: stage, OK: rs.OK(), Results: rs})
+	r.res.Validations = append(r.res.Validations, contract.Validation{Stage: stage, OK: rs.OK(), Results: rs})
 }
 
 // end closes the run with an outcome that changed nothing.
-func (r *rotation) end(ctx workflow.Context, outcome, cause string) (RotationResult, error) {
+func (r *rotation) end(ctx workflow.Context, outcome, cause string) (contract.RotationResult, error) {
 	r.res.Outcome = outcome
 	r.res.Cause = cause
 	return r.finish(ctx)
 }
 
-func (r *rotation) fail(ctx workflow.Context, outcome, cause string) (RotationResult, error) {
+func (r *rotation) fail(ctx workflow.Context, outcome, cause string) (contract.RotationResult, error) {
 	r.announce(ctx, outcome, fmt.Sprintf("Rotation of %s stopped before any change: %s", r.in.Target, cause))
 	return r.end(ctx, outcome, cause)
 }
 
 // finish writes the summary; failure outcomes fail the run so the Web UI shows them as failed.
-func (r *rotation) finish(ctx workflow.Context) (RotationResult, error) {
+func (r *rotation) finish(ctx workflow.Context) (contract.RotationResult, error) {
 	r.rec.status.Outcome = r.res.Outcome
 	r.rec.phase("closed: " + r.res.Outcome)
 	r.res.Summary = fmt.Sprintf("Rotation of %s: %s.", r.in.Target, r.res.Outcome)
 	if r.res.Cause != "" {
 		r.res.Summary += " Cause: " + r.res.Cause + "."
 	}
-	if r.res.New.ID != "" && r.res.Outcome == OutcomeCompleted {
+	if r.res.New.ID != "" && r.res.Outcome == contract.OutcomeCompleted {
 		r.res.Summary += fmt.Sprintf(" Secret %s → %s, approved by %s.", r.res.Previous.ID, r.res.New.ID, r.res.ApprovedBy)
 	}
 	r.rec.add(ctx, systemActor, "closed", r.res.Outcome, r.res.Summary)
 	r.res.Timeline = r.rec.timeline
 	switch r.res.Outcome {
-	case OutcomeRolledBack, OutcomeRollbackFailed, OutcomePrecheckFailed:
-		return r.res, temporal.NewNonRetryableApplicationError(r.res.Summary, ErrTypeRunbookFailed, nil, r.res)
-	case OutcomeCanceled:
+	case contract.OutcomeRolledBack, contract.OutcomeRollbackFailed, contract.OutcomePrecheckFailed:
+		return r.res, temporal.NewNonRetryableApplicationError(r.res.Summary, contract.ErrTypeRunbookFailed, nil, r.res)
+	case contract.OutcomeCanceled:
 		return r.res, temporal.NewCanceledError(r.res.Summary)
 	}
 	return r.res, nil
 }
 
-func failedChecks(cs []activities.Check) string {
+func failedChecks(cs []contract.Check) string {
 	var out []string
 	for _, c := range cs {
 		if !c.OK {
@@ -721,7 +615,7 @@ func failedChecks(cs []activities.Check) string {
 	return strings.Join(out, "; ")
 }
 
-func failedResults(rs probe.Results) string {
+func failedResults(rs contract.ProbeResults) string {
 	var out []string
 	for _, f := range rs.Failed() {
 		out = append(out, fmt.Sprintf("%s (want %d, got %d%s)", f.Name, f.Expected, f.Got, detailSuffix(f.Detail)))

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"errors"
 	"fmt"
@@ -22,26 +24,26 @@ import (
 // helpers_test.go.
 
 var (
-	prevV = activities.VersionRef{ID: "v1", Fingerprint: "fp-prev"}
-	newV  = activities.VersionRef{ID: "v2", Fingerprint: "fp-new"}
+	prevV = contract.VersionRef{ID: "v1", Fingerprint: "fp-prev"}
+	newV  = contract.VersionRef{ID: "v2", Fingerprint: "fp-new"}
 )
 
 var fingerprints = map[string]string{prevV.ID: prevV.Fingerprint, newV.ID: newV.Fingerprint}
 
 // defaultPolicy is the target policy of every test unless a test changes it.
-func defaultPolicy() activities.Policy {
+func defaultPolicy() contract.Policy {
 	p := basePolicy("#sec-ops")
 	p.ObservationWindow = 15 * time.Minute
 	p.ClosedWindow = "end"
 	return p
 }
 
-func manualInput() RotationInput {
-	return RotationInput{Target: "demo", Reason: "quarterly key hygiene", RequestedBy: "alice", Mode: ModeManual}
+func manualInput() contract.RotationInput {
+	return contract.RotationInput{Target: "demo", Reason: "quarterly key hygiene", RequestedBy: "alice", Mode: contract.ModeManual}
 }
 
-func okResults() probe.Results {
-	return probe.Results{
+func okResults() contract.ProbeResults {
+	return contract.ProbeResults{
 		{Name: "healthz", Method: "GET", Path: "/healthz", Expected: 200, Got: 200, OK: true},
 		{Name: "login", Method: "POST", Path: "/auth/token", Expected: 200, Got: 200, OK: true},
 		{Name: "retired secret rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 401, OK: true},
@@ -74,12 +76,12 @@ func (c actCall) String() string {
 }
 
 type rotationHarness struct {
-	*harness[actCall, RotationResult]
+	*harness[actCall, contract.RotationResult]
 
 	precheck func(activities.PreCheckInput) (activities.PreCheckResult, error)
 	// deploy answers the n-th Deploy attempt (1-based, retries included).
 	deploy   func(n int) (activities.DeployResult, error)
-	validate func(activities.ValidateInput) (probe.Results, error)
+	validate func(activities.ValidateInput) (contract.ProbeResults, error)
 	// firstDeployDelay makes the first Deploy attempt take this long on the workflow clock.
 	firstDeployDelay time.Duration
 
@@ -89,7 +91,7 @@ type rotationHarness struct {
 func newRotationHarness(t *testing.T) *rotationHarness {
 	t.Helper()
 	env := newTestEnv(SecretRotation)
-	h := &rotationHarness{harness: newHarness[actCall, RotationResult](t, env, defaultPolicy(),
+	h := &rotationHarness{harness: newHarness[actCall, contract.RotationResult](t, env, defaultPolicy(),
 		func(base callInfo, args converter.EncodedValues) actCall {
 			c := actCall{callInfo: base}
 			switch c.Name {
@@ -107,7 +109,7 @@ func newRotationHarness(t *testing.T) *rotationHarness {
 	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
 		return activities.PreCheckResult{
 			OK: true,
-			Checks: []activities.Check{
+			Checks: []contract.Check{
 				{Name: "target config valid", OK: true},
 				{Name: "secret store writable", OK: true},
 				{Name: "env sink matches secret store", OK: true},
@@ -117,7 +119,7 @@ func newRotationHarness(t *testing.T) *rotationHarness {
 		}, nil
 	}
 	h.deploy = func(int) (activities.DeployResult, error) { return activities.DeployResult{ReadyMS: 120}, nil }
-	h.validate = func(activities.ValidateInput) (probe.Results, error) { return okResults(), nil }
+	h.validate = func(activities.ValidateInput) (contract.ProbeResults, error) { return okResults(), nil }
 	return h
 }
 
@@ -129,9 +131,9 @@ func (h *rotationHarness) mockActivities() {
 			return h.precheck(in)
 		})
 	env.OnActivity(acts.CreatePendingSecret, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SecretInput) (activities.VersionRef, error) {
+		func(_ context.Context, in activities.SecretInput) (contract.VersionRef, error) {
 			if in.IdempotencyKey == "" {
-				return activities.VersionRef{}, temporal.NewNonRetryableApplicationError("no idempotency key", "Test", nil)
+				return contract.VersionRef{}, temporal.NewNonRetryableApplicationError("no idempotency key", "Test", nil)
 			}
 			return newV, nil
 		})
@@ -153,7 +155,7 @@ func (h *rotationHarness) mockActivities() {
 			return h.deploy(n)
 		})
 	env.OnActivity(acts.Validate, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ValidateInput) (probe.Results, error) {
+		func(_ context.Context, in activities.ValidateInput) (contract.ProbeResults, error) {
 			return h.validate(in)
 		})
 	env.OnActivity(acts.PromoteSecret, mock.Anything, mock.Anything).Return(nil)
@@ -161,7 +163,7 @@ func (h *rotationHarness) mockActivities() {
 	env.OnActivity(acts.RollBackSecret, mock.Anything, mock.Anything).Return(nil)
 }
 
-func (h *rotationHarness) run(in RotationInput) {
+func (h *rotationHarness) run(in contract.RotationInput) {
 	h.t.Helper()
 	h.mockActivities()
 	h.execute(SecretRotation, in)
@@ -185,40 +187,40 @@ var (
 
 func TestRotationInputValidate(t *testing.T) {
 	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	base := RotationInput{Target: "demo", RequestedBy: "alice", Mode: ModeManual}
-	with := func(f func(*RotationInput)) RotationInput { in := base; f(&in); return in }
+	base := contract.RotationInput{Target: "demo", RequestedBy: "alice", Mode: contract.ModeManual}
+	with := func(f func(*contract.RotationInput)) contract.RotationInput { in := base; f(&in); return in }
 	tests := []struct {
 		name    string
-		in      RotationInput
+		in      contract.RotationInput
 		wantErr []string
 	}{
 		{name: "manual now", in: base},
-		{name: "scheduled future window", in: with(func(in *RotationInput) {
-			in.Mode, in.WindowStart, in.Window = ModeScheduled, now.Add(2*time.Hour), 30*time.Minute
+		{name: "scheduled future window", in: with(func(in *contract.RotationInput) {
+			in.Mode, in.WindowStart, in.Window = contract.ModeScheduled, now.Add(2*time.Hour), 30*time.Minute
 		})},
-		{name: "window open since 10m", in: with(func(in *RotationInput) {
+		{name: "window open since 10m", in: with(func(in *contract.RotationInput) {
 			in.WindowStart, in.Window = now.Add(-10*time.Minute), 30*time.Minute
 		})},
-		{name: "open-ended window started 30s ago", in: with(func(in *RotationInput) { in.WindowStart = now.Add(-30 * time.Second) })},
-		{name: "emergency", in: with(func(in *RotationInput) { in.Mode, in.ApprovedBy = ModeEmergency, "bob" })},
-		{name: "missing target", in: with(func(in *RotationInput) { in.Target = "" }), wantErr: []string{"target is required"}},
-		{name: "missing requested_by", in: with(func(in *RotationInput) { in.RequestedBy = "" }), wantErr: []string{"requested_by is required"}},
-		{name: "blank requested_by", in: with(func(in *RotationInput) { in.RequestedBy = "  " }), wantErr: []string{"requested_by is required"}},
-		{name: "empty mode", in: with(func(in *RotationInput) { in.Mode = "" }), wantErr: []string{"mode must be"}},
-		{name: "bad mode", in: with(func(in *RotationInput) { in.Mode = "yolo" }), wantErr: []string{`got "yolo"`}},
-		{name: "negative window", in: with(func(in *RotationInput) { in.Window = -time.Minute }), wantErr: []string{"negative"}},
-		{name: "window in the past", in: with(func(in *RotationInput) {
+		{name: "open-ended window started 30s ago", in: with(func(in *contract.RotationInput) { in.WindowStart = now.Add(-30 * time.Second) })},
+		{name: "emergency", in: with(func(in *contract.RotationInput) { in.Mode, in.ApprovedBy = contract.ModeEmergency, "bob" })},
+		{name: "missing target", in: with(func(in *contract.RotationInput) { in.Target = "" }), wantErr: []string{"target is required"}},
+		{name: "missing requested_by", in: with(func(in *contract.RotationInput) { in.RequestedBy = "" }), wantErr: []string{"requested_by is required"}},
+		{name: "blank requested_by", in: with(func(in *contract.RotationInput) { in.RequestedBy = "  " }), wantErr: []string{"requested_by is required"}},
+		{name: "empty mode", in: with(func(in *contract.RotationInput) { in.Mode = "" }), wantErr: []string{"mode must be"}},
+		{name: "bad mode", in: with(func(in *contract.RotationInput) { in.Mode = "yolo" }), wantErr: []string{`got "yolo"`}},
+		{name: "negative window", in: with(func(in *contract.RotationInput) { in.Window = -time.Minute }), wantErr: []string{"negative"}},
+		{name: "window in the past", in: with(func(in *contract.RotationInput) {
 			in.WindowStart, in.Window = now.Add(-2*time.Hour), 30*time.Minute
 		}), wantErr: []string{"window 2026-03-02T06:00:00Z–2026-03-02T06:30:00Z is in the past"}},
-		{name: "window ending now", in: with(func(in *RotationInput) {
+		{name: "window ending now", in: with(func(in *contract.RotationInput) {
 			in.WindowStart, in.Window = now.Add(-30*time.Minute), 30*time.Minute
 		}), wantErr: []string{"is in the past"}},
-		{name: "open-ended window start in the past", in: with(func(in *RotationInput) { in.WindowStart = now.Add(-time.Hour) }),
+		{name: "open-ended window start in the past", in: with(func(in *contract.RotationInput) { in.WindowStart = now.Add(-time.Hour) }),
 			wantErr: []string{"window start 2026-03-02T07:00:00Z is in the past"}},
-		{name: "emergency with window", in: with(func(in *RotationInput) {
-			in.Mode, in.WindowStart = ModeEmergency, now.Add(time.Hour)
+		{name: "emergency with window", in: with(func(in *contract.RotationInput) {
+			in.Mode, in.WindowStart = contract.ModeEmergency, now.Add(time.Hour)
 		}), wantErr: []string{"emergency rotation has no window"}},
-		{name: "all errors reported", in: RotationInput{Mode: "x"},
+		{name: "all errors reported", in: contract.RotationInput{Mode: "x"},
 			wantErr: []string{"target is required", "requested_by is required", "mode must be"}},
 	}
 	for _, tc := range tests {
@@ -231,13 +233,13 @@ func TestRotationInputValidate(t *testing.T) {
 // 1. Approval by a second person: the whole rotation runs in order and leaves its artifacts.
 func TestRotation_ApprovedBySecondPerson(t *testing.T) {
 	h := newRotationHarness(t)
-	h.signalAt(5*time.Minute, SignalApprove, "bob", "lgtm")
-	var observing Status
+	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "lgtm")
+	var observing contract.Status
 	h.at(10*time.Minute, func() { observing = h.status() })
 	h.run(manualInput())
 
 	res := h.completed()
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 	assert.Equal(t, rotationSteps, h.steps())
 	h.assertNotCalled("MarkSecretFailed", "RollBackSecret")
 	assert.Equal(t, []string{"planned", "completed"}, h.announceKinds())
@@ -254,7 +256,7 @@ func TestRotation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Equal(t, newV, res.New)
 	require.Len(t, res.Changes, 1)
 	ch := res.Changes[0]
-	assert.Equal(t, ConfigChange{At: t0.Add(5 * time.Minute).UTC(), Item: "JWT_SECRET", FromVersion: "v1", FromFingerprint: "fp-prev",
+	assert.Equal(t, contract.ConfigChange{At: t0.Add(5 * time.Minute).UTC(), Item: "JWT_SECRET", FromVersion: "v1", FromFingerprint: "fp-prev",
 		ToVersion: "v2", ToFingerprint: "fp-new", Reason: "rotation"}, ch)
 	require.Len(t, res.Validations, 2)
 	assert.Equal(t, "pre-checks", res.Validations[0].Stage)
@@ -267,46 +269,46 @@ func TestRotation_ApprovedBySecondPerson(t *testing.T) {
 	// Timeline: who did what, in UTC.
 	tl := res.Timeline
 	assertUTC(t, tl)
-	req := requireEvent(t, tl, "alice", "requested", ModeManual)
+	req := requireEvent(t, tl, "alice", "requested", contract.ModeManual)
 	assert.Equal(t, t0.UTC(), req.At)
 	ap := requireEvent(t, tl, "bob", "approve", "accepted")
 	assert.Equal(t, t0.Add(5*time.Minute).UTC(), ap.At)
 	assert.Equal(t, "lgtm", ap.Detail)
-	closed := requireEvent(t, tl, systemActor, "closed", OutcomeCompleted)
+	closed := requireEvent(t, tl, systemActor, "closed", contract.OutcomeCompleted)
 	assert.Equal(t, t0.Add(20*time.Minute).UTC(), closed.At, "the run closes after the 15m observation window")
-	requireEvent(t, tl, systemActor, stepObserve, StateDone)
+	requireEvent(t, tl, systemActor, stepObserve, contract.StateDone)
 	assert.Equal(t, tl, h.timeline(), "timeline query and result agree")
 
-	// Status during the observation window and after.
+	// contract.Status during the observation window and after.
 	assert.Equal(t, "observation window", observing.Phase)
 	assert.Equal(t, "bob", observing.ApprovedBy)
-	assert.Equal(t, StateRunning, checklist(observing)[stepObserve])
-	assert.Equal(t, StateDone, checklist(observing)[stepPromote])
+	assert.Equal(t, contract.StateRunning, checklist(observing)[stepObserve])
+	assert.Equal(t, contract.StateDone, checklist(observing)[stepPromote])
 	final := h.status()
 	assert.Equal(t, "closed: completed", final.Phase)
-	assert.Equal(t, OutcomeCompleted, final.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, final.Outcome)
 	for _, st := range final.Checklist {
-		assert.Equal(t, StateDone, st.State, "checklist item %q", st.Name)
+		assert.Equal(t, contract.StateDone, st.State, "checklist item %q", st.Name)
 	}
 }
 
 // 2. The requester cannot approve their own rotation, nor can someone outside the approvers.
 func TestRotation_SelfApprovalDeniedThenSecondPersonApproves(t *testing.T) {
 	h := newRotationHarness(t)
-	h.signalAt(2*time.Minute, SignalApprove, "alice", "approving my own")
-	h.signalAt(3*time.Minute, SignalApprove, "mallory", "trust me")
-	h.signalAt(4*time.Minute, SignalReject, "mallory", "no")
-	var waiting Status
-	var tlWaiting []Event
+	h.signalAt(2*time.Minute, contract.SignalApprove, "alice", "approving my own")
+	h.signalAt(3*time.Minute, contract.SignalApprove, "mallory", "trust me")
+	h.signalAt(4*time.Minute, contract.SignalReject, "mallory", "no")
+	var waiting contract.Status
+	var tlWaiting []contract.Event
 	h.at(5*time.Minute, func() { waiting, tlWaiting = h.status(), h.timeline() })
-	h.signalAt(6*time.Minute, SignalApprove, "bob", "ok")
+	h.signalAt(6*time.Minute, contract.SignalApprove, "bob", "ok")
 	h.run(manualInput())
 
 	// While only denied attempts arrived, nothing moved.
 	assert.Equal(t, "waiting for approval", waiting.Phase)
 	assert.Empty(t, waiting.ApprovedBy)
-	assert.Equal(t, StateRunning, checklist(waiting)[stepApproval])
-	assert.Equal(t, StatePending, checklist(waiting)[stepGenerate])
+	assert.Equal(t, contract.StateRunning, checklist(waiting)[stepApproval])
+	assert.Equal(t, contract.StatePending, checklist(waiting)[stepGenerate])
 	self := requireEvent(t, tlWaiting, "alice", "approve", "denied")
 	assert.Equal(t, t0.Add(2*time.Minute).UTC(), self.At)
 	assert.Contains(t, self.Detail, "requested this run and cannot approve it")
@@ -315,7 +317,7 @@ func TestRotation_SelfApprovalDeniedThenSecondPersonApproves(t *testing.T) {
 	requireEvent(t, tlWaiting, "mallory", "reject", "denied")
 
 	res := h.completed()
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 	assert.Equal(t, "bob", res.ApprovedBy)
 	assert.Equal(t, rotationSteps, h.steps())
 	create := h.callsNamed("CreatePendingSecret")
@@ -331,11 +333,11 @@ func TestRotation_Rejected(t *testing.T) {
 	for _, who := range []string{"bob", "alice"} { // an approver, or the requester withdrawing
 		t.Run(who, func(t *testing.T) {
 			h := newRotationHarness(t)
-			h.signalAt(10*time.Minute, SignalReject, who, "not today")
+			h.signalAt(10*time.Minute, contract.SignalReject, who, "not today")
 			h.run(manualInput())
 
 			res := h.completed()
-			assert.Equal(t, OutcomeRejected, res.Outcome)
+			assert.Equal(t, contract.OutcomeRejected, res.Outcome)
 			assert.Equal(t, "rejected by "+who+": not today", res.Cause)
 			assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
 			h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy", "Validate", "PromoteSecret")
@@ -345,11 +347,11 @@ func TestRotation_Rejected(t *testing.T) {
 			assert.Equal(t, []string{"planned", "rejected"}, h.announceKinds())
 			ev := requireEvent(t, res.Timeline, who, "reject", "accepted")
 			assert.Equal(t, t0.Add(10*time.Minute).UTC(), ev.At)
-			requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRejected)
+			requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeRejected)
 			s := h.status()
-			assert.Equal(t, OutcomeRejected, s.Outcome)
-			assert.Equal(t, StateFailed, checklist(s)[stepApproval])
-			assert.Equal(t, StatePending, checklist(s)[stepGenerate])
+			assert.Equal(t, contract.OutcomeRejected, s.Outcome)
+			assert.Equal(t, contract.StateFailed, checklist(s)[stepApproval])
+			assert.Equal(t, contract.StatePending, checklist(s)[stepGenerate])
 		})
 	}
 }
@@ -360,7 +362,7 @@ func TestRotation_ApprovalExpires(t *testing.T) {
 	h.run(manualInput())
 
 	res := h.completed()
-	assert.Equal(t, OutcomeExpired, res.Outcome)
+	assert.Equal(t, contract.OutcomeExpired, res.Outcome)
 	assert.Equal(t, "no approval within 1h0m0s", res.Cause)
 	assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
 	h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy")
@@ -388,30 +390,30 @@ func TestRotation_ApprovalExpires(t *testing.T) {
 	ev := requireEvent(t, res.Timeline, systemActor, "approval", "expired")
 	assert.Equal(t, t0.Add(time.Hour).UTC(), ev.At)
 	s := h.status()
-	assert.Equal(t, OutcomeExpired, s.Outcome)
-	assert.Equal(t, StateFailed, checklist(s)[stepApproval])
+	assert.Equal(t, contract.OutcomeExpired, s.Outcome)
+	assert.Equal(t, contract.StateFailed, checklist(s)[stepApproval])
 }
 
 // 5. A future window: nothing rotates before it opens.
 func TestRotation_WaitsForWindow(t *testing.T) {
 	in := manualInput()
-	in.Mode = ModeScheduled
+	in.Mode = contract.ModeScheduled
 	in.WindowStart = t0.Add(2 * time.Hour)
 
 	t.Run("approval after the window opens", func(t *testing.T) {
 		h := newRotationHarness(t)
-		var waiting Status
+		var waiting contract.Status
 		h.at(time.Hour, func() { waiting = h.status() })
-		h.signalAt(2*time.Hour+20*time.Minute, SignalApprove, "bob", "")
+		h.signalAt(2*time.Hour+20*time.Minute, contract.SignalApprove, "bob", "")
 		h.run(in)
 
 		assert.Equal(t, "waiting for window", waiting.Phase)
-		assert.Equal(t, StateRunning, checklist(waiting)[stepWindow])
-		assert.Equal(t, StatePending, checklist(waiting)[stepApproval])
-		assert.Equal(t, StateDone, checklist(waiting)[stepPrecheck])
+		assert.Equal(t, contract.StateRunning, checklist(waiting)[stepWindow])
+		assert.Equal(t, contract.StatePending, checklist(waiting)[stepApproval])
+		assert.Equal(t, contract.StateDone, checklist(waiting)[stepPrecheck])
 
 		res := h.completed()
-		assert.Equal(t, OutcomeCompleted, res.Outcome)
+		assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 		assert.Equal(t, rotationSteps, h.steps())
 		create := h.callsNamed("CreatePendingSecret")
 		require.Len(t, create, 1)
@@ -420,20 +422,20 @@ func TestRotation_WaitsForWindow(t *testing.T) {
 		rem := h.announced("reminder")
 		require.Len(t, rem, 1)
 		assert.Equal(t, 2*time.Hour+15*time.Minute, rem[0].At)
-		win := requireEvent(t, res.Timeline, systemActor, stepWindow, StateDone)
+		win := requireEvent(t, res.Timeline, systemActor, stepWindow, contract.StateDone)
 		assert.Equal(t, t0.Add(2*time.Hour).UTC(), win.At)
 	})
 
 	t.Run("early approval waits for the window", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.signalAt(30*time.Minute, SignalApprove, "bob", "approved ahead of time")
-		var waiting Status
+		h.signalAt(30*time.Minute, contract.SignalApprove, "bob", "approved ahead of time")
+		var waiting contract.Status
 		h.at(time.Hour, func() { waiting = h.status() })
 		h.run(in)
 
 		assert.Equal(t, "waiting for window", waiting.Phase)
 		res := h.completed()
-		assert.Equal(t, OutcomeCompleted, res.Outcome)
+		assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 		create := h.callsNamed("CreatePendingSecret")
 		require.Len(t, create, 1)
 		assert.Equal(t, 2*time.Hour, create[0].At, "no rotation before the window")
@@ -448,39 +450,39 @@ func TestRotation_WaitsForWindow(t *testing.T) {
 // 6. An approval after the window closed changes nothing (closed_window "end").
 func TestRotation_WindowClosed(t *testing.T) {
 	in := manualInput()
-	in.Mode = ModeScheduled
+	in.Mode = contract.ModeScheduled
 	in.WindowStart = t0.Add(10 * time.Minute)
 	in.Window = 30 * time.Minute
 
 	t.Run("end", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.signalAt(45*time.Minute, SignalApprove, "bob", "sorry, late")
+		h.signalAt(45*time.Minute, contract.SignalApprove, "bob", "sorry, late")
 		h.run(in)
 
 		res := h.completed()
-		assert.Equal(t, OutcomeWindowClosed, res.Outcome)
+		assert.Equal(t, contract.OutcomeWindowClosed, res.Outcome)
 		assert.Contains(t, res.Cause, "approved after the window closed at "+t0.Add(40*time.Minute).UTC().Format(time.RFC3339))
 		assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
 		h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy", "PromoteSecret")
 		assert.Empty(t, res.Changes)
 		assert.Equal(t, []string{"planned", "reminder", "reminder", "window-closed"}, h.announceKinds())
 		requireEvent(t, res.Timeline, "bob", "approve", "accepted")
-		ev := requireEvent(t, res.Timeline, systemActor, "closed", OutcomeWindowClosed)
+		ev := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeWindowClosed)
 		assert.Equal(t, t0.Add(45*time.Minute).UTC(), ev.At)
-		assert.Equal(t, OutcomeWindowClosed, h.status().Outcome)
+		assert.Equal(t, contract.OutcomeWindowClosed, h.status().Outcome)
 	})
 
 	t.Run("next", func(t *testing.T) {
 		h := newRotationHarness(t)
 		h.policy.ClosedWindow = "next"
-		h.signalAt(45*time.Minute, SignalApprove, "bob", "late")
-		var waiting Status
+		h.signalAt(45*time.Minute, contract.SignalApprove, "bob", "late")
+		var waiting contract.Status
 		h.at(2*time.Hour, func() { waiting = h.status() })
 		h.run(in)
 
 		assert.Equal(t, "waiting for next window", waiting.Phase)
 		res := h.completed()
-		assert.Equal(t, OutcomeCompleted, res.Outcome)
+		assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 		create := h.callsNamed("CreatePendingSecret")
 		require.Len(t, create, 1)
 		assert.Equal(t, 24*time.Hour+10*time.Minute, create[0].At, "rotates in the same window the next day")
@@ -497,11 +499,11 @@ func TestRotation_DeployFailureRollsBack(t *testing.T) {
 		}
 		return activities.DeployResult{ReadyMS: 80}, nil
 	}
-	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.runbookFailed()
-	assert.Equal(t, OutcomeRolledBack, res.Outcome)
+	assert.Equal(t, contract.OutcomeRolledBack, res.Outcome)
 	assert.Contains(t, res.Cause, "deploy exited 1")
 	assert.Equal(t, concat(rotationSteps[:6], []string{"Deploy#2"}, restoreSteps, []string{"RollBackSecret(v2)"}), h.steps())
 	h.assertNotCalled("PromoteSecret", "MarkSecretFailed")
@@ -523,38 +525,38 @@ func TestRotation_DeployFailureRollsBack(t *testing.T) {
 	assert.True(t, last.OK)
 
 	requireEvent(t, res.Timeline, systemActor, "rollback", "started")
-	requireEvent(t, res.Timeline, systemActor, "compensate: restore previous secret", StateDone)
-	requireEvent(t, res.Timeline, systemActor, "compensate: mark new version failed", StateDone)
-	requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRolledBack)
+	requireEvent(t, res.Timeline, systemActor, "compensate: restore previous secret", contract.StateDone)
+	requireEvent(t, res.Timeline, systemActor, "compensate: mark new version failed", contract.StateDone)
+	requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeRolledBack)
 	assertUTC(t, res.Timeline)
 	assert.Subset(t, h.announceKinds(), []string{"rollback", "rolled-back"})
 	assert.Empty(t, h.announced("completed"))
 
 	s := h.status()
 	assert.Equal(t, "closed: rolled_back", s.Phase)
-	assert.Equal(t, OutcomeRolledBack, s.Outcome)
+	assert.Equal(t, contract.OutcomeRolledBack, s.Outcome)
 	cl := checklist(s)
-	assert.Equal(t, StateDone, cl[stepUpdateEnv])
-	assert.Equal(t, StateFailed, cl[stepRedeploy])
-	assert.Equal(t, StatePending, cl[stepValidate])
-	assert.Equal(t, StatePending, cl[stepPromote])
+	assert.Equal(t, contract.StateDone, cl[stepUpdateEnv])
+	assert.Equal(t, contract.StateFailed, cl[stepRedeploy])
+	assert.Equal(t, contract.StatePending, cl[stepValidate])
+	assert.Equal(t, contract.StatePending, cl[stepPromote])
 }
 
 // 8. Failed validation after the redeploy rolls back too.
 func TestRotation_ValidationFailureRollsBack(t *testing.T) {
 	h := newRotationHarness(t)
-	h.validate = func(in activities.ValidateInput) (probe.Results, error) {
+	h.validate = func(in activities.ValidateInput) (contract.ProbeResults, error) {
 		rs := okResults()
 		if in.LiveVersionID == newV.ID {
 			rs[2] = probe.Result{Name: "retired secret rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 200, Detail: "old token still accepted"}
 		}
 		return rs, nil
 	}
-	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.runbookFailed()
-	assert.Equal(t, OutcomeRolledBack, res.Outcome)
+	assert.Equal(t, contract.OutcomeRolledBack, res.Outcome)
 	assert.Contains(t, res.Cause, "validation failed: retired secret rejected (want 401, got 200: old token still accepted)")
 	assert.Equal(t, concat(rotationSteps[:7], restoreSteps, []string{"RollBackSecret(v2)"}), h.steps())
 	h.assertNotCalled("PromoteSecret", "MarkSecretFailed")
@@ -566,11 +568,11 @@ func TestRotation_ValidationFailureRollsBack(t *testing.T) {
 	assert.True(t, res.Validations[2].OK)
 	require.Len(t, res.Changes, 2)
 	assert.Equal(t, "v1", res.Changes[1].ToVersion)
-	requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRolledBack)
+	requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeRolledBack)
 	cl := checklist(h.status())
-	assert.Equal(t, StateDone, cl[stepRedeploy])
-	assert.Equal(t, StateFailed, cl[stepValidate])
-	assert.Equal(t, StatePending, cl[stepPromote])
+	assert.Equal(t, contract.StateDone, cl[stepRedeploy])
+	assert.Equal(t, contract.StateFailed, cl[stepValidate])
+	assert.Equal(t, contract.StatePending, cl[stepPromote])
 }
 
 // 9. A rollback that fails escalates and waits for a human to resolve.
@@ -579,13 +581,13 @@ func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	h.deploy = func(int) (activities.DeployResult, error) {
 		return activities.DeployResult{}, errors.New("deploy exited 1")
 	}
-	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
-	var escalated Status
+	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	var escalated contract.Status
 	h.at(10*time.Minute, func() { escalated = h.status() })
-	h.signalAt(20*time.Minute, SignalResolve, "mallory", "all good")
-	var afterDenied Status
+	h.signalAt(20*time.Minute, contract.SignalResolve, "mallory", "all good")
+	var afterDenied contract.Status
 	h.at(25*time.Minute, func() { afterDenied = h.status() })
-	h.signalAt(30*time.Minute, SignalResolve, "bob", "restored by hand")
+	h.signalAt(30*time.Minute, contract.SignalResolve, "bob", "restored by hand")
 	h.run(manualInput())
 
 	assert.True(t, strings.HasPrefix(escalated.Phase, "escalated"), "phase %q", escalated.Phase)
@@ -593,7 +595,7 @@ func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	assert.True(t, strings.HasPrefix(afterDenied.Phase, "escalated"), "a denied resolve keeps the run escalated")
 
 	res := h.runbookFailed()
-	assert.Equal(t, OutcomeRollbackFailed, res.Outcome)
+	assert.Equal(t, contract.OutcomeRollbackFailed, res.Outcome)
 	assert.Contains(t, res.Cause, "rollback failed")
 	assert.Contains(t, res.Cause, "resolved by bob: restored by hand")
 	assert.Equal(t, concat(rotationSteps[:6], []string{"Deploy#2", "ApplySecret(v1)", "Deploy", "Deploy#2", "RollBackSecret(v2)"}), h.steps())
@@ -610,11 +612,11 @@ func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	assert.Equal(t, t0.Add(20*time.Minute).UTC(), denied.At)
 	ok := requireEvent(t, res.Timeline, "bob", "resolve", "accepted")
 	assert.Equal(t, t0.Add(30*time.Minute).UTC(), ok.At)
-	requireEvent(t, res.Timeline, systemActor, "compensate: restore previous secret", StateFailed)
+	requireEvent(t, res.Timeline, systemActor, "compensate: restore previous secret", contract.StateFailed)
 	requireEvent(t, res.Timeline, systemActor, "escalation", "waiting for resolve")
-	closed := requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRollbackFailed)
+	closed := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeRollbackFailed)
 	assert.Equal(t, t0.Add(30*time.Minute).UTC(), closed.At)
-	assert.Equal(t, OutcomeRollbackFailed, h.status().Outcome)
+	assert.Equal(t, contract.OutcomeRollbackFailed, h.status().Outcome)
 }
 
 // 10. The rollback owner, and only them, may roll back during the observation window.
@@ -633,14 +635,14 @@ func TestRotation_ManualRollbackInObservationWindow(t *testing.T) {
 			h := newRotationHarness(t)
 			in := manualInput()
 			in.RollbackOwner = tc.owner
-			h.signalAt(time.Minute, SignalApprove, "bob", "")
-			h.signalAt(3*time.Minute, SignalRollback, "mallory", "")
-			h.signalAt(4*time.Minute, SignalRollback, tc.denied, "")
-			h.signalAt(6*time.Minute, SignalRollback, tc.actor, "login errors spiking")
+			h.signalAt(time.Minute, contract.SignalApprove, "bob", "")
+			h.signalAt(3*time.Minute, contract.SignalRollback, "mallory", "")
+			h.signalAt(4*time.Minute, contract.SignalRollback, tc.denied, "")
+			h.signalAt(6*time.Minute, contract.SignalRollback, tc.actor, "login errors spiking")
 			h.run(in)
 
 			res := h.completed()
-			assert.Equal(t, OutcomeRolledBackManually, res.Outcome)
+			assert.Equal(t, contract.OutcomeRolledBackManually, res.Outcome)
 			assert.Equal(t, "rolled back by "+tc.actor+": login errors spiking", res.Cause)
 			assert.Equal(t, concat(rotationSteps, manual), h.steps())
 			h.assertNotCalled("MarkSecretFailed")
@@ -653,17 +655,17 @@ func TestRotation_ManualRollbackInObservationWindow(t *testing.T) {
 			assert.Contains(t, d.Detail, "only the rollback owner")
 			acc := requireEvent(t, res.Timeline, tc.actor, "rollback", "accepted")
 			assert.Equal(t, t0.Add(6*time.Minute).UTC(), acc.At)
-			closed := requireEvent(t, res.Timeline, systemActor, "closed", OutcomeRolledBackManually)
+			closed := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeRolledBackManually)
 			assert.Equal(t, t0.Add(6*time.Minute).UTC(), closed.At)
 
 			require.Len(t, res.Changes, 2)
-			assert.Equal(t, ConfigChange{At: t0.Add(6 * time.Minute).UTC(), Item: "JWT_SECRET", FromVersion: "v2", FromFingerprint: "fp-new",
+			assert.Equal(t, contract.ConfigChange{At: t0.Add(6 * time.Minute).UTC(), Item: "JWT_SECRET", FromVersion: "v2", FromFingerprint: "fp-new",
 				ToVersion: "v1", ToFingerprint: "fp-prev", Reason: "manual rollback"}, res.Changes[1])
 			assert.Equal(t, "after manual rollback", res.Validations[len(res.Validations)-1].Stage)
 			assert.Subset(t, h.announceKinds(), []string{"completed", "rollback", "rolled-back"})
 			s := h.status()
-			assert.Equal(t, OutcomeRolledBackManually, s.Outcome)
-			assert.Equal(t, StateDone, checklist(s)[stepObserve])
+			assert.Equal(t, contract.OutcomeRolledBackManually, s.Outcome)
+			assert.Equal(t, contract.StateDone, checklist(s)[stepObserve])
 		})
 	}
 }
@@ -673,7 +675,7 @@ func TestRotation_PrecheckFailed(t *testing.T) {
 	t.Run("failed check", func(t *testing.T) {
 		h := newRotationHarness(t)
 		h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
-			return activities.PreCheckResult{OK: false, Current: prevV, Checks: []activities.Check{
+			return activities.PreCheckResult{OK: false, Current: prevV, Checks: []contract.Check{
 				{Name: "target config valid", OK: true},
 				{Name: "env sink matches secret store", OK: false, Detail: "drift"},
 			}}, nil
@@ -681,18 +683,18 @@ func TestRotation_PrecheckFailed(t *testing.T) {
 		h.run(manualInput())
 
 		res := h.runbookFailed()
-		assert.Equal(t, OutcomePrecheckFailed, res.Outcome)
+		assert.Equal(t, contract.OutcomePrecheckFailed, res.Outcome)
 		assert.Equal(t, "env sink matches secret store: drift", res.Cause)
 		assert.Len(t, res.Prechecks, 2)
 		assert.Empty(t, res.Changes)
 		assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
 		h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy")
-		assert.Equal(t, []string{OutcomePrecheckFailed}, h.announceKinds())
-		requireEvent(t, res.Timeline, systemActor, stepPrecheck, StateFailed)
+		assert.Equal(t, []string{contract.OutcomePrecheckFailed}, h.announceKinds())
+		requireEvent(t, res.Timeline, systemActor, stepPrecheck, contract.StateFailed)
 		s := h.status()
-		assert.Equal(t, OutcomePrecheckFailed, s.Outcome)
-		assert.Equal(t, StateFailed, checklist(s)[stepPrecheck])
-		assert.Equal(t, StatePending, checklist(s)[stepApproval])
+		assert.Equal(t, contract.OutcomePrecheckFailed, s.Outcome)
+		assert.Equal(t, contract.StateFailed, checklist(s)[stepPrecheck])
+		assert.Equal(t, contract.StatePending, checklist(s)[stepApproval])
 	})
 	t.Run("activity error", func(t *testing.T) {
 		h := newRotationHarness(t)
@@ -702,7 +704,7 @@ func TestRotation_PrecheckFailed(t *testing.T) {
 		h.run(manualInput())
 
 		res := h.runbookFailed()
-		assert.Equal(t, OutcomePrecheckFailed, res.Outcome)
+		assert.Equal(t, contract.OutcomePrecheckFailed, res.Outcome)
 		assert.Contains(t, res.Cause, "unknown target")
 		assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
 		h.assertNotCalled("CreatePendingSecret")
@@ -711,15 +713,15 @@ func TestRotation_PrecheckFailed(t *testing.T) {
 
 // 12. Bad input fails the run before any activity.
 func TestRotation_InvalidInput(t *testing.T) {
-	cases := map[string]func(*RotationInput){
-		"missing requested_by": func(in *RotationInput) { in.RequestedBy = "" },
-		"bad mode":             func(in *RotationInput) { in.Mode = "whenever" },
-		"window in the past": func(in *RotationInput) {
-			in.Mode, in.WindowStart, in.Window = ModeScheduled, t0.Add(-2*time.Hour), 30*time.Minute
+	cases := map[string]func(*contract.RotationInput){
+		"missing requested_by": func(in *contract.RotationInput) { in.RequestedBy = "" },
+		"bad mode":             func(in *contract.RotationInput) { in.Mode = "whenever" },
+		"window in the past": func(in *contract.RotationInput) {
+			in.Mode, in.WindowStart, in.Window = contract.ModeScheduled, t0.Add(-2*time.Hour), 30*time.Minute
 		},
 		// Started on its own, emergency mode would skip the second person.
-		"emergency mode without an emergency parent": func(in *RotationInput) {
-			in.Mode, in.ApprovedBy = ModeEmergency, "alice"
+		"emergency mode without an emergency parent": func(in *contract.RotationInput) {
+			in.Mode, in.ApprovedBy = contract.ModeEmergency, "alice"
 		},
 	}
 	for name, mutate := range cases {
@@ -730,7 +732,7 @@ func TestRotation_InvalidInput(t *testing.T) {
 			h.run(in)
 
 			appErr := requireAppError(t, h.env.GetWorkflowError())
-			assert.Equal(t, ErrTypeInvalidInput, appErr.Type())
+			assert.Equal(t, contract.ErrTypeInvalidInput, appErr.Type())
 			assert.True(t, appErr.NonRetryable())
 			assert.Empty(t, h.calls, "no activity may run")
 			h.assertNotCalled("LoadPolicy", "PreCheck", "Announce", "CreatePendingSecret")
@@ -744,7 +746,7 @@ func TestRotation_InvalidInput(t *testing.T) {
 func TestRotation_Canceled(t *testing.T) {
 	t.Run("while waiting for approval", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.signalAt(5*time.Minute, SignalApprove, "alice", "") // denied: still waiting
+		h.signalAt(5*time.Minute, contract.SignalApprove, "alice", "") // denied: still waiting
 		h.at(20*time.Minute, func() { h.env.CancelWorkflow() })
 		h.run(manualInput())
 
@@ -754,19 +756,19 @@ func TestRotation_Canceled(t *testing.T) {
 		assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
 		h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy")
 		tl := h.timeline()
-		ev := requireEvent(t, tl, systemActor, "canceled", OutcomeCanceled)
+		ev := requireEvent(t, tl, systemActor, "canceled", contract.OutcomeCanceled)
 		assert.Equal(t, "canceled before any change", ev.Detail)
 		assert.Equal(t, t0.Add(20*time.Minute).UTC(), ev.At)
 		s := h.status()
-		assert.Equal(t, OutcomeCanceled, s.Outcome)
+		assert.Equal(t, contract.OutcomeCanceled, s.Outcome)
 		assert.Equal(t, "closed: canceled", s.Phase, "a closed run must not report that it is still waiting")
-		assert.Equal(t, StatePending, checklist(s)[stepGenerate])
+		assert.Equal(t, contract.StatePending, checklist(s)[stepGenerate])
 	})
 
 	t.Run("during deploy", func(t *testing.T) {
 		h := newRotationHarness(t)
 		h.firstDeployDelay = 10 * time.Minute // the rotation's deploy hangs
-		h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+		h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
 		h.at(8*time.Minute, func() { h.env.CancelWorkflow() })
 		h.run(manualInput())
 
@@ -782,13 +784,13 @@ func TestRotation_Canceled(t *testing.T) {
 
 		tl := h.timeline()
 		requireEvent(t, tl, systemActor, "rollback", "started")
-		requireEvent(t, tl, systemActor, "compensate: restore previous secret", StateDone)
-		requireEvent(t, tl, systemActor, "closed", OutcomeCanceled)
+		requireEvent(t, tl, systemActor, "compensate: restore previous secret", contract.StateDone)
+		requireEvent(t, tl, systemActor, "closed", contract.OutcomeCanceled)
 		s := h.status()
-		assert.Equal(t, OutcomeCanceled, s.Outcome)
+		assert.Equal(t, contract.OutcomeCanceled, s.Outcome)
 		assert.Equal(t, "closed: canceled", s.Phase)
-		assert.Equal(t, StateFailed, checklist(s)[stepRedeploy])
-		assert.Equal(t, StatePending, checklist(s)[stepPromote])
+		assert.Equal(t, contract.StateFailed, checklist(s)[stepRedeploy])
+		assert.Equal(t, contract.StatePending, checklist(s)[stepPromote])
 	})
 }
 
@@ -796,18 +798,18 @@ func TestRotation_Canceled(t *testing.T) {
 // back a rotation that has only just completed.
 func TestRotation_RollbackBeforeObservationWindowIgnored(t *testing.T) {
 	h := newRotationHarness(t)
-	h.signalAt(2*time.Minute, SignalRollback, "alice", "too early")
-	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
+	h.signalAt(2*time.Minute, contract.SignalRollback, "alice", "too early")
+	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.completed()
-	assert.Equal(t, OutcomeCompleted, res.Outcome)
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 	assert.Equal(t, rotationSteps, h.steps())
 	h.assertNotCalled("RollBackSecret")
 	ev := requireEvent(t, res.Timeline, "alice", "rollback", "ignored")
 	assert.Equal(t, t0.Add(5*time.Minute).UTC(), ev.At)
 	assert.False(t, hasEvent(res.Timeline, "alice", "rollback", "accepted"))
-	closed := requireEvent(t, res.Timeline, systemActor, "closed", OutcomeCompleted)
+	closed := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeCompleted)
 	assert.Equal(t, t0.Add(20*time.Minute).UTC(), closed.At)
 }
 
@@ -817,16 +819,16 @@ func TestRotation_ResolveBeforeEscalationIgnored(t *testing.T) {
 	h.deploy = func(int) (activities.DeployResult, error) {
 		return activities.DeployResult{}, errors.New("deploy exited 1")
 	}
-	h.signalAt(2*time.Minute, SignalResolve, "bob", "pre-emptive")
-	h.signalAt(5*time.Minute, SignalApprove, "bob", "")
-	var escalated Status
+	h.signalAt(2*time.Minute, contract.SignalResolve, "bob", "pre-emptive")
+	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	var escalated contract.Status
 	h.at(10*time.Minute, func() { escalated = h.status() })
-	h.signalAt(30*time.Minute, SignalResolve, "alice", "fixed by hand")
+	h.signalAt(30*time.Minute, contract.SignalResolve, "alice", "fixed by hand")
 	h.run(manualInput())
 
 	assert.True(t, strings.HasPrefix(escalated.Phase, "escalated"), "phase %q", escalated.Phase)
 	res := h.runbookFailed()
-	assert.Equal(t, OutcomeRollbackFailed, res.Outcome)
+	assert.Equal(t, contract.OutcomeRollbackFailed, res.Outcome)
 	requireEvent(t, res.Timeline, "bob", "resolve", "ignored")
 	ok := requireEvent(t, res.Timeline, "alice", "resolve", "accepted")
 	assert.Equal(t, t0.Add(30*time.Minute).UTC(), ok.At)

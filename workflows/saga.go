@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"github.com/authops/authops/contract"
+
 	"errors"
 	"fmt"
 	"time"
@@ -29,11 +31,11 @@ func (c compensations) run(ctx workflow.Context, rec *record) error {
 	var errs []error
 	for i := len(c) - 1; i >= 0; i-- {
 		if err := c[i].fn(ctx); err != nil {
-			rec.add(ctx, systemActor, "compensate: "+c[i].name, StateFailed, err.Error())
+			rec.add(ctx, systemActor, "compensate: "+c[i].name, contract.StateFailed, err.Error())
 			errs = append(errs, fmt.Errorf("%s: %w", c[i].name, err))
 			continue
 		}
-		rec.add(ctx, systemActor, "compensate: "+c[i].name, StateDone, "")
+		rec.add(ctx, systemActor, "compensate: "+c[i].name, contract.StateDone, "")
 	}
 	return errors.Join(errs...)
 }
@@ -71,7 +73,7 @@ func precheckCtx(ctx workflow.Context) workflow.Context {
 func announce(ctx workflow.Context, rec *record, m notify.Message) {
 	m.RunID = workflow.GetInfo(ctx).WorkflowExecution.ID
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.Announce, m).Get(ctx, nil); err != nil {
-		rec.add(ctx, systemActor, "announce "+m.Kind, StateFailed, err.Error())
+		rec.add(ctx, systemActor, "announce "+m.Kind, contract.StateFailed, err.Error())
 		return
 	}
 	rec.add(ctx, systemActor, "announce "+m.Kind, "sent", "to "+m.Channel)

@@ -3,55 +3,5 @@
 // reach through the activities' types and only ever hand version ids and fingerprints.
 package workflows
 
-import (
-	"go.temporal.io/sdk/temporal"
-)
-
-// TaskQueue is the one queue the worker polls and the starter targets.
-const TaskQueue = "authops"
-
-// Signal, query and update names. They are the public API of a run: the CLI, the Slack gateway,
-// `temporal workflow signal` and the Web UI all use them.
-const (
-	SignalApprove          = "approve"
-	SignalReject           = "reject"
-	SignalRollback         = "rollback"
-	SignalResolve          = "resolve"
-	SignalPreempt          = "preempt"
-	SignalLiftRestrictions = "lift-restrictions"
-	QueryStatus            = "status"
-	QueryTimeline          = "timeline"
-)
-
-// Search attributes, registered on the dev server by `make up` and the test harness.
-var (
-	AttrTarget     = temporal.NewSearchAttributeKeyKeyword("AuthopsTarget")
-	AttrRunbook    = temporal.NewSearchAttributeKeyKeyword("AuthopsRunbook")
-	AttrBreakGlass = temporal.NewSearchAttributeKeyBool("AuthopsBreakGlass")
-)
-
-// SearchAttributes lists every key, for registering them.
-func SearchAttributes() temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(
-		AttrTarget.ValueSet(""), AttrRunbook.ValueSet(""), AttrBreakGlass.ValueSet(false))
-}
-
-// Decision is the payload of approve, reject, rollback, resolve and lift-restrictions signals.
-// Actor is checked against the target's policy, never trusted as authority by itself.
-type Decision struct {
-	Actor   string `json:"actor"`
-	Comment string `json:"comment,omitempty"`
-}
-
-// Preemption is sent to a rotation that an emergency run is about to cancel.
-type Preemption struct {
-	By     string `json:"by"`
-	Reason string `json:"reason"`
-}
-
-// RotationID is the workflow id of the rotation of a target. One id per target makes Temporal
-// itself refuse a second concurrent rotation.
-func RotationID(target string) string { return "rotation-" + target }
-
 // systemActor is the actor of steps the workflow does on its own.
 const systemActor = "authops"

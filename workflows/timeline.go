@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"github.com/authops/authops/contract"
+
 	"fmt"
 	"strings"
 	"time"
@@ -8,69 +10,31 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Event is one line of the UTC timeline: who did what, and how it went.
-type Event struct {
-	At      time.Time `json:"at"`
-	Actor   string    `json:"actor"`
-	Action  string    `json:"action"`
-	Outcome string    `json:"outcome"`
-	Detail  string    `json:"detail,omitempty"`
-}
-
-// Step states of the checklist.
-const (
-	StatePending = "pending"
-	StateRunning = "running"
-	StateDone    = "done"
-	StateFailed  = "failed"
-	StateSkipped = "skipped"
-)
-
-// Step is one item of a runbook checklist.
-type Step struct {
-	Name  string    `json:"name"`
-	State string    `json:"state"`
-	At    time.Time `json:"at,omitempty"`
-}
-
-// Status answers the status query.
-type Status struct {
-	Runbook     string   `json:"runbook"`
-	Target      string   `json:"target"`
-	Phase       string   `json:"phase"`
-	RequestedBy string   `json:"requested_by"`
-	ApprovedBy  string   `json:"approved_by,omitempty"`
-	BreakGlass  bool     `json:"break_glass,omitempty"`
-	Outcome     string   `json:"outcome,omitempty"`
-	Checklist   []Step   `json:"checklist"`
-	Active      []string `json:"active_controls,omitempty"`
-}
-
 // record keeps the timeline and the checklist of one run. Times come from workflow.Now, so
 // replay yields the same record.
 type record struct {
-	status   Status
-	timeline []Event
+	status   contract.Status
+	timeline []contract.Event
 }
 
 func newRecord(runbook, target, requestedBy string, steps ...string) *record {
-	r := &record{status: Status{Runbook: runbook, Target: target, RequestedBy: requestedBy, Phase: "starting"}}
+	r := &record{status: contract.Status{Runbook: runbook, Target: target, RequestedBy: requestedBy, Phase: "starting"}}
 	for _, s := range steps {
-		r.status.Checklist = append(r.status.Checklist, Step{Name: s, State: StatePending})
+		r.status.Checklist = append(r.status.Checklist, contract.Step{Name: s, State: contract.StatePending})
 	}
 	return r
 }
 
 // registerQueries exposes status and timeline; they work on closed runs too.
 func (r *record) registerQueries(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return r.status, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.Status, error) { return r.status, nil }); err != nil {
 		return err
 	}
-	return workflow.SetQueryHandler(ctx, QueryTimeline, func() ([]Event, error) { return r.timeline, nil })
+	return workflow.SetQueryHandler(ctx, contract.QueryTimeline, func() ([]contract.Event, error) { return r.timeline, nil })
 }
 
 func (r *record) add(ctx workflow.Context, actor, action, outcome, detail string) {
-	r.timeline = append(r.timeline, Event{
+	r.timeline = append(r.timeline, contract.Event{
 		At: workflow.Now(ctx).UTC(), Actor: actor, Action: action, Outcome: outcome, Detail: detail,
 	})
 	// The Web UI shows this on the run's page: responders see the checklist without a query.
@@ -95,13 +59,13 @@ func (r *record) details() string {
 	for _, s := range st.Checklist {
 		mark := " "
 		switch s.State {
-		case StateDone:
+		case contract.StateDone:
 			mark = "x"
-		case StateFailed:
+		case contract.StateFailed:
 			mark = "!"
-		case StateSkipped:
+		case contract.StateSkipped:
 			mark = "-"
-		case StateRunning:
+		case contract.StateRunning:
 			mark = "~"
 		}
 		fmt.Fprintf(&b, "- [%s] %s\n", mark, s.Name)

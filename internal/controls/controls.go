@@ -4,6 +4,8 @@
 package controls
 
 import (
+	"github.com/authops/authops/contract"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -102,28 +104,6 @@ func (c Client) AllowCIDRs(ctx context.Context, cidrs []string) error {
 	return c.do(ctx, http.MethodPost, "/_control/cidrs/allow", map[string]any{"cidrs": nonNil(cidrs)}, nil)
 }
 
-// ValidatePrefixes checks a route list before anything is sent.
-func ValidatePrefixes(prefixes []string) error {
-	if len(prefixes) == 0 {
-		return fmt.Errorf("no route prefixes given")
-	}
-	for _, p := range prefixes {
-		if !strings.HasPrefix(p, "/") || strings.ContainsFunc(p, notPathRune) || strings.Contains(p, "//") {
-			return fmt.Errorf("route %q is not a path prefix like /admin", p)
-		}
-		if p == "/" || strings.HasPrefix(p, "/_control") || strings.HasPrefix(p, "/healthz") {
-			return fmt.Errorf("route %q would cut off health checks or the control API", p)
-		}
-	}
-	return nil
-}
-
-// notPathRune rejects what cannot be part of a plain route prefix: a restriction on "/admin\n"
-// would match nothing and silently protect nothing.
-func notPathRune(r rune) bool {
-	return r <= ' ' || r == 0x7f || strings.ContainsRune("?#*%\\", r)
-}
-
 // ValidateCIDRs checks CIDRs before anything is sent.
 func ValidateCIDRs(cidrs []string) error {
 	if len(cidrs) == 0 {
@@ -198,3 +178,7 @@ type StatusError struct {
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("control %s: status %d: %s", e.Path, e.Status, e.Message)
 }
+
+// ValidatePrefixes checks a route list before anything is sent; the rule is shared with the
+// runbooks' input validation.
+func ValidatePrefixes(prefixes []string) error { return contract.ValidatePrefixes(prefixes) }

@@ -4,6 +4,8 @@
 package probe
 
 import (
+	"github.com/authops/authops/contract"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,38 +19,6 @@ import (
 	"time"
 	"unicode/utf8"
 )
-
-// Result is the outcome of one check.
-type Result struct {
-	Name      string    `json:"name"`
-	Method    string    `json:"method"`
-	Path      string    `json:"path"`
-	Expected  int       `json:"expected"`
-	Got       int       `json:"got"`
-	OK        bool      `json:"ok"`
-	Detail    string    `json:"detail,omitempty"`
-	At        time.Time `json:"at"`
-	ElapsedMS int64     `json:"elapsed_ms"`
-}
-
-// Results is a checklist run.
-type Results []Result
-
-// Failed returns the checks that did not pass.
-func (rs Results) Failed() []Result {
-	var failed []Result
-	for _, r := range rs {
-		if !r.OK {
-			failed = append(failed, r)
-		}
-	}
-	return failed
-}
-
-// OK reports whether every check passed. An empty checklist proves nothing, so it is not OK.
-func (rs Results) OK() bool {
-	return len(rs) > 0 && len(rs.Failed()) == 0
-}
 
 // Credentials log a probe user in.
 type Credentials struct{ Username, Password string }
@@ -322,3 +292,9 @@ func scrub(s string, secrets ...string) string {
 	}
 	return s
 }
+
+// Result and Results are the wire types of probe outcomes, shared with the client side.
+type (
+	Result  = contract.ProbeResult
+	Results = contract.ProbeResults
+)

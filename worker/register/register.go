@@ -3,6 +3,8 @@
 package register
 
 import (
+	"github.com/authops/authops/contract"
+
 	"net/http"
 	"time"
 
@@ -24,7 +26,7 @@ type Deps struct {
 
 // New returns a worker with everything registered; the caller runs it.
 func New(c client.Client, d Deps) worker.Worker {
-	w := worker.New(c, workflows.TaskQueue, worker.Options{
+	w := worker.New(c, contract.TaskQueue, worker.Options{
 		// On SIGTERM, give an in-flight deploy or validation time to finish rather than cutting a
 		// restart off half-way; Temporal retries whatever is still running after that.
 		WorkerStopTimeout: 30 * time.Second,

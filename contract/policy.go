@@ -1,0 +1,32 @@
+package contract
+
+import (
+	"time"
+)
+
+// VersionRef names a secret version without revealing it.
+type VersionRef struct {
+	ID          string `json:"id"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Policy is the part of a target's config the workflows need: no secrets in it.
+type Policy struct {
+	Target                   string        `json:"target"`
+	BaseURL                  string        `json:"base_url"`
+	Channel                  string        `json:"channel"`
+	Approvers                []string      `json:"approvers"`
+	ApprovalTimeout          time.Duration `json:"approval_timeout"`
+	ReminderInterval         time.Duration `json:"reminder_interval"`
+	ObservationWindow        time.Duration `json:"observation_window"`
+	ClosedWindow             string        `json:"closed_window"`
+	EmergencyApprovalTimeout time.Duration `json:"emergency_approval_timeout"`
+	DeployTimeout            time.Duration `json:"deploy_timeout"`
+}
+
+// Check is one pre-rotation check.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}

@@ -1,0 +1,119 @@
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Rotation modes.
+const (
+	ModeManual    = "manual"
+	ModeScheduled = "scheduled"
+	// ModeEmergency is a hard cutover driven by EmergencyInvalidation: no window, no approval
+	// gate of its own (the parent run had it) and no observation wait.
+	ModeEmergency = "emergency"
+)
+
+// Outcomes of a rotation.
+const (
+	OutcomeCompleted          = "completed"
+	OutcomeRolledBack         = "rolled_back"
+	OutcomeRolledBackManually = "rolled_back_manually"
+	OutcomeRollbackFailed     = "rollback_failed"
+	OutcomeExpired            = "expired"
+	OutcomeRejected           = "rejected"
+	OutcomePrecheckFailed     = "precheck_failed"
+	OutcomeWindowClosed       = "window_closed"
+	OutcomeCanceled           = "canceled"
+)
+
+// ErrTypeInvalidInput marks bad input; the run fails before doing anything.
+const ErrTypeInvalidInput = "InvalidInput"
+
+// ErrTypeRunbookFailed marks a run that ended in a failure state (rolled back, pre-checks failed,
+// rollback failed). Its details hold the RotationResult, so the Web UI shows the run as failed
+// and the artifacts are still there.
+const ErrTypeRunbookFailed = "RunbookFailed"
+
+// RotationInput starts a SecretRotation.
+type RotationInput struct {
+	Target      string `json:"target"`
+	Reason      string `json:"reason"`
+	RequestedBy string `json:"requested_by"`
+	// WindowStart is when the rotation may start (zero: now). Window is how long the window stays
+	// open (zero: no end).
+	WindowStart time.Time     `json:"window_start,omitempty"`
+	Window      time.Duration `json:"window,omitempty"`
+	// RollbackOwner may roll back during the observation window; defaults to the requester, or for a
+	// scheduled run to the approver.
+	RollbackOwner string `json:"rollback_owner,omitempty"`
+	Mode          string `json:"mode"`
+	// ApprovedBy records the approval of a parent run, for ModeEmergency.
+	ApprovedBy string `json:"approved_by,omitempty"`
+}
+
+// ConfigChange records a changed config value by version id and fingerprint, never by value.
+type ConfigChange struct {
+	At              time.Time `json:"at"`
+	Item            string    `json:"item"`
+	FromVersion     string    `json:"from_version"`
+	FromFingerprint string    `json:"from_fingerprint"`
+	ToVersion       string    `json:"to_version"`
+	ToFingerprint   string    `json:"to_fingerprint"`
+	Reason          string    `json:"reason"`
+}
+
+// Validation is one named set of probe results.
+type Validation struct {
+	Stage   string       `json:"stage"`
+	OK      bool         `json:"ok"`
+	Results ProbeResults `json:"results"`
+}
+
+// RotationResult is the run's artifact: timeline, changes, validation outputs and a summary.
+type RotationResult struct {
+	Target      string         `json:"target"`
+	Outcome     string         `json:"outcome"`
+	Cause       string         `json:"cause,omitempty"`
+	Summary     string         `json:"summary"`
+	ApprovedBy  string         `json:"approved_by,omitempty"`
+	Previous    VersionRef     `json:"previous"`
+	New         VersionRef     `json:"new"`
+	Prechecks   []Check        `json:"prechecks,omitempty"`
+	Changes     []ConfigChange `json:"changes"`
+	Validations []Validation   `json:"validations"`
+	Timeline    []Event        `json:"timeline"`
+}
+
+// Validate checks the input against now. Both the starter and the workflow call it.
+func (in RotationInput) Validate(now time.Time) error {
+	var errs []error
+	if in.Target == "" {
+		errs = append(errs, errors.New("target is required"))
+	}
+	if strings.TrimSpace(in.RequestedBy) == "" {
+		errs = append(errs, errors.New("requested_by is required"))
+	}
+	switch in.Mode {
+	case ModeManual, ModeScheduled, ModeEmergency:
+	default:
+		errs = append(errs, fmt.Errorf("mode must be manual, scheduled or emergency, got %q", in.Mode))
+	}
+	if in.Window < 0 {
+		errs = append(errs, fmt.Errorf("window length %s is negative", in.Window))
+	}
+	if !in.WindowStart.IsZero() {
+		end := in.WindowStart.Add(in.Window)
+		switch {
+		case in.Mode == ModeEmergency:
+			errs = append(errs, errors.New("an emergency rotation has no window"))
+		case in.Window > 0 && !end.After(now):
+			errs = append(errs, fmt.Errorf("window %s–%s is in the past", in.WindowStart.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)))
+		case in.Window == 0 && in.WindowStart.Before(now.Add(-time.Minute)):
+			errs = append(errs, fmt.Errorf("window start %s is in the past", in.WindowStart.UTC().Format(time.RFC3339)))
+		}
+	}
+	return errors.Join(errs...)
+}
