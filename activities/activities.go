@@ -45,7 +45,21 @@ func (a *Activities) LoadPolicy(ctx context.Context, target string) (contract.Po
 	if err != nil {
 		return contract.Policy{}, err
 	}
+	// Public keys only: they go into the run's history, and the run verifies decisions against them.
+	people, err := a.Config.People()
+	if err != nil {
+		return contract.Policy{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+	}
+	gateway, err := a.Config.GatewayKeys()
+	if err != nil {
+		return contract.Policy{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+	}
 	return contract.Policy{
+		People:                   people,
+		GatewayKeys:              gateway,
+		RotationQuorum:           t.Quorum.Rotation,
+		EmergencyQuorum:          t.Quorum.Emergency,
+		ApprovalValidity:         t.Rotation.ApprovalValidity.D(),
 		Target:                   t.Name,
 		BaseURL:                  t.BaseURL,
 		Channel:                  t.Channel,

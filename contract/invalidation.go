@@ -35,7 +35,22 @@ type InvalidationInput struct {
 	KeepRestrictions bool `json:"keep_restrictions,omitempty"`
 	// BreakGlass lets the requester proceed alone; the run is flagged and reviewed afterwards.
 	BreakGlass bool `json:"break_glass,omitempty"`
+	// Statement is the requester's signed start: action ActionStartInvalidation, with
+	// BreakGlassSuffix when BreakGlass is set; comment the reason.
+	Statement *SignedStatement `json:"statement,omitempty"`
 }
+
+// StartAction is the action a start statement of this input must name.
+func (in InvalidationInput) StartAction() string {
+	if in.BreakGlass {
+		return ActionStartInvalidation + BreakGlassSuffix
+	}
+	return ActionStartInvalidation
+}
+
+// InvalidationID is the workflow id of the emergency run of a target: one at a time, enforced by
+// Temporal with the conflict policy FAIL.
+func InvalidationID(target string) string { return "invalidate-" + target }
 
 // InvalidationResult is the emergency run's artifact.
 type InvalidationResult struct {

@@ -17,6 +17,7 @@ const (
 	SignalResolve          = "resolve"
 	SignalPreempt          = "preempt"
 	SignalLiftRestrictions = "lift-restrictions"
+	SignalCancel           = "cancel"
 	QueryStatus            = "status"
 	QueryTimeline          = "timeline"
 )
@@ -28,12 +29,18 @@ var (
 	AttrBreakGlass = temporal.NewSearchAttributeKeyBool("AuthopsBreakGlass")
 )
 
-// Decision is the payload of approve, reject, rollback, resolve and lift-restrictions signals.
-// Actor is checked against the target's policy, never trusted as authority by itself.
+// Decision is the payload of every human decision (approve, reject, rollback, resolve,
+// lift-restrictions, cancel), sent as an Update (the sender gets the run's answer) or as a signal.
+// Only a valid Statement makes it count; Actor is what the sender typed and is shown, never trusted.
 type Decision struct {
-	Actor   string `json:"actor"`
-	Comment string `json:"comment,omitempty"`
+	Actor     string           `json:"actor"`
+	Comment   string           `json:"comment,omitempty"`
+	Statement *SignedStatement `json:"statement,omitempty"`
 }
+
+// ErrTypeDecisionDenied is the ApplicationError type of a refused decision; its details hold the
+// timeline Event that records the refusal.
+const ErrTypeDecisionDenied = "DecisionDenied"
 
 // Preemption is sent to a rotation that an emergency run is about to cancel.
 type Preemption struct {

@@ -22,6 +22,15 @@ type Policy struct {
 	ClosedWindow             string        `json:"closed_window"`
 	EmergencyApprovalTimeout time.Duration `json:"emergency_approval_timeout"`
 	DeployTimeout            time.Duration `json:"deploy_timeout"`
+	// People are everyone who may request or decide, with their public keys; GatewayKeys are the
+	// Slack gateway's. Decisions are verified against these, loaded once at the run's start.
+	People      []Person `json:"people,omitempty"`
+	GatewayKeys []string `json:"gateway_keys,omitempty"`
+	// Quorums: distinct approvers needed, the requester never counted.
+	RotationQuorum  int `json:"rotation_quorum,omitempty"`
+	EmergencyQuorum int `json:"emergency_quorum,omitempty"`
+	// ApprovalValidity is how long an approval given before the window opens stays valid.
+	ApprovalValidity time.Duration `json:"approval_validity,omitempty"`
 }
 
 // Check is one pre-rotation check.

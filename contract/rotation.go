@@ -52,6 +52,9 @@ type RotationInput struct {
 	Mode          string `json:"mode"`
 	// ApprovedBy records the approval of a parent run, for ModeEmergency.
 	ApprovedBy string `json:"approved_by,omitempty"`
+	// Statement is the requester's signed start (action ActionStartRotation, comment the reason).
+	// Only a schedule's or an emergency run's child starts without one.
+	Statement *SignedStatement `json:"statement,omitempty"`
 }
 
 // ConfigChange records a changed config value by version id and fingerprint, never by value.

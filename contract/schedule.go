@@ -22,3 +22,7 @@ type ScheduledRotationResult struct {
 
 // ScheduleID is the id of the rotation schedule of a target.
 func ScheduleID(target string) string { return "rotation-schedule-" + target }
+
+// ScheduledRotationWorkflowID is the id the schedule gives its ScheduledRotation runs (Temporal
+// appends the firing time); a scheduled rotation checks its parent's id against it.
+func ScheduledRotationWorkflowID(target string) string { return "scheduled-rotation-" + target }

@@ -77,7 +77,7 @@ func createSchedule(ctx context.Context, c client.Client, id, cron string, in co
 		// refuses to start a second rotation of the target.
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{
-			ID:        "scheduled-rotation-" + in.Target,
+			ID:        contract.ScheduledRotationWorkflowID(in.Target),
 			Workflow:  contract.WorkflowScheduledRotation,
 			Args:      []any{in},
 			TaskQueue: contract.TaskQueue,

@@ -1,21 +1,145 @@
 package workflows
 
 import (
-	"github.com/authops/authops/contract"
-
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/contract"
 )
 
-// approvalPolicy is who may approve what, from the target's config, never from the signal sender.
-type approvalPolicy struct {
-	Approvers []string
-	Requester string
+// gate is a run's approval: a quorum of distinct approvers from the target's policy, never the
+// requester, never a machine. The decision handlers fill it; the main flow awaits it.
+type gate struct {
+	rec       *record
+	approvers []string
+	requester string
+	quorum    int
+	// open is true while approvals and rejections are taken; opensAt is when the window opens
+	// (an approval given before it takes effect then).
+	open      bool
+	opensAt   time.Time
+	approvals []approval
+	rejected  *approval
+}
 
+type approval struct {
+	Actor, Comment string
+	At             time.Time
+}
+
+func newGate(rec *record, approvers []string, requester string, quorum int) *gate {
+	g := &gate{rec: rec, approvers: approvers, requester: requester, quorum: max(1, quorum), open: true}
+	rec.status.Approvals = g.progress()
+	return g
+}
+
+// mayApprove says why actor may not approve, or "".
+func (g *gate) mayApprove(actor string) string {
+	switch {
+	case !g.open:
+		return "the run is not waiting for approval"
+	case unattended(actor):
+		return actor + " is an unattended requester and never approves"
+	case !slices.Contains(g.approvers, actor):
+		return fmt.Sprintf("%s is not an approver for this target (approvers: %s)", actor, strings.Join(g.approvers, ", "))
+	case actor == g.requester:
+		return fmt.Sprintf("%s requested this run and cannot approve it; a second person must", actor)
+	case g.approvedBy(actor):
+		return fmt.Sprintf("%s has already approved; the quorum needs distinct people", actor)
+	}
+	return ""
+}
+
+// approve is the rule of the approve decision.
+func (g *gate) approve(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+	if why := g.mayApprove(actor); why != "" {
+		return why, ""
+	}
+	now := workflow.Now(ctx)
+	g.approvals = append(g.approvals, approval{Actor: actor, Comment: d.Comment, At: now})
+	note := g.progress()
+	g.rec.status.Approvals, g.rec.status.ApprovedBy = note, g.names()
+	if now.Before(g.opensAt) {
+		note = fmt.Sprintf("takes effect when the window opens at %s; %s", g.opensAt.UTC().Format(time.RFC3339), note)
+	}
+	return "", note
+}
+
+// reject is the rule of the reject decision: an approver, or the requester withdrawing.
+func (g *gate) reject(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+	switch {
+	case !g.open:
+		return "the run is not waiting for approval", ""
+	case actor != g.requester && !slices.Contains(g.approvers, actor):
+		return fmt.Sprintf("%s is neither an approver nor the requester", actor), ""
+	}
+	g.rejected = &approval{Actor: actor, Comment: d.Comment, At: workflow.Now(ctx)}
+	return "", ""
+}
+
+func (g *gate) approvedBy(actor string) bool {
+	return slices.ContainsFunc(g.approvals, func(a approval) bool { return a.Actor == actor })
+}
+
+func (g *gate) met() bool     { return len(g.approvals) >= g.quorum }
+func (g *gate) decided() bool { return g.met() || g.rejected != nil }
+
+// names lists who approved, in order.
+func (g *gate) names() string {
+	var ns []string
+	for _, a := range g.approvals {
+		ns = append(ns, a.Actor)
+	}
+	return strings.Join(ns, ", ")
+}
+
+// progress says where the quorum stands, e.g. "approvals 1 of 2: bob; waiting for one more of: carol".
+func (g *gate) progress() string {
+	s := fmt.Sprintf("approvals %d of %d", len(g.approvals), g.quorum)
+	if len(g.approvals) > 0 {
+		s += ": " + g.names()
+	}
+	if missing := g.quorum - len(g.approvals); missing > 0 {
+		var can []string
+		for _, a := range g.approvers {
+			if a != g.requester && !g.approvedBy(a) {
+				can = append(can, a)
+			}
+		}
+		more := "one more"
+		if missing > 1 {
+			more = fmt.Sprintf("%d more", missing)
+		}
+		s += fmt.Sprintf("; waiting for %s of: %s", more, strings.Join(can, ", "))
+	}
+	return s
+}
+
+// expire drops approvals given longer than validity before the window opened: a window that opens
+// much later needs a fresh look at the target.
+func (g *gate) expire(ctx workflow.Context, rec *record, opened time.Time, validity time.Duration) {
+	if validity <= 0 {
+		return
+	}
+	kept := g.approvals[:0]
+	for _, a := range g.approvals {
+		if opened.Sub(a.At) > validity {
+			rec.add(ctx, systemActor, "approval by "+a.Actor, "expired", fmt.Sprintf(
+				"given at %s, more than %s before the window opened; approve again", a.At.UTC().Format(time.RFC3339), validity))
+			continue
+		}
+		kept = append(kept, a)
+	}
+	g.approvals = kept
+	rec.status.Approvals = g.progress()
+}
+
+// gateWait says how long the main flow waits for the gate and what it does meanwhile.
+type gateWait struct {
 	Timeout time.Duration
 	// Remind re-announces the request at this interval while it waits (0: never).
 	Remind time.Duration
@@ -24,135 +148,69 @@ type approvalPolicy struct {
 	Escalate bool
 }
 
-// approvalOutcome is how the gate ended.
+// await waits until the gate is decided. expired reports a timeout without Escalate. remind is
+// called on each reminder and escalation.
+func (g *gate) await(ctx workflow.Context, rec *record, w gateWait, remind func(ctx workflow.Context, kind string)) (expired bool, err error) {
+	since := workflow.Now(ctx)
+	deadline := since.Add(w.Timeout)
+	var next time.Time
+	if w.Remind > 0 {
+		next = since.Add(w.Remind)
+	}
+	for !g.decided() {
+		now := workflow.Now(ctx)
+		until := deadline
+		if !next.IsZero() && next.Before(deadline) {
+			until = next
+		}
+		ok, err := workflow.AwaitWithTimeout(ctx, until.Sub(now), g.decided)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			break
+		}
+		now = workflow.Now(ctx)
+		switch {
+		case now.Before(deadline):
+			rec.add(ctx, systemActor, "approval", "reminded", g.progress())
+			remind(ctx, "reminder")
+			next = now.Add(w.Remind)
+		case !w.Escalate:
+			rec.add(ctx, systemActor, "approval", "expired", fmt.Sprintf("no approval within %s", w.Timeout))
+			return true, nil
+		default:
+			rec.add(ctx, systemActor, "approval", "escalated",
+				fmt.Sprintf("no approval within %s since %s; %s", w.Timeout, since.UTC().Format(time.RFC3339), g.progress()))
+			remind(ctx, "escalation")
+			deadline = now.Add(w.Timeout)
+		}
+	}
+	g.open = false
+	return false, nil
+}
+
+// approvalOutcome is how an approval wait ended. Actor lists who approved (or who rejected);
+// First is the first approver, who owns a scheduled run's rollback.
 type approvalOutcome struct {
 	Approved bool
 	Rejected bool
 	Expired  bool
 	Actor    string
+	First    string
 	Comment  string
 }
 
-// check says why actor may not approve, or "".
-func (p approvalPolicy) check(actor string) string {
-	switch {
-	case actor == "":
-		return "no actor given"
-	case !slices.Contains(p.Approvers, actor):
-		return fmt.Sprintf("%s is not an approver for this target", actor)
-	case actor == p.Requester:
-		return fmt.Sprintf("%s requested this run and cannot approve it; a second person must", actor)
+// outcome reads the decided gate.
+func (g *gate) outcome() approvalOutcome {
+	if g.rejected != nil {
+		return approvalOutcome{Rejected: true, Actor: g.rejected.Actor, Comment: g.rejected.Comment}
 	}
-	return ""
-}
-
-// mayReject allows the approvers and the requester (who may withdraw the request).
-func (p approvalPolicy) mayReject(actor string) string {
-	if actor != "" && (actor == p.Requester || slices.Contains(p.Approvers, actor)) {
-		return ""
-	}
-	return fmt.Sprintf("%q is neither an approver nor the requester", actor)
-}
-
-// awaitApproval waits for a valid approve or reject signal. Every attempt, accepted or denied,
-// lands on the timeline with its actor. remind is called on each reminder and escalation.
-func awaitApproval(ctx workflow.Context, rec *record, p approvalPolicy, remind func(ctx workflow.Context, kind string)) (approvalOutcome, error) {
-	approveCh := workflow.GetSignalChannel(ctx, contract.SignalApprove)
-	rejectCh := workflow.GetSignalChannel(ctx, contract.SignalReject)
-	since := workflow.Now(ctx)
-
-	timerCtx, cancelTimers := workflow.WithCancel(ctx)
-	defer cancelTimers()
-
-	var out approvalOutcome
-	done := false
-	timedOut := false
-	reminding := false
-
-	sel := workflow.NewSelector(ctx)
-	sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) {
-		d, ok := receiveDecision(ctx, c, rec, contract.SignalApprove)
-		if !ok {
-			return
-		}
-		if why := p.check(d.Actor); why != "" {
-			rec.add(ctx, d.Actor, "approve", "denied", why)
-			return
-		}
-		rec.add(ctx, d.Actor, "approve", "accepted", d.Comment)
-		out = approvalOutcome{Approved: true, Actor: d.Actor, Comment: d.Comment}
-		done = true
-	})
-	sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) {
-		d, ok := receiveDecision(ctx, c, rec, contract.SignalReject)
-		if !ok {
-			return
-		}
-		if why := p.mayReject(d.Actor); why != "" {
-			rec.add(ctx, d.Actor, "reject", "denied", why)
-			return
-		}
-		rec.add(ctx, d.Actor, "reject", "accepted", d.Comment)
-		out = approvalOutcome{Rejected: true, Actor: d.Actor, Comment: d.Comment}
-		done = true
-	})
-	timeout := workflow.NewTimer(timerCtx, p.Timeout)
-	sel.AddFuture(timeout, func(workflow.Future) { timedOut = true })
-	addReminder := func() {
-		if p.Remind <= 0 {
-			return
-		}
-		reminding = true
-		sel.AddFuture(workflow.NewTimer(timerCtx, p.Remind), func(workflow.Future) { reminding = false })
-	}
-	addReminder()
-
-	for !done {
-		sel.Select(ctx)
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		switch {
-		case timedOut && !p.Escalate:
-			rec.add(ctx, systemActor, "approval", "expired",
-				fmt.Sprintf("no approval within %s", p.Timeout))
-			return approvalOutcome{Expired: true}, nil
-		case timedOut:
-			timedOut = false
-			rec.add(ctx, systemActor, "approval", "escalated",
-				fmt.Sprintf("no approval within %s since %s", p.Timeout, since.UTC().Format(time.RFC3339)))
-			remind(ctx, "escalation")
-			sel.AddFuture(workflow.NewTimer(timerCtx, p.Timeout), func(workflow.Future) { timedOut = true })
-		case !done && !reminding && p.Remind > 0:
-			rec.add(ctx, systemActor, "approval", "reminded", "still waiting for a second person")
-			remind(ctx, "reminder")
-			addReminder()
+	var comments []string
+	for _, a := range g.approvals {
+		if a.Comment != "" {
+			comments = append(comments, a.Actor+": "+a.Comment)
 		}
 	}
-	return out, nil
-}
-
-// receiveDecision takes one human signal off c without blocking. A payload that does not decode
-// is dropped by the SDK; the attempt is still put on the timeline, as denied, so nobody wonders
-// why their click did nothing.
-func receiveDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *record, action string) (contract.Decision, bool) {
-	var d contract.Decision
-	if !c.ReceiveAsync(&d) {
-		rec.add(ctx, "unknown", action, "denied", `malformed payload; send {"actor":"NAME","comment":"..."}`)
-		return d, false
-	}
-	d.Actor = strings.TrimSpace(d.Actor)
-	return d, true
-}
-
-// dropStale discards signals sent before the step that reads them, so an old request is never
-// acted on later by surprise; each one is recorded as ignored.
-func dropStale(ctx workflow.Context, rec *record, ch workflow.ReceiveChannel, action, why string) {
-	for {
-		var d contract.Decision
-		if !ch.ReceiveAsync(&d) {
-			return
-		}
-		rec.add(ctx, d.Actor, action, "ignored", why)
-	}
+	return approvalOutcome{Approved: true, Actor: g.names(), First: g.approvals[0].Actor, Comment: strings.Join(comments, "; ")}
 }

@@ -51,6 +51,13 @@ type invalidation struct {
 	restricted bool
 	liftAt     time.Time
 	canaryGone bool
+	// v is DefaultVersion for runs started before decisions were verified Updates.
+	v    workflow.Version
+	dec  *intake
+	gate *gate
+	// liftOpen says a lift-restrictions is taken now; liftBy holds the accepted one.
+	liftOpen bool
+	liftBy   *contract.Decision
 }
 
 func (e *invalidation) setup(ctx workflow.Context) error {
@@ -64,7 +71,42 @@ func (e *invalidation) setup(ctx workflow.Context) error {
 	e.res.Target = e.in.Target
 	e.res.BreakGlass = e.in.BreakGlass
 	e.rec.status.BreakGlass = e.in.BreakGlass
+	e.dec = newIntake(e.rec)
+	e.dec.reload = e.loadPolicy
+	e.v = workflow.GetVersion(ctx, "decisions-as-updates", workflow.DefaultVersion, 1)
+	if e.v >= 1 {
+		e.dec.rules[contract.SignalApprove] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+			return e.gate.approve(ctx, actor, d)
+		}
+		e.dec.rules[contract.SignalReject] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+			return e.gate.reject(ctx, actor, d)
+		}
+		e.dec.rules[contract.SignalLiftRestrictions] = e.liftRule
+		if err := e.dec.register(ctx); err != nil {
+			return err
+		}
+	}
 	return e.rec.registerQueries(ctx)
+}
+
+// loadPolicy loads the target's policy and opens the decision intake on it.
+func (e *invalidation) loadPolicy(ctx workflow.Context) error {
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
+		return err
+	}
+	e.gate = newGate(e.rec, e.policy.Approvers, e.in.RequestedBy, e.policy.EmergencyQuorum)
+	e.gate.open = !e.in.BreakGlass
+	e.dec.load(e.policy)
+	return nil
+}
+
+// checkStart refuses an emergency run that its requester did not sign (break glass included),
+// or that runs under any id but invalidate-<target>: one emergency run per target.
+func (e *invalidation) checkStart(ctx workflow.Context) error {
+	if id, got := contract.InvalidationID(e.in.Target), workflow.GetInfo(ctx).WorkflowExecution.ID; got != id {
+		return fmt.Errorf("an emergency run on %s runs only under the id %s, not %s", e.in.Target, id, got)
+	}
+	return e.dec.verifyStart(ctx, e.in.StartAction(), e.in.RequestedBy, e.in.Reason, e.in.Statement)
 }
 
 func (e *invalidation) run(ctx workflow.Context) (contract.InvalidationResult, error) {
@@ -73,9 +115,16 @@ func (e *invalidation) run(ctx workflow.Context) (contract.InvalidationResult, e
 		e.rec.add(ctx, systemActor, "input", "rejected", err.Error())
 		return e.res, temporal.NewNonRetryableApplicationError("invalid invalidation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
 	}
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
+	if err := e.loadPolicy(ctx); err != nil {
 		e.rec.add(ctx, systemActor, "load target policy", contract.StateFailed, err.Error())
 		return e.res, err
+	}
+	if e.v >= 1 {
+		if err := e.checkStart(ctx); err != nil {
+			e.rec.add(ctx, systemActor, "start", "refused", err.Error())
+			return e.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
+		}
+		e.rec.add(ctx, e.in.RequestedBy, "start", "verified", "signed "+e.in.StartAction())
 	}
 	// Breaking glass skips the second person, so only someone who could approve may do it.
 	if e.in.BreakGlass && !slices.Contains(e.policy.Approvers, e.in.RequestedBy) {
@@ -123,10 +172,7 @@ func (e *invalidation) goAhead(ctx workflow.Context) (bool, error) {
 	}
 	e.rec.phase("waiting for go-ahead")
 	e.rec.step(ctx, stepGoAhead, contract.StateRunning, "approvers: "+strings.Join(e.policy.Approvers, ", "))
-	out, err := awaitApproval(ctx, e.rec, approvalPolicy{
-		Approvers: e.policy.Approvers, Requester: e.in.RequestedBy,
-		Timeout: e.policy.EmergencyApprovalTimeout, Escalate: true,
-	}, func(ctx workflow.Context, kind string) {
+	out, err := e.awaitApproval(ctx, func(ctx workflow.Context, kind string) {
 		e.announce(ctx, kind, fmt.Sprintf("ESCALATION: emergency invalidation of %s still waits for a go-ahead from one of %s (requested by %s: %s).",
 			e.in.Target, strings.Join(e.policy.Approvers, ", "), e.in.RequestedBy, e.in.Reason), e.policy.Approvers...)
 	})
@@ -160,7 +206,7 @@ func (e *invalidation) contain(ctx workflow.Context) (contract.InvalidationResul
 	var restrictF workflow.Future
 	if len(e.in.Restrict) > 0 {
 		// A lift sent before the routes were restricted must not lift them the moment they are.
-		if workflow.GetVersion(ctx, "drop-stale-lift", workflow.DefaultVersion, 1) >= 1 {
+		if e.v == workflow.DefaultVersion && workflow.GetVersion(ctx, "drop-stale-lift", workflow.DefaultVersion, 1) >= 1 {
 			dropStale(ctx, e.rec, workflow.GetSignalChannel(ctx, contract.SignalLiftRestrictions), contract.SignalLiftRestrictions,
 				"sent before the routes were restricted; send it again")
 		}
@@ -224,12 +270,15 @@ func (e *invalidation) contain(ctx workflow.Context) (contract.InvalidationResul
 	e.announce(ctx, "user-impact", fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off; everyone must log in again.%s", e.in.Target, until))
 	e.rec.step(ctx, stepUserImpact, contract.StateDone, "re-login required for everyone"+until)
 
+	e.res.Outcome = contract.OutcomeCompleted
 	if e.restricted {
-		e.awaitLift(ctx)
+		if canceled := e.awaitLift(ctx); canceled {
+			e.res.Outcome = contract.OutcomeCanceled
+			e.res.Cause = "canceled while routes were restricted; they were lifted, and the cutover stays verified"
+		}
 	} else {
 		e.rec.step(ctx, stepLift, contract.StateSkipped, "no routes restricted")
 	}
-	e.res.Outcome = contract.OutcomeCompleted
 	return e.res, e.finish(ctx)
 }
 
@@ -320,42 +369,56 @@ func (e *invalidation) verify(ctx workflow.Context, rot contract.RotationResult)
 	return errors.Join(errs...)
 }
 
-// awaitLift keeps routes restricted until their TTL ends or someone lifts them early.
-func (e *invalidation) awaitLift(ctx workflow.Context) {
+// awaitLift keeps routes restricted until their TTL ends or someone lifts them early. canceled
+// reports that the run was canceled meanwhile (the routes are lifted all the same).
+func (e *invalidation) awaitLift(ctx workflow.Context) (canceled bool) {
 	e.rec.phase("routes restricted")
 	e.rec.step(ctx, stepLift, contract.StateRunning, "lifts at "+e.liftAt.UTC().Format(time.RFC3339)+" (TTL "+e.in.RestrictTTL.String()+") or on a lift-restrictions signal")
-	ch := workflow.GetSignalChannel(ctx, contract.SignalLiftRestrictions)
-	tctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	timer := workflow.NewTimer(tctx, max(0, e.liftAt.Sub(workflow.Now(ctx))))
-	for {
-		var d contract.Decision
-		expired, got := false, false
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-			d, got = receiveDecision(ctx, c, e.rec, contract.SignalLiftRestrictions)
-		})
-		sel.AddFuture(timer, func(workflow.Future) { expired = true })
-		sel.Select(ctx)
-		if expired || ctx.Err() != nil {
-			why := "TTL " + e.in.RestrictTTL.String() + " ended"
-			if ctx.Err() != nil {
-				why = "run canceled"
-			}
-			e.liftStep(ctx, why)
-			return
-		}
-		if !got {
-			continue
-		}
-		if d.Actor != e.in.RequestedBy && (approvalPolicy{Approvers: e.policy.Approvers}).check(d.Actor) != "" {
-			e.rec.add(ctx, d.Actor, contract.SignalLiftRestrictions, "denied", "only the requester or an approver may lift restrictions")
-			continue
-		}
-		e.rec.add(ctx, d.Actor, contract.SignalLiftRestrictions, "accepted", d.Comment)
-		e.liftStep(ctx, "lifted early by "+d.Actor)
-		return
+	if e.v == workflow.DefaultVersion {
+		e.awaitLiftSignals(ctx)
+		return false
 	}
+	e.liftOpen = true
+	got, err := workflow.AwaitWithTimeout(ctx, max(0, e.liftAt.Sub(workflow.Now(ctx))), func() bool { return e.liftBy != nil })
+	e.liftOpen = false
+	switch {
+	case err != nil:
+		e.liftStep(ctx, "run canceled")
+		return true
+	case got:
+		e.liftStep(ctx, "lifted early by "+e.liftBy.Actor)
+	default:
+		e.liftStep(ctx, "TTL "+e.in.RestrictTTL.String()+" ended")
+	}
+	return false
+}
+
+// liftRule takes a lift-restrictions from the requester or an approver while routes are restricted.
+func (e *invalidation) liftRule(_ workflow.Context, actor string, d contract.Decision) (string, string) {
+	switch {
+	case !e.liftOpen:
+		return "no route restriction of this run is waiting to be lifted", ""
+	case actor != e.in.RequestedBy && !slices.Contains(e.policy.Approvers, actor):
+		return "only the requester or an approver may lift restrictions", ""
+	}
+	e.liftOpen = false
+	e.liftBy = &contract.Decision{Actor: actor, Comment: d.Comment}
+	return "", ""
+}
+
+// awaitApproval waits for the go-ahead quorum, escalating on each timeout, or for the signal
+// loop in a run started before Updates.
+func (e *invalidation) awaitApproval(ctx workflow.Context, remind func(ctx workflow.Context, kind string)) (approvalOutcome, error) {
+	w := gateWait{Timeout: e.policy.EmergencyApprovalTimeout, Escalate: true}
+	if e.v == workflow.DefaultVersion {
+		return awaitApproval(ctx, e.rec, e.dec, approvalPolicy{
+			Approvers: e.policy.Approvers, Requester: e.in.RequestedBy, Timeout: w.Timeout, Escalate: true,
+		}, remind)
+	}
+	if _, err := e.gate.await(ctx, e.rec, w, remind); err != nil {
+		return approvalOutcome{}, err
+	}
+	return e.gate.outcome(), nil
 }
 
 func (e *invalidation) liftStep(ctx workflow.Context, why string) {

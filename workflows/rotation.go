@@ -46,6 +46,15 @@ type rotation struct {
 	policy contract.Policy
 	res    contract.RotationResult
 	key    string
+	// v is DefaultVersion for runs started before decisions were verified Updates; they keep the
+	// signal loops of legacy_signals.go.
+	v    workflow.Version
+	dec  *intake
+	gate *gate
+	// rollbackOpen and resolveOpen say which decision the run takes now; rollbackBy and resolvedBy
+	// hold the accepted one for the main flow.
+	rollbackOpen, resolveOpen bool
+	rollbackBy, resolvedBy    *contract.Decision
 }
 
 var acts *activities.Activities // method values name activities; never called directly
@@ -69,7 +78,63 @@ func (r *rotation) setup(ctx workflow.Context) error {
 	// One key per run: retried activities and a continued run reuse the same secret version.
 	r.key = info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID
 	r.res.Target = r.in.Target
+	r.dec = newIntake(r.rec)
+	r.dec.reload = r.loadPolicy
+	r.v = workflow.GetVersion(ctx, "decisions-as-updates", workflow.DefaultVersion, 1)
+	if r.v >= 1 {
+		r.dec.rules[contract.SignalApprove] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+			return r.gate.approve(ctx, actor, d)
+		}
+		r.dec.rules[contract.SignalReject] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+			return r.gate.reject(ctx, actor, d)
+		}
+		r.dec.rules[contract.SignalRollback] = r.rollbackRule
+		r.dec.rules[contract.SignalResolve] = r.resolveRule
+		if err := r.dec.register(ctx); err != nil {
+			return err
+		}
+	}
 	return r.rec.registerQueries(ctx)
+}
+
+// loadPolicy loads the target's policy and opens the decision intake on it.
+func (r *rotation) loadPolicy(ctx workflow.Context) error {
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
+		return err
+	}
+	r.gate = newGate(r.rec, r.policy.Approvers, r.in.RequestedBy, r.policy.RotationQuorum)
+	r.gate.opensAt = r.in.WindowStart
+	r.gate.open = r.in.Mode != contract.ModeEmergency
+	r.dec.load(r.policy)
+	return nil
+}
+
+// checkStart refuses a run that nobody verifiably asked for: a manual run needs its requester's
+// signed statement, a scheduled one the target's schedule as parent. It also refuses a run under
+// any id but rotation-<target>, since a caller picks its own conflict policy.
+func (r *rotation) checkStart(ctx workflow.Context) error {
+	info := workflow.GetInfo(ctx)
+	if id := contract.RotationID(r.in.Target); info.WorkflowExecution.ID != id {
+		return fmt.Errorf("a rotation of %s runs only under the id %s, not %s", r.in.Target, id, info.WorkflowExecution.ID)
+	}
+	switch r.in.Mode {
+	case contract.ModeScheduled:
+		parent := info.ParentWorkflowExecution
+		if !strings.HasPrefix(r.in.RequestedBy, contract.RequesterSchedulePrefix) || parent == nil ||
+			!strings.HasPrefix(parent.ID, contract.ScheduledRotationWorkflowID(r.in.Target)) {
+			return errors.New("a scheduled rotation is started only by the target's schedule")
+		}
+	case contract.ModeEmergency:
+		// Checked in run: only the child of an approved emergency run, which verified its start.
+	default:
+		if err := r.dec.verifyStart(ctx, contract.ActionStartRotation, r.in.RequestedBy, r.in.Reason, r.in.Statement); err != nil {
+			return err
+		}
+	}
+	if o := r.in.RollbackOwner; o != "" && !r.dec.person(o) {
+		return fmt.Errorf("rollback owner %q is not a person in the config", o)
+	}
+	return nil
 }
 
 func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
@@ -84,9 +149,16 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 		r.rec.add(ctx, systemActor, "input", "rejected", err.Error())
 		return r.res, temporal.NewNonRetryableApplicationError("invalid rotation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
 	}
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
+	if err := r.loadPolicy(ctx); err != nil {
 		r.rec.add(ctx, systemActor, "load target policy", "failed", err.Error())
 		return r.res, err
+	}
+	if r.v >= 1 {
+		if err := r.checkStart(ctx); err != nil {
+			r.rec.add(ctx, systemActor, "start", "refused", err.Error())
+			return r.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
+		}
+		r.rec.add(ctx, r.in.RequestedBy, "start", "verified", "signed "+contract.ActionStartRotation)
 	}
 
 	// Pre-rotation checks: if any fails, stop before anything changes.
@@ -179,7 +251,7 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.Rotati
 	if start.After(now) {
 		r.rec.phase("waiting for window")
 		r.rec.step(ctx, stepWindow, contract.StateRunning, fmt.Sprintf("waiting until %s; rollback owner %s", start.UTC().Format(time.RFC3339), orApprover(r.in.RollbackOwner)))
-		if err := workflow.Sleep(ctx, start.Sub(now)); err != nil {
+		if err := r.waitForWindow(ctx, start.Sub(now)); err != nil {
 			return r.canceled(ctx, err)
 		}
 	}
@@ -187,7 +259,7 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.Rotati
 
 	r.rec.phase("waiting for approval")
 	r.rec.step(ctx, stepApproval, contract.StateRunning, "approvers: "+strings.Join(r.policy.Approvers, ", "))
-	out, err := awaitApproval(ctx, r.rec, r.approvalPolicy(), func(ctx workflow.Context, kind string) {
+	out, err := r.awaitApproval(ctx, start, func(ctx workflow.Context, kind string) {
 		r.announce(ctx, kind, fmt.Sprintf("Rotation of %s is waiting for approval by one of: %s (not %s).",
 			r.in.Target, strings.Join(r.policy.Approvers, ", "), r.in.RequestedBy), r.policy.Approvers...)
 	})
@@ -210,8 +282,8 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.Rotati
 	r.rec.status.ApprovedBy = out.Actor
 	detail := "approved by " + out.Actor
 	if r.in.RollbackOwner == "" {
-		r.in.RollbackOwner = out.Actor
-		detail += "; rollback owner " + out.Actor
+		r.in.RollbackOwner = out.First
+		detail += "; rollback owner " + out.First
 	}
 	r.rec.step(ctx, stepApproval, contract.StateDone, detail)
 
@@ -403,36 +475,38 @@ func (r *rotation) observe(ctx workflow.Context) {
 	}
 	r.rec.phase("observation window")
 	r.rec.step(ctx, stepObserve, contract.StateRunning, fmt.Sprintf("%s; %s may roll back", r.policy.ObservationWindow, r.in.RollbackOwner))
-	ch := workflow.GetSignalChannel(ctx, contract.SignalRollback)
-	dropStale(ctx, r.rec, ch, "rollback", "sent before the observation window opened; send it again")
-	tctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	timer := workflow.NewTimer(tctx, r.policy.ObservationWindow)
-	for {
-		var d contract.Decision
-		expired, got := false, false
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-			d, got = receiveDecision(ctx, c, r.rec, contract.SignalRollback)
-		})
-		sel.AddFuture(timer, func(workflow.Future) { expired = true })
-		sel.Select(ctx)
-		if expired || ctx.Err() != nil {
-			r.rec.step(ctx, stepObserve, contract.StateDone, "no rollback requested")
-			r.res.Outcome = contract.OutcomeCompleted
-			return
-		}
-		if !got {
-			continue
-		}
-		if d.Actor != r.in.RollbackOwner {
-			r.rec.add(ctx, d.Actor, "rollback", "denied", fmt.Sprintf("only the rollback owner %s may roll back", r.in.RollbackOwner))
-			continue
-		}
-		r.rec.add(ctx, d.Actor, "rollback", "accepted", d.Comment)
-		r.manualRollback(ctx, d)
+	if r.v == workflow.DefaultVersion {
+		r.observeSignals(ctx)
 		return
 	}
+	r.rollbackOpen = true
+	got, err := workflow.AwaitWithTimeout(ctx, r.policy.ObservationWindow, func() bool { return r.rollbackBy != nil })
+	r.rollbackOpen = false
+	switch {
+	case err != nil:
+		// The rotation is done and validated; canceling the wait leaves the new secret live.
+		r.res.Outcome = contract.OutcomeCanceled
+		r.res.Cause = "canceled during the observation window; the new secret stays live, validated"
+		r.rec.step(ctx, stepObserve, contract.StateSkipped, r.res.Cause)
+	case !got:
+		r.rec.step(ctx, stepObserve, contract.StateDone, "no rollback requested")
+		r.res.Outcome = contract.OutcomeCompleted
+	default:
+		r.manualRollback(ctx, *r.rollbackBy)
+	}
+}
+
+// rollbackRule takes a rollback from the rollback owner during the observation window.
+func (r *rotation) rollbackRule(_ workflow.Context, actor string, d contract.Decision) (string, string) {
+	switch {
+	case !r.rollbackOpen:
+		return "a rollback is taken only during the observation window", ""
+	case actor != r.in.RollbackOwner:
+		return fmt.Sprintf("only the rollback owner %s may roll back", r.in.RollbackOwner), ""
+	}
+	r.rollbackOpen = false
+	r.rollbackBy = &contract.Decision{Actor: actor, Comment: d.Comment}
+	return "", "rolling back now"
 }
 
 // manualRollback is the runbook's rollback: restore the previous secret, restart, re-validate.
@@ -465,7 +539,9 @@ func (r *rotation) manualRollback(ctx workflow.Context, d contract.Decision) {
 // current is the version the secret store holds as current, which the target must match again.
 func (r *rotation) escalate(ctx workflow.Context, cause string, current contract.VersionRef) {
 	r.rec.phase("escalated: waiting for resolve")
-	dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, contract.SignalResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
+	if r.v == workflow.DefaultVersion {
+		dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, contract.SignalResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
+	}
 	r.rec.add(ctx, systemActor, "escalation", "waiting for resolve", cause)
 	mention := r.policy.Approvers
 	if !slices.Contains(mention, r.in.RollbackOwner) {
@@ -476,43 +552,36 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current contract
 			"A human must bring it back to the store's current version %s (fingerprint %s): the next rotation's pre-checks refuse any drift. Then send 'resolve'.",
 		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint, current.ID, current.Fingerprint)
 	r.announce(ctx, "escalation", text, mention...)
-	ch := workflow.GetSignalChannel(ctx, contract.SignalResolve)
-	// Re-announce at the reminder interval until someone takes it: an open escalation must not
-	// be forgotten in a scrolled-away channel. A denied signal does not reset the reminder.
-	tctx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	var remind workflow.Future
-	reminders := workflow.GetVersion(ctx, "escalation-reminders", workflow.DefaultVersion, 1) >= 1
-	if reminders && r.policy.ReminderInterval > 0 {
-		remind = workflow.NewTimer(tctx, r.policy.ReminderInterval)
-	}
-	for {
-		var d contract.Decision
-		got, again := false, false
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-			d, got = receiveDecision(ctx, c, r.rec, contract.SignalResolve)
-		})
-		if remind != nil {
-			sel.AddFuture(remind, func(workflow.Future) { again = true })
-		}
-		sel.Select(ctx)
-		if again {
-			r.announce(ctx, "escalation", "STILL OPEN: "+text, mention...)
-			remind = workflow.NewTimer(tctx, r.policy.ReminderInterval)
-			continue
-		}
-		if !got {
-			continue
-		}
-		if d.Actor != r.in.RollbackOwner && (approvalPolicy{Approvers: r.policy.Approvers}).check(d.Actor) != "" {
-			r.rec.add(ctx, d.Actor, "resolve", "denied", "only the rollback owner or an approver may resolve")
-			continue
-		}
-		r.rec.add(ctx, d.Actor, "resolve", "accepted", d.Comment)
-		r.res.Cause += "; resolved by " + d.Actor + ": " + d.Comment
+	if r.v == workflow.DefaultVersion {
+		r.awaitResolveSignals(ctx, text, mention)
 		return
 	}
+	// Re-announce at the reminder interval until someone takes it: an open escalation must not
+	// be forgotten in a scrolled-away channel.
+	r.resolveOpen = true
+	for r.resolvedBy == nil {
+		if r.policy.ReminderInterval <= 0 {
+			_ = workflow.Await(ctx, func() bool { return r.resolvedBy != nil })
+			break
+		}
+		if ok, _ := workflow.AwaitWithTimeout(ctx, r.policy.ReminderInterval, func() bool { return r.resolvedBy != nil }); !ok {
+			r.announce(ctx, "escalation", "STILL OPEN: "+text, mention...)
+		}
+	}
+	r.res.Cause += "; resolved by " + r.resolvedBy.Actor + ": " + contract.CleanText(r.resolvedBy.Comment)
+}
+
+// resolveRule takes a resolve from the rollback owner or an approver while the run is escalated.
+func (r *rotation) resolveRule(_ workflow.Context, actor string, d contract.Decision) (string, string) {
+	switch {
+	case !r.resolveOpen:
+		return "the run is not escalated; there is nothing to resolve", ""
+	case actor != r.in.RollbackOwner && !slices.Contains(r.policy.Approvers, actor):
+		return "only the rollback owner or an approver may resolve", ""
+	}
+	r.resolveOpen = false
+	r.resolvedBy = &contract.Decision{Actor: actor, Comment: d.Comment}
+	return "", ""
 }
 
 func (r *rotation) canceled(ctx workflow.Context, err error) (contract.RotationResult, bool, error) {

@@ -33,12 +33,19 @@ func (r *record) registerQueries(ctx workflow.Context) error {
 	return workflow.SetQueryHandler(ctx, contract.QueryTimeline, func() ([]contract.Event, error) { return r.timeline, nil })
 }
 
+// add puts an event on the timeline. Text from people in it is shown escaped, never raw.
 func (r *record) add(ctx workflow.Context, actor, action, outcome, detail string) {
-	r.timeline = append(r.timeline, contract.Event{
-		At: workflow.Now(ctx).UTC(), Actor: actor, Action: action, Outcome: outcome, Detail: detail,
-	})
+	r.decision(ctx, contract.Event{Actor: actor, Action: action, Outcome: outcome, Detail: detail})
+}
+
+// decision records an event at the workflow's UTC time and returns it as recorded.
+func (r *record) decision(ctx workflow.Context, ev contract.Event) contract.Event {
+	ev.At = workflow.Now(ctx).UTC()
+	ev.Actor, ev.Detail = contract.CleanText(ev.Actor), contract.CleanText(ev.Detail)
+	r.timeline = append(r.timeline, ev)
 	// The Web UI shows this on the run's page: responders see the checklist without a query.
 	workflow.SetCurrentDetails(ctx, r.details())
+	return ev
 }
 
 // details renders the status as markdown for the Web UI.

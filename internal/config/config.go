@@ -32,6 +32,11 @@ const DefaultPath = "runbook.yaml"
 // Config is the whole file.
 type Config struct {
 	Targets map[string]*Target `yaml:"targets"`
+	// PeopleByName are the people who may request and decide runs, by canonical name. Use
+	// Person and People to read them.
+	PeopleByName map[string]*Person `yaml:"people"`
+	// Gateway holds the Slack gateway's signing keys; nil when there is no gateway.
+	Gateway *Gateway `yaml:"gateway"`
 	// Dir is the directory of the config file; relative paths in it are resolved against Dir.
 	Dir string `yaml:"-"`
 }
@@ -48,7 +53,7 @@ type Target struct {
 	Probe             Probe              `yaml:"probe"`
 	Claims            Claims             `yaml:"claims"`
 	Approvers         []string           `yaml:"approvers"`
-	AllowSelfApproval bool               `yaml:"allow_self_approval"`
+	Quorum            Quorum             `yaml:"quorum"`
 	Rotation          RotationPolicy     `yaml:"rotation"`
 	Emergency         EmergencyPolicy    `yaml:"emergency"`
 	CriticalEndpoints []CriticalEndpoint `yaml:"critical_endpoints"`
@@ -110,6 +115,54 @@ type RotationPolicy struct {
 	// ClosedWindow says what a rotation does when it is approved after its window closed:
 	// "end" ends the run unchanged, "next" waits for the same window on the next day.
 	ClosedWindow string `yaml:"closed_window"`
+	// ApprovalValidity is how long an approval given before the window opens stays valid.
+	ApprovalValidity Duration `yaml:"approval_validity"`
+}
+
+// Quorum is how many distinct approvers, other than the requester, a run needs.
+type Quorum struct {
+	Rotation  int `yaml:"rotation"`
+	Emergency int `yaml:"emergency"`
+}
+
+// Person is someone named in approvers, who signs statements with one of Keys.
+type Person struct {
+	Name    string `yaml:"-"`
+	SlackID string `yaml:"slack_id"`
+	Keys    []Key  `yaml:"keys"`
+}
+
+// Gateway is the Slack gateway, which signs on behalf of the people who click in Slack.
+type Gateway struct {
+	Keys []Key `yaml:"keys"`
+}
+
+// Key is one public key: an authorized_keys line written inline (a public key is no secret) or
+// a {file: PATH} holding one. A file is read only when resolved, so that it may be created after
+// the config is written (the demo keys are).
+type Key struct {
+	Inline string `yaml:"-"`
+	File   string `yaml:"file"`
+}
+
+// UnmarshalYAML accepts a scalar (an inline key) or a mapping {file: PATH}.
+func (k *Key) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var s string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		*k = Key{Inline: s}
+		return nil
+	}
+	var f struct {
+		File string `yaml:"file"`
+	}
+	if err := n.Decode(&f); err != nil {
+		return err
+	}
+	*k = Key{File: f.File}
+	return nil
 }
 
 // EmergencyPolicy tunes runbook 3.
@@ -201,6 +254,19 @@ func Parse(b []byte, dir string) (*Config, error) {
 	if len(c.Targets) == 0 {
 		return nil, errors.New("targets: at least one target is required")
 	}
+	if err := c.validatePeople(); err != nil {
+		return nil, err
+	}
+	if c.Gateway != nil {
+		if len(c.Gateway.Keys) == 0 {
+			return nil, errors.New("gateway.keys: at least one key is required")
+		}
+		for i, k := range c.Gateway.Keys {
+			if err := checkKey(fmt.Sprintf("gateway.keys[%d]", i), k); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// Sorted, so that the same file always reports the same first error.
 	for _, name := range c.TargetNames() {
 		t := c.Targets[name]
@@ -209,7 +275,7 @@ func Parse(b []byte, dir string) (*Config, error) {
 		}
 		t.Name = name
 		t.defaults()
-		if err := t.validate(); err != nil {
+		if err := t.validate(c.PeopleByName); err != nil {
 			return nil, err
 		}
 	}
@@ -306,7 +372,15 @@ func (t *Target) defaults() {
 	setDur(&t.Rotation.ApprovalTimeout, time.Hour)
 	setDur(&t.Rotation.ReminderInterval, 15*time.Minute)
 	setDur(&t.Rotation.ObservationWindow, 15*time.Minute)
+	setDur(&t.Rotation.ApprovalValidity, 24*time.Hour)
 	setDur(&t.Emergency.ApprovalTimeout, 5*time.Minute)
+	// An explicit 0 never gets here: schemaCheck rejects it, so 0 means "not given".
+	if t.Quorum.Rotation == 0 {
+		t.Quorum.Rotation = 1
+	}
+	if t.Quorum.Emergency == 0 {
+		t.Quorum.Emergency = 1
+	}
 	if t.Rotation.ClosedWindow == "" {
 		t.Rotation.ClosedWindow = "end"
 	}
@@ -331,7 +405,8 @@ func (t *Target) defaults() {
 
 var targetName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
-func (t *Target) validate() error {
+// validate checks a target after defaults; people are the config's, by name.
+func (t *Target) validate(people map[string]*Person) error {
 	f := func(field, format string, a ...any) error {
 		return fmt.Errorf("targets.%s.%s: %s", t.Name, field, fmt.Sprintf(format, a...))
 	}
@@ -384,6 +459,23 @@ func (t *Target) validate() error {
 	}
 	if len(t.Approvers) == 0 {
 		return f("approvers", "at least one approver is required")
+	}
+	for i, a := range t.Approvers {
+		if _, ok := people[a]; !ok {
+			return f(fmt.Sprintf("approvers[%d]", i), "unknown person %q (not in people)", a)
+		}
+		// A name listed twice would count twice toward a quorum.
+		if slices.Index(t.Approvers, a) != i {
+			return f(fmt.Sprintf("approvers[%d]", i), "%q is listed twice", a)
+		}
+	}
+	for _, q := range []struct {
+		field string
+		n     int
+	}{{"quorum.rotation", t.Quorum.Rotation}, {"quorum.emergency", t.Quorum.Emergency}} {
+		if q.n < 1 || q.n > len(t.Approvers) {
+			return f(q.field, "must be between 1 and the number of approvers (%d), got %d", len(t.Approvers), q.n)
+		}
 	}
 	if t.Rotation.ClosedWindow != "end" && t.Rotation.ClosedWindow != "next" {
 		return f("rotation.closed_window", "must be \"end\" or \"next\", got %q", t.Rotation.ClosedWindow)
@@ -440,13 +532,44 @@ func (c *schemaCheck) node(path string, n *yaml.Node, t reflect.Type) error {
 		}
 		return c.node(path, n.Content[0], t)
 	}
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return nil
-	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		if t == reflect.TypeOf(Key{}) { // the decoder would drop it from the list silently
+			return fmt.Errorf("%s: a public key (an authorized_keys line) or {file: PATH} is required", path)
+		}
+		return nil
+	}
+	sub := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
 	switch t {
+	case reflect.TypeOf(Key{}):
+		switch n.Kind {
+		case yaml.ScalarNode:
+			return nil // checked at load, by parsing
+		case yaml.MappingNode: // only file is known: left to the struct walk below
+		default:
+			return fmt.Errorf("%s: must be a public key (an authorized_keys line) or {file: PATH}", path)
+		}
+	case reflect.TypeOf(Quorum{}):
+		// Checked here because after decoding an explicit 0 looks like "not given".
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if _, ok := yamlField(t, k.Value); !ok {
+					continue // reported by the struct walk below
+				}
+				var q int
+				if v.Kind != yaml.ScalarNode || v.Decode(&q) != nil || q < 1 {
+					return fmt.Errorf("%s: must be a whole number, at least 1", sub(k.Value))
+				}
+			}
+		}
 	case reflect.TypeOf(Ref{}):
 		if n.Kind != yaml.MappingNode {
 			return fmt.Errorf("%s: must be a reference {env: NAME} or {file: PATH}; values are never inline", path)
@@ -460,12 +583,6 @@ func (c *schemaCheck) node(path string, n *yaml.Node, t reflect.Type) error {
 			return fmt.Errorf("%s: %q is negative", path, n.Value)
 		}
 		return nil
-	}
-	sub := func(k string) string {
-		if path == "" {
-			return k
-		}
-		return path + "." + k
 	}
 	if n.Kind == yaml.MappingNode {
 		seen := map[string]int{}
@@ -516,6 +633,13 @@ func (c *schemaCheck) node(path string, n *yaml.Node, t reflect.Type) error {
 				return err
 			}
 		}
+	case t.Kind() == reflect.Slice && (n.Kind == yaml.ScalarNode || n.Kind == yaml.MappingNode):
+		return fmt.Errorf("%s: must be a list", path)
+	case (t.Kind() == reflect.Struct || t.Kind() == reflect.Map) && (n.Kind == yaml.ScalarNode || n.Kind == yaml.SequenceNode):
+		if path == "" {
+			return errors.New("the config must be a mapping of sections (targets, people, gateway)")
+		}
+		return fmt.Errorf("%s: must be a mapping", path)
 	}
 	return nil
 }

@@ -11,8 +11,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// minimal is the smallest valid config; every other setting takes its default.
-const minimal = `targets:
+// minimal is the smallest valid config; every other setting takes its default. Key files are
+// not read at load, so they need not exist.
+const minimal = minimalTarget + minimalPeople
+
+const minimalPeople = `people:
+  alice: {keys: [{file: keys/alice.pub}]}
+  bob: {keys: [{file: keys/bob.pub}]}
+  carol: {keys: [{file: keys/carol.pub}]}
+`
+
+const minimalTarget = `targets:
   demo:
     base_url: http://127.0.0.1:8081
     secret_store: {kind: file, dir: secrets, name: demo-jwt-secret}
@@ -49,8 +58,16 @@ func TestLoad_RepoRunbook(t *testing.T) {
 	tg, err := c.Target("demo")
 	require.NoError(t, err)
 	require.Equal(t, "demo", tg.Name)
-	require.Equal(t, []string{"alice", "bob"}, tg.Approvers)
-	require.False(t, tg.AllowSelfApproval)
+	require.Equal(t, []string{"alice", "bob", "carol"}, tg.Approvers)
+	require.Equal(t, Quorum{Rotation: 1, Emergency: 1}, tg.Quorum)
+	require.Equal(t, 24*time.Hour, tg.Rotation.ApprovalValidity.D())
+	for _, name := range tg.Approvers {
+		p, ok := c.Person(name)
+		require.True(t, ok, name)
+		require.Equal(t, name, p.Name)
+		require.Equal(t, []string{filepath.Join(repo, "var/demo/keys", name+".pub")}, c.KeyFiles(name))
+	}
+	require.Equal(t, "UALICE", c.PeopleByName["alice"].SlackID)
 	require.Equal(t, "http://127.0.0.1:8081", tg.BaseURL)
 	require.Equal(t, "exec", tg.Deployer.Kind)
 	require.Equal(t, "bin/authbackend", tg.Deployer.Argv[0])
@@ -104,8 +121,11 @@ func TestParse_Defaults(t *testing.T) {
 	require.Equal(t, 15*time.Minute, tg.Rotation.ObservationWindow.D())
 	require.Equal(t, "end", tg.Rotation.ClosedWindow)
 	require.Equal(t, 5*time.Minute, tg.Emergency.ApprovalTimeout.D())
+	require.Equal(t, 24*time.Hour, tg.Rotation.ApprovalValidity.D())
+	require.Equal(t, Quorum{Rotation: 1, Emergency: 1}, tg.Quorum)
 	require.Equal(t, "JWT_SECRET", tg.EnvSink.Key)
 	require.Equal(t, "/admin/users", tg.Probe.AdminPath)
+	require.Nil(t, c.Gateway)
 
 	c, err = Parse([]byte(strings.Replace(minimal, "    approvers:",
 		"    critical_endpoints:\n      - {path: /healthz, expected_status: 200}\n    approvers:", 1)), "/x")
@@ -116,8 +136,8 @@ func TestParse_Defaults(t *testing.T) {
 func TestParse_ExplicitValuesWin(t *testing.T) {
 	c, err := Parse([]byte(strings.NewReplacer(
 		"    approvers: [alice, bob]\n", `    approvers: [alice, bob]
-    allow_self_approval: true
-    rotation: {approval_timeout: 90m, closed_window: next}
+    quorum: {rotation: 2, emergency: 1}
+    rotation: {approval_timeout: 90m, closed_window: next, approval_validity: 2h}
     emergency: {approval_timeout: 30s}
 `,
 		"      argv: [bin/deploy, --now]\n", "      argv: [bin/deploy, --now]\n      timeout: 2m\n",
@@ -125,7 +145,8 @@ func TestParse_ExplicitValuesWin(t *testing.T) {
 	).Replace(minimal)), "/x")
 	require.NoError(t, err)
 	tg := c.Targets["demo"]
-	require.True(t, tg.AllowSelfApproval)
+	require.Equal(t, Quorum{Rotation: 2, Emergency: 1}, tg.Quorum)
+	require.Equal(t, 2*time.Hour, tg.Rotation.ApprovalValidity.D())
 	require.Equal(t, 90*time.Minute, tg.Rotation.ApprovalTimeout.D())
 	require.Equal(t, "next", tg.Rotation.ClosedWindow)
 	require.Equal(t, 30*time.Second, tg.Emergency.ApprovalTimeout.D())
@@ -135,7 +156,7 @@ func TestParse_ExplicitValuesWin(t *testing.T) {
 
 func TestParse_AnchorsAndMergeKeys(t *testing.T) {
 	// YAML's own ways of sharing settings keep working: a second target reuses the first's probe.
-	valid := strings.Replace(minimal, "    probe:\n", "    probe: &probe\n", 1) + `  staging:
+	valid := strings.Replace(minimalTarget, "    probe:\n", "    probe: &probe\n", 1) + `  staging:
     base_url: http://127.0.0.1:8082
     secret_store: {kind: file, dir: secrets, name: staging-jwt-secret}
     env_sink: {kind: dotenv, path: staging.env}
@@ -146,7 +167,7 @@ func TestParse_AnchorsAndMergeKeys(t *testing.T) {
       admin_path: /admin
     claims: {issuer: staging}
     approvers: [carol]
-`
+` + minimalPeople
 	c, err := Parse([]byte(valid), "/x")
 	require.NoError(t, err)
 	require.Equal(t, []string{"demo", "staging"}, c.TargetNames())
@@ -183,7 +204,7 @@ func TestParse_BadConfigs(t *testing.T) {
 		want     string // the error starts with the field's path and says what is wrong
 	}{
 		{"unknown top-level key", "targets:\n", "target:\n  demo: {}\ntargets:\n",
-			"target: unknown key (known: targets)"},
+			"target: unknown key (known: targets, people, gateway)"},
 		{"unknown target key", "    approvers:", "    aprovers: [carol]\n    approvers:",
 			"targets.demo.aprovers: unknown key"},
 		{"unknown nested key", "      argv: [bin/deploy, --now]", "      argvv: [bin/deploy, --now]",
@@ -248,6 +269,52 @@ func TestParse_BadConfigs(t *testing.T) {
 			`targets.demo.critical_endpoints[0].as: must be empty, "user" or "admin"`},
 		{"critical endpoint as admin without admin probe", "    approvers:", "    critical_endpoints:\n      - {path: /admin/users, as: admin, expected_status: 200}\n    approvers:",
 			`targets.demo.critical_endpoints[0].as: "admin" needs probe.admin_username`},
+		{"allow_self_approval is gone", "    approvers:", "    allow_self_approval: true\n    approvers:",
+			"targets.demo.allow_self_approval: unknown key"},
+		{"approver not in people", "[alice, bob]", "[alice, mallory]",
+			`targets.demo.approvers[1]: unknown person "mallory" (not in people)`},
+		{"approver by another case", "[alice, bob]", "[Alice]", `targets.demo.approvers[0]: unknown person "Alice"`},
+		{"approver twice", "[alice, bob]", "[alice, bob, alice]", `targets.demo.approvers[2]: "alice" is listed twice`},
+		{"quorum zero", "    approvers:", "    quorum: {rotation: 0}\n    approvers:",
+			"targets.demo.quorum.rotation: must be a whole number, at least 1"},
+		{"quorum negative", "    approvers:", "    quorum: {emergency: -1}\n    approvers:",
+			"targets.demo.quorum.emergency: must be a whole number, at least 1"},
+		{"quorum not a number", "    approvers:", "    quorum: {rotation: two}\n    approvers:",
+			"targets.demo.quorum.rotation: must be a whole number, at least 1"},
+		{"quorum null", "    approvers:", "    quorum: {rotation: ~}\n    approvers:",
+			"targets.demo.quorum.rotation: must be a whole number, at least 1"},
+		{"quorum above approvers", "    approvers:", "    quorum: {emergency: 3}\n    approvers:",
+			"targets.demo.quorum.emergency: must be between 1 and the number of approvers (2), got 3"},
+		{"unknown quorum key", "    approvers:", "    quorum: {rotations: 1}\n    approvers:",
+			"targets.demo.quorum.rotations: unknown key (known: rotation, emergency)"},
+		{"negative approval_validity", "    approvers:", "    rotation: {approval_validity: -1h}\n    approvers:",
+			`targets.demo.rotation.approval_validity: "-1h" is negative`},
+		{"person name with capitals", "  alice: {", "  Alice: {",
+			`people: name "Alice" must match ^[a-z][a-z0-9._-]{0,31}$: names are lower case, so that no two people differ only by case, spaces or look-alike letters`},
+		{"person name with a space", "  alice: {", `  "alice smith": {`, `people: name "alice smith" must match`},
+		{"person name with a look-alike letter", "  alice: {", "  аlice: {", "names are lower case"},
+		{"person without keys", "  bob: {keys: [{file: keys/bob.pub}]}", "  bob: {keys: []}", "people.bob.keys: at least one key is required"},
+		{"person without keys field", "  bob: {keys: [{file: keys/bob.pub}]}", "  bob: {slack_id: UBOB}", "people.bob.keys: at least one key is required"},
+		{"empty person", "  bob: {keys: [{file: keys/bob.pub}]}", "  bob:", "people.bob.keys: at least one key is required"},
+		{"unknown person key", "  bob: {keys:", "  bob: {email: b@x, keys:", "people.bob.email: unknown key (known: slack_id, keys)"},
+		{"keys not a list", "{keys: [{file: keys/bob.pub}]}", "{keys: {file: keys/bob.pub}}", "people.bob.keys: must be a list"},
+		{"key as a list", "[{file: keys/bob.pub}]", "[[keys/bob.pub]]",
+			"people.bob.keys[0]: must be a public key (an authorized_keys line) or {file: PATH}"},
+		{"unknown key-entry key", "{file: keys/bob.pub}", "{path: keys/bob.pub}", "people.bob.keys[0].path: unknown key (known: file)"},
+		{"empty key entry", "{file: keys/bob.pub}", "{}", "people.bob.keys[0]: a public key (an authorized_keys line) or {file: PATH} is required"},
+		{"null key entry", "[{file: keys/bob.pub}]", "[~]", "people.bob.keys[0]: a public key"},
+		{"inline key that does not parse", "[{file: keys/bob.pub}]", `["ssh-ed25519 s3cr3t-not-base64 bob@laptop"]`,
+			"people.bob.keys[0]: not a public key in authorized_keys form"},
+		{"inline private key", "[{file: keys/bob.pub}]", `["-----BEGIN OPENSSH PRIVATE KEY-----\nhunter2\n-----END OPENSSH PRIVATE KEY-----"]`,
+			"people.bob.keys[0]: is a private key; give the public key"},
+		{"bad slack id", "  bob: {keys:", "  bob: {slack_id: ubob, keys:", "people.bob.slack_id: must be a Slack user id"},
+		{"duplicate slack id", "  alice: {keys: [{file: keys/alice.pub}]}\n  bob: {keys:",
+			"  alice: {slack_id: UBOB, keys: [{file: keys/alice.pub}]}\n  bob: {slack_id: UBOB, keys:",
+			"people.bob.slack_id: UBOB is already alice's"},
+		{"people as a list", "people:\n", "people:\n  - dave\npeeps:\n", "people: must be a mapping"},
+		{"empty gateway keys", "people:\n", "gateway: {keys: []}\npeople:\n", "gateway.keys: at least one key is required"},
+		{"bad gateway key", "people:\n", "gateway: {keys: [not-a-key]}\npeople:\n", "gateway.keys[0]: not a public key in authorized_keys form"},
+		{"unknown gateway key", "people:\n", "gateway: {keys: [{file: g.pub}], url: x}\npeople:\n", "gateway.url: unknown key (known: keys)"},
 		{"not YAML", "", "targets: [unclosed\n", "yaml:"},
 		{"duplicate key", "    approvers: [alice, bob]\n", "    approvers: [alice, bob]\n    approvers: [carol]\n", "targets.demo.approvers: defined twice (lines 16 and 17)"},
 	}
@@ -285,7 +352,7 @@ func TestTarget_Unknown(t *testing.T) {
 	_, err := c.Target("prod")
 	require.EqualError(t, err, `unknown target "prod" (known: demo)`)
 
-	doc := minimal + strings.ReplaceAll(strings.TrimPrefix(minimal, "targets:\n"), "  demo:", "  alpha:")
+	doc := minimalTarget + strings.ReplaceAll(strings.TrimPrefix(minimalTarget, "targets:\n"), "  demo:", "  alpha:") + minimalPeople
 	c, err = Parse([]byte(doc), "/x")
 	require.NoError(t, err)
 	_, err = c.Target("")

@@ -30,6 +30,9 @@ func FuzzParse(f *testing.F) {
 		"\xff\xfe\x00",
 		"%YAML 1.1\n---\ntargets: ~\n...\n---\nx: 1\n",
 		strings.Replace(minimal, "    approvers:", "    headers: &h {a: b}\n    approvers:", 1),
+		strings.Replace(minimal, "    approvers:", "    quorum: {rotation: 0, emergency: 2}\n    approvers:", 1),
+		strings.Replace(minimal, "[{file: keys/bob.pub}]", "[\"ssh-ed25519 AAAA\", {file: ~}, [x]]", 1),
+		"people: {Alice: {keys: [x]}}\ngateway: {keys: []}\ntargets: {}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -49,12 +52,20 @@ func FuzzParse(f *testing.F) {
 			if err != nil || tg == nil || tg.Name != name {
 				t.Fatalf("target %q: %v", name, err)
 			}
-			if err := tg.validate(); err != nil {
+			if err := tg.validate(c.PeopleByName); err != nil {
 				t.Fatalf("Parse accepted an invalid target: %v", err)
+			}
+			for _, a := range tg.Approvers {
+				if _, ok := c.Person(a); !ok {
+					t.Fatalf("target %q: approver %q is not a person", name, a)
+				}
+			}
+			if tg.Quorum.Rotation < 1 || tg.Quorum.Emergency < 1 {
+				t.Fatalf("target %q: quorum %+v after defaults", name, tg.Quorum)
 			}
 			for _, d := range []Duration{tg.Deployer.Timeout, tg.Deployer.ReadinessTimeout, tg.Claims.TTL,
 				tg.Rotation.ApprovalTimeout, tg.Rotation.ReminderInterval, tg.Rotation.ObservationWindow,
-				tg.Emergency.ApprovalTimeout} {
+				tg.Rotation.ApprovalValidity, tg.Emergency.ApprovalTimeout} {
 				if d <= 0 {
 					t.Fatalf("target %q: duration %s after defaults", name, d.D())
 				}

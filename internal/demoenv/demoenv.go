@@ -1,18 +1,24 @@
 // Package demoenv creates the local files the demo stack needs: the backend's env file with its
-// JWT secret, the admin token, the demo users and their passwords. It runs on every `make up` and
-// only fills in what is missing, because the secret in backend.env may have been rotated since.
+// JWT secret, the admin token, the demo users and their passwords, and the SSH keys the demo
+// people sign with. It runs on every `make up` and only fills in what is missing, because the
+// secret in backend.env may have been rotated since.
 package demoenv
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/authops/authops/internal/atomicfile"
 )
@@ -23,6 +29,16 @@ const (
 	UserProbeAdmin = "probe-admin"
 	UserDemo       = "demo-user"
 )
+
+// The demo people, who request and decide runs; runbook.yaml names them with their keys.
+const (
+	PersonAlice = "alice"
+	PersonBob   = "bob"
+	PersonCarol = "carol"
+)
+
+// People returns the demo people Prepare makes keys for.
+func People() []string { return []string{PersonAlice, PersonBob, PersonCarol} }
 
 const (
 	dirMode  fs.FileMode = 0o700
@@ -42,6 +58,17 @@ type Paths struct {
 	PidFile        string // authbackend.pid, written by the backend
 	PasswordsDir   string // passwords/<user>, plaintext for the probes
 	SecretsDir     string // secrets/, the file secret store
+	KeysDir        string // keys/<person> and keys/<person>.pub, the demo people's SSH keys
+}
+
+// KeyFile is where a demo person's private SSH key is kept, in OpenSSH format.
+func (p Paths) KeyFile(person string) string {
+	return filepath.Join(p.KeysDir, person)
+}
+
+// PublicKeyFile is where a demo person's public SSH key is kept, as an authorized_keys line.
+func (p Paths) PublicKeyFile(person string) string {
+	return p.KeyFile(person) + ".pub"
 }
 
 // PasswordFile is where the plaintext password of a demo user is kept.
@@ -80,6 +107,7 @@ func NewPaths(dir string) (Paths, error) {
 		PidFile:        filepath.Join(abs, "authbackend.pid"),
 		PasswordsDir:   filepath.Join(abs, "passwords"),
 		SecretsDir:     filepath.Join(abs, "secrets"),
+		KeysDir:        filepath.Join(abs, "keys"),
 	}, nil
 }
 
@@ -90,7 +118,7 @@ func Prepare(dir string) (Paths, error) {
 	if err != nil {
 		return Paths{}, err
 	}
-	for _, d := range []string{p.Dir, p.PasswordsDir, p.SecretsDir} {
+	for _, d := range []string{p.Dir, p.PasswordsDir, p.SecretsDir, p.KeysDir} {
 		if err := ensureDir(d); err != nil {
 			return Paths{}, err
 		}
@@ -113,8 +141,64 @@ func Prepare(dir string) (Paths, error) {
 	if err := prepareUsers(p); err != nil {
 		return Paths{}, err
 	}
+	for _, person := range People() {
+		if err := prepareKey(p, person); err != nil {
+			return Paths{}, err
+		}
+	}
 	return p, nil
 }
+
+// prepareKey creates a person's ed25519 key pair once. The public key is always derived from the
+// private key on disk, so that a concurrent Prepare that wrote the private key first wins whole.
+func prepareKey(p Paths, person string) error {
+	privPath, pubPath := p.KeyFile(person), p.PublicKeyFile(person)
+	if _, err := os.Stat(privPath); errors.Is(err, fs.ErrNotExist) {
+		// A new private key would not match the public key that may already be trusted.
+		if _, err := os.Stat(pubPath); err == nil {
+			return fmt.Errorf("demoenv: %s has no private key %s; remove it to regenerate", pubPath, privPath)
+		}
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return fmt.Errorf("demoenv: generate key for %s: %w", person, err)
+		}
+		block, err := ssh.MarshalPrivateKey(priv, keyComment(person))
+		if err != nil {
+			return fmt.Errorf("demoenv: encode key for %s: %w", person, err)
+		}
+		if err := writeOnce(privPath, pem.EncodeToMemory(block)); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return fmt.Errorf("demoenv: stat %s: %w", privPath, err)
+	} else if err := tightenMode(privPath); err != nil {
+		return err
+	}
+
+	b, err := os.ReadFile(privPath)
+	if err != nil {
+		return fmt.Errorf("demoenv: read key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		return fmt.Errorf("demoenv: parse %s: remove it and %s to regenerate: %w", privPath, pubPath, err)
+	}
+	pub := signer.PublicKey()
+	line := bytes.TrimSpace(ssh.MarshalAuthorizedKey(pub))
+	if err := writeOnce(pubPath, fmt.Appendf(line, " %s\n", keyComment(person))); err != nil {
+		return err
+	}
+	b, err = os.ReadFile(pubPath)
+	if err != nil {
+		return fmt.Errorf("demoenv: read public key: %w", err)
+	}
+	if got, _, _, _, err := ssh.ParseAuthorizedKey(b); err != nil || !bytes.Equal(got.Marshal(), pub.Marshal()) {
+		return fmt.Errorf("demoenv: %s does not match %s; remove both to regenerate", pubPath, privPath)
+	}
+	return nil
+}
+
+func keyComment(person string) string { return person + "@authops-demo" }
 
 // prepareUsers keeps users.json and passwords/<user> in agreement. Whichever side exists wins, so
 // that deleting only one of them does not lock the probes out.

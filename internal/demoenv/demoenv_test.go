@@ -17,12 +17,15 @@ func TestPrepareCreatesFilesWithModes(t *testing.T) {
 		t.Fatalf("Prepare: %v", err)
 	}
 
-	for _, d := range []string{p.Dir, p.PasswordsDir, p.SecretsDir} {
+	for _, d := range []string{p.Dir, p.PasswordsDir, p.SecretsDir, p.KeysDir} {
 		assertMode(t, d, fs.ModeDir|0o700)
 	}
 	files := []string{p.EnvFile, p.AdminTokenFile, p.UsersFile}
 	for _, u := range demoUsers() {
 		files = append(files, p.PasswordFile(u.Username))
+	}
+	for _, person := range People() {
+		files = append(files, p.KeyFile(person), p.PublicKeyFile(person))
 	}
 	for _, f := range files {
 		assertMode(t, f, 0o600)
@@ -39,6 +42,10 @@ func TestPrepareCreatesFilesWithModes(t *testing.T) {
 	}
 	assertNoTempFiles(t, p.Dir)
 	assertNoTempFiles(t, p.PasswordsDir)
+	assertNoTempFiles(t, p.KeysDir)
+	if want := filepath.Join(p.Dir, "keys", "alice.pub"); p.PublicKeyFile(PersonAlice) != want {
+		t.Errorf("PublicKeyFile(alice) = %s, want %s", p.PublicKeyFile(PersonAlice), want)
+	}
 }
 
 func TestPrepareSecretsAreLongAndRandom(t *testing.T) {

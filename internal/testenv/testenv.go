@@ -4,6 +4,8 @@
 package testenv
 
 import (
+	"github.com/authops/authops/contract"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -27,7 +29,6 @@ import (
 	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/supervise"
 	"github.com/authops/authops/worker/register"
-	"github.com/authops/authops/workflows"
 )
 
 // Options tune an environment.
@@ -108,7 +109,7 @@ func Start(t testing.TB, o Options) *Env {
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:     filepath.Join(e.Bin, "temporal"),
 		LogLevel:         "error",
-		SearchAttributes: workflows.SearchAttributes(),
+		SearchAttributes: contract.SearchAttributes(),
 		ClientOptions:    &client.Options{Namespace: "default"},
 		Stdout:           io.Discard,
 		Stderr:           io.Discard,
@@ -169,7 +170,14 @@ func Start(t testing.TB, o Options) *Env {
 
 func (e *Env) configYAML(o Options) string {
 	bin := filepath.Join(e.Bin, "authbackend")
-	return fmt.Sprintf(`targets:
+	// The demo people sign with the keys demoenv.Prepare generated in this test's demo dir.
+	var people strings.Builder
+	for _, name := range demoenv.People() {
+		fmt.Fprintf(&people, "  %s:\n    slack_id: U%s\n    keys: [{file: %s}]\n",
+			name, strings.ToUpper(name), e.Paths.PublicKeyFile(name))
+	}
+	return fmt.Sprintf(`people:
+%stargets:
   demo:
     base_url: %s
     channel: "#auth-ops"
@@ -188,7 +196,7 @@ func (e *Env) configYAML(o Options) string {
       admin_username: %s
       admin_password: {file: %s}
     claims: {issuer: authbackend-demo, role: user, ttl: 15m}
-    approvers: [alice, bob]
+    approvers: [%s, %s, %s]
     rotation:
       approval_timeout: %s
       reminder_interval: 1h
@@ -200,9 +208,10 @@ func (e *Env) configYAML(o Options) string {
       - {method: GET, path: /auth/me, expected_status: 401}
       - {method: GET, path: /admin/users, as: user, expected_status: 403}
       - {method: GET, path: /admin/users, as: admin, expected_status: 200}
-%s`, e.BackendURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, e.Paths.AdminTokenFile,
+%s`, people.String(), e.BackendURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, e.Paths.AdminTokenFile,
 		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
 		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
+		demoenv.PersonAlice, demoenv.PersonBob, demoenv.PersonCarol,
 		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML))
 }
 

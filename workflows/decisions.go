@@ -1,0 +1,190 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/statement"
+)
+
+// rule judges one kind of decision against the runbook's state at the moment it arrives. It
+// returns why the decision is refused, or takes effect and returns "" with a note for the record.
+type rule func(ctx workflow.Context, actor string, d contract.Decision) (refused, note string)
+
+// intake is the runbook core's door for human decisions. Each decision is an Update whose
+// validator refuses only what cannot be a decision at all (a closing run; an undecodable payload
+// never reaches it), and whose handler verifies the signed statement, applies the runbook's
+// rule, records the attempt and answers with the timeline event. A signal takes the same path;
+// only its sender gets no answer.
+type intake struct {
+	rec   *record
+	rules map[string]rule
+	// people and gatewayKeys come from the policy loaded at the run's start; until then a
+	// decision waits for them.
+	people      []contract.Person
+	gatewayKeys []string
+	ready       bool
+	// reload loads the policy again, for a run whose recorded policy predates people.
+	reload func(ctx workflow.Context) error
+	// nonces seen in verified statements: a statement counts once.
+	nonces  map[string]bool
+	closing bool
+	// received counts decisions, so each one that arrives at a run started before decisions
+	// were verified gets its own version marker (legacy_signals.go).
+	received int
+}
+
+func newIntake(rec *record) *intake {
+	return &intake{rec: rec, rules: map[string]rule{}, nonces: map[string]bool{}}
+}
+
+// load takes the people and keys from the run's policy.
+func (in *intake) load(p contract.Policy) {
+	in.people, in.gatewayKeys, in.ready = p.People, p.GatewayKeys, true
+}
+
+// register installs the Update handler and the signal reader of every rule.
+func (in *intake) register(ctx workflow.Context) error {
+	for _, name := range slices.Sorted(maps.Keys(in.rules)) {
+		err := workflow.SetUpdateHandlerWithOptions(ctx, name,
+			func(ctx workflow.Context, d contract.Decision) (contract.Event, error) {
+				ev, ok := in.decide(ctx, name, d, "update", workflow.GetCurrentUpdateInfo(ctx).ID)
+				if !ok {
+					return ev, temporal.NewApplicationErrorWithOptions(
+						fmt.Sprintf("%s denied: %s", name, ev.Detail), contract.ErrTypeDecisionDenied,
+						temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{ev}})
+				}
+				return ev, nil
+			},
+			workflow.UpdateHandlerOptions{
+				Validator: func(ctx workflow.Context, d contract.Decision) error {
+					if in.closing {
+						return errors.New("the run is closing; it takes no more decisions")
+					}
+					return nil
+				},
+				Description: "a signed human decision: " + name,
+			})
+		if err != nil {
+			return fmt.Errorf("register update %s: %w", name, err)
+		}
+		ch := workflow.GetSignalChannel(ctx, name)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			for {
+				// Raw JSON, so that a malformed payload is still recorded as an attempt instead of
+				// being dropped by the SDK without a trace.
+				var raw json.RawMessage
+				if !ch.Receive(ctx, &raw) {
+					return
+				}
+				var d contract.Decision
+				if err := json.Unmarshal(raw, &d); err != nil {
+					in.rec.decision(ctx, contract.Event{Actor: "unknown", Action: name, Outcome: "denied", Via: "signal",
+						Detail: `malformed payload; decide with "starter ` + name + `"`})
+					continue
+				}
+				in.decide(ctx, name, d, "signal", "")
+			}
+		})
+	}
+	return nil
+}
+
+// decide verifies, judges and records one decision. ok reports it was accepted.
+func (in *intake) decide(ctx workflow.Context, action string, d contract.Decision, via, updateID string) (contract.Event, bool) {
+	ev := contract.Event{Actor: contract.CleanText(d.Actor), Action: action, Via: via, UpdateID: updateID}
+	// A decision that arrives while the policy is still loading is judged against it.
+	if err := workflow.Await(ctx, func() bool { return in.ready }); err != nil {
+		ev.Outcome, ev.Detail = "denied", "the run was canceled before it could judge this"
+		return in.rec.decision(ctx, ev), false
+	}
+	v, err := in.verify(ctx, action, d)
+	if err != nil {
+		ev.Outcome, ev.Detail = "denied", err.Error()
+		return in.rec.decision(ctx, ev), false
+	}
+	ev.Actor, ev.Verified = v.Person, true
+	if v.Via != "" {
+		ev.Via += " via " + v.Via + " (" + v.SlackUser + ")"
+	}
+	refused, note := in.rules[action](ctx, v.Person, d)
+	if refused != "" {
+		ev.Outcome, ev.Detail = "denied", refused
+		return in.rec.decision(ctx, ev), false
+	}
+	ev.Outcome, ev.Detail = "accepted", joinNote(note, contract.CleanText(d.Comment))
+	return in.rec.decision(ctx, ev), true
+}
+
+// verify checks the decision's signed statement against the run's people. A typed name is
+// never enough.
+func (in *intake) verify(ctx workflow.Context, action string, d contract.Decision) (statement.Verified, error) {
+	info := workflow.GetInfo(ctx)
+	v, err := statement.Verify(d.Statement, in.people, in.gatewayKeys, statement.Expect{
+		Namespace: info.Namespace, WorkflowID: info.WorkflowExecution.ID, FirstRunID: info.FirstRunID,
+		Action: action, Comment: d.Comment, Now: workflow.Now(ctx),
+	})
+	if err != nil {
+		return v, err
+	}
+	if d.Actor != "" && d.Actor != v.Person {
+		return v, fmt.Errorf("the statement is signed for %s, but the decision names %q", v.Person, contract.CleanText(d.Actor))
+	}
+	nonce := d.Statement.Statement.Nonce
+	if in.nonces[nonce] {
+		return v, errors.New("replayed statement: its nonce was seen before; sign a new one")
+	}
+	in.nonces[nonce] = true
+	return v, nil
+}
+
+// verifyStart checks the signed statement that started the run. Break glass is part of the
+// signed action, so an unsigned or plain start cannot break glass.
+func (in *intake) verifyStart(ctx workflow.Context, action, actor, reason string, s *contract.SignedStatement) error {
+	info := workflow.GetInfo(ctx)
+	v, err := statement.Verify(s, in.people, in.gatewayKeys, statement.Expect{
+		Namespace: info.Namespace, WorkflowID: info.WorkflowExecution.ID, Action: action, Comment: reason,
+		Now: workflow.Now(ctx),
+	})
+	if err != nil {
+		return fmt.Errorf("start refused: %w", err)
+	}
+	if v.Person != actor {
+		return fmt.Errorf("start refused: the statement is signed for %s, but the run names %q as requester", v.Person, actor)
+	}
+	in.nonces[s.Statement.Nonce] = true
+	return nil
+}
+
+// person reports whether name is someone in the run's policy.
+func (in *intake) person(name string) bool {
+	for _, p := range in.people {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// unattended names a machine requester (a schedule, an alert): it never approves.
+func unattended(name string) bool {
+	return strings.HasPrefix(name, contract.RequesterSchedulePrefix) || strings.HasPrefix(name, contract.RequesterAlertPrefix)
+}
+
+func joinNote(note, comment string) string {
+	switch {
+	case note == "":
+		return comment
+	case comment == "":
+		return note
+	}
+	return note + "; " + comment
+}
