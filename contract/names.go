@@ -18,6 +18,8 @@ const (
 	SignalPreempt          = "preempt"
 	SignalLiftRestrictions = "lift-restrictions"
 	SignalCancel           = "cancel"
+	// SignalRotationReleased tells an emergency run that the rotation it preempted has closed.
+	SignalRotationReleased = "rotation-released"
 	QueryStatus            = "status"
 	QueryTimeline          = "timeline"
 )
@@ -41,6 +43,12 @@ type Decision struct {
 // ErrTypeDecisionDenied is the ApplicationError type of a refused decision; its details hold the
 // timeline Event that records the refusal.
 const ErrTypeDecisionDenied = "DecisionDenied"
+
+// Released is what a preempted rotation tells the emergency run when it closes.
+type Released struct {
+	RotationID string `json:"rotation_id"`
+	Outcome    string `json:"outcome"`
+}
 
 // Preemption is sent to a rotation that an emergency run is about to cancel.
 type Preemption struct {

@@ -27,6 +27,11 @@ const (
 	OutcomePrecheckFailed     = "precheck_failed"
 	OutcomeWindowClosed       = "window_closed"
 	OutcomeCanceled           = "canceled"
+	// OutcomePreempted: an emergency run took the target before this rotation changed it, or
+	// after its compensation restored the previous secret. OutcomeSuperseded: the rotation was
+	// escalated, waiting for resolve, and the emergency run's rotation took the target over.
+	OutcomePreempted  = "preempted"
+	OutcomeSuperseded = "superseded"
 )
 
 // ErrTypeInvalidInput marks bad input; the run fails before doing anything.

@@ -251,7 +251,11 @@ func (e *invalidation) contain(ctx workflow.Context) (contract.InvalidationResul
 	// Then fix the root: rotate JWT_SECRET with a hard cutover.
 	rot, err := e.rotate(ctx)
 	if err != nil {
-		return e.failed(ctx, comp, contract.OutcomeRotationFailed, err.Error())
+		outcome := contract.OutcomeRotationFailed
+		if e.v >= 1 && ctx.Err() != nil {
+			outcome = contract.OutcomeCanceled
+		}
+		return e.failed(ctx, comp, outcome, err.Error())
 	}
 	e.res.Changes = rot.Changes
 	e.res.Validations = append(e.res.Validations, rot.Validations...)
@@ -288,9 +292,16 @@ func (e *invalidation) contain(ctx workflow.Context) (contract.InvalidationResul
 func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, error) {
 	e.rec.phase("rotating secret")
 	id := contract.RotationID(e.in.Target)
-	_ = workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil)
-	if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err == nil {
-		e.rec.add(ctx, systemActor, "preempt rotation", "canceled", id+" was pending or in progress; its compensation restores a working secret")
+	handover := workflow.GetVersion(ctx, "preempt-handover", workflow.DefaultVersion, 1) >= 1
+	if handover {
+		if err := e.preempt(ctx, id); err != nil {
+			return contract.RotationResult{}, err
+		}
+	} else {
+		_ = workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil)
+		if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err == nil {
+			e.rec.add(ctx, systemActor, "preempt rotation", "canceled", id+" was pending or in progress; its compensation restores a working secret")
+		}
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: id,
@@ -306,7 +317,7 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 	for attempt := 0; ; attempt++ {
 		err := workflow.ExecuteChildWorkflow(cctx, SecretRotation, in).Get(ctx, &res)
 		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-		if errors.As(err, &started) && attempt < 300 {
+		if errors.As(err, &started) && !handover && attempt < 300 {
 			_ = workflow.Sleep(ctx, time.Second)
 			continue
 		}
@@ -367,6 +378,41 @@ func (e *invalidation) verify(ctx workflow.Context, rot contract.RotationResult)
 		e.rec.step(ctx, stepCritical, contract.StateDone, fmt.Sprintf("%d endpoints answered as expected", len(critical)))
 	}
 	return errors.Join(errs...)
+}
+
+// preempt takes the target from a rotation that holds it. A pending one ends as preempted, one
+// that is changing the target compensates first, and an escalated one is superseded; each tells
+// this run when it has closed. Canceling this run meanwhile ends it as canceled.
+func (e *invalidation) preempt(ctx workflow.Context, id string) error {
+	err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil)
+	if err != nil {
+		// No rotation of the target is running: nothing to take over.
+		e.rec.add(ctx, systemActor, "preempt rotation", contract.StateSkipped, "no rotation of "+e.in.Target+" is running")
+		return nil
+	}
+	if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		e.rec.add(ctx, systemActor, "preempt rotation", "cancel not delivered", err.Error())
+	}
+	e.rec.add(ctx, systemActor, "preempt rotation", "waiting", id+" is handing the target over (a change in progress is rolled back first)")
+	var rel contract.Released
+	ch := workflow.GetSignalChannel(ctx, contract.SignalRotationReleased)
+	// A rotation that changes the target may take a full deploy and rollback to let go.
+	wait := 3*e.policy.DeployTimeout + 2*time.Minute
+	got := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { got = c.ReceiveAsync(&rel) })
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	sel.AddFuture(workflow.NewTimer(tctx, wait), func(workflow.Future) {})
+	sel.Select(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !got {
+		return fmt.Errorf("%s did not hand the target over within %s; settle it and run again", id, wait)
+	}
+	e.rec.add(ctx, systemActor, "preempt rotation", "released", fmt.Sprintf("%s closed as %s", id, rel.Outcome))
+	return nil
 }
 
 // awaitLift keeps routes restricted until their TTL ends or someone lifts them early. canceled
@@ -490,6 +536,7 @@ func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome,
 }
 
 func (e *invalidation) finish(ctx workflow.Context) error {
+	e.dec.closing = true
 	e.rec.status.Outcome = e.res.Outcome
 	e.rec.phase("closed: " + e.res.Outcome)
 	e.res.ActiveControls = e.rec.status.Active

@@ -55,6 +55,8 @@ type rotation struct {
 	// hold the accepted one for the main flow.
 	rollbackOpen, resolveOpen bool
 	rollbackBy, resolvedBy    *contract.Decision
+	// preempted is set when an emergency run takes the target (runs on Updates only).
+	preempted *contract.Preemption
 }
 
 var acts *activities.Activities // method values name activities; never called directly
@@ -93,6 +95,13 @@ func (r *rotation) setup(ctx workflow.Context) error {
 		if err := r.dec.register(ctx); err != nil {
 			return err
 		}
+		preempt := workflow.GetSignalChannel(ctx, contract.SignalPreempt)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			var p contract.Preemption
+			if preempt.Receive(ctx, &p) && r.preempted == nil {
+				r.preempted = &p
+			}
+		})
 	}
 	return r.rec.registerQueries(ctx)
 }
@@ -387,11 +396,11 @@ func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause er
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	why := "canceled"
-	var p contract.Preemption
+	p := r.preemption(dctx)
 	switch {
 	case cause != nil && !temporal.IsCanceledError(cause):
 		why = cause.Error()
-	case workflow.GetSignalChannel(dctx, contract.SignalPreempt).ReceiveAsync(&p):
+	case p != nil:
 		why = fmt.Sprintf("preempted by %s (%s)", p.By, p.Reason)
 	}
 	r.rec.phase("rolling back")
@@ -406,6 +415,9 @@ func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause er
 	r.res.Outcome = contract.OutcomeRolledBack
 	if temporal.IsCanceledError(cause) {
 		r.res.Outcome = contract.OutcomeCanceled
+		if p != nil && r.v >= 1 {
+			r.res.Outcome = contract.OutcomePreempted
+		}
 	}
 	r.res.Cause = why
 	r.announce(dctx, "rolled-back", fmt.Sprintf("Rotation of %s rolled back: the backend runs on the previous secret %s again, verified.", r.in.Target, r.res.Previous.Fingerprint))
@@ -558,17 +570,55 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current contract
 	}
 	// Re-announce at the reminder interval until someone takes it: an open escalation must not
 	// be forgotten in a scrolled-away channel.
+	// An emergency run that takes the target supersedes the escalation: its own rotation takes
+	// the target over, and it waits for nobody.
 	r.resolveOpen = true
-	for r.resolvedBy == nil {
+	done := func() bool { return r.resolvedBy != nil || r.preempted != nil }
+	for !done() {
 		if r.policy.ReminderInterval <= 0 {
-			_ = workflow.Await(ctx, func() bool { return r.resolvedBy != nil })
-			break
+			if err := workflow.Await(ctx, done); err != nil {
+				break
+			}
+			continue
 		}
-		if ok, _ := workflow.AwaitWithTimeout(ctx, r.policy.ReminderInterval, func() bool { return r.resolvedBy != nil }); !ok {
+		if ok, err := workflow.AwaitWithTimeout(ctx, r.policy.ReminderInterval, done); err != nil {
+			break
+		} else if !ok {
 			r.announce(ctx, "escalation", "STILL OPEN: "+text, mention...)
 		}
 	}
-	r.res.Cause += "; resolved by " + r.resolvedBy.Actor + ": " + contract.CleanText(r.resolvedBy.Comment)
+	r.resolveOpen = false
+	if r.resolvedBy == nil && r.preempted != nil {
+		r.res.Outcome = contract.OutcomeSuperseded
+		r.res.Cause += fmt.Sprintf("; superseded by %s (%s): its rotation takes the target over", r.preempted.By, r.preempted.Reason)
+		r.rec.add(ctx, systemActor, "escalation", contract.OutcomeSuperseded, "the emergency run "+r.preempted.By+" takes the target over")
+		return
+	}
+	if r.resolvedBy != nil {
+		r.res.Cause += "; resolved by " + r.resolvedBy.Actor + ": " + contract.CleanText(r.resolvedBy.Comment)
+	}
+}
+
+// preemption returns the emergency run's preemption, if one arrived.
+func (r *rotation) preemption(ctx workflow.Context) *contract.Preemption {
+	var p contract.Preemption
+	if r.preempted == nil && workflow.GetSignalChannel(ctx, contract.SignalPreempt).ReceiveAsync(&p) {
+		r.preempted = &p
+	}
+	return r.preempted
+}
+
+// release tells the emergency run that preempted this rotation that the target is free now, so
+// it starts its own rotation without polling for the id.
+func (r *rotation) release(ctx workflow.Context) {
+	if r.v == workflow.DefaultVersion || r.preempted == nil {
+		return
+	}
+	err := workflow.SignalExternalWorkflow(ctx, r.preempted.By, "", contract.SignalRotationReleased,
+		contract.Released{RotationID: workflow.GetInfo(ctx).WorkflowExecution.ID, Outcome: r.res.Outcome}).Get(ctx, nil)
+	if err != nil {
+		r.rec.add(ctx, systemActor, "tell "+r.preempted.By+" the target is free", contract.StateFailed, err.Error())
+	}
 }
 
 // resolveRule takes a resolve from the rollback owner or an approver while the run is escalated.
@@ -587,18 +637,21 @@ func (r *rotation) resolveRule(_ workflow.Context, actor string, d contract.Deci
 func (r *rotation) canceled(ctx workflow.Context, err error) (contract.RotationResult, bool, error) {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
-	detail := "canceled before any change"
-	var p contract.Preemption
-	if workflow.GetSignalChannel(dctx, contract.SignalPreempt).ReceiveAsync(&p) {
+	detail, outcome := "canceled before any change", contract.OutcomeCanceled
+	if p := r.preemption(dctx); p != nil {
 		detail = fmt.Sprintf("preempted by %s (%s) before any change", p.By, p.Reason)
+		if r.v >= 1 {
+			outcome = contract.OutcomePreempted
+		}
 	}
-	r.rec.add(dctx, systemActor, "canceled", contract.OutcomeCanceled, detail)
-	r.res.Outcome = contract.OutcomeCanceled
+	r.rec.add(dctx, systemActor, "canceled", outcome, detail)
+	r.res.Outcome = outcome
 	r.res.Cause = detail
-	r.rec.status.Outcome = contract.OutcomeCanceled
-	r.rec.phase("closed: " + contract.OutcomeCanceled)
-	r.rec.add(dctx, systemActor, "closed", contract.OutcomeCanceled, detail)
+	r.rec.status.Outcome = outcome
+	r.rec.phase("closed: " + outcome)
+	r.rec.add(dctx, systemActor, "closed", outcome, detail)
 	r.res.Timeline = r.rec.timeline
+	r.release(dctx)
 	return r.res, true, err
 }
 
@@ -654,6 +707,7 @@ func (r *rotation) fail(ctx workflow.Context, outcome, cause string) (contract.R
 
 // finish writes the summary; failure outcomes fail the run so the Web UI shows them as failed.
 func (r *rotation) finish(ctx workflow.Context) (contract.RotationResult, error) {
+	r.dec.closing = true
 	r.rec.status.Outcome = r.res.Outcome
 	r.rec.phase("closed: " + r.res.Outcome)
 	r.res.Summary = fmt.Sprintf("Rotation of %s: %s.", r.in.Target, r.res.Outcome)
@@ -665,10 +719,15 @@ func (r *rotation) finish(ctx workflow.Context) (contract.RotationResult, error)
 	}
 	r.rec.add(ctx, systemActor, "closed", r.res.Outcome, r.res.Summary)
 	r.res.Timeline = r.rec.timeline
+	if r.v >= 1 {
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		r.release(dctx)
+	}
 	switch r.res.Outcome {
-	case contract.OutcomeRolledBack, contract.OutcomeRollbackFailed, contract.OutcomePrecheckFailed:
+	case contract.OutcomeRolledBack, contract.OutcomeRollbackFailed, contract.OutcomePrecheckFailed, contract.OutcomeSuperseded:
 		return r.res, temporal.NewNonRetryableApplicationError(r.res.Summary, contract.ErrTypeRunbookFailed, nil, r.res)
-	case contract.OutcomeCanceled:
+	case contract.OutcomeCanceled, contract.OutcomePreempted:
 		return r.res, temporal.NewCanceledError(r.res.Summary)
 	}
 	return r.res, nil
