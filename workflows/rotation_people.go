@@ -1,0 +1,165 @@
+package workflows
+
+// The rotation's dealings with people: who may start it, the window and the approval quorum,
+// and the observation window in which the rollback owner may roll back.
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/contract"
+)
+
+// loadPolicy loads the target's policy and opens the decision intake on it.
+func (r *rotation) loadPolicy(ctx workflow.Context) error {
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
+		return err
+	}
+	r.gate = newGate(r.rec, r.policy.Approvers, r.in.RequestedBy, r.policy.RotationQuorum)
+	r.gate.opensAt = r.in.WindowStart
+	r.gate.open = r.in.Mode != contract.ModeEmergency
+	r.dec.load(r.policy)
+	return nil
+}
+
+// checkStart refuses a run that nobody verifiably asked for: a manual run needs its requester's
+// signed statement, a scheduled one the target's schedule as parent. It also refuses a run under
+// any id but rotation-<target>, since a caller picks its own conflict policy.
+func (r *rotation) checkStart(ctx workflow.Context) error {
+	info := workflow.GetInfo(ctx)
+	if id := contract.RotationID(r.in.Target); info.WorkflowExecution.ID != id {
+		return fmt.Errorf("a rotation of %s runs only under the id %s, not %s", r.in.Target, id, info.WorkflowExecution.ID)
+	}
+	switch r.in.Mode {
+	case contract.ModeScheduled:
+		parent := info.ParentWorkflowExecution
+		if !strings.HasPrefix(r.in.RequestedBy, contract.RequesterSchedulePrefix) || parent == nil ||
+			!strings.HasPrefix(parent.ID, contract.ScheduledRotationWorkflowID(r.in.Target)) {
+			return errors.New("a scheduled rotation is started only by the target's schedule")
+		}
+	case contract.ModeEmergency:
+		// Checked in run: only the child of an approved emergency run, which verified its start.
+	default:
+		if err := r.dec.verifyStart(ctx, contract.ActionStartRotation, r.in.RequestedBy, r.in.Reason, r.in.Statement); err != nil {
+			return err
+		}
+	}
+	if o := r.in.RollbackOwner; o != "" && !r.dec.person(o) {
+		return fmt.Errorf("rollback owner %q is not a person in the config", o)
+	}
+	return nil
+}
+
+// awaitWindowAndApproval waits for the window to open, then for a second person. done reports
+// that the run ended here, with nothing changed.
+func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.RotationResult, bool, error) {
+	now := workflow.Now(ctx)
+	start := r.in.WindowStart
+	if start.After(now) {
+		r.rec.phase("waiting for window")
+		r.rec.step(ctx, stepWindow, contract.StateRunning, fmt.Sprintf("waiting until %s; rollback owner %s", start.UTC().Format(time.RFC3339), orApprover(r.in.RollbackOwner)))
+		if err := r.waitForWindow(ctx, start.Sub(now)); err != nil {
+			return r.canceled(ctx, err)
+		}
+	}
+	r.rec.step(ctx, stepWindow, contract.StateDone, "window open; rollback owner "+orApprover(r.in.RollbackOwner))
+
+	r.rec.phase("waiting for approval")
+	r.rec.step(ctx, stepApproval, contract.StateRunning, "approvers: "+strings.Join(r.policy.Approvers, ", "))
+	out, err := r.awaitApproval(ctx, start, func(ctx workflow.Context, kind string) {
+		r.announce(ctx, kind, fmt.Sprintf("Rotation of %s is waiting for approval by one of: %s (not %s).",
+			r.in.Target, strings.Join(r.policy.Approvers, ", "), r.in.RequestedBy), r.policy.Approvers...)
+	})
+	if err != nil {
+		return r.canceled(ctx, err)
+	}
+	switch {
+	case out.Expired:
+		r.rec.step(ctx, stepApproval, contract.StateFailed, "expired")
+		r.announce(ctx, "expired", fmt.Sprintf("Rotation of %s expired without approval; nothing was changed.", r.in.Target))
+		res, err := r.end(ctx, contract.OutcomeExpired, "no approval within "+r.policy.ApprovalTimeout.String())
+		return res, true, err
+	case out.Rejected:
+		r.rec.step(ctx, stepApproval, contract.StateFailed, "rejected by "+out.Actor)
+		r.announce(ctx, "rejected", fmt.Sprintf("Rotation of %s was rejected by %s; nothing was changed.", r.in.Target, out.Actor))
+		res, err := r.end(ctx, contract.OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment)
+		return res, true, err
+	}
+	r.res.ApprovedBy = out.Actor
+	r.rec.status.ApprovedBy = out.Actor
+	detail := "approved by " + out.Actor
+	if r.in.RollbackOwner == "" {
+		r.in.RollbackOwner = out.First
+		detail += "; rollback owner " + out.First
+	}
+	r.rec.step(ctx, stepApproval, contract.StateDone, detail)
+
+	// The approval may have come after the window closed.
+	if r.in.Window > 0 && !start.IsZero() {
+		now = workflow.Now(ctx)
+		for end := start.Add(r.in.Window); !now.Before(end); end = start.Add(r.in.Window) {
+			if r.policy.ClosedWindow != "next" {
+				r.announce(ctx, "window-closed", fmt.Sprintf("Rotation of %s was approved after its window closed; nothing was changed.", r.in.Target))
+				res, err := r.end(ctx, contract.OutcomeWindowClosed, "approved after the window closed at "+end.UTC().Format(time.RFC3339))
+				return res, true, err
+			}
+			for !start.After(now) {
+				start = start.Add(24 * time.Hour)
+			}
+			r.rec.add(ctx, systemActor, "window closed", "waiting for next window", start.UTC().Format(time.RFC3339))
+			r.rec.phase("waiting for next window")
+			if err := workflow.Sleep(ctx, start.Sub(now)); err != nil {
+				return r.canceled(ctx, err)
+			}
+			now = workflow.Now(ctx)
+		}
+	}
+	return contract.RotationResult{}, false, nil
+}
+
+// observe waits out the observation window, during which the rollback owner may roll back.
+func (r *rotation) observe(ctx workflow.Context) {
+	if r.policy.ObservationWindow <= 0 {
+		r.rec.step(ctx, stepObserve, contract.StateSkipped, "no observation window configured")
+		r.res.Outcome = contract.OutcomeCompleted
+		return
+	}
+	r.rec.phase("observation window")
+	r.rec.step(ctx, stepObserve, contract.StateRunning, fmt.Sprintf("%s; %s may roll back", r.policy.ObservationWindow, r.in.RollbackOwner))
+	if r.v == workflow.DefaultVersion {
+		r.observeSignals(ctx)
+		return
+	}
+	r.rollbackOpen = true
+	got, err := workflow.AwaitWithTimeout(ctx, r.policy.ObservationWindow, func() bool { return r.rollbackBy != nil })
+	r.rollbackOpen = false
+	switch {
+	case err != nil:
+		// The rotation is done and validated; canceling the wait leaves the new secret live.
+		r.res.Outcome = contract.OutcomeCanceled
+		r.res.Cause = "canceled during the observation window; the new secret stays live, validated"
+		r.rec.step(ctx, stepObserve, contract.StateSkipped, r.res.Cause)
+	case !got:
+		r.rec.step(ctx, stepObserve, contract.StateDone, "no rollback requested")
+		r.res.Outcome = contract.OutcomeCompleted
+	default:
+		r.manualRollback(ctx, *r.rollbackBy)
+	}
+}
+
+func (r *rotation) plannedText() string {
+	window := "as soon as approved"
+	if !r.in.WindowStart.IsZero() {
+		window = "from " + r.in.WindowStart.UTC().Format(time.RFC3339)
+		if r.in.Window > 0 {
+			window += " for " + r.in.Window.String()
+		}
+	}
+	return fmt.Sprintf("Planned JWT secret rotation of %s (%s), requested by %s: %s. Window: %s. Rollback owner: %s. "+
+		"User impact: every existing session and token becomes invalid; users must log in again.",
+		r.in.Target, r.in.Mode, r.in.RequestedBy, r.in.Reason, window, orApprover(r.in.RollbackOwner))
+}
