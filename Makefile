@@ -67,7 +67,7 @@ fuzz:
 
 ## bench: print figures (exposure window, time-to-verified) on the local machine
 bench: tools build
-	AUTHOPS_BENCH=1 AUTHOPS_BIN=$(BIN) $(GO) test -count=1 -run TestExposureWindow -v -timeout 30m ./bench | grep -v "^20[0-9][0-9]/"
+	AUTHOPS_BENCH=1 AUTHOPS_BIN=$(BIN) $(GO) test -count=1 -run "TestExposureWindow|TestDecisionRoundTrip" -v -timeout 30m ./bench | grep -v "^20[0-9][0-9]/"
 
 clean:
 	rm -rf var $(BIN)/worker $(BIN)/starter $(BIN)/authbackend $(BIN)/devstack

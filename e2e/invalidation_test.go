@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"errors"
+
 	"github.com/authops/authops/contract"
 
 	"context"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/testenv"
@@ -86,15 +89,17 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 		"--requested-by", "alice", "--restrict", "/admin", "--restrict-ttl", "10m", "--incident", "INC-7")
 	require.NoError(t, err, out)
 	id := strings.TrimSpace(out)
-	require.True(t, strings.HasPrefix(id, "invalidate-demo-"), id)
+	require.Equal(t, contract.InvalidationID("demo"), id)
 	waitPhase(t, env, id, "waiting for go-ahead")
 
 	p := startProber(env.BackendURL, before.Access)
 	time.Sleep(50 * time.Millisecond)
-	// The requester cannot give the go-ahead.
-	require.NoError(t, env.Client.SignalWorkflow(ctx, id, "", contract.SignalApprove, contract.Decision{Actor: "alice"}))
+	// The requester cannot give the go-ahead, even signed.
+	out, err = env.Starter(t, "approve", id, "--as", "alice")
+	require.Error(t, err, out)
 	goAhead := time.Now()
-	require.NoError(t, env.Client.SignalWorkflow(ctx, id, "", contract.SignalApprove, contract.Decision{Actor: "bob", Comment: "go"}))
+	out, err = env.Starter(t, "approve", id, "--as", "bob", "--comment", "go")
+	require.NoError(t, err, out)
 
 	waitPhase(t, env, id, "routes restricted")
 	firstReject, okBefore := p.result()
@@ -107,6 +112,7 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, getStatus(t, env.BackendURL+"/admin/users", adminTok))
 	out, err = env.Starter(t, "lift-restrictions", id, "--as", "mallory")
 	require.Error(t, err, out)
+	require.Contains(t, out, "mallory", "an unknown person is refused before anything is sent")
 	out, err = env.Starter(t, "lift-restrictions", id, "--as", "bob", "--comment", "abuse stopped")
 	require.NoError(t, err, out)
 
@@ -120,7 +126,6 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 		require.True(t, v.OK, "%s: %+v", v.Stage, v.Results)
 	}
 	requireTimeline(t, res.Timeline, "alice", "approve", "denied")
-	requireTimeline(t, res.Timeline, "mallory", contract.SignalLiftRestrictions, "denied")
 	requireTimeline(t, res.Timeline, "bob", contract.SignalLiftRestrictions, "accepted")
 
 	// The lift is real, and the old session is dead every way in; a fresh login works.
@@ -169,20 +174,23 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res))
 	require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
 	require.True(t, res.BreakGlass)
-	requireTimeline(t, res.Timeline, "authops", "preempt rotation", "canceled")
+	requireTimeline(t, res.Timeline, "authops", "preempt rotation", "released")
 	requireTimeline(t, res.Timeline, "alice", "BREAK GLASS", "proceeding without a second approver")
 
 	// The preempted rotation says so on its own timeline, and ended canceled.
 	d, err := env.Client.DescribeWorkflowExecution(ctx, rotID, pendingRun)
 	require.NoError(t, err)
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, d.WorkflowExecutionInfo.Status)
+	var rotRes contract.RotationResult
+	err = env.Client.GetWorkflow(ctx, rotID, pendingRun).Get(ctx, &rotRes)
+	require.Error(t, err)
 	v, err := env.Client.QueryWorkflow(ctx, rotID, pendingRun, contract.QueryTimeline)
 	require.NoError(t, err)
 	var tl []contract.Event
 	require.NoError(t, v.Get(&tl))
 	found := false
 	for _, e := range tl {
-		if e.Action == "canceled" && strings.Contains(e.Detail, "preempted by "+id) {
+		if e.Action == "canceled" && e.Outcome == contract.OutcomePreempted && strings.Contains(e.Detail, "preempted by "+id) {
 			found = true
 		}
 	}
@@ -203,19 +211,6 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 	env.CheckReplay(t, rotID, pendingRun, "rotation-preempted")
 }
 
-// TestSecondEmergencyRunRefused: a second emergency run on the same target would fight the first;
-// the starter refuses it and names the running one.
-func TestSecondEmergencyRunRefused(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
-	out, err := env.Starter(t, "invalidate", "--target", "demo", "--reason", "abuse", "--requested-by", "alice")
-	require.NoError(t, err, out)
-	first := strings.TrimSpace(out)
-	waitPhase(t, env, first, "waiting for go-ahead")
-	out, err = env.Starter(t, "invalidate", "--target", "demo", "--reason", "same abuse", "--requested-by", "bob")
-	require.Error(t, err)
-	require.Contains(t, out, "already running: "+first)
-}
-
 // TestInvalidationBadInput: each bad input gets a clear error and starts nothing.
 func TestInvalidationBadInput(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{})
@@ -231,7 +226,8 @@ func TestInvalidationBadInput(t *testing.T) {
 		{"zero ttl", []string{"invalidate", "--target", "demo", "--reason", "x", "--restrict", "/admin", "--restrict-ttl", "0s"}, "TTL must be positive"},
 		{"negative ttl", []string{"invalidate", "--target", "demo", "--reason", "x", "--restrict", "/admin", "--restrict-ttl", "-5m"}, "TTL must be positive"},
 		{"break glass without reason", []string{"invalidate", "--target", "demo", "--break-glass"}, "break glass needs a reason"},
-		{"break glass by a non-approver", []string{"invalidate", "--target", "demo", "--reason", "x", "--requested-by", "mallory", "--break-glass"}, `"mallory" is not one`},
+		{"unknown requester", []string{"invalidate", "--target", "demo", "--reason", "x", "--requested-by", "mallory"}, "mallory"},
+		{"control characters in the reason", []string{"invalidate", "--target", "demo", "--reason", "x\n12:00 bob approve accepted", "--requested-by", "alice"}, "control character"},
 	}
 	secret := env.Secret(t)
 	for _, c := range cases {
@@ -241,9 +237,9 @@ func TestInvalidationBadInput(t *testing.T) {
 			require.Contains(t, out, c.want)
 		})
 	}
-	resp, err := env.Client.ListWorkflow(context.Background(), listReq())
-	require.NoError(t, err)
-	require.Empty(t, resp.Executions, "bad input must not start a run")
+	var notFound *serviceerror.NotFound
+	_, err := env.Client.DescribeWorkflowExecution(context.Background(), contract.InvalidationID("demo"), "")
+	require.True(t, errors.As(err, &notFound), "bad input must not start a run: %v", err)
 	require.Equal(t, secret, env.Secret(t))
 }
 

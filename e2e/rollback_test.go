@@ -46,8 +46,10 @@ func TestBrokenDeployPathEscalates(t *testing.T) {
 	}
 	require.True(t, escalated, "the failed rollback is announced")
 
-	out, err = env.Starter(t, "resolve", id, "--as", "mallory", "--comment", "meh")
+	// A decision the run does not take now is denied and recorded.
+	out, err = env.Starter(t, "approve", id, "--as", "carol", "--comment", "meh")
 	require.Error(t, err, out)
+	require.Contains(t, out, "denied")
 	out, err = env.Starter(t, "resolve", id, "--as", "bob", "--comment", "deploy path fixed by hand, target verified")
 	require.NoError(t, err, out)
 
@@ -58,7 +60,7 @@ func TestBrokenDeployPathEscalates(t *testing.T) {
 	require.NoError(t, appErr.Details(&res))
 	require.Equal(t, contract.OutcomeRollbackFailed, res.Outcome)
 	require.Contains(t, res.Cause, "resolved by bob")
-	requireTimeline(t, res.Timeline, "mallory", "resolve", "denied")
+	requireTimeline(t, res.Timeline, "carol", "approve", "denied")
 	requireTimeline(t, res.Timeline, "bob", "resolve", "accepted")
 	testenv.AssertNoSecrets(t, "history", testenv.Searchable(t, env.History(t, id)), map[string]string{"old secret": oldSecret})
 	env.CheckReplay(t, id, "", "rotation-rollback-failed")

@@ -6,92 +6,222 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 )
 
-// decisionCmd sends one of the human signals (approve, reject, rollback, resolve,
-// lift-restrictions) and reports whether the run accepted or denied it.
-func (a *app) decisionCmd(use, short, signal string) *cobra.Command {
+// updateTimeout bounds the wait for the run's answer. A run answers at once when a worker is up;
+// a signed statement is valid for statement.MaxAge anyway.
+const updateTimeout = time.Minute
+
+// decisionCmd sends one human decision (approve, reject, rollback, resolve, lift-restrictions)
+// as a signed Update and prints the run's answer.
+func (a *app) decisionCmd(use, short, name string) *cobra.Command {
 	var (
 		d     contract.Decision
 		runID string
 	)
 	cmd := &cobra.Command{
-		Use:   use + " WORKFLOW_ID --as USER",
+		Use:   use + " WORKFLOW_ID --as PERSON",
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Long: short + `.
+
+The decision is signed with your SSH key (--key FILE, else the ssh-agent, else the demo key next to
+your .pub file in the config) and sent as a Temporal Update: the run answers at once whether it
+accepted or denied it. A denial exits with status 1.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			// Everything that can be refused here is refused before anything is sent.
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			if err := contract.CheckText("--comment", d.Comment); err != nil {
+				return err
+			}
+			s, err := a.newSigner(cfg, "--as", d.Actor)
+			if err != nil {
+				return err
+			}
+			defer s.close()
 			c, err := a.dial()
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			ev, err := sendDecision(cmd.Context(), c, args[0], runID, signal, d)
+			ans, err := sendDecision(cmd.Context(), c, s.sign, id, runID, name, d)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s by %s at %s", signal, ev.Outcome, ev.Actor, ev.At.Format(time.RFC3339))
-			if ev.Detail != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), ": %s", ev.Detail)
-			}
-			fmt.Fprintln(cmd.OutOrStdout())
-			if ev.Outcome == "denied" {
-				return fmt.Errorf("%s denied", signal)
-			}
-			return nil
+			return reportDecision(cmd.OutOrStdout(), id, name, ans)
 		},
 	}
-	cmd.Flags().StringVar(&d.Actor, "as", "", "who you are (required; checked against the target's policy)")
-	cmd.Flags().StringVar(&d.Comment, "comment", "", "a note for the timeline")
-	cmd.Flags().StringVar(&runID, "run-id", "", "the run you reviewed (see `status`); refused if the id now names a newer run")
+	cmd.Flags().StringVar(&d.Actor, "as", "", "who you are: a person from the config, in canonical form (required)")
+	cmd.Flags().StringVar(&d.Comment, "comment", "", "a note for the timeline (signed with the decision)")
+	cmd.Flags().StringVar(&runID, "run-id", "", "the `RUN_ID` you reviewed (see starter status); refused if the id now names a newer run")
 	_ = cmd.MarkFlagRequired("as")
 	return cmd
 }
 
-// sendDecision signals a running run and waits for the run to record the attempt on its
-// timeline, so the sender learns at once whether it was accepted or denied.
-func sendDecision(ctx context.Context, c client.Client, id, runID, signal string, d contract.Decision) (contract.Event, error) {
+// decisionClient is what sending a decision needs of a Temporal client.
+type decisionClient interface {
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
+	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
+}
+
+// signFunc signs a statement (see signer.sign).
+type signFunc func(workflowID, firstRunID, action, comment string) (*contract.SignedStatement, error)
+
+// decisionAnswer is how the run answered a decision.
+type decisionAnswer struct {
+	Event contract.Event
+	// Denied: the run refused the decision (Event says why).
+	Denied bool
+	// AsSignal: the run predates decisions as Updates; the decision went as a signal and its
+	// outcome is on the run's timeline.
+	AsSignal bool
+}
+
+// sendDecision signs d for the run's first execution and sends it as an Update, waiting for the
+// run's answer. A run started before decisions were Updates gets it as a signal.
+func sendDecision(ctx context.Context, c decisionClient, sign signFunc, id, runID, name string, d contract.Decision) (decisionAnswer, error) {
 	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return contract.Event{}, fmt.Errorf("no run with id %s", id)
+		if runID != "" {
+			return decisionAnswer{}, fmt.Errorf("no run %s of %s; nothing was sent", runID, id)
+		}
+		return decisionAnswer{}, fmt.Errorf("no run with id %s; nothing was sent", id)
 	}
 	if err != nil {
-		return contract.Event{}, fmt.Errorf("describe %s: %w", id, err)
+		return decisionAnswer{}, fmt.Errorf("describe %s: %w", id, err)
 	}
-	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return contract.Event{}, fmt.Errorf("run %s already finished (%s); nothing was sent", id, st)
+	info := desc.GetWorkflowExecutionInfo()
+	if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return decisionAnswer{}, fmt.Errorf("%s already finished (run %s, %s); nothing was sent", id, info.GetExecution().GetRunId(), st)
 	}
-	before, err := timeline(ctx, c, id)
+	// The statement names the chain's first run, so that it still holds after continue-as-new.
+	firstRunID := info.GetFirstRunId()
+	if firstRunID == "" {
+		return decisionAnswer{}, fmt.Errorf("the server did not report the first run id of %s, which a signed decision names; nothing was sent", id)
+	}
+	d.Statement, err = sign(id, firstRunID, name, d.Comment)
 	if err != nil {
-		return contract.Event{}, err
+		return decisionAnswer{}, err
 	}
-	if err := c.SignalWorkflow(ctx, id, runID, signal, d); err != nil {
-		return contract.Event{}, fmt.Errorf("send %s to %s: %w", signal, id, err)
+
+	uctx, cancel := context.WithTimeout(ctx, updateTimeout)
+	defer cancel()
+	var ev contract.Event
+	h, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+		WorkflowID:          id,
+		RunID:               runID,
+		FirstExecutionRunID: firstRunID,
+		UpdateName:          name,
+		Args:                []any{d},
+		WaitForStage:        client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(uctx, &ev)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		evs, err := timeline(ctx, c, id)
-		if err == nil {
-			for _, ev := range evs[min(len(before), len(evs)):] {
-				if ev.Actor == d.Actor && ev.Action == signal {
-					return ev, nil
-				}
-			}
+	if err == nil {
+		return decisionAnswer{Event: ev}, nil
+	}
+	if ev, ok := deniedEvent(err, name, d.Actor); ok {
+		return decisionAnswer{Event: ev, Denied: true}, nil
+	}
+	if noUpdateHandler(err) {
+		if err := c.SignalWorkflow(ctx, id, runID, name, d); err != nil {
+			return decisionAnswer{}, fmt.Errorf("send %s to %s as a signal: %w", name, id, err)
 		}
-		select {
-		case <-ctx.Done():
-			return contract.Event{}, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+		return decisionAnswer{AsSignal: true}, nil
 	}
-	var st contract.Status
-	_ = query(ctx, c, id, contract.QueryStatus, &st)
-	return contract.Event{}, fmt.Errorf("%s was delivered but the run has not acted on it (phase %q): it may not be waiting for %s now; check `starter timeline %s`",
-		signal, st.Phase, signal, id)
+	return decisionAnswer{}, explainUpdateError(ctx, err, id, name)
+}
+
+// deniedEvent reports whether err is the run's refusal of the decision, and the timeline event
+// that records it.
+func deniedEvent(err error, name, actor string) (contract.Event, bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != contract.ErrTypeDecisionDenied {
+		return contract.Event{}, false
+	}
+	var ev contract.Event
+	if appErr.HasDetails() {
+		_ = appErr.Details(&ev)
+	}
+	if ev.Outcome == "" {
+		ev = contract.Event{At: time.Now().UTC(), Actor: actor, Action: name, Outcome: "denied", Detail: appErr.Message()}
+	}
+	return ev, true
+}
+
+// noUpdateHandler reports whether the run has no handler for the update: it was started by
+// workflow code from before decisions were Updates.
+func noUpdateHandler(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "unknown update") || strings.Contains(msg, "handler not found")
+}
+
+func explainUpdateError(ctx context.Context, err error, id, name string) error {
+	var notFound *serviceerror.NotFound
+	var timeout *client.WorkflowUpdateServiceTimeoutOrCanceledError
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(err, &notFound):
+		return fmt.Errorf("run %s closed (or is gone) before it took the %s; nothing was decided", id, name)
+	case errors.As(err, &timeout) && ctx.Err() == nil:
+		return fmt.Errorf("%s: the run did not answer within %s; is a worker running? It may still act on it while the signature is valid; check `starter timeline %s`",
+			name, updateTimeout, id)
+	case errors.As(err, &appErr):
+		// Refused before the handler ran (the validator: e.g. a closing run).
+		return fmt.Errorf("%s refused by %s: %s", name, id, contract.CleanText(appErr.Message()))
+	}
+	return fmt.Errorf("send %s to %s: %w", name, id, err)
+}
+
+// windowPrefix starts the detail of an approval given before the rotation window opens.
+const windowPrefix = "takes effect when the window opens at "
+
+// reportDecision prints the run's answer. A denial is an error, so the exit status is 1.
+func reportDecision(w io.Writer, id, name string, ans decisionAnswer) error {
+	if ans.AsSignal {
+		fmt.Fprintf(w, "%s sent as a signal to a run started before decisions were Updates; see `starter timeline %s`\n", name, contract.CleanText(id))
+		return nil
+	}
+	ev := ans.Event
+	at := ev.At.UTC().Format(time.RFC3339)
+	actor, detail := contract.CleanText(ev.Actor), contract.CleanText(ev.Detail)
+	if ans.Denied {
+		fmt.Fprintf(w, "%s denied for %s at %s: %s\n", name, actor, at, detail)
+		return fmt.Errorf("%s denied", name)
+	}
+	line := fmt.Sprintf("%s %s by %s at %s", name, orDefault(contract.CleanText(ev.Outcome), "accepted"), actor, at)
+	if rest, ok := strings.CutPrefix(detail, windowPrefix); ok {
+		when, note, _ := strings.Cut(rest, "; ")
+		line += " (" + windowPrefix + when + ")"
+		detail = note
+	}
+	if detail != "" {
+		line += ": " + detail
+	}
+	fmt.Fprintln(w, line)
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -5,15 +5,12 @@ import (
 
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 )
@@ -42,7 +39,7 @@ requester proceed alone, flagged loudly for review after the fact.`,
 			if !cmd.Flags().Changed("restrict-ttl") && len(in.Restrict) == 0 {
 				in.RestrictTTL = 0
 			}
-			id, err := a.startInvalidation(cmd.Context(), in)
+			id, err := a.startInvalidation(cmd.Context(), in, cmd.Flags().Changed("requested-by"))
 			if err != nil {
 				return err
 			}
@@ -54,7 +51,7 @@ requester proceed alone, flagged loudly for review after the fact.`,
 	f.StringVar(&in.Target, "target", "", "target name from the config (required)")
 	f.StringVar(&in.Reason, "reason", "", "why (required, also for break glass)")
 	f.StringVar(&in.Trigger, "trigger", contract.TriggerTokenAbuse, "secret-compromise, token-abuse or auth-regression")
-	f.StringVar(&in.RequestedBy, "requested-by", os.Getenv("USER"), "who asks")
+	f.StringVar(&in.RequestedBy, "requested-by", "", "who asks: a person from the config (default $USER, if that is one); signs the start")
 	f.StringVar(&in.IncidentID, "incident", "", "incident id to link")
 	f.StringVar(&restrict, "restrict", "", "comma-separated route prefixes to restrict, e.g. /admin,/billing")
 	f.DurationVar(&in.RestrictTTL, "restrict-ttl", 30*time.Minute, "how long routes stay restricted")
@@ -78,17 +75,41 @@ func parseRoutes(s string) ([]string, error) {
 	return out, nil
 }
 
-func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInput) (string, error) {
-	t, err := a.target(in.Target)
+// startInvalidation validates everything it can and signs the start before touching Temporal.
+// The workflow id is one per target, so Temporal itself refuses a second emergency run.
+func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInput, requesterGiven bool) (string, error) {
+	cfg, err := a.config()
 	if err != nil {
+		return "", err
+	}
+	t, err := cfg.Target(in.Target)
+	if err != nil {
+		return "", err
+	}
+	if in.RequestedBy, err = requester(cfg, in.RequestedBy, requesterGiven); err != nil {
+		return "", err
+	}
+	if err := contract.CheckText("--reason", in.Reason); err != nil {
+		return "", err
+	}
+	if err := contract.CheckText("--incident", in.IncidentID); err != nil {
 		return "", err
 	}
 	if err := in.Validate(); err != nil {
 		return "", err
 	}
-	if in.BreakGlass && !slices.Contains(t.Approvers, strings.TrimSpace(in.RequestedBy)) {
-		return "", fmt.Errorf("break glass is for the approvers of %s (%s); %q is not one", in.Target,
+	if in.BreakGlass && !slices.Contains(t.Approvers, in.RequestedBy) {
+		return "", fmt.Errorf("break glass is for the approvers of %s (%s); %s is not one", in.Target,
 			strings.Join(t.Approvers, ", "), in.RequestedBy)
+	}
+	s, err := a.newSigner(cfg, "--requested-by", in.RequestedBy)
+	if err != nil {
+		return "", err
+	}
+	defer s.close()
+	id := contract.InvalidationID(in.Target)
+	if in.Statement, err = s.sign(id, "", in.StartAction(), in.Reason); err != nil {
+		return "", err
 	}
 	c, err := a.dial()
 	if err != nil {
@@ -97,17 +118,8 @@ func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInp
 	defer c.Close()
 	// Two emergency runs on one target would preempt each other's rotation and lift each
 	// other's restrictions; the second responder joins the first run instead.
-	running, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("AuthopsTarget = '%s' AND AuthopsRunbook = 'emergency-invalidation' AND ExecutionStatus = 'Running'", in.Target),
-	})
-	if err != nil {
-		return "", fmt.Errorf("look for a running emergency run of %s: %w", in.Target, err)
-	}
-	if len(running.Executions) > 0 {
-		return "", fmt.Errorf("already running: %s; approve or follow that run instead", running.Executions[0].GetExecution().GetWorkflowId())
-	}
 	return start(ctx, c, client.StartWorkflowOptions{
-		ID:        "invalidate-" + in.Target + "-" + uuid.NewString()[:8],
+		ID:        id,
 		TaskQueue: contract.TaskQueue,
 		StaticSummary: fmt.Sprintf("EMERGENCY token invalidation of %s (%s), requested by %s%s: %s",
 			in.Target, in.Trigger, in.RequestedBy, map[bool]string{true: ", BREAK GLASS"}[in.BreakGlass], in.Reason),
@@ -116,5 +128,5 @@ func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInp
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			contract.AttrTarget.ValueSet(in.Target), contract.AttrRunbook.ValueSet("emergency-invalidation"),
 			contract.AttrBreakGlass.ValueSet(in.BreakGlass)),
-	}, contract.WorkflowEmergencyInvalidation, in)
+	}, contract.WorkflowEmergencyInvalidation, in, "approve or follow that run")
 }

@@ -1,5 +1,5 @@
-// Command starter is the client side of authops: it starts, signals and queries runbook runs.
-// It never touches a secret or a target.
+// Command starter is the client side of authops: it starts runs, sends signed decisions and
+// queries runbook runs. It never touches a secret or a target.
 package main
 
 import (
@@ -29,27 +29,41 @@ func main() {
 	}
 }
 
-// app carries what commands share: flags and a lazily dialed client.
+// app carries what commands share: flags, a lazily dialed client, and where the client's
+// namespace and identity come from (for signed statements).
 type app struct {
 	configPath string
+	keyFile    string
 	dial       func() (client.Client, error)
+	namespace  func() (string, error)
+	identity   func() string
 }
 
 func newRoot() *cobra.Command {
-	a := &app{dial: func() (client.Client, error) {
-		// Quiet SDK logs: the CLI's output is for people.
-		return temporalutil.Dial(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	}}
+	return newRootFor(&app{
+		dial: func() (client.Client, error) {
+			// Quiet SDK logs: the CLI's output is for people.
+			return temporalutil.Dial(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		},
+		namespace: clientNamespace,
+		identity:  clientIdentity,
+	})
+}
+
+func newRootFor(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "starter",
 		Short: "Start and steer authops security runbooks",
 		Long: `starter starts, approves, rolls back and inspects authops runbook runs on Temporal.
 Connection settings come from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
-TEMPORAL_TLS_* or a Temporal config profile; targets come from runbook.yaml (--config or AUTHOPS_CONFIG).`,
+TEMPORAL_TLS_* or a Temporal config profile; targets and people come from runbook.yaml (--config or
+AUTHOPS_CONFIG). Starts and decisions are signed with your SSH key: --key FILE, else the ssh-agent
+($SSH_AUTH_SOCK), else the private key next to your .pub file in the config (the demo keys).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "runbook config file (default $AUTHOPS_CONFIG or runbook.yaml)")
+	root.PersistentFlags().StringVar(&a.keyFile, "key", "", "private SSH key `FILE` to sign with (default: the ssh-agent, then the demo key next to your configured .pub file)")
 	root.AddCommand(
 		&cobra.Command{
 			Use:   "version",

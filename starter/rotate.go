@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,7 +35,7 @@ func (a *app) rotateCmd() *cobra.Command {
 				in.WindowStart = t
 			}
 			in.Mode = contract.ModeManual
-			id, err := a.startRotation(cmd.Context(), in)
+			id, err := a.startRotation(cmd.Context(), in, cmd.Flags().Changed("requested-by"))
 			if err != nil {
 				return err
 			}
@@ -47,20 +46,45 @@ func (a *app) rotateCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&in.Target, "target", "", "target name from the config (required)")
 	f.StringVar(&in.Reason, "reason", "scheduled key hygiene", "why the secret is rotated")
-	f.StringVar(&in.RequestedBy, "requested-by", os.Getenv("USER"), "who asks for the rotation")
+	f.StringVar(&in.RequestedBy, "requested-by", "", "who asks for the rotation: a person from the config (default $USER, if that is one); signs the start")
 	f.StringVar(&windowStart, "window-start", "", "when the window opens, RFC3339 (default now)")
 	f.DurationVar(&in.Window, "window", 0, "how long the window stays open, e.g. 2h (default: no end)")
-	f.StringVar(&in.RollbackOwner, "rollback-owner", "", "who may roll back during observation (default the requester)")
+	f.StringVar(&in.RollbackOwner, "rollback-owner", "", "who may roll back during observation: a person from the config (default the requester)")
 	_ = cmd.MarkFlagRequired("target")
 	return cmd
 }
 
-// startRotation validates everything it can before touching Temporal, so bad input changes nothing.
-func (a *app) startRotation(ctx context.Context, in contract.RotationInput) (string, error) {
-	if err := a.checkTarget(in.Target); err != nil {
+// startRotation validates everything it can and signs the start before touching Temporal, so
+// bad input changes nothing.
+func (a *app) startRotation(ctx context.Context, in contract.RotationInput, requesterGiven bool) (string, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return "", err
+	}
+	if _, err := cfg.Target(in.Target); err != nil {
+		return "", err
+	}
+	if in.RequestedBy, err = requester(cfg, in.RequestedBy, requesterGiven); err != nil {
+		return "", err
+	}
+	if in.RollbackOwner != "" {
+		if err := checkPerson(cfg, "--rollback-owner", in.RollbackOwner); err != nil {
+			return "", err
+		}
+	}
+	if err := contract.CheckText("--reason", in.Reason); err != nil {
 		return "", err
 	}
 	if err := in.Validate(time.Now()); err != nil {
+		return "", err
+	}
+	s, err := a.newSigner(cfg, "--requested-by", in.RequestedBy)
+	if err != nil {
+		return "", err
+	}
+	defer s.close()
+	id := contract.RotationID(in.Target)
+	if in.Statement, err = s.sign(id, "", contract.ActionStartRotation, in.Reason); err != nil {
 		return "", err
 	}
 	c, err := a.dial()
@@ -68,7 +92,6 @@ func (a *app) startRotation(ctx context.Context, in contract.RotationInput) (str
 		return "", err
 	}
 	defer c.Close()
-	id := contract.RotationID(in.Target)
 	return start(ctx, c, client.StartWorkflowOptions{
 		ID:            id,
 		TaskQueue:     contract.TaskQueue,
@@ -79,14 +102,30 @@ func (a *app) startRotation(ctx context.Context, in contract.RotationInput) (str
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			contract.AttrTarget.ValueSet(in.Target), contract.AttrRunbook.ValueSet("secret-rotation")),
-	}, contract.WorkflowSecretRotation, in)
+	}, contract.WorkflowSecretRotation, in, "approve, reject or wait for it")
 }
 
-func start(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, wf any, in any) (string, error) {
+// requester is the requester of a start: the --requested-by person, or $USER when the flag was
+// not given and $USER is a person of the config.
+func requester(cfg *config.Config, name string, given bool) (string, error) {
+	if !given {
+		return defaultRequester(cfg)
+	}
+	return name, checkPerson(cfg, "--requested-by", name)
+}
+
+// starterClient is what starting a run needs of a Temporal client.
+type starterClient interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
+}
+
+// start starts a run; when one with the id is already running, the error names it and says
+// what to do instead (hint).
+func start(ctx context.Context, c starterClient, opts client.StartWorkflowOptions, wf any, in any, hint string) (string, error) {
 	run, err := c.ExecuteWorkflow(ctx, opts, wf, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
-		return "", fmt.Errorf("already running: %s (run %s); approve, reject or wait for it", opts.ID, started.RunId)
+		return "", fmt.Errorf("already running: %s (run %s); %s", opts.ID, started.RunId, hint)
 	}
 	if err != nil {
 		return "", fmt.Errorf("start %s: %w", opts.ID, err)
@@ -102,9 +141,14 @@ func (a *app) checkTarget(name string) error {
 }
 
 func (a *app) target(name string) (*config.Target, error) {
-	cfg, err := config.Load(config.Path(a.configPath))
+	cfg, err := a.config()
 	if err != nil {
 		return nil, err
 	}
 	return cfg.Target(name)
+}
+
+// config loads the runbook config. It resolves no secret reference.
+func (a *app) config() (*config.Config, error) {
+	return config.Load(config.Path(a.configPath))
 }

@@ -127,23 +127,29 @@ func (in *intake) decide(ctx workflow.Context, action string, d contract.Decisio
 // verify checks the decision's signed statement against the run's people. A typed name is
 // never enough.
 func (in *intake) verify(ctx workflow.Context, action string, d contract.Decision) (statement.Verified, error) {
-	info := workflow.GetInfo(ctx)
-	v, err := statement.Verify(d.Statement, in.people, in.gatewayKeys, statement.Expect{
-		Namespace: info.Namespace, WorkflowID: info.WorkflowExecution.ID, FirstRunID: info.FirstRunID,
-		Action: action, Comment: d.Comment, Now: workflow.Now(ctx),
+	v := recorded(ctx, func(ctx workflow.Context) verdict {
+		info := workflow.GetInfo(ctx)
+		v, err := statement.Verify(d.Statement, in.people, in.gatewayKeys, statement.Expect{
+			Namespace: info.Namespace, WorkflowID: info.WorkflowExecution.ID, FirstRunID: info.FirstRunID,
+			Action: action, Comment: d.Comment, Now: workflow.Now(ctx),
+		})
+		switch {
+		case err != nil:
+			return verdict{Refused: err.Error()}
+		case d.Actor != "" && d.Actor != v.Person:
+			return verdict{Refused: fmt.Sprintf("the statement is signed for %s, but the decision names %q", v.Person, contract.CleanText(d.Actor))}
+		}
+		return verdict{Verified: v}
 	})
-	if err != nil {
-		return v, err
-	}
-	if d.Actor != "" && d.Actor != v.Person {
-		return v, fmt.Errorf("the statement is signed for %s, but the decision names %q", v.Person, contract.CleanText(d.Actor))
+	if v.Refused != "" {
+		return v.Verified, errors.New(v.Refused)
 	}
 	nonce := d.Statement.Statement.Nonce
 	if in.nonces[nonce] {
-		return v, errors.New("replayed statement: its nonce was seen before; sign a new one")
+		return v.Verified, errors.New("replayed statement: its nonce was seen before; sign a new one")
 	}
 	in.nonces[nonce] = true
-	return v, nil
+	return v.Verified, nil
 }
 
 // verifyStart checks the signed statement that started the run. Break glass is part of the
@@ -160,7 +166,40 @@ func (in *intake) verifyStart(ctx workflow.Context, action, actor, reason string
 	if v.Person != actor {
 		return fmt.Errorf("start refused: the statement is signed for %s, but the run names %q as requester", v.Person, actor)
 	}
-	in.nonces[s.Statement.Nonce] = true
+	return nil
+}
+
+// verdict is the recorded answer of a check.
+type verdict struct {
+	statement.Verified
+	Refused string `json:"refused,omitempty"`
+}
+
+// recorded runs a check that reads the run's identity (namespace, workflow and run ids, parent)
+// once, and keeps its answer in the history as a side effect. A replay reads the answer back
+// instead of judging again, since a replayer runs under other names than the live run.
+func recorded(ctx workflow.Context, check func(ctx workflow.Context) verdict) verdict {
+	var v verdict
+	if err := workflow.SideEffect(ctx, func(ctx workflow.Context) any { return check(ctx) }).Get(&v); err != nil {
+		return verdict{Refused: "cannot read the recorded verdict: " + err.Error()}
+	}
+	return v
+}
+
+// startChecked runs a runbook's start check through recorded and marks the start's nonce seen.
+func (in *intake) startChecked(ctx workflow.Context, s *contract.SignedStatement, check func(ctx workflow.Context) error) error {
+	v := recorded(ctx, func(ctx workflow.Context) verdict {
+		if err := check(ctx); err != nil {
+			return verdict{Refused: err.Error()}
+		}
+		return verdict{}
+	})
+	if v.Refused != "" {
+		return errors.New(v.Refused)
+	}
+	if s != nil {
+		in.nonces[s.Statement.Nonce] = true
+	}
 	return nil
 }
 

@@ -120,7 +120,7 @@ func (e *invalidation) run(ctx workflow.Context) (contract.InvalidationResult, e
 		return e.res, err
 	}
 	if e.v >= 1 {
-		if err := e.checkStart(ctx); err != nil {
+		if err := e.dec.startChecked(ctx, e.in.Statement, e.checkStart); err != nil {
 			e.rec.add(ctx, systemActor, "start", "refused", err.Error())
 			return e.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
 		}

@@ -122,7 +122,7 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 		return r.res, err
 	}
 	if r.v >= 1 {
-		if err := r.checkStart(ctx); err != nil {
+		if err := r.dec.startChecked(ctx, r.in.Statement, r.checkStart); err != nil {
 			r.rec.add(ctx, systemActor, "start", "refused", err.Error())
 			return r.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
 		}

@@ -371,9 +371,18 @@ func (s *SyncBuffer) String() string {
 func (e *Env) Starter(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(e.Bin, "starter"), args...)
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+e.server.FrontendHostPort(),
+	// No ssh-agent of the developer's: the CLI signs with the test's own demo keys.
+	cmd.Env = append(filteredEnv(), "SSH_AUTH_SOCK=", "TEMPORAL_ADDRESS="+e.server.FrontendHostPort(),
 		"TEMPORAL_NAMESPACE=default", config.EnvVar+"="+filepath.Join(e.Dir, "runbook.yaml"))
 	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// Temporal runs the Temporal CLI against this stack and returns its combined output.
+func (e *Env) Temporal(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	args = append(args, "--address", e.server.FrontendHostPort(), "--namespace", "default")
+	out, err := exec.Command(filepath.Join(e.Bin, "temporal"), args...).CombinedOutput()
 	return string(out), err
 }
 
