@@ -46,6 +46,9 @@ func TestLocalStack(t *testing.T) {
     claims: {issuer: authbackend-demo}
     approvers: [alice, bob]
     rotation: {observation_window: 1s}
+people:
+  alice: {keys: [{file: var/demo/keys/alice.pub}]}
+  bob: {keys: [{file: var/demo/keys/bob.pub}]}
 `, backend, ab, ab)), 0o600))
 
 	cmd := exec.Command(filepath.Join(bin, "devstack"), "--var", filepath.Join(dir, "var"), "--bin", bin,

@@ -220,12 +220,12 @@ func TestInvalidationBadInput(t *testing.T) {
 		want string
 	}{
 		{"missing reason", []string{"invalidate", "--target", "demo", "--requested-by", "alice"}, "reason is required"},
-		{"unknown target", []string{"invalidate", "--target", "nope", "--reason", "x"}, `unknown target "nope"`},
-		{"malformed route list", []string{"invalidate", "--target", "demo", "--reason", "x", "--restrict", "/admin,,/billing"}, "malformed"},
-		{"route not a path", []string{"invalidate", "--target", "demo", "--reason", "x", "--restrict", "admin"}, "not a path prefix"},
-		{"zero ttl", []string{"invalidate", "--target", "demo", "--reason", "x", "--restrict", "/admin", "--restrict-ttl", "0s"}, "TTL must be positive"},
-		{"negative ttl", []string{"invalidate", "--target", "demo", "--reason", "x", "--restrict", "/admin", "--restrict-ttl", "-5m"}, "TTL must be positive"},
-		{"break glass without reason", []string{"invalidate", "--target", "demo", "--break-glass"}, "break glass needs a reason"},
+		{"unknown target", []string{"invalidate", "--requested-by", "alice", "--target", "nope", "--reason", "x"}, `unknown target "nope"`},
+		{"malformed route list", []string{"invalidate", "--requested-by", "alice", "--target", "demo", "--reason", "x", "--restrict", "/admin,,/billing"}, "malformed"},
+		{"route not a path", []string{"invalidate", "--requested-by", "alice", "--target", "demo", "--reason", "x", "--restrict", "admin"}, "not a path prefix"},
+		{"zero ttl", []string{"invalidate", "--requested-by", "alice", "--target", "demo", "--reason", "x", "--restrict", "/admin", "--restrict-ttl", "0s"}, "TTL must be positive"},
+		{"negative ttl", []string{"invalidate", "--requested-by", "alice", "--target", "demo", "--reason", "x", "--restrict", "/admin", "--restrict-ttl", "-5m"}, "TTL must be positive"},
+		{"break glass without reason", []string{"invalidate", "--requested-by", "alice", "--target", "demo", "--break-glass"}, "break glass needs a reason"},
 		{"unknown requester", []string{"invalidate", "--target", "demo", "--reason", "x", "--requested-by", "mallory"}, "mallory"},
 		{"control characters in the reason", []string{"invalidate", "--target", "demo", "--reason", "x\n12:00 bob approve accepted", "--requested-by", "alice"}, "control character"},
 	}

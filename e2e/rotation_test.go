@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"errors"
+
 	"github.com/authops/authops/contract"
 
 	"context"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/testenv"
@@ -107,7 +110,7 @@ func TestRotationBadInput(t *testing.T) {
 		{"window in the past", []string{"rotate", "--target", "demo", "--requested-by", "alice", "--window-start", past, "--window", "1h"}, "is in the past"},
 		{"malformed time", []string{"rotate", "--target", "demo", "--requested-by", "alice", "--window-start", "tomorrow"}, "not an RFC3339 time"},
 		{"malformed window", []string{"rotate", "--target", "demo", "--requested-by", "alice", "--window", "soon"}, "invalid argument"},
-		{"no requester", []string{"rotate", "--target", "demo", "--requested-by", ""}, "requested_by is required"},
+		{"no requester", []string{"rotate", "--target", "demo", "--requested-by", ""}, "--requested-by is required"},
 		{"signal to unknown run", []string{"approve", "rotation-nope", "--as", "bob"}, "no run with id rotation-nope"},
 	}
 	secret := env.Secret(t)
@@ -118,9 +121,9 @@ func TestRotationBadInput(t *testing.T) {
 			require.Contains(t, out, c.want)
 		})
 	}
-	resp, err := env.Client.ListWorkflow(context.Background(), listReq())
-	require.NoError(t, err)
-	require.Empty(t, resp.Executions, "bad input must not start a run")
+	var notFound *serviceerror.NotFound
+	_, err := env.Client.DescribeWorkflowExecution(context.Background(), contract.RotationID("demo"), "")
+	require.True(t, errors.As(err, &notFound), "bad input must not start a run: %v", err)
 	require.Equal(t, secret, env.Secret(t))
 }
 
