@@ -298,7 +298,9 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 			return contract.RotationResult{}, err
 		}
 	} else {
-		_ = workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil)
+		if err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil); err != nil {
+			e.rec.add(ctx, systemActor, "preempt rotation", contract.StateSkipped, err.Error())
+		}
 		if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err == nil {
 			e.rec.add(ctx, systemActor, "preempt rotation", "canceled", id+" was pending or in progress; its compensation restores a working secret")
 		}
@@ -318,14 +320,18 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 		err := workflow.ExecuteChildWorkflow(cctx, SecretRotation, in).Get(ctx, &res)
 		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
 		if errors.As(err, &started) && !handover && attempt < 300 {
-			_ = workflow.Sleep(ctx, time.Second)
+			if err := workflow.Sleep(ctx, time.Second); err != nil {
+				return res, err
+			}
 			continue
 		}
 		e.res.Rotation = id
 		if err != nil {
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) && appErr.HasDetails() {
-				_ = appErr.Details(&res)
+				if derr := appErr.Details(&res); derr != nil {
+					e.rec.add(ctx, systemActor, "read rotation result", contract.StateFailed, derr.Error())
+				}
 			}
 			e.res.RotationOutcome = res.Outcome
 			e.res.Validations = append(e.res.Validations, res.Validations...)

@@ -120,7 +120,10 @@ func (e *invalidation) lift(ctx workflow.Context, why string) error {
 // failed compensates what can be undone, keeps sessions invalidated (the safe state), says
 // exactly which controls are active, and escalates.
 func (e *invalidation) cleanupCanary(ctx workflow.Context) {
-	_ = workflow.ExecuteActivity(shortCtx(ctx), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil)
+	// A canary left behind is a live session on the worker's disk: say so, do not hide it.
+	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
+		e.rec.add(ctx, systemActor, "remove canary session", contract.StateFailed, err.Error())
+	}
 	e.canaryGone = true
 }
 
