@@ -45,7 +45,11 @@ accepted or denied it. A denial exits with status 1.`,
 			if err != nil {
 				return err
 			}
-			if err := contract.CheckText("--comment", d.Comment); err != nil {
+			field := "--comment"
+			if name == contract.SignalCancel {
+				field = "--reason"
+			}
+			if err := contract.CheckText(field, d.Comment); err != nil {
 				return err
 			}
 			s, err := a.newSigner(cfg, "--as", d.Actor)
@@ -66,7 +70,13 @@ accepted or denied it. A denial exits with status 1.`,
 		},
 	}
 	cmd.Flags().StringVar(&d.Actor, "as", "", "who you are: a person from the config, in canonical form (required)")
-	cmd.Flags().StringVar(&d.Comment, "comment", "", "a note for the timeline (signed with the decision)")
+	if name == contract.SignalCancel {
+		// A cancel stops a security runbook: the record must say why.
+		cmd.Flags().StringVar(&d.Comment, "reason", "", "why the run is canceled (required; signed with the decision)")
+		_ = cmd.MarkFlagRequired("reason")
+	} else {
+		cmd.Flags().StringVar(&d.Comment, "comment", "", "a note for the timeline (signed with the decision)")
+	}
 	cmd.Flags().StringVar(&runID, "run-id", "", "the `RUN_ID` you reviewed (see starter status); refused if the id now names a newer run")
 	_ = cmd.MarkFlagRequired("as")
 	return cmd

@@ -79,6 +79,7 @@ AUTHOPS_CONFIG). Starts and decisions are signed with your SSH key: --key FILE, 
 		a.decisionCmd("rollback", "Roll back a completed rotation during its observation window", "rollback"),
 		a.decisionCmd("resolve", "Mark an escalated run (failed rollback) as resolved by a human", "resolve"),
 		a.decisionCmd("lift-restrictions", "Lift an emergency run's route restrictions now", "lift-restrictions"),
+		a.decisionCmd("cancel", "Cancel a run as a signed decision; a change in progress is rolled back first", "cancel"),
 		a.statusCmd(),
 		a.timelineCmd(),
 	)

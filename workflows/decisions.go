@@ -37,6 +37,8 @@ type intake struct {
 	// nonces seen in verified statements: a statement counts once.
 	nonces  map[string]bool
 	closing bool
+	// canceledBy is the accepted signed cancel, if any.
+	canceledBy *contract.Decision
 	// received counts decisions, so each one that arrives at a run started before decisions
 	// were verified gets its own version marker (legacy_signals.go).
 	received int
@@ -201,6 +203,35 @@ func (in *intake) startChecked(ctx workflow.Context, s *contract.SignedStatement
 		in.nonces[s.Statement.Nonce] = true
 	}
 	return nil
+}
+
+// cancellable returns the run's main context, which a signed cancel from someone who may (per
+// the runbook's who) cancels. The run then stops as it would on a cancel from outside, with the
+// same compensation, and the timeline says who canceled and why.
+func (in *intake) cancellable(ctx workflow.Context, who func(actor string) bool) workflow.Context {
+	ctx, cancel := workflow.WithCancel(ctx)
+	in.rules[contract.SignalCancel] = func(_ workflow.Context, actor string, d contract.Decision) (string, string) {
+		switch {
+		case in.canceledBy != nil:
+			return "already canceled by " + in.canceledBy.Actor, ""
+		case !who(actor):
+			return actor + " may not cancel this run", ""
+		case strings.TrimSpace(d.Comment) == "":
+			return "a cancel needs a reason", ""
+		}
+		in.canceledBy = &contract.Decision{Actor: actor, Comment: d.Comment}
+		cancel()
+		return "", "the run stops; a change in progress is rolled back first"
+	}
+	return ctx
+}
+
+// cancelCause says who canceled the run and why, or "" when nobody did through a decision.
+func (in *intake) cancelCause() string {
+	if in.canceledBy == nil {
+		return ""
+	}
+	return "canceled by " + in.canceledBy.Actor + ": " + contract.CleanText(in.canceledBy.Comment)
 }
 
 // person reports whether name is someone in the run's policy.

@@ -34,7 +34,8 @@ const (
 // root by rotating the secret, then verify.
 func EmergencyInvalidation(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
 	e := &invalidation{in: in}
-	if err := e.setup(ctx); err != nil {
+	ctx, err := e.setup(ctx)
+	if err != nil {
 		return contract.InvalidationResult{}, err
 	}
 	return e.run(ctx)
@@ -60,7 +61,8 @@ type invalidation struct {
 	liftBy   *contract.Decision
 }
 
-func (e *invalidation) setup(ctx workflow.Context) error {
+// setup returns the context the run works under: a signed cancel cancels it.
+func (e *invalidation) setup(ctx workflow.Context) (workflow.Context, error) {
 	e.in.RequestedBy = strings.TrimSpace(e.in.RequestedBy)
 	steps := []string{stepAnnounce, stepGoAhead, stepRevoke, stepRestrict, stepRotate, stepVerifyOld, stepCritical, stepUserImpact, stepLift}
 	e.rec = newRecord("emergency-invalidation", e.in.Target, e.in.RequestedBy, steps...)
@@ -82,11 +84,15 @@ func (e *invalidation) setup(ctx workflow.Context) error {
 			return e.gate.reject(ctx, actor, d)
 		}
 		e.dec.rules[contract.SignalLiftRestrictions] = e.liftRule
+		runCtx := e.dec.cancellable(ctx, func(actor string) bool {
+			return actor == e.in.RequestedBy || slices.Contains(e.policy.Approvers, actor)
+		})
 		if err := e.dec.register(ctx); err != nil {
-			return err
+			return ctx, err
 		}
+		return runCtx, e.rec.registerQueries(ctx)
 	}
-	return e.rec.registerQueries(ctx)
+	return ctx, e.rec.registerQueries(ctx)
 }
 
 // loadPolicy loads the target's policy and opens the decision intake on it.
@@ -177,7 +183,7 @@ func (e *invalidation) goAhead(ctx workflow.Context) (bool, error) {
 			e.in.Target, strings.Join(e.policy.Approvers, ", "), e.in.RequestedBy, e.in.Reason), e.policy.Approvers...)
 	})
 	if err != nil {
-		e.res.Outcome = contract.OutcomeCanceled
+		e.res.Outcome, e.res.Cause = contract.OutcomeCanceled, e.dec.cancelCause()
 		e.dropCanary(ctx)
 		return false, e.finish(ctx)
 	}

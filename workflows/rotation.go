@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"slices"
+
 	"github.com/authops/authops/contract"
 
 	"errors"
@@ -33,7 +35,8 @@ const (
 // SecretRotation is runbook 2: JWT secret rotation.
 func SecretRotation(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
 	r := &rotation{in: in}
-	if err := r.setup(ctx); err != nil {
+	ctx, err := r.setup(ctx)
+	if err != nil {
 		return contract.RotationResult{}, err
 	}
 	return r.run(ctx)
@@ -60,7 +63,8 @@ type rotation struct {
 
 var acts *activities.Activities // method values name activities; never called directly
 
-func (r *rotation) setup(ctx workflow.Context) error {
+// setup returns the context the run works under: a signed cancel cancels it.
+func (r *rotation) setup(ctx workflow.Context) (workflow.Context, error) {
 	// Names are compared exactly against policy; stray spaces must not make "alice " a second person.
 	r.in.RequestedBy = strings.TrimSpace(r.in.RequestedBy)
 	r.in.RollbackOwner = strings.TrimSpace(r.in.RollbackOwner)
@@ -91,8 +95,11 @@ func (r *rotation) setup(ctx workflow.Context) error {
 		}
 		r.dec.rules[contract.SignalRollback] = r.rollbackRule
 		r.dec.rules[contract.SignalResolve] = r.resolveRule
+		runCtx := r.dec.cancellable(ctx, func(actor string) bool {
+			return actor == r.in.RequestedBy || actor == r.in.RollbackOwner || slices.Contains(r.policy.Approvers, actor)
+		})
 		if err := r.dec.register(ctx); err != nil {
-			return err
+			return ctx, err
 		}
 		preempt := workflow.GetSignalChannel(ctx, contract.SignalPreempt)
 		workflow.Go(ctx, func(ctx workflow.Context) {
@@ -101,8 +108,9 @@ func (r *rotation) setup(ctx workflow.Context) error {
 				r.preempted = &p
 			}
 		})
+		return runCtx, r.rec.registerQueries(ctx)
 	}
-	return r.rec.registerQueries(ctx)
+	return ctx, r.rec.registerQueries(ctx)
 }
 
 func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {

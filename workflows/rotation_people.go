@@ -141,7 +141,7 @@ func (r *rotation) observe(ctx workflow.Context) {
 	case err != nil:
 		// The rotation is done and validated; canceling the wait leaves the new secret live.
 		r.res.Outcome = contract.OutcomeCanceled
-		r.res.Cause = "canceled during the observation window; the new secret stays live, validated"
+		r.res.Cause = joinNote(r.dec.cancelCause(), "canceled during the observation window; the new secret stays live, validated")
 		r.rec.step(ctx, stepObserve, contract.StateSkipped, r.res.Cause)
 	case !got:
 		r.rec.step(ctx, stepObserve, contract.StateDone, "no rollback requested")

@@ -26,6 +26,8 @@ func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause er
 		why = cause.Error()
 	case p != nil:
 		why = fmt.Sprintf("preempted by %s (%s)", p.By, p.Reason)
+	case r.dec.canceledBy != nil:
+		why = r.dec.cancelCause()
 	}
 	r.rec.phase("rolling back")
 	r.rec.add(dctx, systemActor, "rollback", "started", why)
@@ -202,6 +204,9 @@ func (r *rotation) canceled(ctx workflow.Context, err error) (contract.RotationR
 		if r.v >= 1 {
 			outcome = contract.OutcomePreempted
 		}
+	}
+	if c := r.dec.cancelCause(); c != "" {
+		detail = c + "; before any change"
 	}
 	r.rec.add(dctx, systemActor, "canceled", outcome, detail)
 	r.res.Outcome = outcome
