@@ -4,6 +4,7 @@ import (
 	"github.com/authops/authops/contract"
 
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -24,6 +25,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/envfile"
@@ -72,6 +74,11 @@ type fixture struct {
 
 	mu      sync.Mutex
 	results []string // JSON of every activity result and error text
+
+	// restricted is the fake backend's route restrictions (prefix -> status), set through its
+	// control API or directly by a test.
+	routesMu   sync.Mutex
+	restricted map[string]int
 }
 
 type syncBuffer struct {
@@ -138,7 +145,10 @@ func newFixture(t *testing.T, edits ...func(yaml string) string) *fixture {
       password: {file: passwords/probe}
     claims: {issuer: authbackend-demo}
     approvers: [alice, bob]
-`, srv.URL, storeName)
+people:
+  alice: {keys: [%q]}
+  bob: {keys: [%q]}
+`, srv.URL, storeName, personKey(t), personKey(t))
 	for _, e := range edits {
 		doc = e(doc)
 	}
@@ -161,9 +171,107 @@ func newFixture(t *testing.T, edits ...func(yaml string) string) *fixture {
 	return f
 }
 
-// backend is a fake of the demo backend's contract, enough for the probes and the readiness wait.
+// personKey returns a fresh public key as an authorized_keys line.
+func personKey(t *testing.T) string {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	sp, err := ssh.NewPublicKey(pub)
+	require.NoError(t, err)
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp)))
+}
+
+// restrict sets (status > 0) or lifts (status 0) a route restriction on the fake backend.
+func (f *fixture) restrict(prefix string, status int) {
+	f.routesMu.Lock()
+	defer f.routesMu.Unlock()
+	if f.restricted == nil {
+		f.restricted = map[string]int{}
+	}
+	if status == 0 {
+		delete(f.restricted, prefix)
+	} else {
+		f.restricted[prefix] = status
+	}
+}
+
+// restrictedStatus is the status a restriction answers for path, or 0.
+func (f *fixture) restrictedStatus(path string) int {
+	f.routesMu.Lock()
+	defer f.routesMu.Unlock()
+	for p, st := range f.restricted {
+		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
+			return st
+		}
+	}
+	return 0
+}
+
+// backend is a fake of the demo backend's contract, enough for the probes and the readiness
+// wait, with /admin/users (admins only) and the route restrictions of the control API.
 func (f *fixture) backend() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/users", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+accessToken {
+			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		http.Error(w, `{"error":"forbidden"}`, http.StatusForbidden) // the probe user is no admin
+	})
+	control := func(h func(w http.ResponseWriter, r *http.Request)) func(w http.ResponseWriter, r *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer "+adminToken {
+				http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("GET /_control/state", control(func(w http.ResponseWriter, r *http.Request) {
+		f.routesMu.Lock()
+		routes := []map[string]any{}
+		for p, st := range f.restricted {
+			routes = append(routes, map[string]any{"prefix": p, "status": st})
+		}
+		f.routesMu.Unlock()
+		_ = json.NewEncoder(w).Encode(map[string]any{"restricted_routes": routes, "log_level": "info"})
+	}))
+	mux.HandleFunc("POST /_control/routes/restrict", control(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Prefixes []string `json:"prefixes"`
+			Status   int      `json:"status"`
+		}
+		if json.NewDecoder(r.Body).Decode(&in) != nil {
+			http.Error(w, `{"error":"bad_request"}`, http.StatusBadRequest)
+			return
+		}
+		for _, p := range in.Prefixes {
+			f.restrict(p, in.Status)
+		}
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	mux.HandleFunc("POST /_control/routes/lift", control(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Prefixes []string `json:"prefixes"`
+		}
+		if json.NewDecoder(r.Body).Decode(&in) != nil {
+			http.Error(w, `{"error":"bad_request"}`, http.StatusBadRequest)
+			return
+		}
+		for _, p := range in.Prefixes {
+			f.restrict(p, 0)
+		}
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	restricting := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/_control/") && r.URL.Path != "/healthz" {
+			if st := f.restrictedStatus(r.URL.Path); st != 0 {
+				http.Error(w, `{"error":"route_restricted"}`, st)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		n := f.healthz.Add(1)
 		if f.neverHealth.Load() || n <= f.unhealthyN.Load() {
@@ -190,7 +298,7 @@ func (f *fixture) backend() http.Handler {
 		}
 		_, _ = io.WriteString(w, `{"username":"probe","role":"user"}`)
 	})
-	return mux
+	return restricting
 }
 
 // run executes one activity, records its result (or error) for the secret scan, and decodes the
@@ -580,6 +688,9 @@ func TestUnknownTarget_IsANonRetryableConfigError(t *testing.T) {
 			return f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: target, IdempotencyKey: "k"})
 		},
 		"RollBackSecret": func() error { return f.run(nil, f.act.RollBackSecret, VersionInput{Target: target, VersionID: "v1-x"}) },
+		"AdoptLiveSecret": func() error {
+			return f.run(nil, f.act.AdoptLiveSecret, AdoptInput{Target: target, IdempotencyKey: "k"})
+		},
 	}
 	before := f.envFile()
 	for name, call := range calls {
@@ -635,4 +746,234 @@ func TestPreCheck_FailedDryRunIsRedacted(t *testing.T) {
 	require.Contains(t, c.Detail, "cannot reach the orchestrator")
 	require.Contains(t, c.Detail, "JWT_SECRET=[REDACTED]")
 	require.NotContains(t, c.Detail, f.initial)
+}
+
+func resultByName(t *testing.T, rs contract.ProbeResults, name string) contract.ProbeResult {
+	t.Helper()
+	for _, r := range rs {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no result %q in %+v", name, rs)
+	return contract.ProbeResult{}
+}
+
+func TestPreCheck_NoAdoptWritesNothingAndReportsNeedsAdoption(t *testing.T) {
+	f := newFixture(t)
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.True(t, res.OK, "%+v", res.Checks)
+	require.True(t, res.NeedsAdoption)
+	require.Empty(t, res.Current, "no current version to report")
+	require.Equal(t, f.store().Fingerprint(f.initial), res.LiveFingerprint)
+	c := checkByName(t, res, "env sink matches secret store")
+	require.True(t, c.OK)
+	require.Equal(t, "store has no current version; the live secret will be adopted", c.Detail)
+
+	vs, err := f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, vs, "PreCheck with NoAdopt wrote nothing to the store")
+	require.Equal(t, envHead+"JWT_SECRET="+f.initial+"\n"+envTail, f.envFile())
+
+	// Once adopted, the same read-only pre-check reports the current version.
+	var ref contract.VersionRef
+	require.NoError(t, f.run(&ref, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var again PreCheckResult
+	require.NoError(t, f.run(&again, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.True(t, again.OK, "%+v", again.Checks)
+	require.False(t, again.NeedsAdoption)
+	require.Equal(t, ref, again.Current)
+	require.Empty(t, checkByName(t, again, "env sink matches secret store").Detail)
+
+	// Drift is still a failed check, and still nothing is written.
+	f.setEnvSecret(newSecret(t))
+	var drift PreCheckResult
+	require.NoError(t, f.run(&drift, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-2", NoAdopt: true}))
+	require.False(t, drift.OK)
+	require.False(t, drift.NeedsAdoption)
+	require.Contains(t, checkByName(t, drift, "env sink matches secret store").Detail, "env sink holds fingerprint")
+	vs, err = f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, vs, 1)
+}
+
+func TestAdoptLiveSecret_Idempotent(t *testing.T) {
+	f := newFixture(t)
+	in := AdoptInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
+	var first, second contract.VersionRef
+	require.NoError(t, f.run(&first, f.act.AdoptLiveSecret, in))
+	require.NoError(t, f.run(&second, f.act.AdoptLiveSecret, in), "a retry with the same key")
+	require.Equal(t, first, second)
+	require.NotEmpty(t, first.ID)
+	require.Equal(t, f.store().Fingerprint(f.initial), first.Fingerprint)
+
+	vs, err := f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, vs, 1, "one version, not one per attempt")
+	require.Equal(t, secretstore.StageCurrent, vs[0].Stage)
+	require.Equal(t, in.IdempotencyKey+"/adopt", vs[0].IdempotencyKey)
+	require.Equal(t, f.initial, f.value(first.ID))
+
+	// Another run finds the current version matching the sink and gets it back as it is.
+	var other contract.VersionRef
+	require.NoError(t, f.run(&other, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: "rotation-demo/run-2"}))
+	require.Equal(t, first, other)
+	vs, err = f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, vs, 1)
+
+	// A sink that disagrees with the current version is drift: not adopted, not retried.
+	f.setEnvSecret(newSecret(t))
+	err = f.run(nil, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: "rotation-demo/run-3"})
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, ErrTypeConflict, ae.Type())
+	require.True(t, ae.NonRetryable())
+	require.Contains(t, ae.Error(), "env sink holds fingerprint")
+	vs, err = f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, vs, 1)
+}
+
+// adopted puts the env file's secret into the store and returns its version.
+func (f *fixture) adopted() contract.VersionRef {
+	f.t.Helper()
+	var ref contract.VersionRef
+	require.NoError(f.t, f.run(&ref, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: "run-1"}))
+	return ref
+}
+
+func TestValidate_PassedRestrictionDefersPrivilegeCheck(t *testing.T) {
+	f := newFixture(t)
+	live := f.adopted()
+	f.restrict("/admin", http.StatusServiceUnavailable)
+
+	var rs contract.ProbeResults
+	require.NoError(t, f.run(&rs, f.act.Validate, ValidateInput{Target: "demo", LiveVersionID: live.ID,
+		Restricted: []contract.RouteRestriction{{Prefix: "/admin", Status: http.StatusServiceUnavailable}}}))
+
+	priv := resultByName(t, rs, "admin_forbidden_for_user")
+	require.True(t, priv.Deferred, "%+v", priv)
+	require.False(t, priv.OK, "a deferred check is not a pass")
+	require.Equal(t, http.StatusForbidden, priv.Expected, "it keeps what it will check once lifted")
+	require.Equal(t, http.StatusServiceUnavailable, priv.Got)
+	require.Contains(t, priv.Detail, "deferred")
+
+	restricted := resultByName(t, rs, "restricted /admin answers 503")
+	require.True(t, restricted.OK, "%+v", restricted)
+	require.False(t, restricted.Deferred)
+	require.Equal(t, "/admin", restricted.Path)
+
+	require.Equal(t, []string{"admin_forbidden_for_user"}, resultNames(rs.Deferred()))
+	require.NotContains(t, resultNames(rs.Failed()), "admin_forbidden_for_user", "deferred is not failed")
+	for _, r := range rs {
+		require.NotEqual(t, "admin_route_restricted", r.Name, "the privilege check is not swapped for a restriction check")
+	}
+	require.Equal(t, "/auth/me", resultByName(t, rs, "me_new_token").Path)
+	require.True(t, resultByName(t, rs, "me_new_token").OK, "checks outside the prefix run as ever")
+
+	// A restriction passed in but not in place on the backend: the restriction check fails, and
+	// the privilege check, which the backend itself answered, keeps its own (passing) outcome.
+	f.restrict("/admin", 0)
+	rs = nil // decoding into a used slice would keep fields the new JSON omits
+	require.NoError(t, f.run(&rs, f.act.Validate, ValidateInput{Target: "demo", LiveVersionID: live.ID,
+		Restricted: []contract.RouteRestriction{{Prefix: "/admin", Status: http.StatusServiceUnavailable}}}))
+	require.False(t, resultByName(t, rs, "restricted /admin answers 503").OK)
+	priv = resultByName(t, rs, "admin_forbidden_for_user")
+	require.True(t, priv.OK, "%+v", priv)
+	require.False(t, priv.Deferred)
+	require.Empty(t, rs.Deferred())
+}
+
+func TestValidate_LiveRestrictionNotPassedDoesNotWeaken(t *testing.T) {
+	f := newFixture(t)
+	live := f.adopted()
+	in := ValidateInput{Target: "demo", LiveVersionID: live.ID}
+
+	// No restriction anywhere: the privilege check passes on its own.
+	var rs contract.ProbeResults
+	require.NoError(t, f.run(&rs, f.act.Validate, in))
+	require.True(t, resultByName(t, rs, "admin_forbidden_for_user").OK)
+
+	// The backend restricts /admin (another run, or a hand-made control), but this validation was
+	// told of no restriction: the privilege check fails instead of being swapped or deferred.
+	f.restrict("/admin", http.StatusServiceUnavailable)
+	rs = nil
+	require.NoError(t, f.run(&rs, f.act.Validate, in))
+	priv := resultByName(t, rs, "admin_forbidden_for_user")
+	require.False(t, priv.OK)
+	require.False(t, priv.Deferred)
+	require.Equal(t, http.StatusForbidden, priv.Expected)
+	require.Equal(t, http.StatusServiceUnavailable, priv.Got)
+	require.Contains(t, resultNames(rs.Failed()), "admin_forbidden_for_user")
+	require.Empty(t, rs.Deferred())
+	require.False(t, rs.OK())
+	for _, r := range rs {
+		require.NotEqual(t, "admin_route_restricted", r.Name)
+		require.False(t, strings.HasPrefix(r.Name, "restricted "), "no restriction check for a restriction not passed in")
+	}
+}
+
+func TestLiftRoutes_RerunsDeferredPrivilegeCheck(t *testing.T) {
+	f := newFixture(t)
+	in := RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: http.StatusServiceUnavailable}
+	require.NoError(t, f.run(nil, f.act.RestrictRoutes, in))
+	require.Equal(t, http.StatusServiceUnavailable, f.restrictedStatus("/admin/users"))
+
+	var rs contract.ProbeResults
+	require.NoError(t, f.run(&rs, f.act.LiftRoutes, in))
+	require.Zero(t, f.restrictedStatus("/admin/users"))
+	require.True(t, resultByName(t, rs, "restriction_lifted").OK)
+	priv := resultByName(t, rs, "admin_forbidden_for_user")
+	require.True(t, priv.OK, "%+v", priv)
+	require.False(t, priv.Deferred)
+	require.Equal(t, "/admin/users", priv.Path)
+	require.Equal(t, http.StatusForbidden, priv.Got)
+	require.True(t, rs.OK())
+
+	// A lifted prefix that does not cover the admin path has no privilege check to rerun.
+	other := RoutesInput{Target: "demo", Prefixes: []string{"/reports"}, Status: http.StatusServiceUnavailable}
+	require.NoError(t, f.run(nil, f.act.RestrictRoutes, other))
+	rs = nil
+	require.NoError(t, f.run(&rs, f.act.LiftRoutes, other))
+	require.Equal(t, []string{"restriction_lifted"}, resultNames(rs))
+}
+
+func TestVerifyCutover_DefersCriticalEndpointsUnderRestriction(t *testing.T) {
+	f := newFixture(t, func(s string) string {
+		return strings.Replace(s, "    approvers: [alice, bob]\n", "    approvers: [alice, bob]\n"+
+			"    critical_endpoints:\n"+
+			"      - {method: GET, path: /admin/users, as: user, expected_status: 403}\n"+
+			"      - {method: GET, path: /auth/me, as: user, expected_status: 200}\n", 1)
+	})
+	live := f.adopted()
+	f.restrict("/admin", http.StatusServiceUnavailable)
+
+	var rs contract.ProbeResults
+	require.NoError(t, f.run(&rs, f.act.VerifyCutover, CutoverInput{Target: "demo", RunID: "emergency-demo/run-1",
+		LiveVersionID: live.ID, Restricted: []string{"/admin"}, RestrictedStatus: http.StatusServiceUnavailable}))
+
+	crit := resultByName(t, rs, "critical GET /admin/users as user")
+	require.True(t, crit.Deferred, "%+v", crit)
+	require.Equal(t, http.StatusForbidden, crit.Expected, "the endpoint keeps its own expectation")
+	require.True(t, resultByName(t, rs, "critical GET /auth/me as user").OK)
+	require.True(t, resultByName(t, rs, "admin_forbidden_for_user").Deferred)
+	require.True(t, resultByName(t, rs, "restricted /admin answers 503").OK)
+	n := 0
+	for _, r := range rs {
+		if strings.HasPrefix(r.Name, "restricted ") {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "each restricted prefix is checked once")
+	require.ElementsMatch(t, []string{"critical GET /admin/users as user", "admin_forbidden_for_user"}, resultNames(rs.Deferred()))
+}
+
+func resultNames(rs []contract.ProbeResult) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	return out
 }

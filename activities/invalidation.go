@@ -1,6 +1,8 @@
 package activities
 
 import (
+	"github.com/authops/authops/contract"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -143,7 +145,9 @@ func (a *Activities) RestrictRoutes(ctx context.Context, in RoutesInput) error {
 }
 
 // LiftRoutes removes the restrictions and checks that the routes no longer answer the
-// restricted status.
+// restricted status. A check that the restriction deferred runs again now, with a normal
+// result: when the admin path was under a lifted prefix, the probe user's token must get 403
+// there (admin_forbidden_for_user).
 func (a *Activities) LiftRoutes(ctx context.Context, in RoutesInput) (probe.Results, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
@@ -160,6 +164,7 @@ func (a *Activities) LiftRoutes(ctx context.Context, in RoutesInput) (probe.Resu
 	if err != nil {
 		return nil, controlErr(err)
 	}
+	pt := a.probe(t)
 	var rs probe.Results
 	for _, p := range in.Prefixes {
 		r := probe.Result{Name: "restriction_lifted", Method: http.MethodGet, Path: p, Expected: 0, OK: true, At: time.Now().UTC()}
@@ -170,11 +175,24 @@ func (a *Activities) LiftRoutes(ctx context.Context, in RoutesInput) (probe.Resu
 		}
 		if r.OK {
 			// The route must answer something other than the restricted status again.
-			got := a.probe(t).Expect(ctx, "route_reachable", http.MethodGet, p, "", in.Status)
+			got := pt.Expect(ctx, "route_reachable", http.MethodGet, p, "", in.Status)
 			r.Got = got.Got
 			r.OK = got.Got != in.Status
 		}
 		rs = append(rs, r)
+	}
+	for _, p := range in.Prefixes {
+		if !probe.UnderPrefix(pt.PrivilegePath(), p) {
+			continue
+		}
+		creds, err := a.credentials(t)
+		if err != nil {
+			rs = append(rs, probe.Result{Name: "admin_forbidden_for_user", Method: http.MethodGet, Path: pt.PrivilegePath(),
+				Expected: http.StatusForbidden, Detail: err.Error(), At: time.Now().UTC()})
+		} else {
+			rs = append(rs, pt.AdminForbidden(ctx, creds))
+		}
+		break
 	}
 	return rs, nil
 }
@@ -189,9 +207,20 @@ type CutoverInput struct {
 	RestrictedStatus int      `json:"restricted_status,omitempty"`
 }
 
+// restrictions pairs the restricted prefixes with their status.
+func (in CutoverInput) restrictions() []contract.RouteRestriction {
+	var out []contract.RouteRestriction
+	for _, p := range in.Restricted {
+		out = append(out, contract.RouteRestriction{Prefix: p, Status: in.RestrictedStatus})
+	}
+	return out
+}
+
 // VerifyCutover is the emergency checklist: the pre-cutoff session is dead (bearer, refresh,
 // cookie), a token minted with the old secret fails, a fresh login works with the right identity,
-// and every critical endpoint answers its expected status (restricted routes their restricted one).
+// every restricted prefix answers its restricted status, and every critical endpoint answers its
+// expected status. A check that a restriction answers first (the privilege probe, a critical
+// endpoint under a restricted prefix) is deferred until the restriction is lifted.
 func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (probe.Results, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
@@ -203,20 +232,23 @@ func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (probe.
 	} else {
 		rs = append(rs, a.probe(t).VerifySessionCutover(ctx, sess)...)
 	}
-	rot, err := a.Validate(ctx, ValidateInput{Target: in.Target, LiveVersionID: in.LiveVersionID, RetiredVersionID: in.RetiredVersionID})
+	restricted := in.restrictions()
+	// Validate checks the restricted prefixes and defers what they answer first.
+	rot, err := a.Validate(ctx, ValidateInput{Target: in.Target, LiveVersionID: in.LiveVersionID, RetiredVersionID: in.RetiredVersionID, Restricted: restricted})
 	if err != nil {
 		return nil, err
 	}
 	rs = append(rs, rot...)
-	crit, err := a.criticalEndpoints(ctx, t, in.Restricted, in.RestrictedStatus)
+	crit, err := a.criticalEndpoints(ctx, t, restricted)
 	if err != nil {
 		return nil, err
 	}
 	return append(rs, crit...), nil
 }
 
-// criticalEndpoints checks each configured endpoint, as no one, the probe user or the admin probe.
-func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, prefixes []string, status int) (probe.Results, error) {
+// criticalEndpoints checks each configured endpoint, as no one, the probe user or the admin
+// probe, for its own expected status; one that a restriction answers first is deferred.
+func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, restricted []contract.RouteRestriction) (probe.Results, error) {
 	pt := a.probe(t)
 	tokens := map[string]string{}
 	login := func(as string) (string, error) {
@@ -244,19 +276,10 @@ func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, pr
 		if err != nil {
 			return nil, err
 		}
-		want := e.ExpectedStatus
-		for _, p := range prefixes {
-			if underPrefix(e.Path, p) {
-				want = status
-			}
-		}
 		name := fmt.Sprintf("critical %s %s as %s", e.Method, e.Path, orNone(e.As))
-		rs = append(rs, pt.Expect(ctx, name, e.Method, e.Path, tok, want))
+		rs = append(rs, pt.Expect(ctx, name, e.Method, e.Path, tok, e.ExpectedStatus))
 	}
-	for _, p := range prefixes {
-		rs = append(rs, pt.Expect(ctx, "restricted "+p, http.MethodGet, p, "", status))
-	}
-	return rs, nil
+	return probe.DeferRestricted(rs, restricted), nil
 }
 
 // CleanupCanary removes the canary session once verification no longer needs it.
@@ -293,11 +316,4 @@ func orNone(s string) string {
 		return "anonymous"
 	}
 	return s
-}
-
-// underPrefix matches whole path segments, as the backend's route restrictions do: /admin covers
-// /admin/users but not /administrator.
-func underPrefix(path, prefix string) bool {
-	prefix = strings.TrimSuffix(prefix, "/")
-	return path == prefix || strings.HasPrefix(path, prefix+"/")
 }

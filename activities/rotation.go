@@ -4,6 +4,7 @@ import (
 	"github.com/authops/authops/contract"
 
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -21,6 +22,10 @@ import (
 type PreCheckInput struct {
 	Target         string `json:"target"`
 	IdempotencyKey string `json:"idempotency_key"`
+	// NoAdopt makes PreCheck read-only: a store with no current version is reported as
+	// NeedsAdoption, and the workflow adopts the live secret in its own step (AdoptLiveSecret).
+	// Runs of older workflow code leave it false and PreCheck adopts, as it always did.
+	NoAdopt bool `json:"no_adopt,omitempty"`
 }
 
 // PreCheckResult lists the checks and the version the target runs on now.
@@ -28,6 +33,10 @@ type PreCheckResult struct {
 	OK      bool                `json:"ok"`
 	Checks  []contract.Check    `json:"checks"`
 	Current contract.VersionRef `json:"current"`
+	// NeedsAdoption (NoAdopt only) says the store has no current version: Current is empty, and
+	// the live secret, of fingerprint LiveFingerprint, must be adopted before anything changes.
+	NeedsAdoption   bool   `json:"needs_adoption,omitempty"`
+	LiveFingerprint string `json:"live_fingerprint,omitempty"`
 	// Validation holds the baseline probe results.
 	Validation probe.Results `json:"validation"`
 }
@@ -35,8 +44,10 @@ type PreCheckResult struct {
 // PreCheck runs the pre-rotation checks. Failed checks are a result, not an error: the workflow
 // stops before anything changes and shows which check failed.
 //
-// It also makes sure the store knows the secret the backend runs on: a store with no current
-// version adopts the env sink's value, so that rollback always has a previous version to go to.
+// It also makes sure the store knows the secret the backend runs on, so that rollback always has
+// a previous version to go to. With NoAdopt it only reports a store with no current version
+// (NeedsAdoption) and writes nothing; without it (older workflow code) it adopts the env sink's
+// value itself.
 func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckResult, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
@@ -58,9 +69,24 @@ func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckRe
 		err = store.CheckWritable(ctx)
 	}
 	if add("secret store writable", err) {
-		current, err := a.adoptCurrent(ctx, t, store, in.IdempotencyKey)
-		res.Current = current
-		add("env sink matches secret store", err)
+		if in.NoAdopt {
+			cur, found, live, err := a.liveVersion(ctx, t, store, in.IdempotencyKey)
+			switch {
+			case err != nil:
+				add("env sink matches secret store", err)
+			case !found:
+				res.NeedsAdoption, res.LiveFingerprint = true, store.Fingerprint(live)
+				res.Checks = append(res.Checks, contract.Check{Name: "env sink matches secret store", OK: true,
+					Detail: "store has no current version; the live secret will be adopted"})
+			default:
+				res.Current, res.LiveFingerprint = cur, cur.Fingerprint
+				add("env sink matches secret store", nil)
+			}
+		} else {
+			current, err := a.adoptCurrent(ctx, t, store, in.IdempotencyKey)
+			res.Current = current
+			add("env sink matches secret store", err)
+		}
 	}
 	add("deploy path configured (dry run)", a.deployer(t, a.redactions(ctx, t)...).DryRun(ctx))
 	pt := a.probe(t)
@@ -75,35 +101,84 @@ func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckRe
 	return res, nil
 }
 
-// adoptCurrent returns the store's current version, importing the env sink's secret when the
-// store has none yet. A sink that disagrees with the store is drift, and rotation must not guess.
-func (a *Activities) adoptCurrent(ctx context.Context, t *config.Target, store *secretstore.File, key string) (contract.VersionRef, error) {
+// liveVersion reads the env sink's secret and the store's current version without writing:
+// found is false when the store has no current version yet. A version pending from another
+// run, or a sink that disagrees with the store's current version, is drift, and rotation must
+// not guess.
+func (a *Activities) liveVersion(ctx context.Context, t *config.Target, store *secretstore.File, key string) (cur contract.VersionRef, found bool, live string, err error) {
 	live, ok, err := a.sink(t).Get(t.EnvSink.Key)
 	if err != nil {
-		return contract.VersionRef{}, fmt.Errorf("read env sink: %w", err)
+		return cur, false, "", fmt.Errorf("read env sink: %w", err)
 	}
 	if !ok || live == "" {
-		return contract.VersionRef{}, fmt.Errorf("env sink %s has no %s", t.EnvSink.Path, t.EnvSink.Key)
+		return cur, false, "", driftError(fmt.Sprintf("env sink %s has no %s", t.EnvSink.Path, t.EnvSink.Key))
 	}
 	if p, found, err := store.ByStage(ctx, secretstore.StagePending); err != nil {
-		return contract.VersionRef{}, err
+		return cur, false, "", err
 	} else if found && p.IdempotencyKey != key+"/create" {
-		return contract.VersionRef{}, fmt.Errorf("version %s is pending from another run (%s); resolve it first", p.ID, p.IdempotencyKey)
+		return cur, false, "", driftError(fmt.Sprintf("version %s is pending from another run (%s); resolve it first", p.ID, p.IdempotencyKey))
 	}
-	cur, found, err := store.ByStage(ctx, secretstore.StageCurrent)
+	v, found, err := store.ByStage(ctx, secretstore.StageCurrent)
+	if err != nil {
+		return cur, false, "", err
+	}
+	if !found {
+		return cur, false, live, nil
+	}
+	if fp := store.Fingerprint(live); fp != v.Fingerprint {
+		return cur, false, "", driftError(fmt.Sprintf("env sink holds fingerprint %s but the store's current version %s is %s", fp, v.ID, v.Fingerprint))
+	}
+	return contract.VersionRef{ID: v.ID, Fingerprint: v.Fingerprint}, true, live, nil
+}
+
+// driftError is a state the run must not resolve by itself; a retry changes nothing.
+type driftError string
+
+func (e driftError) Error() string { return string(e) }
+
+// adoptCurrent returns the store's current version, importing the env sink's secret when the
+// store has none yet.
+func (a *Activities) adoptCurrent(ctx context.Context, t *config.Target, store *secretstore.File, key string) (contract.VersionRef, error) {
+	cur, found, live, err := a.liveVersion(ctx, t, store, key)
+	if err != nil || found {
+		return cur, err
+	}
+	v, err := store.Import(ctx, key+"/adopt", live)
+	if err != nil {
+		return contract.VersionRef{}, fmt.Errorf("adopt running secret: %w", err)
+	}
+	return contract.VersionRef{ID: v.ID, Fingerprint: v.Fingerprint}, nil
+}
+
+// AdoptInput asks to adopt the live secret; IdempotencyKey identifies the run.
+type AdoptInput struct {
+	Target         string `json:"target"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// AdoptLiveSecret imports the env sink's secret into the store as the current version, the step
+// a run takes when PreCheck (NoAdopt) reported NeedsAdoption. Idempotent: a retry with the same
+// key returns the same version, and a current version that matches the sink is returned as it
+// is. A pending version of another run, or a current version that disagrees with the sink, is a
+// conflict that is not retried.
+func (a *Activities) AdoptLiveSecret(ctx context.Context, in AdoptInput) (contract.VersionRef, error) {
+	t, store, err := a.targetStore(in.Target)
 	if err != nil {
 		return contract.VersionRef{}, err
 	}
-	if !found {
-		cur, err = store.Import(ctx, key+"/adopt", live)
-		if err != nil {
-			return contract.VersionRef{}, fmt.Errorf("adopt running secret: %w", err)
+	if in.IdempotencyKey == "" {
+		return contract.VersionRef{}, temporal.NewNonRetryableApplicationError("adopt live secret: idempotency key is empty", ErrTypeConfig, nil)
+	}
+	ref, err := a.adoptCurrent(ctx, t, store, in.IdempotencyKey)
+	if err != nil {
+		var drift driftError
+		if errors.As(err, &drift) || errors.Is(err, secretstore.ErrCurrentExists) || errors.Is(err, secretstore.ErrIdempotencyConflict) {
+			return contract.VersionRef{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("adopt live secret of %s: %v", t.Name, err), ErrTypeConflict, nil)
 		}
+		return contract.VersionRef{}, fmt.Errorf("adopt live secret of %s: %w", t.Name, err)
 	}
-	if fp := store.Fingerprint(live); fp != cur.Fingerprint {
-		return contract.VersionRef{}, fmt.Errorf("env sink holds fingerprint %s but the store's current version %s is %s", fp, cur.ID, cur.Fingerprint)
-	}
-	return contract.VersionRef{ID: cur.ID, Fingerprint: cur.Fingerprint}, nil
+	return ref, nil
 }
 
 // SecretInput asks for a new secret version.
@@ -235,11 +310,19 @@ type ValidateInput struct {
 	Target           string `json:"target"`
 	LiveVersionID    string `json:"live_version_id"`
 	RetiredVersionID string `json:"retired_version_id,omitempty"`
+	// Restricted lists the route restrictions the caller holds (an emergency run's child
+	// rotation): each is checked for its status, and checks it answers first are deferred.
+	Restricted []contract.RouteRestriction `json:"restricted,omitempty"`
 }
 
 // Validate runs the rotation checklist against the live backend: health, login, token issued
 // with the live secret, tokens of the retired secret rejected, tampered and alg=none rejected,
 // privilege probe. Failed checks are returned, not raised, so they land in the run's artifacts.
+//
+// Restrictions are only those passed in: each restricted prefix must answer its status, and a
+// check that the restriction answered first (the privilege probe under /admin) is deferred, not
+// passed. The backend's live control state never changes what is checked: a restriction the run
+// did not ask for fails the privilege probe instead of quietly replacing it.
 func (a *Activities) Validate(ctx context.Context, in ValidateInput) (probe.Results, error) {
 	t, store, err := a.targetStore(in.Target)
 	if err != nil {
@@ -259,32 +342,10 @@ func (a *Activities) Validate(ctx context.Context, in ValidateInput) (probe.Resu
 	if err != nil {
 		return nil, err
 	}
-	rs := a.probe(t).VerifyRotation(ctx, creds, claims(t), live, retired)
-	return a.withRestrictions(ctx, t, rs), nil
-}
-
-// withRestrictions replaces the privilege probe by a restriction check when an emergency run has
-// closed the admin route: 503 there is the control working, not a failed rotation.
-func (a *Activities) withRestrictions(ctx context.Context, t *config.Target, rs probe.Results) probe.Results {
-	c, err := a.controls(t)
-	if err != nil {
-		return rs
-	}
-	st, err := c.State(ctx)
-	if err != nil {
-		return rs
-	}
-	for i, r := range rs {
-		if r.Name != "admin_forbidden_for_user" {
-			continue
-		}
-		for _, rr := range st.RestrictedRoutes {
-			if underPrefix(r.Path, rr.Prefix) {
-				rs[i] = a.probe(t).Expect(ctx, "admin_route_restricted", r.Method, r.Path, "", rr.Status)
-			}
-		}
-	}
-	return rs
+	pt := a.probe(t)
+	rs := pt.VerifyRotation(ctx, creds, claims(t), live, retired)
+	rs = append(rs, pt.CheckRestrictions(ctx, in.Restricted)...)
+	return probe.DeferRestricted(rs, in.Restricted), nil
 }
 
 // PromoteSecret makes the pending version current; the old current becomes previous.

@@ -15,23 +15,39 @@ type ProbeResult struct {
 	Detail    string    `json:"detail,omitempty"`
 	At        time.Time `json:"at"`
 	ElapsedMS int64     `json:"elapsed_ms"`
+	// Deferred marks a check that could neither pass nor fail because a route restriction answered
+	// first (e.g. the privilege probe on /admin while /admin answers 503). OK is false, but the
+	// check counts as neither passed nor failed; it runs again once the restriction is lifted.
+	Deferred bool `json:"deferred,omitempty"`
 }
 
 // ProbeResults is a checklist run.
 type ProbeResults []ProbeResult
 
-// Failed returns the checks that did not pass.
+// Failed returns the checks that did not pass, deferred checks excepted.
 func (rs ProbeResults) Failed() []ProbeResult {
 	var failed []ProbeResult
 	for _, r := range rs {
-		if !r.OK {
+		if !r.OK && !r.Deferred {
 			failed = append(failed, r)
 		}
 	}
 	return failed
 }
 
-// OK reports whether every check passed. An empty checklist proves nothing, so it is not OK.
+// Deferred returns the checks deferred until a route restriction is lifted.
+func (rs ProbeResults) Deferred() []ProbeResult {
+	var deferred []ProbeResult
+	for _, r := range rs {
+		if r.Deferred {
+			deferred = append(deferred, r)
+		}
+	}
+	return deferred
+}
+
+// OK reports whether every check that ran passed. A checklist with nothing but deferred checks
+// (or none at all) proves nothing, so it is not OK.
 func (rs ProbeResults) OK() bool {
-	return len(rs) > 0 && len(rs.Failed()) == 0
+	return len(rs) > len(rs.Deferred()) && len(rs.Failed()) == 0
 }

@@ -60,6 +60,15 @@ type RotationInput struct {
 	// Statement is the requester's signed start (action ActionStartRotation, comment the reason).
 	// Only a schedule's or an emergency run's child starts without one.
 	Statement *SignedStatement `json:"statement,omitempty"`
+	// Restricted lists the route restrictions the parent emergency run holds while this rotation
+	// runs: validation checks them for their status and defers the checks they answer first.
+	Restricted []RouteRestriction `json:"restricted,omitempty"`
+}
+
+// RouteRestriction is a route prefix that answers Status (403 or 503) instead of its handler.
+type RouteRestriction struct {
+	Prefix string `json:"prefix"`
+	Status int    `json:"status"`
 }
 
 // ConfigChange records a changed config value by version id and fingerprint, never by value.

@@ -320,6 +320,12 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 	})
 	in := contract.RotationInput{Target: e.in.Target, Reason: "emergency: " + e.in.Reason, RequestedBy: e.in.RequestedBy,
 		Mode: contract.ModeEmergency, ApprovedBy: e.res.ApprovedBy}
+	// The child validates against this run's restrictions, passed in, never the live controls.
+	if e.restricted {
+		for _, p := range e.in.Restrict {
+			in.Restricted = append(in.Restricted, contract.RouteRestriction{Prefix: p, Status: e.in.RestrictStatus})
+		}
+	}
 	var res contract.RotationResult
 	// The preempted run may still be compensating; wait for its id to be free.
 	for attempt := 0; ; attempt++ {

@@ -140,8 +140,11 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 	// Pre-rotation checks: if any fails, stop before anything changes.
 	r.rec.phase("pre-checks")
 	var pre activities.PreCheckResult
+	// From version 1 the pre-checks only read; adopting the live secret into the store is a
+	// write, and it is its own step on the timeline.
+	adoptStep := workflow.GetVersion(ctx, "adopt-live-secret-step", workflow.DefaultVersion, 1) >= 1
 	err = workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
-		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &pre)
+		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: adoptStep}).Get(ctx, &pre)
 	if err != nil {
 		r.rec.step(ctx, stepPrecheck, contract.StateFailed, err.Error())
 		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
@@ -153,6 +156,20 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 		cause := failedChecks(pre.Checks)
 		r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
 		return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
+	}
+	if adoptStep && pre.NeedsAdoption {
+		var adopted contract.VersionRef
+		if err := workflow.ExecuteActivity(writeCtx(ctx), acts.AdoptLiveSecret,
+			activities.AdoptInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &adopted); err != nil {
+			cause := "adopt live secret into store: " + err.Error()
+			r.rec.add(ctx, systemActor, "adopt live secret into store", contract.StateFailed, err.Error())
+			r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
+			return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
+		}
+		r.rec.add(ctx, systemActor, "adopt live secret into store", contract.StateDone,
+			fmt.Sprintf("version %s fingerprint %s", adopted.ID, adopted.Fingerprint))
+		pre.Current = adopted
+		r.res.Previous = adopted
 	}
 	r.rec.step(ctx, stepPrecheck, contract.StateDone, fmt.Sprintf("current version %s (fingerprint %s)", pre.Current.ID, pre.Current.Fingerprint))
 
@@ -186,8 +203,11 @@ func (r *rotation) recheck(ctx workflow.Context) (bool, error) {
 	}
 	r.rec.phase("re-checking")
 	var pre activities.PreCheckResult
+	// The re-check never adopts: a store that lost its current version since the pre-checks
+	// shows up as a changed live secret below.
+	noAdopt := workflow.GetVersion(ctx, "adopt-live-secret-step", workflow.DefaultVersion, 1) >= 1
 	err := workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
-		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &pre)
+		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: noAdopt}).Get(ctx, &pre)
 	switch {
 	case err != nil:
 	case !pre.OK:
@@ -275,7 +295,7 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 		r.rec.step(ctx, stepValidate, contract.StateFailed, err.Error())
 		return err
 	}
-	r.rec.step(ctx, stepValidate, contract.StateDone, "login, /auth/me, old-secret rejection and privilege checks passed")
+	r.rec.step(ctx, stepValidate, contract.StateDone, "login, /auth/me, old-secret rejection and privilege checks passed"+deferredNote(r.res.Validations))
 
 	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.PromoteSecret,
 		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil); err != nil {
@@ -314,8 +334,10 @@ func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) e
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 	var results contract.ProbeResults
+	// Only the restrictions of the parent emergency run count: validation never reads the live
+	// control state to decide what to check.
 	if err := workflow.ExecuteActivity(actx, acts.Validate,
-		activities.ValidateInput{Target: r.in.Target, LiveVersionID: live, RetiredVersionID: retired}).Get(ctx, &results); err != nil {
+		activities.ValidateInput{Target: r.in.Target, LiveVersionID: live, RetiredVersionID: retired, Restricted: r.in.Restricted}).Get(ctx, &results); err != nil {
 		return err
 	}
 	r.addValidation(stage, results)
@@ -323,6 +345,17 @@ func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) e
 		return errors.New(failedResults(results))
 	}
 	return nil
+}
+
+// deferredNote tells a passed validation's step how many checks a route restriction deferred.
+func deferredNote(vs []contract.Validation) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	if n := len(vs[len(vs)-1].Results.Deferred()); n > 0 {
+		return fmt.Sprintf("; %d checks deferred until the restriction is lifted", n)
+	}
+	return ""
 }
 
 func (r *rotation) announce(ctx workflow.Context, kind, text string, mention ...string) {
