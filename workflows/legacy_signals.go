@@ -143,7 +143,7 @@ func receiveDecision(ctx workflow.Context, c workflow.ReceiveChannel, rec *recor
 		return d, true
 	}
 	// A run started before the upgrade recorded a policy without people: load it again.
-	if !in.ready {
+	if len(in.people) == 0 {
 		if err := in.reload(ctx); err != nil {
 			rec.add(ctx, contract.CleanText(d.Actor), action, "denied", "cannot load the people to verify it: "+err.Error())
 			return d, false

@@ -230,9 +230,16 @@ func deployArgv(bin, pidFile string, o Options) string {
 // test can kill it like a crash would.
 func (e *Env) StartWorkerProcess(t testing.TB) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(e.Bin, "worker"))
+	return e.StartWorkerBinary(t, filepath.Join(e.Bin, "worker"), filepath.Join(e.Dir, "runbook.yaml"))
+}
+
+// StartWorkerBinary runs a given worker binary with a given config against this stack: an
+// older build, for upgrade tests.
+func (e *Env) StartWorkerBinary(t testing.TB, bin, configPath string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin)
 	cmd.Env = append(filteredEnv(), "TEMPORAL_ADDRESS="+e.server.FrontendHostPort(), "TEMPORAL_NAMESPACE=default",
-		config.EnvVar+"="+filepath.Join(e.Dir, "runbook.yaml"))
+		config.EnvVar+"="+configPath)
 	cmd.Stdout, cmd.Stderr = e.WorkerLog, e.WorkerLog
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
