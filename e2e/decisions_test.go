@@ -181,3 +181,38 @@ func requireVerified(t *testing.T, evs []contract.Event, actor, action string) {
 	}
 	t.Fatalf("no verified %s by %s: %+v", action, actor, evs)
 }
+
+// TestSignedCancel: cancel is a signed decision too. It ends the run as canceled, changes
+// nothing before the approval, and the record says who canceled and why.
+func TestSignedCancel(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	secret := env.Secret(t)
+	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
+	require.NoError(t, err, out)
+	id := strings.TrimSpace(out)
+	waitPhase(t, env, id, "waiting for approval")
+
+	out, err = env.Starter(t, "cancel", id, "--as", "bob")
+	require.Error(t, err, "a cancel needs a reason: %s", out)
+	out, err = env.Starter(t, "cancel", id, "--as", "bob", "--reason", "wrong window")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "cancel accepted by bob")
+
+	err = env.Client.GetWorkflow(ctx, id, "").Get(ctx, nil)
+	require.Error(t, err)
+	desc, err := env.Client.DescribeWorkflowExecution(ctx, id, "")
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, desc.GetWorkflowExecutionInfo().GetStatus())
+	evs := timelineOf(t, env, id)
+	requireVerified(t, evs, "bob", contract.SignalCancel)
+	closed := false
+	for _, e := range evs {
+		if e.Action == "closed" && e.Outcome == contract.OutcomeCanceled && strings.Contains(e.Detail, "canceled by bob: wrong window") {
+			closed = true
+		}
+	}
+	require.True(t, closed, "the close says who canceled and why: %+v", evs)
+	require.Equal(t, secret, env.Secret(t))
+}
