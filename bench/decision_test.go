@@ -31,7 +31,7 @@ func TestDecisionRoundTrip(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("AUTHOPS_BENCH_DECISIONS")); err == nil && v > 0 {
 		runs = v
 	}
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	ctx := context.Background()
 	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice", "--reason", "bench",
 		"--window-start", time.Now().Add(time.Hour).UTC().Format(time.RFC3339))

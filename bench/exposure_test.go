@@ -7,8 +7,10 @@ package bench
 
 import (
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/worker/register"
 
 	"bytes"
 	"context"
@@ -26,8 +28,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/envfile"
+	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/testenv"
 )
 
@@ -39,7 +43,7 @@ func TestExposureWindow(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("AUTHOPS_BENCH_RUNS")); err == nil && v > 0 {
 		runs = v
 	}
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	ctx := context.Background()
 
 	var exposure, verified, baseline []time.Duration
@@ -210,4 +214,14 @@ func waitPhase(t *testing.T, env *testenv.Env, id, phase string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s never reached %q", id, phase)
+}
+
+// startStack starts the stack with the real workflows and activities in process.
+func startStack(t *testing.T, o testenv.Options) *testenv.Env {
+	t.Helper()
+	o.Register = func(r worker.Registry, cfg *config.Config, n notify.Notifier) {
+		register.Register(r, register.Deps{Config: cfg, Notifier: n})
+	}
+	o.Workflows = func(r testenv.WorkflowRegistry) { register.RegisterWorkflows(r) }
+	return testenv.Start(t, o)
 }

@@ -19,7 +19,7 @@ import (
 // naming "bob". Without bob's signature neither counts, both are on the record, and bob's own
 // signed approval from the CLI is answered in one round trip.
 func TestForgedDecisionsRefused(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{ObservationWindow: 2 * time.Second})
+	env := startStack(t, testenv.Options{ObservationWindow: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	secret := env.Secret(t)
@@ -75,7 +75,7 @@ func TestForgedDecisionsRefused(t *testing.T) {
 // start from the CLI and one from `temporal workflow start` are refused, and a run started under
 // any other id refuses to act.
 func TestOneEmergencyRunPerTarget(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	secret := env.Secret(t)
@@ -125,7 +125,7 @@ func TestOneEmergencyRunPerTarget(t *testing.T) {
 // TestBreakGlassNeedsTheRequestersKey: break glass skips the second person, so it must come from
 // the requester's own key. A start that names alice without her signature does nothing.
 func TestBreakGlassNeedsTheRequestersKey(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	secret := env.Secret(t)
@@ -185,7 +185,7 @@ func requireVerified(t *testing.T, evs []contract.Event, actor, action string) {
 // TestSignedCancel: cancel is a signed decision too. It ends the run as canceled, changes
 // nothing before the approval, and the record says who canceled and why.
 func TestSignedCancel(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	secret := env.Secret(t)

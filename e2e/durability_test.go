@@ -19,7 +19,7 @@ import (
 // backend with the new secret. A new worker picks the run up: the deploy is retried after its
 // heartbeat times out, validation passes, and the target ends on the new secret, fully rotated.
 func TestWorkerCrashMidDeploy(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{NoWorker: true, DeployDelay: 3 * time.Second, ObservationWindow: time.Second})
+	env := startStack(t, testenv.Options{NoWorker: true, DeployDelay: 3 * time.Second, ObservationWindow: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	first := env.StartWorkerProcess(t)

@@ -9,9 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/worker"
 
+	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/testenv"
+	"github.com/authops/authops/worker/register"
 )
 
 // session is what a backend user holds after login.
@@ -99,6 +102,12 @@ func notesText(env *testenv.Env) string {
 	return sb.String()
 }
 
-func listReq() *workflowservice.ListWorkflowExecutionsRequest {
-	return &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default"}
+// startStack starts the stack with the real workflows and activities in process.
+func startStack(t *testing.T, o testenv.Options) *testenv.Env {
+	t.Helper()
+	o.Register = func(r worker.Registry, cfg *config.Config, n notify.Notifier) {
+		register.Register(r, register.Deps{Config: cfg, Notifier: n})
+	}
+	o.Workflows = func(r testenv.WorkflowRegistry) { register.RegisterWorkflows(r) }
+	return testenv.Start(t, o)
 }

@@ -76,7 +76,7 @@ func (p *prober) result() (time.Time, int) {
 // TestEmergencyInvalidationEndToEnd measures the exposure window with an outside prober and
 // checks every control, the lift and the absence of secrets in history.
 func TestEmergencyInvalidationEndToEnd(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -154,7 +154,7 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 // TestEmergencyPreemptsPendingRotation: an emergency run cancels a pending rotation of the same
 // target, which records why, and then proceeds (here by break glass).
 func TestEmergencyPreemptsPendingRotation(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "bob")
@@ -213,7 +213,7 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 
 // TestInvalidationBadInput: each bad input gets a clear error and starts nothing.
 func TestInvalidationBadInput(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	cases := []struct {
 		name string
 		args []string

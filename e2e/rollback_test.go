@@ -21,7 +21,7 @@ import (
 // open, a non-approver cannot close it, an approver's resolve does, and the run ends failed with
 // everything on its timeline. The backend never left the old secret.
 func TestBrokenDeployPathEscalates(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{DeployCommand: "echo deploy target unreachable >&2; exit 7"})
+	env := startStack(t, testenv.Options{DeployCommand: "echo deploy target unreachable >&2; exit 7"})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	oldSecret := env.Secret(t)

@@ -21,7 +21,7 @@ import (
 // TestRotationEndToEnd rotates the demo backend's secret through the CLI, the real dev server,
 // the worker and a real restart, then checks what users would see and what history holds.
 func TestRotationEndToEnd(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{ObservationWindow: 3 * time.Second})
+	env := startStack(t, testenv.Options{ObservationWindow: 3 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -99,7 +99,7 @@ func TestRotationEndToEnd(t *testing.T) {
 
 // TestRotationBadInput: each bad input gets a clear error and starts nothing.
 func TestRotationBadInput(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	past := time.Now().Add(-3 * time.Hour).UTC().Format(time.RFC3339)
 	cases := []struct {
 		name string
@@ -129,7 +129,7 @@ func TestRotationBadInput(t *testing.T) {
 
 // TestRotationApproverNotInPolicy: a denied approver is recorded and the run keeps waiting.
 func TestRotationApproverNotInPolicy(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
 	require.NoError(t, err, out)
 	id := strings.TrimSpace(out)

@@ -18,7 +18,7 @@ import (
 // TestScheduledRotation: a Temporal Schedule starts rotation-<target> in scheduled mode; a
 // second firing while it runs is skipped; an approver approves and becomes the rollback owner.
 func TestScheduledRotation(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
+	env := startStack(t, testenv.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

@@ -24,7 +24,7 @@ const preUpdatesCommit = "d736d80"
 // decision needs a valid signed statement. A typed name is refused; bob's signed approval (which
 // the CLI sends as a signal, since such a run has no Update handler) is accepted.
 func TestRunInFlightNeedsSignedDecisionAfterUpgrade(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{NoWorker: true, ObservationWindow: time.Second})
+	env := startStack(t, testenv.Options{NoWorker: true, ObservationWindow: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	oldWorker, oldConfig := buildOldWorker(t, env)

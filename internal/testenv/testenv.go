@@ -28,7 +28,6 @@ import (
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/supervise"
-	"github.com/authops/authops/worker/register"
 )
 
 // Options tune an environment.
@@ -43,6 +42,11 @@ type Options struct {
 	Notifier notify.Notifier
 	// NoWorker skips the in-process worker; the test runs bin/worker processes itself.
 	NoWorker bool
+	// Register adds the workflows and activities of the in-process worker (worker/register's
+	// Register for the real ones), and Workflows the workflows a replay checks against. testenv
+	// links no workflow code itself, so that the activities' own tests can use it.
+	Register  func(r worker.Registry, cfg *config.Config, n notify.Notifier)
+	Workflows func(r WorkflowRegistry)
 	// DeployDelay makes every redeploy wait this long first, to act in the middle of one.
 	DeployDelay time.Duration
 	// DeployCommand replaces the redeploy with a shell command, e.g. "exit 1" for a broken deploy path.
@@ -62,6 +66,12 @@ type Env struct {
 	BackendLog *SyncBuffer
 	WorkerLog  *SyncBuffer
 	server     *testsuite.DevServer
+	workflows  func(r WorkflowRegistry)
+}
+
+// WorkflowRegistry is what registering workflows needs: a worker or a replayer.
+type WorkflowRegistry interface {
+	RegisterWorkflow(w any)
 }
 
 // BinDir finds the repo's bin/ (AUTHOPS_BIN, else next to go.mod).
@@ -97,7 +107,8 @@ func Start(t testing.TB, o Options) *Env {
 	if o.ApprovalTimeout == 0 {
 		o.ApprovalTimeout = 2 * time.Minute
 	}
-	e := &Env{Bin: BinDir(t), Dir: t.TempDir(), Notes: &Recorder{}, BackendLog: &SyncBuffer{}, WorkerLog: &SyncBuffer{}}
+	e := &Env{Bin: BinDir(t), Dir: t.TempDir(), Notes: &Recorder{}, BackendLog: &SyncBuffer{}, WorkerLog: &SyncBuffer{},
+		workflows: o.Workflows}
 	for _, b := range []string{"temporal", "authbackend"} {
 		if _, err := os.Stat(filepath.Join(e.Bin, b)); err != nil {
 			t.Fatalf("%s missing in %s: run `make tools build` (make test does)", b, e.Bin)
@@ -160,7 +171,11 @@ func Start(t testing.TB, o Options) *Env {
 	if o.Notifier != nil {
 		n = o.Notifier
 	}
-	w := register.New(e.Client, register.Deps{Config: e.Config, Notifier: n})
+	if o.Register == nil {
+		t.Fatal("testenv.Options.Register is required for the in-process worker (or set NoWorker)")
+	}
+	w := worker.New(e.Client, contract.TaskQueue, worker.Options{})
+	o.Register(w, e.Config, n)
 	if err := w.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}
@@ -423,8 +438,11 @@ func (e *Env) CheckReplay(t testing.TB, workflowID, runID, name string) {
 	if err != nil {
 		t.Fatalf("parse history of %s: %v", workflowID, err)
 	}
+	if e.workflows == nil {
+		t.Fatal("testenv.Options.Workflows is required to check a replay")
+	}
 	r := worker.NewWorkflowReplayer()
-	register.RegisterWorkflows(r)
+	e.workflows(r)
 	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
 		t.Fatalf("replay %s: %v", workflowID, err)
 	}
