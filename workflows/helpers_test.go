@@ -9,6 +9,8 @@ import (
 	"github.com/authops/authops/contract"
 
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,39 +23,103 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/statement"
 )
 
 // t0 is the virtual start of every run. It is deliberately not in UTC, so the tests notice a
 // timeline that forgets to convert.
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CET", 3600))
 
-// newTestEnv returns a test workflow environment that starts at t0, logs nothing and has wfs
-// registered.
+// newTestEnv returns a test workflow environment that starts at t0, logs nothing, bounds each run
+// to 72h of workflow time and has wfs registered.
 func newTestEnv(wfs ...any) *testsuite.TestWorkflowEnvironment {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
+	// A run that waits where it should have stopped (an escalation keeps waiting for good) ends
+	// at this bound instead of hanging the test binary; no test runs longer on the workflow clock.
+	env.SetWorkflowRunTimeout(72 * time.Hour)
 	for _, wf := range wfs {
 		env.RegisterWorkflow(wf)
 	}
 	return env
 }
 
-// basePolicy is the demo target's policy as every runbook test starts from: approvers alice and
-// bob, announcements to channel. A test file sets what only its runbook reads.
+// What the test environment reports in workflow.GetInfo, and so what a statement must name
+// (TestHarnessRunInfo checks it): the namespace, and an empty first run id.
+const (
+	testNamespace  = "default-test-namespace"
+	testFirstRunID = ""
+)
+
+// testKey is one person's ed25519 key: the signer and the authorized_keys line people: lists.
+type testKey struct {
+	signer ssh.Signer
+	line   string
+}
+
+// testKeys holds a key for each person of basePolicy, and for mallory, whom no policy lists.
+// They are generated once per test binary.
+var testKeys = sync.OnceValue(func() map[string]testKey {
+	keys := map[string]testKey{}
+	for _, name := range []string{"alice", "bob", "carol", "dave", "mallory"} {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		signer, err := ssh.NewSignerFromKey(priv)
+		if err != nil {
+			panic(err)
+		}
+		// With a comment, as a config would list it: keys compare by key, not by text.
+		line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " " + name + "@laptop"
+		keys[name] = testKey{signer: signer, line: line}
+	}
+	return keys
+})
+
+// person is name as people: lists them, with their key.
+func person(name string) contract.Person {
+	return contract.Person{Name: name, Keys: []string{testKeys()[name].line}}
+}
+
+// signAs signs st with the key of keyOwner (a name of testKeys), whoever st names as actor.
+func signAs(t *testing.T, keyOwner string, st contract.Statement) *contract.SignedStatement {
+	t.Helper()
+	k, ok := testKeys()[keyOwner]
+	require.True(t, ok, "no test key for %q", keyOwner)
+	signed, err := statement.Sign(rand.Reader, k.signer, st)
+	require.NoError(t, err)
+	return &signed
+}
+
+func newNonce(t *testing.T) string {
+	t.Helper()
+	n, err := statement.NewNonce()
+	require.NoError(t, err)
+	return n
+}
+
+// basePolicy is the demo target's policy as every runbook test starts from: people alice, bob,
+// carol and dave with their keys, approvers alice, bob and carol (dave is a person but no
+// approver), one approval needed, announcements to channel. A test file sets what only its
+// runbook reads.
 func basePolicy(channel string) contract.Policy {
 	return contract.Policy{
 		Target:                   "demo",
 		BaseURL:                  "http://demo.invalid",
 		Channel:                  channel,
-		Approvers:                []string{"alice", "bob"},
+		Approvers:                []string{"alice", "bob", "carol"},
+		People:                   []contract.Person{person("alice"), person("bob"), person("carol"), person("dave")},
 		ApprovalTimeout:          time.Hour,
 		ReminderInterval:         15 * time.Minute,
 		EmergencyApprovalTimeout: 10 * time.Minute,
@@ -156,17 +222,25 @@ func (l *callLog[C]) messages(kind string) []notify.Message {
 type harness[C recordedCall, R any] struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
+	// id is the run's workflow id, which statements name.
+	id string
+	// child says the run is a child of the workflow the test executes: decisions and queries go
+	// to it by id.
+	child bool
 	// policy is what LoadPolicy answers, for the requested target.
 	policy contract.Policy
 	callLog[C]
+	updates int // numbers update ids; guarded by mu
 }
 
-// newHarness wraps env. newCall turns each activity attempt into a C, decoding the inputs the
-// test keeps; Announce messages are already decoded into the callInfo.
-func newHarness[C recordedCall, R any](t *testing.T, env *testsuite.TestWorkflowEnvironment, policy contract.Policy,
+// newHarness wraps env, whose run gets the workflow id id. newCall turns each activity attempt
+// into a C, decoding the inputs the test keeps; Announce messages are already decoded into the
+// callInfo.
+func newHarness[C recordedCall, R any](t *testing.T, env *testsuite.TestWorkflowEnvironment, id string, policy contract.Policy,
 	newCall func(callInfo, converter.EncodedValues) C) *harness[C, R] {
 	t.Helper()
-	h := &harness[C, R]{t: t, env: env, policy: policy}
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue})
+	h := &harness[C, R]{t: t, env: env, id: id, policy: policy}
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
 		c := callInfo{Name: info.ActivityType.Name, Attempt: info.Attempt, At: env.Now().Sub(t0)}
 		if c.Name == "Announce" {
@@ -199,19 +273,167 @@ func (h *harness[C, R]) execute(wf, in any) {
 // at runs fn after d of workflow time since t0 (callbacks must be registered before the run).
 func (h *harness[C, R]) at(d time.Duration, fn func()) { h.env.RegisterDelayedCallback(fn, d) }
 
-// signalAt sends the contract.Decision signal name from actor after d.
+// statement is what actor signs to decide name with comment in this run, now (on the workflow
+// clock: call it from a callback of at).
+func (h *harness[C, R]) statement(name, actor, comment string) contract.Statement {
+	return contract.Statement{
+		Namespace: testNamespace, WorkflowID: h.id, FirstRunID: testFirstRunID,
+		Action: name, Actor: actor, CommentHash: statement.HashComment(comment),
+		IssuedAt: h.env.Now(), Nonce: newNonce(h.t), Client: "test",
+	}
+}
+
+// signed is actor's decision name, signed with actor's own key now.
+func (h *harness[C, R]) signed(name, actor, comment string) contract.Decision {
+	return contract.Decision{Actor: actor, Comment: comment, Statement: signAs(h.t, actor, h.statement(name, actor, comment))}
+}
+
+// signedStart is the statement actor signs to start this run for reason; action is
+// contract.ActionStartRotation or contract.ActionStartInvalidation (with BreakGlassSuffix). A
+// start has no first run id yet, and is issued at t0.
+func (h *harness[C, R]) signedStart(actor, action, reason string) *contract.SignedStatement {
+	return signAs(h.t, actor, contract.Statement{
+		Namespace: testNamespace, WorkflowID: h.id, Action: action, Actor: actor,
+		CommentHash: statement.HashComment(reason), IssuedAt: t0, Nonce: newNonce(h.t), Client: "test",
+	})
+}
+
+// decision is what became of one decision sent as an Update.
+type decision struct {
+	name, updateID string
+	sent           bool
+	// accepted by the validator, or rejected by it (the handler never ran);
+	accepted bool
+	rejected error
+	// completed: the handler answered ev, or err.
+	completed bool
+	ev        contract.Event
+	err       error
+}
+
+// decide sends d as the Update name now, from a callback of at.
+func (h *harness[C, R]) decide(name string, d contract.Decision) *decision {
+	out := &decision{}
+	h.send(out, name, d)
+	return out
+}
+
+// send sends d as the Update name now and has its outcome filled into out as it comes.
+func (h *harness[C, R]) send(out *decision, name string, d contract.Decision) {
+	h.mu.Lock()
+	h.updates++
+	*out = decision{name: name, updateID: fmt.Sprintf("%s-%d", name, h.updates), sent: true}
+	h.mu.Unlock()
+	uc := &testsuite.TestUpdateCallback{
+		OnAccept: func() { out.accepted = true },
+		OnReject: func(err error) { out.rejected = err },
+		OnComplete: func(v any, err error) {
+			out.completed, out.err = true, err
+			switch v := v.(type) {
+			case contract.Event:
+				out.ev = v
+			case converter.EncodedValue:
+				assert.NoError(h.t, v.Get(&out.ev))
+			}
+		},
+	}
+	if h.child {
+		assert.NoError(h.t, h.env.UpdateWorkflowByID(h.id, name, out.updateID, uc, d))
+		return
+	}
+	h.env.UpdateWorkflow(name, out.updateID, uc, d)
+}
+
+// decideAt has actor decide name with comment at d, signed with their own key.
+func (h *harness[C, R]) decideAt(d time.Duration, name, actor, comment string) *decision {
+	return h.decideWith(d, name, func() contract.Decision { return h.signed(name, actor, comment) })
+}
+
+// decideWith sends the decision that build makes at d (so it may sign for that moment).
+func (h *harness[C, R]) decideWith(d time.Duration, name string, build func() contract.Decision) *decision {
+	out := &decision{name: name}
+	h.at(d, func() { h.send(out, name, build()) })
+	return out
+}
+
+// signalAt sends actor's signed decision name as a signal at d: the sender gets no answer, but
+// the run judges it as it judges an Update.
 func (h *harness[C, R]) signalAt(d time.Duration, name, actor, comment string) {
-	h.at(d, func() { h.env.SignalWorkflow(name, contract.Decision{Actor: actor, Comment: comment}) })
+	h.at(d, func() { h.env.SignalWorkflow(name, h.signed(name, actor, comment)) })
+}
+
+// requireAccepted asserts the decision was taken and returns the run's answer, a timeline event.
+func (d *decision) requireAccepted(t *testing.T) contract.Event {
+	t.Helper()
+	require.True(t, d.sent, "%s was never sent", d.name)
+	require.NoError(t, d.rejected, "%s rejected by the validator", d.name)
+	require.True(t, d.accepted, "%s not accepted by the validator", d.name)
+	require.True(t, d.completed, "%s got no answer", d.name)
+	require.NoError(t, d.err, "%s denied", d.name)
+	assert.Equal(t, "accepted", d.ev.Outcome)
+	assert.Equal(t, d.name, d.ev.Action)
+	assert.True(t, d.ev.Verified, "an accepted decision is verified")
+	assert.Equal(t, "update", d.ev.Via)
+	assert.Equal(t, d.updateID, d.ev.UpdateID)
+	return d.ev
+}
+
+// requireDenied asserts the run refused the decision with a DecisionDenied error whose reason,
+// and the refusal event in its details, contain why; it returns that event.
+func (d *decision) requireDenied(t *testing.T, why string) contract.Event {
+	t.Helper()
+	require.True(t, d.sent, "%s was never sent", d.name)
+	require.NoError(t, d.rejected, "%s rejected by the validator instead of being judged and recorded", d.name)
+	require.True(t, d.completed, "%s got no answer", d.name)
+	require.Error(t, d.err, "%s was accepted: %+v", d.name, d.ev)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(d.err, &appErr), "want an ApplicationError, got %T %v", d.err, d.err)
+	assert.Equal(t, contract.ErrTypeDecisionDenied, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	assert.Contains(t, appErr.Error(), why)
+	require.True(t, appErr.HasDetails(), "the refusal carries its timeline event")
+	var ev contract.Event
+	require.NoError(t, appErr.Details(&ev))
+	assert.Equal(t, "denied", ev.Outcome)
+	assert.Equal(t, d.name, ev.Action)
+	assert.Contains(t, ev.Detail, why)
+	assert.Equal(t, "update", ev.Via)
+	assert.Equal(t, d.updateID, ev.UpdateID)
+	return ev
+}
+
+// requireRecorded asserts that ev, as a decision's answer carried it, is on the timeline tl.
+func requireRecorded(t *testing.T, tl []contract.Event, ev contract.Event) {
+	t.Helper()
+	require.Contains(t, tl, ev, "not on the timeline:\n%s", dumpTimeline(tl))
 }
 
 func (h *harness[C, R]) status() contract.Status {
 	h.t.Helper()
-	return queryWorkflow[contract.Status](h.t, h.env, contract.QueryStatus)
+	var s contract.Status
+	h.query(contract.QueryStatus, &s)
+	return s
 }
 
 func (h *harness[C, R]) timeline() []contract.Event {
 	h.t.Helper()
-	return queryWorkflow[[]contract.Event](h.t, h.env, contract.QueryTimeline)
+	var tl []contract.Event
+	h.query(contract.QueryTimeline, &tl)
+	return tl
+}
+
+// query decodes the run's answer to the query name into out.
+func (h *harness[C, R]) query(name string, out any) {
+	h.t.Helper()
+	var v converter.EncodedValue
+	var err error
+	if h.child {
+		v, err = h.env.QueryWorkflowByID(h.id, name)
+	} else {
+		v, err = h.env.QueryWorkflow(name)
+	}
+	require.NoError(h.t, err)
+	require.NoError(h.t, v.Get(out))
 }
 
 // completed returns the result of a run that must have ended without error.
@@ -241,16 +463,6 @@ func (h *harness[C, R]) assertNotRun(names ...string) {
 	for _, n := range names {
 		assert.Empty(h.t, h.callsNamed(n), "%s must not run", n)
 	}
-}
-
-// queryWorkflow answers the query name, decoded as T.
-func queryWorkflow[T any](t *testing.T, env *testsuite.TestWorkflowEnvironment, name string) T {
-	t.Helper()
-	v, err := env.QueryWorkflow(name)
-	require.NoError(t, err)
-	var out T
-	require.NoError(t, v.Get(&out))
-	return out
 }
 
 // requireAppError returns err as the ApplicationError it must be.

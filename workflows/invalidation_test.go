@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -26,9 +25,9 @@ import (
 // helpers_test.go; the "inv" prefix marks this runbook's own fixtures.
 
 const (
-	invWorkflowID = "emergency-demo"
+	invWorkflowID = "invalidate-demo" // contract.InvalidationID("demo")
 	invRotationID = "rotation-demo"
-	invNamespace  = "default-test-namespace" // the test environment's namespace
+	invNamespace  = testNamespace
 )
 
 var (
@@ -93,11 +92,17 @@ type invHarness struct {
 	upserts  []temporal.SearchAttributes
 }
 
+// newInvHarness runs the emergency run of demo under its id, invalidate-demo.
 func newInvHarness(t *testing.T) *invHarness {
 	t.Helper()
+	return newInvHarnessID(t, invWorkflowID)
+}
+
+// newInvHarnessID runs the emergency run under the workflow id id.
+func newInvHarnessID(t *testing.T, id string) *invHarness {
+	t.Helper()
 	env := newTestEnv(EmergencyInvalidation, SecretRotation)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: invWorkflowID, TaskQueue: contract.TaskQueue})
-	h := &invHarness{harness: newHarness[invCall, contract.InvalidationResult](t, env, invPolicy(),
+	h := &invHarness{harness: newHarness[invCall, contract.InvalidationResult](t, env, id, invPolicy(),
 		func(base callInfo, args converter.EncodedValues) invCall {
 			c := invCall{callInfo: base}
 			switch c.Name {
@@ -183,16 +188,27 @@ func (h *invHarness) mock() {
 	})
 }
 
+// run starts the emergency run as its requester would: without a statement, it gets the
+// requester's signed start for the input's start action (break glass included) and reason.
 func (h *invHarness) run(in contract.InvalidationInput) {
+	h.t.Helper()
+	if requester := strings.TrimSpace(in.RequestedBy); in.Statement == nil && requester != "" {
+		in.Statement = h.signedStart(requester, in.StartAction(), in.Reason)
+	}
+	h.runRaw(in)
+}
+
+// runRaw starts the emergency run with in exactly as given.
+func (h *invHarness) runRaw(in contract.InvalidationInput) {
 	h.t.Helper()
 	h.mock()
 	h.execute(EmergencyInvalidation, in)
 }
 
 // approveAt has actor give the go-ahead at d, and makes the revoke mock's canary times follow it.
-func (h *invHarness) approveAt(d time.Duration, actor string) {
+func (h *invHarness) approveAt(d time.Duration, actor string) *decision {
 	h.goAheadAt = d
-	h.signalAt(d, contract.SignalApprove, actor, "go")
+	return h.decideAt(d, contract.SignalApprove, actor, "go")
 }
 
 // 1. A second person gives the go-ahead: sessions and routes are cut off first, then the secret is
@@ -200,7 +216,7 @@ func (h *invHarness) approveAt(d time.Duration, actor string) {
 // routes lift at their TTL.
 func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	h := newInvHarness(t)
-	h.approveAt(3*time.Minute, "bob")
+	goAhead := h.approveAt(3*time.Minute, "bob")
 	var waiting, restricted contract.Status
 	h.at(2*time.Minute, func() { waiting = h.status() })
 	h.at(20*time.Minute, func() { restricted = h.status() })
@@ -249,9 +265,10 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Equal(t, "alice", child.Child.RequestedBy)
 	assert.Equal(t, "emergency: "+invInput().Reason, child.Child.Reason)
 	assert.NoError(t, child.Child.Validate(t0))
-	// A running rotation of the target was asked to step aside first; none was running.
+	// A running rotation of the target was asked to step aside first; none was running, so there
+	// was nothing to cancel.
 	assert.Equal(t, []contract.Preemption{{By: invWorkflowID, Reason: invInput().Reason}}, h.preempts)
-	assert.Equal(t, []string{invRotationID}, h.cancels)
+	assert.Empty(t, h.cancels)
 
 	// Verification uses the child's versions and the restricted routes.
 	assert.Equal(t, activities.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
@@ -263,7 +280,7 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	em := h.messages("emergency")[0]
 	assert.Equal(t, "#sec-incident", em.Channel)
 	assert.Equal(t, invWorkflowID, em.RunID)
-	assert.Equal(t, []string{"alice", "bob"}, em.Mention)
+	assert.Equal(t, []string{"alice", "bob", "carol"}, em.Mention)
 	assert.Contains(t, em.Text, "requested by alice")
 	assert.Contains(t, em.Text, "incident INC-42")
 	assert.NotContains(t, em.Text, "BREAK GLASS")
@@ -308,8 +325,13 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Equal(t, tl, res.Timeline)
 	req := requireEvent(t, tl, "alice", "requested", contract.TriggerTokenAbuse)
 	assert.Equal(t, invInput().Reason, req.Detail)
-	ok := requireEvent(t, tl, "bob", "approve", "accepted")
+	start := requireEvent(t, tl, "alice", "start", "verified")
+	assert.Equal(t, "signed "+contract.ActionStartInvalidation, start.Detail)
+	ok := goAhead.requireAccepted(t)
+	assert.Equal(t, "bob", ok.Actor)
 	assert.Equal(t, t0.Add(3*time.Minute).UTC(), ok.At)
+	assert.Equal(t, "approvals 1 of 1: bob; go", ok.Detail)
+	requireRecorded(t, tl, ok)
 	requireEvent(t, tl, systemActor, stepGoAhead, contract.StateDone)
 	requireEvent(t, tl, systemActor, stepRevoke, contract.StateDone)
 	requireEvent(t, tl, systemActor, stepRestrict, contract.StateDone)
@@ -319,18 +341,20 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	requireEvent(t, tl, systemActor, stepCritical, contract.StateDone)
 	requireEvent(t, tl, systemActor, stepUserImpact, contract.StateDone)
 	requireEvent(t, tl, systemActor, "closed", contract.OutcomeCompleted)
-	assert.False(t, hasEvent(tl, systemActor, "preempt rotation", "canceled"), "no rotation was running")
+	assert.False(t, hasEvent(tl, systemActor, "preempt rotation", "waiting"), "no rotation was running")
+	requireEvent(t, tl, systemActor, "preempt rotation", contract.StateSkipped)
 	assert.Empty(t, h.upserts, "only break glass flags the run")
 }
 
 // 2. The requester may not give their own go-ahead; bob may.
 func TestEmergencyInvalidation_SelfApprovalDenied(t *testing.T) {
 	h := newInvHarness(t)
-	h.signalAt(time.Minute, contract.SignalApprove, "alice", "it's me, trust me")
-	h.signalAt(90*time.Second, contract.SignalApprove, "mallory", "me too")
+	alice := h.decideAt(time.Minute, contract.SignalApprove, "alice", "it's me, trust me")
+	dave := h.decideAt(80*time.Second, contract.SignalApprove, "dave", "me too")
+	mallory := h.decideAt(90*time.Second, contract.SignalApprove, "mallory", "me three")
 	var afterDenials contract.Status
 	h.at(2*time.Minute, func() { afterDenials = h.status() })
-	h.approveAt(3*time.Minute, "bob")
+	bob := h.approveAt(3*time.Minute, "bob")
 	h.run(invInput())
 	res := h.completed()
 
@@ -345,12 +369,15 @@ func TestEmergencyInvalidation_SelfApprovalDenied(t *testing.T) {
 	assert.Equal(t, "bob", h.callsNamed("SecretRotation")[0].Child.ApprovedBy)
 
 	tl := h.timeline()
-	self := requireEvent(t, tl, "alice", "approve", "denied")
+	self := alice.requireDenied(t, "alice requested this run and cannot approve it")
 	assert.Equal(t, t0.Add(time.Minute).UTC(), self.At)
-	assert.Contains(t, self.Detail, "alice requested this run and cannot approve it")
-	other := requireEvent(t, tl, "mallory", "approve", "denied")
-	assert.Contains(t, other.Detail, "not an approver")
-	requireEvent(t, tl, "bob", "approve", "accepted")
+	requireRecorded(t, tl, self)
+	other := dave.requireDenied(t, "dave is not an approver for this target")
+	assert.Equal(t, t0.Add(80*time.Second).UTC(), other.At)
+	requireRecorded(t, tl, other)
+	stranger := mallory.requireDenied(t, `unknown person "mallory"`)
+	requireRecorded(t, tl, stranger)
+	requireRecorded(t, tl, bob.requireAccepted(t))
 	assert.False(t, hasEvent(tl, "alice", "approve", "accepted"))
 }
 
@@ -373,7 +400,7 @@ func TestEmergencyInvalidation_BreakGlass(t *testing.T) {
 	assert.Equal(t, []string{"emergency", "break-glass-review", "user-impact", "restrictions-lifted"}, h.announceKinds())
 	assert.True(t, strings.HasPrefix(h.messages("emergency")[0].Text, "BREAK GLASS (no second approver)"))
 	review := h.messages("break-glass-review")[0]
-	assert.Equal(t, []string{"alice", "bob"}, review.Mention)
+	assert.Equal(t, []string{"alice", "bob", "carol"}, review.Mention)
 	assert.Contains(t, review.Text, "alice invalidated demo alone")
 	assert.Contains(t, review.Text, "review run "+invWorkflowID)
 
@@ -389,6 +416,8 @@ func TestEmergencyInvalidation_BreakGlass(t *testing.T) {
 	assert.Equal(t, contract.StateDone, checklist(s)[stepGoAhead])
 
 	tl := h.timeline()
+	start := requireEvent(t, tl, "alice", "start", "verified")
+	assert.Equal(t, "signed "+contract.ActionStartInvalidation+contract.BreakGlassSuffix, start.Detail)
 	bg := requireEvent(t, tl, "alice", "BREAK GLASS", "proceeding without a second approver")
 	assert.Equal(t, in.Reason, bg.Detail)
 	gate := requireEvent(t, tl, systemActor, stepGoAhead, contract.StateDone)
@@ -427,8 +456,8 @@ func TestEmergencyInvalidation_ApprovalTimeoutEscalates(t *testing.T) {
 	for _, c := range h.callsNamed("Announce") {
 		if c.Msg.Kind == "escalation" {
 			escAt = append(escAt, c.At)
-			assert.Equal(t, []string{"alice", "bob"}, c.Msg.Mention)
-			assert.Contains(t, c.Msg.Text, "still waits for a go-ahead from one of alice, bob")
+			assert.Equal(t, []string{"alice", "bob", "carol"}, c.Msg.Mention)
+			assert.Contains(t, c.Msg.Text, "still waits for a go-ahead from one of alice, bob, carol")
 		}
 	}
 	assert.Equal(t, []time.Duration{5 * time.Minute, 10 * time.Minute}, escAt)
@@ -485,13 +514,13 @@ func TestEmergencyInvalidation_RoutesLiftAtTTL(t *testing.T) {
 }
 
 // 6. Someone in charge may lift early; anyone else is refused.
-func TestEmergencyInvalidation_EarlyLiftSignal(t *testing.T) {
+func TestEmergencyInvalidation_EarlyLift(t *testing.T) {
 	h := newInvHarness(t)
 	h.approveAt(time.Minute, "bob")
-	h.signalAt(3*time.Minute, contract.SignalLiftRestrictions, "mallory", "let me in")
+	dave := h.decideAt(3*time.Minute, contract.SignalLiftRestrictions, "dave", "let me in")
 	var afterDenial contract.Status
 	h.at(4*time.Minute, func() { afterDenial = h.status() })
-	h.signalAt(5*time.Minute, contract.SignalLiftRestrictions, "bob", "abuse stopped")
+	bob := h.decideAt(5*time.Minute, contract.SignalLiftRestrictions, "bob", "abuse stopped")
 	h.run(invInput())
 	res := h.completed()
 	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
@@ -506,10 +535,12 @@ func TestEmergencyInvalidation_EarlyLiftSignal(t *testing.T) {
 	assert.True(t, t0.Add(5*time.Minute).Equal(h.env.Now()), "the run ends with the early lift, not at the TTL; ended at %s", h.env.Now())
 
 	tl := h.timeline()
-	denied := requireEvent(t, tl, "mallory", contract.SignalLiftRestrictions, "denied")
+	denied := dave.requireDenied(t, "only the requester or an approver may lift restrictions")
 	assert.Equal(t, t0.Add(3*time.Minute).UTC(), denied.At)
-	acc := requireEvent(t, tl, "bob", contract.SignalLiftRestrictions, "accepted")
+	requireRecorded(t, tl, denied)
+	acc := bob.requireAccepted(t)
 	assert.Equal(t, "abuse stopped", acc.Detail)
+	requireRecorded(t, tl, acc)
 	step := requireEvent(t, tl, systemActor, stepLift, contract.StateDone)
 	assert.Equal(t, "lifted early by bob", step.Detail)
 	lifted := h.messages("restrictions-lifted")
@@ -564,7 +595,7 @@ func TestEmergencyInvalidation_RotationFailureKeepsSessionsInvalidated(t *testin
 
 	esc := h.messages("escalation")
 	require.Len(t, esc, 1)
-	assert.Equal(t, []string{"alice", "bob"}, esc[0].Mention)
+	assert.Equal(t, []string{"alice", "bob", "carol"}, esc[0].Mention)
 	assert.Contains(t, esc[0].Text, "EMERGENCY RUN FAILED on demo")
 	assert.Contains(t, esc[0].Text, "Active controls now: all sessions revoked (cutoff ")
 	assert.NotContains(t, esc[0].Text, "routes /admin answer")
@@ -674,8 +705,8 @@ func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
 // 10. A rejected go-ahead changes nothing.
 func TestEmergencyInvalidation_Rejected(t *testing.T) {
 	h := newInvHarness(t)
-	h.signalAt(time.Minute, contract.SignalReject, "mallory", "no")
-	h.signalAt(2*time.Minute, contract.SignalReject, "bob", "false alarm: the tokens were test fixtures")
+	dave := h.decideAt(time.Minute, contract.SignalReject, "dave", "no")
+	bob := h.decideAt(2*time.Minute, contract.SignalReject, "bob", "false alarm: the tokens were test fixtures")
 	h.run(invInput())
 	res := h.completed()
 
@@ -698,8 +729,8 @@ func TestEmergencyInvalidation_Rejected(t *testing.T) {
 	assert.Equal(t, contract.StateFailed, checklist(s)[stepGoAhead])
 	assert.Equal(t, contract.StatePending, checklist(s)[stepRevoke])
 	tl := h.timeline()
-	requireEvent(t, tl, "mallory", "reject", "denied")
-	requireEvent(t, tl, "bob", "reject", "accepted")
+	requireRecorded(t, tl, dave.requireDenied(t, "dave is neither an approver nor the requester"))
+	requireRecorded(t, tl, bob.requireAccepted(t))
 	requireEvent(t, tl, systemActor, "closed", contract.OutcomeRejected)
 }
 
@@ -773,10 +804,15 @@ func TestEmergencyInvalidation_InvalidInput(t *testing.T) {
 	assert.Contains(t, rej.Detail, "trigger must be")
 }
 
-// A pending rotation of the target is preempted before the emergency rotation starts.
+// A pending rotation of the target is preempted before the emergency rotation starts: the emergency
+// run waits until the rotation says it has let go of the target, then starts its own.
 func TestEmergencyInvalidation_PreemptsRunningRotation(t *testing.T) {
 	h := newInvHarness(t)
 	h.rotationRunning = true
+	// The preempted rotation closes 30s later and says so.
+	h.at(30*time.Second, func() {
+		h.env.SignalWorkflow(contract.SignalRotationReleased, contract.Released{RotationID: invRotationID, Outcome: contract.OutcomePreempted})
+	})
 	in := invInput()
 	in.BreakGlass = true
 	h.run(in)
@@ -786,9 +822,14 @@ func TestEmergencyInvalidation_PreemptsRunningRotation(t *testing.T) {
 	assert.Equal(t, []contract.Preemption{{By: invWorkflowID, Reason: in.Reason}}, h.preempts)
 	assert.Equal(t, []string{invRotationID}, h.cancels)
 	tl := h.timeline()
-	ev := requireEvent(t, tl, systemActor, "preempt rotation", "canceled")
+	ev := requireEvent(t, tl, systemActor, "preempt rotation", "waiting")
 	assert.Contains(t, ev.Detail, invRotationID)
-	require.Len(t, h.callsNamed("SecretRotation"), 1)
+	rel := requireEvent(t, tl, systemActor, "preempt rotation", "released")
+	assert.Equal(t, invRotationID+" closed as "+contract.OutcomePreempted, rel.Detail)
+	assert.Equal(t, t0.Add(30*time.Second).UTC(), rel.At)
+	child := h.callsNamed("SecretRotation")
+	require.Len(t, child, 1)
+	assert.Equal(t, 30*time.Second, child[0].At, "the emergency rotation starts once the target is free")
 }
 
 // Canceling the run while it waits for the go-ahead ends it as canceled with nothing changed.
@@ -808,11 +849,11 @@ func TestEmergencyInvalidation_CanceledWhileWaiting(t *testing.T) {
 	requireEvent(t, h.timeline(), systemActor, "closed", contract.OutcomeCanceled)
 }
 
-// A lift-restrictions signal sent before any route was restricted must not lift the restriction
-// the moment it is applied: its sender never saw it.
-func TestEmergencyInvalidation_LiftBeforeRestrictionIgnored(t *testing.T) {
+// A lift-restrictions sent before any route was restricted must not lift the restriction the
+// moment it is applied: its sender never saw it. It is refused when it arrives, and recorded.
+func TestEmergencyInvalidation_LiftBeforeRestrictionDenied(t *testing.T) {
 	h := newInvHarness(t)
-	h.signalAt(time.Minute, contract.SignalLiftRestrictions, "bob", "nothing to restrict yet, right?")
+	early := h.decideAt(time.Minute, contract.SignalLiftRestrictions, "bob", "nothing to restrict yet, right?")
 	h.approveAt(2*time.Minute, "bob")
 	h.run(invInput())
 	res := h.completed()
@@ -822,8 +863,10 @@ func TestEmergencyInvalidation_LiftBeforeRestrictionIgnored(t *testing.T) {
 	require.Len(t, lifts, 1)
 	assert.Equal(t, 32*time.Minute, lifts[0].At, "the routes stay restricted for their TTL")
 	tl := h.timeline()
-	ign := requireEvent(t, tl, "bob", contract.SignalLiftRestrictions, "ignored")
-	assert.Equal(t, t0.Add(2*time.Minute).UTC(), ign.At)
+	ev := early.requireDenied(t, "no route restriction of this run is waiting to be lifted")
+	assert.Equal(t, "bob", ev.Actor)
+	assert.Equal(t, t0.Add(time.Minute).UTC(), ev.At, "refused when it arrived, not kept for later")
+	requireRecorded(t, tl, ev)
 	assert.False(t, hasEvent(tl, "bob", contract.SignalLiftRestrictions, "accepted"))
 	assert.Contains(t, requireEvent(t, tl, systemActor, stepLift, contract.StateDone).Detail, "TTL")
 }

@@ -3,46 +3,90 @@ package workflows
 import (
 	"github.com/authops/authops/contract"
 
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/authops/authops/activities"
 )
 
-// Breaking glass skips the second person, so someone outside the approvers cannot do it: the run
-// changes nothing and says why.
+// Breaking glass skips the second person, so a person outside the approvers cannot do it, even
+// with a valid signed start: the run changes nothing and says why.
 func TestEmergencyInvalidation_BreakGlassOnlyForApprovers(t *testing.T) {
 	h := newInvHarness(t)
 	in := invInput()
-	in.RequestedBy, in.BreakGlass = "mallory", true
+	in.RequestedBy, in.BreakGlass = "dave", true
 	h.run(in)
 
 	appErr := requireAppError(t, h.env.GetWorkflowError())
 	assert.Equal(t, contract.ErrTypeInvalidInput, appErr.Type())
-	assert.Contains(t, appErr.Error(), "mallory is not one")
+	assert.Contains(t, appErr.Error(), "dave is not one")
 	assert.Equal(t, []string{"LoadPolicy"}, h.steps())
 	h.assertNotRun("PrepareCanary", "RevokeSessions", "RestrictRoutes", "SecretRotation")
-	requireEvent(t, h.timeline(), "mallory", "BREAK GLASS", "denied")
+	tl := h.timeline()
+	requireEvent(t, tl, "dave", "start", "verified")
+	requireEvent(t, tl, "dave", "BREAK GLASS", "denied")
 }
 
-// "alice " is alice: a trailing space must not turn the requester into a second person.
-func TestRotation_ActorNamesAreTrimmed(t *testing.T) {
+// Names are canonical. The requester "alice " is trimmed to alice, whose signed start holds; but
+// a decision must name exactly whom its statement is signed for, and a statement must be signed
+// for a canonical name: " alice", "bob " and "Bob" are nobody's.
+func TestRotation_ActorNamesMustBeCanonical(t *testing.T) {
 	h := newRotationHarness(t)
 	in := manualInput()
 	in.RequestedBy = "alice "
-	h.signalAt(time.Minute, contract.SignalApprove, " alice", "")
-	h.signalAt(2*time.Minute, contract.SignalReject, "bob", "")
+	in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+	// alice's own statement, under a name with a space: still alice, and refused as such.
+	spacedSelf := h.decideWith(time.Minute, contract.SignalApprove, func() contract.Decision {
+		d := h.signed(contract.SignalApprove, "alice", "")
+		d.Actor = " alice"
+		return d
+	})
+	// bob's statement, sent as "bob ".
+	spacedDecision := h.decideWith(2*time.Minute, contract.SignalApprove, func() contract.Decision {
+		d := h.signed(contract.SignalApprove, "bob", "")
+		d.Actor = "bob "
+		return d
+	})
+	// A statement signed with bob's key for "bob " or "Bob": no such person.
+	spacedStatement := h.decideWith(3*time.Minute, contract.SignalApprove, func() contract.Decision {
+		st := h.statement(contract.SignalApprove, "bob ", "")
+		return contract.Decision{Actor: "bob ", Statement: signAs(t, "bob", st)}
+	})
+	upper := h.decideWith(4*time.Minute, contract.SignalApprove, func() contract.Decision {
+		st := h.statement(contract.SignalApprove, "Bob", "")
+		return contract.Decision{Actor: "Bob", Statement: signAs(t, "bob", st)}
+	})
+	var waiting contract.Status
+	h.at(5*time.Minute, func() { waiting = h.status() })
+	h.decideAt(6*time.Minute, contract.SignalReject, "bob", "")
 	h.run(in)
 
 	res := h.completed()
 	assert.Equal(t, contract.OutcomeRejected, res.Outcome)
-	requireEvent(t, res.Timeline, "alice", contract.SignalApprove, "denied")
+	assert.Equal(t, "alice", h.status().RequestedBy)
+	requireEvent(t, res.Timeline, "alice", "start", "verified")
+	for _, c := range []struct {
+		d   *decision
+		why string
+	}{
+		{spacedSelf, `the statement is signed for alice, but the decision names " alice"`},
+		{spacedDecision, `the statement is signed for bob, but the decision names "bob "`},
+		{spacedStatement, `unknown person "bob "`},
+		{upper, `unknown person "Bob"`},
+	} {
+		ev := c.d.requireDenied(t, c.why)
+		requireRecorded(t, res.Timeline, ev)
+	}
+	assert.Equal(t, "approvals 0 of 1; waiting for one more of: bob, carol", waiting.Approvals)
+	assert.Empty(t, waiting.ApprovedBy)
+	for _, e := range res.Timeline {
+		assert.False(t, e.Action == contract.SignalApprove && e.Outcome == "accepted", "nothing was approved: %+v", e)
+	}
+	h.assertNotRun("CreatePendingSecret")
 }
 
 // A window length without a start opens the window at once and still closes it on time.
@@ -50,43 +94,39 @@ func TestRotation_WindowWithoutStartCloses(t *testing.T) {
 	h := newRotationHarness(t)
 	in := manualInput()
 	in.Window = 30 * time.Minute
-	h.signalAt(50*time.Minute, contract.SignalApprove, "bob", "")
+	late := h.decideAt(50*time.Minute, contract.SignalApprove, "bob", "")
 	h.run(in)
 
 	res := h.completed()
 	require.Equal(t, contract.OutcomeWindowClosed, res.Outcome, res.Summary)
+	late.requireAccepted(t)
 	h.assertNotRun("CreatePendingSecret", "ApplySecret", "Deploy")
 }
 
 // Someone edits JWT_SECRET by hand while the run waits for its approver: the re-check right
 // before any change sees it, and the run stops with nothing changed rather than overwrite it.
 func TestRotation_RecheckStopsWhenTheLiveSecretChanged(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterActivity(&activities.Activities{})
-	env.OnActivity(acts.LoadPolicy, mock.Anything, "demo").Return(contract.Policy{
-		Target: "demo", Approvers: []string{"alice", "bob"}, ApprovalTimeout: time.Hour, ClosedWindow: "end", DeployTimeout: time.Minute,
-	}, nil)
-	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(activities.PreCheckResult{
-		OK: true, Current: contract.VersionRef{ID: "v1", Fingerprint: "fp1"}}, nil).Once()
-	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(activities.PreCheckResult{
-		OK: true, Current: contract.VersionRef{ID: "v3", Fingerprint: "fp3"}}, nil).Once()
-	env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalApprove, contract.Decision{Actor: "bob"}) }, 40*time.Minute)
-	env.ExecuteWorkflow(SecretRotation, contract.RotationInput{Target: "demo", RequestedBy: "alice", Mode: contract.ModeManual})
+	h := newRotationHarness(t)
+	var prechecks atomic.Int32
+	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
+		current := prevV
+		if prechecks.Add(1) > 1 {
+			current = contract.VersionRef{ID: "v3", Fingerprint: "fp3"}
+		}
+		return activities.PreCheckResult{OK: true, Current: current}, nil
+	}
+	h.decideAt(40*time.Minute, contract.SignalApprove, "bob", "")
+	h.run(manualInput())
 
-	var appErr *temporal.ApplicationError
-	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
-	var res contract.RotationResult
-	require.NoError(t, appErr.Details(&res))
+	res := h.runbookFailed()
 	assert.Equal(t, contract.OutcomePrecheckFailed, res.Outcome)
-	assert.Contains(t, res.Cause, "the live secret changed while the run waited")
+	assert.Contains(t, res.Cause, "the live secret changed while the run waited (v1 fp-prev, now v3 fp3)")
 	requireEvent(t, res.Timeline, systemActor, "re-check before change", contract.StateFailed)
-	env.AssertNotCalled(t, "CreatePendingSecret", mock.Anything, mock.Anything)
-	env.AssertNotCalled(t, "ApplySecret", mock.Anything, mock.Anything)
+	assert.Equal(t, []string{"LoadPolicy", "PreCheck", "PreCheck"}, h.steps())
+	h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy", "PromoteSecret")
 }
 
-// The approval policy itself: who may approve a run requested by whom.
+// The approval policy of runs started before decisions were Updates (legacy_signals.go).
 func TestApprovalPolicyCheck(t *testing.T) {
 	cases := []struct {
 		name, actor, requester string
@@ -105,6 +145,42 @@ func TestApprovalPolicyCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := approvalPolicy{Approvers: []string{"alice", "bob"}, Requester: tc.requester}
 			assert.Equal(t, tc.want, p.check(tc.actor))
+		})
+	}
+}
+
+// The approval gate of runs on Updates: who may approve, given the verified actor.
+func TestGateMayApprove(t *testing.T) {
+	approvers := []string{"alice", "bob", "carol", "schedule:nightly"}
+	cases := []struct {
+		name, actor, requester string
+		closed                 bool
+		approved               []string
+		want                   string // "" = allowed
+	}{
+		{name: "second approver", actor: "bob", requester: "alice"},
+		{name: "requester", actor: "alice", requester: "alice", want: "alice requested this run and cannot approve it"},
+		{name: "not an approver", actor: "dave", requester: "alice", want: "dave is not an approver for this target (approvers: alice, bob, carol, schedule:nightly)"},
+		{name: "case matters", actor: "Bob", requester: "alice", want: "Bob is not an approver"},
+		{name: "twice", actor: "bob", requester: "alice", approved: []string{"bob"}, want: "bob has already approved; the quorum needs distinct people"},
+		{name: "another one", actor: "carol", requester: "alice", approved: []string{"bob"}},
+		// Listed as an approver by mistake, a schedule still never approves.
+		{name: "unattended schedule", actor: "schedule:nightly", requester: "alice", want: "schedule:nightly is an unattended requester and never approves"},
+		{name: "unattended alert", actor: "alert:pagerduty", requester: "alice", want: "alert:pagerduty is an unattended requester and never approves"},
+		{name: "closed", actor: "bob", requester: "alice", closed: true, want: "the run is not waiting for approval"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &gate{rec: newRecord("test", "demo", tc.requester), approvers: approvers, requester: tc.requester, quorum: 2, open: !tc.closed}
+			for _, a := range tc.approved {
+				g.approvals = append(g.approvals, approval{Actor: a})
+			}
+			got := g.mayApprove(tc.actor)
+			if tc.want == "" {
+				assert.Empty(t, got)
+				return
+			}
+			assert.Contains(t, got, tc.want)
 		})
 	}
 }

@@ -84,14 +84,23 @@ type rotationHarness struct {
 	validate func(activities.ValidateInput) (contract.ProbeResults, error)
 	// firstDeployDelay makes the first Deploy attempt take this long on the workflow clock.
 	firstDeployDelay time.Duration
+	// promote answers PromoteSecret.
+	promote func(activities.VersionInput) error
 
 	deploys int // guarded by mu
 }
 
+// newRotationHarness runs the rotation of demo under its id, rotation-demo.
 func newRotationHarness(t *testing.T) *rotationHarness {
 	t.Helper()
+	return newRotationHarnessID(t, contract.RotationID("demo"))
+}
+
+// newRotationHarnessID runs the rotation under the workflow id id.
+func newRotationHarnessID(t *testing.T, id string) *rotationHarness {
+	t.Helper()
 	env := newTestEnv(SecretRotation)
-	h := &rotationHarness{harness: newHarness[actCall, contract.RotationResult](t, env, defaultPolicy(),
+	h := &rotationHarness{harness: newHarness[actCall, contract.RotationResult](t, env, id, defaultPolicy(),
 		func(base callInfo, args converter.EncodedValues) actCall {
 			c := actCall{callInfo: base}
 			switch c.Name {
@@ -120,6 +129,7 @@ func newRotationHarness(t *testing.T) *rotationHarness {
 	}
 	h.deploy = func(int) (activities.DeployResult, error) { return activities.DeployResult{ReadyMS: 120}, nil }
 	h.validate = func(activities.ValidateInput) (contract.ProbeResults, error) { return okResults(), nil }
+	h.promote = func(activities.VersionInput) error { return nil }
 	return h
 }
 
@@ -158,12 +168,24 @@ func (h *rotationHarness) mockActivities() {
 		func(_ context.Context, in activities.ValidateInput) (contract.ProbeResults, error) {
 			return h.validate(in)
 		})
-	env.OnActivity(acts.PromoteSecret, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(acts.PromoteSecret, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.VersionInput) error { return h.promote(in) })
 	env.OnActivity(acts.MarkSecretFailed, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.RollBackSecret, mock.Anything, mock.Anything).Return(nil)
 }
 
+// run starts the rotation as its requester would: a manual run without a statement gets the
+// requester's signed start (for the reason given). Other modes start as they are.
 func (h *rotationHarness) run(in contract.RotationInput) {
+	h.t.Helper()
+	if requester := strings.TrimSpace(in.RequestedBy); in.Statement == nil && in.Mode == contract.ModeManual && requester != "" {
+		in.Statement = h.signedStart(requester, contract.ActionStartRotation, in.Reason)
+	}
+	h.runRaw(in)
+}
+
+// runRaw starts the rotation with in exactly as given.
+func (h *rotationHarness) runRaw(in contract.RotationInput) {
 	h.t.Helper()
 	h.mockActivities()
 	h.execute(SecretRotation, in)
@@ -233,7 +255,7 @@ func TestRotationInputValidate(t *testing.T) {
 // 1. Approval by a second person: the whole rotation runs in order and leaves its artifacts.
 func TestRotation_ApprovedBySecondPerson(t *testing.T) {
 	h := newRotationHarness(t)
-	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "lgtm")
+	approval := h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "lgtm")
 	var observing contract.Status
 	h.at(10*time.Minute, func() { observing = h.status() })
 	h.run(manualInput())
@@ -243,7 +265,14 @@ func TestRotation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Equal(t, rotationSteps, h.steps())
 	h.assertNotCalled("MarkSecretFailed", "RollBackSecret")
 	assert.Equal(t, []string{"planned", "completed"}, h.announceKinds())
-	assert.Equal(t, []string{"alice", "bob"}, h.announced("planned")[0].Msg.Mention)
+	assert.Equal(t, []string{"alice", "bob", "carol"}, h.announced("planned")[0].Msg.Mention)
+
+	// bob's Update was answered with the event the run recorded.
+	answer := approval.requireAccepted(t)
+	assert.Equal(t, "bob", answer.Actor)
+	assert.Equal(t, t0.Add(5*time.Minute).UTC(), answer.At)
+	assert.Equal(t, "approvals 1 of 1: bob; lgtm", answer.Detail)
+	requireRecorded(t, res.Timeline, answer)
 
 	// The rotation starts at the approval, not before.
 	create := h.callsNamed("CreatePendingSecret")
@@ -271,9 +300,12 @@ func TestRotation_ApprovedBySecondPerson(t *testing.T) {
 	assertUTC(t, tl)
 	req := requireEvent(t, tl, "alice", "requested", contract.ModeManual)
 	assert.Equal(t, t0.UTC(), req.At)
+	start := requireEvent(t, tl, "alice", "start", "verified")
+	assert.Equal(t, "signed "+contract.ActionStartRotation, start.Detail)
 	ap := requireEvent(t, tl, "bob", "approve", "accepted")
 	assert.Equal(t, t0.Add(5*time.Minute).UTC(), ap.At)
-	assert.Equal(t, "lgtm", ap.Detail)
+	assert.Equal(t, "approvals 1 of 1: bob; lgtm", ap.Detail)
+	assert.True(t, ap.Verified)
 	closed := requireEvent(t, tl, systemActor, "closed", contract.OutcomeCompleted)
 	assert.Equal(t, t0.Add(20*time.Minute).UTC(), closed.At, "the run closes after the 15m observation window")
 	requireEvent(t, tl, systemActor, stepObserve, contract.StateDone)
@@ -292,29 +324,38 @@ func TestRotation_ApprovedBySecondPerson(t *testing.T) {
 	}
 }
 
-// 2. The requester cannot approve their own rotation, nor can someone outside the approvers.
+// 2. The requester cannot approve their own rotation, nor can a person outside the approvers, nor
+// someone who is no person at all.
 func TestRotation_SelfApprovalDeniedThenSecondPersonApproves(t *testing.T) {
 	h := newRotationHarness(t)
-	h.signalAt(2*time.Minute, contract.SignalApprove, "alice", "approving my own")
-	h.signalAt(3*time.Minute, contract.SignalApprove, "mallory", "trust me")
-	h.signalAt(4*time.Minute, contract.SignalReject, "mallory", "no")
+	self := h.decideAt(2*time.Minute, contract.SignalApprove, "alice", "approving my own")
+	dave := h.decideAt(3*time.Minute, contract.SignalApprove, "dave", "trust me")
+	mallory := h.decideAt(4*time.Minute, contract.SignalReject, "mallory", "no")
 	var waiting contract.Status
 	var tlWaiting []contract.Event
 	h.at(5*time.Minute, func() { waiting, tlWaiting = h.status(), h.timeline() })
-	h.signalAt(6*time.Minute, contract.SignalApprove, "bob", "ok")
+	bob := h.decideAt(6*time.Minute, contract.SignalApprove, "bob", "ok")
 	h.run(manualInput())
 
 	// While only denied attempts arrived, nothing moved.
 	assert.Equal(t, "waiting for approval", waiting.Phase)
 	assert.Empty(t, waiting.ApprovedBy)
+	assert.Equal(t, "approvals 0 of 1; waiting for one more of: bob, carol", waiting.Approvals)
 	assert.Equal(t, contract.StateRunning, checklist(waiting)[stepApproval])
 	assert.Equal(t, contract.StatePending, checklist(waiting)[stepGenerate])
-	self := requireEvent(t, tlWaiting, "alice", "approve", "denied")
-	assert.Equal(t, t0.Add(2*time.Minute).UTC(), self.At)
-	assert.Contains(t, self.Detail, "requested this run and cannot approve it")
-	other := requireEvent(t, tlWaiting, "mallory", "approve", "denied")
-	assert.Contains(t, other.Detail, "not an approver")
-	requireEvent(t, tlWaiting, "mallory", "reject", "denied")
+	selfEv := self.requireDenied(t, "alice requested this run and cannot approve it")
+	assert.Equal(t, "alice", selfEv.Actor)
+	assert.True(t, selfEv.Verified, "alice proved who she is; the rule refused her")
+	assert.Equal(t, t0.Add(2*time.Minute).UTC(), selfEv.At)
+	requireRecorded(t, tlWaiting, selfEv)
+	daveEv := dave.requireDenied(t, "dave is not an approver for this target (approvers: alice, bob, carol)")
+	assert.Equal(t, t0.Add(3*time.Minute).UTC(), daveEv.At)
+	requireRecorded(t, tlWaiting, daveEv)
+	malloryEv := mallory.requireDenied(t, `unknown person "mallory"`)
+	assert.Equal(t, "mallory", malloryEv.Actor)
+	assert.False(t, malloryEv.Verified)
+	requireRecorded(t, tlWaiting, malloryEv)
+	bob.requireAccepted(t)
 
 	res := h.completed()
 	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
@@ -333,8 +374,9 @@ func TestRotation_Rejected(t *testing.T) {
 	for _, who := range []string{"bob", "alice"} { // an approver, or the requester withdrawing
 		t.Run(who, func(t *testing.T) {
 			h := newRotationHarness(t)
-			h.signalAt(10*time.Minute, contract.SignalReject, who, "not today")
+			reject := h.decideAt(10*time.Minute, contract.SignalReject, who, "not today")
 			h.run(manualInput())
+			requireRecorded(t, h.timeline(), reject.requireAccepted(t))
 
 			res := h.completed()
 			assert.Equal(t, contract.OutcomeRejected, res.Outcome)
@@ -371,8 +413,8 @@ func TestRotation_ApprovalExpires(t *testing.T) {
 	var at []time.Duration
 	for _, c := range h.announced("reminder") {
 		at = append(at, c.At)
-		assert.Equal(t, []string{"alice", "bob"}, c.Msg.Mention)
-		assert.Contains(t, c.Msg.Text, "waiting for approval")
+		assert.Equal(t, []string{"alice", "bob", "carol"}, c.Msg.Mention)
+		assert.Contains(t, c.Msg.Text, "waiting for approval by one of: alice, bob, carol (not alice)")
 	}
 	assert.Equal(t, []time.Duration{15 * time.Minute, 30 * time.Minute, 45 * time.Minute}, at)
 	exp := h.announced("expired")
@@ -397,14 +439,13 @@ func TestRotation_ApprovalExpires(t *testing.T) {
 // 5. A future window: nothing rotates before it opens.
 func TestRotation_WaitsForWindow(t *testing.T) {
 	in := manualInput()
-	in.Mode = contract.ModeScheduled
 	in.WindowStart = t0.Add(2 * time.Hour)
 
 	t.Run("approval after the window opens", func(t *testing.T) {
 		h := newRotationHarness(t)
 		var waiting contract.Status
 		h.at(time.Hour, func() { waiting = h.status() })
-		h.signalAt(2*time.Hour+20*time.Minute, contract.SignalApprove, "bob", "")
+		h.decideAt(2*time.Hour+20*time.Minute, contract.SignalApprove, "bob", "")
 		h.run(in)
 
 		assert.Equal(t, "waiting for window", waiting.Phase)
@@ -428,7 +469,7 @@ func TestRotation_WaitsForWindow(t *testing.T) {
 
 	t.Run("early approval waits for the window", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.signalAt(30*time.Minute, contract.SignalApprove, "bob", "approved ahead of time")
+		h.decideAt(30*time.Minute, contract.SignalApprove, "bob", "approved ahead of time")
 		var waiting contract.Status
 		h.at(time.Hour, func() { waiting = h.status() })
 		h.run(in)
@@ -450,13 +491,12 @@ func TestRotation_WaitsForWindow(t *testing.T) {
 // 6. An approval after the window closed changes nothing (closed_window "end").
 func TestRotation_WindowClosed(t *testing.T) {
 	in := manualInput()
-	in.Mode = contract.ModeScheduled
 	in.WindowStart = t0.Add(10 * time.Minute)
 	in.Window = 30 * time.Minute
 
 	t.Run("end", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.signalAt(45*time.Minute, contract.SignalApprove, "bob", "sorry, late")
+		h.decideAt(45*time.Minute, contract.SignalApprove, "bob", "sorry, late")
 		h.run(in)
 
 		res := h.completed()
@@ -475,7 +515,7 @@ func TestRotation_WindowClosed(t *testing.T) {
 	t.Run("next", func(t *testing.T) {
 		h := newRotationHarness(t)
 		h.policy.ClosedWindow = "next"
-		h.signalAt(45*time.Minute, contract.SignalApprove, "bob", "late")
+		h.decideAt(45*time.Minute, contract.SignalApprove, "bob", "late")
 		var waiting contract.Status
 		h.at(2*time.Hour, func() { waiting = h.status() })
 		h.run(in)
@@ -499,7 +539,7 @@ func TestRotation_DeployFailureRollsBack(t *testing.T) {
 		}
 		return activities.DeployResult{ReadyMS: 80}, nil
 	}
-	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.runbookFailed()
@@ -552,7 +592,7 @@ func TestRotation_ValidationFailureRollsBack(t *testing.T) {
 		}
 		return rs, nil
 	}
-	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.runbookFailed()
@@ -581,13 +621,13 @@ func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	h.deploy = func(int) (activities.DeployResult, error) {
 		return activities.DeployResult{}, errors.New("deploy exited 1")
 	}
-	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
 	var escalated contract.Status
 	h.at(10*time.Minute, func() { escalated = h.status() })
-	h.signalAt(20*time.Minute, contract.SignalResolve, "mallory", "all good")
+	dave := h.decideAt(20*time.Minute, contract.SignalResolve, "dave", "all good")
 	var afterDenied contract.Status
 	h.at(25*time.Minute, func() { afterDenied = h.status() })
-	h.signalAt(30*time.Minute, contract.SignalResolve, "bob", "restored by hand")
+	bob := h.decideAt(30*time.Minute, contract.SignalResolve, "bob", "restored by hand")
 	h.run(manualInput())
 
 	assert.True(t, strings.HasPrefix(escalated.Phase, "escalated"), "phase %q", escalated.Phase)
@@ -602,16 +642,18 @@ func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	h.assertNotCalled("PromoteSecret", "MarkSecretFailed")
 
 	esc := h.announced("escalation")
-	require.Len(t, esc, 2, "escalated, then re-announced once 15m later although mallory's denied resolve came in between")
-	assert.Subset(t, esc[0].Msg.Mention, []string{"alice", "bob"}, "rollback owner and approvers are mentioned")
+	require.Len(t, esc, 2, "escalated, then re-announced once 15m later although dave's denied resolve came in between")
+	assert.Subset(t, esc[0].Msg.Mention, []string{"alice", "bob", "carol"}, "rollback owner and approvers are mentioned")
 	assert.Contains(t, esc[0].Msg.Text, "ROLLBACK FAILED")
 	assert.True(t, strings.HasPrefix(esc[1].Msg.Text, "STILL OPEN: ROLLBACK FAILED"), esc[1].Msg.Text)
 	assert.Equal(t, esc[0].At+15*time.Minute, esc[1].At)
 
-	denied := requireEvent(t, res.Timeline, "mallory", "resolve", "denied")
+	denied := dave.requireDenied(t, "only the rollback owner or an approver may resolve")
 	assert.Equal(t, t0.Add(20*time.Minute).UTC(), denied.At)
-	ok := requireEvent(t, res.Timeline, "bob", "resolve", "accepted")
+	requireRecorded(t, res.Timeline, denied)
+	ok := bob.requireAccepted(t)
 	assert.Equal(t, t0.Add(30*time.Minute).UTC(), ok.At)
+	requireRecorded(t, res.Timeline, ok)
 	requireEvent(t, res.Timeline, systemActor, "compensate: restore previous secret", contract.StateFailed)
 	requireEvent(t, res.Timeline, systemActor, "escalation", "waiting for resolve")
 	closed := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeRollbackFailed)
@@ -635,10 +677,10 @@ func TestRotation_ManualRollbackInObservationWindow(t *testing.T) {
 			h := newRotationHarness(t)
 			in := manualInput()
 			in.RollbackOwner = tc.owner
-			h.signalAt(time.Minute, contract.SignalApprove, "bob", "")
-			h.signalAt(3*time.Minute, contract.SignalRollback, "mallory", "")
-			h.signalAt(4*time.Minute, contract.SignalRollback, tc.denied, "")
-			h.signalAt(6*time.Minute, contract.SignalRollback, tc.actor, "login errors spiking")
+			h.decideAt(time.Minute, contract.SignalApprove, "bob", "")
+			mallory := h.decideAt(3*time.Minute, contract.SignalRollback, "mallory", "")
+			denied := h.decideAt(4*time.Minute, contract.SignalRollback, tc.denied, "")
+			rollback := h.decideAt(6*time.Minute, contract.SignalRollback, tc.actor, "login errors spiking")
 			h.run(in)
 
 			res := h.completed()
@@ -650,11 +692,13 @@ func TestRotation_ManualRollbackInObservationWindow(t *testing.T) {
 				assert.Equal(t, 6*time.Minute, c.At)
 			}
 
-			requireEvent(t, res.Timeline, "mallory", "rollback", "denied")
-			d := requireEvent(t, res.Timeline, tc.denied, "rollback", "denied")
-			assert.Contains(t, d.Detail, "only the rollback owner")
-			acc := requireEvent(t, res.Timeline, tc.actor, "rollback", "accepted")
+			requireRecorded(t, res.Timeline, mallory.requireDenied(t, `unknown person "mallory"`))
+			d := denied.requireDenied(t, "only the rollback owner "+tc.actor+" may roll back")
+			requireRecorded(t, res.Timeline, d)
+			acc := rollback.requireAccepted(t)
 			assert.Equal(t, t0.Add(6*time.Minute).UTC(), acc.At)
+			assert.Equal(t, "rolling back now; login errors spiking", acc.Detail)
+			requireRecorded(t, res.Timeline, acc)
 			closed := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeRolledBackManually)
 			assert.Equal(t, t0.Add(6*time.Minute).UTC(), closed.At)
 
@@ -746,9 +790,10 @@ func TestRotation_InvalidInput(t *testing.T) {
 func TestRotation_Canceled(t *testing.T) {
 	t.Run("while waiting for approval", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.signalAt(5*time.Minute, contract.SignalApprove, "alice", "") // denied: still waiting
+		self := h.decideAt(5*time.Minute, contract.SignalApprove, "alice", "") // denied: still waiting
 		h.at(20*time.Minute, func() { h.env.CancelWorkflow() })
 		h.run(manualInput())
+		self.requireDenied(t, "cannot approve it")
 
 		err := h.env.GetWorkflowError()
 		require.Error(t, err)
@@ -768,7 +813,7 @@ func TestRotation_Canceled(t *testing.T) {
 	t.Run("during deploy", func(t *testing.T) {
 		h := newRotationHarness(t)
 		h.firstDeployDelay = 10 * time.Minute // the rotation's deploy hangs
-		h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
+		h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
 		h.at(8*time.Minute, func() { h.env.CancelWorkflow() })
 		h.run(manualInput())
 
@@ -795,43 +840,51 @@ func TestRotation_Canceled(t *testing.T) {
 }
 
 // A rollback sent before the rotation finished did not see the new secret live: it must not roll
-// back a rotation that has only just completed.
-func TestRotation_RollbackBeforeObservationWindowIgnored(t *testing.T) {
+// back a rotation that has only just completed. It is refused when it arrives, and recorded.
+func TestRotation_RollbackBeforeObservationWindowDenied(t *testing.T) {
 	h := newRotationHarness(t)
-	h.signalAt(2*time.Minute, contract.SignalRollback, "alice", "too early")
-	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	early := h.decideAt(2*time.Minute, contract.SignalRollback, "alice", "too early")
+	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.completed()
 	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
 	assert.Equal(t, rotationSteps, h.steps())
-	h.assertNotCalled("RollBackSecret")
-	ev := requireEvent(t, res.Timeline, "alice", "rollback", "ignored")
-	assert.Equal(t, t0.Add(5*time.Minute).UTC(), ev.At)
+	h.assertNotCalled("RollBackSecret", "MarkSecretFailed")
+	ev := early.requireDenied(t, "a rollback is taken only during the observation window")
+	assert.Equal(t, "alice", ev.Actor)
+	assert.Equal(t, t0.Add(2*time.Minute).UTC(), ev.At, "refused when it arrived, not kept for later")
+	requireRecorded(t, res.Timeline, ev)
 	assert.False(t, hasEvent(res.Timeline, "alice", "rollback", "accepted"))
+	requireEvent(t, res.Timeline, systemActor, stepObserve, contract.StateDone)
 	closed := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeCompleted)
 	assert.Equal(t, t0.Add(20*time.Minute).UTC(), closed.At)
 }
 
 // A resolve sent before the escalation cannot resolve it: a human must act after the failure.
-func TestRotation_ResolveBeforeEscalationIgnored(t *testing.T) {
+func TestRotation_ResolveBeforeEscalationDenied(t *testing.T) {
 	h := newRotationHarness(t)
 	h.deploy = func(int) (activities.DeployResult, error) {
 		return activities.DeployResult{}, errors.New("deploy exited 1")
 	}
-	h.signalAt(2*time.Minute, contract.SignalResolve, "bob", "pre-emptive")
-	h.signalAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	early := h.decideAt(2*time.Minute, contract.SignalResolve, "bob", "pre-emptive")
+	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
 	var escalated contract.Status
 	h.at(10*time.Minute, func() { escalated = h.status() })
-	h.signalAt(30*time.Minute, contract.SignalResolve, "alice", "fixed by hand")
+	fixed := h.decideAt(30*time.Minute, contract.SignalResolve, "alice", "fixed by hand")
 	h.run(manualInput())
 
-	assert.True(t, strings.HasPrefix(escalated.Phase, "escalated"), "phase %q", escalated.Phase)
+	assert.True(t, strings.HasPrefix(escalated.Phase, "escalated"), "phase %q: the early resolve did not resolve it", escalated.Phase)
 	res := h.runbookFailed()
 	assert.Equal(t, contract.OutcomeRollbackFailed, res.Outcome)
-	requireEvent(t, res.Timeline, "bob", "resolve", "ignored")
-	ok := requireEvent(t, res.Timeline, "alice", "resolve", "accepted")
+	ev := early.requireDenied(t, "the run is not escalated; there is nothing to resolve")
+	assert.Equal(t, t0.Add(2*time.Minute).UTC(), ev.At)
+	requireRecorded(t, res.Timeline, ev)
+	ok := fixed.requireAccepted(t)
 	assert.Equal(t, t0.Add(30*time.Minute).UTC(), ok.At)
+	requireRecorded(t, res.Timeline, ok)
 	assert.Contains(t, res.Cause, "resolved by alice: fixed by hand")
 	assert.NotContains(t, res.Cause, "pre-emptive")
+	closed := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeRollbackFailed)
+	assert.Equal(t, t0.Add(30*time.Minute).UTC(), closed.At)
 }

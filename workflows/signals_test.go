@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/authops/authops/activities"
 )
@@ -18,67 +17,74 @@ import (
 // `temporal workflow signal --input '"bob"'` would send) is recorded as denied, approves nothing,
 // and does not hold up the approval timeout.
 func TestMalformedSignalIsRecordedAndIgnored(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterActivity(&activities.Activities{})
-	env.OnActivity(acts.LoadPolicy, mock.Anything, "demo").Return(contract.Policy{
-		Target: "demo", Approvers: []string{"alice", "bob"}, ApprovalTimeout: time.Hour, ClosedWindow: "end",
-		DeployTimeout: time.Minute,
-	}, nil)
-	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(activities.PreCheckResult{
-		OK: true, Current: contract.VersionRef{ID: "v1", Fingerprint: "fp1"},
-	}, nil)
-	env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalApprove, "bob") }, time.Minute)
+	h := newRotationHarness(t)
+	h.at(time.Minute, func() { h.env.SignalWorkflow(contract.SignalApprove, "bob") })
+	h.run(manualInput())
 
-	env.ExecuteWorkflow(SecretRotation, contract.RotationInput{Target: "demo", RequestedBy: "alice", Mode: contract.ModeManual})
-	require.True(t, env.IsWorkflowCompleted())
-	require.NoError(t, env.GetWorkflowError())
-	var res contract.RotationResult
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := h.completed()
 	require.Equal(t, contract.OutcomeExpired, res.Outcome)
-	var malformed bool
+	ev := requireEvent(t, res.Timeline, "unknown", contract.SignalApprove, "denied")
+	assert.Equal(t, t0.Add(time.Minute).UTC(), ev.At)
+	assert.Equal(t, "signal", ev.Via)
+	assert.False(t, ev.Verified)
+	assert.Contains(t, ev.Detail, "malformed payload")
 	for _, e := range res.Timeline {
-		if e.Action == contract.SignalApprove && e.Outcome == "denied" && e.Actor == "unknown" {
-			malformed = true
-		}
 		require.NotEqual(t, "accepted", e.Outcome, "nothing may be approved: %+v", e)
 	}
-	require.True(t, malformed, "the malformed attempt is on the timeline: %+v", res.Timeline)
-	env.AssertNotCalled(t, "CreatePendingSecret", mock.Anything, mock.Anything)
+	closed := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeExpired)
+	assert.Equal(t, t0.Add(time.Hour).UTC(), closed.At, "the approval timeout still ran its course")
+	assert.Equal(t, []string{"LoadPolicy", "PreCheck"}, h.steps())
+	h.assertNotCalled("CreatePendingSecret")
+}
+
+// A decision sent as a signal takes the Update's path: an unsigned one is refused and recorded,
+// a signed one counts, and the timeline says it came as a signal.
+func TestSignalDecisionsAreVerifiedLikeUpdates(t *testing.T) {
+	h := newRotationHarness(t)
+	h.at(time.Minute, func() {
+		h.env.SignalWorkflow(contract.SignalApprove, contract.Decision{Actor: "bob", Comment: "typed, not signed"})
+	})
+	var waiting contract.Status
+	h.at(2*time.Minute, func() { waiting = h.status() })
+	h.signalAt(3*time.Minute, contract.SignalApprove, "bob", "signed")
+	h.run(manualInput())
+
+	res := h.completed()
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
+	assert.Equal(t, "bob", res.ApprovedBy)
+	assert.Equal(t, "waiting for approval", waiting.Phase, "the unsigned signal approved nothing")
+	assert.Empty(t, waiting.ApprovedBy)
+
+	unsigned := requireEvent(t, res.Timeline, "bob", contract.SignalApprove, "denied")
+	assert.Equal(t, t0.Add(time.Minute).UTC(), unsigned.At)
+	assert.Equal(t, "signal", unsigned.Via)
+	assert.False(t, unsigned.Verified)
+	assert.Contains(t, unsigned.Detail, "unsigned: decisions must be signed")
+	signed := requireEvent(t, res.Timeline, "bob", contract.SignalApprove, "accepted")
+	assert.Equal(t, t0.Add(3*time.Minute).UTC(), signed.At)
+	assert.Equal(t, "signal", signed.Via)
+	assert.True(t, signed.Verified)
+	assert.Empty(t, signed.UpdateID)
+	assert.Equal(t, "approvals 1 of 1: bob; signed", signed.Detail)
+	create := h.callsNamed("CreatePendingSecret")
+	require.Len(t, create, 1)
+	assert.Equal(t, 3*time.Minute, create[0].At)
 }
 
 // A promotion whose answer was lost (it may have committed: the store then holds v2 as current)
 // is undone with RollBackSecret, which handles a pending and a current version alike;
 // MarkSecretFailed would refuse a current one and leave the store ahead of the env file.
 func TestRotation_LostPromotionIsRolledBack(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterActivity(&activities.Activities{})
-	prev, next := contract.VersionRef{ID: "v1", Fingerprint: "fp1"}, contract.VersionRef{ID: "v2", Fingerprint: "fp2"}
-	env.OnActivity(acts.LoadPolicy, mock.Anything, "demo").Return(contract.Policy{
-		Target: "demo", Approvers: []string{"alice", "bob"}, ApprovalTimeout: time.Hour, ClosedWindow: "end",
-		DeployTimeout: time.Minute, ObservationWindow: time.Minute,
-	}, nil)
-	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(activities.PreCheckResult{OK: true, Current: prev}, nil)
-	env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(acts.CreatePendingSecret, mock.Anything, mock.Anything).Return(next, nil)
-	env.OnActivity(acts.ApplySecret, mock.Anything, mock.Anything).Return(activities.ApplyResult{}, nil)
-	env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).Return(activities.DeployResult{}, nil)
-	env.OnActivity(acts.Validate, mock.Anything, mock.Anything).Return(contract.ProbeResults{{Name: "ok", OK: true}}, nil)
-	env.OnActivity(acts.PromoteSecret, mock.Anything, mock.Anything).Return(
-		temporal.NewNonRetryableApplicationError("store answer lost", activities.ErrTypeConflict, nil))
-	env.OnActivity(acts.RollBackSecret, mock.Anything, mock.Anything).Return(nil)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(contract.SignalApprove, contract.Decision{Actor: "bob"}) }, time.Minute)
-	env.ExecuteWorkflow(SecretRotation, contract.RotationInput{Target: "demo", RequestedBy: "alice", Mode: contract.ModeManual})
+	h := newRotationHarness(t)
+	h.promote = func(activities.VersionInput) error {
+		return temporal.NewNonRetryableApplicationError("store answer lost", activities.ErrTypeConflict, nil)
+	}
+	h.decideAt(time.Minute, contract.SignalApprove, "bob", "")
+	h.run(manualInput())
 
-	require.True(t, env.IsWorkflowCompleted())
-	var appErr *temporal.ApplicationError
-	require.ErrorAs(t, env.GetWorkflowError(), &appErr)
-	var res contract.RotationResult
-	require.NoError(t, appErr.Details(&res))
+	res := h.runbookFailed()
 	require.Equal(t, contract.OutcomeRolledBack, res.Outcome)
-	env.AssertCalled(t, "ApplySecret", mock.Anything, activities.VersionInput{Target: "demo", VersionID: "v1"})
-	env.AssertCalled(t, "RollBackSecret", mock.Anything, activities.VersionInput{Target: "demo", VersionID: "v2"})
-	env.AssertNotCalled(t, "MarkSecretFailed", mock.Anything, mock.Anything)
+	assert.Contains(t, res.Cause, "store answer lost")
+	assert.Equal(t, concat(rotationSteps, restoreSteps, []string{"RollBackSecret(v2)"}), h.steps())
+	h.assertNotCalled("MarkSecretFailed")
 }
