@@ -310,10 +310,17 @@ func (f *fixture) run(out any, fn any, in any) error {
 	defer f.mu.Unlock()
 	if err != nil {
 		f.results = append(f.results, err.Error())
+		// What reaches history of a failure: its message, type, cause chain and details. (JSON of an
+		// ApplicationError is always {}: it has no exported fields, and would search nothing.)
+		f.results = append(f.results, fmt.Sprintf("%+v", err))
 		var ae *temporal.ApplicationError
-		if errors.As(err, &ae) {
-			b, _ := json.Marshal(ae)
-			f.results = append(f.results, ae.Error(), string(b))
+		if errors.As(err, &ae) && ae.HasDetails() {
+			var details any
+			if derr := ae.Details(&details); derr == nil {
+				b, merr := json.Marshal(details)
+				require.NoError(f.t, merr)
+				f.results = append(f.results, string(b))
+			}
 		}
 		return err
 	}

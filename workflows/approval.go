@@ -62,7 +62,8 @@ func (g *gate) approve(ctx workflow.Context, actor string, d contract.Decision) 
 	now := workflow.Now(ctx)
 	g.approvals = append(g.approvals, approval{Actor: actor, Comment: d.Comment, At: now})
 	note := g.progress()
-	g.rec.status.Approvals, g.rec.status.ApprovedBy = note, g.names()
+	// ApprovedBy is set by the main flow once the gate is decided; this is only progress.
+	g.rec.status.Approvals = note
 	if now.Before(g.opensAt) {
 		note = fmt.Sprintf("takes effect when the window opens at %s; %s", g.opensAt.UTC().Format(time.RFC3339), note)
 	}

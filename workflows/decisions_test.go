@@ -375,7 +375,6 @@ func TestRotation_ApprovalBeforeTheWindow(t *testing.T) {
 
 // Once an approval expires, the status must not name its giver as approver any more.
 func TestRotation_ExpiredApprovalLeavesNoApprover(t *testing.T) {
-	t.Skip("production bug, reported: gate.expire (workflows/approval.go) updates status.Approvals but leaves status.ApprovedBy naming the expired approver; remove this skip once it sets rec.status.ApprovedBy = g.names()")
 	h := newRotationHarness(t)
 	h.policy.ApprovalValidity = time.Hour
 	in := manualInput()

@@ -134,7 +134,7 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 			r.rec.add(ctx, systemActor, "start", "refused", err.Error())
 			return r.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
 		}
-		r.rec.add(ctx, r.in.RequestedBy, "start", "verified", "signed "+contract.ActionStartRotation)
+		r.rec.add(ctx, r.in.RequestedBy, "start", "verified", r.startedBy(ctx))
 	}
 
 	// Pre-rotation checks: if any fails, stop before anything changes.

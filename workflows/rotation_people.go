@@ -38,11 +38,14 @@ func (r *rotation) checkStart(ctx workflow.Context) error {
 	case contract.ModeScheduled:
 		parent := info.ParentWorkflowExecution
 		if !strings.HasPrefix(r.in.RequestedBy, contract.RequesterSchedulePrefix) || parent == nil ||
-			!strings.HasPrefix(parent.ID, contract.ScheduledRotationWorkflowID(r.in.Target)) {
+			!strings.HasPrefix(parent.ID, contract.ScheduledRotationWorkflowID(r.in.Target)+"-") {
 			return errors.New("a scheduled rotation is started only by the target's schedule")
 		}
 	case contract.ModeEmergency:
-		// Checked in run: only the child of an approved emergency run, which verified its start.
+		// Only the child of the target's approved emergency run, which verified its own start.
+		if parent := info.ParentWorkflowExecution; parent == nil || parent.ID != contract.InvalidationID(r.in.Target) {
+			return fmt.Errorf("an emergency rotation runs only as the child of %s", contract.InvalidationID(r.in.Target))
+		}
 	default:
 		if err := r.dec.verifyStart(ctx, contract.ActionStartRotation, r.in.RequestedBy, r.in.Reason, r.in.Statement); err != nil {
 			return err
@@ -66,7 +69,11 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.Rotati
 			return r.canceled(ctx, err)
 		}
 	}
-	r.rec.step(ctx, stepWindow, contract.StateDone, "window open; rollback owner "+orApprover(r.in.RollbackOwner))
+	if r.gate != nil && r.gate.rejected != nil {
+		r.rec.step(ctx, stepWindow, contract.StateSkipped, "rejected before the window opened")
+	} else {
+		r.rec.step(ctx, stepWindow, contract.StateDone, "window open; rollback owner "+orApprover(r.in.RollbackOwner))
+	}
 
 	r.rec.phase("waiting for approval")
 	r.rec.step(ctx, stepApproval, contract.StateRunning, "approvers: "+strings.Join(r.policy.Approvers, ", "))
@@ -162,4 +169,16 @@ func (r *rotation) plannedText() string {
 	return fmt.Sprintf("Planned JWT secret rotation of %s (%s), requested by %s: %s. Window: %s. Rollback owner: %s. "+
 		"User impact: every existing session and token becomes invalid; users must log in again.",
 		r.in.Target, r.in.Mode, r.in.RequestedBy, r.in.Reason, window, orApprover(r.in.RollbackOwner))
+}
+
+// startedBy says on what authority the run started, for the timeline.
+func (r *rotation) startedBy(ctx workflow.Context) string {
+	parent := workflow.GetInfo(ctx).ParentWorkflowExecution
+	switch {
+	case r.in.Mode == contract.ModeScheduled && parent != nil:
+		return "started by the schedule run " + parent.ID
+	case r.in.Mode == contract.ModeEmergency && parent != nil:
+		return "child of the emergency run " + parent.ID + ", approved by " + r.in.ApprovedBy
+	}
+	return "signed " + contract.ActionStartRotation
 }
