@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/testenv"
@@ -215,4 +216,29 @@ func TestSignedCancel(t *testing.T) {
 	}
 	require.True(t, closed, "the close says who canceled and why: %+v", evs)
 	require.Equal(t, secret, env.Secret(t))
+}
+
+// TestStartStatementCountsOnce: a signed start copied out of a closed run's history cannot start
+// the run again; Temporal itself holds the claim on its nonce.
+func TestStartStatementCountsOnce(t *testing.T) {
+	env := startStack(t, testenv.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := contract.RotationID("demo")
+	in := contract.RotationInput{Target: "demo", Reason: "replay drill", RequestedBy: "alice", Mode: contract.ModeManual}
+	in.Statement = signStatement(t, env, "alice", id, "", contract.ActionStartRotation, in.Reason)
+	opts := client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue}
+
+	_, err := env.Client.ExecuteWorkflow(ctx, opts, contract.WorkflowSecretRotation, in)
+	require.NoError(t, err)
+	waitPhase(t, env, id, "waiting for approval")
+	out, err := env.Starter(t, "reject", id, "--as", "bob", "--comment", "drill")
+	require.NoError(t, err, out)
+	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, nil))
+
+	run, err := env.Client.ExecuteWorkflow(ctx, opts, contract.WorkflowSecretRotation, in)
+	require.NoError(t, err, "Temporal takes the start; the run refuses it")
+	err = run.Get(ctx, nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "replayed statement")
 }

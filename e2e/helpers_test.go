@@ -4,15 +4,23 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/ssh"
 
+	"github.com/stretchr/testify/require"
+
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/statement"
 	"github.com/authops/authops/internal/testenv"
 	"github.com/authops/authops/worker/register"
 )
@@ -110,4 +118,21 @@ func startStack(t *testing.T, o testenv.Options) *testenv.Env {
 	}
 	o.Workflows = func(r testenv.WorkflowRegistry) { register.RegisterWorkflows(r) }
 	return testenv.Start(t, o)
+}
+
+// signStatement signs a statement for actor with the actor's demo key, as the CLI would.
+func signStatement(t *testing.T, env *testenv.Env, actor, workflowID, firstRunID, action, comment string) *contract.SignedStatement {
+	t.Helper()
+	key, err := os.ReadFile(env.Paths.KeyFile(actor))
+	require.NoError(t, err)
+	signer, err := ssh.ParsePrivateKey(key)
+	require.NoError(t, err)
+	nonce, err := statement.NewNonce()
+	require.NoError(t, err)
+	signed, err := statement.Sign(rand.Reader, signer, contract.Statement{
+		Namespace: "default", WorkflowID: workflowID, FirstRunID: firstRunID, Action: action, Actor: actor,
+		CommentHash: statement.HashComment(comment), IssuedAt: time.Now().UTC(), Nonce: nonce, Client: "e2e",
+	})
+	require.NoError(t, err)
+	return &signed
 }

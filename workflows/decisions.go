@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -199,11 +201,42 @@ func (in *intake) startChecked(ctx workflow.Context, s *contract.SignedStatement
 	if v.Refused != "" {
 		return errors.New(v.Refused)
 	}
-	if s != nil {
-		in.nonces[s.Statement.Nonce] = true
+	if s == nil {
+		return nil
+	}
+	in.nonces[s.Statement.Nonce] = true
+	if workflow.GetVersion(ctx, "claim-start-statement", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	return claimStatement(ctx, s.Statement.Nonce)
+}
+
+// claimStatement makes a start statement count once across runs: the nonce becomes the id of a
+// tiny child run that Temporal refuses to start twice (REJECT_DUPLICATE) for as long as the
+// namespace keeps closed runs, far longer than a statement is valid. A start statement copied out
+// of a closed run's history therefore cannot start the run again.
+func claimStatement(ctx workflow.Context, nonce string) error {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            StatementClaimID(nonce),
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	err := workflow.ExecuteChildWorkflow(cctx, ClaimStatement).GetChildWorkflowExecution().Get(ctx, nil)
+	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return errors.New("start refused: replayed statement: it already started a run; sign a new one")
+	}
+	if err != nil {
+		return fmt.Errorf("claim the start statement: %w", err)
 	}
 	return nil
 }
+
+// StatementClaimID is the id of the run that claims a start statement's nonce.
+func StatementClaimID(nonce string) string { return "statement-" + nonce }
+
+// ClaimStatement is the claim of a start statement: its id is the claim, it does nothing else.
+func ClaimStatement(workflow.Context) error { return nil }
 
 // cancellable returns the run's main context, which a signed cancel from someone who may (per
 // the runbook's who) cancels. The run then stops as it would on a cancel from outside, with the

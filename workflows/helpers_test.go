@@ -51,6 +51,7 @@ func newTestEnv(wfs ...any) *testsuite.TestWorkflowEnvironment {
 	for _, wf := range wfs {
 		env.RegisterWorkflow(wf)
 	}
+	env.RegisterWorkflow(ClaimStatement)
 	return env
 }
 

@@ -66,7 +66,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	for name, tok := range map[string]string{
 		"alice access": alice.AccessToken, "alice refresh": alice.RefreshToken, "alice cookie": alice.cookie.Value,
 		"bob access": bob.AccessToken, "bob refresh": bob.RefreshToken, "bob cookie": bob.cookie.Value,
-		"refreshed access": refreshed.AccessToken, "refreshed cookie": refreshed.cookie.Value,
+		"refreshed access": refreshed.AccessToken, "refreshed refresh": refreshed.RefreshToken,
+		"refreshed cookie": refreshed.cookie.Value,
 	} {
 		secrets[name] = tok
 		// Any one part of a token is as telling as the whole.

@@ -261,6 +261,11 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	sid := rand.Text()
 	limit := now.Add(refreshTTL)
+	refresh, err := s.tokens.sign(u, sid, typeRefresh, now, limit)
+	if err != nil {
+		s.internalError(w, r, "issue tokens", err)
+		return
+	}
 	err = s.store.update(now, func(st *controlState) error {
 		// Checked inside the update so a concurrent reset cannot slip
 		// between the check and the new session.
@@ -268,9 +273,10 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 			return errPasswordResetRequired
 		}
 		st.Sessions[sid] = session{
-			Username:  u.name,
-			CreatedAt: now.UTC(),
-			ExpiresAt: limit.UTC(), // writeTokens caps every token at limit
+			Username:    u.name,
+			CreatedAt:   now.UTC(),
+			ExpiresAt:   limit.UTC(), // writeTokens caps every token at limit
+			RefreshHash: tokenHash(refresh),
 		}
 		return nil
 	})
@@ -283,8 +289,11 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "create session", err)
 		return
 	}
-	s.writeTokens(w, r, u, sid, now, limit, "", "login")
+	s.writeTokens(w, r, u, sid, now, limit, refresh, "login")
 }
+
+// errRefreshRefused makes the refresh's state update change nothing.
+var errRefreshRefused = errors.New("refresh refused")
 
 func (s *server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	var req struct {
@@ -306,12 +315,60 @@ func (s *server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, reason)
 		return
 	}
-	// New tokens never outlive the refresh token, hence the session.
-	s.writeTokens(w, r, u, claims.SessionID, s.now(), claims.ExpiresAt.Time, req.RefreshToken, "refresh")
+	// Rotation: the presented token is spent, a new one of the same session
+	// replaces it. New tokens never outlive the refresh token, hence the
+	// session.
+	now, sid, limit := s.now(), claims.SessionID, claims.ExpiresAt.Time
+	next, err := s.tokens.sign(u, sid, typeRefresh, now, limit)
+	if err != nil {
+		s.internalError(w, r, "issue tokens", err)
+		return
+	}
+	// The check against the session's current refresh token and the swap
+	// are one step under the store's lock, so of two requests racing with
+	// the same token exactly one wins, and the other is a reuse.
+	err = s.store.update(now, func(st *controlState) error {
+		reason = st.rotateRefresh(sid, u.name, claims.IssuedAt.Time, now.UTC(), tokenHash(req.RefreshToken), tokenHash(next))
+		switch reason {
+		case "", reasonRefreshReused: // both change the state: persist
+			return nil
+		default: // the session changed since verify: refuse, change nothing
+			return errRefreshRefused
+		}
+	})
+	if reason == reasonRefreshReused {
+		s.logRefreshReuse(r, u.name, err == nil)
+	}
+	switch {
+	case errors.Is(err, errRefreshRefused) || (err == nil && reason != ""):
+		s.logDecision(r, http.StatusUnauthorized, reason, u.name)
+		writeError(w, http.StatusUnauthorized, reason)
+		return
+	case err != nil:
+		s.internalError(w, r, "rotate refresh token", err)
+		return
+	}
+	s.writeTokens(w, r, u, sid, now, limit, next, "refresh")
+}
+
+// logRefreshReuse records a detected refresh token reuse as a security
+// event, next to the request's auth_decision line. It names the user but
+// holds no token and no sid: a sid is what keeps a leaked JWT_SECRET from
+// minting tokens for a live session. Error level, so that no log level set
+// through the control API hides it.
+func (s *server) logRefreshReuse(r *http.Request, username string, revoked bool) {
+	s.log.LogAttrs(r.Context(), slog.LevelError, "security_event",
+		slog.String("event", reasonRefreshReused),
+		slog.String("route", r.URL.Path),
+		slog.String("user", username),
+		slog.Bool("session_revoked", revoked),
+		slog.String("remote", r.RemoteAddr),
+	)
 }
 
 // writeTokens issues an access token and a session cookie for session sid,
-// both capped at limit, plus a refresh token unless one is passed in.
+// both capped at limit, and hands them out with the session's current
+// refresh token.
 func (s *server) writeTokens(w http.ResponseWriter, r *http.Request, u user, sid string, now, limit time.Time, refresh, reason string) {
 	accessExp := minTime(now.Add(s.accessTTL), limit)
 	access, err := s.tokens.sign(u, sid, typeAccess, now, accessExp)
@@ -323,12 +380,6 @@ func (s *server) writeTokens(w http.ResponseWriter, r *http.Request, u user, sid
 	if err != nil {
 		s.internalError(w, r, "issue tokens", err)
 		return
-	}
-	if refresh == "" {
-		if refresh, err = s.tokens.sign(u, sid, typeRefresh, now, limit); err != nil {
-			s.internalError(w, r, "issue tokens", err)
-			return
-		}
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookieName,

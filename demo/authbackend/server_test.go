@@ -143,6 +143,7 @@ func TestRefresh(t *testing.T) {
 	require.EqualValues(t, testAccessTTL.Seconds(), next.ExpiresIn)
 	require.NotEqual(t, first.AccessToken, next.AccessToken)
 	require.NotEmpty(t, next.RefreshToken)
+	require.NotEqual(t, first.RefreshToken, next.RefreshToken, "refresh tokens rotate")
 
 	claims := parseIssued(t, next.AccessToken)
 	require.Equal(t, "access", claims["typ"])

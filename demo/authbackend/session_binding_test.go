@@ -140,15 +140,25 @@ func TestTokensMustMatchTheirSession(t *testing.T) {
 		bearer: forged(t, claimsFor("bob", "user", bobSID, typeAccess, now, time.Hour))})
 	require.Equal(t, http.StatusOK, r.status, string(r.body))
 	require.Equal(t, map[string]any{"username": "bob", "role": "user"}, r.json(t))
-	r = f.do(request{method: http.MethodPost, path: "/auth/refresh",
-		body: map[string]string{"refresh_token": forged(t, claimsFor("bob", "user", bobSID, typeRefresh, now, time.Hour))}})
-	require.Equal(t, http.StatusOK, r.status, string(r.body))
 
 	// The genuine tokens of both sessions keep working.
 	for _, tok := range []string{alice.AccessToken, bob.AccessToken} {
 		status, _ := f.me(tok)
 		require.Equal(t, http.StatusOK, status)
 	}
+
+	// A refresh token is also bound to the session's current one, so even
+	// a matching minted one is not accepted: it is not the current token,
+	// which makes it a reuse, and that ends bob's session. alice's lives on.
+	r = f.do(request{method: http.MethodPost, path: "/auth/refresh",
+		body: map[string]string{"refresh_token": forged(t, claimsFor("bob", "user", bobSID, typeRefresh, now, time.Hour))}})
+	require.Equal(t, http.StatusUnauthorized, r.status, string(r.body))
+	require.Equal(t, reasonRefreshReused, r.errorCode(t))
+	status, code := f.me(bob.AccessToken)
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Equal(t, "session_revoked", code)
+	status, _ = f.me(alice.AccessToken)
+	require.Equal(t, http.StatusOK, status)
 }
 
 // TestTamperedRoleClaimIsNotAdmin: a token whose role claim was changed

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,19 @@ type session struct {
 	// session can no longer have a live token.
 	ExpiresAt time.Time  `json:"expires_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// RevokedReason is set when the service itself revoked the session
+	// (reasonRefreshReused); the control API's restore leaves such a session
+	// revoked. Empty for sessions revoked through the control API.
+	RevokedReason string `json:"revoked_reason,omitempty"`
+	// RefreshHash is the tokenHash of the session's one current refresh
+	// token; every refresh replaces it. Empty only for a session written by
+	// a version without rotation: its next refresh starts the chain.
+	RefreshHash string `json:"refresh_hash,omitempty"`
 }
+
+// reasonRefreshReused is the error code, log reason and revocation reason
+// for a refresh token presented after it was rotated away.
+const reasonRefreshReused = "refresh_token_reused"
 
 // routeRestriction makes requests under prefix answer status.
 type routeRestriction struct {
@@ -122,11 +135,14 @@ func (st *controlState) revokeSessions(username string, at time.Time) int {
 }
 
 // restoreSessions undoes revokeSessions. Sessions of users who must reset
-// their password stay revoked: restoring them would bypass the reset.
+// their password stay revoked: restoring them would bypass the reset. So do
+// sessions the service revoked itself because a refresh token was reused:
+// revokeSessions did not end them, and their refresh chain is in the hands
+// of someone else.
 func (st *controlState) restoreSessions(username string) int {
 	n := 0
 	for id, s := range st.Sessions {
-		if s.RevokedAt == nil || (username != "" && s.Username != username) ||
+		if s.RevokedAt == nil || s.RevokedReason != "" || (username != "" && s.Username != username) ||
 			slices.Contains(st.PasswordReset, s.Username) {
 			continue
 		}
@@ -227,27 +243,66 @@ func (s *stateStore) view(fn func(st *controlState, denied []netip.Prefix)) {
 // sid names a live session of that same user: a validly signed token with a
 // made-up sid (someone holding a leaked secret) is refused, and so is one
 // borrowing another user's session.
+func (st *controlState) sessionReason(sid, username string, iat, now time.Time) string {
+	sess, ok := st.Sessions[sid]
+	switch {
+	case !ok:
+		return "unknown_session"
+	case sess.Username != username:
+		return "session_user_mismatch"
+	case sess.RevokedAt != nil:
+		return "session_revoked"
+	case now.After(sess.ExpiresAt):
+		// Not pruned yet, but over: no token of it may still be live.
+		return "session_expired"
+	// Whole seconds on purpose: iat has second precision, and a token
+	// issued in the same second as the cutoff must stay valid.
+	case st.RevokedBefore != nil && iat.Unix() < st.RevokedBefore.Unix():
+		return "issued_before_cutoff"
+	}
+	return ""
+}
+
 func (s *stateStore) sessionReason(sid, username string, iat, now time.Time) string {
 	reason := ""
 	s.view(func(st *controlState, _ []netip.Prefix) {
-		sess, ok := st.Sessions[sid]
-		switch {
-		case !ok:
-			reason = "unknown_session"
-		case sess.Username != username:
-			reason = "session_user_mismatch"
-		case sess.RevokedAt != nil:
-			reason = "session_revoked"
-		case now.After(sess.ExpiresAt):
-			// Not pruned yet, but over: no token of it may still be live.
-			reason = "session_expired"
-		// Whole seconds on purpose: iat has second precision, and a token
-		// issued in the same second as the cutoff must stay valid.
-		case st.RevokedBefore != nil && iat.Unix() < st.RevokedBefore.Unix():
-			reason = "issued_before_cutoff"
-		}
+		reason = st.sessionReason(sid, username, iat, now)
 	})
 	return reason
+}
+
+// rotateRefresh is one use of a refresh token of session sid: presented and
+// next are the tokenHash of the token the client sent and of the one that
+// replaces it. It returns "" when presented was the session's current refresh
+// token and next now is; a session reason (changing nothing) when the session
+// does not accept the token at all; or reasonRefreshReused when presented is
+// a refresh token of this live session other than the current one, in which
+// case it has revoked the whole session.
+//
+// Every refresh token of a session is signed by the service and only one is
+// current, so any other one that verifies was rotated away earlier and is
+// being replayed: by a thief, or by the client after the thief used it first
+// (the OAuth 2.0 Security BCP's reuse detection; the service cannot tell
+// which, so neither keeps the session). No list of old hashes is needed. The
+// one token this also catches that was never issued is one minted with a
+// leaked JWT_SECRET, whose holder could mint access tokens for the session
+// anyway; ending the session then is no loss.
+func (st *controlState) rotateRefresh(sid, username string, iat, now time.Time, presented, next string) string {
+	if reason := st.sessionReason(sid, username, iat, now); reason != "" {
+		return reason
+	}
+	sess := st.Sessions[sid]
+	// An empty hash is a session from before rotation: its one refresh
+	// token is accepted once and starts the chain.
+	if sess.RefreshHash != "" && subtle.ConstantTimeCompare([]byte(sess.RefreshHash), []byte(presented)) != 1 {
+		sess.RevokedAt = &now
+		sess.RevokedReason = reasonRefreshReused
+		st.Sessions[sid] = sess
+		return reasonRefreshReused
+	}
+	sess.RefreshHash = next
+	st.Sessions[sid] = sess
+	return ""
 }
 
 func (s *stateStore) passwordResetRequired(username string) bool {

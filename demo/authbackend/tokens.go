@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -44,7 +47,9 @@ func newTokenIssuer(secret []byte, issuer string, now func() time.Time) *tokenIs
 	}
 }
 
-// sign issues a token of the given type for u in session sid.
+// sign issues a token of the given type for u in session sid. A refresh
+// token also gets a random jti: refresh tokens are rotated, and two of the
+// same session issued in the same second must still differ.
 func (ti *tokenIssuer) sign(u user, sid, typ string, issuedAt, expiresAt time.Time) (string, error) {
 	claims := tokenClaims{
 		Role:      u.role,
@@ -57,11 +62,22 @@ func (ti *tokenIssuer) sign(u user, sid, typ string, issuedAt, expiresAt time.Ti
 			ExpiresAt: jwt.NewNumericDate(expiresAt),
 		},
 	}
+	if typ == typeRefresh {
+		claims.ID = rand.Text()
+	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(ti.secret)
 	if err != nil {
 		return "", fmt.Errorf("sign %s token: %w", typ, err)
 	}
 	return signed, nil
+}
+
+// tokenHash is the hex SHA-256 of a raw token, the only form in which the
+// state keeps one. Refresh tokens are high-entropy, so a plain hash (no salt,
+// no slow KDF) is enough to make the stored value useless to a reader.
+func tokenHash(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:])
 }
 
 // tokenError is a rejected token. reason is a fixed code that is safe to log

@@ -51,4 +51,5 @@ func RegisterWorkflows(r WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.SecretRotation)
 	r.RegisterWorkflow(workflows.EmergencyInvalidation)
 	r.RegisterWorkflow(workflows.ScheduledRotation)
+	r.RegisterWorkflow(workflows.ClaimStatement)
 }
