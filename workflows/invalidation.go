@@ -331,8 +331,14 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 	for attempt := 0; ; attempt++ {
 		err := workflow.ExecuteChildWorkflow(cctx, SecretRotation, in).Get(ctx, &res)
 		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-		if errors.As(err, &started) && !handover && attempt < 300 {
-			if err := workflow.Sleep(ctx, time.Second); err != nil {
+		// Before the hand-over, this polled for the id to be free. With it, the rotation said it
+		// is closing, and closes a moment after its signal: a few short waits cover that.
+		pause, tries := time.Second, 300
+		if handover {
+			pause, tries = 200*time.Millisecond, 25
+		}
+		if errors.As(err, &started) && attempt < tries {
+			if err := workflow.Sleep(ctx, pause); err != nil {
 				return res, err
 			}
 			continue
