@@ -60,6 +60,7 @@ func (a *Activities) LoadPolicy(ctx context.Context, target string) (contract.Po
 		RotationQuorum:           t.Quorum.Rotation,
 		EmergencyQuorum:          t.Quorum.Emergency,
 		ApprovalValidity:         t.Rotation.ApprovalValidity.D(),
+		MaxWindowAhead:           t.Rotation.MaxWindowAhead.D(),
 		Target:                   t.Name,
 		BaseURL:                  t.BaseURL,
 		Channel:                  t.Channel,

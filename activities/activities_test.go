@@ -984,3 +984,29 @@ func resultNames(rs []contract.ProbeResult) []string {
 	}
 	return out
 }
+
+// An env sink that cannot be written fails the pre-check, before any version exists. (As root,
+// file modes prove nothing: the sink's directory is replaced by a regular file.)
+func TestPreCheck_UnwritableEnvSinkFails(t *testing.T) {
+	f := newFixture(t, func(yaml string) string {
+		return strings.Replace(yaml, "path: backend.env", "path: not-a-dir/backend.env", 1)
+	})
+	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "not-a-dir"), nil, 0o600))
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.False(t, res.OK)
+	c := checkByName(t, res, "env sink writable")
+	require.False(t, c.OK)
+	require.Contains(t, c.Detail, "check writable")
+	vs, err := f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, vs, "nothing was created")
+}
+
+func TestPreCheck_WritableEnvSinkPasses(t *testing.T) {
+	f := newFixture(t)
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.True(t, checkByName(t, res, "env sink writable").OK)
+	require.Equal(t, envHead+"JWT_SECRET="+f.initial+"\n"+envTail, f.envFile(), "the check changed nothing")
+}

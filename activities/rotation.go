@@ -68,6 +68,9 @@ func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckRe
 	if err == nil {
 		err = store.CheckWritable(ctx)
 	}
+	// Checked before any version exists: a sink that cannot be written must not leave a pending
+	// version and five retries behind.
+	add("env sink writable", a.sink(t).CheckWritable())
 	if add("secret store writable", err) {
 		if in.NoAdopt {
 			cur, found, live, err := a.liveVersion(ctx, t, store, in.IdempotencyKey)

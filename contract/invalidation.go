@@ -40,6 +40,12 @@ type InvalidationInput struct {
 	Statement *SignedStatement `json:"statement,omitempty"`
 }
 
+// CheckTexts refuses control characters in the text people gave.
+func (in InvalidationInput) CheckTexts() error {
+	return errors.Join(CheckText("reason", in.Reason), CheckText("requested_by", in.RequestedBy),
+		CheckText("incident_id", in.IncidentID))
+}
+
 // StartAction is the action a start statement of this input must name.
 func (in InvalidationInput) StartAction() string {
 	if in.BreakGlass {

@@ -31,6 +31,8 @@ type Policy struct {
 	EmergencyQuorum int `json:"emergency_quorum,omitempty"`
 	// ApprovalValidity is how long an approval given before the window opens stays valid.
 	ApprovalValidity time.Duration `json:"approval_validity,omitempty"`
+	// MaxWindowAhead bounds how far ahead a rotation window may start.
+	MaxWindowAhead time.Duration `json:"max_window_ahead,omitempty"`
 }
 
 // Check is one pre-rotation check.

@@ -104,6 +104,23 @@ type RotationResult struct {
 	Timeline    []Event        `json:"timeline"`
 }
 
+// CheckTexts refuses control characters in the text people gave: it would reach terminals,
+// reports and Slack.
+func (in RotationInput) CheckTexts() error {
+	return errors.Join(CheckText("reason", in.Reason), CheckText("requested_by", in.RequestedBy),
+		CheckText("rollback_owner", in.RollbackOwner))
+}
+
+// CheckWindowAhead refuses a window that starts more than max after now: a far-off window
+// would hold the target's rotation id (and block every other rotation of it) for that long.
+func (in RotationInput) CheckWindowAhead(now time.Time, max time.Duration) error {
+	if max > 0 && in.WindowStart.After(now.Add(max)) {
+		return fmt.Errorf("window start %s is more than %s ahead (rotation.max_window_ahead)",
+			in.WindowStart.UTC().Format(time.RFC3339), max)
+	}
+	return nil
+}
+
 // Validate checks the input against now. Both the starter and the workflow call it.
 func (in RotationInput) Validate(now time.Time) error {
 	var errs []error

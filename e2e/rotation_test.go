@@ -110,6 +110,8 @@ func TestRotationBadInput(t *testing.T) {
 		{"window in the past", []string{"rotate", "--target", "demo", "--requested-by", "alice", "--window-start", past, "--window", "1h"}, "is in the past"},
 		{"malformed time", []string{"rotate", "--target", "demo", "--requested-by", "alice", "--window-start", "tomorrow"}, "not an RFC3339 time"},
 		{"malformed window", []string{"rotate", "--target", "demo", "--requested-by", "alice", "--window", "soon"}, "invalid argument"},
+		{"window squatting the target", []string{"rotate", "--target", "demo", "--requested-by", "alice", "--window-start", "9999-12-31T23:59:59Z"}, "rotation.max_window_ahead"},
+		{"control characters in the reason", []string{"rotate", "--target", "demo", "--requested-by", "alice", "--reason", "x\x1b[2Jy"}, "control character"},
 		{"no requester", []string{"rotate", "--target", "demo", "--requested-by", ""}, "--requested-by is required"},
 		{"signal to unknown run", []string{"approve", "rotation-nope", "--as", "bob"}, "no run with id rotation-nope"},
 	}

@@ -61,7 +61,8 @@ func (a *app) startRotation(ctx context.Context, in contract.RotationInput, requ
 	if err != nil {
 		return "", err
 	}
-	if _, err := cfg.Target(in.Target); err != nil {
+	t, err := cfg.Target(in.Target)
+	if err != nil {
 		return "", err
 	}
 	if in.RequestedBy, err = requester(cfg, in.RequestedBy, requesterGiven); err != nil {
@@ -76,6 +77,9 @@ func (a *app) startRotation(ctx context.Context, in contract.RotationInput, requ
 		return "", err
 	}
 	if err := in.Validate(time.Now()); err != nil {
+		return "", err
+	}
+	if err := in.CheckWindowAhead(time.Now(), t.Rotation.MaxWindowAhead.D()); err != nil {
 		return "", err
 	}
 	s, err := a.newSigner(cfg, "--requested-by", in.RequestedBy)

@@ -500,6 +500,21 @@ func TestRotation_StartRefused(t *testing.T) {
 				in.Statement = signAs(t, "alice", st)
 				return in
 			}},
+		{name: "control characters in the reason", why: "reason holds a control character",
+			input: func(h *rotationHarness) contract.RotationInput {
+				in := manualInput()
+				in.Reason = "hygiene\n09:00 bob approve accepted"
+				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+				return in
+			}},
+		{name: "window too far ahead", why: "is more than 720h0m0s ahead (rotation.max_window_ahead)",
+			input: func(h *rotationHarness) contract.RotationInput {
+				h.policy.MaxWindowAhead = 30 * 24 * time.Hour
+				in := manualInput()
+				in.WindowStart = t0.Add(31 * 24 * time.Hour)
+				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+				return in
+			}},
 		{name: "another id", id: "rotation-other", why: "a rotation of demo runs only under the id rotation-demo, not rotation-other",
 			input: func(h *rotationHarness) contract.RotationInput {
 				in := manualInput()

@@ -112,6 +112,9 @@ func (e *invalidation) checkStart(ctx workflow.Context) error {
 	if id, got := contract.InvalidationID(e.in.Target), workflow.GetInfo(ctx).WorkflowExecution.ID; got != id {
 		return fmt.Errorf("an emergency run on %s runs only under the id %s, not %s", e.in.Target, id, got)
 	}
+	if err := e.in.CheckTexts(); err != nil {
+		return err
+	}
 	return e.dec.verifyStart(ctx, e.in.StartAction(), e.in.RequestedBy, e.in.Reason, e.in.Statement)
 }
 

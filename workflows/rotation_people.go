@@ -34,6 +34,9 @@ func (r *rotation) checkStart(ctx workflow.Context) error {
 	if id := contract.RotationID(r.in.Target); info.WorkflowExecution.ID != id {
 		return fmt.Errorf("a rotation of %s runs only under the id %s, not %s", r.in.Target, id, info.WorkflowExecution.ID)
 	}
+	if err := errors.Join(r.in.CheckTexts(), r.in.CheckWindowAhead(workflow.Now(ctx), r.policy.MaxWindowAhead)); err != nil {
+		return err
+	}
 	switch r.in.Mode {
 	case contract.ModeScheduled:
 		parent := info.ParentWorkflowExecution

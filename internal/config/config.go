@@ -117,6 +117,9 @@ type RotationPolicy struct {
 	ClosedWindow string `yaml:"closed_window"`
 	// ApprovalValidity is how long an approval given before the window opens stays valid.
 	ApprovalValidity Duration `yaml:"approval_validity"`
+	// MaxWindowAhead bounds how far ahead a window may start, so a run cannot hold the target's
+	// rotation id for centuries.
+	MaxWindowAhead Duration `yaml:"max_window_ahead"`
 }
 
 // Quorum is how many distinct approvers, other than the requester, a run needs.
@@ -373,6 +376,7 @@ func (t *Target) defaults() {
 	setDur(&t.Rotation.ReminderInterval, 15*time.Minute)
 	setDur(&t.Rotation.ObservationWindow, 15*time.Minute)
 	setDur(&t.Rotation.ApprovalValidity, 24*time.Hour)
+	setDur(&t.Rotation.MaxWindowAhead, 30*24*time.Hour)
 	setDur(&t.Emergency.ApprovalTimeout, 5*time.Minute)
 	// An explicit 0 never gets here: schemaCheck rejects it, so 0 means "not given".
 	if t.Quorum.Rotation == 0 {

@@ -329,3 +329,35 @@ func resolve(path string) (string, error) {
 func (d Dotenv) wrap(op string, err error) error {
 	return fmt.Errorf("envfile %s: %s: %w", d.Path, op, err)
 }
+
+// CheckWritable proves, without changing the file, that Set could rewrite it: the path is a
+// regular file or absent, and a probe written atomically next to it (and given the file's owner,
+// as Set would) can be created and removed. It is a pre-flight check: a sink that cannot be
+// written must stop a rotation before a new secret version exists.
+func (d Dotenv) CheckWritable() error {
+	path, err := resolve(d.Path)
+	if err != nil {
+		return d.wrap("check writable", err)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return d.wrap("check writable", fmt.Errorf("%s is not a regular file", path))
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return d.wrap("check writable", err)
+	}
+	probe := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".authops-probe")
+	if err := atomicfile.Write(probe, []byte("probe\n"), atomicfile.Options{Perm: newFileMode}); err != nil {
+		return d.wrap("check writable", fmt.Errorf("write a probe next to it: %w", err))
+	}
+	defer os.Remove(probe)
+	if fi != nil {
+		if err := keepOwner(probe, fi); err != nil {
+			return d.wrap("check writable", fmt.Errorf("give a new file the owner of %s: %w", path, err))
+		}
+	}
+	if err := os.Remove(probe); err != nil {
+		return d.wrap("check writable", fmt.Errorf("remove the probe: %w", err))
+	}
+	return nil
+}

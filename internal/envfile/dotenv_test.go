@@ -383,3 +383,39 @@ func assertNoTempFiles(t *testing.T, d Dotenv) {
 		require.NotContains(t, e.Name(), ".tmp-")
 	}
 }
+
+// A sink that cannot be written is caught before anything changes; the check itself changes nothing.
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "backend.env")
+	if err := os.WriteFile(ok, []byte("A=1\nJWT_SECRET=x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Dotenv{Path: ok}).CheckWritable(); err != nil {
+		t.Fatalf("writable sink refused: %v", err)
+	}
+	if b, _ := os.ReadFile(ok); string(b) != "A=1\nJWT_SECRET=x\n" {
+		t.Fatalf("the check changed the file: %q", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("the check left files behind: %v", entries)
+	}
+	if err := (Dotenv{Path: filepath.Join(dir, "new.env")}).CheckWritable(); err != nil {
+		t.Fatalf("an absent file in a writable dir can be created: %v", err)
+	}
+	// Root ignores file modes, so unwritable places are made of wrong types, not chmod.
+	notDir := filepath.Join(dir, "file-not-dir")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range map[string]string{
+		"parent is a file":  filepath.Join(notDir, "backend.env"),
+		"path is a dir":     dir,
+		"parent is missing": filepath.Join(dir, "missing", "backend.env"),
+	} {
+		if err := (Dotenv{Path: path}).CheckWritable(); err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+}
