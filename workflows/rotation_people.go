@@ -109,26 +109,61 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.Rotati
 	r.rec.step(ctx, stepApproval, contract.StateDone, detail)
 
 	// The approval may have come after the window closed.
-	if r.in.Window > 0 && !start.IsZero() {
-		now = workflow.Now(ctx)
-		for end := start.Add(r.in.Window); !now.Before(end); end = start.Add(r.in.Window) {
-			if r.policy.ClosedWindow != "next" {
-				r.announce(ctx, "window-closed", fmt.Sprintf("Rotation of %s was approved after its window closed; nothing was changed.", r.in.Target))
-				res, err := r.end(ctx, contract.OutcomeWindowClosed, "approved after the window closed at "+end.UTC().Format(time.RFC3339))
-				return res, true, err
-			}
-			for !start.After(now) {
-				start = start.Add(24 * time.Hour)
-			}
-			r.rec.add(ctx, systemActor, "window closed", "waiting for next window", start.UTC().Format(time.RFC3339))
-			r.rec.phase("waiting for next window")
-			if err := workflow.Sleep(ctx, start.Sub(now)); err != nil {
-				return r.canceled(ctx, err)
-			}
-			now = workflow.Now(ctx)
+	for now = workflow.Now(ctx); ; now = workflow.Now(ctx) {
+		w := windowAt(start, r.in.Window, now, r.policy.ClosedWindow, false)
+		if !w.open && !w.next.IsZero() &&
+			workflow.GetVersion(ctx, "window-open-on-a-later-day", workflow.DefaultVersion, 1) >= 1 {
+			// An approval that lands inside a later day's window uses it, instead of waiting a day.
+			w = windowAt(start, r.in.Window, now, r.policy.ClosedWindow, true)
+		}
+		switch {
+		case w.open:
+			return contract.RotationResult{}, false, nil
+		case w.next.IsZero():
+			r.announce(ctx, "window-closed", fmt.Sprintf("Rotation of %s was approved after its window closed; nothing was changed.", r.in.Target))
+			res, err := r.end(ctx, contract.OutcomeWindowClosed, "approved after the window closed at "+w.closedAt.UTC().Format(time.RFC3339))
+			return res, true, err
+		}
+		start = w.next
+		r.rec.add(ctx, systemActor, "window closed", "waiting for next window", start.UTC().Format(time.RFC3339))
+		r.rec.phase("waiting for next window")
+		if err := workflow.Sleep(ctx, start.Sub(now)); err != nil {
+			return r.canceled(ctx, err)
 		}
 	}
-	return contract.RotationResult{}, false, nil
+}
+
+// window is where a moment stands against a rotation window.
+type window struct {
+	open bool
+	// closedAt is when the window closed; next is when it opens again, zero when a closed
+	// window ends the run (closed_window: end).
+	closedAt, next time.Time
+}
+
+// windowAt places now against the window [start, start+length). A zero start or length is a
+// window that never closes. With closedPolicy "next", a closed window opens again at the same
+// time on a later day; laterDays also counts a later day's window that is open at now (runs
+// started before that fix only look for the next opening after now).
+func windowAt(start time.Time, length time.Duration, now time.Time, closedPolicy string, laterDays bool) window {
+	if start.IsZero() || length <= 0 {
+		return window{open: true}
+	}
+	end := start.Add(length)
+	if now.Before(end) {
+		return window{open: true}
+	}
+	w := window{closedAt: end}
+	if closedPolicy != "next" {
+		return w
+	}
+	const day = 24 * time.Hour
+	latest := start.Add(now.Sub(start) / day * day) // the last opening at or before now
+	if laterDays && now.Before(latest.Add(length)) {
+		return window{open: true}
+	}
+	w.next = latest.Add(day)
+	return w
 }
 
 // observe waits out the observation window, during which the rollback owner may roll back.
