@@ -118,7 +118,7 @@ func (e *invalidation) checkStart(ctx workflow.Context) error {
 	return e.dec.verifyStart(ctx, e.in.StartAction(), e.in.RequestedBy, e.in.Reason, e.in.Statement)
 }
 
-func (e *invalidation) run(ctx workflow.Context) (contract.InvalidationResult, error) {
+func (e *invalidation) run(ctx workflow.Context) (res contract.InvalidationResult, err error) {
 	e.rec.add(ctx, e.in.RequestedBy, "requested", e.in.Trigger, e.in.Reason)
 	if err := e.in.Validate(); err != nil {
 		e.rec.add(ctx, systemActor, "input", "rejected", err.Error())
@@ -158,14 +158,16 @@ func (e *invalidation) run(ctx workflow.Context) (contract.InvalidationResult, e
 		e.rec.add(ctx, systemActor, "prepare canary session", contract.StateFailed, err.Error())
 	}
 
-	if ok, err := e.goAhead(ctx); !ok || err != nil {
+	// From here every way out goes through the one finish: a step returns a *stop to end the run.
+	defer func() { res, err = e.close(ctx, err) }()
+	if err := e.goAhead(ctx); err != nil {
 		return e.res, err
 	}
-	return e.contain(ctx)
+	return e.res, e.contain(ctx)
 }
 
 // goAhead waits for a second person, or takes the break-glass path.
-func (e *invalidation) goAhead(ctx workflow.Context) (bool, error) {
+func (e *invalidation) goAhead(ctx workflow.Context) error {
 	if e.in.BreakGlass {
 		e.res.ApprovedBy = e.in.RequestedBy + " (break glass)"
 		e.rec.status.ApprovedBy = e.res.ApprovedBy
@@ -177,7 +179,7 @@ func (e *invalidation) goAhead(ctx workflow.Context) (bool, error) {
 			e.in.RequestedBy, e.in.Target, e.in.Reason, e.runID), e.policy.Approvers...)
 		e.rec.step(ctx, stepGoAhead, contract.StateDone, "break glass by "+e.in.RequestedBy)
 		e.res.GoAheadAt = workflow.Now(ctx).UTC()
-		return true, nil
+		return nil
 	}
 	e.rec.phase("waiting for go-ahead")
 	e.rec.step(ctx, stepGoAhead, contract.StateRunning, "approvers: "+strings.Join(e.policy.Approvers, ", "))
@@ -186,26 +188,24 @@ func (e *invalidation) goAhead(ctx workflow.Context) (bool, error) {
 			e.in.Target, strings.Join(e.policy.Approvers, ", "), e.in.RequestedBy, e.in.Reason), e.policy.Approvers...)
 	})
 	if err != nil {
-		e.res.Outcome, e.res.Cause = contract.OutcomeCanceled, e.dec.cancelCause()
 		e.dropCanary(ctx)
-		return false, e.finish(ctx)
+		return &stop{outcome: contract.OutcomeCanceled, cause: e.dec.cancelCause()}
 	}
 	if out.Rejected {
 		e.rec.step(ctx, stepGoAhead, contract.StateFailed, "rejected by "+out.Actor)
 		e.announce(ctx, "rejected", fmt.Sprintf("Emergency invalidation of %s rejected by %s; nothing was changed.", e.in.Target, out.Actor))
-		e.res.Outcome, e.res.Cause = contract.OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment
 		e.dropCanary(ctx)
-		return false, e.finish(ctx)
+		return &stop{outcome: contract.OutcomeRejected, cause: "rejected by " + out.Actor + ": " + out.Comment}
 	}
 	e.res.ApprovedBy = out.Actor
 	e.rec.status.ApprovedBy = out.Actor
 	e.res.GoAheadAt = workflow.Now(ctx).UTC()
 	e.rec.step(ctx, stepGoAhead, contract.StateDone, "go-ahead from "+out.Actor)
-	return true, nil
+	return nil
 }
 
 // contain runs the controls: fastest first, then the root fix, then verification.
-func (e *invalidation) contain(ctx workflow.Context) (contract.InvalidationResult, error) {
+func (e *invalidation) contain(ctx workflow.Context) error {
 	e.rec.phase("containing")
 	var comp compensations
 
@@ -264,7 +264,7 @@ func (e *invalidation) contain(ctx workflow.Context) (contract.InvalidationResul
 		if e.v >= 1 && ctx.Err() != nil {
 			outcome = contract.OutcomeCanceled
 		}
-		return e.failed(ctx, comp, outcome, err.Error())
+		return e.fail(ctx, comp, outcome, err.Error())
 	}
 	e.res.Changes = rot.Changes
 	e.res.Validations = append(e.res.Validations, rot.Validations...)
@@ -272,7 +272,7 @@ func (e *invalidation) contain(ctx workflow.Context) (contract.InvalidationResul
 	e.addControl("JWT_SECRET rotated to " + rot.New.Fingerprint)
 
 	if err := e.verify(ctx, rot); err != nil {
-		return e.failed(ctx, comp, contract.OutcomeVerificationFailed, err.Error())
+		return e.fail(ctx, comp, contract.OutcomeVerificationFailed, err.Error())
 	}
 
 	until := ""
@@ -292,7 +292,26 @@ func (e *invalidation) contain(ctx workflow.Context) (contract.InvalidationResul
 	} else {
 		e.rec.step(ctx, stepLift, contract.StateSkipped, "no routes restricted")
 	}
-	return e.res, e.finish(ctx)
+	return nil
+}
+
+// close is the run's one finish: it records how the run ended (a *stop names the outcome) and
+// turns failure outcomes into a failed or canceled workflow, so the Web UI shows them as such.
+func (e *invalidation) close(ctx workflow.Context, err error) (contract.InvalidationResult, error) {
+	var s *stop
+	if err != nil && !errors.As(err, &s) {
+		return e.res, err
+	}
+	if s != nil {
+		e.res.Outcome, e.res.Cause = s.outcome, s.cause
+	}
+	if ferr := e.finish(ctx); ferr != nil {
+		return e.res, ferr
+	}
+	if s != nil && s.failed {
+		return e.res, temporal.NewNonRetryableApplicationError(e.res.Summary, contract.ErrTypeRunbookFailed, nil, e.res)
+	}
+	return e.res, nil
 }
 
 // rotate runs SecretRotation as a child in emergency mode, after preempting any rotation of the

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/authops/authops/activities"
@@ -117,8 +116,7 @@ func (e *invalidation) lift(ctx workflow.Context, why string) error {
 	return nil
 }
 
-// failed compensates what can be undone, keeps sessions invalidated (the safe state), says
-// exactly which controls are active, and escalates.
+// cleanupCanary removes the canary session this run opened.
 func (e *invalidation) cleanupCanary(ctx workflow.Context) {
 	// A canary left behind is a live session on the worker's disk: say so, do not hide it.
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
@@ -142,7 +140,9 @@ func (e *invalidation) dropCanary(ctx workflow.Context) {
 	e.cleanupCanary(dctx)
 }
 
-func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome, cause string) (contract.InvalidationResult, error) {
+// fail compensates what can be undone, keeps sessions invalidated (the safe state), says exactly
+// which controls are active, escalates, and ends the run with outcome.
+func (e *invalidation) fail(ctx workflow.Context, comp compensations, outcome, cause string) error {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	e.rec.phase("failed: compensating")
@@ -150,14 +150,10 @@ func (e *invalidation) failed(ctx workflow.Context, comp compensations, outcome,
 		cause += "; compensation failed: " + err.Error()
 	}
 	e.dropCanary(dctx)
-	e.res.Outcome, e.res.Cause = outcome, cause
 	e.announce(dctx, "escalation", fmt.Sprintf("EMERGENCY RUN FAILED on %s: %s. Active controls now: %s. %s Sessions stay revoked; a human must finish the root fix.",
 		e.in.Target, cause, strings.Join(e.activeOrNone(), "; "), e.secretState()), e.policy.Approvers...)
 	e.rec.add(dctx, systemActor, "escalation", "sent", "active controls: "+strings.Join(e.activeOrNone(), "; "))
-	if err := e.finish(dctx); err != nil {
-		return e.res, err
-	}
-	return e.res, temporal.NewNonRetryableApplicationError(e.res.Summary, contract.ErrTypeRunbookFailed, nil, e.res)
+	return &stop{outcome: outcome, cause: cause, failed: true}
 }
 
 // secretState says plainly which JWT_SECRET the target runs on after a failed run: after a
