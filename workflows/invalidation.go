@@ -321,8 +321,10 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 	e.rec.phase("rotating secret")
 	id := contract.RotationID(e.in.Target)
 	handover := workflow.GetVersion(ctx, "preempt-handover", workflow.DefaultVersion, 1) >= 1
+	released := false
 	if handover {
-		if err := e.preempt(ctx, id); err != nil {
+		var err error
+		if released, err = e.preempt(ctx, id); err != nil {
 			return contract.RotationResult{}, err
 		}
 	} else {
@@ -353,10 +355,11 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 	for attempt := 0; ; attempt++ {
 		err := workflow.ExecuteChildWorkflow(cctx, SecretRotation, in).Get(ctx, &res)
 		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-		// Before the hand-over, this polled for the id to be free. With it, the rotation said it
-		// is closing, and closes a moment after its signal: a few short waits cover that.
+		// A released rotation said it is closing, and closes a moment after its signal: a few
+		// short waits cover that. One that says nothing (started before the hand-over existed)
+		// is polled for until its id is free, as before.
 		pause, tries := time.Second, 300
-		if handover {
+		if released {
 			pause, tries = 200*time.Millisecond, 25
 		}
 		if errors.As(err, &started) && attempt < tries {

@@ -18,13 +18,12 @@ import (
 
 // preempt takes the target from a rotation that holds it. A pending one ends as preempted, one
 // that is changing the target compensates first, and an escalated one is superseded; each tells
-// this run when it has closed. Canceling this run meanwhile ends it as canceled.
-func (e *invalidation) preempt(ctx workflow.Context, id string) error {
-	err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil)
-	if err != nil {
+// this run when it has closed (released). Canceling this run meanwhile ends it as canceled.
+func (e *invalidation) preempt(ctx workflow.Context, id string) (released bool, err error) {
+	if err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil); err != nil {
 		// No rotation of the target is running: nothing to take over.
 		e.rec.add(ctx, systemActor, "preempt rotation", contract.StateSkipped, "no rotation of "+e.in.Target+" is running")
-		return nil
+		return false, nil
 	}
 	if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
 		e.rec.add(ctx, systemActor, "preempt rotation", "cancel not delivered", err.Error())
@@ -42,13 +41,15 @@ func (e *invalidation) preempt(ctx workflow.Context, id string) error {
 	sel.AddFuture(workflow.NewTimer(tctx, wait), func(workflow.Future) {})
 	sel.Select(ctx)
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	if !got {
-		return fmt.Errorf("%s did not hand the target over within %s; settle it and run again", id, wait)
+		// A rotation started before the hand-over existed never says so: poll for its id instead.
+		e.rec.add(ctx, systemActor, "preempt rotation", "no hand-over", fmt.Sprintf("%s did not say it closed within %s; waiting for its id to be free", id, wait))
+		return false, nil
 	}
 	e.rec.add(ctx, systemActor, "preempt rotation", "released", fmt.Sprintf("%s closed as %s", id, rel.Outcome))
-	return nil
+	return true, nil
 }
 
 // awaitLift keeps routes restricted until their TTL ends or someone lifts them early. canceled
