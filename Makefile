@@ -64,6 +64,12 @@ unit:
 fuzz:
 	$(GO) test ./internal/envfile -run '^$$' -fuzz FuzzDotenv -fuzztime 60s
 	$(GO) test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./contract -run '^$$' -fuzz '^FuzzCleanText$$' -fuzztime 60s
+	$(GO) test ./contract -run '^$$' -fuzz '^FuzzValidatePrefixes$$' -fuzztime 60s
+	$(GO) test ./internal/controls -run '^$$' -fuzz '^FuzzValidateCIDRs$$' -fuzztime 60s
+	$(GO) test ./internal/statement -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 60s
+	$(GO) test ./internal/statement -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime 60s
+	$(GO) test ./starter -run '^$$' -fuzz '^FuzzWriteTimeline$$' -fuzztime 60s
 
 ## bench: print figures (exposure window, time-to-verified) on the local machine
 bench: tools build

@@ -22,7 +22,8 @@ func ValidatePrefixes(prefixes []string) error {
 }
 
 // notPathRune rejects what cannot be part of a plain route prefix: a restriction on "/admin\n"
-// would match nothing and silently protect nothing.
+// would match nothing and silently protect nothing. A prefix is printable ASCII, as a request
+// path is on the wire: Unicode spaces, controls, bidi marks and invalid UTF-8 are refused too.
 func notPathRune(r rune) bool {
-	return r <= ' ' || r == 0x7f || strings.ContainsRune("?#*%\\", r)
+	return r <= ' ' || r >= 0x7f || strings.ContainsRune("?#*%\\", r)
 }

@@ -4,22 +4,29 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // CleanText makes text from people safe to print: control and format characters (Unicode Cc
-// and Cf, bidi overrides included) are shown as \u escapes, so a comment cannot forge a line
-// or recolour a terminal.
+// and Cf, bidi overrides included) are shown as \u escapes and invalid UTF-8 bytes as \x
+// escapes, so a comment cannot forge a line or recolour a terminal.
 func CleanText(s string) string {
-	if !strings.ContainsFunc(s, isControl) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, isControl) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
-		if isControl(r) {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			// An invalid byte: a terminal or tabwriter may take it for the start of an escape.
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case isControl(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
-			continue
+		default:
+			b.WriteString(s[i : i+size])
 		}
-		b.WriteRune(r)
+		i += size
 	}
 	return b.String()
 }

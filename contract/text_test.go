@@ -15,6 +15,7 @@ func TestCleanTextEscapesControlAndFormatCharacters(t *testing.T) {
 		"tab\there":                         `tab\u0009here`,
 		"zero\u200bwidth joiner\u200d done": `zero\u200bwidth joiner\u200d done`,
 		"accents stay: café, Zoë, 東京":       "accents stay: café, Zoë, 東京",
+		"invalid \xff byte":                 `invalid \xff byte`,
 	}
 	for in, want := range cases {
 		if got := CleanText(in); got != want {

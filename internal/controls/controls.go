@@ -11,8 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -110,7 +110,9 @@ func ValidateCIDRs(cidrs []string) error {
 		return fmt.Errorf("no CIDRs given")
 	}
 	for _, s := range cidrs {
-		if _, _, err := net.ParseCIDR(s); err != nil {
+		// netip, as the backend parses them: it refuses what net.ParseCIDR lets through
+		// (a prefix length with leading zeros, "10.0.0.0/08").
+		if _, err := netip.ParsePrefix(s); err != nil {
 			return fmt.Errorf("invalid CIDR %q", s)
 		}
 	}
