@@ -31,6 +31,10 @@ type Activities struct {
 	Notifier notify.Notifier
 	// HTTP is used for probes and the control API; nil means a client with a 5s timeout.
 	HTTP *http.Client
+	// Runs tells whether the run that left a pending secret version behind has closed (the
+	// worker's Temporal client). nil means the worker cannot tell, and no pending version is
+	// then treated as stale.
+	Runs RunDescriber
 }
 
 // Error types that workflows and retry policies recognise.

@@ -26,6 +26,11 @@ type PreCheckInput struct {
 	// NeedsAdoption, and the workflow adopts the live secret in its own step (AdoptLiveSecret).
 	// Runs of older workflow code leave it false and PreCheck adopts, as it always did.
 	NoAdopt bool `json:"no_adopt,omitempty"`
+	// Mode is the rotation's mode. With ModeEmergency (and NoAdopt) a pending version that a
+	// closed run left behind is reported as Stale, and an env sink that drifted from the store's
+	// current version as Drift, instead of failing the check: the emergency must always rotate.
+	// Other modes, and older workflow code that leaves it empty, keep both as failed checks.
+	Mode string `json:"mode,omitempty"`
 }
 
 // PreCheckResult lists the checks and the version the target runs on now.
@@ -37,6 +42,15 @@ type PreCheckResult struct {
 	// the live secret, of fingerprint LiveFingerprint, must be adopted before anything changes.
 	NeedsAdoption   bool   `json:"needs_adoption,omitempty"`
 	LiveFingerprint string `json:"live_fingerprint,omitempty"`
+	// Stale (emergency mode) is a pending version that the closed run StaleRun
+	// (<workflow id>/<run id>) left behind: the workflow supersedes it (SupersedePending) before
+	// anything else changes.
+	Stale    *contract.VersionRef `json:"stale,omitempty"`
+	StaleRun string               `json:"stale_run,omitempty"`
+	// Drift (emergency mode) says the env sink holds a value that is not the store's current
+	// version; NeedsAdoption is set with it and Current is empty: the live value is adopted as
+	// the current version (AdoptLiveSecret with ReplaceCurrent) so that a rollback restores it.
+	Drift string `json:"drift,omitempty"`
 	// Validation holds the baseline probe results.
 	Validation probe.Results `json:"validation"`
 }
@@ -72,7 +86,11 @@ func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckRe
 	// version and five retries behind.
 	add("env sink writable", a.sink(t).CheckWritable())
 	if add("secret store writable", err) {
-		if in.NoAdopt {
+		if in.NoAdopt && in.Mode == contract.ModeEmergency {
+			if err := a.emergencyPreCheck(ctx, t, store, in.IdempotencyKey, &res); err != nil {
+				return PreCheckResult{}, err
+			}
+		} else if in.NoAdopt {
 			cur, found, live, err := a.liveVersion(ctx, t, store, in.IdempotencyKey)
 			switch {
 			case err != nil:
@@ -119,7 +137,7 @@ func (a *Activities) liveVersion(ctx context.Context, t *config.Target, store *s
 	if p, found, err := store.ByStage(ctx, secretstore.StagePending); err != nil {
 		return cur, false, "", err
 	} else if found && p.IdempotencyKey != key+"/create" {
-		return cur, false, "", driftError(fmt.Sprintf("version %s is pending from another run (%s); resolve it first", p.ID, p.IdempotencyKey))
+		return cur, false, "", driftError(fmt.Sprintf("version %s is pending from another run (%s); resolve it first, and once that run has closed, settle the version: starter secret settle --target %s --as <approver>", p.ID, p.IdempotencyKey, t.Name))
 	}
 	v, found, err := store.ByStage(ctx, secretstore.StageCurrent)
 	if err != nil {
@@ -157,6 +175,9 @@ func (a *Activities) adoptCurrent(ctx context.Context, t *config.Target, store *
 type AdoptInput struct {
 	Target         string `json:"target"`
 	IdempotencyKey string `json:"idempotency_key"`
+	// ReplaceCurrent adopts the live secret even over a different current version, which
+	// becomes previous: an emergency rotation's answer to drift (PreCheckResult.Drift).
+	ReplaceCurrent bool `json:"replace_current,omitempty"`
 }
 
 // AdoptLiveSecret imports the env sink's secret into the store as the current version, the step
@@ -171,6 +192,9 @@ func (a *Activities) AdoptLiveSecret(ctx context.Context, in AdoptInput) (contra
 	}
 	if in.IdempotencyKey == "" {
 		return contract.VersionRef{}, temporal.NewNonRetryableApplicationError("adopt live secret: idempotency key is empty", ErrTypeConfig, nil)
+	}
+	if in.ReplaceCurrent {
+		return a.adoptOver(ctx, t, store, in.IdempotencyKey)
 	}
 	ref, err := a.adoptCurrent(ctx, t, store, in.IdempotencyKey)
 	if err != nil {

@@ -62,4 +62,7 @@ const (
 	ActionStartRotation     = "start:secret-rotation"
 	ActionStartInvalidation = "start:emergency-invalidation"
 	BreakGlassSuffix        = "+break-glass"
+	// ActionSettleSecret starts a SecretSettle run: an approver marks a stale pending secret
+	// version failed.
+	ActionSettleSecret = "start:secret-settle"
 )

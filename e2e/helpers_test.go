@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/ssh"
 
@@ -113,8 +114,8 @@ func notesText(env *testenv.Env) string {
 // startStack starts the stack with the real workflows and activities in process.
 func startStack(t *testing.T, o testenv.Options) *testenv.Env {
 	t.Helper()
-	o.Register = func(r worker.Registry, cfg *config.Config, n notify.Notifier) {
-		register.Register(r, register.Deps{Config: cfg, Notifier: n})
+	o.Register = func(r worker.Registry, c client.Client, cfg *config.Config, n notify.Notifier) {
+		register.Register(r, register.Deps{Config: cfg, Notifier: n, Runs: c})
 	}
 	o.Workflows = func(r testenv.WorkflowRegistry) { register.RegisterWorkflows(r) }
 	return testenv.Start(t, o)

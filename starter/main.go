@@ -82,6 +82,7 @@ AUTHOPS_CONFIG). Starts and decisions are signed with your SSH key: --key FILE, 
 		a.decisionCmd("cancel", "Cancel a run as a signed decision; a change in progress is rolled back first", "cancel"),
 		a.statusCmd(),
 		a.timelineCmd(),
+		a.secretCmd(),
 	)
 	return root
 }

@@ -42,7 +42,9 @@ func run(logger *slog.Logger) error {
 	}
 	defer c.Close()
 
-	w := register.New(c, register.Deps{Config: cfg, Notifier: notify.Log{Logger: logger}})
+	// The client also tells the activities whether the run that left a pending secret version
+	// behind has closed.
+	w := register.New(c, register.Deps{Config: cfg, Notifier: notify.Log{Logger: logger}, Runs: c})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger.Info("worker started", "targets", cfg.TargetNames())

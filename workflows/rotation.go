@@ -59,6 +59,9 @@ type rotation struct {
 	rollbackBy, resolvedBy    *contract.Decision
 	// preempted is set when an emergency run takes the target (runs on Updates only).
 	preempted *contract.Preemption
+	// pendingLeft says the compensation could not mark the run's new version failed: it may
+	// still be pending in the store, blocking the next rotation until it is settled.
+	pendingLeft bool
 }
 
 var acts *activities.Activities // method values name activities; never called directly
@@ -143,8 +146,16 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 	// From version 1 the pre-checks only read; adopting the live secret into the store is a
 	// write, and it is its own step on the timeline.
 	adoptStep := workflow.GetVersion(ctx, "adopt-live-secret-step", workflow.DefaultVersion, 1) >= 1
-	err = workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
-		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: adoptStep}).Get(ctx, &pre)
+	pcIn := activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: adoptStep}
+	// An emergency must always be able to rotate: from version 1 its pre-checks report a
+	// pending version that a closed run left behind (superseded below) and drift (the live
+	// secret is adopted first) instead of failing on them.
+	takeover := r.in.Mode == contract.ModeEmergency && adoptStep &&
+		workflow.GetVersion(ctx, "emergency-takes-over-store", workflow.DefaultVersion, 1) >= 1
+	if takeover {
+		pcIn.Mode = r.in.Mode
+	}
+	err = workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck, pcIn).Get(ctx, &pre)
 	if err != nil {
 		r.rec.step(ctx, stepPrecheck, contract.StateFailed, err.Error())
 		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
@@ -157,17 +168,24 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 		r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
 		return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
 	}
+	if takeover {
+		if cause := r.takeOver(ctx, pre); cause != "" {
+			r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
+			return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
+		}
+	}
 	if adoptStep && pre.NeedsAdoption {
 		var adopted contract.VersionRef
+		// Drift (emergency only): the live secret replaces the drifted current version.
 		if err := workflow.ExecuteActivity(writeCtx(ctx), acts.AdoptLiveSecret,
-			activities.AdoptInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &adopted); err != nil {
+			activities.AdoptInput{Target: r.in.Target, IdempotencyKey: r.key, ReplaceCurrent: pre.Drift != ""}).Get(ctx, &adopted); err != nil {
 			cause := "adopt live secret into store: " + err.Error()
 			r.rec.add(ctx, systemActor, "adopt live secret into store", contract.StateFailed, err.Error())
 			r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
 			return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
 		}
 		r.rec.add(ctx, systemActor, "adopt live secret into store", contract.StateDone,
-			fmt.Sprintf("version %s fingerprint %s", adopted.ID, adopted.Fingerprint))
+			fmt.Sprintf("version %s fingerprint %s", adopted.ID, adopted.Fingerprint)+adoptedOverNote(pre))
 		pre.Current = adopted
 		r.res.Previous = adopted
 	}
@@ -255,7 +273,9 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	var newV contract.VersionRef
 	// Registered before the call: a create whose answer was lost (cancel, timeout) is found by
 	// the run's key and marked failed too.
-	comp.add("mark new version failed", func(ctx workflow.Context) error {
+	comp.add("mark new version failed", func(ctx workflow.Context) (err error) {
+		// If this fails, the new version may stay pending: the escalation says how to settle it.
+		defer func() { r.pendingLeft = err != nil }()
 		// RollBack also undoes a promotion that completed just as the run was canceled.
 		if newV.ID != "" && workflow.GetVersion(ctx, "compensate-with-rollback", workflow.DefaultVersion, 1) >= 1 {
 			return workflow.ExecuteActivity(writeCtx(ctx), acts.RollBackSecret,

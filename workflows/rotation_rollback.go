@@ -115,15 +115,16 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current contract
 	if r.v == workflow.DefaultVersion {
 		dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, contract.SignalResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
 	}
-	r.rec.add(ctx, systemActor, "escalation", "waiting for resolve", cause)
+	settle := r.settleHint()
+	r.rec.add(ctx, systemActor, "escalation", "waiting for resolve", cause+settle)
 	mention := r.policy.Approvers
 	if !slices.Contains(mention, r.in.RollbackOwner) {
 		mention = append([]string{r.in.RollbackOwner}, mention...)
 	}
 	text := fmt.Sprintf(
 		"ROLLBACK FAILED for %s: %s. The target may be half-rotated (new secret %s, previous %s). "+
-			"A human must bring it back to the store's current version %s (fingerprint %s): the next rotation's pre-checks refuse any drift. Then send 'resolve'.",
-		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint, current.ID, current.Fingerprint)
+			"A human must bring it back to the store's current version %s (fingerprint %s): the next rotation's pre-checks refuse any drift. Then send 'resolve'.%s",
+		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint, current.ID, current.Fingerprint, settle)
 	r.announce(ctx, "escalation", text, mention...)
 	if r.v == workflow.DefaultVersion {
 		r.awaitResolveSignals(ctx, text, mention)
@@ -157,6 +158,10 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current contract
 	}
 	if r.resolvedBy != nil {
 		r.res.Cause += "; resolved by " + r.resolvedBy.Actor + ": " + contract.CleanText(r.resolvedBy.Comment)
+		// From version 1 the run looks at the store again and says what the resolve left.
+		if workflow.GetVersion(ctx, "resolve-checks-store", workflow.DefaultVersion, 1) >= 1 {
+			r.storeAfterResolve(ctx)
+		}
 	}
 }
 

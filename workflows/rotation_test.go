@@ -172,6 +172,10 @@ func (h *rotationHarness) mockActivities() {
 		func(_ context.Context, in activities.VersionInput) error { return h.promote(in) })
 	env.OnActivity(acts.MarkSecretFailed, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.RollBackSecret, mock.Anything, mock.Anything).Return(nil)
+	// Read after an accepted resolve: the store is clean unless a test says otherwise.
+	env.OnActivity(acts.StoreStatus, mock.Anything, mock.Anything).Return(contract.SecretStatus{Target: "demo",
+		LiveFingerprint: prevV.Fingerprint, LiveVersion: prevV.ID,
+		Versions: []contract.SecretVersion{{ID: prevV.ID, Stage: "current", Fingerprint: prevV.Fingerprint, Live: true}}}, nil)
 }
 
 // run starts the rotation as its requester would: a manual run without a statement gets the
@@ -638,7 +642,8 @@ func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	assert.Equal(t, contract.OutcomeRollbackFailed, res.Outcome)
 	assert.Contains(t, res.Cause, "rollback failed")
 	assert.Contains(t, res.Cause, "resolved by bob: restored by hand")
-	assert.Equal(t, concat(rotationSteps[:6], []string{"Deploy#2", "ApplySecret(v1)", "Deploy", "Deploy#2", "RollBackSecret(v2)"}), h.steps())
+	// The accepted resolve reads the store again (StoreStatus).
+	assert.Equal(t, concat(rotationSteps[:6], []string{"Deploy#2", "ApplySecret(v1)", "Deploy", "Deploy#2", "RollBackSecret(v2)", "StoreStatus"}), h.steps())
 	h.assertNotCalled("PromoteSecret", "MarkSecretFailed")
 
 	esc := h.announced("escalation")

@@ -43,9 +43,10 @@ type Options struct {
 	// NoWorker skips the in-process worker; the test runs bin/worker processes itself.
 	NoWorker bool
 	// Register adds the workflows and activities of the in-process worker (worker/register's
-	// Register for the real ones), and Workflows the workflows a replay checks against. testenv
-	// links no workflow code itself, so that the activities' own tests can use it.
-	Register  func(r worker.Registry, cfg *config.Config, n notify.Notifier)
+	// Register for the real ones), with the worker's client c, and Workflows the workflows a
+	// replay checks against. testenv links no workflow code itself, so that the activities' own
+	// tests can use it.
+	Register  func(r worker.Registry, c client.Client, cfg *config.Config, n notify.Notifier)
 	Workflows func(r WorkflowRegistry)
 	// DeployDelay makes every redeploy wait this long first, to act in the middle of one.
 	DeployDelay time.Duration
@@ -175,7 +176,7 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatal("testenv.Options.Register is required for the in-process worker (or set NoWorker)")
 	}
 	w := worker.New(e.Client, contract.TaskQueue, worker.Options{})
-	o.Register(w, e.Config, n)
+	o.Register(w, e.Client, e.Config, n)
 	if err := w.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}

@@ -22,6 +22,9 @@ type Deps struct {
 	Config   *config.Config
 	Notifier notify.Notifier
 	HTTP     *http.Client
+	// Runs tells the activities whether a run has closed (a pending secret version it left
+	// behind is stale then); New sets it to the worker's client when it is nil.
+	Runs activities.RunDescriber
 }
 
 // New returns a worker with everything registered; the caller runs it.
@@ -31,6 +34,9 @@ func New(c client.Client, d Deps) worker.Worker {
 		// restart off half-way; Temporal retries whatever is still running after that.
 		WorkerStopTimeout: 30 * time.Second,
 	})
+	if d.Runs == nil {
+		d.Runs = c
+	}
 	Register(w, d)
 	return w
 }
@@ -38,7 +44,7 @@ func New(c client.Client, d Deps) worker.Worker {
 // Register adds the workflows and activities to a registry (a worker or a test environment).
 func Register(r worker.Registry, d Deps) {
 	RegisterWorkflows(r)
-	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP})
+	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP, Runs: d.Runs})
 }
 
 // WorkflowRegistry is what RegisterWorkflows needs: a worker, a test environment or a replayer.
@@ -52,4 +58,6 @@ func RegisterWorkflows(r WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.EmergencyInvalidation)
 	r.RegisterWorkflow(workflows.ScheduledRotation)
 	r.RegisterWorkflow(workflows.ClaimStatement)
+	r.RegisterWorkflow(workflows.SecretStatus)
+	r.RegisterWorkflow(workflows.SecretSettle)
 }

@@ -1,0 +1,340 @@
+package activities
+
+import (
+	"github.com/authops/authops/contract"
+
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/authops/authops/internal/secretstore"
+)
+
+// fakeRuns answers DescribeWorkflowExecution from a map of "<workflow id>/<run id>" to status;
+// a run it does not know is NotFound (its retention passed), unless err is set.
+type fakeRuns struct {
+	mu     sync.Mutex
+	status map[string]enumspb.WorkflowExecutionStatus
+	err    error
+	asked  []string
+}
+
+func (f *fakeRuns) set(run string, st enumspb.WorkflowExecutionStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status == nil {
+		f.status = map[string]enumspb.WorkflowExecutionStatus{}
+	}
+	f.status[run] = st
+}
+
+func (f *fakeRuns) DescribeWorkflowExecution(_ context.Context, wf, run string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, wf+"/"+run)
+	if f.err != nil {
+		return nil, f.err
+	}
+	st, ok := f.status[wf+"/"+run]
+	if !ok {
+		return nil, serviceerror.NewNotFound("workflow not found")
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{
+		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: st}}, nil
+}
+
+const (
+	ownerKey = "rotation-demo/run-1" // the run that leaves a pending version behind
+	emerKey  = "rotation-demo/run-2" // the emergency rotation that finds it
+)
+
+// leavePending adopts the env file's secret as current and has ownerKey's run create a pending
+// version, as a rotation does before its store write fails.
+func (f *fixture) leavePending(runs *fakeRuns) (current, pending contract.VersionRef) {
+	f.t.Helper()
+	f.act.Runs = runs
+	require.NoError(f.t, f.run(&current, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: ownerKey}))
+	require.NoError(f.t, f.run(&pending, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: ownerKey}))
+	return current, pending
+}
+
+func (f *fixture) stageOf(id string) secretstore.Stage {
+	f.t.Helper()
+	vs, err := f.store().List(context.Background())
+	require.NoError(f.t, err)
+	for _, v := range vs {
+		if v.ID == id {
+			return v.Stage
+		}
+	}
+	f.t.Fatalf("version %s is gone", id)
+	return ""
+}
+
+func emergencyPreCheck(key string) PreCheckInput {
+	return PreCheckInput{Target: "demo", IdempotencyKey: key, NoAdopt: true, Mode: contract.ModeEmergency}
+}
+
+func requireConflict(t *testing.T, err error, want ...string) {
+	t.Helper()
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, ErrTypeConflict, ae.Type())
+	require.True(t, ae.NonRetryable(), "a refusal is not retried")
+	for _, w := range want {
+		require.Contains(t, ae.Error(), w)
+	}
+}
+
+// The owner of the pending version has closed: the emergency pre-check reports it stale without
+// writing, SupersedePending marks it failed (idempotently), and the emergency can create its own.
+// Other modes still refuse it, and say how to settle it.
+func TestEmergencyPreCheck_StalePendingOfClosedRunIsSuperseded(t *testing.T) {
+	f := newFixture(t)
+	runs := &fakeRuns{}
+	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED)
+	current, pending := f.leavePending(runs)
+
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	require.True(t, res.OK, "%+v", res.Checks)
+	require.Equal(t, &pending, res.Stale)
+	require.Equal(t, ownerKey, res.StaleRun)
+	require.Equal(t, current, res.Current)
+	require.False(t, res.NeedsAdoption)
+	require.Empty(t, res.Drift)
+	c := checkByName(t, res, "env sink matches secret store")
+	require.True(t, c.OK)
+	require.Contains(t, c.Detail, "version "+pending.ID+" is pending from run "+ownerKey+", which is closed (failed): it will be superseded")
+	require.Equal(t, secretstore.StagePending, f.stageOf(pending.ID), "the pre-check writes nothing")
+
+	// Not in emergency mode: still a failed check, which says how to settle the version.
+	var manual PreCheckResult
+	require.NoError(t, f.run(&manual, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}))
+	require.False(t, manual.OK)
+	require.Nil(t, manual.Stale)
+	require.Contains(t, checkByName(t, manual, "env sink matches secret store").Detail, "starter secret settle --target demo --as <approver>")
+
+	var out SettleOutcome
+	require.NoError(t, f.run(&out, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey}))
+	require.Equal(t, SettleOutcome{Version: pending, Run: ownerKey, RunState: "closed (failed)"}, out)
+	require.Equal(t, secretstore.StageFailed, f.stageOf(pending.ID))
+	require.Equal(t, secretstore.StageCurrent, f.stageOf(current.ID))
+
+	var retry SettleOutcome
+	require.NoError(t, f.run(&retry, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey}))
+	require.True(t, retry.Already, "a retry changes nothing")
+
+	var next contract.VersionRef
+	require.NoError(t, f.run(&next, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: emerKey}))
+	require.NotEqual(t, pending.ID, next.ID)
+
+	// A run Temporal no longer knows (retention passed) is closed too.
+	f2 := newFixture(t)
+	_, p2 := f2.leavePending(&fakeRuns{})
+	var res2 PreCheckResult
+	require.NoError(t, f2.run(&res2, f2.act.PreCheck, emergencyPreCheck(emerKey)))
+	require.True(t, res2.OK, "%+v", res2.Checks)
+	require.Equal(t, &p2, res2.Stale)
+}
+
+// A pending version of a run that still runs blocks the emergency, naming that run; so does one
+// whose run cannot be asked about (no Temporal client), and nothing is marked failed.
+func TestEmergencyPreCheck_PendingOfRunningRunBlocks(t *testing.T) {
+	f := newFixture(t)
+	runs := &fakeRuns{}
+	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING)
+	_, pending := f.leavePending(runs)
+
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	require.False(t, res.OK)
+	require.Nil(t, res.Stale)
+	c := checkByName(t, res, "env sink matches secret store")
+	require.False(t, c.OK)
+	require.Contains(t, c.Detail, "version "+pending.ID+" is pending from run "+ownerKey+", which is still running")
+
+	err := f.run(nil, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey})
+	requireConflict(t, err, pending.ID, ownerKey, "still running")
+	require.Equal(t, secretstore.StagePending, f.stageOf(pending.ID))
+
+	// No client: the worker cannot tell, and says so.
+	f.act.Runs = nil
+	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	require.False(t, res.OK)
+	require.Contains(t, checkByName(t, res, "env sink matches secret store").Detail, "no Temporal client")
+	err = f.run(nil, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey})
+	requireConflict(t, err, "cannot be told", "no Temporal client")
+	require.Equal(t, secretstore.StagePending, f.stageOf(pending.ID))
+
+	// Temporal not answering is retried, not taken for an answer.
+	runs.err = errors.New("connection refused")
+	f.act.Runs = runs
+	err = f.run(nil, f.act.PreCheck, emergencyPreCheck(emerKey))
+	require.ErrorContains(t, err, "connection refused")
+	var ae *temporal.ApplicationError
+	require.True(t, !errors.As(err, &ae) || !ae.NonRetryable(), "retried: %v", err)
+}
+
+// In emergency mode drift is reported, not fatal; the live value is adopted as the current
+// version over the drifted one, so that a rollback restores what was live.
+func TestEmergencyPreCheck_DriftAdoptsLiveValue(t *testing.T) {
+	f := newFixture(t)
+	old := f.adopted()
+	live := newSecret(t)
+	f.setEnvSecret(live)
+
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	require.True(t, res.OK, "%+v", res.Checks)
+	require.True(t, res.NeedsAdoption)
+	require.Empty(t, res.Current, "the store's current version is not what runs")
+	fp := f.store().Fingerprint(live)
+	require.Equal(t, fp, res.LiveFingerprint)
+	require.Equal(t, "env sink holds fingerprint "+fp+" but the store's current version "+old.ID+" is "+old.Fingerprint, res.Drift)
+	require.Contains(t, checkByName(t, res, "env sink matches secret store").Detail, "the live secret will be adopted as the current version")
+	vs, err := f.store().List(context.Background())
+	require.NoError(t, err)
+	require.Len(t, vs, 1, "the pre-check writes nothing")
+
+	// Without ReplaceCurrent adoption refuses drift, as before.
+	err = f.run(nil, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: emerKey})
+	requireConflict(t, err, "env sink holds fingerprint")
+
+	var adopted, again contract.VersionRef
+	in := AdoptInput{Target: "demo", IdempotencyKey: emerKey, ReplaceCurrent: true}
+	require.NoError(t, f.run(&adopted, f.act.AdoptLiveSecret, in))
+	require.NoError(t, f.run(&again, f.act.AdoptLiveSecret, in), "a retry")
+	require.Equal(t, adopted, again)
+	require.Equal(t, fp, adopted.Fingerprint)
+	require.Equal(t, live, f.value(adopted.ID))
+	require.Equal(t, secretstore.StageCurrent, f.stageOf(adopted.ID))
+	require.Equal(t, secretstore.StagePrevious, f.stageOf(old.ID))
+
+	// From there the target is consistent again, for every mode.
+	var after PreCheckResult
+	require.NoError(t, f.run(&after, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}))
+	require.True(t, after.OK, "%+v", after.Checks)
+	require.Equal(t, adopted, after.Current)
+}
+
+// Drift and a stale pending version together: the env sink holds the stale version itself (a
+// restore that never happened). It is superseded, then adopted as live under a new version.
+func TestEmergencyPreCheck_StaleVersionThatIsLive(t *testing.T) {
+	f := newFixture(t)
+	runs := &fakeRuns{}
+	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED)
+	_, pending := f.leavePending(runs)
+	require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: pending.ID}))
+
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	require.True(t, res.OK, "%+v", res.Checks)
+	require.Equal(t, &pending, res.Stale)
+	require.True(t, res.NeedsAdoption)
+	require.NotEmpty(t, res.Drift)
+	require.Contains(t, checkByName(t, res, "env sink matches secret store").Detail, "the env sink holds it")
+
+	require.NoError(t, f.run(nil, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey}))
+	var adopted contract.VersionRef
+	require.NoError(t, f.run(&adopted, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: emerKey, ReplaceCurrent: true}))
+	require.NotEqual(t, pending.ID, adopted.ID)
+	require.Equal(t, pending.Fingerprint, adopted.Fingerprint)
+	require.Equal(t, secretstore.StageFailed, f.stageOf(pending.ID))
+}
+
+// Settling refuses a version that is live in the env file, one whose run still runs and one that
+// is not pending; it marks a stale one failed and is idempotent.
+func TestSettleSecret_Refusals(t *testing.T) {
+	f := newFixture(t)
+	runs := &fakeRuns{}
+	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING)
+	current, pending := f.leavePending(runs)
+
+	err := f.run(nil, f.act.SettleSecret, SettleSecretInput{Target: "demo"})
+	requireConflict(t, err, pending.ID, "still running")
+
+	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
+	require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: pending.ID}))
+	err = f.run(nil, f.act.SettleSecret, SettleSecretInput{Target: "demo", VersionID: pending.ID})
+	requireConflict(t, err, "version "+pending.ID+" of demo is live", pending.Fingerprint)
+	require.Equal(t, secretstore.StagePending, f.stageOf(pending.ID))
+
+	err = f.run(nil, f.act.SettleSecret, SettleSecretInput{Target: "demo", VersionID: current.ID})
+	requireConflict(t, err, "is current; only a pending version is settled")
+	err = f.run(nil, f.act.SettleSecret, SettleSecretInput{Target: "demo", VersionID: "v9-00000000"})
+	requireConflict(t, err, "v9-00000000 is not in the secret store of demo")
+
+	// Back on the current version: settled.
+	require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: current.ID}))
+	var out SettleOutcome
+	require.NoError(t, f.run(&out, f.act.SettleSecret, SettleSecretInput{Target: "demo"}))
+	require.Equal(t, SettleOutcome{Version: pending, Run: ownerKey, RunState: "closed (completed)"}, out)
+	require.Equal(t, secretstore.StageFailed, f.stageOf(pending.ID))
+
+	require.NoError(t, f.run(&out, f.act.SettleSecret, SettleSecretInput{Target: "demo", VersionID: pending.ID}))
+	require.True(t, out.Already)
+	require.NoError(t, f.run(&out, f.act.SettleSecret, SettleSecretInput{Target: "demo"}))
+	require.True(t, out.NothingPending)
+}
+
+// StoreStatus lists every version with stage, key, run and fingerprint, which one is live and
+// whether a pending version's run is closed; never a value (the fixture scans every result).
+func TestStoreStatus_ListsVersionsWithoutValues(t *testing.T) {
+	f := newFixture(t)
+	runs := &fakeRuns{}
+	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED)
+	current, pending := f.leavePending(runs)
+
+	var st contract.SecretStatus
+	require.NoError(t, f.run(&st, f.act.StoreStatus, contract.SecretStatusInput{Target: "demo"}))
+	require.Equal(t, "demo", st.Target)
+	require.Equal(t, current.Fingerprint, st.LiveFingerprint)
+	require.Equal(t, current.ID, st.LiveVersion)
+	require.Len(t, st.Versions, 2)
+	cur, pen := st.Versions[0], st.Versions[1]
+	require.Equal(t, current.ID, cur.ID)
+	require.Equal(t, "current", cur.Stage)
+	require.True(t, cur.Live)
+	require.Equal(t, ownerKey+"/adopt", cur.IdempotencyKey)
+	require.Equal(t, ownerKey, cur.Run)
+	require.Empty(t, cur.RunState, "asked only for a pending version")
+	require.False(t, cur.CreatedAt.IsZero())
+	require.Equal(t, pending.ID, pen.ID)
+	require.Equal(t, "pending", pen.Stage)
+	require.Equal(t, pending.Fingerprint, pen.Fingerprint)
+	require.False(t, pen.Live)
+	require.Equal(t, "closed (failed)", pen.RunState)
+	require.Equal(t, []string{ownerKey}, runs.asked)
+	got, ok := st.ByStage("pending")
+	require.True(t, ok)
+	require.Equal(t, pen, got)
+
+	f.act.Runs = nil
+	require.NoError(t, f.run(&st, f.act.StoreStatus, contract.SecretStatusInput{Target: "demo"}))
+	require.Contains(t, st.Versions[1].RunState, "unknown: this worker has no Temporal client")
+}
+
+func TestOwnerRun(t *testing.T) {
+	for key, want := range map[string][2]string{
+		"rotation-demo/0195-abc/create":     {"rotation-demo", "0195-abc"},
+		"rotation-demo/0195-abc/adopt-live": {"rotation-demo", "0195-abc"},
+		"a/b/c/run/create":                  {"a/b/c", "run"},
+		"run-1/create":                      {},
+		"create":                            {},
+		"":                                  {},
+		"/run/create":                       {},
+	} {
+		wf, run, ok := ownerRun(key)
+		require.Equal(t, want[0] != "", ok, key)
+		require.Equal(t, want, [2]string{wf, run}, key)
+	}
+}

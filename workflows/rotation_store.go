@@ -1,0 +1,129 @@
+package workflows
+
+// What a rotation does about the secret store's state beyond its own version: an emergency
+// supersedes a pending version that a closed run left behind and adopts a drifted live secret,
+// an escalation says how to settle the version it may leave pending, and a resolve reads the
+// store again and says what is left.
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/activities"
+	"github.com/authops/authops/contract"
+)
+
+// takeOver is the emergency rotation's answer to what its pre-checks reported: a stale pending
+// version is marked failed (its run is asked again right before), and drift goes on the
+// timeline before the live secret is adopted. It returns why the run must stop, or "".
+func (r *rotation) takeOver(ctx workflow.Context, pre activities.PreCheckResult) string {
+	if pre.Stale != nil {
+		var out activities.SettleOutcome
+		err := workflow.ExecuteActivity(writeCtx(ctx), acts.SupersedePending,
+			activities.SupersedeInput{Target: r.in.Target, VersionID: pre.Stale.ID, IdempotencyKey: r.key}).Get(ctx, &out)
+		if err != nil {
+			r.rec.add(ctx, systemActor, "supersede stale pending version", contract.StateFailed, err.Error())
+			return fmt.Sprintf("supersede stale pending version %s of run %s: %v", pre.Stale.ID, pre.StaleRun, err)
+		}
+		detail := fmt.Sprintf("superseded stale pending version %s of closed run %s: marked failed (fingerprint %s; the run is %s)",
+			out.Version.ID, orRun(out.Run, pre.StaleRun), out.Version.Fingerprint, out.RunState)
+		if out.Already {
+			detail = fmt.Sprintf("superseded stale pending version %s of closed run %s: it was already marked failed",
+				out.Version.ID, orRun(out.Run, pre.StaleRun))
+		}
+		r.rec.add(ctx, systemActor, "supersede stale pending version", contract.StateDone, detail)
+	}
+	if pre.Drift != "" {
+		r.rec.add(ctx, systemActor, "env sink drift", "recorded", pre.Drift+
+			"; emergency: the live secret is adopted as the current version, so that a rollback restores it, and rotated from there")
+	}
+	return ""
+}
+
+func orRun(run, fallback string) string {
+	if run == "" {
+		return fallback
+	}
+	return run
+}
+
+// adoptedOverNote completes the adoption's timeline entry when it replaced a drifted version.
+func adoptedOverNote(pre activities.PreCheckResult) string {
+	if pre.Drift == "" {
+		return ""
+	}
+	return "; replaces the drifted current version, which becomes previous (emergency)"
+}
+
+// settleHint tells, in the escalation, how to settle the version this run may leave pending
+// when its compensation could not mark it failed. Empty otherwise.
+func (r *rotation) settleHint() string {
+	if !r.pendingLeft {
+		return ""
+	}
+	v := "a version this run created"
+	if r.res.New.ID != "" {
+		v = fmt.Sprintf("version %s (fingerprint %s)", r.res.New.ID, r.res.New.Fingerprint)
+	}
+	return fmt.Sprintf(" The secret store may still hold %s as pending, and the next rotation refuses to start while it does: "+
+		"once this run is resolved, settle it with `starter secret settle --target %s --as <approver>` (approvers: %s; it refuses a version that is live). "+
+		"An emergency invalidation supersedes it by itself.",
+		v, r.in.Target, strings.Join(r.policy.Approvers, ", "))
+}
+
+// storeAfterResolve reads the store once a resolve is accepted and records what is left: the
+// current version, a pending version (this run's or another's), and an env sink that holds
+// something else.
+func (r *rotation) storeAfterResolve(ctx workflow.Context) {
+	var st contract.SecretStatus
+	err := workflow.ExecuteActivity(shortCtx(ctx), acts.StoreStatus, contract.SecretStatusInput{Target: r.in.Target}).Get(ctx, &st)
+	if err != nil {
+		r.rec.add(ctx, systemActor, "store after resolve", contract.StateFailed, "cannot read the secret store: "+err.Error())
+		return
+	}
+	outcome, detail := storeSummary(st, r.key, r.in.Target)
+	r.rec.add(ctx, systemActor, "store after resolve", outcome, detail)
+}
+
+// storeSummary says in one line what a store holds that matters after an escalation; key is the
+// run's idempotency key, to tell its own pending version.
+func storeSummary(st contract.SecretStatus, key, target string) (outcome, detail string) {
+	cur, hasCur := st.ByStage("current")
+	p, hasP := st.ByStage("pending")
+	drift := st.LiveFingerprint == "" || !hasCur || cur.Fingerprint != st.LiveFingerprint
+	if hasCur && !hasP && !drift {
+		return "clean", fmt.Sprintf("store clean: current %s (fingerprint %s) is live in the env sink, nothing pending", cur.ID, cur.Fingerprint)
+	}
+	parts := []string{"no current version"}
+	if hasCur {
+		parts[0] = fmt.Sprintf("current %s (fingerprint %s)", cur.ID, cur.Fingerprint)
+	}
+	if hasP {
+		owner := "left by this run"
+		if p.IdempotencyKey != key+"/create" {
+			owner = "left by run " + orRun(p.Run, p.IdempotencyKey)
+			if p.RunState != "" {
+				owner += ", " + p.RunState
+			}
+		}
+		parts = append(parts, fmt.Sprintf("pending %s (fingerprint %s, %s)", p.ID, p.Fingerprint, owner))
+	}
+	detail = "store: " + strings.Join(parts, ", ")
+	switch {
+	case st.LiveFingerprint == "":
+		detail += "; the env sink holds no secret"
+	case drift && st.LiveVersion != "":
+		detail += fmt.Sprintf("; the env sink holds %s (fingerprint %s), not the current version", st.LiveVersion, st.LiveFingerprint)
+	case drift:
+		detail += fmt.Sprintf("; the env sink holds fingerprint %s, which no version of the store has", st.LiveFingerprint)
+	}
+	if hasP {
+		if p.Live {
+			detail += fmt.Sprintf("; pending %s is live: bring the target back to the current version, or start an emergency invalidation", p.ID)
+		}
+		detail += fmt.Sprintf("; the next rotation refuses to start until it is settled: `starter secret settle --target %s --as <approver>` once its run has closed", target)
+	}
+	return "needs attention", detail
+}
