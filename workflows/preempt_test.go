@@ -350,3 +350,23 @@ func TestHandover_EmergencyCanceledWhileWaitingForRelease(t *testing.T) {
 	assert.Equal(t, t0.Add(time.Minute).UTC(), closed.At)
 	assert.False(t, hasEvent(tl, systemActor, "closed", contract.OutcomeRotationFailed))
 }
+
+// A rotation canceled (here: preempted) while its pre-checks run ends as preempted, not as a
+// failed pre-check, and still tells the emergency run.
+func TestPreempt_DuringPrecheckEndsPreempted(t *testing.T) {
+	h := newPreemptHarness(t)
+	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
+		// The emergency run takes the target while the checks run; the check then fails.
+		h.env.SignalWorkflow(contract.SignalPreempt, contract.Preemption{By: contract.InvalidationID("demo"), Reason: preemptReason})
+		h.env.CancelWorkflow()
+		return activities.PreCheckResult{}, errors.New("backend probe interrupted")
+	}
+	h.run(manualInput())
+
+	requireCanceledError(t, h.env.GetWorkflowError())
+	assert.Equal(t, contract.OutcomePreempted, h.status().Outcome)
+	sent := h.sent()
+	require.Len(t, sent, 1)
+	assert.Equal(t, contract.OutcomePreempted, sent[0].Rel.Outcome)
+	assert.False(t, slices.Contains(h.steps(), "CreatePendingSecret"))
+}

@@ -403,7 +403,13 @@ func (r *rotation) end(ctx workflow.Context, outcome, cause string) (contract.Ro
 	return r.finish(ctx)
 }
 
+// fail ends a run that changed nothing. A check that failed because the run was canceled (or
+// preempted) meanwhile ends it as that, not as a failed check.
 func (r *rotation) fail(ctx workflow.Context, outcome, cause string) (contract.RotationResult, error) {
+	if err := ctx.Err(); err != nil && r.v >= 1 {
+		res, _, err := r.canceled(ctx, err)
+		return res, err
+	}
 	r.announce(ctx, outcome, fmt.Sprintf("Rotation of %s stopped before any change: %s", r.in.Target, cause))
 	return r.end(ctx, outcome, cause)
 }
