@@ -116,9 +116,9 @@ func (r *rotation) setup(ctx workflow.Context) (workflow.Context, error) {
 	return ctx, r.rec.registerQueries(ctx)
 }
 
-func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
+func (r *rotation) run(ctx workflow.Context) (res contract.RotationResult, err error) {
 	r.rec.add(ctx, r.in.RequestedBy, "requested", r.in.Mode, r.in.Reason)
-	err := r.in.Validate(workflow.Now(ctx))
+	err = r.in.Validate(workflow.Now(ctx))
 	// Emergency mode skips the approval gate, so it is only honoured for a child of an emergency
 	// run, which had its own; started on its own it would be a way around the second person.
 	if err == nil && r.in.Mode == contract.ModeEmergency && (workflow.GetInfo(ctx).ParentWorkflowExecution == nil || r.in.ApprovedBy == "") {
@@ -139,6 +139,34 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 		}
 		r.rec.add(ctx, r.in.RequestedBy, "start", "verified", r.startedBy(ctx))
 	}
+	// From here every way out goes through the one finish: a step returns a *stop to end the run.
+	defer func() { res, err = r.close(ctx, err) }()
+	if err := r.precheck(ctx); err != nil {
+		return r.res, err
+	}
+	if r.in.Mode == contract.ModeEmergency {
+		return r.res, r.emergency(ctx)
+	}
+
+	r.announce(ctx, "planned", r.plannedText(), r.policy.Approvers...)
+	r.rec.step(ctx, stepCommunicate, contract.StateDone, "planned rotation and forced re-authentication announced")
+
+	if err := r.awaitWindowAndApproval(ctx); err != nil {
+		return r.res, err
+	}
+	if err := r.recheck(ctx); err != nil {
+		return r.res, err
+	}
+	// rotate compensates its own failures and leaves the outcome set.
+	r.rotate(ctx)
+	if r.res.Outcome == "" {
+		r.observe(ctx)
+	}
+	return r.res, nil
+}
+
+// precheck runs the pre-rotation checks: if any fails, the run stops before anything changes.
+func (r *rotation) precheck(ctx workflow.Context) error {
 
 	// Pre-rotation checks: if any fails, stop before anything changes.
 	r.rec.phase("pre-checks")
@@ -155,8 +183,7 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 	if takeover {
 		pcIn.Mode = r.in.Mode
 	}
-	err = workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck, pcIn).Get(ctx, &pre)
-	if err != nil {
+	if err := workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck, pcIn).Get(ctx, &pre); err != nil {
 		r.rec.step(ctx, stepPrecheck, contract.StateFailed, err.Error())
 		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
 	}
@@ -190,34 +217,15 @@ func (r *rotation) run(ctx workflow.Context) (contract.RotationResult, error) {
 		r.res.Previous = adopted
 	}
 	r.rec.step(ctx, stepPrecheck, contract.StateDone, fmt.Sprintf("current version %s (fingerprint %s)", pre.Current.ID, pre.Current.Fingerprint))
-
-	if r.in.Mode == contract.ModeEmergency {
-		return r.emergency(ctx)
-	}
-
-	r.announce(ctx, "planned", r.plannedText(), r.policy.Approvers...)
-	r.rec.step(ctx, stepCommunicate, contract.StateDone, "planned rotation and forced re-authentication announced")
-
-	if out, done, err := r.awaitWindowAndApproval(ctx); done || err != nil {
-		return out, err
-	}
-	if stop, err := r.recheck(ctx); stop {
-		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
-	}
-	// rotate compensates its own failures and leaves the outcome set.
-	r.rotate(ctx)
-	if r.res.Outcome == "" {
-		r.observe(ctx)
-	}
-	return r.finish(ctx)
+	return nil
 }
 
 // recheck repeats the pre-checks after the waits, right before anything changes: an hour of
 // waiting for a window or an approver is long enough for someone to edit JWT_SECRET by hand or
 // for the backend to go down, and a rollback must go back to what is really live.
-func (r *rotation) recheck(ctx workflow.Context) (bool, error) {
+func (r *rotation) recheck(ctx workflow.Context) error {
 	if workflow.GetVersion(ctx, "recheck-before-change", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return false, nil
+		return nil
 	}
 	r.rec.phase("re-checking")
 	var pre activities.PreCheckResult
@@ -237,14 +245,14 @@ func (r *rotation) recheck(ctx workflow.Context) (bool, error) {
 	if err != nil {
 		r.addValidation("re-check", pre.Validation)
 		r.rec.add(ctx, systemActor, "re-check before change", contract.StateFailed, err.Error())
-		return true, err
+		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
 	}
 	r.rec.add(ctx, systemActor, "re-check before change", contract.StateDone, "target unchanged since the pre-checks")
-	return false, nil
+	return nil
 }
 
 // emergency is the hard cutover: the parent run already announced and got its go-ahead.
-func (r *rotation) emergency(ctx workflow.Context) (contract.RotationResult, error) {
+func (r *rotation) emergency(ctx workflow.Context) error {
 	r.rec.step(ctx, stepCommunicate, contract.StateSkipped, "emergency run announces itself")
 	r.rec.step(ctx, stepWindow, contract.StateSkipped, "emergency: no window")
 	r.rec.step(ctx, stepApproval, contract.StateDone, "go-ahead given in the emergency run by "+r.in.ApprovedBy)
@@ -254,7 +262,7 @@ func (r *rotation) emergency(ctx workflow.Context) (contract.RotationResult, err
 		r.rec.step(ctx, stepObserve, contract.StateSkipped, "emergency: no observation wait")
 		r.res.Outcome = contract.OutcomeCompleted
 	}
-	return r.finish(ctx)
+	return nil
 }
 
 // rotate changes the target: new version, env sink, redeploy, validate, promote. When a step
@@ -396,22 +404,26 @@ func (r *rotation) addValidation(stage string, rs contract.ProbeResults) {
 	r.res.Validations = append(r.res.Validations, contract.Validation{Stage: stage, OK: rs.OK(), Results: rs})
 }
 
-// end closes the run with an outcome that changed nothing.
-func (r *rotation) end(ctx workflow.Context, outcome, cause string) (contract.RotationResult, error) {
-	r.res.Outcome = outcome
-	r.res.Cause = cause
-	return r.finish(ctx)
-}
-
 // fail ends a run that changed nothing. A check that failed because the run was canceled (or
 // preempted) meanwhile ends it as that, not as a failed check.
-func (r *rotation) fail(ctx workflow.Context, outcome, cause string) (contract.RotationResult, error) {
-	if err := ctx.Err(); err != nil && r.v >= 1 {
-		res, _, err := r.canceled(ctx, err)
-		return res, err
+func (r *rotation) fail(ctx workflow.Context, outcome, cause string) error {
+	if ctx.Err() != nil && r.v >= 1 {
+		return r.canceled(ctx)
 	}
 	r.announce(ctx, outcome, fmt.Sprintf("Rotation of %s stopped before any change: %s", r.in.Target, cause))
-	return r.end(ctx, outcome, cause)
+	return &stop{outcome: outcome, cause: cause}
+}
+
+// close is the run's one finish: a *stop names the outcome, and finish records it.
+func (r *rotation) close(ctx workflow.Context, err error) (contract.RotationResult, error) {
+	var s *stop
+	if err != nil && !errors.As(err, &s) {
+		return r.res, err
+	}
+	if s != nil {
+		r.res.Outcome, r.res.Cause = s.outcome, s.cause
+	}
+	return r.finish(ctx)
 }
 
 // finish writes the summary; failure outcomes fail the run so the Web UI shows them as failed.

@@ -60,16 +60,16 @@ func (r *rotation) checkStart(ctx workflow.Context) error {
 	return nil
 }
 
-// awaitWindowAndApproval waits for the window to open, then for a second person. done reports
-// that the run ended here, with nothing changed.
-func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.RotationResult, bool, error) {
+// awaitWindowAndApproval waits for the window to open, then for a second person. A *stop ends
+// the run here, with nothing changed.
+func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) error {
 	now := workflow.Now(ctx)
 	start := r.in.WindowStart
 	if start.After(now) {
 		r.rec.phase("waiting for window")
 		r.rec.step(ctx, stepWindow, contract.StateRunning, fmt.Sprintf("waiting until %s; rollback owner %s", start.UTC().Format(time.RFC3339), orApprover(r.in.RollbackOwner)))
 		if err := r.waitForWindow(ctx, start.Sub(now)); err != nil {
-			return r.canceled(ctx, err)
+			return r.canceled(ctx)
 		}
 	}
 	if r.gate != nil && r.gate.rejected != nil {
@@ -85,19 +85,17 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.Rotati
 			r.in.Target, strings.Join(r.policy.Approvers, ", "), r.in.RequestedBy), r.policy.Approvers...)
 	})
 	if err != nil {
-		return r.canceled(ctx, err)
+		return r.canceled(ctx)
 	}
 	switch {
 	case out.Expired:
 		r.rec.step(ctx, stepApproval, contract.StateFailed, "expired")
 		r.announce(ctx, "expired", fmt.Sprintf("Rotation of %s expired without approval; nothing was changed.", r.in.Target))
-		res, err := r.end(ctx, contract.OutcomeExpired, "no approval within "+r.policy.ApprovalTimeout.String())
-		return res, true, err
+		return &stop{outcome: contract.OutcomeExpired, cause: "no approval within " + r.policy.ApprovalTimeout.String()}
 	case out.Rejected:
 		r.rec.step(ctx, stepApproval, contract.StateFailed, "rejected by "+out.Actor)
 		r.announce(ctx, "rejected", fmt.Sprintf("Rotation of %s was rejected by %s; nothing was changed.", r.in.Target, out.Actor))
-		res, err := r.end(ctx, contract.OutcomeRejected, "rejected by "+out.Actor+": "+out.Comment)
-		return res, true, err
+		return &stop{outcome: contract.OutcomeRejected, cause: "rejected by " + out.Actor + ": " + out.Comment}
 	}
 	r.res.ApprovedBy = out.Actor
 	r.rec.status.ApprovedBy = out.Actor
@@ -118,17 +116,16 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) (contract.Rotati
 		}
 		switch {
 		case w.open:
-			return contract.RotationResult{}, false, nil
+			return nil
 		case w.next.IsZero():
 			r.announce(ctx, "window-closed", fmt.Sprintf("Rotation of %s was approved after its window closed; nothing was changed.", r.in.Target))
-			res, err := r.end(ctx, contract.OutcomeWindowClosed, "approved after the window closed at "+w.closedAt.UTC().Format(time.RFC3339))
-			return res, true, err
+			return &stop{outcome: contract.OutcomeWindowClosed, cause: "approved after the window closed at " + w.closedAt.UTC().Format(time.RFC3339)}
 		}
 		start = w.next
 		r.rec.add(ctx, systemActor, "window closed", "waiting for next window", start.UTC().Format(time.RFC3339))
 		r.rec.phase("waiting for next window")
 		if err := workflow.Sleep(ctx, start.Sub(now)); err != nil {
-			return r.canceled(ctx, err)
+			return r.canceled(ctx)
 		}
 	}
 }

@@ -200,7 +200,8 @@ func (r *rotation) resolveRule(_ workflow.Context, actor string, d contract.Deci
 	return "", ""
 }
 
-func (r *rotation) canceled(ctx workflow.Context, err error) (contract.RotationResult, bool, error) {
+// canceled ends a run canceled (or preempted) before it changed anything.
+func (r *rotation) canceled(ctx workflow.Context) error {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	detail, outcome := "canceled before any change", contract.OutcomeCanceled
@@ -214,12 +215,5 @@ func (r *rotation) canceled(ctx workflow.Context, err error) (contract.RotationR
 		detail = c + "; before any change"
 	}
 	r.rec.add(dctx, systemActor, "canceled", outcome, detail)
-	r.res.Outcome = outcome
-	r.res.Cause = detail
-	r.rec.status.Outcome = outcome
-	r.rec.phase("closed: " + outcome)
-	r.rec.add(dctx, systemActor, "closed", outcome, detail)
-	r.res.Timeline = r.rec.timeline
-	r.release(dctx)
-	return r.res, true, err
+	return &stop{outcome: outcome, cause: detail}
 }
