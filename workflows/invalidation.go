@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -312,121 +311,6 @@ func (e *invalidation) close(ctx workflow.Context, err error) (contract.Invalida
 		return e.res, temporal.NewNonRetryableApplicationError(e.res.Summary, contract.ErrTypeRunbookFailed, nil, e.res)
 	}
 	return e.res, nil
-}
-
-// rotate runs SecretRotation as a child in emergency mode, after preempting any rotation of the
-// same target: the emergency takes precedence, and the preempted run's compensation leaves the
-// target on a working secret before the child starts.
-func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, error) {
-	e.rec.phase("rotating secret")
-	id := contract.RotationID(e.in.Target)
-	handover := workflow.GetVersion(ctx, "preempt-handover", workflow.DefaultVersion, 1) >= 1
-	released := false
-	if handover {
-		var err error
-		if released, err = e.preempt(ctx, id); err != nil {
-			return contract.RotationResult{}, err
-		}
-	} else {
-		if err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil); err != nil {
-			e.rec.add(ctx, systemActor, "preempt rotation", contract.StateSkipped, err.Error())
-		}
-		if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err == nil {
-			e.rec.add(ctx, systemActor, "preempt rotation", "canceled", id+" was pending or in progress; its compensation restores a working secret")
-		}
-	}
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID: id,
-		// Canceling the emergency run must let the rotation compensate, never cut it off mid-way.
-		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(contract.AttrTarget.ValueSet(e.in.Target), contract.AttrRunbook.ValueSet("secret-rotation")),
-	})
-	in := contract.RotationInput{Target: e.in.Target, Reason: "emergency: " + e.in.Reason, RequestedBy: e.in.RequestedBy,
-		Mode: contract.ModeEmergency, ApprovedBy: e.res.ApprovedBy}
-	// The child validates against this run's restrictions, passed in, never the live controls.
-	if e.restricted {
-		for _, p := range e.in.Restrict {
-			in.Restricted = append(in.Restricted, contract.RouteRestriction{Prefix: p, Status: e.in.RestrictStatus})
-		}
-	}
-	var res contract.RotationResult
-	// The preempted run may still be compensating; wait for its id to be free.
-	for attempt := 0; ; attempt++ {
-		err := workflow.ExecuteChildWorkflow(cctx, SecretRotation, in).Get(ctx, &res)
-		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-		// A released rotation said it is closing, and closes a moment after its signal: a few
-		// short waits cover that. One that says nothing (started before the hand-over existed)
-		// is polled for until its id is free, as before.
-		pause, tries := time.Second, 300
-		if released {
-			pause, tries = 200*time.Millisecond, 25
-		}
-		if errors.As(err, &started) && attempt < tries {
-			if err := workflow.Sleep(ctx, pause); err != nil {
-				return res, err
-			}
-			continue
-		}
-		e.res.Rotation = id
-		if err != nil {
-			var appErr *temporal.ApplicationError
-			if errors.As(err, &appErr) && appErr.HasDetails() {
-				if derr := appErr.Details(&res); derr != nil {
-					e.rec.add(ctx, systemActor, "read rotation result", contract.StateFailed, derr.Error())
-				}
-			}
-			e.res.RotationOutcome = res.Outcome
-			e.res.Validations = append(e.res.Validations, res.Validations...)
-			e.res.Changes = res.Changes
-			e.rec.step(ctx, stepRotate, contract.StateFailed, err.Error())
-			return res, fmt.Errorf("rotation %s: %w", id, err)
-		}
-		e.res.RotationOutcome = res.Outcome
-		return res, nil
-	}
-}
-
-func (e *invalidation) verify(ctx workflow.Context, rot contract.RotationResult) error {
-	e.rec.phase("verifying")
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
-	})
-	var rs contract.ProbeResults
-	in := activities.CutoverInput{Target: e.in.Target, RunID: e.runID, LiveVersionID: rot.New.ID, RetiredVersionID: rot.Previous.ID}
-	if e.restricted {
-		in.Restricted, in.RestrictedStatus = e.in.Restrict, e.in.RestrictStatus
-	}
-	if err := workflow.ExecuteActivity(actx, acts.VerifyCutover, in).Get(ctx, &rs); err != nil {
-		e.rec.step(ctx, stepVerifyOld, contract.StateFailed, err.Error())
-		return err
-	}
-	e.cleanupCanary(ctx)
-	e.res.Validations = append(e.res.Validations, contract.Validation{Stage: "emergency verification", OK: rs.OK(), Results: rs})
-	e.res.VerifiedAt = workflow.Now(ctx).UTC()
-	var tokens, critical contract.ProbeResults
-	for _, r := range rs {
-		if strings.HasPrefix(r.Name, "critical ") || strings.HasPrefix(r.Name, "restricted ") {
-			critical = append(critical, r)
-		} else {
-			tokens = append(tokens, r)
-		}
-	}
-	var errs []error
-	if !tokens.OK() {
-		e.rec.step(ctx, stepVerifyOld, contract.StateFailed, failedResults(tokens))
-		errs = append(errs, errors.New(failedResults(tokens)))
-	} else {
-		e.rec.step(ctx, stepVerifyOld, contract.StateDone, "old session (bearer, refresh, cookie) and old-secret tokens refused; fresh login works")
-	}
-	if len(critical) > 0 && !critical.OK() {
-		e.rec.step(ctx, stepCritical, contract.StateFailed, failedResults(critical))
-		errs = append(errs, errors.New(failedResults(critical)))
-	} else {
-		e.rec.step(ctx, stepCritical, contract.StateDone, fmt.Sprintf("%d endpoints answered as expected", len(critical)))
-	}
-	return errors.Join(errs...)
 }
 
 // awaitApproval waits for the go-ahead quorum, escalating on each timeout, or for the signal

@@ -1,11 +1,13 @@
 package workflows
 
-// What a rotation does about the secret store's state beyond its own version: an emergency
+// A rotation's checks of the target and the secret store: the pre-checks and the re-check before
+// any change, and what it does about the store's state beyond its own version: an emergency
 // supersedes a pending version that a closed run left behind and adopts a drifted live secret,
 // an escalation says how to settle the version it may leave pending, and a resolve reads the
 // store again and says what is left.
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -126,4 +128,90 @@ func storeSummary(st contract.SecretStatus, key, target string) (outcome, detail
 		detail += fmt.Sprintf("; the next rotation refuses to start until it is settled: `starter secret settle --target %s --as <approver>` once its run has closed", target)
 	}
 	return "needs attention", detail
+}
+
+// precheck runs the pre-rotation checks: if any fails, the run stops before anything changes.
+func (r *rotation) precheck(ctx workflow.Context) error {
+
+	// Pre-rotation checks: if any fails, stop before anything changes.
+	r.rec.phase("pre-checks")
+	var pre activities.PreCheckResult
+	// From version 1 the pre-checks only read; adopting the live secret into the store is a
+	// write, and it is its own step on the timeline.
+	adoptStep := workflow.GetVersion(ctx, "adopt-live-secret-step", workflow.DefaultVersion, 1) >= 1
+	pcIn := activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: adoptStep}
+	// An emergency must always be able to rotate: from version 1 its pre-checks report a
+	// pending version that a closed run left behind (superseded below) and drift (the live
+	// secret is adopted first) instead of failing on them.
+	takeover := r.in.Mode == contract.ModeEmergency && adoptStep &&
+		workflow.GetVersion(ctx, "emergency-takes-over-store", workflow.DefaultVersion, 1) >= 1
+	if takeover {
+		pcIn.Mode = r.in.Mode
+	}
+	if err := workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck, pcIn).Get(ctx, &pre); err != nil {
+		r.rec.step(ctx, stepPrecheck, contract.StateFailed, err.Error())
+		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
+	}
+	r.res.Prechecks = pre.Checks
+	r.res.Previous = pre.Current
+	r.addValidation("pre-checks", pre.Validation)
+	if !pre.OK {
+		cause := failedChecks(pre.Checks)
+		r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
+		return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
+	}
+	if takeover {
+		if cause := r.takeOver(ctx, pre); cause != "" {
+			r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
+			return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
+		}
+	}
+	if adoptStep && pre.NeedsAdoption {
+		var adopted contract.VersionRef
+		// Drift (emergency only): the live secret replaces the drifted current version.
+		if err := workflow.ExecuteActivity(writeCtx(ctx), acts.AdoptLiveSecret,
+			activities.AdoptInput{Target: r.in.Target, IdempotencyKey: r.key, ReplaceCurrent: pre.Drift != ""}).Get(ctx, &adopted); err != nil {
+			cause := "adopt live secret into store: " + err.Error()
+			r.rec.add(ctx, systemActor, "adopt live secret into store", contract.StateFailed, err.Error())
+			r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
+			return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
+		}
+		r.rec.add(ctx, systemActor, "adopt live secret into store", contract.StateDone,
+			fmt.Sprintf("version %s fingerprint %s", adopted.ID, adopted.Fingerprint)+adoptedOverNote(pre))
+		pre.Current = adopted
+		r.res.Previous = adopted
+	}
+	r.rec.step(ctx, stepPrecheck, contract.StateDone, fmt.Sprintf("current version %s (fingerprint %s)", pre.Current.ID, pre.Current.Fingerprint))
+	return nil
+}
+
+// recheck repeats the pre-checks after the waits, right before anything changes: an hour of
+// waiting for a window or an approver is long enough for someone to edit JWT_SECRET by hand or
+// for the backend to go down, and a rollback must go back to what is really live.
+func (r *rotation) recheck(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, "recheck-before-change", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	r.rec.phase("re-checking")
+	var pre activities.PreCheckResult
+	// The re-check never adopts: a store that lost its current version since the pre-checks
+	// shows up as a changed live secret below.
+	noAdopt := workflow.GetVersion(ctx, "adopt-live-secret-step", workflow.DefaultVersion, 1) >= 1
+	err := workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
+		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: noAdopt}).Get(ctx, &pre)
+	switch {
+	case err != nil:
+	case !pre.OK:
+		err = errors.New("pre-checks failed after the wait: " + failedChecks(pre.Checks))
+	case pre.Current != r.res.Previous:
+		err = fmt.Errorf("the live secret changed while the run waited (%s %s, now %s %s)",
+			r.res.Previous.ID, r.res.Previous.Fingerprint, pre.Current.ID, pre.Current.Fingerprint)
+	}
+	if err != nil {
+		r.addValidation("re-check", pre.Validation)
+		r.rec.add(ctx, systemActor, "re-check before change", contract.StateFailed, err.Error())
+		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
+	}
+	r.rec.add(ctx, systemActor, "re-check before change", contract.StateDone, "target unchanged since the pre-checks")
+	return nil
 }
