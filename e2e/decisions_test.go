@@ -70,6 +70,12 @@ func TestForgedDecisionsRefused(t *testing.T) {
 	require.NoError(t, err, out)
 	require.Contains(t, out, "checked the change ticket")
 	env.CheckReplay(t, id, "", "rotation-completed")
+
+	scan := env.LeakScan(t)
+	scan.Value("secret before the rotation", secret)
+	scan.History(id)
+	scan.Place("CLI timeline", out)
+	scan.Check(t)
 }
 
 // TestOneEmergencyRunPerTarget: Temporal itself keeps one emergency run per target. A second

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -99,16 +98,6 @@ func status(t *testing.T, req *http.Request) int {
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode
-}
-
-func notesText(env *testenv.Env) string {
-	var sb strings.Builder
-	for _, m := range env.Notes.Messages() {
-		b, _ := json.Marshal(m)
-		sb.Write(b)
-		sb.WriteByte('\n')
-	}
-	return sb.String()
 }
 
 // startStack starts the stack with the real workflows and activities in process.

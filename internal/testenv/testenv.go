@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -63,11 +62,15 @@ type Env struct {
 	Bin        string
 	Dir        string
 	Notes      *Recorder
-	// BackendLog and WorkerLog hold everything the backend and worker processes printed.
+	// BackendLog and WorkerLog hold everything the backend and worker processes printed
+	// (WorkerLog also the SDK log of the test's client and in-process worker).
 	BackendLog *SyncBuffer
 	WorkerLog  *SyncBuffer
-	server     *testsuite.DevServer
-	workflows  func(r WorkflowRegistry)
+	// ServerLog holds what the dev server printed; its database is TemporalDB().
+	ServerLog *SyncBuffer
+	server    *testsuite.DevServer
+	leak      *LeakScan
+	workflows func(r WorkflowRegistry)
 }
 
 // WorkflowRegistry is what registering workflows needs: a worker or a replayer.
@@ -109,7 +112,7 @@ func Start(t testing.TB, o Options) *Env {
 		o.ApprovalTimeout = 2 * time.Minute
 	}
 	e := &Env{Bin: BinDir(t), Dir: t.TempDir(), Notes: &Recorder{}, BackendLog: &SyncBuffer{}, WorkerLog: &SyncBuffer{},
-		workflows: o.Workflows}
+		ServerLog: &SyncBuffer{}, workflows: o.Workflows}
 	for _, b := range []string{"temporal", "authbackend"} {
 		if _, err := os.Stat(filepath.Join(e.Bin, b)); err != nil {
 			t.Fatalf("%s missing in %s: run `make tools build` (make test does)", b, e.Bin)
@@ -122,9 +125,11 @@ func Start(t testing.TB, o Options) *Env {
 		ExistingPath:     filepath.Join(e.Bin, "temporal"),
 		LogLevel:         "error",
 		SearchAttributes: contract.SearchAttributes(),
-		ClientOptions:    &client.Options{Namespace: "default"},
-		Stdout:           io.Discard,
-		Stderr:           io.Discard,
+		ClientOptions:    &client.Options{Namespace: "default", Logger: e.sdkLogger()},
+		// On disk, so that the leak scan can search what Temporal stored.
+		DBFilename: e.TemporalDB(),
+		Stdout:     e.ServerLog,
+		Stderr:     e.ServerLog,
 	})
 	if err != nil {
 		t.Fatalf("start dev server: %v", err)
