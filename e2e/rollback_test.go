@@ -38,13 +38,15 @@ func TestBrokenDeployPathEscalates(t *testing.T) {
 	waitPhase(t, env, id, "escalated")
 	require.Equal(t, oldSecret, env.Secret(t), "the env file holds the previous secret again")
 	require.Equal(t, 200, u.me(t, before.Access), "the backend never left the old secret")
-	escalated := false
-	for _, m := range env.Notes.Messages() {
-		if m.Kind == "escalation" && strings.Contains(m.Text, "ROLLBACK FAILED") {
-			escalated = true
+	// The phase changes before the announcement activity completes: wait for it.
+	require.Eventually(t, func() bool {
+		for _, m := range env.Notes.Messages() {
+			if m.Kind == "escalation" && strings.Contains(m.Text, "ROLLBACK FAILED") {
+				return true
+			}
 		}
-	}
-	require.True(t, escalated, "the failed rollback is announced")
+		return false
+	}, 30*time.Second, 50*time.Millisecond, "the failed rollback is announced")
 
 	// A decision the run does not take now is denied and recorded.
 	out, err = env.Starter(t, "approve", id, "--as", "carol", "--comment", "meh")
