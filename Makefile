@@ -11,7 +11,7 @@ TEMPORAL_STAMP := $(BIN)/.temporal-$(TEMPORAL_CLI_VERSION)
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*') go.mod go.sum
 
-.PHONY: all tools build up demo test vet fmt-check unit fuzz bench clean
+.PHONY: all tools build up demo test test-faults vet fmt-check unit fuzz bench clean
 
 all: build
 
@@ -55,6 +55,10 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## test-faults: the fault suite alone (faults at every step, on the real stack); writes docs/reliability.md
+test-faults: tools build
+	set -o pipefail; TEMPORAL_DEBUG=1 AUTHOPS_BIN=$(BIN) AUTHOPS_RELIABILITY_REPORT=1 $(GO) test -race -count=1 -timeout 30m -run 'TestFault' -v ./e2e | grep -E '^(=== RUN|--- |PASS|FAIL|ok)'
 
 ## unit: the fast tests only (no dev server)
 unit:
