@@ -29,20 +29,9 @@ func (f *File) ImportOver(ctx context.Context, idempotencyKey, value string) (Ve
 	}
 	var out Version
 	err := f.update(ctx, func(s *state) (bool, error) {
-		if r := s.byKey(idempotencyKey); r != nil {
-			if r.Op != opImport {
-				return false, fmt.Errorf("key %q was used by %s of version %s: %w", idempotencyKey, r.Op, r.ID, ErrIdempotencyConflict)
-			}
-			same := r.Fingerprint == f.Fingerprint(value)
-			if r.Value != "" {
-				same = equalValues(r.Value, value)
-			}
-			if !same {
-				return false, fmt.Errorf("key %q imported version %s with a different value (fingerprint %s, got %s): %w",
-					idempotencyKey, r.ID, r.Fingerprint, f.Fingerprint(value), ErrIdempotencyConflict)
-			}
-			out = r.Version
-			return false, nil
+		if v, done, err := f.importedBefore(s, idempotencyKey, value); done {
+			out = v
+			return false, err
 		}
 		if p := s.byStage(StagePending); p != nil {
 			return false, fmt.Errorf("version %s (key %q) is pending; promote it or mark it failed first: %w", p.ID, p.IdempotencyKey, ErrPendingExists)

@@ -149,21 +149,9 @@ func (f *File) Import(ctx context.Context, idempotencyKey, value string) (Versio
 	}
 	var out Version
 	err := f.update(ctx, func(s *state) (bool, error) {
-		if r := s.byKey(idempotencyKey); r != nil {
-			if r.Op != opImport {
-				return false, fmt.Errorf("key %q was used by %s of version %s: %w", idempotencyKey, r.Op, r.ID, ErrIdempotencyConflict)
-			}
-			// A pruned value can only be compared by its keyed fingerprint.
-			same := r.Fingerprint == f.Fingerprint(value)
-			if r.Value != "" {
-				same = equalValues(r.Value, value)
-			}
-			if !same {
-				return false, fmt.Errorf("key %q imported version %s with a different value (fingerprint %s, got %s): %w",
-					idempotencyKey, r.ID, r.Fingerprint, f.Fingerprint(value), ErrIdempotencyConflict)
-			}
-			out = r.Version
-			return false, nil
+		if v, done, err := f.importedBefore(s, idempotencyKey, value); done {
+			out = v
+			return false, err
 		}
 		if c := s.byStage(StageCurrent); c != nil {
 			if !equalValues(c.Value, value) {
@@ -509,4 +497,26 @@ func ensureDir(dir string) error {
 		return fmt.Errorf("chmod store dir: %w", err)
 	}
 	return nil
+}
+
+// importedBefore answers a retried import: done reports that idempotencyKey was used before, and
+// then v is the version it imported, or err says why the retry does not match it.
+func (f *File) importedBefore(s *state, idempotencyKey, value string) (v Version, done bool, err error) {
+	r := s.byKey(idempotencyKey)
+	if r == nil {
+		return Version{}, false, nil
+	}
+	if r.Op != opImport {
+		return Version{}, true, fmt.Errorf("key %q was used by %s of version %s: %w", idempotencyKey, r.Op, r.ID, ErrIdempotencyConflict)
+	}
+	// A pruned value can only be compared by its keyed fingerprint.
+	same := r.Fingerprint == f.Fingerprint(value)
+	if r.Value != "" {
+		same = equalValues(r.Value, value)
+	}
+	if !same {
+		return Version{}, true, fmt.Errorf("key %q imported version %s with a different value (fingerprint %s, got %s): %w",
+			idempotencyKey, r.ID, r.Fingerprint, f.Fingerprint(value), ErrIdempotencyConflict)
+	}
+	return r.Version, true, nil
 }
