@@ -238,6 +238,17 @@ func StatementClaimID(nonce string) string { return "statement-" + nonce }
 // ClaimStatement is the claim of a start statement: its id is the claim, it does nothing else.
 func ClaimStatement(workflow.Context) error { return nil }
 
+// gateRules installs approve and reject, judged by the run's gate. The gate exists once the
+// policy is loaded, and no rule runs before that.
+func (in *intake) gateRules(g func() *gate) {
+	in.rules[contract.SignalApprove] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+		return g().approve(ctx, actor, d)
+	}
+	in.rules[contract.SignalReject] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+		return g().reject(ctx, actor, d)
+	}
+}
+
 // cancellable returns the run's main context, which a signed cancel from someone who may (per
 // the runbook's who) cancels. The run then stops as it would on a cancel from outside, with the
 // same compensation, and the timeline says who canceled and why.

@@ -76,12 +76,7 @@ func (e *invalidation) setup(ctx workflow.Context) (workflow.Context, error) {
 	e.dec.reload = e.loadPolicy
 	e.v = workflow.GetVersion(ctx, "decisions-as-updates", workflow.DefaultVersion, 1)
 	if e.v >= 1 {
-		e.dec.rules[contract.SignalApprove] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
-			return e.gate.approve(ctx, actor, d)
-		}
-		e.dec.rules[contract.SignalReject] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
-			return e.gate.reject(ctx, actor, d)
-		}
+		e.dec.gateRules(func() *gate { return e.gate })
 		e.dec.rules[contract.SignalLiftRestrictions] = e.liftRule
 		runCtx := e.dec.cancellable(ctx, func(actor string) bool {
 			return actor == e.in.RequestedBy || slices.Contains(e.policy.Approvers, actor)

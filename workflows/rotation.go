@@ -90,12 +90,7 @@ func (r *rotation) setup(ctx workflow.Context) (workflow.Context, error) {
 	r.dec.reload = r.loadPolicy
 	r.v = workflow.GetVersion(ctx, "decisions-as-updates", workflow.DefaultVersion, 1)
 	if r.v >= 1 {
-		r.dec.rules[contract.SignalApprove] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
-			return r.gate.approve(ctx, actor, d)
-		}
-		r.dec.rules[contract.SignalReject] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
-			return r.gate.reject(ctx, actor, d)
-		}
+		r.dec.gateRules(func() *gate { return r.gate })
 		r.dec.rules[contract.SignalRollback] = r.rollbackRule
 		r.dec.rules[contract.SignalResolve] = r.resolveRule
 		runCtx := r.dec.cancellable(ctx, func(actor string) bool {
