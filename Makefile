@@ -47,7 +47,9 @@ demo: tools build
 test: tools build vet fmt-check
 	@# TEMPORAL_DEBUG lifts the SDK's 1s deadlock detector: under -race on a loaded 2-core CI machine it
 	@# fires on healthy workflow code. Replay and determinism checks stay on.
-	TEMPORAL_DEBUG=1 AUTHOPS_BIN=$(BIN) $(GO) test -race -count=1 -timeout 30m ./...
+	@# go test prints each package's wall time; the total comes last.
+	@start=$$SECONDS; TEMPORAL_DEBUG=1 AUTHOPS_BIN=$(BIN) $(GO) test -race -count=1 -timeout 30m ./...; rc=$$?; \
+	echo "make test: go test took $$((SECONDS - start)) s"; exit $$rc
 
 vet:
 	$(GO) vet ./...
