@@ -325,6 +325,7 @@ func (e *invalidation) awaitApproval(ctx workflow.Context, remind func(ctx workf
 
 func (e *invalidation) finish(ctx workflow.Context) error {
 	e.dec.closing = true
+	e.rec.settle(ctx, e.res.Outcome)
 	e.rec.status.Outcome = e.res.Outcome
 	e.rec.phase("closed: " + e.res.Outcome)
 	e.res.ActiveControls = e.rec.status.Active

@@ -338,6 +338,7 @@ func (r *rotation) close(ctx workflow.Context, err error) (contract.RotationResu
 // finish writes the summary; failure outcomes fail the run so the Web UI shows them as failed.
 func (r *rotation) finish(ctx workflow.Context) (contract.RotationResult, error) {
 	r.dec.closing = true
+	r.rec.settle(ctx, r.res.Outcome)
 	r.rec.status.Outcome = r.res.Outcome
 	r.rec.phase("closed: " + r.res.Outcome)
 	r.res.Summary = fmt.Sprintf("Rotation of %s: %s.", r.in.Target, r.res.Outcome)

@@ -86,6 +86,16 @@ func (r *record) details() string {
 
 func (r *record) phase(p string) { r.status.Phase = p }
 
+// settle marks the steps still running when the run closes, so that a closed run never shows a
+// step in flight (a cancel while waiting for approval, say).
+func (r *record) settle(ctx workflow.Context, outcome string) {
+	for _, s := range r.status.Checklist {
+		if s.State == contract.StateRunning {
+			r.step(ctx, s.Name, contract.StateSkipped, "run closed: "+outcome)
+		}
+	}
+}
+
 // step sets a checklist item's state and puts it on the timeline.
 func (r *record) step(ctx workflow.Context, name, state, detail string) {
 	for i := range r.status.Checklist {

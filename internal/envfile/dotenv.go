@@ -345,6 +345,16 @@ func (d Dotenv) CheckWritable() error {
 		return d.wrap("check writable", fmt.Errorf("%s is not a regular file", path))
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return d.wrap("check writable", err)
+	case err == nil:
+		// An immutable or read-only file refuses to be opened for writing; opening it writes
+		// nothing. (A file bind-mounted on its own still cannot be renamed over, and is not caught.)
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return d.wrap("check writable", err)
+		}
+		if err := f.Close(); err != nil {
+			return d.wrap("check writable", err)
+		}
 	}
 	probe := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".authops-probe")
 	if err := atomicfile.Write(probe, []byte("probe\n"), atomicfile.Options{Perm: newFileMode}); err != nil {
