@@ -221,7 +221,16 @@ func (in CutoverInput) restrictions() []contract.RouteRestriction {
 // every restricted prefix answers its restricted status, and every critical endpoint answers its
 // expected status. A check that a restriction answers first (the privilege probe, a critical
 // endpoint under a restricted prefix) is deferred until the restriction is lifted.
-func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (probe.Results, error) {
+func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (rs probe.Results, err error) {
+	// Heartbeats, like Validate: a worker that dies mid-verification is noticed in seconds.
+	err = heartbeatWhile(ctx, "verifying the cutover of "+in.Target, func() error {
+		rs, err = a.verifyCutover(ctx, in)
+		return err
+	})
+	return rs, err
+}
+
+func (a *Activities) verifyCutover(ctx context.Context, in CutoverInput) (probe.Results, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
 		return nil, err

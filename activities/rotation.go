@@ -350,7 +350,17 @@ type ValidateInput struct {
 // check that the restriction answered first (the privilege probe under /admin) is deferred, not
 // passed. The backend's live control state never changes what is checked: a restriction the run
 // did not ask for fails the privilege probe instead of quietly replacing it.
-func (a *Activities) Validate(ctx context.Context, in ValidateInput) (probe.Results, error) {
+func (a *Activities) Validate(ctx context.Context, in ValidateInput) (rs probe.Results, err error) {
+	// Heartbeats, so that a worker that dies mid-validation is noticed in seconds, not at the
+	// one-minute start-to-close timeout.
+	err = heartbeatWhile(ctx, "validating "+in.Target, func() error {
+		rs, err = a.validate(ctx, in)
+		return err
+	})
+	return rs, err
+}
+
+func (a *Activities) validate(ctx context.Context, in ValidateInput) (probe.Results, error) {
 	t, store, err := a.targetStore(in.Target)
 	if err != nil {
 		return nil, err

@@ -95,7 +95,9 @@ func (e *invalidation) verify(ctx workflow.Context, rot contract.RotationResult)
 	e.rec.phase("verifying")
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		// The activity heartbeats every 2 s: a dead worker is noticed in 15 s, not a minute.
+		HeartbeatTimeout: 15 * time.Second,
+		RetryPolicy:      &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 	var rs contract.ProbeResults
 	in := activities.CutoverInput{Target: e.in.Target, RunID: e.runID, LiveVersionID: rot.New.ID, RetiredVersionID: rot.Previous.ID}

@@ -268,7 +268,9 @@ func (r *rotation) deploy(ctx workflow.Context) error {
 func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) error {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+		// The activity heartbeats every 2 s: a dead worker is noticed in 15 s, not a minute.
+		HeartbeatTimeout: 15 * time.Second,
+		RetryPolicy:      &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 	var results contract.ProbeResults
 	// Only the restrictions of the parent emergency run count: validation never reads the live

@@ -4,6 +4,9 @@
 package testenv
 
 import (
+	"strconv"
+	"syscall"
+
 	"github.com/authops/authops/contract"
 
 	"bytes"
@@ -11,6 +14,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +57,15 @@ type Options struct {
 	DeployDelay time.Duration
 	// DeployCommand replaces the redeploy with a shell command, e.g. "exit 1" for a broken deploy path.
 	DeployCommand string
+	// DeployFailures makes the first that many redeploys fail (exit 7); later ones work (after
+	// DeployDelay): a deploy path that is broken for the rotation and fixed for its rollback.
+	DeployFailures int
+	// ProbeDelay puts a proxy in front of the backend for the worker (base_url) that delays every
+	// request by this much, so a test can act in the middle of a validation.
+	ProbeDelay time.Duration
+	// DeployTimeout and ReadinessTimeout of the demo target's deployer (default 30s and 20s):
+	// short ones make a hanging deploy, or a backend that never gets healthy, fail in seconds.
+	DeployTimeout, ReadinessTimeout time.Duration
 }
 
 // Env is one running stack.
@@ -69,6 +84,7 @@ type Env struct {
 	// ServerLog holds what the dev server printed; its database is TemporalDB().
 	ServerLog *SyncBuffer
 	server    *testsuite.DevServer
+	probeURL  string
 	leak      *LeakScan
 	workflows func(r WorkflowRegistry)
 }
@@ -111,6 +127,12 @@ func Start(t testing.TB, o Options) *Env {
 	if o.ApprovalTimeout == 0 {
 		o.ApprovalTimeout = 2 * time.Minute
 	}
+	if o.DeployTimeout == 0 {
+		o.DeployTimeout = 30 * time.Second
+	}
+	if o.ReadinessTimeout == 0 {
+		o.ReadinessTimeout = 20 * time.Second
+	}
 	e := &Env{Bin: BinDir(t), Dir: t.TempDir(), Notes: &Recorder{}, BackendLog: &SyncBuffer{}, WorkerLog: &SyncBuffer{},
 		ServerLog: &SyncBuffer{}, workflows: o.Workflows}
 	for _, b := range []string{"temporal", "authbackend"} {
@@ -121,16 +143,7 @@ func Start(t testing.TB, o Options) *Env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:     filepath.Join(e.Bin, "temporal"),
-		LogLevel:         "error",
-		SearchAttributes: contract.SearchAttributes(),
-		ClientOptions:    &client.Options{Namespace: "default", Logger: e.sdkLogger()},
-		// On disk, so that the leak scan can search what Temporal stored.
-		DBFilename: e.TemporalDB(),
-		Stdout:     e.ServerLog,
-		Stderr:     e.ServerLog,
-	})
+	srv, err := testsuite.StartDevServer(ctx, e.serverOptions(""))
 	if err != nil {
 		t.Fatalf("start dev server: %v", err)
 	}
@@ -161,6 +174,9 @@ func Start(t testing.TB, o Options) *Env {
 	go func() { defer wg.Done(); _ = backend.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	e.WaitHealthy(t, 20*time.Second)
+	if o.ProbeDelay > 0 {
+		e.probeURL = slowProxy(t, e.BackendURL, o.ProbeDelay)
+	}
 
 	cfgPath := filepath.Join(e.Dir, "runbook.yaml")
 	if err := os.WriteFile(cfgPath, []byte(e.configYAML(o)), 0o600); err != nil {
@@ -191,6 +207,10 @@ func Start(t testing.TB, o Options) *Env {
 
 func (e *Env) configYAML(o Options) string {
 	bin := filepath.Join(e.Bin, "authbackend")
+	baseURL := e.BackendURL
+	if e.probeURL != "" {
+		baseURL = e.probeURL
+	}
 	// The demo people sign with the keys demoenv.Prepare generated in this test's demo dir.
 	var people strings.Builder
 	for _, name := range demoenv.People() {
@@ -208,8 +228,8 @@ func (e *Env) configYAML(o Options) string {
       kind: exec
       argv: %s
       dry_run_argv: [%s, --help]
-      timeout: 30s
-      readiness_timeout: 20s
+      timeout: %s
+      readiness_timeout: %s
     admin: {token: {file: %s}}
     probe:
       username: %s
@@ -229,7 +249,7 @@ func (e *Env) configYAML(o Options) string {
       - {method: GET, path: /auth/me, expected_status: 401}
       - {method: GET, path: /admin/users, as: user, expected_status: 403}
       - {method: GET, path: /admin/users, as: admin, expected_status: 200}
-%s`, people.String(), e.BackendURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, e.Paths.AdminTokenFile,
+%s`, people.String(), baseURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, o.DeployTimeout, o.ReadinessTimeout, e.Paths.AdminTokenFile,
 		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
 		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
 		demoenv.PersonAlice, demoenv.PersonBob, demoenv.PersonCarol,
@@ -241,10 +261,31 @@ func deployArgv(bin, pidFile string, o Options) string {
 	switch {
 	case o.DeployCommand != "":
 		return fmt.Sprintf("[/bin/sh, -c, %q]", o.DeployCommand)
+	case o.DeployFailures > 0:
+		count := pidFile + ".deploys"
+		return fmt.Sprintf("[/bin/sh, -c, %q]", fmt.Sprintf(
+			"n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s; "+
+				"if [ $n -le %[2]d ]; then echo deploy %[3]s broken >&2; exit 7; fi; sleep %[4]g; exec %[5]s",
+			count, o.DeployFailures, "$n", o.DeployDelay.Seconds(), restart))
 	case o.DeployDelay > 0:
 		return fmt.Sprintf("[/bin/sh, -c, %q]", fmt.Sprintf("sleep %g; exec %s", o.DeployDelay.Seconds(), restart))
 	}
 	return "[" + strings.ReplaceAll(restart, " ", ", ") + "]"
+}
+
+// slowProxy serves backend behind a proxy that waits delay before every request.
+func slowProxy(t testing.TB, backend string, delay time.Duration) string {
+	u, err := url.Parse(backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // StartWorkerProcess runs bin/worker against this stack, as `make up` does, and returns it so a
@@ -461,4 +502,59 @@ func (e *Env) CheckReplay(t testing.TB, workflowID, runID, name string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// serverOptions are the dev server's: on hostPort ("" for a free port), with its database on
+// disk, so that the leak scan can search what Temporal stored and a restart finds its runs.
+func (e *Env) serverOptions(hostPort string) testsuite.DevServerOptions {
+	return testsuite.DevServerOptions{
+		ExistingPath:     filepath.Join(e.Bin, "temporal"),
+		LogLevel:         "error",
+		SearchAttributes: contract.SearchAttributes(),
+		ClientOptions:    &client.Options{HostPort: hostPort, Namespace: "default", Logger: e.sdkLogger()},
+		DBFilename:       e.TemporalDB(),
+		Stdout:           e.ServerLog,
+		Stderr:           e.ServerLog,
+	}
+}
+
+// KillServer kills the dev server with SIGKILL, as a crash would, and starts it again on the same
+// port and database. Clients and workers reconnect on their own.
+func (e *Env) KillServer(t testing.TB) {
+	t.Helper()
+	db := e.TemporalDB()
+	pid := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), db) && strings.Contains(string(b), "start-dev") {
+			pid, _ = strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		}
+	}
+	if pid == 0 {
+		t.Fatal("kill server: no dev server process found for " + db)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill server: %v", err)
+	}
+	hostPort := e.server.FrontendHostPort()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", hostPort, 100*time.Millisecond)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("kill server: the port is still served")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	srv, err := testsuite.StartDevServer(ctx, e.serverOptions(hostPort))
+	if err != nil {
+		t.Fatalf("restart dev server on %s: %v", hostPort, err)
+	}
+	e.server = srv
+	t.Cleanup(func() { _ = srv.Stop() })
 }

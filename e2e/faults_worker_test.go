@@ -1,0 +1,291 @@
+package e2e
+
+// Issue 8, "worker killed at each step": the worker process dies (SIGKILL, no goodbye) at each
+// step boundary of a rotation in turn, a new worker starts, and the run must still finish right:
+// the right outcome, one current version with the previous kept, the env file on the store's
+// current value, the backend signing with it, no step applied twice and a complete timeline.
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/demoenv"
+	"github.com/authops/authops/internal/testenv"
+)
+
+// Checklist names of the rotation, as its status query shows them.
+const (
+	stepNameGenerate = "generate new secret in secret store"
+	stepNameUpdate   = "update JWT_SECRET in target environment"
+	stepNameRedeploy = "restart/redeploy backend"
+	stepNameValidate = "validate auth endpoints, login flow and new token issuance"
+)
+
+// workerKill is one kill point of the rotation.
+type workerKill struct {
+	// point completes "worker SIGKILL <point>".
+	point string
+	opts  testenv.Options
+	// reached says the run is at the point: the worker is killed as soon as it returns true.
+	reached func(t *testing.T, env *testenv.Env, id, oldSecret string) bool
+	// rolledBack: the run fails on purpose and must end rolled back.
+	rolledBack bool
+	// retried: the kill lands inside an activity, which the new worker must run again.
+	retried bool
+}
+
+func TestFaultWorkerKilledAfterSecretCreated(t *testing.T) {
+	runWorkerKill(t, workerKill{
+		point: "after the new secret was created (pending version in the store)",
+		reached: func(t *testing.T, env *testenv.Env, _, _ string) bool {
+			return len(byStage(readStore(t, env), "pending")) == 1
+		},
+	})
+}
+
+func TestFaultWorkerKilledAfterEnvWritten(t *testing.T) {
+	runWorkerKill(t, workerKill{
+		point: "after the env file was written (before the redeploy)",
+		reached: func(t *testing.T, env *testenv.Env, _, oldSecret string) bool {
+			s, ok := envSecret(env)
+			return ok && s != oldSecret
+		},
+	})
+}
+
+func TestFaultWorkerKilledMidRedeploy(t *testing.T) {
+	runWorkerKill(t, workerKill{
+		point: "in the middle of the redeploy",
+		opts:  testenv.Options{DeployDelay: 3 * time.Second},
+		reached: func(t *testing.T, env *testenv.Env, id, _ string) bool {
+			return stepIs(t, env, id, stepNameUpdate, contract.StateDone)
+		},
+		retried: true,
+	})
+}
+
+func TestFaultWorkerKilledMidValidation(t *testing.T) {
+	runWorkerKill(t, workerKill{
+		point: "in the middle of the validation",
+		// Every probe request waits 300ms: a validation takes seconds, long enough to die in.
+		opts: testenv.Options{ProbeDelay: 300 * time.Millisecond},
+		reached: func(t *testing.T, env *testenv.Env, id, _ string) bool {
+			return stepIs(t, env, id, stepNameRedeploy, contract.StateDone)
+		},
+		retried: true,
+	})
+}
+
+func TestFaultWorkerKilledMidCompensation(t *testing.T) {
+	runWorkerKill(t, workerKill{
+		point: "in the middle of the compensation (rollback after a failed redeploy)",
+		// Both attempts of the rotation's redeploy fail; the rollback's redeploy works, slowly.
+		opts: testenv.Options{DeployFailures: 2, DeployDelay: 3 * time.Second},
+		reached: func(t *testing.T, env *testenv.Env, id, _ string) bool {
+			return countEvents(timelineOf(t, env, id), "authops", "rollback", "started") > 0
+		},
+		rolledBack: true,
+	})
+}
+
+// runWorkerKill rotates the demo target with a bin/worker process, kills it at the point, starts
+// a new one and checks how the run ends.
+func runWorkerKill(t *testing.T, k workerKill) {
+	started := time.Now()
+	o := k.opts
+	o.NoWorker = true
+	o.ObservationWindow = time.Second
+	env := startStack(t, o)
+	first := env.StartWorkerProcess(t)
+
+	oldSecret := env.Secret(t)
+	u := newUser(t, env, demoenv.UserDemo)
+	before := u.login(t)
+
+	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
+	require.NoError(t, err, out)
+	id := strings.TrimSpace(out)
+	waitPhase(t, env, id, "waiting for approval")
+	out, err = env.Starter(t, "approve", id, "--as", "bob")
+	require.NoError(t, err, out)
+
+	killAt(t, env, id, first, k.point, func() bool { return k.reached(t, env, id, oldSecret) })
+	env.StartWorkerProcess(t)
+
+	res := waitResult[contract.RotationResult](t, env, id)
+	checked := []string{"outcome " + res.Outcome}
+	if k.rolledBack {
+		require.Equal(t, contract.OutcomeRolledBack, res.Outcome, res.Summary)
+		checkRolledBackOnce(t, env, id, oldSecret)
+		checked = append(checked, "one current version (the old secret again), the run's one new version failed")
+		checkEnvMatchesStore(t, env)
+		checkBackendSigns(t, env, u, before.Access, true)
+		checked = append(checked, "env file = store current", "fresh login 200, old token still 200")
+		evs := timelineOf(t, env, id)
+		for _, c := range []string{"compensate: restore previous secret", "compensate: mark new version failed"} {
+			require.Equal(t, 1, countEvents(evs, "authops", c, contract.StateDone), "%s done once: %+v", c, evs)
+		}
+		require.Equal(t, 1, countEvents(evs, "authops", "rollback", "started"), "one rollback")
+		checked = append(checked, "each compensation done once")
+	} else {
+		require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
+		require.NotEqual(t, oldSecret, env.Secret(t))
+		checkRotatedOnce(t, env, id, oldSecret)
+		checked = append(checked, "one current version, previous kept", "exactly one new version created")
+		checkEnvMatchesStore(t, env)
+		checkBackendSigns(t, env, u, before.Access, false)
+		checked = append(checked, "env file = store current", "fresh login 200, old token 401")
+	}
+	checkTimelineComplete(t, env, id)
+	checked = append(checked, "timeline closed, no step left running or done twice")
+	hist := testenv.Searchable(t, env.History(t, id))
+	if k.retried {
+		require.Contains(t, hist, `"attempt": 2`, "the killed activity ran again on the new worker")
+		checked = append(checked, "killed activity retried on the new worker")
+	}
+	scan := env.LeakScan(t)
+	scan.Value("old secret", oldSecret)
+	scan.Value("new secret", env.Secret(t))
+	scan.Value("old token", before.Access)
+	scan.History(id)
+	scan.Check(t)
+	checked = append(checked, "no secret or token leaked")
+	reportFault(t, "worker SIGKILL "+k.point, res.Outcome, checked...)
+	t.Logf("%s: %s in %s", k.point, res.Outcome, time.Since(started).Round(100*time.Millisecond))
+}
+
+// killAt polls the run every 25ms until reached, then kills the worker with SIGKILL and waits
+// for it to be gone. The run must not close before the point.
+func killAt(t *testing.T, env *testenv.Env, id string, w *exec.Cmd, point string, reached func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !reached() {
+		if time.Now().After(deadline) {
+			st, _ := queryStatus(t, env, id)
+			t.Fatalf("run never got %s: %+v\n%s", point, st, env.WorkerLog.String())
+		}
+		if st, err := queryStatus(t, env, id); err == nil && st.Outcome != "" {
+			t.Fatalf("run closed (%s) before %s: %+v", st.Outcome, point, st)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	require.NoError(t, w.Process.Signal(syscall.SIGKILL))
+	_ = w.Wait()
+	t.Logf("worker killed %s", point)
+}
+
+// stepIs says whether the run's checklist item name is in state.
+func stepIs(t *testing.T, env *testenv.Env, id, name, state string) bool {
+	st, err := queryStatus(t, env, id)
+	return err == nil && stepState(st, name) == state
+}
+
+// envSecret reads the env file's JWT_SECRET without failing the test (ok false if none).
+func envSecret(env *testenv.Env) (string, bool) {
+	b, err := os.ReadFile(env.Paths.EnvFile)
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "JWT_SECRET="); ok {
+			return strings.Trim(v, `"'`), true
+		}
+	}
+	return "", false
+}
+
+// Checklist names of the emergency invalidation.
+const (
+	stepNameRevoke = "invalidate active sessions (logout policy)"
+	stepNameRotate = "rotate secret and redeploy backend"
+)
+
+func TestFaultWorkerKilledInvalidationAfterRevoke(t *testing.T) {
+	runInvalidationKill(t, workerKill{
+		point: "after the emergency run revoked the sessions",
+		reached: func(t *testing.T, env *testenv.Env, id, _ string) bool {
+			return stepIs(t, env, id, stepNameRevoke, contract.StateDone)
+		},
+	})
+}
+
+func TestFaultWorkerKilledInvalidationMidRedeploy(t *testing.T) {
+	runInvalidationKill(t, workerKill{
+		point: "in the middle of the emergency rotation's redeploy",
+		opts:  testenv.Options{DeployDelay: 3 * time.Second},
+		reached: func(t *testing.T, env *testenv.Env, _, _ string) bool {
+			return stepIs(t, env, contract.RotationID("demo"), stepNameUpdate, contract.StateDone)
+		},
+		retried: true,
+	})
+}
+
+func TestFaultWorkerKilledInvalidationAfterRotation(t *testing.T) {
+	runInvalidationKill(t, workerKill{
+		point: "after the emergency rotation finished (before the verification)",
+		reached: func(t *testing.T, env *testenv.Env, id, _ string) bool {
+			return stepIs(t, env, id, stepNameRotate, contract.StateDone)
+		},
+	})
+}
+
+// runInvalidationKill runs an emergency invalidation (no route restrictions) with a bin/worker
+// process, kills it at the point, starts a new one and checks how the run and its child
+// rotation end.
+func runInvalidationKill(t *testing.T, k workerKill) {
+	started := time.Now()
+	o := k.opts
+	o.NoWorker = true
+	o.ObservationWindow = time.Second
+	env := startStack(t, o)
+	first := env.StartWorkerProcess(t)
+
+	oldSecret := env.Secret(t)
+	u := newUser(t, env, demoenv.UserDemo)
+	before := u.login(t)
+
+	out, err := env.Starter(t, "invalidate", "--target", "demo", "--reason", "worker fault test", "--requested-by", "alice")
+	require.NoError(t, err, out)
+	id := strings.TrimSpace(out)
+	waitPhase(t, env, id, "waiting for go-ahead")
+	out, err = env.Starter(t, "approve", id, "--as", "bob", "--comment", "go")
+	require.NoError(t, err, out)
+
+	killAt(t, env, id, first, k.point, func() bool { return k.reached(t, env, id, oldSecret) })
+	env.StartWorkerProcess(t)
+
+	res := waitResult[contract.InvalidationResult](t, env, id)
+	require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
+	require.Equal(t, contract.OutcomeCompleted, res.RotationOutcome)
+	checked := []string{"outcome completed, emergency rotation completed"}
+	rot := contract.RotationID("demo")
+	require.NotEqual(t, oldSecret, env.Secret(t))
+	checkRotatedOnce(t, env, rot, oldSecret)
+	checked = append(checked, "one current version, previous kept", "exactly one new version created")
+	checkEnvMatchesStore(t, env)
+	checkBackendSigns(t, env, u, before.Access, false)
+	checked = append(checked, "env file = store current", "fresh login 200, old token 401")
+	checkTimelineComplete(t, env, id)
+	checkTimelineComplete(t, env, rot)
+	checked = append(checked, "timelines of the run and its rotation closed, no step left running or done twice")
+	if k.retried {
+		require.Contains(t, testenv.Searchable(t, env.History(t, rot)), `"attempt": 2`, "the killed activity ran again on the new worker")
+		checked = append(checked, "killed activity retried on the new worker")
+	}
+	scan := env.LeakScan(t)
+	scan.Value("old secret", oldSecret)
+	scan.Value("new secret", env.Secret(t))
+	scan.Value("old token", before.Access)
+	scan.History(id, rot)
+	scan.Check(t)
+	checked = append(checked, "no secret or token leaked")
+	reportFault(t, "worker SIGKILL "+k.point, res.Outcome, checked...)
+	t.Logf("%s: %s in %s", k.point, res.Outcome, time.Since(started).Round(100*time.Millisecond))
+}
