@@ -143,7 +143,7 @@ func (a *Activities) deployer(t *config.Target, redact ...string) deployer {
 }
 
 func (a *Activities) probe(t *config.Target) probe.Target {
-	return probe.Target{BaseURL: t.BaseURL, Client: a.HTTP, AdminPath: t.Probe.AdminPath}
+	return probe.Target{BaseURL: t.BaseURL, Client: a.HTTP, AdminPath: t.Probe.AdminPath, Timeout: t.Probe.Timeout.D()}
 }
 
 func (a *Activities) credentials(t *config.Target) (probe.Credentials, error) {

@@ -71,6 +71,7 @@ type fixture struct {
 	healthz     atomic.Int64 // /healthz requests
 	unhealthyN  atomic.Int64 // answer 503 to this many /healthz requests first
 	neverHealth atomic.Bool
+	busyLogins  atomic.Int64 // answer 503 to this many logins first
 
 	mu      sync.Mutex
 	results []string // JSON of every activity result and error text
@@ -281,6 +282,10 @@ func (f *fixture) backend() http.Handler {
 		_, _ = io.WriteString(w, `{"status":"ok","pid":1}`)
 	})
 	mux.HandleFunc("POST /auth/token", func(w http.ResponseWriter, r *http.Request) {
+		if f.busyLogins.Add(-1) >= 0 {
+			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
+			return
+		}
 		var in struct{ Username, Password string }
 		if json.NewDecoder(r.Body).Decode(&in) != nil || in.Username != "probe" || in.Password != probePassword {
 			http.Error(w, `{"error":"invalid_credentials"}`, http.StatusUnauthorized)
@@ -1009,4 +1014,18 @@ func TestPreCheck_WritableEnvSinkPasses(t *testing.T) {
 	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
 	require.True(t, checkByName(t, res, "env sink writable").OK)
 	require.Equal(t, envHead+"JWT_SECRET="+f.initial+"\n"+envTail, f.envFile(), "the check changed nothing")
+}
+
+// A backend that misses one probe does not fail the pre-checks: the probe is tried again. Two
+// misses in a row do.
+func TestPreCheck_ProbeRetriedOnce(t *testing.T) {
+	f := newFixture(t)
+	f.busyLogins.Store(1)
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.True(t, checkByName(t, res, "backend healthy and probe login works").OK, "%+v", res.Checks)
+
+	f.busyLogins.Store(2)
+	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-2", NoAdopt: true}))
+	require.False(t, checkByName(t, res, "backend healthy and probe login works").OK)
 }

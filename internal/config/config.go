@@ -93,11 +93,13 @@ type Admin struct {
 
 // Probe holds the credentials of the account used to check the login flow.
 type Probe struct {
-	Username      string `yaml:"username"`
-	Password      Ref    `yaml:"password"`
-	AdminPath     string `yaml:"admin_path"`
-	AdminUsername string `yaml:"admin_username"`
-	AdminPassword Ref    `yaml:"admin_password"`
+	// Timeout bounds each probe request (default 5s): a loaded backend may need more.
+	Timeout       Duration `yaml:"timeout"`
+	Username      string   `yaml:"username"`
+	Password      Ref      `yaml:"password"`
+	AdminPath     string   `yaml:"admin_path"`
+	AdminUsername string   `yaml:"admin_username"`
+	AdminPassword Ref      `yaml:"admin_password"`
 }
 
 // Claims is the shape of the tokens the backend issues, for minting verification tokens.

@@ -34,6 +34,8 @@ type Target struct {
 	// rejection into a 200.
 	Client    *http.Client
 	AdminPath string // default /admin/users
+	// Timeout bounds each request of the default client (0: 5s); the target's config sets it.
+	Timeout time.Duration
 }
 
 const (
@@ -224,8 +226,12 @@ func (t Target) client() *http.Client {
 	if t.Client != nil {
 		return t.Client
 	}
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
 	return &http.Client{
-		Timeout:       defaultTimeout,
+		Timeout:       timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -191,4 +192,21 @@ func assertNoSecrets(t *testing.T, rs Results, secrets ...string) {
 	}
 	// Every JWT starts with base64url of `{"`.
 	assert.NotContains(t, s, "eyJ")
+}
+
+// The target's configured timeout bounds each probe request of the default client.
+func TestTargetTimeoutFromConfig(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer slow.Close()
+	short := Target{BaseURL: slow.URL, Timeout: 50 * time.Millisecond}
+	if r := short.Health(context.Background()); r.OK {
+		t.Fatalf("a 50ms timeout let a 300ms answer through: %+v", r)
+	}
+	long := Target{BaseURL: slow.URL, Timeout: 2 * time.Second}
+	if r := long.Health(context.Background()); !r.OK {
+		t.Fatalf("a 2s timeout refused a 300ms answer: %+v", r)
+	}
 }
