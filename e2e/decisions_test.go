@@ -127,6 +127,9 @@ func TestOneEmergencyRunPerTarget(t *testing.T) {
 	out, err = env.Starter(t, "reject", id, "--as", "bob", "--comment", "drill over")
 	require.NoError(t, err, out)
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, nil))
+	scan := env.LeakScan(t)
+	scan.History(id, foreign)
+	scan.Check(t)
 }
 
 // TestBreakGlassNeedsTheRequestersKey: break glass skips the second person, so it must come from
@@ -247,4 +250,5 @@ func TestStartStatementCountsOnce(t *testing.T) {
 	err = run.Get(ctx, nil)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "replayed statement")
+	env.LeakScan(t).Check(t)
 }

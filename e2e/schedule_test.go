@@ -70,4 +70,7 @@ func TestScheduledRotation(t *testing.T) {
 	out, err = env.Starter(t, "schedule-rotation", "--target", "demo", "--delete")
 	require.NoError(t, err, out)
 	env.CheckReplay(t, id, "", "rotation-scheduled")
+	scan := env.LeakScan(t)
+	scan.History(id)
+	scan.Check(t)
 }

@@ -58,6 +58,11 @@ func TestRunInFlightNeedsSignedDecisionAfterUpgrade(t *testing.T) {
 	require.Equal(t, "bob", res.ApprovedBy)
 	requireTimeline(t, res.Timeline, "bob", contract.SignalApprove, "accepted")
 	env.CheckReplay(t, id, "", "rotation-upgraded-in-flight")
+	// The old worker's log is the worker log too: it ran with the same secrets.
+	scan := env.LeakScan(t)
+	scan.History(id)
+	scan.Place("approve output", out)
+	scan.Check(t)
 }
 
 // buildOldWorker builds the worker of preUpdatesCommit from this repository's history, and a
