@@ -28,12 +28,7 @@ func TestWorkerCrashMidDeploy(t *testing.T) {
 	u := newUser(t, env, demoenv.UserDemo)
 	before := u.login(t)
 
-	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
-	require.NoError(t, err, out)
-	id := strings.TrimSpace(out)
-	waitPhase(t, env, id, "waiting for approval")
-	out, err = env.Starter(t, "approve", id, "--as", "bob")
-	require.NoError(t, err, out)
+	id := approvedRotation(t, env)
 
 	// Wait until the new secret is written and the (slow) redeploy is under way, then crash.
 	require.Eventually(t, func() bool {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,12 +26,7 @@ func TestFaultServerKilledMidRedeploy(t *testing.T) {
 	u := newUser(t, env, demoenv.UserDemo)
 	before := u.login(t)
 
-	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
-	require.NoError(t, err, out)
-	id := strings.TrimSpace(out)
-	waitPhase(t, env, id, "waiting for approval")
-	out, err = env.Starter(t, "approve", id, "--as", "bob")
-	require.NoError(t, err, out)
+	id := approvedRotation(t, env)
 	require.Eventually(t, func() bool {
 		st, err := queryStatus(t, env, id)
 		return err == nil && stepState(st, "update JWT_SECRET in target environment") == contract.StateDone

@@ -109,12 +109,7 @@ func runWorkerKill(t *testing.T, k workerKill) {
 	u := newUser(t, env, demoenv.UserDemo)
 	before := u.login(t)
 
-	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
-	require.NoError(t, err, out)
-	id := strings.TrimSpace(out)
-	waitPhase(t, env, id, "waiting for approval")
-	out, err = env.Starter(t, "approve", id, "--as", "bob")
-	require.NoError(t, err, out)
+	id := approvedRotation(t, env)
 
 	killAt(t, env, id, first, k.point, func() bool { return k.reached(t, env, id, oldSecret) })
 	env.StartWorkerProcess(t)

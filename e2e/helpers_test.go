@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,4 +126,17 @@ func signStatement(t *testing.T, env *testenv.Env, actor, workflowID, firstRunID
 	})
 	require.NoError(t, err)
 	return &signed
+}
+
+// approvedRotation has alice request a rotation of demo through the CLI and bob approve it, and
+// returns the run's id.
+func approvedRotation(t *testing.T, env *testenv.Env) string {
+	t.Helper()
+	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
+	require.NoError(t, err, out)
+	id := strings.TrimSpace(out)
+	waitPhase(t, env, id, "waiting for approval")
+	out, err = env.Starter(t, "approve", id, "--as", "bob")
+	require.NoError(t, err, out)
+	return id
 }

@@ -28,12 +28,7 @@ func TestBrokenDeployPathEscalates(t *testing.T) {
 	u := newUser(t, env, demoenv.UserDemo)
 	before := u.login(t)
 
-	out, err := env.Starter(t, "rotate", "--target", "demo", "--requested-by", "alice")
-	require.NoError(t, err, out)
-	id := strings.TrimSpace(out)
-	waitPhase(t, env, id, "waiting for approval")
-	out, err = env.Starter(t, "approve", id, "--as", "bob")
-	require.NoError(t, err, out)
+	id := approvedRotation(t, env)
 
 	waitPhase(t, env, id, "escalated")
 	require.Equal(t, oldSecret, env.Secret(t), "the env file holds the previous secret again")
@@ -49,7 +44,7 @@ func TestBrokenDeployPathEscalates(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "the failed rollback is announced")
 
 	// A decision the run does not take now is denied and recorded.
-	out, err = env.Starter(t, "approve", id, "--as", "carol", "--comment", "meh")
+	out, err := env.Starter(t, "approve", id, "--as", "carol", "--comment", "meh")
 	require.Error(t, err, out)
 	require.Contains(t, out, "denied")
 	out, err = env.Starter(t, "resolve", id, "--as", "bob", "--comment", "deploy path fixed by hand, target verified")
