@@ -35,9 +35,15 @@ var (
 // lift-restrictions, cancel), sent as an Update (the sender gets the run's answer) or as a signal.
 // Only a valid Statement makes it count; Actor is what the sender typed and is shown, never trusted.
 type Decision struct {
-	Actor     string           `json:"actor"`
-	Comment   string           `json:"comment,omitempty"`
+	Actor   string `json:"actor"`
+	Comment string `json:"comment,omitempty"`
+	// Args is a decision's canonical JSON arguments (an incident's contain request, the action an
+	// approve names); the statement signs DecisionText(Comment, Args).
+	Args      string           `json:"args,omitempty"`
 	Statement *SignedStatement `json:"statement,omitempty"`
+	// Start is a signed start for the child run the decision starts (an incident's invalidate
+	// or rotate): the child verifies it as any start.
+	Start *SignedStatement `json:"start,omitempty"`
 }
 
 // ErrTypeDecisionDenied is the ApplicationError type of a refused decision; its details hold the
@@ -63,7 +69,8 @@ func RotationID(target string) string { return "rotation-" + target }
 // SearchAttributes lists every key, for registering them.
 func SearchAttributes() temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(
-		AttrTarget.ValueSet(""), AttrRunbook.ValueSet(""), AttrBreakGlass.ValueSet(false))
+		AttrTarget.ValueSet(""), AttrRunbook.ValueSet(""), AttrBreakGlass.ValueSet(false),
+		AttrFrozenTargets.ValueSet(nil))
 }
 
 // Workflow type names, for clients that start runs without linking the workflow code.

@@ -33,7 +33,15 @@ type Policy struct {
 	ApprovalValidity time.Duration `json:"approval_validity,omitempty"`
 	// MaxWindowAhead bounds how far ahead a rotation window may start.
 	MaxWindowAhead time.Duration `json:"max_window_ahead,omitempty"`
+	// Freeze is what a rotation does on a target an incident froze: FreezeRefuse or FreezeWait.
+	Freeze string `json:"freeze,omitempty"`
 }
+
+// Freeze modes of a target.
+const (
+	FreezeRefuse = "refuse"
+	FreezeWait   = "wait"
+)
 
 // Check is one pre-rotation check.
 type Check struct {

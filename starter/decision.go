@@ -125,7 +125,7 @@ func sendDecision(ctx context.Context, c decisionClient, sign signFunc, id, runI
 	if firstRunID == "" {
 		return decisionAnswer{}, fmt.Errorf("the server did not report the first run id of %s, which a signed decision names; nothing was sent", id)
 	}
-	d.Statement, err = sign(id, firstRunID, name, d.Comment)
+	d.Statement, err = sign(id, firstRunID, name, contract.DecisionText(d.Comment, d.Args))
 	if err != nil {
 		return decisionAnswer{}, err
 	}

@@ -135,7 +135,7 @@ func (in *intake) verify(ctx workflow.Context, action string, d contract.Decisio
 		info := workflow.GetInfo(ctx)
 		v, err := statement.Verify(d.Statement, in.people, in.gatewayKeys, statement.Expect{
 			Namespace: info.Namespace, WorkflowID: info.WorkflowExecution.ID, FirstRunID: info.FirstRunID,
-			Action: action, Comment: d.Comment, Now: workflow.Now(ctx),
+			Action: action, Comment: contract.DecisionText(d.Comment, d.Args), Now: workflow.Now(ctx),
 		})
 		switch {
 		case err != nil:

@@ -1,0 +1,480 @@
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// WorkflowAuthIncident is runbook 1's workflow type.
+const WorkflowAuthIncident = "AuthIncident"
+
+// ActionStartIncident is the action of an incident's signed start.
+const ActionStartIncident = "start:auth-incident"
+
+// Incident decisions (Updates). approve, reject, resolve and cancel keep their shared names;
+// approve and reject name the pending action in Args ({"action":"a2"}).
+const (
+	UpdateOwner    = "owner"
+	UpdateNote     = "note"
+	UpdateSeverity = "severity"
+	UpdateContain  = "contain"
+	UpdateVerify   = "verify"
+	// UpdateChildClosed is how a child run (an emergency invalidation or a rotation the incident
+	// started) reports its outcome to the incident, addressed by workflow id, so that the report
+	// survives the incident's continue-as-new.
+	UpdateChildClosed = "child-closed"
+	// QueryIncident answers IncidentStatus; QueryFrozen the targets the incident freezes.
+	QueryIncident = "incident"
+	QueryFrozen   = "frozen"
+)
+
+// AttrFrozenTargets lists the targets a running incident freezes. Rotations, the starter's
+// `freeze status` and the gateway's /freeze read it from Temporal's visibility store.
+var AttrFrozenTargets = temporal.NewSearchAttributeKeyKeywordList("AuthopsFrozenTargets")
+
+// Triggers of runbook 1.
+var IncidentTriggers = []string{"credential-stuffing", "unusual-login", "auth-error-spike", "impersonation", "other"}
+
+// Severities, lowest first.
+var Severities = []string{"low", "medium", "high", "critical"}
+
+// IncidentSources are where a declaration may come from.
+var IncidentSources = []string{"cli", "slack", "alert"}
+
+// Containment kinds.
+const (
+	ContainLogoutAll    = "logout-all"
+	ContainLogoutUsers  = "logout-users"
+	ContainDenyCIDR     = "deny-cidr"
+	ContainLogLevel     = "log-level"
+	ContainRequireReset = "require-reset"
+	ContainInvalidate   = "invalidate"
+	ContainRotate       = "rotate"
+)
+
+// ContainKinds lists every containment action.
+var ContainKinds = []string{ContainLogoutAll, ContainLogoutUsers, ContainDenyCIDR, ContainLogLevel,
+	ContainRequireReset, ContainInvalidate, ContainRotate}
+
+// Incident outcomes.
+const (
+	OutcomeResolved = "resolved"
+)
+
+// Incident checklist steps, in order (the runbook's first 15 minutes, then verify and resolve).
+const (
+	StepDeclare  = "declare and assign an owner"
+	StepFreeze   = "freeze auth-related deployments and config changes"
+	StepSnapshot = "snapshot environment and auth settings"
+	StepConfirm  = "confirm auth endpoints are reachable and healthy"
+	StepTimeline = "keep the UTC timeline"
+	StepContain  = "contain"
+	StepVerify   = "verify"
+	StepResolve  = "resolve and report"
+)
+
+// IncidentFirstSteps are the steps the 15-minute clock waits for.
+var IncidentFirstSteps = []string{StepDeclare, StepFreeze, StepSnapshot, StepConfirm}
+
+var incidentIDPattern = regexp.MustCompile(`^incident-[a-z0-9-]{1,40}$`)
+
+// CheckIncidentID refuses an id that is not incident-[a-z0-9-]{1,40}, so that an incident can
+// never take the id of another runbook's run.
+func CheckIncidentID(id string) error {
+	if !incidentIDPattern.MatchString(id) {
+		return fmt.Errorf("incident id %q must match incident-[a-z0-9-]{1,40}", CleanText(id))
+	}
+	return nil
+}
+
+// IncidentInput starts an AuthIncident.
+type IncidentInput struct {
+	Trigger  string `json:"trigger"`
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Reporter string `json:"reporter"`
+	Source   string `json:"source"`
+	// Targets are the affected targets; empty means every target in the config.
+	Targets []string `json:"targets,omitempty"`
+	// Statement is the reporter's signed start: action ActionStartIncident, comment the summary.
+	Statement *SignedStatement `json:"statement,omitempty"`
+	// State is the incident carried across continue-as-new; nil at declaration.
+	State *IncidentState `json:"state,omitempty"`
+}
+
+// Validate checks a declaration; the starter and the workflow both call it.
+func (in IncidentInput) Validate() error {
+	var errs []error
+	if !slices.Contains(IncidentTriggers, in.Trigger) {
+		errs = append(errs, fmt.Errorf("trigger must be one of %s, got %q", strings.Join(IncidentTriggers, ", "), CleanText(in.Trigger)))
+	}
+	if !slices.Contains(Severities, in.Severity) {
+		errs = append(errs, fmt.Errorf("severity must be one of %s, got %q", strings.Join(Severities, ", "), CleanText(in.Severity)))
+	}
+	if !slices.Contains(IncidentSources, in.Source) {
+		errs = append(errs, fmt.Errorf("source must be one of %s, got %q", strings.Join(IncidentSources, ", "), CleanText(in.Source)))
+	}
+	if strings.TrimSpace(in.Summary) == "" {
+		errs = append(errs, errors.New("summary is required"))
+	}
+	if strings.TrimSpace(in.Reporter) == "" {
+		errs = append(errs, errors.New("reporter is required"))
+	}
+	errs = append(errs, CheckText("summary", in.Summary), CheckText("reporter", in.Reporter), CheckNote(in.Summary))
+	for _, t := range in.Targets {
+		errs = append(errs, CheckText("target", t))
+	}
+	return errors.Join(errs...)
+}
+
+// MaxNote is the longest note (and summary) an incident takes.
+const MaxNote = 4 << 10
+
+// CheckNote refuses a note over MaxNote bytes or with control characters.
+func CheckNote(s string) error {
+	if len(s) > MaxNote {
+		return fmt.Errorf("text is %d bytes; the limit is %d (4 KiB)", len(s), MaxNote)
+	}
+	return CheckText("text", s)
+}
+
+// ContainRequest is one containment action, asked for by the owner (Decision.Args of a contain).
+type ContainRequest struct {
+	Kind string `json:"kind"`
+	// Target is required for invalidate and rotate when the incident affects several targets;
+	// the other kinds apply to every affected target when it is empty.
+	Target string   `json:"target,omitempty"`
+	Users  []string `json:"users,omitempty"`
+	CIDRs  []string `json:"cidrs,omitempty"`
+	// TTL lifts a denied range on its own; zero keeps it until resolve.
+	TTL   time.Duration `json:"ttl,omitempty"`
+	Level string        `json:"level,omitempty"`
+	// Force lets a range through that would lock out everyone or the worker's own probes.
+	Force bool `json:"force,omitempty"`
+	// Restrict are route prefixes an invalidation closes meanwhile, for RestrictTTL.
+	Restrict    []string      `json:"restrict,omitempty"`
+	RestrictTTL time.Duration `json:"restrict_ttl,omitempty"`
+	Reason      string        `json:"reason,omitempty"`
+}
+
+// LogLevels the control API takes.
+var LogLevels = []string{"debug", "info", "warn", "error"}
+
+var userPattern = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,64}$`)
+
+// Validate checks a request's shape; whether its target and users exist is the run's to judge.
+func (r ContainRequest) Validate() error {
+	var errs []error
+	need := func(ok bool, msg string) {
+		if !ok {
+			errs = append(errs, errors.New(msg))
+		}
+	}
+	switch r.Kind {
+	case ContainLogoutAll:
+	case ContainLogoutUsers, ContainRequireReset:
+		need(len(r.Users) > 0, r.Kind+" needs at least one user")
+		for _, u := range r.Users {
+			need(userPattern.MatchString(u), fmt.Sprintf("user %q is not a user name", CleanText(u)))
+		}
+	case ContainDenyCIDR:
+		need(len(r.CIDRs) > 0, "deny-cidr needs at least one CIDR")
+		need(r.TTL >= 0, "ttl must not be negative")
+	case ContainLogLevel:
+		need(slices.Contains(LogLevels, r.Level), fmt.Sprintf("log level must be one of %s, got %q", strings.Join(LogLevels, ", "), CleanText(r.Level)))
+	case ContainInvalidate, ContainRotate:
+		if len(r.Restrict) > 0 {
+			if err := ValidatePrefixes(r.Restrict); err != nil {
+				errs = append(errs, fmt.Errorf("restrict: %w", err))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown action %q (known: %s)", CleanText(r.Kind), strings.Join(ContainKinds, ", ")))
+	}
+	errs = append(errs, CheckText("reason", r.Reason), CheckText("target", r.Target))
+	return errors.Join(errs...)
+}
+
+// Undoable reports whether a measure of this kind is temporary and undone at resolve.
+func (r ContainRequest) Undoable() bool {
+	return r.Kind == ContainDenyCIDR || r.Kind == ContainLogLevel
+}
+
+// Describe says what the request does, for the timeline.
+func (r ContainRequest) Describe() string {
+	s := r.Kind
+	switch r.Kind {
+	case ContainLogoutUsers, ContainRequireReset:
+		s += " " + strings.Join(r.Users, ",")
+	case ContainDenyCIDR:
+		s += " " + strings.Join(r.CIDRs, ",")
+		if r.TTL > 0 {
+			s += " for " + r.TTL.String()
+		}
+	case ContainLogLevel:
+		s += " " + r.Level
+	}
+	if r.Target != "" {
+		s += " on " + r.Target
+	}
+	return CleanText(s)
+}
+
+// broadRanges lock out everyone (or every IPv4 client, through the mapped range).
+var broadRanges = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"), netip.MustParsePrefix("::ffff:0:0/96"),
+}
+
+// CheckDenyCIDR refuses a CIDR that is invalid, has host bits set, or, without force, covers a
+// lock-out range or one of the addresses the worker's probes come from.
+func CheckDenyCIDR(cidr string, force bool, probeFrom []string) error {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return fmt.Errorf("invalid CIDR %q", CleanText(cidr))
+	}
+	if p.Masked() != p {
+		return fmt.Errorf("CIDR %s has host bits set; did you mean %s?", cidr, p.Masked())
+	}
+	if force {
+		return nil
+	}
+	for _, b := range broadRanges {
+		if p.Bits() <= b.Bits() && p.Overlaps(b) {
+			return fmt.Errorf("CIDR %s would lock everyone out (it covers %s); add --force if you mean it", cidr, b)
+		}
+	}
+	for _, a := range probeFrom {
+		if ip, err := netip.ParseAddr(a); err == nil && p.Contains(ip.Unmap()) {
+			return fmt.Errorf("CIDR %s holds %s, the address the worker's probes come from; add --force if you mean it", cidr, a)
+		}
+	}
+	return nil
+}
+
+// ActionRule is who may ask for a containment action and how many approvers, besides the
+// asker, it needs. Who holds "owner", "approvers" or people's names.
+type ActionRule struct {
+	Who    []string `json:"who"`
+	Quorum int      `json:"quorum"`
+}
+
+// IncidentPolicy is the part of the config an incident needs: no secrets in it.
+type IncidentPolicy struct {
+	// Targets are every configured target; Approvers the union of their approvers.
+	Targets     []string `json:"targets"`
+	Approvers   []string `json:"approvers"`
+	Channel     string   `json:"channel"`
+	People      []Person `json:"people,omitempty"`
+	GatewayKeys []string `json:"gateway_keys,omitempty"`
+	// OwnerAck is how long the run waits for someone to take ownership before it escalates;
+	// FirstSteps is the runbook's 15-minute clock.
+	OwnerAck   time.Duration `json:"owner_ack"`
+	FirstSteps time.Duration `json:"first_steps"`
+	// StatusEvery is the status-update cadence by severity.
+	StatusEvery map[string]time.Duration `json:"status_every"`
+	Actions     map[string]ActionRule    `json:"actions"`
+	// HistoryLimit is the history length (events) past which the run continues as new.
+	HistoryLimit int `json:"history_limit"`
+}
+
+// PendingAction is a containment action waiting for approval, or decided.
+type PendingAction struct {
+	ID        string         `json:"id"`
+	Request   ContainRequest `json:"request"`
+	Asker     string         `json:"asker"`
+	AskedAt   time.Time      `json:"asked_at"`
+	Quorum    int            `json:"quorum"`
+	Approvals []string       `json:"approvals,omitempty"`
+	// State is pending, approved, rejected, applied or failed.
+	State  string `json:"state"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Measure is a containment measure in force (or undone at resolve).
+type Measure struct {
+	ActionID string         `json:"action_id"`
+	Request  ContainRequest `json:"request"`
+	Target   string         `json:"target"`
+	By       string         `json:"by"`
+	At       time.Time      `json:"at"`
+	// Previous is what an undo restores (the log level before).
+	Previous string `json:"previous,omitempty"`
+	// Expires is when a TTL lifts a denied range on its own.
+	Expires time.Time `json:"expires,omitempty"`
+	// Undone says when it was undone; Kept that resolve kept it on purpose.
+	Undone time.Time `json:"undone,omitempty"`
+	Kept   bool      `json:"kept,omitempty"`
+}
+
+// ChildRun is a runbook run the incident started or linked.
+type ChildRun struct {
+	ActionID   string `json:"action_id"`
+	WorkflowID string `json:"workflow_id"`
+	Runbook    string `json:"runbook"`
+	Target     string `json:"target"`
+	// Linked is true when the run was already running and was linked, not started.
+	Linked  bool   `json:"linked,omitempty"`
+	Outcome string `json:"outcome,omitempty"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// ChildClosed is what a child run reports to its incident when it closes.
+type ChildClosed struct {
+	WorkflowID string `json:"workflow_id"`
+	Outcome    string `json:"outcome"`
+	Summary    string `json:"summary"`
+}
+
+// ResolveRequest is Decision.Args of an incident's resolve.
+type ResolveRequest struct {
+	Summary   string   `json:"summary"`
+	FollowUps []string `json:"follow_ups,omitempty"`
+	// Keep names measure kinds left in force (deny-cidr, log-level, freeze).
+	Keep []string `json:"keep,omitempty"`
+}
+
+// Validate checks a resolve request.
+func (r ResolveRequest) Validate() error {
+	var errs []error
+	if strings.TrimSpace(r.Summary) == "" {
+		errs = append(errs, errors.New("resolve needs a final summary (--summary)"))
+	}
+	errs = append(errs, CheckNote(r.Summary))
+	for _, f := range r.FollowUps {
+		errs = append(errs, CheckNote(f))
+	}
+	for _, k := range r.Keep {
+		if k != ContainDenyCIDR && k != ContainLogLevel && k != "freeze" {
+			errs = append(errs, fmt.Errorf("--keep takes deny-cidr, log-level or freeze, not %q", CleanText(k)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NoteRequest is Decision.Args of a status note (a plain note has no Args).
+type NoteRequest struct {
+	Status bool `json:"status,omitempty"`
+}
+
+// ActionRef is Decision.Args of an approve or reject that names a pending action.
+type ActionRef struct {
+	Action string `json:"action"`
+}
+
+// IncidentStatus answers QueryIncident.
+type IncidentStatus struct {
+	ID         string    `json:"id"`
+	Trigger    string    `json:"trigger"`
+	Severity   string    `json:"severity"`
+	Summary    string    `json:"summary"`
+	Reporter   string    `json:"reporter"`
+	Source     string    `json:"source"`
+	Owner      string    `json:"owner"`
+	Targets    []string  `json:"targets"`
+	Frozen     []string  `json:"frozen"`
+	DeclaredAt time.Time `json:"declared_at"`
+	// LastStatusUpdate is when the last status update (a note sent with --status) came.
+	LastStatusUpdate time.Time       `json:"last_status_update,omitempty"`
+	Pending          []PendingAction `json:"actions,omitempty"`
+	Measures         []Measure       `json:"measures,omitempty"`
+	Children         []ChildRun      `json:"children,omitempty"`
+	Snapshots        []Snapshot      `json:"snapshots,omitempty"`
+	Outcome          string          `json:"outcome,omitempty"`
+}
+
+// Snapshot is a target's environment and auth settings at declaration, with every value
+// replaced by its fingerprint.
+type Snapshot struct {
+	Target string    `json:"target"`
+	At     time.Time `json:"at"`
+	// Config maps each config key to its value's fingerprint.
+	Config  map[string]string `json:"config"`
+	Secret  VersionRef        `json:"secret"`
+	Healthz string            `json:"healthz"`
+	// Controls is the backend's control state as it reported it (no secrets in it).
+	Controls ControlState      `json:"controls"`
+	Deploy   map[string]string `json:"deploy"`
+	// ProbeFrom are the local addresses the worker's probes reach the target from.
+	ProbeFrom []string `json:"probe_from"`
+	// Artifact is where the snapshot was written, and its SHA-256.
+	Artifact ArtifactRef `json:"artifact"`
+}
+
+// ControlState is the backend's control state.
+type ControlState struct {
+	ActiveSessions     int       `json:"active_sessions"`
+	RevokedSessions    int       `json:"revoked_sessions"`
+	RevokedBefore      time.Time `json:"revoked_before,omitempty"`
+	PasswordResetUsers []string  `json:"password_reset_users"`
+	LogLevel           string    `json:"log_level"`
+	RestrictedRoutes   []string  `json:"restricted_routes"`
+	DeniedCIDRs        []string  `json:"denied_cidrs"`
+}
+
+// ArtifactRef is a file the runbook wrote, named by path and SHA-256.
+type ArtifactRef struct {
+	Path   string `json:"path"`
+	Digest string `json:"digest"`
+	// Events counts the timeline events in an archived part.
+	Events int `json:"events,omitempty"`
+}
+
+// IncidentState is what an incident carries across continue-as-new.
+type IncidentState struct {
+	Status    IncidentStatus `json:"status"`
+	Checklist []Step         `json:"checklist"`
+	Timeline  []Event        `json:"timeline"`
+	// Archived are older timeline parts written to the artifacts directory.
+	Archived []ArtifactRef `json:"archived,omitempty"`
+	// Nonces are the statement nonces seen, so a decision cannot be replayed into the new run.
+	Nonces    []string     `json:"nonces"`
+	NextID    int          `json:"next_id"`
+	Escalated []string     `json:"escalated,omitempty"`
+	Validated []Validation `json:"validations,omitempty"`
+}
+
+// Report is the artifact of a run, for every runbook: the post-incident document's content.
+type Report struct {
+	WorkflowID string   `json:"workflow_id"`
+	Runbook    string   `json:"runbook"`
+	Targets    []string `json:"targets"`
+	Outcome    string   `json:"outcome"`
+	Summary    string   `json:"summary"`
+	FollowUps  []string `json:"follow_ups,omitempty"`
+	// Actions lists who did each action: the accepted decisions and the measures applied.
+	Actions       []ReportAction `json:"actions"`
+	ConfigChanges []ConfigChange `json:"config_changes"`
+	Validations   []Validation   `json:"validations"`
+	Timeline      []Event        `json:"timeline"`
+	// Archived are the timeline parts the run archived; a report made from them has them back
+	// in Timeline.
+	Archived  []ArtifactRef `json:"archived,omitempty"`
+	Artifacts []ArtifactRef `json:"artifacts,omitempty"`
+}
+
+// ReportAction is one thing someone did, with when.
+type ReportAction struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// IncidentResult is the incident's result: its report.
+type IncidentResult = Report
+
+// DecisionText is what a decision's statement hashes as its comment: the comment, and the
+// decision's Args when it has any, so that neither can be swapped under a signature.
+func DecisionText(comment, args string) string {
+	if args == "" {
+		return comment
+	}
+	return comment + "\x00args:" + args
+}
