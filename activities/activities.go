@@ -75,6 +75,7 @@ func (a *Activities) LoadPolicy(ctx context.Context, target string) (contract.Po
 		ClosedWindow:             t.Rotation.ClosedWindow,
 		EmergencyApprovalTimeout: t.Emergency.ApprovalTimeout.D(),
 		DeployTimeout:            t.Deployer.Timeout.D() + t.Deployer.ReadinessTimeout.D(),
+		Freeze:                   t.Freeze,
 	}, nil
 }
 

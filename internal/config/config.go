@@ -37,6 +37,8 @@ type Config struct {
 	PeopleByName map[string]*Person `yaml:"people"`
 	// Gateway holds the Slack gateway's signing keys; nil when there is no gateway.
 	Gateway *Gateway `yaml:"gateway"`
+	// Incident tunes runbook 1; every key has a default.
+	Incident IncidentConfig `yaml:"incident"`
 	// Dir is the directory of the config file; relative paths in it are resolved against Dir.
 	Dir string `yaml:"-"`
 }
@@ -57,6 +59,8 @@ type Target struct {
 	Rotation          RotationPolicy     `yaml:"rotation"`
 	Emergency         EmergencyPolicy    `yaml:"emergency"`
 	CriticalEndpoints []CriticalEndpoint `yaml:"critical_endpoints"`
+	// Freeze is what a rotation does on a target an incident froze: "refuse" (default) or "wait".
+	Freeze string `yaml:"freeze"`
 }
 
 // SecretStore says where versions of the JWT secret live.
@@ -284,6 +288,10 @@ func Parse(b []byte, dir string) (*Config, error) {
 			return nil, err
 		}
 	}
+	c.Incident.defaults()
+	if err := c.Incident.validate(c.PeopleByName, c.Approvers()); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
@@ -402,6 +410,7 @@ func (t *Target) defaults() {
 	if t.Deployer.Method == "" {
 		t.Deployer.Method = http.MethodPost
 	}
+	t.freezeDefaults()
 	for i := range t.CriticalEndpoints {
 		if t.CriticalEndpoints[i].Method == "" {
 			t.CriticalEndpoints[i].Method = http.MethodGet
@@ -485,6 +494,9 @@ func (t *Target) validate(people map[string]*Person) error {
 	}
 	if t.Rotation.ClosedWindow != "end" && t.Rotation.ClosedWindow != "next" {
 		return f("rotation.closed_window", "must be \"end\" or \"next\", got %q", t.Rotation.ClosedWindow)
+	}
+	if err := t.validateFreeze(); err != nil {
+		return err
 	}
 	for i, e := range t.CriticalEndpoints {
 		if !strings.HasPrefix(e.Path, "/") {
@@ -643,7 +655,7 @@ func (c *schemaCheck) node(path string, n *yaml.Node, t reflect.Type) error {
 		return fmt.Errorf("%s: must be a list", path)
 	case (t.Kind() == reflect.Struct || t.Kind() == reflect.Map) && (n.Kind == yaml.ScalarNode || n.Kind == yaml.SequenceNode):
 		if path == "" {
-			return errors.New("the config must be a mapping of sections (targets, people, gateway)")
+			return errors.New("the config must be a mapping of sections (targets, people, gateway, incident)")
 		}
 		return fmt.Errorf("%s: must be a mapping", path)
 	}

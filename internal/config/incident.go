@@ -1,0 +1,193 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authops/authops/contract"
+)
+
+// IncidentConfig tunes runbook 1, the auth incident response. Every key has a default, so the
+// section may be left out.
+type IncidentConfig struct {
+	// OwnerAck is how long an incident waits for someone to take ownership before it escalates.
+	OwnerAck Duration `yaml:"owner_ack"`
+	// FirstSteps is the runbook's 15-minute clock: declare, freeze, snapshot and confirm.
+	FirstSteps Duration `yaml:"first_steps"`
+	// StatusEvery is the status-update cadence by severity; a severity left out keeps its default.
+	StatusEvery map[string]Duration `yaml:"status_every"`
+	// ArtifactsDir is where snapshots, archived timeline parts and reports are written, relative
+	// to the config file's directory. Use Config.ArtifactsDir to read it.
+	ArtifactsDir string `yaml:"artifacts_dir"`
+	// HistoryLimit is the history length (events) past which an incident continues as new.
+	HistoryLimit int `yaml:"history_limit"`
+	// Actions says, per containment kind, who may ask for it and how many approvers it needs
+	// besides the asker. A kind given here replaces its default.
+	Actions map[string]ActionRule `yaml:"actions"`
+}
+
+// ActionRule is who may ask for a containment action ("owner", "approvers" or people's names)
+// and how many approvers besides the asker it needs (0: none).
+type ActionRule struct {
+	Who    []string `yaml:"who"`
+	Quorum int      `yaml:"quorum"`
+}
+
+// Incident defaults.
+const (
+	DefaultOwnerAck     = 5 * time.Minute
+	DefaultFirstSteps   = 15 * time.Minute
+	DefaultArtifactsDir = "var/artifacts"
+	DefaultHistoryLimit = 10000
+	// MinHistoryLimit keeps a run from continuing as new after every few events.
+	MinHistoryLimit = 50
+)
+
+// Who entries that are not people's names.
+const (
+	WhoOwner     = "owner"
+	WhoApprovers = "approvers"
+)
+
+// DefaultStatusEvery is the status-update cadence by severity.
+func DefaultStatusEvery() map[string]time.Duration {
+	return map[string]time.Duration{
+		"low":      4 * time.Hour,
+		"medium":   time.Hour,
+		"high":     30 * time.Minute,
+		"critical": 15 * time.Minute,
+	}
+}
+
+// DefaultActions are the action rules of the kinds the config leaves out. A global logout needs
+// an approver besides the owner; invalidate and rotate need none here, because the child run
+// they start has its own go-ahead or approval.
+func DefaultActions() map[string]ActionRule {
+	owner := []string{WhoOwner}
+	ownerOrApprovers := []string{WhoOwner, WhoApprovers}
+	return map[string]ActionRule{
+		contract.ContainLogoutUsers:  {Who: owner, Quorum: 0},
+		contract.ContainLogoutAll:    {Who: owner, Quorum: 1},
+		contract.ContainDenyCIDR:     {Who: owner, Quorum: 0},
+		contract.ContainLogLevel:     {Who: owner, Quorum: 0},
+		contract.ContainRequireReset: {Who: owner, Quorum: 0},
+		contract.ContainInvalidate:   {Who: ownerOrApprovers, Quorum: 0},
+		contract.ContainRotate:       {Who: ownerOrApprovers, Quorum: 0},
+	}
+}
+
+// ArtifactsDir is the incident artifacts directory, resolved against the config's directory.
+func (c *Config) ArtifactsDir() string {
+	return c.Abs(c.Incident.ArtifactsDir)
+}
+
+// Approvers is the union of every target's approvers, in target order, each once.
+func (c *Config) Approvers() []string {
+	var out []string
+	for _, name := range c.TargetNames() {
+		if t := c.Targets[name]; t != nil {
+			for _, a := range t.Approvers {
+				if !slices.Contains(out, a) {
+					out = append(out, a)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (ic *IncidentConfig) defaults() {
+	if ic.OwnerAck == 0 {
+		ic.OwnerAck = Duration(DefaultOwnerAck)
+	}
+	if ic.FirstSteps == 0 {
+		ic.FirstSteps = Duration(DefaultFirstSteps)
+	}
+	if ic.ArtifactsDir == "" {
+		ic.ArtifactsDir = DefaultArtifactsDir
+	}
+	if ic.HistoryLimit == 0 {
+		ic.HistoryLimit = DefaultHistoryLimit
+	}
+	if ic.StatusEvery == nil {
+		ic.StatusEvery = map[string]Duration{}
+	}
+	for sev, d := range DefaultStatusEvery() {
+		if _, ok := ic.StatusEvery[sev]; !ok {
+			ic.StatusEvery[sev] = Duration(d)
+		}
+	}
+	if ic.Actions == nil {
+		ic.Actions = map[string]ActionRule{}
+	}
+	for kind, r := range DefaultActions() {
+		if _, ok := ic.Actions[kind]; !ok {
+			ic.Actions[kind] = r
+		}
+	}
+}
+
+// validate checks the section after defaults; people are the config's, approvers the union of
+// the targets' approvers.
+func (ic *IncidentConfig) validate(people map[string]*Person, approvers []string) error {
+	f := func(field, format string, a ...any) error {
+		return fmt.Errorf("incident.%s: %s", field, fmt.Sprintf(format, a...))
+	}
+	if ic.HistoryLimit < MinHistoryLimit {
+		return f("history_limit", "must be at least %d events, got %d", MinHistoryLimit, ic.HistoryLimit)
+	}
+	for _, sev := range sortedKeys(ic.StatusEvery) {
+		if !slices.Contains(contract.Severities, sev) {
+			return f("status_every."+sev, "unknown severity (known: %s)", strings.Join(contract.Severities, ", "))
+		}
+		if ic.StatusEvery[sev] <= 0 {
+			return f("status_every."+sev, "must be a positive duration like 30m")
+		}
+	}
+	for _, kind := range sortedKeys(ic.Actions) {
+		if !slices.Contains(contract.ContainKinds, kind) {
+			return f("actions."+kind, "unknown action (known: %s)", strings.Join(contract.ContainKinds, ", "))
+		}
+		r := ic.Actions[kind]
+		if len(r.Who) == 0 {
+			return f("actions."+kind+".who", "at least one entry is required: owner, approvers or a person's name")
+		}
+		for i, w := range r.Who {
+			if w == WhoOwner || w == WhoApprovers {
+				continue
+			}
+			if _, ok := people[w]; !ok {
+				return f(fmt.Sprintf("actions.%s.who[%d]", kind, i), "%q is neither owner, approvers nor a person in people", w)
+			}
+		}
+		if r.Quorum < 0 || r.Quorum > len(approvers) {
+			return f("actions."+kind+".quorum", "must be between 0 and the number of approvers (%d), got %d", len(approvers), r.Quorum)
+		}
+	}
+	return nil
+}
+
+// freezeDefaults and validateFreeze handle a target's freeze key.
+func (t *Target) freezeDefaults() {
+	if t.Freeze == "" {
+		t.Freeze = contract.FreezeRefuse
+	}
+}
+
+func (t *Target) validateFreeze() error {
+	if t.Freeze != contract.FreezeRefuse && t.Freeze != contract.FreezeWait {
+		return fmt.Errorf("targets.%s.freeze: must be %q or %q, got %q", t.Name, contract.FreezeRefuse, contract.FreezeWait, t.Freeze)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
