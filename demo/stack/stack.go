@@ -144,6 +144,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout, stderr io.Wr
 			"--search-attribute", "AuthopsTarget=Keyword",
 			"--search-attribute", "AuthopsRunbook=Keyword",
 			"--search-attribute", "AuthopsBreakGlass=Bool",
+			"--search-attribute", "AuthopsFrozenTargets=KeywordList",
 		},
 	})
 	if err := waitReady(ctx, temporalReadyTimeout, "Temporal frontend on "+cfg.temporalAddr(), tcpReady(cfg.temporalAddr())); err != nil {
