@@ -35,6 +35,8 @@ type Activities struct {
 	// worker's Temporal client). nil means the worker cannot tell, and no pending version is
 	// then treated as stale.
 	Runs RunDescriber
+	// Peers reaches other runs (a child's report to its incident); the worker's client.
+	Peers Peers
 }
 
 // Error types that workflows and retry policies recognise.

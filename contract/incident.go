@@ -336,7 +336,7 @@ type ChildClosed struct {
 type ResolveRequest struct {
 	Summary   string   `json:"summary"`
 	FollowUps []string `json:"follow_ups,omitempty"`
-	// Keep names measure kinds left in force (deny-cidr, log-level, freeze).
+	// Keep names measure kinds left in force (deny-cidr, log-level).
 	Keep []string `json:"keep,omitempty"`
 }
 
@@ -351,8 +351,13 @@ func (r ResolveRequest) Validate() error {
 		errs = append(errs, CheckNote(f))
 	}
 	for _, k := range r.Keep {
-		if k != ContainDenyCIDR && k != ContainLogLevel && k != "freeze" {
-			errs = append(errs, fmt.Errorf("--keep takes deny-cidr, log-level or freeze, not %q", CleanText(k)))
+		switch k {
+		case ContainDenyCIDR, ContainLogLevel:
+		case "freeze":
+			// The freeze lives on the running incident; kept past its close it would have no owner.
+			errs = append(errs, errors.New("the freeze always lifts at resolve: it lives on the running incident; keep it by keeping the incident open"))
+		default:
+			errs = append(errs, fmt.Errorf("--keep takes deny-cidr or log-level, not %q", CleanText(k)))
 		}
 	}
 	return errors.Join(errs...)

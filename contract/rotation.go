@@ -32,6 +32,8 @@ const (
 	// escalated, waiting for resolve, and the emergency run's rotation took the target over.
 	OutcomePreempted  = "preempted"
 	OutcomeSuperseded = "superseded"
+	// OutcomeFrozen: a running incident froze the target, and the target's config says refuse.
+	OutcomeFrozen = "frozen"
 )
 
 // ErrTypeInvalidInput marks bad input; the run fails before doing anything.
@@ -63,6 +65,9 @@ type RotationInput struct {
 	// Restricted lists the route restrictions the parent emergency run holds while this rotation
 	// runs: validation checks them for their status and defers the checks they answer first.
 	Restricted []RouteRestriction `json:"restricted,omitempty"`
+	// IncidentID is the incident that started this rotation; the rotation reports its outcome
+	// to it when it closes.
+	IncidentID string `json:"incident_id,omitempty"`
 }
 
 // RouteRestriction is a route prefix that answers Status (403 or 503) instead of its handler.

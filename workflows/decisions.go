@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -36,8 +37,8 @@ type intake struct {
 	ready       bool
 	// reload loads the policy again, for a run whose recorded policy predates people.
 	reload func(ctx workflow.Context) error
-	// nonces seen in verified statements: a statement counts once.
-	nonces  map[string]bool
+	// nonces seen in verified statements, with when each was issued: a statement counts once.
+	nonces  map[string]time.Time
 	closing bool
 	// canceledBy is the accepted signed cancel, if any.
 	canceledBy *contract.Decision
@@ -47,7 +48,7 @@ type intake struct {
 }
 
 func newIntake(rec *record) *intake {
-	return &intake{rec: rec, rules: map[string]rule{}, nonces: map[string]bool{}}
+	return &intake{rec: rec, rules: map[string]rule{}, nonces: map[string]time.Time{}}
 }
 
 // load takes the people and keys from the run's policy.
@@ -149,11 +150,23 @@ func (in *intake) verify(ctx workflow.Context, action string, d contract.Decisio
 		return v.Verified, errors.New(v.Refused)
 	}
 	nonce := d.Statement.Statement.Nonce
-	if in.nonces[nonce] {
+	if _, seen := in.nonces[nonce]; seen {
 		return v.Verified, errors.New("replayed statement: its nonce was seen before; sign a new one")
 	}
-	in.nonces[nonce] = true
+	in.nonces[nonce] = d.Statement.Statement.IssuedAt
 	return v.Verified, nil
+}
+
+// liveNonces are the nonces of statements that could still verify at now; an older one is refused
+// for its age anyway. A run that continues as new carries these.
+func (in *intake) liveNonces(now time.Time) map[string]time.Time {
+	live := map[string]time.Time{}
+	for n, at := range in.nonces {
+		if now.Sub(at) <= statement.MaxAge+statement.MaxSkew {
+			live[n] = at
+		}
+	}
+	return live
 }
 
 // verifyStart checks the signed statement that started the run. Break glass is part of the
@@ -204,7 +217,7 @@ func (in *intake) startChecked(ctx workflow.Context, s *contract.SignedStatement
 	if s == nil {
 		return nil
 	}
-	in.nonces[s.Statement.Nonce] = true
+	in.nonces[s.Statement.Nonce] = s.Statement.IssuedAt
 	if workflow.GetVersion(ctx, "claim-start-statement", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}

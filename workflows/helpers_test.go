@@ -168,11 +168,12 @@ func (l *callLog[C]) recorded() []C {
 	return append([]C(nil), l.calls...)
 }
 
-// steps lists the calls in order, without announcements, in their String form.
+// steps lists the calls in order, without announcements and freeze checks (freeze tests look
+// at those with callsNamed), in their String form.
 func (l *callLog[C]) steps() []string {
 	out := []string{}
 	for _, c := range l.recorded() {
-		if c.info().Name != "Announce" {
+		if n := c.info().Name; n != "Announce" && n != "FrozenBy" {
 			out = append(out, c.String())
 		}
 	}
@@ -262,6 +263,8 @@ func (h *harness[C, R]) mockPolicyAndAnnounce() {
 			return p, nil
 		})
 	h.env.OnActivity(acts.Announce, mock.Anything, mock.Anything).Return(nil)
+	// No incident freezes a target unless a test says so.
+	h.env.OnActivity(acts.FrozenBy, mock.Anything, mock.Anything).Return("", nil).Maybe()
 }
 
 // execute runs wf with in to its end; mocks and callbacks must be registered before.

@@ -340,6 +340,7 @@ func (e *invalidation) finish(ctx workflow.Context) error {
 		e.res.Summary += " Active controls: " + strings.Join(e.res.ActiveControls, "; ") + "."
 	}
 	e.rec.add(ctx, systemActor, "closed", e.res.Outcome, e.res.Summary)
+	reportToIncident(ctx, e.rec, e.in.IncidentID, e.res.Outcome, e.res.Summary)
 	e.res.Timeline = e.rec.timeline
 	if e.res.Outcome == contract.OutcomeCanceled {
 		return temporal.NewCanceledError(e.res.Summary)

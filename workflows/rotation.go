@@ -351,6 +351,7 @@ func (r *rotation) finish(ctx workflow.Context) (contract.RotationResult, error)
 		r.res.Summary += fmt.Sprintf(" Secret %s → %s, approved by %s.", r.res.Previous.ID, r.res.New.ID, r.res.ApprovedBy)
 	}
 	r.rec.add(ctx, systemActor, "closed", r.res.Outcome, r.res.Summary)
+	reportToIncident(ctx, r.rec, r.in.IncidentID, r.res.Outcome, r.res.Summary)
 	r.res.Timeline = r.rec.timeline
 	if r.v >= 1 {
 		dctx, cancel := workflow.NewDisconnectedContext(ctx)
@@ -358,7 +359,7 @@ func (r *rotation) finish(ctx workflow.Context) (contract.RotationResult, error)
 		r.release(dctx)
 	}
 	switch r.res.Outcome {
-	case contract.OutcomeRolledBack, contract.OutcomeRollbackFailed, contract.OutcomePrecheckFailed, contract.OutcomeSuperseded:
+	case contract.OutcomeRolledBack, contract.OutcomeRollbackFailed, contract.OutcomePrecheckFailed, contract.OutcomeSuperseded, contract.OutcomeFrozen:
 		return r.res, temporal.NewNonRetryableApplicationError(r.res.Summary, contract.ErrTypeRunbookFailed, nil, r.res)
 	case contract.OutcomeCanceled, contract.OutcomePreempted:
 		return r.res, temporal.NewCanceledError(r.res.Summary)

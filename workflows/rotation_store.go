@@ -132,6 +132,9 @@ func storeSummary(st contract.SecretStatus, key, target string) (outcome, detail
 
 // precheck runs the pre-rotation checks: if any fails, the run stops before anything changes.
 func (r *rotation) precheck(ctx workflow.Context) error {
+	if err := r.checkFreeze(ctx, "at pre-checks"); err != nil {
+		return err
+	}
 
 	// Pre-rotation checks: if any fails, stop before anything changes.
 	r.rec.phase("pre-checks")
@@ -191,6 +194,9 @@ func (r *rotation) precheck(ctx workflow.Context) error {
 func (r *rotation) recheck(ctx workflow.Context) error {
 	if workflow.GetVersion(ctx, "recheck-before-change", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
+	}
+	if err := r.checkFreeze(ctx, "before change"); err != nil {
+		return err
 	}
 	r.rec.phase("re-checking")
 	var pre activities.PreCheckResult
