@@ -26,8 +26,9 @@ const updateTimeout = time.Minute
 // as a signed Update and prints the run's answer.
 func (a *app) decisionCmd(use, short, name string) *cobra.Command {
 	var (
-		d     contract.Decision
-		runID string
+		d      contract.Decision
+		runID  string
+		action string
 	)
 	cmd := &cobra.Command{
 		Use:   use + " WORKFLOW_ID --as PERSON",
@@ -51,6 +52,16 @@ accepted or denied it. A denial exits with status 1.`,
 			}
 			if err := contract.CheckText(field, d.Comment); err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("action") {
+				// An incident's approve or reject names the pending action; the signature covers it.
+				if strings.TrimSpace(action) == "" {
+					return errors.New("--action needs the id of a pending action, e.g. a2 (see starter status)")
+				}
+				if err := contract.CheckText("--action", action); err != nil {
+					return err
+				}
+				d.Args = canonical(contract.ActionRef{Action: action})
 			}
 			s, err := a.newSigner(cfg, "--as", d.Actor)
 			if err != nil {
@@ -76,6 +87,9 @@ accepted or denied it. A denial exits with status 1.`,
 		_ = cmd.MarkFlagRequired("reason")
 	} else {
 		cmd.Flags().StringVar(&d.Comment, "comment", "", "a note for the timeline (signed with the decision)")
+	}
+	if name == contract.SignalApprove || name == contract.SignalReject {
+		cmd.Flags().StringVar(&action, "action", "", "an incident's pending action `ID` to decide (a1, a2, ...; see starter status)")
 	}
 	cmd.Flags().StringVar(&runID, "run-id", "", "the `RUN_ID` you reviewed (see starter status); refused if the id now names a newer run")
 	_ = cmd.MarkFlagRequired("as")

@@ -83,6 +83,9 @@ AUTHOPS_CONFIG). Starts and decisions are signed with your SSH key: --key FILE, 
 		a.statusCmd(),
 		a.timelineCmd(),
 		a.secretCmd(),
+		a.incidentCmd(),
+		a.freezeCmd(),
+		a.reportCmd(),
 	)
 	return root
 }

@@ -29,6 +29,10 @@ func (a *app) statusCmd() *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			desc, derr := c.DescribeWorkflowExecution(cmd.Context(), args[0], "")
+			if derr == nil && desc.GetWorkflowExecutionInfo().GetType().GetName() == contract.WorkflowAuthIncident {
+				return incidentStatus(cmd.Context(), c, cmd.OutOrStdout(), args[0], desc.GetWorkflowExecutionInfo().GetExecution().GetRunId(), asJSON)
+			}
 			var st contract.Status
 			if err := query(cmd.Context(), c, args[0], contract.QueryStatus, &st); err != nil {
 				return err
@@ -37,7 +41,7 @@ func (a *app) statusCmd() *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), st)
 			}
 			run := ""
-			if desc, err := c.DescribeWorkflowExecution(cmd.Context(), args[0], ""); err == nil {
+			if derr == nil {
 				run = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 			}
 			return writeStatus(cmd.OutOrStdout(), args[0], run, st)
