@@ -439,10 +439,12 @@ type IncidentState struct {
 	// Archived are older timeline parts written to the artifacts directory.
 	Archived []ArtifactRef `json:"archived,omitempty"`
 	// Nonces are the statement nonces seen, so a decision cannot be replayed into the new run.
-	Nonces    []string     `json:"nonces"`
-	NextID    int          `json:"next_id"`
-	Escalated []string     `json:"escalated,omitempty"`
-	Validated []Validation `json:"validations,omitempty"`
+	Nonces    map[string]time.Time `json:"nonces"`
+	NextID    int                  `json:"next_id"`
+	Escalated []string             `json:"escalated,omitempty"`
+	Validated []Validation         `json:"validations,omitempty"`
+	// LastReminder is when the owner was last reminded of a status update.
+	LastReminder time.Time `json:"last_reminder,omitempty"`
 }
 
 // Report is the artifact of a run, for every runbook: the post-incident document's content.

@@ -143,7 +143,7 @@ func (e *invalidation) run(ctx workflow.Context) (res contract.InvalidationResul
 		flag = "BREAK GLASS (no second approver) — "
 	}
 	e.announce(ctx, "emergency", fmt.Sprintf("%sEMERGENCY token invalidation on %s (%s) requested by %s: %s%s. All sessions will be cut off and JWT_SECRET rotated.",
-		flag, e.in.Target, e.in.Trigger, e.in.RequestedBy, e.in.Reason, incident(e.in.IncidentID)), e.policy.Approvers...)
+		flag, e.in.Target, e.in.Trigger, e.in.RequestedBy, e.in.Reason, incidentNote(e.in.IncidentID)), e.policy.Approvers...)
 	e.rec.step(ctx, stepAnnounce, contract.StateDone, "responders notified")
 
 	// A session issued before the go-ahead, to prove afterwards that it is dead.
@@ -371,7 +371,7 @@ func (e *invalidation) announce(ctx workflow.Context, kind, text string, mention
 	announce(ctx, e.rec, notify.Message{Target: e.in.Target, Channel: e.policy.Channel, Kind: kind, Text: text, Mention: mention})
 }
 
-func incident(id string) string {
+func incidentNote(id string) string {
 	if id == "" {
 		return ""
 	}
