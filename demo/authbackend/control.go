@@ -76,8 +76,22 @@ func formatCutoff(t *time.Time) *string {
 func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Username string `json:"username"`
+		// Usernames revokes the sessions of several users at once: all of them or, when one
+		// is unknown, none.
+		Usernames []string `json:"usernames"`
 	}
 	if !s.decodeControl(w, r, &req) || !s.knownUsers(w, req.Username) {
+		return
+	}
+	if req.Username != "" && len(req.Usernames) > 0 {
+		writeError(w, http.StatusBadRequest, "give username or usernames, not both")
+		return
+	}
+	if slices.Contains(req.Usernames, "") {
+		writeError(w, http.StatusBadRequest, "usernames must not be empty")
+		return
+	}
+	if !s.knownUsers(w, req.Usernames...) {
 		return
 	}
 	s.controlMu.Lock()
@@ -85,6 +99,12 @@ func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	now := s.now().UTC()
 	revoked := 0
 	err := s.store.update(now, func(st *controlState) error {
+		if len(req.Usernames) > 0 {
+			for _, u := range req.Usernames {
+				revoked += st.revokeSessions(u, now)
+			}
+			return nil
+		}
 		if req.Username == "" {
 			st.RevokedBefore = &now
 		}
@@ -95,7 +115,7 @@ func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "revoke sessions", err)
 		return
 	}
-	s.logControl(r, "sessions_revoke", slog.String("username", req.Username), slog.Int("revoked", revoked))
+	s.logControl(r, "sessions_revoke", slog.String("username", req.Username), slog.Any("usernames", req.Usernames), slog.Int("revoked", revoked))
 	writeJSON(w, http.StatusOK, map[string]any{"revoked": revoked, "cutoff": now.Format(time.RFC3339)})
 }
 

@@ -356,3 +356,22 @@ func TestParseCIDRs(t *testing.T) {
 		require.Error(t, err, bad)
 	}
 }
+
+func TestRevokeSeveralUsersAllOrNothing(t *testing.T) {
+	f := newFixture(t)
+	alice, bob, carol := f.login("alice"), f.login("bob"), f.login("carol")
+	meStatus := func(tok string) int { s, _ := f.me(tok); return s }
+
+	// One unknown name: nothing is revoked.
+	r := f.control(http.MethodPost, "/_control/sessions/revoke", map[string]any{"usernames": []string{"bob", "nobody"}})
+	require.Equal(t, http.StatusBadRequest, r.status)
+	require.Equal(t, http.StatusOK, meStatus(bob.AccessToken), "bob was revoked although the request was refused")
+	require.EqualValues(t, 3, f.state()["active_sessions"])
+
+	body := f.controlOK(http.MethodPost, "/_control/sessions/revoke", map[string]any{"usernames": []string{"bob", "carol"}})
+	require.EqualValues(t, 2, body["revoked"])
+	require.Equal(t, http.StatusUnauthorized, meStatus(bob.AccessToken))
+	require.Equal(t, http.StatusUnauthorized, meStatus(carol.AccessToken))
+	require.Equal(t, http.StatusOK, meStatus(alice.AccessToken))
+	require.Nil(t, f.state()["revoked_before"], "revoking listed users sets no global cutoff")
+}

@@ -60,6 +60,12 @@ func (c Client) RevokeSessions(ctx context.Context, username string) (Revocation
 	return r, c.do(ctx, http.MethodPost, "/_control/sessions/revoke", map[string]string{"username": username}, &r)
 }
 
+// RevokeUsers revokes the sessions of several users: all of them, or none when one is unknown.
+func (c Client) RevokeUsers(ctx context.Context, usernames []string) (Revocation, error) {
+	var r Revocation
+	return r, c.do(ctx, http.MethodPost, "/_control/sessions/revoke", map[string]any{"usernames": usernames}, &r)
+}
+
 // RestoreSessions undoes RevokeSessions.
 func (c Client) RestoreSessions(ctx context.Context, username string) error {
 	return c.do(ctx, http.MethodPost, "/_control/sessions/restore", map[string]string{"username": username}, nil)
