@@ -20,6 +20,7 @@ import (
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/deploy"
 	"github.com/authops/authops/internal/envfile"
+	"github.com/authops/authops/internal/freeze"
 	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/probe"
 	"github.com/authops/authops/internal/secretstore"
@@ -37,6 +38,9 @@ type Activities struct {
 	Runs RunDescriber
 	// Peers reaches other runs (a child's report to its incident); the worker's client.
 	Peers Peers
+	// Freezes reads the freezes running incidents hold (the worker's Temporal client). nil means
+	// this worker cannot read them: FrozenBy then logs a warning and reports no freeze.
+	Freezes freeze.Lister
 }
 
 // Error types that workflows and retry policies recognise.

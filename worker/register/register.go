@@ -13,6 +13,7 @@ import (
 
 	"github.com/authops/authops/activities"
 	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/freeze"
 	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/workflows"
 )
@@ -25,6 +26,12 @@ type Deps struct {
 	// Runs tells the activities whether a run has closed (a pending secret version it left
 	// behind is stale then); New sets it to the worker's client when it is nil.
 	Runs activities.RunDescriber
+	// Freezes reads the freezes running incidents hold; New sets it to the worker's client when
+	// it is nil, and Register to Runs when Runs can list workflows (a client can).
+	Freezes freeze.Lister
+	// Peers reaches other runs (a child's report to its incident); New sets it to the worker's
+	// client when it is nil, and Register to Runs when Runs can (a client can).
+	Peers activities.Peers
 }
 
 // New returns a worker with everything registered; the caller runs it.
@@ -37,6 +44,12 @@ func New(c client.Client, d Deps) worker.Worker {
 	if d.Runs == nil {
 		d.Runs = c
 	}
+	if d.Freezes == nil {
+		d.Freezes = c
+	}
+	if d.Peers == nil {
+		d.Peers = c
+	}
 	Register(w, d)
 	return w
 }
@@ -44,7 +57,15 @@ func New(c client.Client, d Deps) worker.Worker {
 // Register adds the workflows and activities to a registry (a worker or a test environment).
 func Register(r worker.Registry, d Deps) {
 	RegisterWorkflows(r)
-	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP, Runs: d.Runs})
+	// Callers that pass the client as Runs only (tests) get it for freezes and peers too.
+	if l, ok := d.Runs.(freeze.Lister); ok && d.Freezes == nil {
+		d.Freezes = l
+	}
+	if p, ok := d.Runs.(activities.Peers); ok && d.Peers == nil {
+		d.Peers = p
+	}
+	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP, Runs: d.Runs,
+		Freezes: d.Freezes, Peers: d.Peers})
 }
 
 // WorkflowRegistry is what RegisterWorkflows needs: a worker, a test environment or a replayer.
