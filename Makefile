@@ -76,6 +76,7 @@ fuzz:
 	$(GO) test ./internal/statement -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 60s
 	$(GO) test ./internal/statement -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime 60s
 	$(GO) test ./starter -run '^$$' -fuzz '^FuzzWriteTimeline$$' -fuzztime 60s
+	$(GO) test ./internal/report -run '^$$' -fuzz '^FuzzMarkdown$$' -fuzztime 60s
 
 ## bench: print figures (exposure window, time-to-verified) on the local machine
 bench: tools build
