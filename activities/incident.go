@@ -475,17 +475,18 @@ func (a *Activities) ApplyMeasure(ctx context.Context, in MeasureInput) (Measure
 	return res, nil
 }
 
-// revokeUsers revokes every session of each user and returns how many there were.
+// revokeUsers revokes every session of the users, all of them or, when one is unknown (the
+// control API's 400), none, and returns how many there were.
 func revokeUsers(ctx context.Context, c controls.Client, users []string) (int, error) {
-	n := 0
-	for _, u := range users {
-		rev, err := c.RevokeSessions(ctx, u)
-		if err != nil {
-			return n, controlErr(err)
-		}
-		n += rev.Revoked
+	// An empty list would revoke every session: the API takes it for a global logout.
+	if len(users) == 0 {
+		return 0, temporal.NewNonRetryableApplicationError("no users given", ErrTypeConfig, nil)
 	}
-	return n, nil
+	rev, err := c.RevokeUsers(ctx, users)
+	if err != nil {
+		return 0, controlErr(err)
+	}
+	return rev.Revoked, nil
 }
 
 // checkDeny masks the ranges and refuses one that is invalid, or, without force, locks everyone

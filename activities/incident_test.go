@@ -41,10 +41,7 @@ const demoPassword = "dem0-user-pa55-Vb8"
 // misbehaves).
 func newRealFixture(t *testing.T, front ...func(backend string) string) *fixture {
 	t.Helper()
-	bin := filepath.Join(testenv.BinDir(t), "authbackend")
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("%s missing: run `make build`", bin)
-	}
+	bin := authbackendBinary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -99,6 +96,49 @@ func newRealFixture(t *testing.T, front ...func(backend string) string) *fixture
 	}
 	t.Cleanup(func() { assertNoTokens(t, f) })
 	return f
+}
+
+var (
+	buildOnce  sync.Once
+	builtBin   string
+	buildError error
+	buildDir   string
+)
+
+// authbackendBinary is $AUTHOPS_BIN/authbackend (make test builds it), else the backend built
+// from this tree once per test process, so that a stale bin/ never runs.
+func authbackendBinary(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("AUTHOPS_BIN") != "" {
+		bin := filepath.Join(testenv.BinDir(t), "authbackend")
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("%s missing: run `make build`", bin)
+		}
+		return bin
+	}
+	buildOnce.Do(func() {
+		buildDir, buildError = os.MkdirTemp("", "authops-activities-test-")
+		if buildError != nil {
+			return
+		}
+		builtBin = filepath.Join(buildDir, "authbackend")
+		out, err := exec.Command("go", "build", "-o", builtBin, "github.com/authops/authops/demo/authbackend").CombinedOutput()
+		if err != nil {
+			buildError = fmt.Errorf("go build authbackend: %v\n%s", err, out)
+		}
+	})
+	if buildError != nil {
+		t.Fatal(buildError)
+	}
+	return builtBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		_ = os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
 }
 
 type lockedWriter struct {
@@ -359,7 +399,13 @@ func TestMeasure_Logouts(t *testing.T) {
 	require.Contains(t, res.Detail, "revoked 1 sessions, every token issued before")
 	require.True(t, pt.Me(ctx, "me", prb.AccessToken, "", http.StatusUnauthorized).OK)
 
-	err := f.run(nil, f.act.ApplyMeasure, measure(contract.ContainInvalidate, nil))
+	// One unknown name, and nobody is logged out.
+	demo, _ = pt.Login(ctx, probeCreds("demo", demoPassword))
+	err := f.run(nil, f.act.ApplyMeasure, measure(contract.ContainLogoutUsers, func(r *contract.ContainRequest) { r.Users = []string{"demo", "nobody"} }))
+	requireNonRetryable(t, err, "status 400")
+	require.True(t, pt.Me(ctx, "me", demo.AccessToken, "demo", http.StatusOK).OK)
+
+	err = f.run(nil, f.act.ApplyMeasure, measure(contract.ContainInvalidate, nil))
 	requireNonRetryable(t, err, "invalidate is a runbook run")
 	err = f.run(nil, f.act.ApplyMeasure, measure(contract.ContainLogoutUsers, nil))
 	requireNonRetryable(t, err, "needs at least one user")
