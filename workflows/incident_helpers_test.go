@@ -1,0 +1,342 @@
+package workflows
+
+// Fixtures of the AuthIncident tests: the incident policy, the activity mocks, the recorder's
+// call type, decisions with Args and the signed starts of child runs. The "inc" prefix marks
+// them; the shared scaffolding is in helpers_test.go.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/activities"
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/statement"
+)
+
+const (
+	incID      = "incident-42"
+	incSummary = "credential stuffing from 203.0.113.0/24"
+	// incProbeFrom is where the worker's probes come from, as the snapshot reports it.
+	incProbeFrom = "127.0.0.1"
+)
+
+// incPolicy is the incident policy of every test unless a test changes it: one target, demo;
+// approvers alice, bob and carol; dave a person but no approver. A targeted logout, a range deny,
+// the log level and a reset need the owner alone; a global logout one approver besides.
+func incPolicy() contract.IncidentPolicy {
+	return contract.IncidentPolicy{
+		Targets:   []string{"demo"},
+		Approvers: []string{"alice", "bob", "carol"},
+		Channel:   "#sec-incident",
+		People:    []contract.Person{person("alice"), person("bob"), person("carol"), person("dave")},
+		OwnerAck:  5 * time.Minute, FirstSteps: 15 * time.Minute,
+		StatusEvery: map[string]time.Duration{"critical": 15 * time.Minute, "high": 30 * time.Minute, "medium": time.Hour},
+		Actions: map[string]contract.ActionRule{
+			contract.ContainLogoutAll:    {Who: []string{"owner"}, Quorum: 1},
+			contract.ContainLogoutUsers:  {Who: []string{"owner"}, Quorum: 0},
+			contract.ContainDenyCIDR:     {Who: []string{"owner", "approvers"}, Quorum: 0},
+			contract.ContainLogLevel:     {Who: []string{"owner"}, Quorum: 0},
+			contract.ContainRequireReset: {Who: []string{"owner"}, Quorum: 0},
+			contract.ContainInvalidate:   {Who: []string{"owner"}, Quorum: 1},
+			contract.ContainRotate:       {Who: []string{"owner"}, Quorum: 1},
+		},
+	}
+}
+
+// incInput is a high credential-stuffing incident on demo, reported by alice.
+func incInput() contract.IncidentInput {
+	return contract.IncidentInput{Trigger: "credential-stuffing", Severity: "high", Summary: incSummary,
+		Reporter: "alice", Source: "cli", Targets: []string{"demo"}}
+}
+
+func incProbesOK(stage string) contract.ProbeResults {
+	return contract.ProbeResults{
+		{Name: stage + " healthz", Method: "GET", Path: "/healthz", Expected: 200, Got: 200, OK: true},
+		{Name: stage + " login", Method: "POST", Path: "/auth/token", Expected: 200, Got: 200, OK: true},
+		{Name: stage + " me", Method: "GET", Path: "/auth/me", Expected: 200, Got: 200, OK: true},
+	}
+}
+
+// incCall is one activity attempt or child run, with the inputs the tests assert on.
+type incCall struct {
+	callInfo
+	Target   activities.IncidentTargetInput
+	Measure  activities.MeasureInput
+	Verify   activities.IncidentVerifyInput
+	Report   activities.ReportInput
+	Archive  activities.ArchiveInput
+	Inv      contract.InvalidationInput
+	Rotation contract.RotationInput
+	ChildID  string
+}
+
+// String is the compact form: a measure with what it does and where.
+func (c incCall) String() string {
+	switch c.Name {
+	case "ApplyMeasure", "UndoMeasure":
+		return fmt.Sprintf("%s(%s %s on %s)", c.Name, c.Measure.ActionID, c.Measure.Request.Kind, c.Measure.Target)
+	}
+	return c.Name
+}
+
+type incHarness struct {
+	*harness[incCall, contract.Report]
+	ipolicy contract.IncidentPolicy
+
+	snapshot func(activities.IncidentTargetInput) (contract.Snapshot, error)
+	confirm  func(activities.IncidentTargetInput) (contract.ProbeResults, error)
+	apply    func(activities.MeasureInput) (activities.MeasureResult, error)
+	// invalidation and rotation answer the child runs.
+	invalidation func(workflow.Context, contract.InvalidationInput) (contract.InvalidationResult, error)
+	rotation     func(workflow.Context, contract.RotationInput) (contract.RotationResult, error)
+
+	upserts []temporal.SearchAttributes // guarded by mu
+}
+
+func newIncHarness(t *testing.T) *incHarness {
+	t.Helper()
+	return newIncHarnessID(t, incID)
+}
+
+func newIncHarnessID(t *testing.T, id string) *incHarness {
+	t.Helper()
+	env := newTestEnv(AuthIncident, EmergencyInvalidation, SecretRotation)
+	h := &incHarness{ipolicy: incPolicy()}
+	h.harness = newHarness[incCall, contract.Report](t, env, id, basePolicy("#sec-incident"),
+		func(base callInfo, args converter.EncodedValues) incCall {
+			c := incCall{callInfo: base}
+			switch c.Name {
+			case "SnapshotTarget", "ConfirmAuth":
+				assert.NoError(t, args.Get(&c.Target))
+			case "ApplyMeasure", "UndoMeasure":
+				assert.NoError(t, args.Get(&c.Measure))
+			case "VerifyIncident":
+				assert.NoError(t, args.Get(&c.Verify))
+			case "WriteReport":
+				assert.NoError(t, args.Get(&c.Report))
+			case "ArchiveTimeline":
+				assert.NoError(t, args.Get(&c.Archive))
+			}
+			return c
+		})
+	h.snapshot = func(in activities.IncidentTargetInput) (contract.Snapshot, error) {
+		return contract.Snapshot{Target: in.Target, At: t0.UTC(), Config: map[string]string{"JWT_SECRET": "fp-cur"},
+			Secret: contract.VersionRef{ID: "v7", Fingerprint: "fp-cur"}, Healthz: "200 ok",
+			Controls: contract.ControlState{LogLevel: "info"}, ProbeFrom: []string{incProbeFrom},
+			Artifact: contract.ArtifactRef{Path: "var/artifacts/" + in.Incident + "/snapshot-" + in.Target + ".json", Digest: strings.Repeat("ab", 32)}}, nil
+	}
+	h.confirm = func(in activities.IncidentTargetInput) (contract.ProbeResults, error) {
+		return incProbesOK("confirm"), nil
+	}
+	h.apply = func(in activities.MeasureInput) (activities.MeasureResult, error) {
+		res := activities.MeasureResult{Detail: in.Request.Kind + " in force"}
+		if in.Request.Kind == contract.ContainLogLevel {
+			res.Previous = "info"
+		}
+		return res, nil
+	}
+	h.invalidation = func(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
+		return contract.InvalidationResult{Target: in.Target, Outcome: contract.OutcomeCompleted,
+			Summary: "Emergency invalidation of demo: completed."}, nil
+	}
+	h.rotation = func(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
+		return contract.RotationResult{Target: in.Target, Outcome: contract.OutcomeCompleted, Summary: "Rotation of demo: completed."}, nil
+	}
+	return h
+}
+
+func (h *incHarness) mock() {
+	env := h.env
+	h.mockPolicyAndAnnounce()
+	env.OnActivity(acts.LoadIncidentPolicy, mock.Anything).Return(
+		func(context.Context) (contract.IncidentPolicy, error) { return h.ipolicy, nil })
+	env.OnActivity(acts.SnapshotTarget, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.IncidentTargetInput) (contract.Snapshot, error) {
+			return h.snapshot(in)
+		})
+	env.OnActivity(acts.ConfirmAuth, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.IncidentTargetInput) (contract.ProbeResults, error) {
+			return h.confirm(in)
+		})
+	env.OnActivity(acts.ApplyMeasure, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.MeasureInput) (activities.MeasureResult, error) {
+			return h.apply(in)
+		})
+	env.OnActivity(acts.UndoMeasure, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.MeasureInput) (activities.MeasureResult, error) {
+			return activities.MeasureResult{Detail: in.Request.Kind + " gone"}, nil
+		})
+	env.OnActivity(acts.VerifyIncident, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.IncidentVerifyInput) (contract.ProbeResults, error) {
+			return incProbesOK("verify"), nil
+		})
+	env.OnActivity(acts.WriteReport, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ReportInput) ([]contract.ArtifactRef, error) {
+			dir := "var/artifacts/" + in.WorkflowID + "/"
+			return []contract.ArtifactRef{{Path: dir + "report.md", Digest: "d1"}, {Path: dir + "report.json", Digest: "d2"}}, nil
+		})
+	env.OnActivity(acts.ArchiveTimeline, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ArchiveInput) (contract.ArtifactRef, error) {
+			return contract.ArtifactRef{Path: fmt.Sprintf("var/artifacts/%s/timeline-%d.json", in.Incident, in.Part),
+				Digest: fmt.Sprintf("sha-%d", in.Part), Events: len(in.Events)}, nil
+		})
+	env.OnActivity(acts.AwaitRun, mock.Anything, mock.Anything).Return(contract.ChildClosed{}, nil).Maybe()
+	env.OnWorkflow(EmergencyInvalidation, mock.Anything, mock.Anything).Return(
+		func(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
+			h.add(incCall{callInfo: callInfo{Name: "EmergencyInvalidation", At: workflow.Now(ctx).Sub(t0)}, Inv: in,
+				ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
+			return h.invalidation(ctx, in)
+		})
+	env.OnWorkflow(SecretRotation, mock.Anything, mock.Anything).Return(
+		func(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
+			h.add(incCall{callInfo: callInfo{Name: "SecretRotation", At: workflow.Now(ctx).Sub(t0)}, Rotation: in,
+				ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
+			return h.rotation(ctx, in)
+		})
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.upserts = append(h.upserts, args.Get(0).(temporal.SearchAttributes))
+	})
+}
+
+// run declares the incident as its reporter would: with the reporter's signed start.
+func (h *incHarness) run(in contract.IncidentInput) {
+	h.t.Helper()
+	if in.Statement == nil && in.State == nil && strings.TrimSpace(in.Reporter) != "" {
+		in.Statement = h.signedStart(in.Reporter, contract.ActionStartIncident, in.Summary)
+	}
+	h.runRaw(in)
+}
+
+func (h *incHarness) runRaw(in contract.IncidentInput) {
+	h.t.Helper()
+	h.mock()
+	h.execute(AuthIncident, in)
+}
+
+// signedArgs is actor's decision name with comment and Args, signed as the starter signs it:
+// over DecisionText(comment, args).
+func (h *harness[C, R]) signedArgs(name, actor, comment, args string) contract.Decision {
+	st := h.statement(name, actor, contract.DecisionText(comment, args))
+	return contract.Decision{Actor: actor, Comment: comment, Args: args, Statement: signAs(h.t, actor, st)}
+}
+
+// argsJSON is a decision's Args: the canonical JSON of v.
+func argsJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// containAt has actor ask for req at d; the comment is the request's reason, as the starter sends.
+func (h *incHarness) containAt(d time.Duration, actor string, req contract.ContainRequest) *decision {
+	args := argsJSON(h.t, req)
+	return h.decideWith(d, contract.UpdateContain, func() contract.Decision {
+		return h.signedArgs(contract.UpdateContain, actor, req.Reason, args)
+	})
+}
+
+// childContainAt has actor ask for an invalidate or rotate at d, with the child's signed start
+// (for childID, signed with the request's reason), as the starter sends it. The decision is kept
+// in *sent for the test to compare.
+func (h *incHarness) childContainAt(d time.Duration, actor string, req contract.ContainRequest, childID string, sent *contract.Decision) *decision {
+	args := argsJSON(h.t, req)
+	action := contract.ActionStartInvalidation
+	if req.Kind == contract.ContainRotate {
+		action = contract.ActionStartRotation
+	}
+	return h.decideWith(d, contract.UpdateContain, func() contract.Decision {
+		dec := h.signedArgs(contract.UpdateContain, actor, req.Reason, args)
+		dec.Start = signAs(h.t, actor, contract.Statement{Namespace: testNamespace, WorkflowID: childID, Action: action,
+			Actor: actor, CommentHash: statement.HashComment(req.Reason), IssuedAt: h.env.Now(), Nonce: newNonce(h.t), Client: "test"})
+		if sent != nil {
+			*sent = dec
+		}
+		return dec
+	})
+}
+
+// approveAt has actor approve (or reject, by name) the pending action named action ("" for
+// none) at d.
+func (h *incHarness) actionAt(d time.Duration, name, actor, action string) *decision {
+	args := ""
+	if action != "" {
+		args = argsJSON(h.t, contract.ActionRef{Action: action})
+	}
+	return h.decideWith(d, name, func() contract.Decision { return h.signedArgs(name, actor, "", args) })
+}
+
+// noteAt has actor add a note at d; status makes it a status update.
+func (h *incHarness) noteAt(d time.Duration, actor, text string, status bool) *decision {
+	args := ""
+	if status {
+		args = argsJSON(h.t, contract.NoteRequest{Status: true})
+	}
+	return h.decideWith(d, contract.UpdateNote, func() contract.Decision {
+		return h.signedArgs(contract.UpdateNote, actor, text, args)
+	})
+}
+
+// resolveAt has actor resolve with req at d; the comment is the summary, as the starter sends.
+func (h *incHarness) resolveAt(d time.Duration, actor string, req contract.ResolveRequest) *decision {
+	args := argsJSON(h.t, req)
+	return h.decideWith(d, contract.SignalResolve, func() contract.Decision {
+		return h.signedArgs(contract.SignalResolve, actor, req.Summary, args)
+	})
+}
+
+func incResolve() contract.ResolveRequest {
+	return contract.ResolveRequest{Summary: "stuffing stopped; range denied; accounts reset",
+		FollowUps: []string{"add rate limiting on /auth/token", "review alert thresholds"}}
+}
+
+// incStatus answers the incident query.
+func (h *incHarness) incStatus() contract.IncidentStatus {
+	h.t.Helper()
+	var s contract.IncidentStatus
+	h.query(contract.QueryIncident, &s)
+	return s
+}
+
+func (h *incHarness) frozen() []string {
+	h.t.Helper()
+	var f []string
+	h.query(contract.QueryFrozen, &f)
+	return f
+}
+
+// measures returns the ApplyMeasure (or UndoMeasure) inputs, in order.
+func (h *incHarness) measures(name string) []activities.MeasureInput {
+	var out []activities.MeasureInput
+	for _, c := range h.callsNamed(name) {
+		out = append(out, c.Measure)
+	}
+	return out
+}
+
+// eventsOf returns the timeline events with action and outcome.
+func eventsOf(tl []contract.Event, action, outcome string) []contract.Event {
+	var out []contract.Event
+	for _, e := range tl {
+		if e.Action == action && e.Outcome == outcome {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// at0 is d after t0, in UTC, as the timeline records it.
+func at0(d time.Duration) time.Time { return t0.Add(d).UTC() }
