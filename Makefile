@@ -11,7 +11,7 @@ TEMPORAL_STAMP := $(BIN)/.temporal-$(TEMPORAL_CLI_VERSION)
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*') go.mod go.sum
 
-.PHONY: all tools build up demo test test-faults vet fmt-check unit fuzz bench clean
+.PHONY: all tools build up demo demo-incident test test-faults vet fmt-check unit fuzz bench clean
 
 all: build
 
@@ -42,6 +42,10 @@ up: tools build
 ## demo: rotate the demo backend's JWT secret end to end, approved by a second person
 demo: tools build
 	./scripts/demo.sh
+
+## demo-incident: walk one auth incident (runbook 1) on the local stack and print its report
+demo-incident: tools build
+	./scripts/demo-incident.sh
 
 ## test: vet, gofmt check, and every test (unit, contract, integration on the real dev server) with -race
 test: tools build vet fmt-check

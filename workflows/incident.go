@@ -108,7 +108,7 @@ func (i *incident) run(ctx workflow.Context) (contract.Report, error) {
 	fresh := i.in.State == nil
 	if fresh {
 		i.rec.add(ctx, i.in.Reporter, "declared", i.in.Severity+" "+i.in.Trigger+" from "+i.in.Source, i.in.Summary)
-		if err := errors.Join(contract.CheckIncidentID(i.id), i.in.Validate()); err != nil {
+		if err := i.in.Validate(); err != nil {
 			return i.refuse(ctx, "input", err)
 		}
 	} else if workflow.GetInfo(ctx).ContinuedExecutionRunID == "" {
@@ -150,8 +150,12 @@ func (i *incident) refuse(ctx workflow.Context, what string, err error) (contrac
 	return contract.Report{}, temporal.NewNonRetryableApplicationError("invalid incident: "+err.Error(), contract.ErrTypeInvalidInput, err)
 }
 
-// checkStart verifies the reporter's signed declaration.
+// checkStart verifies the run's id and the reporter's signed declaration. It reads the run's
+// identity, so it runs recorded (startChecked): a replayer runs under another id.
 func (i *incident) checkStart(ctx workflow.Context) error {
+	if err := contract.CheckIncidentID(workflow.GetInfo(ctx).WorkflowExecution.ID); err != nil {
+		return err
+	}
 	return i.dec.verifyStart(ctx, contract.ActionStartIncident, i.in.Reporter, i.in.Summary, i.in.Statement)
 }
 
@@ -231,7 +235,8 @@ func (i *incident) confirm(ctx workflow.Context) {
 			continue
 		}
 		i.addValidation("confirm "+t, rs)
-		if bad := failedResults(rs); bad != "" {
+		if len(rs.Failed()) > 0 {
+			bad := failedResults(rs)
 			ok = false
 			notes = append(notes, t+": "+bad)
 			continue
@@ -374,7 +379,7 @@ func (i *incident) statusDue() time.Time {
 }
 
 func (i *incident) addValidation(stage string, rs contract.ProbeResults) {
-	ok := failedResults(rs) == ""
+	ok := len(rs.Failed()) == 0
 	i.validations = append(i.validations, contract.Validation{Stage: stage, OK: ok, Results: rs})
 }
 

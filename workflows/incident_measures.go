@@ -206,7 +206,8 @@ func (i *incident) verify(ctx workflow.Context, stage string) string {
 		}
 		rs = append(rs, i.timelineCheck(ctx, t))
 		i.addValidation(stage+" "+t, rs)
-		if bad := failedResults(rs); bad != "" {
+		if len(rs.Failed()) > 0 {
+			bad := failedResults(rs)
 			ok = false
 			notes = append(notes, t+": failed: "+bad)
 			continue

@@ -43,6 +43,8 @@ type Options struct {
 	ApprovalTimeout time.Duration
 	// ExtraTargetYAML is appended inside the demo target (indented by 4 spaces).
 	ExtraTargetYAML string
+	// ExtraYAML is appended at the top level of the config (an incident: section, say).
+	ExtraYAML string
 	// Notifier overrides the recording notifier.
 	Notifier notify.Notifier
 	// NoWorker skips the in-process worker; the test runs bin/worker processes itself.
@@ -249,11 +251,12 @@ func (e *Env) configYAML(o Options) string {
       - {method: GET, path: /auth/me, expected_status: 401}
       - {method: GET, path: /admin/users, as: user, expected_status: 403}
       - {method: GET, path: /admin/users, as: admin, expected_status: 200}
+%s
 %s`, people.String(), baseURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, o.DeployTimeout, o.ReadinessTimeout, e.Paths.AdminTokenFile,
 		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
 		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
 		demoenv.PersonAlice, demoenv.PersonBob, demoenv.PersonCarol,
-		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML))
+		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML), o.ExtraYAML)
 }
 
 func deployArgv(bin, pidFile string, o Options) string {

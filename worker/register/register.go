@@ -79,6 +79,7 @@ func RegisterWorkflows(r WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.EmergencyInvalidation)
 	r.RegisterWorkflow(workflows.ScheduledRotation)
 	r.RegisterWorkflow(workflows.ClaimStatement)
+	r.RegisterWorkflow(workflows.AuthIncident)
 	r.RegisterWorkflow(workflows.SecretStatus)
 	r.RegisterWorkflow(workflows.SecretSettle)
 }
