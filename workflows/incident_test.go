@@ -5,6 +5,7 @@ package workflows
 // freeze, continue-as-new and the report. Fixtures are in incident_helpers_test.go.
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -205,4 +206,223 @@ func TestIncident_StatusReminder(t *testing.T) {
 		dave.requireDenied(t, "dave is neither the owner (alice) nor an approver")
 		assert.Empty(t, reminders(h, res.Timeline))
 	})
+}
+
+// Each containment action calls ApplyMeasure with its request on the target; at resolve the
+// range deny and the log level are undone (the log level back to what it was), a TTL lifts its
+// range on its own, and logouts and resets stay.
+func TestIncident_ContainmentAndUndo(t *testing.T) {
+	reqs := []contract.ContainRequest{
+		{Kind: contract.ContainLogoutUsers, Users: []string{"u1", "u2"}, Reason: "high-risk accounts"},
+		{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24"}, Reason: "stuffing source"},
+		{Kind: contract.ContainDenyCIDR, CIDRs: []string{"198.51.100.0/24", "2001:db8::/32"}, TTL: time.Hour, Reason: "second wave"},
+		{Kind: contract.ContainLogLevel, Level: "debug", Reason: "more detail"},
+		{Kind: contract.ContainRequireReset, Users: []string{"u1"}, Reason: "password reused"},
+		{Kind: contract.ContainLogoutAll, Reason: "everyone out"},
+	}
+	run := func(t *testing.T, resolve contract.ResolveRequest) (*incHarness, contract.Report, []*decision) {
+		h := newIncHarness(t)
+		// Every action at once for the owner: the approval rules have their own test.
+		for k, r := range h.ipolicy.Actions {
+			r.Quorum = 0
+			h.ipolicy.Actions[k] = r
+		}
+		var ds []*decision
+		for n, r := range reqs {
+			ds = append(ds, h.containAt(time.Duration(n+1)*time.Minute, "alice", r))
+		}
+		h.resolveAt(3*time.Hour, "alice", resolve)
+		h.run(incInput())
+		return h, h.completed(), ds
+	}
+
+	t.Run("undone at resolve", func(t *testing.T) {
+		h, res, ds := run(t, incResolve())
+		for n, d := range ds {
+			ev := d.requireAccepted(t)
+			assert.Contains(t, ev.Detail, "a"+string(rune('1'+n))+" "+reqs[n].Describe()+": demo: "+reqs[n].Kind+" in force")
+		}
+		applied := h.measures("ApplyMeasure")
+		require.Len(t, applied, len(reqs))
+		for n, in := range applied {
+			assert.Equal(t, activities.MeasureInput{Incident: incID, ActionID: "a" + string(rune('1'+n)), Target: "demo", Request: reqs[n]}, in)
+		}
+		undone := h.callsNamed("UndoMeasure")
+		require.Len(t, undone, 3, "the two range denies and the log level; never a logout or a reset")
+		// The TTL lifts a3 an hour after it was applied (at 3m), the rest at resolve.
+		assert.Equal(t, "a3", undone[0].Measure.ActionID)
+		assert.Equal(t, time.Hour+3*time.Minute, undone[0].At)
+		assert.Equal(t, reqs[2], undone[0].Measure.Request)
+		assert.Equal(t, []string{"a2", "a4"}, []string{undone[1].Measure.ActionID, undone[2].Measure.ActionID})
+		assert.Equal(t, 3*time.Hour, undone[1].At)
+		assert.Equal(t, "info", undone[2].Measure.Previous, "the log level goes back to what it was")
+		assert.Equal(t, contract.ContainLogLevel, undone[2].Measure.Request.Kind)
+		ttl := requireEvent(t, res.Timeline, systemActor, "undo a3", "undone")
+		assert.Contains(t, ttl.Detail, "its TTL ended")
+		assert.Contains(t, requireEvent(t, res.Timeline, systemActor, "undo a2", "undone").Detail, "resolved by alice")
+
+		var st contract.IncidentStatus
+		h.query(contract.QueryIncident, &st)
+		for _, m := range st.Measures {
+			assert.Equal(t, m.Request.Undoable(), !m.Undone.IsZero(), "%s %s", m.ActionID, m.Request.Kind)
+			assert.False(t, m.Kept)
+		}
+		// The final verification no longer expects the lifted ranges, but still the reset.
+		final := h.callsNamed("VerifyIncident")
+		require.NotEmpty(t, final)
+		assert.Empty(t, final[len(final)-1].Verify.DeniedCIDRs)
+		assert.Equal(t, []string{"u1"}, final[len(final)-1].Verify.ResetUsers)
+	})
+
+	t.Run("--keep deny-cidr", func(t *testing.T) {
+		keep := incResolve()
+		keep.Keep = []string{contract.ContainDenyCIDR}
+		h, res, _ := run(t, keep)
+		undone := h.callsNamed("UndoMeasure")
+		require.Len(t, undone, 2, "the TTL still lifts a3; resolve undoes only the log level")
+		assert.Equal(t, "a3", undone[0].Measure.ActionID)
+		assert.Equal(t, "a4", undone[1].Measure.ActionID)
+		kept := requireEvent(t, res.Timeline, "alice", "keep a2", "kept")
+		assert.Contains(t, kept.Detail, "deny-cidr 203.0.113.0/24 on demo stays in force")
+		st := h.incStatus()
+		assert.True(t, st.Measures[1].Kept)
+		assert.True(t, st.Measures[1].Undone.IsZero())
+		final := h.callsNamed("VerifyIncident")
+		assert.Equal(t, []string{"203.0.113.0/24"}, final[len(final)-1].Verify.DeniedCIDRs, "the kept range is still checked")
+	})
+}
+
+// A measure applies to every affected target when it names none, and to its own when it does.
+func TestIncident_ContainEveryTarget(t *testing.T) {
+	h := newIncHarness(t)
+	h.ipolicy.Targets = []string{"demo", "shop"}
+	in := incInput()
+	in.Targets = nil // every target of the config
+	h.containAt(time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainLogLevel, Level: "debug"})
+	h.containAt(2*time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24"}, Target: "shop"})
+	h.resolveAt(time.Hour, "alice", incResolve())
+	h.run(in)
+
+	res := h.completed()
+	assert.Equal(t, []string{"demo", "shop"}, res.Targets)
+	assert.Equal(t, []string{"ApplyMeasure(a1 log-level on demo)", "ApplyMeasure(a1 log-level on shop)", "ApplyMeasure(a2 deny-cidr on shop)"},
+		filterSteps(h.steps(), "ApplyMeasure"))
+	assert.ElementsMatch(t, []string{"UndoMeasure(a1 log-level on demo)", "UndoMeasure(a1 log-level on shop)", "UndoMeasure(a2 deny-cidr on shop)"},
+		filterSteps(h.steps(), "UndoMeasure"))
+}
+
+func filterSteps(steps []string, prefix string) []string {
+	var out []string
+	for _, s := range steps {
+		if strings.HasPrefix(s, prefix) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// The approval rules per action: quorum 0 applies at once; quorum 1 waits under its own id for
+// an approver other than the asker, who names it when several wait; a reject stops it. Who may
+// ask is the config's.
+func TestIncident_ApprovalRules(t *testing.T) {
+	logoutAll := contract.ContainRequest{Kind: contract.ContainLogoutAll, Reason: "everyone out"}
+	reset := contract.ContainRequest{Kind: contract.ContainRequireReset, Users: []string{"u1"}, Reason: "reused password"}
+
+	t.Run("quorum 0 applies at once", func(t *testing.T) {
+		h := newIncHarness(t)
+		d := h.containAt(time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainLogoutUsers, Users: []string{"u1"}})
+		h.resolveAt(time.Hour, "alice", incResolve())
+		h.run(incInput())
+
+		h.completed()
+		assert.Contains(t, d.requireAccepted(t).Detail, "a1 logout-users u1: demo: logout-users in force")
+		applied := h.callsNamed("ApplyMeasure")
+		require.Len(t, applied, 1)
+		assert.Equal(t, time.Minute, applied[0].At)
+		assert.Empty(t, h.messages("approval"))
+	})
+
+	t.Run("quorum 1", func(t *testing.T) {
+		h := newIncHarness(t)
+		h.ipolicy.Actions[contract.ContainRequireReset] = contract.ActionRule{Who: []string{"owner"}, Quorum: 1}
+		a1 := h.containAt(time.Minute, "alice", logoutAll)
+		self := h.actionAt(2*time.Minute, contract.SignalApprove, "alice", "a1")
+		dave := h.actionAt(3*time.Minute, contract.SignalApprove, "dave", "a1")
+		a2 := h.containAt(4*time.Minute, "alice", reset)
+		unnamed := h.actionAt(5*time.Minute, contract.SignalApprove, "bob", "")
+		unknown := h.actionAt(5*time.Minute+30*time.Second, contract.SignalApprove, "bob", "a9")
+		bob := h.actionAt(6*time.Minute, contract.SignalApprove, "bob", "a2")
+		var mid contract.IncidentStatus
+		h.at(7*time.Minute, func() { mid = h.incStatus() })
+		carol := h.actionAt(8*time.Minute, contract.SignalReject, "carol", "")
+		late := h.actionAt(9*time.Minute, contract.SignalApprove, "bob", "a1")
+		h.resolveAt(time.Hour, "alice", incResolve())
+		h.run(incInput())
+
+		res := h.completed()
+		assert.Contains(t, a1.requireAccepted(t).Detail, "a1 logout-all waits for approval: approvals 0 of 1")
+		assert.Contains(t, a2.requireAccepted(t).Detail, "a2 require-reset u1 waits for approval")
+		self.requireDenied(t, "a1: alice requested this run and cannot approve it")
+		dave.requireDenied(t, "a1: dave is not an approver")
+		unnamed.requireDenied(t, "several actions wait for approval; name one with --action (a1, a2)")
+		unknown.requireDenied(t, `no pending action "a9" (pending: a1, a2)`)
+		assert.Contains(t, bob.requireAccepted(t).Detail, "a2 approved by bob: require-reset u1: demo: require-reset in force")
+		// With a2 applied, the reject needs no --action: a1 is the only one left.
+		assert.Contains(t, carol.requireAccepted(t).Detail, "a1 logout-all rejected; nothing changed")
+		late.requireDenied(t, `no pending action "a1" (pending: none)`)
+
+		applied := h.measures("ApplyMeasure")
+		require.Len(t, applied, 1, "only the approved a2 ran")
+		assert.Equal(t, "a2", applied[0].ActionID)
+		assert.Equal(t, reset, applied[0].Request)
+		assert.Equal(t, 6*time.Minute, h.callsNamed("ApplyMeasure")[0].At)
+
+		require.Len(t, mid.Pending, 2)
+		assert.Equal(t, "pending", mid.Pending[0].State)
+		assert.Equal(t, "applied", mid.Pending[1].State)
+		assert.Equal(t, []string{"bob"}, mid.Pending[1].Approvals)
+		st := h.incStatus()
+		assert.Equal(t, "rejected", st.Pending[0].State)
+		assert.Equal(t, "rejected by carol", st.Pending[0].Detail)
+
+		approvals := h.messages("approval")
+		require.Len(t, approvals, 2)
+		assert.Contains(t, approvals[0].Text, "starter approve "+incID+" --action a1")
+		assert.Contains(t, approvals[1].Text, "--action a2")
+		requireRecorded(t, res.Timeline, self.requireDenied(t, "cannot approve"))
+	})
+
+	t.Run("who may ask", func(t *testing.T) {
+		h := newIncHarness(t)
+		h.ipolicy.Actions[contract.ContainLogoutUsers] = contract.ActionRule{Who: []string{"owner", "carol"}, Quorum: 0}
+		users := contract.ContainRequest{Kind: contract.ContainLogoutUsers, Users: []string{"u1"}}
+		dave := h.containAt(time.Minute, "dave", users)
+		bob := h.containAt(2*time.Minute, "bob", users)
+		carol := h.containAt(3*time.Minute, "carol", users)
+		bobDeny := h.containAt(4*time.Minute, "bob", contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24"}})
+		// A kind the config does not name is the owner's, with one approver.
+		h.ipolicy.Actions = map[string]contract.ActionRule{
+			contract.ContainLogoutUsers: h.ipolicy.Actions[contract.ContainLogoutUsers],
+			contract.ContainDenyCIDR:    h.ipolicy.Actions[contract.ContainDenyCIDR],
+		}
+		ownerLevel := h.containAt(5*time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainLogLevel, Level: "debug"})
+		h.resolveAt(time.Hour, "alice", incResolve())
+		h.run(incInput())
+
+		h.completed()
+		dave.requireDenied(t, "dave may not ask for logout-users: it is for owner, carol (the owner is alice)")
+		bob.requireDenied(t, "bob may not ask for logout-users")
+		carol.requireAccepted(t)
+		bobDeny.requireAccepted(t) // deny-cidr is for the owner and the approvers
+		assert.Contains(t, ownerLevel.requireAccepted(t).Detail, "waits for approval: approvals 0 of 1")
+		assert.Equal(t, []string{"a1", "a2"}, actionIDs(h.measures("ApplyMeasure")))
+	})
+}
+
+func actionIDs(ms []activities.MeasureInput) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ActionID)
+	}
+	return out
 }
