@@ -111,8 +111,13 @@ func newIncHarness(t *testing.T) *incHarness {
 
 func newIncHarnessID(t *testing.T, id string) *incHarness {
 	t.Helper()
-	env := newTestEnv(AuthIncident, EmergencyInvalidation, SecretRotation)
+	env := newTestEnv(AuthIncident)
 	h := &incHarness{ipolicy: incPolicy()}
+	// The child runs are stand-ins registered under the runbooks' names, not mocks: the test
+	// environment tells the parent a mocked child started only once the mock returns, so a mock
+	// that takes time would hold the contain decision until the child ends.
+	env.RegisterWorkflowWithOptions(h.fakeInvalidation, workflow.RegisterOptions{Name: contract.WorkflowEmergencyInvalidation})
+	env.RegisterWorkflowWithOptions(h.fakeRotation, workflow.RegisterOptions{Name: contract.WorkflowSecretRotation})
 	h.harness = newHarness[incCall, contract.Report](t, env, id, basePolicy("#sec-incident"),
 		func(base callInfo, args converter.EncodedValues) incCall {
 			c := incCall{callInfo: base}
@@ -192,23 +197,23 @@ func (h *incHarness) mock() {
 				Digest: fmt.Sprintf("sha-%d", in.Part), Events: len(in.Events)}, nil
 		})
 	env.OnActivity(acts.AwaitRun, mock.Anything, mock.Anything).Return(contract.ChildClosed{}, nil).Maybe()
-	env.OnWorkflow(EmergencyInvalidation, mock.Anything, mock.Anything).Return(
-		func(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
-			h.add(incCall{callInfo: callInfo{Name: "EmergencyInvalidation", At: workflow.Now(ctx).Sub(t0)}, Inv: in,
-				ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
-			return h.invalidation(ctx, in)
-		})
-	env.OnWorkflow(SecretRotation, mock.Anything, mock.Anything).Return(
-		func(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
-			h.add(incCall{callInfo: callInfo{Name: "SecretRotation", At: workflow.Now(ctx).Sub(t0)}, Rotation: in,
-				ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
-			return h.rotation(ctx, in)
-		})
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.upserts = append(h.upserts, args.Get(0).(temporal.SearchAttributes))
 	})
+}
+
+func (h *incHarness) fakeInvalidation(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
+	h.add(incCall{callInfo: callInfo{Name: "EmergencyInvalidation", At: workflow.Now(ctx).Sub(t0)}, Inv: in,
+		ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
+	return h.invalidation(ctx, in)
+}
+
+func (h *incHarness) fakeRotation(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
+	h.add(incCall{callInfo: callInfo{Name: "SecretRotation", At: workflow.Now(ctx).Sub(t0)}, Rotation: in,
+		ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
+	return h.rotation(ctx, in)
 }
 
 // run declares the incident as its reporter would: with the reporter's signed start.

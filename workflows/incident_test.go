@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
@@ -425,4 +427,152 @@ func actionIDs(ms []activities.MeasureInput) []string {
 		out = append(out, m.ActionID)
 	}
 	return out
+}
+
+// childClosedAt sends a child-closed Update at d and reports what became of it.
+type updateOutcome struct {
+	rejected, err error
+	accepted      bool
+	completed     bool
+}
+
+func (h *incHarness) childClosedAt(d time.Duration, c contract.ChildClosed) *updateOutcome {
+	out := &updateOutcome{}
+	h.at(d, func() {
+		h.env.UpdateWorkflow(contract.UpdateChildClosed, "child-closed-"+c.WorkflowID, &testsuite.TestUpdateCallback{
+			OnAccept:   func() { out.accepted = true },
+			OnReject:   func(err error) { out.rejected = err },
+			OnComplete: func(_ any, err error) { out.completed, out.err = true, err },
+		}, c)
+	})
+	return out
+}
+
+// invalidate starts runbook 3 as a child under invalidate-<target>, linked to the incident and
+// with the asker's signed start; its outcome comes back to the incident's timeline, and the
+// incident cannot be resolved while it runs.
+func TestIncident_InvalidateChild(t *testing.T) {
+	req := contract.ContainRequest{Kind: contract.ContainInvalidate, Reason: "stolen refresh tokens", Restrict: []string{"/admin"}}
+
+	t.Run("started, outcome on the timeline", func(t *testing.T) {
+		h := newIncHarness(t)
+		h.invalidation = func(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
+			if err := workflow.Sleep(ctx, 30*time.Minute); err != nil {
+				return contract.InvalidationResult{}, err
+			}
+			return contract.InvalidationResult{Target: in.Target, Outcome: contract.OutcomeCompleted,
+				Summary: "Emergency invalidation of demo: completed; 42 sessions revoked."}, nil
+		}
+		var sent contract.Decision
+		inv := h.childContainAt(time.Minute, "alice", req, "invalidate-demo", &sent)
+		again := h.childContainAt(2*time.Minute, "alice", req, "invalidate-demo", nil)
+		early := h.resolveAt(10*time.Minute, "alice", incResolve())
+		stranger := h.childClosedAt(12*time.Minute, contract.ChildClosed{WorkflowID: "rotation-other", Outcome: "completed", Summary: "forged"})
+		var mid contract.IncidentStatus
+		h.at(15*time.Minute, func() { mid = h.incStatus() })
+		resolve := h.resolveAt(40*time.Minute, "alice", incResolve())
+		h.run(incInput())
+
+		res := h.completed()
+		assert.Contains(t, inv.requireAccepted(t).Detail, "a1 invalidate on demo: started invalidate-demo (emergency-invalidation, linked to "+incID+")")
+		again.requireDenied(t, "invalidate-demo is already running for this incident")
+		early.requireDenied(t, "runs the incident started are still open: invalidate-demo; resolve once they close")
+		require.Error(t, stranger.rejected, "the validator refuses a run the incident did not start")
+		assert.Contains(t, stranger.rejected.Error(), "rotation-other is not a run this incident started")
+		assert.False(t, stranger.completed)
+		resolve.requireAccepted(t)
+
+		children := h.callsNamed("EmergencyInvalidation")
+		require.Len(t, children, 1)
+		c := children[0]
+		assert.Equal(t, "invalidate-demo", c.ChildID)
+		assert.Equal(t, time.Minute, c.At)
+		assert.Equal(t, incID, c.Inv.IncidentID)
+		assert.Equal(t, "demo", c.Inv.Target)
+		assert.Equal(t, "alice", c.Inv.RequestedBy)
+		assert.Equal(t, req.Reason, c.Inv.Reason)
+		assert.Equal(t, contract.TriggerTokenAbuse, c.Inv.Trigger)
+		assert.Equal(t, []string{"/admin"}, c.Inv.Restrict)
+		assert.Equal(t, time.Hour, c.Inv.RestrictTTL)
+		require.NotNil(t, c.Inv.Statement)
+		assert.JSONEq(t, argsJSON(t, sent.Start), argsJSON(t, c.Inv.Statement), "the decision's signed start is passed through")
+		h.assertNotRun("ApplyMeasure")
+
+		require.Len(t, mid.Children, 1)
+		assert.Equal(t, contract.ChildRun{ActionID: "a1", WorkflowID: "invalidate-demo", Runbook: "emergency-invalidation", Target: "demo"}, mid.Children[0])
+		closed := requireEvent(t, res.Timeline, systemActor, "emergency-invalidation invalidate-demo", contract.OutcomeCompleted)
+		assert.Equal(t, at0(31*time.Minute), closed.At)
+		assert.Equal(t, "run closed: Emergency invalidation of demo: completed; 42 sessions revoked.", closed.Detail)
+		assert.False(t, strings.Contains(dumpTimeline(res.Timeline), "forged"))
+		assert.Contains(t, res.Actions, contract.ReportAction{At: t0.UTC(), Actor: "invalidate-demo", Action: "emergency-invalidation",
+			Detail: "completed Emergency invalidation of demo: completed; 42 sessions revoked."})
+	})
+
+	t.Run("the child reports by Update", func(t *testing.T) {
+		h := newIncHarness(t)
+		h.invalidation = func(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
+			if err := workflow.Sleep(ctx, 10*time.Minute); err != nil {
+				return contract.InvalidationResult{}, err
+			}
+			return contract.InvalidationResult{Target: in.Target, Outcome: contract.OutcomeCompleted, Summary: "from the future"}, nil
+		}
+		h.childContainAt(time.Minute, "alice", req, "invalidate-demo", nil)
+		report := h.childClosedAt(5*time.Minute, contract.ChildClosed{WorkflowID: "invalidate-demo", Outcome: contract.OutcomeCompleted, Summary: "reported by the child"})
+		h.resolveAt(30*time.Minute, "alice", incResolve())
+		h.run(incInput())
+
+		res := h.completed()
+		require.NoError(t, report.rejected)
+		assert.True(t, report.accepted)
+		assert.True(t, report.completed)
+		require.NoError(t, report.err)
+		evs := eventsOf(res.Timeline, "emergency-invalidation invalidate-demo", contract.OutcomeCompleted)
+		require.Len(t, evs, 1, "the outcome is recorded once")
+		assert.Equal(t, "reported: reported by the child", evs[0].Detail)
+		assert.Equal(t, at0(5*time.Minute), evs[0].At)
+	})
+
+	t.Run("rotate", func(t *testing.T) {
+		h := newIncHarness(t)
+		rot := contract.ContainRequest{Kind: contract.ContainRotate, Reason: "rotate after the leak"}
+		var sent contract.Decision
+		d := h.childContainAt(time.Minute, "alice", rot, "rotation-demo", &sent)
+		h.resolveAt(time.Hour, "alice", incResolve())
+		h.run(incInput())
+
+		res := h.completed()
+		d.requireAccepted(t)
+		rs := h.callsNamed("SecretRotation")
+		require.Len(t, rs, 1)
+		assert.Equal(t, "rotation-demo", rs[0].ChildID)
+		got := rs[0].Rotation
+		assert.Equal(t, contract.RotationInput{Target: "demo", Reason: rot.Reason, RequestedBy: "alice", Mode: contract.ModeManual,
+			IncidentID: incID}, func() contract.RotationInput { c := got; c.Statement = nil; return c }())
+		assert.JSONEq(t, argsJSON(t, sent.Start), argsJSON(t, got.Statement), "the decision's signed start is passed through")
+		requireEvent(t, res.Timeline, systemActor, "secret-rotation rotation-demo", contract.OutcomeCompleted)
+	})
+
+	t.Run("refused", func(t *testing.T) {
+		h := newIncHarness(t)
+		h.ipolicy.Targets = []string{"demo", "shop"}
+		in := incInput()
+		in.Targets = []string{"demo", "shop"}
+		noTarget := h.childContainAt(time.Minute, "alice", req, "invalidate-demo", nil)
+		withTarget := req
+		withTarget.Target = "demo"
+		wrongStart := h.childContainAt(2*time.Minute, "alice", withTarget, "invalidate-shop", nil)
+		noStart := h.containAt(3*time.Minute, "alice", withTarget)
+		noReason := withTarget
+		noReason.Reason = ""
+		unreasoned := h.childContainAt(4*time.Minute, "alice", noReason, "invalidate-demo", nil)
+		h.resolveAt(time.Hour, "alice", incResolve())
+		h.run(in)
+
+		h.completed()
+		noTarget.requireDenied(t, "invalidate needs --target: the incident affects demo, shop")
+		wrongStart.requireDenied(t, "invalidate needs a start for invalidate-demo signed by alice")
+		noStart.requireDenied(t, "invalidate needs a start for invalidate-demo signed by alice")
+		unreasoned.requireDenied(t, "invalidate needs a reason")
+		h.assertNotRun("EmergencyInvalidation")
+	})
 }
