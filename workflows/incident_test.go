@@ -576,3 +576,189 @@ func TestIncident_InvalidateChild(t *testing.T) {
 		h.assertNotRun("EmergencyInvalidation")
 	})
 }
+
+// Bad decisions: each gets a clear denial, recorded on the timeline, and changes nothing.
+func TestIncident_BadInput(t *testing.T) {
+	deny := func(cidr string, force bool) contract.ContainRequest {
+		return contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{cidr}, Force: force}
+	}
+	cases := []struct {
+		name string
+		send func(h *incHarness, d time.Duration) *decision
+		why  string
+	}{
+		{"invalid CIDR", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", deny("10.0.0.300/8", false))
+		},
+			`invalid CIDR "10.0.0.300/8"`},
+		{"host bits set", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", deny("10.0.0.1/8", false))
+		},
+			"CIDR 10.0.0.1/8 has host bits set; did you mean 10.0.0.0/8?"},
+		{"host bits set, even with force", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", deny("10.0.0.1/8", true))
+		}, "has host bits set"},
+		{"0.0.0.0/0", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", deny("0.0.0.0/0", false))
+		},
+			"CIDR 0.0.0.0/0 would lock everyone out"},
+		{"::/0", func(h *incHarness, d time.Duration) *decision { return h.containAt(d, "alice", deny("::/0", false)) },
+			"CIDR ::/0 would lock everyone out"},
+		{"::ffff:0:0/96", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", deny("::ffff:0:0/96", false))
+		},
+			"CIDR ::ffff:0:0/96 would lock everyone out"},
+		{"one bad CIDR of several", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24", "nope"}})
+		}, `invalid CIDR "nope"`},
+		{"range holding the probes' address", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", deny("127.0.0.0/8", false))
+		}, "CIDR 127.0.0.0/8 holds 127.0.0.1, the address the worker's probes come from; add --force"},
+		{"unknown action", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", contract.ContainRequest{Kind: "nuke-from-orbit"})
+		}, `unknown action "nuke-from-orbit"`},
+		{"unknown target", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", contract.ContainRequest{Kind: contract.ContainLogLevel, Level: "debug", Target: "shop"})
+		}, `unknown target "shop": the incident affects demo`},
+		{"not a user name", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", contract.ContainRequest{Kind: contract.ContainLogoutUsers, Users: []string{"bob; rm -rf"}})
+		}, `user "bob; rm -rf" is not a user name`},
+		{"unknown log level", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "alice", contract.ContainRequest{Kind: contract.ContainLogLevel, Level: "trace"})
+		}, "log level must be one of"},
+		{"no request", func(h *incHarness, d time.Duration) *decision {
+			return h.decideWith(d, contract.UpdateContain, func() contract.Decision { return h.signed(contract.UpdateContain, "alice", "deny") })
+		}, "contain needs a containment request"},
+		{"neither owner nor allowed", func(h *incHarness, d time.Duration) *decision {
+			return h.containAt(d, "dave", contract.ContainRequest{Kind: contract.ContainLogLevel, Level: "debug"})
+		}, "dave may not ask for log-level"},
+		{"resolve without summary", func(h *incHarness, d time.Duration) *decision {
+			return h.resolveAt(d, "alice", contract.ResolveRequest{Summary: "  "})
+		}, "resolve needs a final summary (--summary)"},
+		{"resolve keeping the freeze", func(h *incHarness, d time.Duration) *decision {
+			return h.resolveAt(d, "alice", contract.ResolveRequest{Summary: "done", Keep: []string{"freeze"}})
+		}, "the freeze always lifts at resolve"},
+		{"resolve by someone else", func(h *incHarness, d time.Duration) *decision {
+			return h.resolveAt(d, "dave", incResolve())
+		}, "dave is neither the owner (alice) nor an approver"},
+		{"note over 4 KiB", func(h *incHarness, d time.Duration) *decision {
+			return h.noteAt(d, "bob", strings.Repeat("a", contract.MaxNote+1), false)
+		}, "note refused: text is 4097 bytes; the limit is 4096 (4 KiB)"},
+		{"note with control characters", func(h *incHarness, d time.Duration) *decision {
+			return h.noteAt(d, "bob", "all clear\x1b[2K\rroot cause: nobody", false)
+		}, "note refused: text holds a control character"},
+		{"empty note", func(h *incHarness, d time.Duration) *decision { return h.noteAt(d, "bob", " ", false) },
+			"a note needs text"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newIncHarness(t)
+			d := tc.send(h, time.Minute)
+			var st contract.IncidentStatus
+			h.at(2*time.Minute, func() { st = h.incStatus() })
+			h.resolveAt(time.Hour, "alice", incResolve())
+			h.run(incInput())
+
+			res := h.completed()
+			ev := d.requireDenied(t, tc.why)
+			requireRecorded(t, res.Timeline, ev)
+			h.assertNotRun("ApplyMeasure", "UndoMeasure", "EmergencyInvalidation", "SecretRotation")
+			assert.Empty(t, st.Pending, "no action was registered")
+			assert.Empty(t, st.Measures)
+			assert.Equal(t, contract.OutcomeResolved, res.Outcome, "the incident goes on")
+		})
+	}
+
+	t.Run("force lets a range through", func(t *testing.T) {
+		h := newIncHarness(t)
+		probes := h.containAt(time.Minute, "alice", deny("127.0.0.0/8", true))
+		all := h.containAt(2*time.Minute, "alice", deny("0.0.0.0/0", true))
+		h.resolveAt(time.Hour, "alice", incResolve())
+		h.run(incInput())
+
+		h.completed()
+		probes.requireAccepted(t)
+		all.requireAccepted(t)
+		applied := h.measures("ApplyMeasure")
+		require.Len(t, applied, 2)
+		assert.Equal(t, []string{"127.0.0.0/8"}, applied[0].Request.CIDRs)
+		assert.True(t, applied[0].Request.Force)
+		assert.Equal(t, []string{"0.0.0.0/0"}, applied[1].Request.CIDRs)
+	})
+
+	t.Run("the probes' address is the snapshot's", func(t *testing.T) {
+		h := newIncHarness(t)
+		snap := h.snapshot
+		h.snapshot = func(in activities.IncidentTargetInput) (contract.Snapshot, error) {
+			s, err := snap(in)
+			s.ProbeFrom = []string{"192.0.2.10"}
+			return s, err
+		}
+		loopback := h.containAt(time.Minute, "alice", deny("127.0.0.0/8", false))
+		probes := h.containAt(2*time.Minute, "alice", deny("192.0.2.0/24", false))
+		h.resolveAt(time.Hour, "alice", incResolve())
+		h.run(incInput())
+
+		h.completed()
+		loopback.requireAccepted(t)
+		probes.requireDenied(t, "CIDR 192.0.2.0/24 holds 192.0.2.10")
+		assert.Equal(t, []string{"a1"}, actionIDs(h.measures("ApplyMeasure")))
+	})
+}
+
+// A declaration that is wrong is refused before anything happens: no announcement, no freeze,
+// no snapshot.
+func TestIncident_BadDeclaration(t *testing.T) {
+	cases := []struct {
+		name   string
+		id     string
+		mutate func(*contract.IncidentInput)
+		why    string
+		// loaded: the policy was read before the refusal (the target and start checks need it).
+		loaded bool
+	}{
+		// The id is checked with the signed start, recorded: a replayer runs under another id.
+		{name: "id of another runbook", id: "rotation-demo", why: `incident id "rotation-demo" must match incident-[a-z0-9-]{1,40}`, loaded: true},
+		{name: "id with capitals", id: "incident-ABC", why: "must match incident-[a-z0-9-]{1,40}", loaded: true},
+		{name: "id too long", id: "incident-" + strings.Repeat("a", 41), why: "must match", loaded: true},
+		{name: "unknown trigger", mutate: func(in *contract.IncidentInput) { in.Trigger = "aliens" }, why: `trigger must be one of`},
+		{name: "unknown severity", mutate: func(in *contract.IncidentInput) { in.Severity = "sev0" }, why: `severity must be one of`},
+		{name: "no summary", mutate: func(in *contract.IncidentInput) { in.Summary = "" }, why: "summary is required"},
+		{name: "unknown target", mutate: func(in *contract.IncidentInput) { in.Targets = []string{"demo", "shop"} },
+			why: `unknown target "shop" (known: demo)`, loaded: true},
+		{name: "unsigned", mutate: func(in *contract.IncidentInput) { in.Statement = &contract.SignedStatement{} },
+			why: "start refused", loaded: true},
+		{name: "carried state from outside", mutate: func(in *contract.IncidentInput) {
+			in.State = &contract.IncidentState{Status: contract.IncidentStatus{Owner: "mallory", Targets: []string{"demo"}}}
+		}, why: "carried incident state is accepted only from the incident's own continue-as-new"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			id := tc.id
+			if id == "" {
+				id = incID
+			}
+			h := newIncHarnessID(t, id)
+			in := incInput()
+			if tc.mutate != nil {
+				tc.mutate(&in)
+			}
+			h.run(in)
+
+			appErr := requireAppError(t, h.env.GetWorkflowError())
+			assert.Equal(t, contract.ErrTypeInvalidInput, appErr.Type())
+			assert.True(t, appErr.NonRetryable())
+			assert.Contains(t, appErr.Error(), tc.why)
+			if tc.loaded {
+				assert.Equal(t, []string{"LoadIncidentPolicy"}, h.steps())
+			} else {
+				assert.Empty(t, h.steps())
+			}
+			h.assertNotRun("Announce", "SnapshotTarget", "ConfirmAuth", "ApplyMeasure")
+			assert.Empty(t, h.upserts, "nothing frozen")
+			tl := h.timeline()
+			assert.Contains(t, tl[len(tl)-1].Detail, tc.why)
+			assert.Equal(t, "refused", tl[len(tl)-1].Outcome)
+		})
+	}
+}
