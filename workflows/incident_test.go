@@ -5,12 +5,16 @@ package workflows
 // freeze, continue-as-new and the report. Fixtures are in incident_helpers_test.go.
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -761,4 +765,164 @@ func TestIncident_BadDeclaration(t *testing.T) {
 			assert.Equal(t, "refused", tl[len(tl)-1].Outcome)
 		})
 	}
+}
+
+// The freeze: the declaration writes the affected targets to AuthopsFrozenTargets and the
+// frozen query; resolve lifts it.
+func TestIncident_Freeze(t *testing.T) {
+	h := newIncHarness(t)
+	h.ipolicy.Targets = []string{"demo", "shop"}
+	in := incInput()
+	in.Targets = []string{"demo", "shop"}
+	var during []string
+	h.at(10*time.Minute, func() { during = h.frozen() })
+	h.resolveAt(20*time.Minute, "alice", incResolve())
+	h.run(in)
+
+	res := h.completed()
+	assert.Equal(t, []string{"demo", "shop"}, during)
+	assert.Empty(t, h.frozen(), "resolve lifts the freeze")
+	require.Len(t, h.upserts, 2, "frozen at declaration, lifted at resolve")
+	frozen, ok := h.upserts[0].GetKeywordList(contract.AttrFrozenTargets)
+	require.True(t, ok)
+	assert.Equal(t, []string{"demo", "shop"}, frozen)
+	runbook, _ := h.upserts[0].GetKeyword(contract.AttrRunbook)
+	assert.Equal(t, "auth-incident", runbook)
+	_, ok = h.upserts[1].GetKeywordList(contract.AttrFrozenTargets)
+	assert.False(t, ok, "the lift unsets the attribute")
+	lifted := requireEvent(t, res.Timeline, systemActor, "freeze", "lifted")
+	assert.Equal(t, at0(20*time.Minute), lifted.At)
+	assert.Equal(t, "demo, shop (resolved by alice)", lifted.Detail)
+	assert.Equal(t, contract.OutcomeResolved, h.incStatus().Outcome)
+	assert.Empty(t, h.incStatus().Frozen)
+}
+
+// A canceled incident leaves nothing behind: its temporary measures are undone and the freeze
+// lifted.
+func TestIncident_CanceledUndoes(t *testing.T) {
+	h := newIncHarness(t)
+	h.containAt(time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24"}})
+	h.containAt(2*time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainRequireReset, Users: []string{"u1"}})
+	h.at(10*time.Minute, func() { h.env.CancelWorkflow() })
+	h.run(incInput())
+
+	var canceled *temporal.CanceledError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &canceled), "%v", h.env.GetWorkflowError())
+	assert.Equal(t, []string{"UndoMeasure(a1 deny-cidr on demo)"}, filterSteps(h.steps(), "UndoMeasure"))
+	assert.Empty(t, h.frozen())
+	requireEvent(t, h.timeline(), systemActor, "freeze", "lifted")
+}
+
+// freezeAnswers makes FrozenBy answer by, n times, then "": the first mock registered wins, so
+// this goes before the harness's own.
+func (h *rotationHarness) freezeAnswers(by string, n int) {
+	calls := 0
+	h.env.OnActivity(acts.FrozenBy, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.FreezeInput) (string, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			calls++
+			if n < 0 || calls <= n {
+				return by, nil
+			}
+			return "", nil
+		})
+}
+
+// A rotation on a target an incident froze refuses, or waits if its config says so; an
+// emergency rotation is never frozen.
+func TestRotation_IncidentFreeze(t *testing.T) {
+	t.Run("refuse", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.policy.Freeze = contract.FreezeRefuse
+		h.freezeAnswers("incident-x", -1)
+		h.run(manualInput())
+
+		res := h.runbookFailed()
+		assert.Equal(t, contract.OutcomeFrozen, res.Outcome)
+		ev := requireEvent(t, res.Timeline, systemActor, "freeze check at pre-checks", "refused")
+		assert.Equal(t, "frozen by incident-x", ev.Detail)
+		assert.Contains(t, res.Cause, "frozen by incident-x")
+		assert.Equal(t, []string{"LoadPolicy"}, h.steps())
+		h.assertNotRun("PreCheck", "CreatePendingSecret", "ApplySecret", "Deploy")
+		frozen := h.callsNamed("FrozenBy")
+		require.Len(t, frozen, 1)
+	})
+
+	t.Run("wait", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.policy.Freeze = contract.FreezeWait
+		h.freezeAnswers("incident-x", 5) // frozen at 0..4m, lifted at 5m
+		var waiting contract.Status
+		h.at(3*time.Minute, func() { waiting = h.status() })
+		h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "go")
+		h.run(manualInput())
+
+		res := h.completed()
+		assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
+		assert.Equal(t, "waiting: frozen by incident-x", waiting.Phase)
+		wait := requireEvent(t, res.Timeline, systemActor, "freeze check at pre-checks", "waiting")
+		assert.Contains(t, wait.Detail, "frozen by incident-x")
+		assert.Len(t, eventsOf(res.Timeline, "freeze check at pre-checks", "waiting"), 1, "said once")
+		lifted := requireEvent(t, res.Timeline, systemActor, "freeze check at pre-checks", "lifted")
+		assert.Equal(t, at0(5*time.Minute), lifted.At)
+		pre := h.callsNamed("PreCheck")
+		require.NotEmpty(t, pre)
+		assert.Equal(t, 5*time.Minute, pre[0].At, "no pre-check before the freeze lifted")
+		// Checked again before the change.
+		frozen := h.callsNamed("FrozenBy")
+		require.Len(t, frozen, 7)
+		assert.GreaterOrEqual(t, frozen[6].At, 10*time.Minute)
+	})
+
+	t.Run("refused at the re-check before change", func(t *testing.T) {
+		h := newRotationHarness(t)
+		h.policy.Freeze = contract.FreezeRefuse
+		calls := 0
+		h.env.OnActivity(acts.FrozenBy, mock.Anything, mock.Anything).Return(
+			func(context.Context, activities.FreezeInput) (string, error) {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				calls++
+				if calls == 1 {
+					return "", nil
+				}
+				return "incident-y", nil
+			})
+		h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "go")
+		h.run(manualInput())
+
+		res := h.runbookFailed()
+		assert.Equal(t, contract.OutcomeFrozen, res.Outcome)
+		requireEvent(t, res.Timeline, systemActor, "freeze check before change", "refused")
+		h.assertNotRun("CreatePendingSecret", "ApplySecret", "Deploy")
+	})
+
+	t.Run("a rotation on its own exempts no incident", func(t *testing.T) {
+		h := newRotationHarness(t)
+		var asked []activities.FreezeInput
+		h.env.OnActivity(acts.FrozenBy, mock.Anything, mock.Anything).Return(
+			func(_ context.Context, in activities.FreezeInput) (string, error) {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				asked = append(asked, in)
+				return "", nil
+			})
+		h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "go")
+		h.run(manualInput())
+
+		h.completed()
+		require.NotEmpty(t, asked)
+		assert.Equal(t, activities.FreezeInput{Target: "demo"}, asked[0], "no parent, nothing exempt")
+	})
+
+	t.Run("emergency never asks", func(t *testing.T) {
+		h := newEmergencyHarness(t)
+		h.freezeAnswers("incident-x", -1)
+		res := h.runEmergency()
+
+		assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
+		assert.Empty(t, h.callsNamed("FrozenBy"), "a compromised secret must always be replaceable")
+		assert.False(t, strings.Contains(dumpTimeline(res.Timeline), "frozen"))
+	})
 }
