@@ -6,7 +6,9 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -925,4 +928,103 @@ func TestRotation_IncidentFreeze(t *testing.T) {
 		assert.Empty(t, h.callsNamed("FrozenBy"), "a compromised secret must always be replaceable")
 		assert.False(t, strings.Contains(dumpTimeline(res.Timeline), "frozen"))
 	})
+}
+
+// Continue-as-new keeps the whole timeline: past the history limit the run archives the older
+// events, carries the recent ones with its owner, measures, pending actions, freeze and live
+// nonces, and the new run goes on from there to the report.
+func TestIncident_ContinueAsNew(t *testing.T) {
+	h := newIncHarness(t)
+	h.ipolicy.HistoryLimit = 60
+	pending := h.containAt(time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainLogoutAll, Reason: "everyone out"})
+	h.containAt(2*time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24"}})
+	h.decideAt(3*time.Minute, contract.UpdateOwner, "bob", "")
+	var notes []*decision
+	for n := range 60 {
+		notes = append(notes, h.noteAt(4*time.Minute+time.Duration(n)*30*time.Second, "carol", "scribe note "+strconv.Itoa(n), false))
+	}
+	h.at(34*time.Minute, func() { h.env.SetCurrentHistoryLength(61) })
+	var last contract.Decision
+	lastNote := &decision{}
+	h.at(35*time.Minute, func() {
+		last = h.signed(contract.UpdateNote, "carol", "the note that crosses the limit")
+		h.send(lastNote, contract.UpdateNote, last)
+	})
+	h.run(incInput())
+
+	pending.requireAccepted(t)
+	for _, n := range notes {
+		n.requireAccepted(t)
+	}
+	lastNote.requireAccepted(t)
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
+	assert.Equal(t, "AuthIncident", can.WorkflowType.Name)
+	var carried contract.IncidentInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &carried))
+	require.NotNil(t, carried.State)
+	st := *carried.State
+	raw, err := json.Marshal(carried)
+	require.NoError(t, err)
+	assert.Less(t, len(raw), 512<<10, "carried state stays under 512 KiB")
+
+	// The older events went to the archive, the recent ones are carried: together, the whole
+	// timeline.
+	full := h.timeline()
+	require.Greater(t, len(full), 60)
+	archives := h.callsNamed("ArchiveTimeline")
+	require.Len(t, archives, 1)
+	assert.Equal(t, activities.ArchiveInput{Incident: incID, Part: 1, Events: full[:len(full)-50]}, archives[0].Archive)
+	assert.Equal(t, full[len(full)-50:], st.Timeline)
+	assert.Equal(t, []contract.ArtifactRef{{Path: "var/artifacts/" + incID + "/timeline-1.json", Digest: "sha-1", Events: len(full) - 50}}, st.Archived)
+	requireRecorded(t, st.Timeline, lastNote.ev)
+
+	assert.Equal(t, "bob", st.Status.Owner)
+	assert.Equal(t, []string{"demo"}, st.Status.Frozen)
+	require.Len(t, st.Status.Pending, 2)
+	assert.Equal(t, "pending", st.Status.Pending[0].State)
+	require.Len(t, st.Status.Measures, 1)
+	assert.Equal(t, "a2", st.Status.Measures[0].ActionID)
+	assert.Equal(t, 2, st.NextID)
+	assert.ElementsMatch(t, []string{clockFirstSteps}, st.Escalated, "the 15-minute clock was met; the owner clock never fired")
+	assert.Contains(t, st.Nonces, last.Statement.Statement.Nonce, "a live nonce is carried")
+	// Only the nonces that could still verify (issued within MaxAge+MaxSkew, 6m): the notes from
+	// 29m on, and the last one; the start and the older notes are refused for their age anyway.
+	assert.Len(t, st.Nonces, 11)
+	assert.NotNil(t, carried.Statement, "the declaration is carried as it was")
+
+	// The new run.
+	end := h.env.Now()
+	h2 := newIncHarness(t)
+	h2.ipolicy.HistoryLimit = 60
+	h2.env.SetStartTime(end)
+	h2.env.SetContinuedExecutionRunID("run-1")
+	replay := &decision{}
+	h2.at(time.Minute, func() { h2.send(replay, contract.UpdateNote, last) })
+	approve := h2.actionAt(2*time.Minute, contract.SignalApprove, "carol", "a1")
+	var status contract.IncidentStatus
+	h2.at(2*time.Minute+time.Second, func() { status = h2.incStatus() })
+	h2.resolveAt(3*time.Minute, "bob", incResolve())
+	h2.runRaw(carried)
+
+	res := h2.completed()
+	replay.requireDenied(t, "replayed statement")
+	assert.Contains(t, approve.requireAccepted(t).Detail, "a1 approved by carol: logout-all")
+	assert.Equal(t, "bob", status.Owner)
+	assert.Equal(t, []string{"a1"}, actionIDs(h2.measures("ApplyMeasure")))
+	assert.Equal(t, []string{"a2"}, actionIDs(h2.measures("UndoMeasure")), "the carried range deny is undone at resolve")
+	assert.Empty(t, h2.callsNamed("SnapshotTarget"), "no second declaration")
+	require.NotEmpty(t, h2.upserts)
+	frozen, _ := h2.upserts[0].GetKeywordList(contract.AttrFrozenTargets)
+	assert.Equal(t, []string{"demo"}, frozen, "the freeze is carried")
+
+	assert.Equal(t, st.Timeline, res.Timeline[:len(st.Timeline)], "the report's timeline goes on from the carried one")
+	cont := requireEvent(t, res.Timeline, systemActor, "continued as new", contract.StateDone)
+	assert.Equal(t, strconv.Itoa(len(full)-50)+" earlier timeline events archived in 1 parts", cont.Detail)
+	assert.Equal(t, st.Archived, res.Archived, "the report names the archived parts")
+	written := h2.callsNamed("WriteReport")
+	require.Len(t, written, 1)
+	assert.Equal(t, st.Archived, written[0].Report.Report.Archived)
+	final := res.Validations[len(res.Validations)-1]
+	assert.True(t, final.OK, "the final verification finds every measure's decision, archived ones included: %+v", final)
 }
