@@ -118,7 +118,9 @@ func (i *incident) report(r *resolveAsk) contract.Report {
 		Timeline: i.rec.timeline, Archived: i.archived,
 	}
 	for _, ev := range i.rec.timeline {
-		if (ev.Verified && ev.Outcome == "accepted") || strings.HasPrefix(ev.Action, "undo ") {
+		// The reporter's verified declaration is the first action.
+		declared := ev.Action == "start" && ev.Outcome == "verified"
+		if (ev.Verified && ev.Outcome == "accepted") || declared || strings.HasPrefix(ev.Action, "undo ") {
 			rep.Actions = append(rep.Actions, contract.ReportAction{At: ev.At, Actor: ev.Actor, Action: ev.Action, Detail: ev.Detail})
 		}
 	}

@@ -270,7 +270,21 @@ func (i *incident) verifyRule(ctx workflow.Context, actor string, d contract.Dec
 	if !i.dec.person(actor) {
 		return actor + " is not one of the people in the config", ""
 	}
-	return "", i.verify(ctx, fmt.Sprintf("verify %d (asked by %s)", len(i.validations)+1, actor))
+	return "", i.verify(ctx, fmt.Sprintf("verify %d (asked by %s)", i.nextVerifyRound(), actor))
+}
+
+// nextVerifyRound numbers a verification asked for: one after the last round among the
+// validations (the confirmation and the per-target results are no rounds; the carried
+// validations hold the latest round across continue-as-new).
+func (i *incident) nextVerifyRound() int {
+	last := 0
+	for _, v := range i.validations {
+		var n int
+		if _, err := fmt.Sscanf(v.Stage, "verify %d ", &n); err == nil && n > last {
+			last = n
+		}
+	}
+	return last + 1
 }
 
 // resolveRule: the owner, or an approver taking over from an absent owner, resolves with a final

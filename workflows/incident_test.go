@@ -1028,3 +1028,80 @@ func TestIncident_ContinueAsNew(t *testing.T) {
 	final := res.Validations[len(res.Validations)-1]
 	assert.True(t, final.OK, "the final verification finds every measure's decision, archived ones included: %+v", final)
 }
+
+// Resolve produces the full report: outcome, summary, follow-ups, who did each action, the
+// config changed, the validations and the timeline; WriteReport writes it.
+func TestIncident_ResolveReport(t *testing.T) {
+	h := newIncHarness(t)
+	h.decideAt(time.Minute, contract.UpdateOwner, "bob", "taking it")
+	h.containAt(2*time.Minute, "bob", contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24"}, Reason: "source"})
+	h.containAt(3*time.Minute, "bob", contract.ContainRequest{Kind: contract.ContainLogLevel, Level: "debug"})
+	h.containAt(4*time.Minute, "bob", contract.ContainRequest{Kind: contract.ContainRequireReset, Users: []string{"u1"}})
+	h.containAt(5*time.Minute, "bob", contract.ContainRequest{Kind: contract.ContainLogoutAll})
+	h.actionAt(6*time.Minute, contract.SignalApprove, "carol", "")
+	h.noteAt(7*time.Minute, "dave", "attack stopped", true)
+	h.decideAt(10*time.Minute, contract.UpdateVerify, "alice", "")
+	h.decideAt(11*time.Minute, contract.UpdateVerify, "dave", "again")
+	req := incResolve()
+	// An approver may take over from the owner.
+	resolve := h.resolveAt(30*time.Minute, "carol", req)
+	h.run(incInput())
+
+	res := h.completed()
+	assert.Equal(t, "resolving (taking over from bob); "+req.Summary, resolve.requireAccepted(t).Detail)
+	assert.Equal(t, incID, res.WorkflowID)
+	assert.Equal(t, "auth-incident", res.Runbook)
+	assert.Equal(t, []string{"demo"}, res.Targets)
+	assert.Equal(t, contract.OutcomeResolved, res.Outcome)
+	assert.Equal(t, req.Summary, res.Summary)
+	assert.Equal(t, req.FollowUps, res.FollowUps)
+
+	type who struct{ actor, action string }
+	var actions []who
+	for _, a := range res.Actions {
+		actions = append(actions, who{a.Actor, a.Action})
+	}
+	assert.Equal(t, []who{{"alice", "start"}, {"bob", "owner"}, {"bob", "contain"}, {"bob", "contain"}, {"bob", "contain"}, {"bob", "contain"},
+		{"carol", "approve"}, {"dave", "note"}, {"alice", "verify"}, {"dave", "verify"}, {"carol", "resolve"},
+		{systemActor, "undo a1"}, {systemActor, "undo a2"}}, actions)
+
+	require.Len(t, res.ConfigChanges, 4)
+	assert.Equal(t, contract.ConfigChange{At: at0(2 * time.Minute), Item: "deny-cidr 203.0.113.0/24 on demo", ToVersion: "deny 203.0.113.0/24",
+		Reason: "asked by bob (a1); undone at " + at0(30*time.Minute).Format("2006-01-02T15:04:05Z")}, res.ConfigChanges[0])
+	assert.Equal(t, "info", res.ConfigChanges[1].FromVersion, "the log level before")
+	assert.Equal(t, "debug", res.ConfigChanges[1].ToVersion)
+	assert.Equal(t, "reset required: u1", res.ConfigChanges[2].ToVersion)
+	assert.Contains(t, res.ConfigChanges[2].Reason, "permanent")
+	assert.Equal(t, "logout-all on demo", res.ConfigChanges[3].Item)
+	assert.Equal(t, "asked by bob (a4); permanent", res.ConfigChanges[3].Reason)
+
+	var stages []string
+	for _, v := range res.Validations {
+		stages = append(stages, v.Stage)
+		assert.True(t, v.OK, v.Stage)
+	}
+	assert.Equal(t, []string{"confirm demo", "verify 1 (asked by alice) demo", "verify 2 (asked by dave) demo", "final verification demo"}, stages)
+	final := res.Validations[3].Results
+	assert.Equal(t, "timeline holds every mitigation with its actor", final[len(final)-1].Name)
+	assert.Equal(t, "4 measures, each with its verified actor", final[len(final)-1].Detail)
+
+	assertUTC(t, res.Timeline)
+	requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeResolved)
+	assert.Equal(t, contract.StateDone, checklist(h.status())[contract.StepResolve])
+	assert.Equal(t, contract.StateDone, checklist(h.status())[contract.StepContain])
+	assert.Equal(t, []contract.ArtifactRef{{Path: "var/artifacts/" + incID + "/report.md", Digest: "d1"},
+		{Path: "var/artifacts/" + incID + "/report.json", Digest: "d2"}}, res.Artifacts)
+
+	written := h.callsNamed("WriteReport")
+	require.Len(t, written, 1)
+	w := written[0].Report
+	assert.Equal(t, incID, w.WorkflowID)
+	got := w.Report
+	assert.Equal(t, res.Actions, got.Actions)
+	assert.Equal(t, res.ConfigChanges, got.ConfigChanges)
+	assert.Equal(t, res.Validations, got.Validations)
+	assert.Equal(t, res.Summary, got.Summary)
+	assert.Equal(t, res.FollowUps, got.FollowUps)
+	assert.Equal(t, res.Timeline[:len(got.Timeline)], got.Timeline, "the written timeline is the run's up to the report")
+	assert.Equal(t, "resolved", h.announceKinds()[len(h.announceKinds())-1])
+}
