@@ -534,7 +534,7 @@ func checkApplied(r contract.ContainRequest, st controls.State) error {
 	case contract.ContainDenyCIDR:
 		for _, s := range r.CIDRs {
 			if !deniedIn(st, s) {
-				return fmt.Errorf("deny %s: the backend's state does not list it (denies: %s)", s, orNone(strings.Join(st.DeniedCIDRs, ", ")))
+				return fmt.Errorf("deny %s: the backend's state does not list it (denies: %s)", s, noneIfEmpty(strings.Join(st.DeniedCIDRs, ", ")))
 			}
 		}
 	case contract.ContainLogLevel:
@@ -567,11 +567,11 @@ func deniedIn(st controls.State, cidr string) bool {
 func describeState(kind string, st controls.State) string {
 	switch kind {
 	case contract.ContainDenyCIDR:
-		return "backend denies: " + orNone(strings.Join(st.DeniedCIDRs, ", "))
+		return "backend denies: " + noneIfEmpty(strings.Join(st.DeniedCIDRs, ", "))
 	case contract.ContainLogLevel:
 		return "backend log level: " + st.LogLevel
 	case contract.ContainRequireReset:
-		return fmt.Sprintf("backend resets: %s; active sessions: %d", orNone(strings.Join(st.PasswordResetUsers, ", ")), st.ActiveSessions)
+		return fmt.Sprintf("backend resets: %s; active sessions: %d", noneIfEmpty(strings.Join(st.PasswordResetUsers, ", ")), st.ActiveSessions)
 	default:
 		s := fmt.Sprintf("backend: %d active sessions, %d revoked", st.ActiveSessions, st.RevokedSessions)
 		if st.RevokedBefore != nil {
@@ -1012,4 +1012,12 @@ func writeArtifact(path string, data []byte) (contract.ArtifactRef, error) {
 func digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// noneIfEmpty says "none" for an empty list.
+func noneIfEmpty(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

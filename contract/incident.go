@@ -392,6 +392,9 @@ type IncidentStatus struct {
 	Children         []ChildRun      `json:"children,omitempty"`
 	Snapshots        []Snapshot      `json:"snapshots,omitempty"`
 	Outcome          string          `json:"outcome,omitempty"`
+	// Phase and Checklist are the run's, as the status query shows them for every runbook.
+	Phase     string `json:"phase,omitempty"`
+	Checklist []Step `json:"checklist,omitempty"`
 }
 
 // Snapshot is a target's environment and auth settings at declaration, with every value

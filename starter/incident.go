@@ -511,6 +511,9 @@ func writeIncidentStatus(w io.Writer, id, runID string, st contract.IncidentStat
 		fmt.Fprintf(w, "run %s\n", clean(runID))
 	}
 	fmt.Fprintf(w, "declared %s by %s (%s): %s\n", ts(st.DeclaredAt), clean(st.Reporter), clean(st.Source), clean(st.Summary))
+	if st.Phase != "" {
+		fmt.Fprintf(w, "phase: %s\n", clean(st.Phase))
+	}
 	fmt.Fprintf(w, "owner: %s\n", orDefault(clean(st.Owner), "none"))
 	fmt.Fprintf(w, "targets: %s\n", join(st.Targets))
 	fmt.Fprintf(w, "frozen: %s\n", join(st.Frozen))
@@ -520,6 +523,16 @@ func writeIncidentStatus(w io.Writer, id, runID string, st contract.IncidentStat
 		fmt.Fprintf(w, "last status update: %s\n", ts(st.LastStatusUpdate))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(st.Checklist) > 0 {
+		fmt.Fprintln(tw, "checklist:")
+		for _, s := range st.Checklist {
+			at := ""
+			if !s.At.IsZero() {
+				at = ts(s.At)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", clean(s.Name), clean(s.State), at)
+		}
+	}
 	if len(st.Pending) > 0 {
 		fmt.Fprintln(tw, "actions:")
 		for _, p := range st.Pending {

@@ -95,7 +95,11 @@ func (i *incident) setup(ctx workflow.Context) error {
 		}); err != nil {
 		return fmt.Errorf("register update %s: %w", contract.UpdateChildClosed, err)
 	}
-	if err := workflow.SetQueryHandler(ctx, contract.QueryIncident, func() (contract.IncidentStatus, error) { return i.st, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryIncident, func() (contract.IncidentStatus, error) {
+		st := i.st
+		st.Phase, st.Checklist = i.rec.status.Phase, i.rec.status.Checklist
+		return st, nil
+	}); err != nil {
 		return err
 	}
 	if err := workflow.SetQueryHandler(ctx, contract.QueryFrozen, func() ([]string, error) { return i.st.Frozen, nil }); err != nil {

@@ -15,8 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/supervise"
+	"github.com/authops/authops/internal/temporalutil"
 )
 
 const (
@@ -150,6 +154,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout, stderr io.Wr
 	if err := waitReady(ctx, temporalReadyTimeout, "Temporal frontend on "+cfg.temporalAddr(), tcpReady(cfg.temporalAddr())); err != nil {
 		return startupError(ctx, err)
 	}
+	if err := ensureSearchAttributes(ctx, log, cfg.temporalAddr()); err != nil {
+		return startupError(ctx, err)
+	}
 
 	procs.start(&supervise.Process{
 		Name: "authbackend",
@@ -190,6 +197,24 @@ Ctrl-C to stop
 
 	<-ctx.Done()
 	log.Info("stopping the stack")
+	return nil
+}
+
+// ensureSearchAttributes adds the search attributes a database made by an older stack lacks.
+func ensureSearchAttributes(ctx context.Context, log *slog.Logger, addr string) error {
+	c, err := client.Dial(client.Options{HostPort: addr, Namespace: "default",
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return fmt.Errorf("dial Temporal to register search attributes: %w", err)
+	}
+	defer c.Close()
+	added, err := temporalutil.EnsureSearchAttributes(ctx, c, "default")
+	if err != nil {
+		return err
+	}
+	if len(added) > 0 {
+		log.Info("registered search attributes", "added", strings.Join(added, ","))
+	}
 	return nil
 }
 
