@@ -251,7 +251,12 @@ func CheckDenyCIDR(cidr string, force bool, probeFrom []string) error {
 		}
 	}
 	for _, a := range probeFrom {
-		if ip, err := netip.ParseAddr(a); err == nil && p.Contains(ip.Unmap()) {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			continue
+		}
+		// Either form of the address: 127.0.0.1 and ::ffff:127.0.0.1 are the same client.
+		if p.Contains(ip.Unmap()) || p.Contains(netip.AddrFrom16(ip.Unmap().As16())) {
 			return fmt.Errorf("CIDR %s holds %s, the address the worker's probes come from; add --force if you mean it", cidr, a)
 		}
 	}

@@ -26,6 +26,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(workflows.SecretRotation)
 			r.RegisterWorkflow(workflows.EmergencyInvalidation)
+			r.RegisterWorkflow(workflows.AuthIncident)
+			r.RegisterWorkflow(workflows.ClaimStatement)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}
