@@ -165,6 +165,11 @@ func (ic *IncidentConfig) validate(people map[string]*Person, approvers []string
 		if r.Quorum < 0 || r.Quorum > len(approvers) {
 			return f("actions."+kind+".quorum", "must be between 0 and the number of approvers (%d), got %d", len(approvers), r.Quorum)
 		}
+		// The child run's own go-ahead is the approval, and the start it carries is valid for
+		// minutes only, too short to wait for approvals first.
+		if (kind == contract.ContainInvalidate || kind == contract.ContainRotate) && r.Quorum != 0 {
+			return f("actions."+kind+".quorum", "must be 0: the %s run has its own go-ahead", kind)
+		}
 	}
 	return nil
 }

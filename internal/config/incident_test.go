@@ -99,6 +99,7 @@ func TestIncident_BadSettings(t *testing.T) {
 		{"unknown person", "  actions: {logout-all: {who: [owner, mallory]}}\n", `incident.actions.logout-all.who[1]: "mallory" is neither owner, approvers nor a person in people`},
 		{"negative quorum", "  actions: {logout-all: {who: [owner], quorum: -1}}\n", "incident.actions.logout-all.quorum: must be between 0 and the number of approvers (2), got -1"},
 		{"quorum above approvers", "  actions: {logout-all: {who: [owner], quorum: 3}}\n", "incident.actions.logout-all.quorum: must be between 0 and the number of approvers (2), got 3"},
+		{"invalidate with a quorum", "  actions: {invalidate: {who: [owner], quorum: 1}}\n", "incident.actions.invalidate.quorum: must be 0: the invalidate run has its own go-ahead"},
 		{"actions not a mapping", "  actions: [logout-all]\n", "incident.actions: must be a mapping"},
 		{"section not a mapping", "", "incident: must be a mapping"},
 	}
