@@ -8,6 +8,11 @@ import "go.temporal.io/sdk/temporal"
 // TaskQueue is the one queue the worker polls and the starter targets.
 const TaskQueue = "authops"
 
+// EmergencyPriority is the task priority of emergency work (the invalidation run, its activities
+// and its child rotation): 1 is the highest of Temporal's default five levels, routine runs keep
+// the default 3. The server honours it with matching.useNewMatcher=true (Temporal 1.29).
+var EmergencyPriority = temporal.Priority{PriorityKey: 1}
+
 // Signal, query and update names. They are the public API of a run: the CLI, the Slack gateway,
 // `temporal workflow signal` and the Web UI all use them.
 const (

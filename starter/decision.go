@@ -42,7 +42,7 @@ accepted or denied it. A denial exits with status 1.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			// Everything that can be refused here is refused before anything is sent.
-			cfg, err := a.config()
+			cfg, err := a.lightConfig()
 			if err != nil {
 				return err
 			}

@@ -78,7 +78,7 @@ func parseRoutes(s string) ([]string, error) {
 // startInvalidation validates everything it can and signs the start before touching Temporal.
 // The workflow id is one per target, so Temporal itself refuses a second emergency run.
 func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInput, requesterGiven bool) (string, error) {
-	cfg, err := a.config()
+	cfg, err := a.lightConfig(in.Target)
 	if err != nil {
 		return "", err
 	}
@@ -121,6 +121,8 @@ func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInp
 	return start(ctx, c, client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: contract.TaskQueue,
+		// Emergency work goes ahead of routine rotations queued on the same task queue.
+		Priority: contract.EmergencyPriority,
 		StaticSummary: fmt.Sprintf("EMERGENCY token invalidation of %s (%s), requested by %s%s: %s",
 			in.Target, in.Trigger, in.RequestedBy, map[bool]string{true: ", BREAK GLASS"}[in.BreakGlass], in.Reason),
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,

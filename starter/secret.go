@@ -181,7 +181,7 @@ refuses a version that is live in the env file and one whose run is still runnin
 // settle refuses what it can before anything is sent, signs the request and runs SecretSettle,
 // one at a time per target. A refusal by the run is returned as a result, not an error.
 func (a *app) settle(ctx context.Context, in contract.SettleInput) (contract.SettleResult, error) {
-	cfg, err := a.config()
+	cfg, err := a.lightConfig(in.Target)
 	if err != nil {
 		return contract.SettleResult{}, err
 	}

@@ -91,7 +91,7 @@ func (e *invalidation) setup(ctx workflow.Context) (workflow.Context, error) {
 
 // loadPolicy loads the target's policy and opens the decision intake on it.
 func (e *invalidation) loadPolicy(ctx workflow.Context) error {
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
+	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), acts.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
 		return err
 	}
 	e.gate = newGate(e.rec, e.policy.Approvers, e.in.RequestedBy, e.policy.EmergencyQuorum)
@@ -147,7 +147,7 @@ func (e *invalidation) run(ctx workflow.Context) (res contract.InvalidationResul
 	e.rec.step(ctx, stepAnnounce, contract.StateDone, "responders notified")
 
 	// A session issued before the go-ahead, to prove afterwards that it is dead.
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.PrepareCanary,
+	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), acts.PrepareCanary,
 		activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
 		e.rec.add(ctx, systemActor, "prepare canary session", contract.StateFailed, err.Error())
 	}
@@ -204,7 +204,7 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 	var comp compensations
 
 	// Stop the exposure first: logout policy and route restrictions in parallel.
-	revokeF := workflow.ExecuteActivity(writeCtx(ctx), acts.RevokeSessions,
+	revokeF := workflow.ExecuteActivity(urgent(writeCtx(ctx)), acts.RevokeSessions,
 		activities.RevokeInput{Target: e.in.Target, RunID: e.runID})
 	var restrictF workflow.Future
 	if len(e.in.Restrict) > 0 {
@@ -221,7 +221,7 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 			}
 			return e.lift(ctx, "run failed")
 		})
-		restrictF = workflow.ExecuteActivity(writeCtx(ctx), acts.RestrictRoutes,
+		restrictF = workflow.ExecuteActivity(urgent(writeCtx(ctx)), acts.RestrictRoutes,
 			activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus})
 	}
 	var rev activities.RevokeResult

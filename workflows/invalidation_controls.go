@@ -103,7 +103,7 @@ func (e *invalidation) liftStep(ctx workflow.Context, why string) {
 // lift removes the restrictions and verifies they are gone.
 func (e *invalidation) lift(ctx workflow.Context, why string) error {
 	var rs contract.ProbeResults
-	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.LiftRoutes,
+	if err := workflow.ExecuteActivity(urgent(writeCtx(ctx)), acts.LiftRoutes,
 		activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus}).Get(ctx, &rs); err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (e *invalidation) lift(ctx workflow.Context, why string) error {
 // cleanupCanary removes the canary session this run opened.
 func (e *invalidation) cleanupCanary(ctx workflow.Context) {
 	// A canary left behind is a live session on the worker's disk: say so, do not hide it.
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
 		e.rec.add(ctx, systemActor, "remove canary session", contract.StateFailed, err.Error())
 	}
 	e.canaryGone = true
@@ -168,4 +168,10 @@ func (e *invalidation) secretState() string {
 	default:
 		return "JWT_SECRET was NOT rotated: the PREVIOUS secret is live; if it leaked, rotate it as soon as the deploy path works."
 	}
+}
+
+// urgent gives an activity of the emergency run the emergency priority. Runs started with it pass
+// it on anyway; this also covers runs started before the start set it.
+func urgent(ctx workflow.Context) workflow.Context {
+	return workflow.WithPriority(ctx, contract.EmergencyPriority)
 }

@@ -41,6 +41,7 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: id,
+		Priority:   contract.EmergencyPriority,
 		// Canceling the emergency run must let the rotation compensate, never cut it off mid-way.
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -98,6 +99,7 @@ func (e *invalidation) verify(ctx workflow.Context, rot contract.RotationResult)
 		// The activity heartbeats every 2 s: a dead worker is noticed in 15 s, not a minute.
 		HeartbeatTimeout: 15 * time.Second,
 		RetryPolicy:      &temporal.RetryPolicy{MaximumAttempts: 3},
+		Priority:         contract.EmergencyPriority,
 	})
 	var rs contract.ProbeResults
 	in := activities.CutoverInput{Target: e.in.Target, RunID: e.runID, LiveVersionID: rot.New.ID, RetiredVersionID: rot.Previous.ID}

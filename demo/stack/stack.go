@@ -149,6 +149,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout, stderr io.Wr
 			"--search-attribute", "AuthopsRunbook=Keyword",
 			"--search-attribute", "AuthopsBreakGlass=Bool",
 			"--search-attribute", "AuthopsFrozenTargets=KeywordList",
+			// Temporal 1.29 honours task priority (emergency work first) only with the new matcher.
+			"--dynamic-config-value", "matching.useNewMatcher=true",
 		},
 	})
 	if err := waitReady(ctx, temporalReadyTimeout, "Temporal frontend on "+cfg.temporalAddr(), tcpReady(cfg.temporalAddr())); err != nil {

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +70,12 @@ type Options struct {
 	// DeployTimeout and ReadinessTimeout of the demo target's deployer (default 30s and 20s):
 	// short ones make a hanging deploy, or a backend that never gets healthy, fail in seconds.
 	DeployTimeout, ReadinessTimeout time.Duration
+	// ExtraTargets adds targets to the config: name -> the target's YAML (unindented), for
+	// load runs with one backend per target.
+	ExtraTargets map[string]string
+	// LegacyMatcher runs the dev server with Temporal's old task matcher, which ignores task
+	// priority, to measure what priority buys.
+	LegacyMatcher bool
 }
 
 // Env is one running stack.
@@ -89,6 +97,7 @@ type Env struct {
 	probeURL  string
 	leak      *LeakScan
 	workflows func(r WorkflowRegistry)
+	legacy    bool
 }
 
 // WorkflowRegistry is what registering workflows needs: a worker or a replayer.
@@ -136,7 +145,7 @@ func Start(t testing.TB, o Options) *Env {
 		o.ReadinessTimeout = 20 * time.Second
 	}
 	e := &Env{Bin: BinDir(t), Dir: t.TempDir(), Notes: &Recorder{}, BackendLog: &SyncBuffer{}, WorkerLog: &SyncBuffer{},
-		ServerLog: &SyncBuffer{}, workflows: o.Workflows}
+		ServerLog: &SyncBuffer{}, workflows: o.Workflows, legacy: o.LegacyMatcher}
 	for _, b := range []string{"temporal", "authbackend"} {
 		if _, err := os.Stat(filepath.Join(e.Bin, b)); err != nil {
 			t.Fatalf("%s missing in %s: run `make tools build` (make test does)", b, e.Bin)
@@ -256,7 +265,7 @@ func (e *Env) configYAML(o Options) string {
 		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
 		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
 		demoenv.PersonAlice, demoenv.PersonBob, demoenv.PersonCarol,
-		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML), o.ExtraYAML)
+		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML)+extraTargets(o.ExtraTargets), o.ExtraYAML)
 }
 
 func deployArgv(bin, pidFile string, o Options) string {
@@ -389,6 +398,15 @@ func filteredEnv() []string {
 	return env
 }
 
+// extraTargets renders more entries of targets:, sorted by name.
+func extraTargets(ts map[string]string) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(ts)) {
+		fmt.Fprintf(&b, "  %s:\n%s", name, indent(ts[name]))
+	}
+	return b.String()
+}
+
 func indent(s string) string {
 	if s == "" {
 		return ""
@@ -510,7 +528,10 @@ func (e *Env) CheckReplay(t testing.TB, workflowID, runID, name string) {
 // serverOptions are the dev server's: on hostPort ("" for a free port), with its database on
 // disk, so that the leak scan can search what Temporal stored and a restart finds its runs.
 func (e *Env) serverOptions(hostPort string) testsuite.DevServerOptions {
+	// Temporal 1.29 honours task priority (emergency work first) only with the new matcher.
+	matcher := "matching.useNewMatcher=" + strconv.FormatBool(!e.legacy)
 	return testsuite.DevServerOptions{
+		ExtraArgs:        []string{"--dynamic-config-value", matcher},
 		ExistingPath:     filepath.Join(e.Bin, "temporal"),
 		LogLevel:         "error",
 		SearchAttributes: contract.SearchAttributes(),
