@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/authops/authops/internal/faults"
 )
 
 // DefaultPerm is the mode of a new file when none is given: files written
@@ -82,6 +84,11 @@ func Write(path string, data []byte, o Options) error {
 		return fmt.Errorf("create temp file: %w", err)
 	}
 	tmpPath := tmp.Name()
+	if err := faults.Inject("write", path); err != nil {
+		_ = tmp.Close()
+		_ = os.Remove(tmpPath)
+		return fmt.Errorf("write temp file: %w", err)
+	}
 	if err := writeTemp(tmp, data, mode, owner); err != nil {
 		_ = os.Remove(tmpPath)
 		return err
