@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/temporalutil"
 )
 
@@ -37,6 +38,8 @@ type app struct {
 	dial       func() (client.Client, error)
 	namespace  func() (string, error)
 	identity   func() string
+	// signAs, when set, replaces the person's key lookup: the gateway signs with its own key.
+	signAs func(cfg *config.Config, flag, actor string) (*signer, error)
 }
 
 func newRoot() *cobra.Command {
@@ -86,6 +89,7 @@ AUTHOPS_CONFIG). Starts and decisions are signed with your SSH key: --key FILE, 
 		a.incidentCmd(),
 		a.freezeCmd(),
 		a.reportCmd(),
+		a.serveCmd(),
 	)
 	return root
 }

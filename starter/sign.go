@@ -68,11 +68,19 @@ type signer struct {
 	close     func() error
 	namespace string
 	identity  string
+	// via and slackUser are set when the gateway signs on behalf of a Slack user
+	// (statement.ViaSlack) or of an alert (statement.ViaAlert).
+	via       string
+	slackUser string
 }
 
 // newSigner checks that actor is a person and finds their key: --key, then the ssh-agent at
 // $SSH_AUTH_SOCK, then the private key next to each of the person's {file:} public keys.
 func (a *app) newSigner(cfg *config.Config, flag, actor string) (*signer, error) {
+	if a.signAs != nil {
+		// The gateway signs with its own key for the person Slack verified.
+		return a.signAs(cfg, flag, actor)
+	}
 	if err := checkPerson(cfg, flag, actor); err != nil {
 		return nil, err
 	}
@@ -115,6 +123,8 @@ func (s *signer) sign(workflowID, firstRunID, action, comment string) (*contract
 		IssuedAt:    time.Now().UTC(),
 		Nonce:       nonce,
 		Client:      s.identity,
+		Via:         s.via,
+		SlackUser:   s.slackUser,
 	})
 	if err != nil {
 		return nil, err
