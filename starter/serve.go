@@ -339,7 +339,7 @@ func (g *gatewayRuns) args(who gateway.Actor, cmd gateway.Command) ([]string, er
 		}
 		return args, nil
 	case "owner", "verify":
-		return opt([]string{"incident", cmd.Verb, as}, "--comment", cmd.Text), nil
+		return append(opt([]string{"incident", cmd.Verb, as}, "--comment", cmd.Text), "--", cmd.ID), nil
 	case "note":
 		args := []string{"incident", "note", as}
 		if cmd.Status {

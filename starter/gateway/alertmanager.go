@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/authops/authops/contract"
 )
@@ -170,11 +171,14 @@ func plainText(s string, max int) string {
 		return r
 	}, s)
 	s = strings.Join(strings.Fields(s), " ")
-	for len(s) > max {
-		r := []rune(s)
-		s = string(r[:len(r)-1])
+	if len(s) <= max {
+		return s
 	}
-	return s
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // alertmanager serves POST /webhooks/alertmanager.
