@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	authopsconfig "github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/supervise"
 	"github.com/authops/authops/internal/temporalutil"
@@ -35,6 +36,7 @@ type config struct {
 	temporalPort int
 	uiPort       int
 	backendAddr  string
+	gatewayAddr  string
 }
 
 func parseFlags(args []string, output io.Writer) (config, error) {
@@ -47,6 +49,7 @@ func parseFlags(args []string, output io.Writer) (config, error) {
 	flags.IntVar(&cfg.temporalPort, "temporal-port", 7233, "Temporal frontend (gRPC) port")
 	flags.IntVar(&cfg.uiPort, "ui-port", 8233, "Temporal Web UI port")
 	flags.StringVar(&cfg.backendAddr, "backend-addr", "127.0.0.1:8081", "demo auth backend listen address")
+	flags.StringVar(&cfg.gatewayAddr, "gateway-addr", "127.0.0.1:8090", "Slack gateway and Alertmanager webhook (bin/starter serve) listen address; empty: no gateway")
 	if err := flags.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -188,18 +191,49 @@ func run(ctx context.Context, cfg config, log *slog.Logger, stdout, stderr io.Wr
 		),
 	})
 
+	gatewayURL := startGateway(ctx, cfg, demo, procs, log)
+
 	fmt.Fprintf(stdout, `
 authops demo stack is up
   Temporal Web UI     http://localhost:%d
   Temporal frontend   %s
   Demo auth backend   %s
   Demo passwords      %s
+  Gateway             %s
 Ctrl-C to stop
-`, cfg.uiPort, cfg.temporalAddr(), cfg.backendURL(), demo.PasswordsDir)
+`, cfg.uiPort, cfg.temporalAddr(), cfg.backendURL(), demo.PasswordsDir, gatewayURL)
 
 	<-ctx.Done()
 	log.Info("stopping the stack")
 	return nil
+}
+
+// startGateway starts `bin/starter serve` when the config lists gateway keys, signing with the
+// demo gateway key; Slack and the Alertmanager webhook come on with their environment variables
+// (SLACK_SIGNING_SECRET, ALERTMANAGER_TOKEN, ...). A busy port or a missing binary only skips it.
+func startGateway(ctx context.Context, cfg config, demo demoenv.Paths, procs *group, log *slog.Logger) string {
+	if cfg.gatewayAddr == "" {
+		return "off (--gateway-addr \"\")"
+	}
+	starterBin := filepath.Join(cfg.binDir, "starter")
+	if err := checkBinaries(starterBin); err != nil {
+		log.Warn("gateway not started", "err", err)
+		return "not started: " + err.Error()
+	}
+	if c, err := authopsconfig.Load(cfg.configFile); err != nil || c.Gateway == nil {
+		log.Info("gateway not started: the config lists no gateway keys", "config", cfg.configFile)
+		return "off (no gateway: in the config)"
+	}
+	if err := portFree(ctx, cfg.gatewayAddr); err != nil {
+		log.Warn("gateway not started", "addr", cfg.gatewayAddr, "err", err)
+		return "not started: " + err.Error()
+	}
+	env := append(os.Environ(), "AUTHOPS_CONFIG="+cfg.configFile, "TEMPORAL_ADDRESS="+cfg.temporalAddr())
+	if os.Getenv("AUTHOPS_GATEWAY_KEY") == "" {
+		env = append(env, "AUTHOPS_GATEWAY_KEY="+demo.KeyFile(demoenv.GatewayKey))
+	}
+	procs.start(&supervise.Process{Name: "gateway", Argv: []string{starterBin, "serve", "--addr", cfg.gatewayAddr}, Env: env})
+	return "http://" + cfg.gatewayAddr + " (/slack/commands, /slack/interactions, /webhooks/alertmanager, /freeze)"
 }
 
 // ensureSearchAttributes adds the search attributes a database made by an older stack lacks.

@@ -73,7 +73,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{varDir: "var", binDir: "bin", configFile: "runbook.yaml", temporalPort: 7233, uiPort: 8233, backendAddr: "127.0.0.1:8081"}
+	want := config{varDir: "var", binDir: "bin", configFile: "runbook.yaml", temporalPort: 7233, uiPort: 8233, backendAddr: "127.0.0.1:8081", gatewayAddr: "127.0.0.1:8090"}
 	if cfg != want {
 		t.Errorf("defaults %+v, want %+v", cfg, want)
 	}

@@ -37,6 +37,11 @@ const (
 	PersonCarol = "carol"
 )
 
+// GatewayKey names the demo Slack gateway's signing key (keys/gateway, keys/gateway.pub):
+// `starter serve` signs with it for Slack users and alerts, and runbook.yaml lists its public
+// key under gateway.keys.
+const GatewayKey = "gateway"
+
 // People returns the demo people Prepare makes keys for.
 func People() []string { return []string{PersonAlice, PersonBob, PersonCarol} }
 
@@ -141,7 +146,7 @@ func Prepare(dir string) (Paths, error) {
 	if err := prepareUsers(p); err != nil {
 		return Paths{}, err
 	}
-	for _, person := range People() {
+	for _, person := range append(People(), GatewayKey) {
 		if err := prepareKey(p, person); err != nil {
 			return Paths{}, err
 		}
