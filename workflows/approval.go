@@ -24,6 +24,9 @@ type gate struct {
 	opensAt   time.Time
 	approvals []approval
 	rejected  *approval
+	// asked says what the requester did, for refusals: "requested this run" unless set (an
+	// incident action's gate: "asked for a3").
+	asked string
 }
 
 type approval struct {
@@ -47,7 +50,11 @@ func (g *gate) mayApprove(actor string) string {
 	case !slices.Contains(g.approvers, actor):
 		return fmt.Sprintf("%s is not an approver for this target (approvers: %s)", actor, strings.Join(g.approvers, ", "))
 	case actor == g.requester:
-		return fmt.Sprintf("%s requested this run and cannot approve it; a second person must", actor)
+		asked := g.asked
+		if asked == "" {
+			asked = "requested this run"
+		}
+		return fmt.Sprintf("%s %s and cannot approve it; a second person must", actor, asked)
 	case g.approvedBy(actor):
 		return fmt.Sprintf("%s has already approved; the quorum needs distinct people", actor)
 	}

@@ -225,6 +225,7 @@ func (i *incident) rebuildGates() {
 			continue
 		}
 		g := newGate(i.rec, i.policy.Approvers, pa.Asker, pa.Quorum)
+		g.asked = "asked for " + pa.ID
 		for _, a := range pa.Approvals {
 			g.approvals = append(g.approvals, approval{Actor: a, At: pa.AskedAt})
 		}

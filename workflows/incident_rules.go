@@ -110,6 +110,7 @@ func (i *incident) containRule(ctx workflow.Context, actor string, d contract.De
 		return "", fmt.Sprintf("%s %s: %s", pa.ID, req.Describe(), detail)
 	}
 	g := newGate(i.rec, i.policy.Approvers, actor, rule.Quorum)
+	g.asked = "asked for " + pa.ID
 	i.gates[pa.ID] = g
 	pa.Detail = g.progress()
 	i.st.Pending = append(i.st.Pending, pa)

@@ -371,7 +371,7 @@ func TestIncident_ApprovalRules(t *testing.T) {
 		res := h.completed()
 		assert.Contains(t, a1.requireAccepted(t).Detail, "a1 logout-all waits for approval: approvals 0 of 1")
 		assert.Contains(t, a2.requireAccepted(t).Detail, "a2 require-reset u1 waits for approval")
-		self.requireDenied(t, "a1: alice requested this run and cannot approve it")
+		self.requireDenied(t, "a1: alice asked for a1 and cannot approve it")
 		dave.requireDenied(t, "a1: dave is not an approver")
 		unnamed.requireDenied(t, "several actions wait for approval; name one with --action (a1, a2)")
 		unknown.requireDenied(t, `no pending action "a9" (pending: a1, a2)`)
