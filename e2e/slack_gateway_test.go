@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/slackui"
+	"github.com/authops/authops/internal/testenv"
+)
+
+const slackSecret = "e2e-slack-signing-secret"
+
+// slackInbox is a fake response_url: it keeps every message the gateway posts.
+type slackInbox struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (s *slackInbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var m struct {
+		Text string `json:"text"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&m)
+	s.mu.Lock()
+	s.msgs = append(s.msgs, m.Text)
+	s.mu.Unlock()
+}
+
+func (s *slackInbox) wait(t *testing.T, n int) string {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.msgs) >= n
+	}, 90*time.Second, 50*time.Millisecond, "no answer %d from the gateway", n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.msgs[n-1]
+}
+
+// TestSlackGatewayRotation: a signed `/runbook rotate demo` from alice's Slack user starts the
+// rotation; alice's click on Approve is refused by the run (she requested it); bob's click
+// approves it, and the run completes with bob's approval on the timeline, via Slack.
+func TestSlackGatewayRotation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	dir := t.TempDir()
+	// The gateway's own key, listed in the config's gateway.keys.
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	block, err := ssh.MarshalPrivateKey(priv, "gateway")
+	require.NoError(t, err)
+	keyFile := filepath.Join(dir, "gateway")
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600))
+	pub, err := ssh.NewPublicKey(priv.Public())
+	require.NoError(t, err)
+	env := startStack(t, testenv.Options{ObservationWindow: 2 * time.Second,
+		ExtraYAML: fmt.Sprintf("gateway:\n  keys: [%q]\n", strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))))})
+
+	// The gateway is this tree's starter, run against the stack like a worker binary.
+	starter := filepath.Join(dir, "starter")
+	build := exec.Command("go", "build", "-o", starter, "../starter")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+	addr := freeAddr(t)
+	script := filepath.Join(dir, "gateway.sh")
+	require.NoError(t, os.WriteFile(script, []byte(fmt.Sprintf("#!/bin/sh\nexport SLACK_SIGNING_SECRET=%s AUTHOPS_GATEWAY_KEY=%s\nexec %s serve --addr %s\n",
+		slackSecret, keyFile, starter, addr)), 0o700))
+	env.StartWorkerBinary(t, script, filepath.Join(env.Dir, "runbook.yaml"))
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, env.WorkerLog.String())
+
+	inbox := &slackInbox{}
+	hook := httptest.NewServer(inbox)
+	defer hook.Close()
+
+	send := func(path, body string) {
+		t.Helper()
+		stamp := strconv.FormatInt(time.Now().Unix(), 10)
+		mac := hmac.New(sha256.New, []byte(slackSecret))
+		mac.Write([]byte("v0:" + stamp + ":" + body))
+		req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Slack-Request-Timestamp", stamp)
+		req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Less(t, time.Since(start), 3*time.Second, "Slack's 3 s")
+	}
+	click := func(user, actionTs string, v slackui.ButtonValue) {
+		payload, err := json.Marshal(map[string]any{
+			"type": "block_actions", "team": map[string]string{"id": "T1"}, "user": map[string]string{"id": user},
+			"trigger_id": "trig-" + actionTs, "response_url": hook.URL,
+			"actions": []map[string]string{{"action_id": slackui.ActionApprove, "block_id": "b", "type": "button", "value": v.Encode(), "action_ts": actionTs}},
+		})
+		require.NoError(t, err)
+		send("/slack/interactions", url.Values{"payload": {string(payload)}}.Encode())
+	}
+
+	send("/slack/commands", url.Values{"team_id": {"T1"}, "user_id": {"UALICE"}, "command": {"/runbook"},
+		"text": {"rotate demo key hygiene from Slack"}, "trigger_id": {"trig-1"}, "response_url": {hook.URL}}.Encode())
+	require.Contains(t, inbox.wait(t, 1), "rotation-demo")
+	id := contract.RotationID("demo")
+	waitPhase(t, env, id, "waiting for approval")
+	desc, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+	require.NoError(t, err)
+	v := slackui.ButtonValue{WorkflowID: id, FirstRunID: desc.GetWorkflowExecutionInfo().GetFirstRunId()}
+
+	click("UALICE", "1.1", v)
+	require.Contains(t, inbox.wait(t, 2), "denied", "the requester's click is refused by the run")
+	click("UBOB", "1.2", v)
+	require.Contains(t, inbox.wait(t, 3), "approve accepted by bob")
+	click("UBOB", "1.2", v) // a double click
+	require.Contains(t, inbox.wait(t, 4), "approve accepted by bob", "the same Update, answered again")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, nil), env.WorkerLog.String())
+	evs := timelineOf(t, env, id)
+	require.Equal(t, 1, countEvents(evs, "bob", contract.SignalApprove, "accepted"), "one approval, not two")
+	for _, e := range evs {
+		if e.Actor == "bob" && e.Action == contract.SignalApprove {
+			require.Equal(t, "update via slack (UBOB)", e.Via)
+			require.True(t, e.Verified)
+		}
+	}
+	require.Equal(t, 1, countEvents(evs, "alice", contract.SignalApprove, "denied"))
+}
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
