@@ -41,6 +41,8 @@ type Activities struct {
 	// Freezes reads the freezes running incidents hold (the worker's Temporal client). nil means
 	// this worker cannot read them: FrozenBy then logs a warning and reports no freeze.
 	Freezes freeze.Lister
+	// Slack posts the announcements to Slack (notify.go); nil when the worker has no Slack token.
+	Slack *SlackNotifier
 }
 
 // Error types that workflows and retry policies recognise.
@@ -83,14 +85,6 @@ func (a *Activities) LoadPolicy(ctx context.Context, target string) (contract.Po
 		DeployTimeout:            t.Deployer.Timeout.D() + t.Deployer.ReadinessTimeout.D(),
 		Freeze:                   t.Freeze,
 	}, nil
-}
-
-// Announce sends a message to the target's responders.
-func (a *Activities) Announce(ctx context.Context, m notify.Message) error {
-	if err := a.Notifier.Notify(ctx, m); err != nil {
-		return fmt.Errorf("announce %s for %s: %w", m.Kind, m.Target, err)
-	}
-	return nil
 }
 
 func (a *Activities) target(name string) (*config.Target, error) {

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/authops/authops/activities"
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/temporalutil"
@@ -44,7 +47,16 @@ func run(logger *slog.Logger) error {
 
 	// The client also tells the activities whether the run that left a pending secret version
 	// behind has closed.
-	w := register.New(c, register.Deps{Config: cfg, Notifier: notify.Log{Logger: logger}, Runs: c})
+	deps := register.Deps{Config: cfg, Notifier: notify.Log{Logger: logger}, Runs: c}
+	// Slack is off the runbooks' critical path: announcements go to a notification workflow per
+	// channel, which posts them and catches up after an outage.
+	if s := notify.SlackFromEnv(&http.Client{Timeout: 20 * time.Second}); s != nil {
+		deps.Slack = &activities.SlackNotifier{Slack: s}
+		logger.Info("slack notifier on", "api", slackAPI())
+	} else {
+		logger.Info("slack notifier off: " + notify.EnvSlackBotToken + " is not set; announcements are logged only")
+	}
+	w := register.New(c, deps)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger.Info("worker started", "targets", cfg.TargetNames())
@@ -53,6 +65,14 @@ func run(logger *slog.Logger) error {
 	}
 	logger.Info("worker stopped gracefully")
 	return nil
+}
+
+// slackAPI names the Slack API the notifier talks to (never the token).
+func slackAPI() string {
+	if u := os.Getenv(notify.EnvSlackAPIURL); u != "" {
+		return u
+	}
+	return "slack.com"
 }
 
 // interruptCh turns ctx into the channel worker.Run stops on; Run then drains in-flight tasks.

@@ -61,6 +61,8 @@ type Target struct {
 	CriticalEndpoints []CriticalEndpoint `yaml:"critical_endpoints"`
 	// Freeze is what a rotation does on a target an incident froze: "refuse" (default) or "wait".
 	Freeze string `yaml:"freeze"`
+	// Notify says where user-facing notices go (slack.go).
+	Notify Notify `yaml:"notify"`
 }
 
 // SecretStore says where versions of the JWT secret live.
@@ -496,6 +498,9 @@ func (t *Target) validate(people map[string]*Person) error {
 		return f("rotation.closed_window", "must be \"end\" or \"next\", got %q", t.Rotation.ClosedWindow)
 	}
 	if err := t.validateFreeze(); err != nil {
+		return err
+	}
+	if err := t.validateNotify(); err != nil {
 		return err
 	}
 	for i, e := range t.CriticalEndpoints {

@@ -32,6 +32,9 @@ type Deps struct {
 	// Peers reaches other runs (a child's report to its incident); New sets it to the worker's
 	// client when it is nil, and Register to Runs when Runs can (a client can).
 	Peers activities.Peers
+	// Slack, when set, posts announcements to Slack through the notification workflows; its
+	// Client defaults to the worker's client (New), or to Runs when Runs is a client (Register).
+	Slack *activities.SlackNotifier
 }
 
 // New returns a worker with everything registered; the caller runs it.
@@ -50,6 +53,11 @@ func New(c client.Client, d Deps) worker.Worker {
 	if d.Peers == nil {
 		d.Peers = c
 	}
+	if d.Slack != nil && d.Slack.Client == nil {
+		s := *d.Slack
+		s.Client = c
+		d.Slack = &s
+	}
 	Register(w, d)
 	return w
 }
@@ -64,8 +72,13 @@ func Register(r worker.Registry, d Deps) {
 	if p, ok := d.Runs.(activities.Peers); ok && d.Peers == nil {
 		d.Peers = p
 	}
+	if n, ok := d.Runs.(activities.NotifyClient); ok && d.Slack != nil && d.Slack.Client == nil {
+		s := *d.Slack
+		s.Client = n
+		d.Slack = &s
+	}
 	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP, Runs: d.Runs,
-		Freezes: d.Freezes, Peers: d.Peers})
+		Freezes: d.Freezes, Peers: d.Peers, Slack: d.Slack})
 }
 
 // WorkflowRegistry is what RegisterWorkflows needs: a worker, a test environment or a replayer.
@@ -82,4 +95,5 @@ func RegisterWorkflows(r WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.AuthIncident)
 	r.RegisterWorkflow(workflows.SecretStatus)
 	r.RegisterWorkflow(workflows.SecretSettle)
+	r.RegisterWorkflow(workflows.NotifyChannel)
 }

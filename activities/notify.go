@@ -1,0 +1,369 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/notify"
+)
+
+// SlackNotifier turns announcements into Slack messages, through the channel's notification
+// workflow. Nil (no SLACK_BOT_TOKEN) leaves announcements to the Notifier alone.
+type SlackNotifier struct {
+	Slack *notify.Slack
+	// Client starts and feeds the notification workflows and reads the runs' status; the
+	// worker's client.
+	Client NotifyClient
+	// Refresh and RetryMax tune new notification runs (notify.ChannelInput).
+	Refresh, RetryMax time.Duration
+}
+
+// NotifyClient is what the Slack notifier needs of the worker's Temporal client.
+type NotifyClient interface {
+	SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
+		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
+	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+}
+
+// Error types of the Slack activities.
+const (
+	// ErrTypeSlackPermanent is a Slack error that retrying will not fix (a channel the bot is not
+	// in, a revoked token): the notification is dropped, and the rest go on.
+	ErrTypeSlackPermanent = "SlackPermanent"
+	// ErrTypeSlackRateLimited is a rate limit; the retry waits as long as Slack asked.
+	ErrTypeSlackRateLimited = "SlackRateLimited"
+	// ErrTypeRunGone is a run Temporal no longer knows (past retention).
+	ErrTypeRunGone = "RunGone"
+)
+
+// slackError turns a Slack client error into one the retry policy understands.
+func slackError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeSlackRateLimited,
+			temporal.ApplicationErrorOptions{NextRetryDelay: max(rl.RetryAfter, time.Second)})
+	}
+	if notify.Permanent(err) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeSlackPermanent, nil)
+	}
+	return err
+}
+
+// Announce sends a message to the target's responders: to the Notifier (a log line), and, when
+// Slack is on, to the channel's notification workflow, which returns at once. Slack being
+// down never delays or fails the run that announces.
+func (a *Activities) Announce(ctx context.Context, m notify.Message) error {
+	if err := a.Notifier.Notify(ctx, m); err != nil {
+		return fmt.Errorf("announce %s for %s: %w", m.Kind, m.Target, err)
+	}
+	if a.Slack == nil || a.Slack.Slack == nil || m.Channel == "" {
+		return nil
+	}
+	info := activity.GetInfo(ctx)
+	run := info.WorkflowExecution
+	desc, err := a.Slack.Client.DescribeWorkflowExecution(ctx, run.ID, run.RunID)
+	if err != nil {
+		return fmt.Errorf("announce %s: describe %s: %w", m.Kind, run.ID, err)
+	}
+	first := desc.GetWorkflowExecutionInfo().GetFirstRunId()
+	if first == "" {
+		first = run.RunID
+	}
+	ann := notify.Announcement{Message: m, WorkflowID: run.ID, FirstRunID: first, Key: run.RunID + "/" + info.ActivityID}
+	id := notify.ChannelWorkflowID(m.Channel)
+	_, err = a.Slack.Client.SignalWithStartWorkflow(ctx, id, notify.SignalAnnouncement, ann,
+		client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING},
+		notify.ChannelWorkflow, notify.ChannelInput{Channel: m.Channel, Refresh: a.Slack.Refresh, RetryMax: a.Slack.RetryMax})
+	if err != nil {
+		return fmt.Errorf("announce %s: signal %s: %w", m.Kind, id, err)
+	}
+	return nil
+}
+
+// SlackParentInput names a run's parent message; an empty TS posts it.
+type SlackParentInput struct {
+	Channel    string `json:"channel"`
+	ChannelID  string `json:"channel_id,omitempty"`
+	WorkflowID string `json:"workflow_id"`
+	FirstRunID string `json:"first_run_id"`
+	TS         string `json:"ts,omitempty"`
+	Hash       string `json:"hash,omitempty"`
+}
+
+// SlackParentResult is the parent message as it now stands.
+type SlackParentResult struct {
+	ChannelID string `json:"channel_id"`
+	TS        string `json:"ts"`
+	Hash      string `json:"hash"`
+	// Updated says chat.update was called.
+	Updated bool `json:"updated,omitempty"`
+	Closed  bool `json:"closed,omitempty"`
+	// RequesterSlackID and Outcome are set when the run has closed: the direct message to send.
+	RequesterSlackID string `json:"requester_slack_id,omitempty"`
+	Outcome          string `json:"outcome,omitempty"`
+}
+
+// SlackParent posts a run's parent message, or brings it up to date (chat.update) when what it
+// shows has changed, from the run's own status query.
+func (a *Activities) SlackParent(ctx context.Context, in SlackParentInput) (SlackParentResult, error) {
+	s, err := a.slack()
+	if err != nil {
+		return SlackParentResult{}, err
+	}
+	v, err := a.runView(ctx, in.WorkflowID, in.FirstRunID)
+	if err != nil {
+		return SlackParentResult{}, err
+	}
+	text, blocks := notify.Parent(v)
+	res := SlackParentResult{ChannelID: in.ChannelID, TS: in.TS, Hash: notify.Hash(text, blocks), Closed: v.Closed}
+	if v.Closed {
+		res.RequesterSlackID, res.Outcome = a.slackID(v.Status.RequestedBy), notify.Outcome(v)
+	}
+	if in.TS == "" {
+		channel := in.ChannelID
+		if channel == "" {
+			channel = in.Channel
+		}
+		p, err := s.Post(ctx, notify.Post{Channel: channel, Text: text, Blocks: blocks, Key: "parent/" + in.WorkflowID + "/" + in.FirstRunID},
+			activity.GetInfo(ctx).Attempt > 1)
+		if err != nil {
+			return SlackParentResult{}, slackError(err)
+		}
+		res.ChannelID, res.TS = p.ChannelID, p.TS
+		return res, nil
+	}
+	if res.Hash == in.Hash {
+		return res, nil
+	}
+	if err := s.Update(ctx, in.ChannelID, in.TS, text, blocks); err != nil {
+		return SlackParentResult{}, slackError(err)
+	}
+	res.Updated = true
+	return res, nil
+}
+
+// runView reads what a run's parent message shows. The run is the chain that FirstRunID
+// started: the latest run of the id when it belongs to that chain (an incident continues as
+// new), else the first run itself (a later rotation of the target reuses the id).
+func (a *Activities) runView(ctx context.Context, workflowID, firstRunID string) (notify.RunView, error) {
+	c := a.Slack.Client
+	v := notify.RunView{WorkflowID: workflowID, FirstRunID: firstRunID}
+	runID := firstRunID
+	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err == nil && desc.GetWorkflowExecutionInfo().GetFirstRunId() != firstRunID {
+		desc, err = c.DescribeWorkflowExecution(ctx, workflowID, firstRunID)
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return v, temporal.NewNonRetryableApplicationError("run "+workflowID+" is gone", ErrTypeRunGone, err)
+	}
+	if err != nil {
+		return v, fmt.Errorf("describe %s: %w", workflowID, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	runID = info.GetExecution().GetRunId()
+	v.Closed = info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	if err := query(ctx, c, workflowID, runID, contract.QueryStatus, &v.Status); err != nil {
+		return v, err
+	}
+	var timeline []contract.Event
+	if err := query(ctx, c, workflowID, runID, contract.QueryTimeline, &timeline); err != nil {
+		return v, err
+	}
+	v.Decisions = notify.Decisions(timeline)
+	if v.Status.Runbook == "auth-incident" {
+		var st contract.IncidentStatus
+		if err := query(ctx, c, workflowID, runID, contract.QueryIncident, &st); err != nil {
+			return v, err
+		}
+		v.Incident = &st
+	}
+	if v.Closed && v.Status.Outcome == "" {
+		v.Status.Outcome = strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
+		if p := v.Status.Phase; strings.HasPrefix(p, "closed: ") {
+			v.Status.Outcome = strings.TrimPrefix(p, "closed: ")
+		}
+	}
+	v.Requester = notify.Mention(a.slackID(v.Status.RequestedBy))
+	return v, nil
+}
+
+func query(ctx context.Context, c NotifyClient, workflowID, runID, name string, out any) error {
+	val, err := c.QueryWorkflow(ctx, workflowID, runID, name)
+	if err != nil {
+		return fmt.Errorf("query %s of %s: %w", name, workflowID, err)
+	}
+	if err := val.Get(out); err != nil {
+		return fmt.Errorf("query %s of %s: %w", name, workflowID, err)
+	}
+	return nil
+}
+
+// SlackReplyInput is an announcement for a run's thread.
+type SlackReplyInput struct {
+	ChannelID string         `json:"channel_id"`
+	ThreadTS  string         `json:"thread_ts"`
+	Key       string         `json:"key"`
+	Message   notify.Message `json:"message"`
+	// Broadcast also shows the reply in the channel.
+	Broadcast bool `json:"broadcast,omitempty"`
+}
+
+// SlackReply posts an announcement in its run's thread, with the mentions of who must act.
+func (a *Activities) SlackReply(ctx context.Context, in SlackReplyInput) (notify.Posted, error) {
+	s, err := a.slack()
+	if err != nil {
+		return notify.Posted{}, err
+	}
+	var ids []string
+	for _, name := range in.Message.Mention {
+		ids = append(ids, a.slackID(name))
+	}
+	p, err := s.Post(ctx, notify.Post{Channel: in.ChannelID, ThreadTS: in.ThreadTS, Broadcast: in.Broadcast,
+		Text: notify.Reply(in.Message, ids), Key: in.Key}, activity.GetInfo(ctx).Attempt > 1)
+	return p, slackError(err)
+}
+
+// SlackDirectInput is a direct message to one person.
+type SlackDirectInput struct {
+	UserID string `json:"user_id"`
+	Text   string `json:"text"`
+	Key    string `json:"key"`
+}
+
+// SlackDirect sends a direct message (the requester's outcome).
+func (a *Activities) SlackDirect(ctx context.Context, in SlackDirectInput) error {
+	s, err := a.slack()
+	if err != nil {
+		return err
+	}
+	if notify.Mention(in.UserID) == "" {
+		return nil
+	}
+	ch, err := s.OpenDM(ctx, in.UserID)
+	if err != nil {
+		return slackError(err)
+	}
+	_, err = s.Post(ctx, notify.Post{Channel: ch, Text: in.Text, Key: in.Key}, activity.GetInfo(ctx).Attempt > 1)
+	return slackError(err)
+}
+
+// UserNoticeInput is a notice for the users of a target.
+type UserNoticeInput struct {
+	Target string `json:"target"`
+	Kind   string `json:"kind"`
+	Key    string `json:"key"`
+}
+
+// UserNoticeResult says where the notice went.
+type UserNoticeResult struct {
+	Channel bool `json:"channel,omitempty"`
+	Webhook bool `json:"webhook,omitempty"`
+}
+
+// UserNotice tells a target's users what they will see, in the users channel and through the
+// status webhook that the target's notify config names. It says nothing of the internals.
+func (a *Activities) UserNotice(ctx context.Context, in UserNoticeInput) (UserNoticeResult, error) {
+	var res UserNoticeResult
+	text := notify.UserNotice(in.Kind, in.Target)
+	t, err := a.Config.Target(in.Target)
+	if err != nil || text == "" {
+		return res, nil // an incident's several targets, or a kind with no notice
+	}
+	if ch := t.Notify.UsersChannel; ch != "" && a.Slack != nil && a.Slack.Slack != nil {
+		if _, err := a.Slack.Slack.Post(ctx, notify.Post{Channel: ch, Text: text, Key: "users/" + in.Key},
+			activity.GetInfo(ctx).Attempt > 1); err != nil {
+			return res, slackError(err)
+		}
+		res.Channel = true
+	}
+	if t.Notify.StatusWebhook != nil {
+		url, err := a.Config.Resolve("targets."+t.Name+".notify.status_webhook", *t.Notify.StatusWebhook)
+		if err != nil {
+			return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+		}
+		if err := a.postWebhook(ctx, url, text); err != nil {
+			return res, err
+		}
+		res.Webhook = true
+	}
+	return res, nil
+}
+
+// postWebhook posts {"text": …} (a Slack incoming webhook or a status page that takes one).
+// The URL is a secret: errors never quote it.
+func (a *Activities) postWebhook(ctx context.Context, url, text string) error {
+	body, _ := json.Marshal(map[string]string{"text": text})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("status webhook: bad URL", ErrTypeConfig, nil)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	hc := a.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return errors.New("status webhook: request failed")
+	}
+	_ = resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return temporal.NewApplicationErrorWithOptions("status webhook: rate limited", ErrTypeSlackRateLimited,
+			temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter(resp.Header.Get("Retry-After"))})
+	case resp.StatusCode >= 500:
+		return fmt.Errorf("status webhook: status %d", resp.StatusCode)
+	case resp.StatusCode >= 300:
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("status webhook: status %d", resp.StatusCode), ErrTypeSlackPermanent, nil)
+	}
+	return nil
+}
+
+func retryAfter(h string) time.Duration {
+	var s int
+	if _, err := fmt.Sscan(h, &s); err != nil || s < 1 {
+		return time.Second
+	}
+	return time.Duration(s) * time.Second
+}
+
+func (a *Activities) slack() (*notify.Slack, error) {
+	if a.Slack == nil || a.Slack.Slack == nil {
+		return nil, temporal.NewNonRetryableApplicationError("Slack is not configured on this worker ("+notify.EnvSlackBotToken+")",
+			ErrTypeSlackPermanent, nil)
+	}
+	return a.Slack.Slack, nil
+}
+
+// slackID is a person's Slack id from config, "" when unknown.
+func (a *Activities) slackID(name string) string {
+	if a.Config == nil {
+		return ""
+	}
+	if p, ok := a.Config.Person(name); ok && p != nil {
+		return p.SlackID
+	}
+	return ""
+}

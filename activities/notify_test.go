@@ -1,0 +1,127 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/notify/slackfake"
+)
+
+func TestSlackError(t *testing.T) {
+	err := slackError(&slack.RateLimitedError{RetryAfter: 7 * time.Second})
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr))
+	require.Equal(t, ErrTypeSlackRateLimited, appErr.Type())
+	require.Equal(t, 7*time.Second, appErr.NextRetryDelay(), "the retry waits as long as Slack asked")
+	require.False(t, appErr.NonRetryable())
+
+	err = slackError(slack.SlackErrorResponse{Err: "channel_not_found"})
+	require.True(t, errors.As(err, &appErr))
+	require.True(t, appErr.NonRetryable())
+	require.Equal(t, ErrTypeSlackPermanent, appErr.Type())
+
+	outage := slack.StatusCodeError{Code: 500, Status: "500 Internal Server Error"}
+	require.Equal(t, error(outage), slackError(outage), "an outage is retried as it is")
+	require.NoError(t, slackError(nil))
+}
+
+// signals records signal-with-start calls.
+type signals struct {
+	mu    sync.Mutex
+	calls []notify.Announcement
+	ids   []string
+	input []notify.ChannelInput
+}
+
+func (s *signals) SignalWithStartWorkflow(_ context.Context, workflowID, signalName string, arg any, o client.StartWorkflowOptions,
+	wf any, args ...any) (client.WorkflowRun, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if signalName != notify.SignalAnnouncement || wf != notify.ChannelWorkflow || o.ID != workflowID {
+		return nil, errors.New("unexpected signal-with-start")
+	}
+	s.calls = append(s.calls, arg.(notify.Announcement))
+	s.ids = append(s.ids, workflowID)
+	s.input = append(s.input, args[0].(notify.ChannelInput))
+	return nil, nil
+}
+
+func (s *signals) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
+	return nil, errors.New("not used")
+}
+
+func (s *signals) DescribeWorkflowExecution(_ context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID}, FirstRunId: "first-run"}}, nil
+}
+
+// TestAnnounce_SlackOffCriticalPath: with Slack down, Announce still returns at once: it hands
+// the message to the channel's notification workflow and calls no Slack API itself.
+func TestAnnounce_SlackOffCriticalPath(t *testing.T) {
+	fake := slackfake.New("auth-ops")
+	defer fake.Close()
+	fake.SetFault(func(string) (int, int) { return http.StatusServiceUnavailable, 0 })
+	sig := &signals{}
+	rec := &recorder{}
+	a := &Activities{Notifier: rec, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", fake.APIURL(), nil), Client: sig,
+		Refresh: 3 * time.Second}}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	m := notify.Message{Target: "demo", Channel: "#auth-ops", Kind: "planned", RunID: "rotation-demo", Text: "Planned."}
+	start := time.Now()
+	_, err := env.ExecuteActivity(a.Announce, m)
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), 2*time.Second)
+	require.Empty(t, fake.Calls(), "Slack is not on the runbook's path")
+	require.Len(t, rec.got(), 1, "the log notifier still gets it")
+	require.Len(t, sig.calls, 1)
+	require.Equal(t, "notify-auth-ops", sig.ids[0])
+	got := sig.calls[0]
+	require.Equal(t, m, got.Message)
+	require.Equal(t, "first-run", got.FirstRunID)
+	require.NotEmpty(t, got.WorkflowID)
+	require.NotEmpty(t, got.Key)
+	require.Equal(t, "#auth-ops", sig.input[0].Channel)
+	require.Equal(t, 3*time.Second, sig.input[0].Refresh)
+
+	// Without Slack, only the notifier.
+	a.Slack = nil
+	_, err = env.ExecuteActivity(a.Announce, m)
+	require.NoError(t, err)
+	require.Len(t, sig.calls, 1)
+	require.Len(t, rec.got(), 2)
+}
+
+type recorder struct {
+	mu sync.Mutex
+	ms []notify.Message
+}
+
+func (r *recorder) Notify(_ context.Context, m notify.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ms = append(r.ms, m)
+	return nil
+}
+
+func (r *recorder) got() []notify.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notify.Message(nil), r.ms...)
+}
