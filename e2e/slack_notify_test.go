@@ -11,8 +11,6 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -213,7 +211,7 @@ func TestSlackNotifyRotation(t *testing.T) {
 	scan.Place("slack bodies", bodies.String())
 
 	// The notification run's history (still running) replays against the current code.
-	replayOpen(t, env, notify.ChannelWorkflowID("#auth-ops"))
+	env.CheckReplay(t, notify.ChannelWorkflowID("#auth-ops"), "", "notify-channel-open")
 	scan.History(id, notify.ChannelWorkflowID("#auth-ops"))
 	scan.Check(t)
 }
@@ -278,21 +276,4 @@ func slackCallsWithStatus(calls []slackfake.Call, status int) int {
 		}
 	}
 	return n
-}
-
-// replayOpen replays the history of a run so far (a long-lived run that has not finished).
-func replayOpen(t *testing.T, env *testenv.Env, workflowID string) {
-	t.Helper()
-	ctx := context.Background()
-	hist := &historypb.History{}
-	it := env.Client.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(t, err)
-		hist.Events = append(hist.Events, ev)
-	}
-	require.NotEmpty(t, hist.Events)
-	r := worker.NewWorkflowReplayer()
-	register.RegisterWorkflows(r)
-	require.NoError(t, r.ReplayWorkflowHistory(nil, hist), "replay %s (%d events)", workflowID, len(hist.Events))
 }

@@ -6,7 +6,7 @@ import (
 
 	"go.temporal.io/sdk/worker"
 
-	"github.com/authops/authops/workflows"
+	"github.com/authops/authops/worker/register"
 )
 
 // TestReplayRecordedHistories replays histories recorded from real runs on the dev server
@@ -24,10 +24,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflow(workflows.SecretRotation)
-			r.RegisterWorkflow(workflows.EmergencyInvalidation)
-			r.RegisterWorkflow(workflows.AuthIncident)
-			r.RegisterWorkflow(workflows.ClaimStatement)
+			register.RegisterWorkflows(r)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}
