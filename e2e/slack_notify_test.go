@@ -26,12 +26,15 @@ import (
 
 const slackBotToken = "xoxb-e2e-0000-not-a-real-token"
 
-// TestSlackNotifyRotation runs a rotation with the worker's Slack notifier pointed at a fake
+// TestFaultSlackOutage runs a rotation with the worker's Slack notifier pointed at a fake
 // Slack API. The parent message carries the buttons while the run waits; Slack then answers
 // 500 and later 429 for a while: the rotation completes anyway, and the notifications catch up
 // (the parent updated to the end, who approved and when, the thread, the requester's DM, the
 // users' notices), each posted once. Nothing posted holds a secret or a token.
-func TestSlackNotifyRotation(t *testing.T) {
+func TestFaultSlackOutage(t *testing.T) {
+	reportFault(t, "Slack answers 500, then 429, while a rotation runs", contract.OutcomeCompleted,
+		"rotation completes during the outage", "parent message updated to the end", "thread, DM and users' notices caught up",
+		"each posted once", "429 Retry-After honoured", "no secret in any Slack body")
 	fake := slackfake.New("auth-ops", "status")
 	t.Cleanup(fake.Close)
 	t.Setenv("AUTHOPS_E2E_STATUS_WEBHOOK", fake.WebhookURL())
