@@ -81,6 +81,9 @@ fuzz:
 	$(GO) test ./internal/statement -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime 60s
 	$(GO) test ./starter -run '^$$' -fuzz '^FuzzWriteTimeline$$' -fuzztime 60s
 	$(GO) test ./internal/report -run '^$$' -fuzz '^FuzzMarkdown$$' -fuzztime 60s
+	$(GO) test ./internal/notify -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime 60s
+	$(GO) test ./starter/gateway -run '^$$' -fuzz '^FuzzParseCommand$$' -fuzztime 60s
+	$(GO) test ./starter/gateway -run '^$$' -fuzz '^FuzzParseAlertmanager$$' -fuzztime 60s
 
 ## bench: print figures (exposure window, time-to-verified, load: issue 8) on the local machine.
 ## Sizes: AUTHOPS_BENCH_ROTATIONS (50), AUTHOPS_BENCH_EMERGENCIES (20), AUTHOPS_BENCH_STARTS (1000),

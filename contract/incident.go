@@ -453,6 +453,8 @@ type IncidentState struct {
 	Validated []Validation         `json:"validations,omitempty"`
 	// LastReminder is when the owner was last reminded of a status update.
 	LastReminder time.Time `json:"last_reminder,omitempty"`
+	// Actions are who did what in the archived timeline parts, for the report.
+	Actions []ReportAction `json:"actions,omitempty"`
 }
 
 // Report is the artifact of a run, for every runbook: the post-incident document's content.

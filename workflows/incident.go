@@ -38,6 +38,8 @@ type incident struct {
 	nextID      int
 	validations []contract.Validation
 	archived    []contract.ArtifactRef
+	// archivedActions are the report's actions from the archived timeline parts.
+	archivedActions []contract.ReportAction
 	// escalated holds the clocks that already fired: "first-steps", "owner-ack".
 	escalated    map[string]bool
 	lastReminder time.Time

@@ -117,13 +117,8 @@ func (i *incident) report(r *resolveAsk) contract.Report {
 		Summary: r.req.Summary, FollowUps: r.req.FollowUps, Validations: i.validations,
 		Timeline: i.rec.timeline, Archived: i.archived,
 	}
-	for _, ev := range i.rec.timeline {
-		// The reporter's verified declaration is the first action.
-		declared := ev.Action == "start" && ev.Outcome == "verified"
-		if (ev.Verified && ev.Outcome == "accepted") || declared || strings.HasPrefix(ev.Action, "undo ") {
-			rep.Actions = append(rep.Actions, contract.ReportAction{At: ev.At, Actor: ev.Actor, Action: ev.Action, Detail: ev.Detail})
-		}
-	}
+	// Actions of timeline parts archived before a continue-as-new come first.
+	rep.Actions = append(slices.Clone(i.archivedActions), reportActions(i.rec.timeline)...)
 	for _, m := range i.st.Measures {
 		c := contract.ConfigChange{At: m.At, Item: m.Request.Describe() + " on " + m.Target,
 			FromVersion: m.Previous, ToVersion: measureValue(m.Request), Reason: "asked by " + m.By + " (" + m.ActionID + ")"}
@@ -142,6 +137,19 @@ func (i *incident) report(r *resolveAsk) contract.Report {
 			Detail: strings.TrimSpace(ch.Outcome + " " + ch.Summary)})
 	}
 	return rep
+}
+
+// reportActions are the events of a timeline that say who did what: the reporter's verified
+// declaration, the accepted decisions and the undos.
+func reportActions(tl []contract.Event) []contract.ReportAction {
+	var out []contract.ReportAction
+	for _, ev := range tl {
+		declared := ev.Action == "start" && ev.Outcome == "verified"
+		if (ev.Verified && ev.Outcome == "accepted") || declared || strings.HasPrefix(ev.Action, "undo ") {
+			out = append(out, contract.ReportAction{At: ev.At, Actor: ev.Actor, Action: ev.Action, Detail: ev.Detail})
+		}
+	}
+	return out
 }
 
 // measureValue is what a measure set, as text with no secret in it.
@@ -179,6 +187,7 @@ func (i *incident) continueAsNew(ctx workflow.Context) error {
 			return nil
 		}
 		i.archived = append(i.archived, ref)
+		i.archivedActions = append(i.archivedActions, reportActions(tl[:n])...)
 		tl = tl[n:]
 	}
 	vals := i.validations
@@ -189,7 +198,7 @@ func (i *incident) continueAsNew(ctx workflow.Context) error {
 	st := contract.IncidentState{
 		Status: i.st, Checklist: i.rec.status.Checklist, Timeline: tl, Archived: i.archived,
 		Nonces: i.dec.liveNonces(workflow.Now(ctx)), NextID: i.nextID, Escalated: esc, Validated: vals,
-		LastReminder: i.lastReminder,
+		LastReminder: i.lastReminder, Actions: i.archivedActions,
 	}
 	in := i.in
 	in.State = &st
@@ -214,6 +223,7 @@ func (i *incident) restore(s contract.IncidentState) {
 	}
 	i.validations = s.Validated
 	i.lastReminder = s.LastReminder
+	i.archivedActions = s.Actions
 	i.refreshActive()
 }
 
