@@ -83,6 +83,7 @@ func (a *Activities) LoadPolicy(ctx context.Context, target string) (contract.Po
 		ClosedWindow:             t.Rotation.ClosedWindow,
 		EmergencyApprovalTimeout: t.Emergency.ApprovalTimeout.D(),
 		DeployTimeout:            t.Deployer.Timeout.D() + t.Deployer.ReadinessTimeout.D(),
+		Timeouts:                 a.Config.Timeouts.Contract(),
 		Freeze:                   t.Freeze,
 	}, nil
 }

@@ -110,6 +110,7 @@ func (a *Activities) LoadIncidentPolicy(ctx context.Context) (contract.IncidentP
 		StatusEvery:  map[string]time.Duration{},
 		Actions:      map[string]contract.ActionRule{},
 		HistoryLimit: ic.HistoryLimit,
+		Timeouts:     a.Config.Timeouts.Contract(),
 	}
 	if len(names) > 0 {
 		p.Channel = a.Config.Targets[names[0]].Channel

@@ -287,6 +287,8 @@ type IncidentPolicy struct {
 	Actions     map[string]ActionRule    `json:"actions"`
 	// HistoryLimit is the history length (events) past which the run continues as new.
 	HistoryLimit int `json:"history_limit"`
+	// Timeouts bound the run's activities (zero fields: the defaults).
+	Timeouts Timeouts `json:"timeouts,omitempty"`
 }
 
 // PendingAction is a containment action waiting for approval, or decided.

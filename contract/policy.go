@@ -33,8 +33,17 @@ type Policy struct {
 	ApprovalValidity time.Duration `json:"approval_validity,omitempty"`
 	// MaxWindowAhead bounds how far ahead a rotation window may start.
 	MaxWindowAhead time.Duration `json:"max_window_ahead,omitempty"`
+	// Timeouts bound the run's activities (zero fields: the defaults).
+	Timeouts Timeouts `json:"timeouts,omitempty"`
 	// Freeze is what a rotation does on a target an incident froze: FreezeRefuse or FreezeWait.
 	Freeze string `json:"freeze,omitempty"`
+}
+
+// Timeouts bound a run's activities; a zero field keeps the workflow's default.
+type Timeouts struct {
+	Activity  time.Duration `json:"activity,omitempty"`
+	Check     time.Duration `json:"check,omitempty"`
+	Heartbeat time.Duration `json:"heartbeat,omitempty"`
 }
 
 // Freeze modes of a target.

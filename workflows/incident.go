@@ -20,6 +20,7 @@ import (
 // as new when its history grows, carrying its state.
 func AuthIncident(ctx workflow.Context, in contract.IncidentInput) (contract.Report, error) {
 	i := &incident{in: in}
+	ctx, i.timeouts = withTimeouts(ctx)
 	if err := i.setup(ctx); err != nil {
 		return contract.Report{}, err
 	}
@@ -46,6 +47,8 @@ type incident struct {
 	// running are the child and linked runs still open, by workflow id.
 	running   map[string]bool
 	resolving *resolveAsk
+	// timeouts are the run's activity timeouts, set from its policy.
+	timeouts *contract.Timeouts
 }
 
 type resolveAsk struct {
@@ -127,6 +130,7 @@ func (i *incident) run(ctx workflow.Context) (contract.Report, error) {
 		return contract.Report{}, err
 	}
 	i.dec.people, i.dec.gatewayKeys, i.dec.ready = i.policy.People, i.policy.GatewayKeys, true
+	*i.timeouts = i.policy.Timeouts
 	if !fresh {
 		i.rebuildGates()
 		i.rec.add(ctx, systemActor, "continued as new", contract.StateDone,

@@ -33,6 +33,7 @@ const (
 // root by rotating the secret, then verify.
 func EmergencyInvalidation(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
 	e := &invalidation{in: in}
+	ctx, e.timeouts = withTimeouts(ctx)
 	ctx, err := e.setup(ctx)
 	if err != nil {
 		return contract.InvalidationResult{}, err
@@ -58,6 +59,8 @@ type invalidation struct {
 	// liftOpen says a lift-restrictions is taken now; liftBy holds the accepted one.
 	liftOpen bool
 	liftBy   *contract.Decision
+	// timeouts are the run's activity timeouts, set from its policy.
+	timeouts *contract.Timeouts
 }
 
 // setup returns the context the run works under: a signed cancel cancels it.
@@ -94,6 +97,7 @@ func (e *invalidation) loadPolicy(ctx workflow.Context) error {
 	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), acts.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
 		return err
 	}
+	*e.timeouts = e.policy.Timeouts
 	e.gate = newGate(e.rec, e.policy.Approvers, e.in.RequestedBy, e.policy.EmergencyQuorum)
 	e.gate.open = !e.in.BreakGlass
 	e.dec.load(e.policy)

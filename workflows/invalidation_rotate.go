@@ -96,8 +96,9 @@ func (e *invalidation) verify(ctx workflow.Context, rot contract.RotationResult)
 	e.rec.phase("verifying")
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		// The activity heartbeats every 2 s: a dead worker is noticed in 15 s, not a minute.
-		HeartbeatTimeout: 15 * time.Second,
+		// The activity heartbeats every 2 s: a dead worker is noticed within the heartbeat
+		// timeout (config timeouts.heartbeat, 15 s by default), not a minute.
+		HeartbeatTimeout: heartbeatTimeout(ctx),
 		RetryPolicy:      &temporal.RetryPolicy{MaximumAttempts: 3},
 		Priority:         contract.EmergencyPriority,
 	})

@@ -35,6 +35,7 @@ const (
 // SecretRotation is runbook 2: JWT secret rotation.
 func SecretRotation(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
 	r := &rotation{in: in}
+	ctx, r.timeouts = withTimeouts(ctx)
 	ctx, err := r.setup(ctx)
 	if err != nil {
 		return contract.RotationResult{}, err
@@ -59,6 +60,8 @@ type rotation struct {
 	rollbackBy, resolvedBy    *contract.Decision
 	// preempted is set when an emergency run takes the target (runs on Updates only).
 	preempted *contract.Preemption
+	// timeouts are the run's activity timeouts, set from its policy.
+	timeouts *contract.Timeouts
 	// pendingLeft says the compensation could not mark the run's new version failed: it may
 	// still be pending in the store, blocking the next rotation until it is settled.
 	pendingLeft bool
@@ -251,7 +254,7 @@ func (r *rotation) deploy(ctx workflow.Context) error {
 	timeout := r.policy.DeployTimeout + 30*time.Second
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
-		HeartbeatTimeout:    15 * time.Second,
+		HeartbeatTimeout:    heartbeatTimeout(ctx),
 		// A canceled run restores the previous secret only once this restart has stopped.
 		WaitForCancellation: true,
 		// A second restart is harmless; more would hide a broken deploy path.
@@ -268,8 +271,9 @@ func (r *rotation) deploy(ctx workflow.Context) error {
 func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) error {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
-		// The activity heartbeats every 2 s: a dead worker is noticed in 15 s, not a minute.
-		HeartbeatTimeout: 15 * time.Second,
+		// The activity heartbeats every 2 s: a dead worker is noticed within the heartbeat
+		// timeout (config timeouts.heartbeat, 15 s by default), not a minute.
+		HeartbeatTimeout: heartbeatTimeout(ctx),
 		RetryPolicy:      &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 	var results contract.ProbeResults

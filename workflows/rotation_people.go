@@ -19,6 +19,7 @@ func (r *rotation) loadPolicy(ctx workflow.Context) error {
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
 		return err
 	}
+	*r.timeouts = r.policy.Timeouts
 	r.gate = newGate(r.rec, r.policy.Approvers, r.in.RequestedBy, r.policy.RotationQuorum)
 	r.gate.opensAt = r.in.WindowStart
 	r.gate.open = r.in.Mode != contract.ModeEmergency

@@ -43,7 +43,7 @@ func (c compensations) run(ctx workflow.Context, rec *record) error {
 // shortCtx is for quick activities: store and sink writes, control API calls, announcements.
 func shortCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+		StartToCloseTimeout: orDefault(timeoutsOf(ctx).Activity, 30*time.Second),
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 500 * time.Millisecond, MaximumInterval: 10 * time.Second, MaximumAttempts: 5,
 		},
@@ -63,7 +63,7 @@ func writeCtx(ctx workflow.Context) workflow.Context {
 // precheckCtx is for checks that probe the backend and run a deploy dry run.
 func precheckCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
+		StartToCloseTimeout: orDefault(timeoutsOf(ctx).Check, 2*time.Minute),
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
 }
@@ -77,4 +77,33 @@ func announce(ctx workflow.Context, rec *record, m notify.Message) {
 		return
 	}
 	rec.add(ctx, systemActor, "announce "+m.Kind, "sent", "to "+m.Channel)
+}
+
+type timeoutsKey struct{}
+
+// withTimeouts returns ctx carrying the run's activity timeouts, which the run sets once its
+// policy is loaded (config timeouts:). Every context derived from ctx sees them.
+func withTimeouts(ctx workflow.Context) (workflow.Context, *contract.Timeouts) {
+	t := &contract.Timeouts{}
+	return workflow.WithValue(ctx, timeoutsKey{}, t), t
+}
+
+// timeoutsOf reads the run's timeouts; zero fields keep the defaults.
+func timeoutsOf(ctx workflow.Context) contract.Timeouts {
+	if t, ok := ctx.Value(timeoutsKey{}).(*contract.Timeouts); ok && t != nil {
+		return *t
+	}
+	return contract.Timeouts{}
+}
+
+// heartbeatTimeout is the heartbeat timeout of the activities that heartbeat (every 2 s).
+func heartbeatTimeout(ctx workflow.Context) time.Duration {
+	return orDefault(timeoutsOf(ctx).Heartbeat, 15*time.Second)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }

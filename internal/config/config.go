@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/authops/authops/contract"
 )
 
 // EnvVar names the variable that overrides the default config path.
@@ -39,6 +41,8 @@ type Config struct {
 	Gateway *Gateway `yaml:"gateway"`
 	// Incident tunes runbook 1; every key has a default.
 	Incident IncidentConfig `yaml:"incident"`
+	// Timeouts bound the runbooks' activities; every key has a default.
+	Timeouts Timeouts `yaml:"timeouts"`
 	// Dir is the directory of the config file; relative paths in it are resolved against Dir.
 	Dir string `yaml:"-"`
 }
@@ -193,6 +197,24 @@ type CriticalEndpoint struct {
 type Ref struct {
 	Env  string `yaml:"env"`
 	File string `yaml:"file"`
+}
+
+// Timeouts bound activities. A short one notices a dead worker sooner; the fault suite sets
+// them to seconds.
+type Timeouts struct {
+	// Activity is the start-to-close timeout of quick activities: the store, the controls,
+	// announcements (default 30s).
+	Activity Duration `yaml:"activity"`
+	// Check is that of probes and pre-checks (default 2m).
+	Check Duration `yaml:"check"`
+	// Heartbeat is the heartbeat timeout of the activities that heartbeat: redeploy, validation,
+	// cutover and incident verification (default 15s).
+	Heartbeat Duration `yaml:"heartbeat"`
+}
+
+// Contract returns the timeouts as the workflows take them; zero means the default.
+func (t Timeouts) Contract() contract.Timeouts {
+	return contract.Timeouts{Activity: t.Activity.D(), Check: t.Check.D(), Heartbeat: t.Heartbeat.D()}
 }
 
 // Duration is a time.Duration written as "15m" in YAML.

@@ -493,3 +493,23 @@ func TestCheckRefs(t *testing.T) {
 		require.NotContains(t, err.Error(), v)
 	}
 }
+
+func TestTimeouts(t *testing.T) {
+	c, err := Parse([]byte(minimal+"timeouts: {activity: 5s, heartbeat: 3s}\n"), "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Timeouts.Contract()
+	if got.Activity != 5*time.Second || got.Heartbeat != 3*time.Second || got.Check != 0 {
+		t.Fatalf("timeouts: %+v", got)
+	}
+	for doc, want := range map[string]string{
+		"timeouts: {activity: soon}\n": `timeouts.activity: "soon" is not a duration`,
+		"timeouts: {heartbeat: -1s}\n": `timeouts.heartbeat: "-1s" is negative`,
+		"timeouts: {heartbeats: 1s}\n": "timeouts.heartbeats: unknown key",
+	} {
+		if _, err := Parse([]byte(minimal+doc), "/x"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", doc, err, want)
+		}
+	}
+}

@@ -47,6 +47,9 @@ type Options struct {
 	ExtraTargetYAML string
 	// ExtraYAML is appended at the top level of the config (an incident: section, say).
 	ExtraYAML string
+	// Timeouts is the config's timeouts: mapping (default seconds, not the production
+	// minutes, so a kill case waits seconds).
+	Timeouts string
 	// Notifier overrides the recording notifier.
 	Notifier notify.Notifier
 	// NoWorker skips the in-process worker; the test runs bin/worker processes itself.
@@ -137,6 +140,9 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	if o.ApprovalTimeout == 0 {
 		o.ApprovalTimeout = 2 * time.Minute
+	}
+	if o.Timeouts == "" {
+		o.Timeouts = "{activity: 5s, heartbeat: 4s}"
 	}
 	if o.DeployTimeout == 0 {
 		o.DeployTimeout = 30 * time.Second
@@ -261,11 +267,12 @@ func (e *Env) configYAML(o Options) string {
       - {method: GET, path: /admin/users, as: user, expected_status: 403}
       - {method: GET, path: /admin/users, as: admin, expected_status: 200}
 %s
+timeouts: %s
 %s`, people.String(), baseURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, o.DeployTimeout, o.ReadinessTimeout, e.Paths.AdminTokenFile,
 		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
 		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
 		demoenv.PersonAlice, demoenv.PersonBob, demoenv.PersonCarol,
-		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML)+extraTargets(o.ExtraTargets), o.ExtraYAML)
+		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML)+extraTargets(o.ExtraTargets), o.Timeouts, o.ExtraYAML)
 }
 
 func deployArgv(bin, pidFile string, o Options) string {
