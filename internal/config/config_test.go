@@ -204,7 +204,7 @@ func TestParse_BadConfigs(t *testing.T) {
 		want     string // the error starts with the field's path and says what is wrong
 	}{
 		{"unknown top-level key", "targets:\n", "target:\n  demo: {}\ntargets:\n",
-			"target: unknown key (known: targets, people, gateway, incident)"},
+			"target: unknown key (known: targets, people, gateway, incident, timeouts)"},
 		{"unknown target key", "    approvers:", "    aprovers: [carol]\n    approvers:",
 			"targets.demo.aprovers: unknown key"},
 		{"unknown nested key", "      argv: [bin/deploy, --now]", "      argvv: [bin/deploy, --now]",
