@@ -88,7 +88,14 @@ func buildOldWorker(t *testing.T, env *testenv.Env) (string, string) {
 	require.NoError(t, err)
 	people, rest, ok := strings.Cut(string(cfg), "targets:")
 	require.True(t, ok && strings.HasPrefix(people, "people:"), "config starts with people, then targets")
+	// Sections that version did not know (timeouts:) are left out: it refuses unknown keys.
+	var kept []string
+	for _, line := range strings.Split(rest, "\n") {
+		if !strings.HasPrefix(line, "timeouts:") {
+			kept = append(kept, line)
+		}
+	}
 	oldCfg := filepath.Join(env.Dir, "runbook-"+preUpdatesCommit+".yaml")
-	require.NoError(t, os.WriteFile(oldCfg, []byte("targets:"+rest), 0o600))
+	require.NoError(t, os.WriteFile(oldCfg, []byte("targets:"+strings.Join(kept, "\n")), 0o600))
 	return bin, oldCfg
 }
