@@ -60,26 +60,13 @@ func (a *Activities) AwaitRun(ctx context.Context, workflowID string) (contract.
 	if a.Peers == nil {
 		return contract.ChildClosed{}, temporal.NewNonRetryableApplicationError("the worker has no Temporal client to wait with", ErrTypeConfig, nil)
 	}
-	closed := contract.ChildClosed{WorkflowID: workflowID}
-	var res struct {
-		Outcome string `json:"outcome"`
-		Summary string `json:"summary"`
-	}
+	var res contract.RunOutcome
 	err := heartbeatWhile(ctx, "waiting for "+workflowID, func() error {
 		return a.Peers.GetWorkflow(ctx, workflowID, "").Get(ctx, &res)
 	})
-	var appErr *temporal.ApplicationError
-	var canceled *temporal.CanceledError
-	switch {
-	case err == nil:
-	case errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&res) == nil:
-	case errors.As(err, &canceled):
-		res.Outcome, res.Summary = contract.OutcomeCanceled, canceled.Error()
-	case ctx.Err() != nil:
-		return closed, ctx.Err()
-	default:
-		res.Outcome, res.Summary = "failed", err.Error()
+	if err != nil && ctx.Err() != nil {
+		return contract.ChildClosed{WorkflowID: workflowID}, ctx.Err()
 	}
-	closed.Outcome, closed.Summary = res.Outcome, res.Summary
+	closed := contract.ClosedFrom(workflowID, res, err)
 	return closed, nil
 }

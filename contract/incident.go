@@ -339,6 +339,28 @@ type ChildClosed struct {
 	Summary    string `json:"summary"`
 }
 
+// RunOutcome is the part of every runbook's result that says how it ended.
+type RunOutcome struct {
+	Outcome string `json:"outcome"`
+	Summary string `json:"summary"`
+}
+
+// ClosedFrom says how a run ended, from its result (when err is nil) or its error: a failed
+// runbook's error carries its result, a canceled run is canceled, anything else failed.
+func ClosedFrom(workflowID string, res RunOutcome, err error) ChildClosed {
+	var appErr *temporal.ApplicationError
+	var canceled *temporal.CanceledError
+	switch {
+	case err == nil:
+	case errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&res) == nil:
+	case errors.As(err, &canceled):
+		res = RunOutcome{Outcome: OutcomeCanceled, Summary: canceled.Error()}
+	default:
+		res = RunOutcome{Outcome: "failed", Summary: err.Error()}
+	}
+	return ChildClosed{WorkflowID: workflowID, Outcome: res.Outcome, Summary: res.Summary}
+}
+
 // ResolveRequest is Decision.Args of an incident's resolve.
 type ResolveRequest struct {
 	Summary   string   `json:"summary"`

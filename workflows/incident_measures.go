@@ -142,22 +142,9 @@ func (i *incident) startChild(ctx workflow.Context, pa *contract.PendingAction, 
 	i.st.Children = append(i.st.Children, ch)
 	i.running[ch.WorkflowID] = true
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		var res struct {
-			Outcome string `json:"outcome"`
-			Summary string `json:"summary"`
-		}
+		var res contract.RunOutcome
 		err := fut.Get(ctx, &res)
-		var appErr *temporal.ApplicationError
-		var canceled *temporal.CanceledError
-		switch {
-		case err == nil:
-		case errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&res) == nil:
-		case errors.As(err, &canceled):
-			res.Outcome, res.Summary = contract.OutcomeCanceled, canceled.Error()
-		default:
-			res.Outcome, res.Summary = "failed", err.Error()
-		}
-		i.childClosed(ctx, contract.ChildClosed{WorkflowID: ch.WorkflowID, Outcome: res.Outcome, Summary: res.Summary}, "run closed")
+		i.childClosed(ctx, contract.ClosedFrom(ch.WorkflowID, res, err), "run closed")
 	})
 	return fmt.Sprintf("started %s (%s, linked to %s); its own go-ahead is its approval", ch.WorkflowID, ch.Runbook, i.id), nil
 }
