@@ -6,12 +6,12 @@ package e2e
 // temporary ones undone once, the freeze lifted, the report naming every actor, the checklist
 // complete, and no secret in any history, artifact or log.
 //
-// The incident's activities run with the production timeouts (workflows/saga.go: shortCtx and
-// writeCtx 30 s start-to-close, precheckCtx 2 min, no heartbeat timeout). A kill inside an
-// activity therefore costs that whole timeout before the new worker retries it. The kill points
+// The incident's activities run with the timeouts of the config's timeouts: section, which the
+// test stack sets to seconds (activity 5 s; checks keep 2 min). A kill inside an activity costs
+// that timeout before the new worker retries it. The kill points
 // are chosen where the run waits for people (no activity in flight), except mid-resolve: every
-// moment of a resolve has an activity in flight, so that case kills inside an UndoMeasure (30 s)
-// and never inside the final verification (2 min).
+// moment of a resolve has an activity in flight, so that case kills inside an UndoMeasure (timeouts.activity)
+// and never inside the final verification (timeouts.check).
 
 import (
 	"context"
@@ -117,7 +117,7 @@ func TestFaultIncidentWorkerKilledAwaitingApproval(t *testing.T) {
 
 // TestFaultIncidentWorkerKilledMidResolve: the worker dies in the middle of the resolve, after
 // the deny (a1) was undone and while the log level (a2) is being restored. The probe proxy slows
-// every control call, so the kill lands inside that UndoMeasure (30 s start-to-close), which the
+// every control call, so the kill lands inside that UndoMeasure (timeouts.activity start-to-close), which the
 // new worker runs again, and not inside the final verification (2 min).
 func TestFaultIncidentWorkerKilledMidResolve(t *testing.T) {
 	runIncidentKill(t, incidentKill{
@@ -472,7 +472,7 @@ func runIncidentKill(t *testing.T, k incidentKill) {
 		}
 		if k.retried {
 			require.Equal(t, map[string]int32{"UndoMeasure a2": 2}, retried, "only the killed undo ran again, once: %v", attempts)
-			checked = append(checked, "the killed UndoMeasure of a2 ran again on the new worker (attempt 2, after its 30 s start-to-close); every other measure and undo ran once")
+			checked = append(checked, "the killed UndoMeasure of a2 ran again on the new worker (attempt 2, after its start-to-close timeout, timeouts.activity); every other measure and undo ran once")
 		} else {
 			require.Empty(t, retried, "no measure or undo ran twice: %v", attempts)
 			checked = append(checked, "each ApplyMeasure and UndoMeasure ran once (no retry)")
