@@ -228,3 +228,49 @@ func snapshotFiles(t *testing.T, dir string) []string {
 	require.NotEmpty(t, m, "snapshots in %s", dir)
 	return m
 }
+
+// TestIncidentLinksRunningInvalidation: an emergency run of the target is already going when the
+// incident asks for one. It is linked, not started again, and its outcome reaches the incident's
+// timeline when it closes; resolve waits for it.
+func TestIncidentLinksRunningInvalidation(t *testing.T) {
+	env := startStack(t, testenv.Options{})
+	invID := contract.InvalidationID("demo")
+	out, err := env.Starter(t, "invalidate", "--target", "demo", "--reason", "key in a public gist",
+		"--trigger", "secret-compromise", "--requested-by", "alice")
+	require.NoError(t, err, out)
+	waitPhase(t, env, invID, "waiting for go-ahead")
+	desc, err := env.Client.DescribeWorkflowExecution(context.Background(), invID, "")
+	require.NoError(t, err)
+	invRun := desc.WorkflowExecutionInfo.Execution.RunId
+
+	const id = "incident-e2e-linked"
+	out, err = env.Starter(t, "incident", "declare", "--id", id, "--trigger", "impersonation", "--severity", "critical",
+		"--summary", "sessions used from two countries at once", "--reporter", "bob")
+	require.NoError(t, err, out)
+	waitPhase(t, env, id, "contain")
+	out, err = env.Starter(t, "incident", "contain", id, "--as", "bob", "invalidate", "--reason", "sessions hijacked")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "linked "+invID)
+	st := waitIncident(t, env, id, func(s contract.IncidentStatus) bool { return len(s.Children) == 1 })
+	require.True(t, st.Children[0].Linked)
+	again, err := env.Client.DescribeWorkflowExecution(context.Background(), invID, "")
+	require.NoError(t, err)
+	require.Equal(t, invRun, again.WorkflowExecutionInfo.Execution.RunId, "the running emergency run was not started again")
+
+	// Resolve waits for the linked run.
+	out, err = env.Starter(t, "incident", "resolve", id, "--as", "bob", "--summary", "contained")
+	require.Error(t, err, out)
+	require.Contains(t, out, "still open")
+
+	out, err = env.Starter(t, "approve", invID, "--as", "carol")
+	require.NoError(t, err, out)
+	inv := waitResult[contract.InvalidationResult](t, env, invID)
+	require.Equal(t, contract.OutcomeCompleted, inv.Outcome, inv.Summary)
+	waitIncident(t, env, id, func(s contract.IncidentStatus) bool { return s.Children[0].Outcome == contract.OutcomeCompleted })
+	out, err = env.Starter(t, "incident", "resolve", id, "--as", "bob", "--summary", "contained by the emergency run")
+	require.NoError(t, err, out)
+	rep := waitResult[contract.Report](t, env, id)
+	require.Equal(t, contract.OutcomeResolved, rep.Outcome)
+	requireTimeline(t, rep.Timeline, "authops", "emergency-invalidation "+invID, contract.OutcomeCompleted)
+	env.CheckReplay(t, id, "", "incident-linked-invalidation")
+}
