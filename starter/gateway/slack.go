@@ -139,7 +139,9 @@ func (s *Server) respond(ctx context.Context, responseURL, text string) {
 		ResponseType: slack.ResponseTypeEphemeral, Text: text,
 	})
 	if err != nil {
-		s.log.Warn("response_url post failed", "err", err)
+		// A response_url is a capability to post into the user's Slack for 30 minutes: it stays
+		// out of the log, and net/http errors quote it.
+		s.log.Warn("response_url post failed", "err", strings.ReplaceAll(err.Error(), responseURL, "[response_url]"))
 	}
 }
 
