@@ -2,22 +2,15 @@ package e2e
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +18,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/slackui"
@@ -69,37 +61,9 @@ func TestSlackGatewayRotation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	dir := t.TempDir()
-	// The gateway's own key, listed in the config's gateway.keys.
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	require.NoError(t, err)
-	block, err := ssh.MarshalPrivateKey(priv, "gateway")
-	require.NoError(t, err)
-	keyFile := filepath.Join(dir, "gateway")
-	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600))
-	pub, err := ssh.NewPublicKey(priv.Public())
-	require.NoError(t, err)
-	env := startStack(t, testenv.Options{ObservationWindow: 2 * time.Second,
-		ExtraYAML: fmt.Sprintf("gateway:\n  keys: [%q]\n", strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))))})
-
-	// The gateway is this tree's starter, run against the stack like a worker binary.
-	starter := filepath.Join(dir, "starter")
-	build := exec.Command("go", "build", "-o", starter, "../starter")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
-	addr := freeAddr(t)
-	script := filepath.Join(dir, "gateway.sh")
-	require.NoError(t, os.WriteFile(script, []byte(fmt.Sprintf("#!/bin/sh\nexport SLACK_SIGNING_SECRET=%s AUTHOPS_GATEWAY_KEY=%s\nexec %s serve --addr %s\n",
-		slackSecret, keyFile, starter, addr)), 0o700))
-	env.StartWorkerBinary(t, script, filepath.Join(env.Dir, "runbook.yaml"))
-	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 50*time.Millisecond, env.WorkerLog.String())
+	keyFile, keys := gatewayKey(t)
+	env := startStack(t, testenv.Options{ObservationWindow: 2 * time.Second, ExtraYAML: keys})
+	base := startGateway(t, env, keyFile, "SLACK_SIGNING_SECRET="+slackSecret)
 
 	inbox := &slackInbox{}
 	hook := httptest.NewServer(inbox)
