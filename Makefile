@@ -11,7 +11,7 @@ TEMPORAL_STAMP := $(BIN)/.temporal-$(TEMPORAL_CLI_VERSION)
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*') go.mod go.sum
 
-.PHONY: all tools build up demo demo-incident test test-faults vet fmt-check unit fuzz bench clean
+.PHONY: all tools deps build up demo demo-incident test test-faults vet fmt-check unit fuzz bench clean
 
 all: build
 
@@ -22,6 +22,14 @@ $(TEMPORAL_STAMP):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 	@rm -f $(BIN)/.temporal-* && touch $@
+
+## deps: Debian's prometheus-alertmanager (a real Alertmanager notifies the gateway in the e2e tests),
+## installed when missing: as root (CI) with apt-get, else with sudo.
+deps:
+	@if ! command -v prometheus-alertmanager >/dev/null; then \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus-alertmanager; \
+	fi
 
 ## build: bin/worker, bin/starter, bin/authbackend, bin/devstack
 build: $(BIN)/worker $(BIN)/starter $(BIN)/authbackend $(BIN)/devstack
@@ -48,11 +56,11 @@ demo-incident: tools build
 	./scripts/demo-incident.sh
 
 ## test: vet, gofmt check, and every test (unit, contract, integration on the real dev server) with -race
-test: tools build vet fmt-check
+test: tools deps build vet fmt-check
 	@# TEMPORAL_DEBUG lifts the SDK's 1s deadlock detector: under -race on a loaded 2-core CI machine it
 	@# fires on healthy workflow code. Replay and determinism checks stay on.
 	@# go test prints each package's wall time; the total comes last.
-	@start=$$SECONDS; TEMPORAL_DEBUG=1 AUTHOPS_BIN=$(BIN) $(GO) test -race -count=1 -timeout 30m ./...; rc=$$?; \
+	@start=$$SECONDS; TEMPORAL_DEBUG=1 AUTHOPS_REQUIRE_TOOLS=1 AUTHOPS_BIN=$(BIN) $(GO) test -race -count=1 -timeout 30m ./...; rc=$$?; \
 	echo "make test: go test took $$((SECONDS - start)) s"; exit $$rc
 
 vet:

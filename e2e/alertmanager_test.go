@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/testenv"
+	"github.com/authops/authops/starter/gateway"
+)
+
+// alertmanagerBin is Debian's prometheus-alertmanager; `make test` installs it when missing.
+const alertmanagerBin = "prometheus-alertmanager"
+
+// groupKeys is a second webhook receiver of the same Alertmanager route: it records the group
+// keys Alertmanager sent, so that the test knows the incident id without computing
+// Alertmanager's key format itself.
+type groupKeys struct {
+	mu   sync.Mutex
+	keys []string
+	stat []string
+}
+
+func (g *groupKeys) ServeHTTP(_ http.ResponseWriter, r *http.Request) {
+	var p struct {
+		GroupKey string `json:"groupKey"`
+		Status   string `json:"status"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&p)
+	g.mu.Lock()
+	g.keys = append(g.keys, p.GroupKey)
+	g.stat = append(g.stat, p.Status)
+	g.mu.Unlock()
+}
+
+func (g *groupKeys) sent(status string) (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, s := range g.stat {
+		if s == status {
+			return g.keys[i], true
+		}
+	}
+	return "", false
+}
+
+// TestAlertmanagerDeclaresIncident: Debian's real Alertmanager, given alerts through its API,
+// notifies the gateway's webhook. With a wrong bearer token nothing is declared; with the right
+// one (after a config reload) the firing alert declares the incident, signed as
+// alert:alertmanager; a second alert of the same group is a note on it, not a second incident;
+// and the resolved alert is a note that leaves the incident open.
+func TestAlertmanagerDeclaresIncident(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	am, err := exec.LookPath(alertmanagerBin)
+	if err != nil {
+		if os.Getenv("AUTHOPS_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s is not installed (make test installs it): %v", alertmanagerBin, err)
+		}
+		t.Skipf("%s is not installed; `make test` installs it", alertmanagerBin)
+	}
+	const token = "e2e-alertmanager-token"
+	keyFile, keys := gatewayKey(t)
+	env := startStack(t, testenv.Options{ExtraYAML: keys})
+	base := startGateway(t, env, keyFile, "ALERTMANAGER_TOKEN="+token)
+
+	rec := &groupKeys{}
+	recorder := httptest.NewServer(rec)
+	defer recorder.Close()
+
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "alertmanager.yml")
+	writeConfig := func(bearer string) {
+		t.Helper()
+		cfg := fmt.Sprintf(`route:
+  receiver: authops
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: authops
+    webhook_configs:
+      - url: %s/webhooks/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: %s
+      - url: %s
+        send_resolved: true
+`, base, bearer, recorder.URL)
+		require.NoError(t, os.WriteFile(cfgFile, []byte(cfg), 0o600))
+	}
+	writeConfig("not-the-token")
+	amAddr := freeAddr(t)
+	var amLog testenv.SyncBuffer
+	cmd := exec.Command(am, "--config.file="+cfgFile, "--storage.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=")
+	cmd.Stdout, cmd.Stderr = &amLog, &amLog
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	amURL := "http://" + amAddr
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(amURL + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 100*time.Millisecond, "alertmanager not ready: %s", amLog.String())
+
+	post := func(instance string, ends time.Time) {
+		t.Helper()
+		alert := map[string]any{
+			"labels": map[string]string{"alertname": "LoginFailuresHigh", "runbook": gateway.AlertRunbookLabel,
+				"trigger": "credential-stuffing", "severity": "critical", "instance": instance},
+			"annotations":  map[string]string{"summary": "login failures 40x baseline"},
+			"generatorURL": "http://prometheus.example/graph",
+		}
+		if !ends.IsZero() {
+			alert["startsAt"] = ends.Add(-time.Minute).UTC().Format(time.RFC3339)
+			alert["endsAt"] = ends.UTC().Format(time.RFC3339)
+		}
+		body, err := json.Marshal([]any{alert})
+		require.NoError(t, err)
+		resp, err := http.Post(amURL+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+
+	// A wrong token: Alertmanager sends, the gateway answers 401, nothing is declared.
+	post("edge-1", time.Time{})
+	require.Eventually(t, func() bool { return strings.Contains(amLog.String(), "401") },
+		60*time.Second, 100*time.Millisecond, "alertmanager never reported the gateway's 401: %s", amLog.String())
+	key, ok := rec.sent("firing")
+	require.True(t, ok, "the recorder saw the notification the gateway refused")
+	id := gateway.AlertIncidentID(key)
+	_, err = env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+	var notFound *serviceerror.NotFound
+	require.ErrorAs(t, err, &notFound, "a refused notification declares nothing")
+
+	// The right token: Alertmanager sends the group again and the incident is declared.
+	writeConfig(token)
+	resp, err := http.Post(amURL+"/-/reload", "text/plain", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, amLog.String())
+	require.Eventually(t, func() bool {
+		_, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+		return err == nil
+	}, 60*time.Second, 100*time.Millisecond, "no incident %s; alertmanager: %s\ngateway: %s", id, amLog.String(), env.WorkerLog.String())
+	waitPhase(t, env, id, "contain")
+	var st contract.IncidentStatus
+	v, err := env.Client.QueryWorkflow(context.Background(), id, "", contract.QueryIncident)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&st))
+	require.Equal(t, gateway.AlertActor, st.Reporter)
+	require.Equal(t, "critical", st.Severity)
+	require.Equal(t, "credential-stuffing", st.Trigger)
+	require.Equal(t, 1, countEvents(timelineOf(t, env, id), gateway.AlertActor, "start", "verified"), "the signed start, verified")
+
+	// A second alert in the same group: a note on the open incident, not a second one.
+	post("edge-2", time.Time{})
+	require.Eventually(t, func() bool {
+		return hasNote(timelineOf(t, env, id), "alert still firing (Alertmanager, 2 firing)")
+	}, 60*time.Second, 100*time.Millisecond, "no repeat note; gateway: %s", env.WorkerLog.String())
+
+	// Both resolve: a note, and the incident stays open.
+	now := time.Now()
+	post("edge-1", now)
+	post("edge-2", now)
+	require.Eventually(t, func() bool {
+		return hasNote(timelineOf(t, env, id), "alert resolved (Alertmanager)")
+	}, 60*time.Second, 100*time.Millisecond, "no resolved note; gateway: %s", env.WorkerLog.String())
+	_, ok = rec.sent("resolved")
+	require.True(t, ok)
+	v, err = env.Client.QueryWorkflow(context.Background(), id, "", contract.QueryIncident)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&st))
+	require.Equal(t, "contain", st.Phase, "a resolved alert does not resolve the incident")
+	require.Equal(t, 1, countEvents(timelineOf(t, env, id), gateway.AlertActor, "start", "verified"), "one incident, declared once")
+}
+
+func hasNote(evs []contract.Event, text string) bool {
+	for _, e := range evs {
+		if e.Actor == gateway.AlertActor && e.Action == contract.UpdateNote && strings.Contains(e.Detail, text) {
+			return true
+		}
+	}
+	return false
+}
