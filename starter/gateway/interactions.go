@@ -22,7 +22,8 @@ const (
 	inputAction   = "value"
 )
 
-// interactions serves POST /slack/interactions: approval buttons and modal submissions.
+// interactions serves POST /slack/interactions: approval buttons and modal submissions. The
+// signature and the form are HTTP's, the rest is interaction's.
 func (s *Server) interactions(w http.ResponseWriter, r *http.Request) {
 	body, ok := s.verified(w, r)
 	if !ok {
@@ -33,18 +34,22 @@ func (s *Server) interactions(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	s.writeAnswer(w, s.interaction(r.Context(), cb))
+}
+
+// interaction decides what an interaction gets, over HTTP or Socket Mode.
+func (s *Server) interaction(ctx context.Context, cb slack.InteractionCallback) answer {
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
-		s.blockActions(w, r, cb)
+		return s.blockActions(ctx, cb)
 	case slack.InteractionTypeViewSubmission:
-		s.viewSubmission(w, cb)
-	default:
-		w.WriteHeader(http.StatusOK)
+		return s.viewSubmission(cb)
 	}
+	return answer{}
 }
 
 // blockActions handles a click on Approve or Reject.
-func (s *Server) blockActions(w http.ResponseWriter, r *http.Request, cb slack.InteractionCallback) {
+func (s *Server) blockActions(ctx context.Context, cb slack.InteractionCallback) answer {
 	var act *slack.BlockAction
 	for _, a := range cb.ActionCallback.BlockActions {
 		if a != nil && (a.ActionID == slackui.ActionApprove || a.ActionID == slackui.ActionReject) {
@@ -53,30 +58,24 @@ func (s *Server) blockActions(w http.ResponseWriter, r *http.Request, cb slack.I
 		}
 	}
 	if act == nil {
-		w.WriteHeader(http.StatusOK) // not one of ours
-		return
+		return answer{} // not one of ours
 	}
 	button, err := slackui.DecodeButton(act.Value)
 	if err != nil {
-		http.Error(w, "malformed button: "+err.Error(), http.StatusBadRequest)
-		return
+		return answer{malformed: "malformed button: " + err.Error()}
 	}
+	a := answer{notify: s.toResponseURL(cb.ResponseURL)}
 	who := s.who(cb.User.ID)
 	if who.Person == "" {
-		w.WriteHeader(http.StatusOK)
-		s.async("refuse", func(ctx context.Context) { s.respond(ctx, cb.ResponseURL, notAPerson(cb.User.ID)) })
-		return
+		a.text = notAPerson(cb.User.ID)
+		return a
 	}
 	if act.ActionID == slackui.ActionReject {
 		// A reject needs a reason: ask for it in a modal, now, while the trigger_id is valid.
-		if err := s.openView(r.Context(), cb.TriggerID, rejectModal(act.Value, button)); err != nil {
-			w.WriteHeader(http.StatusOK)
-			msg := "Could not open the reject form: " + err.Error() + ". Reject with /runbook reject " + button.WorkflowID + " <reason>"
-			s.async("refuse", func(ctx context.Context) { s.respond(ctx, cb.ResponseURL, escape(msg)) })
-			return
+		if err := s.openView(ctx, cb.TriggerID, rejectModal(act.Value, button)); err != nil {
+			a.text = escape("Could not open the reject form: " + err.Error() + ". Reject with /runbook reject " + button.WorkflowID + " <reason>")
 		}
-		w.WriteHeader(http.StatusOK)
-		return
+		return a
 	}
 	actionTs := act.ActionTs
 	if actionTs == "" {
@@ -86,19 +85,18 @@ func (s *Server) blockActions(w http.ResponseWriter, r *http.Request, cb slack.I
 		actionTs = cb.TriggerID
 	}
 	d := Decision{Name: contract.SignalApprove, Button: button, UpdateID: UpdateID(cb.Team.ID, cb.User.ID, actionTs)}
-	w.WriteHeader(http.StatusOK)
 	what := "approve " + button.WorkflowID
 	if button.Action != "" {
 		what += " (action " + button.Action + ")"
 	}
-	s.async("approve", func(ctx context.Context) {
-		out, err := s.o.Runs.Decide(ctx, who, d)
-		s.respond(ctx, cb.ResponseURL, s.outcome(what, out, err))
-	})
+	a.work = &handoff{what: "approve", title: what,
+		call: func(ctx context.Context) (string, error) { return s.o.Runs.Decide(ctx, who, d) }}
+	return a
 }
 
-// viewSubmission handles the reject-reason and the incident declaration modals.
-func (s *Server) viewSubmission(w http.ResponseWriter, cb slack.InteractionCallback) {
+// viewSubmission handles the reject-reason and the incident declaration modals. Their outcome
+// goes by direct message: a view submission has no response_url.
+func (s *Server) viewSubmission(cb slack.InteractionCallback) answer {
 	who := s.who(cb.User.ID)
 	values := map[string]string{}
 	if cb.View.State != nil {
@@ -112,35 +110,28 @@ func (s *Server) viewSubmission(w http.ResponseWriter, cb slack.InteractionCallb
 			}
 		}
 	}
+	dm := func(ctx context.Context, text string) { s.direct(ctx, cb.User.ID, text) }
 	switch cb.View.CallbackID {
 	case slackui.CallbackRejectModal:
 		button, err := slackui.DecodeButton(cb.View.PrivateMetadata)
 		if err != nil {
-			http.Error(w, "malformed reject form: "+err.Error(), http.StatusBadRequest)
-			return
+			return answer{malformed: "malformed reject form: " + err.Error()}
 		}
 		switch reason := values[blockReason]; {
 		case who.Person == "":
-			viewErrors(w, map[string]string{blockReason: "Your Slack user is not in people: of the runbook config; the gateway cannot sign for you."})
-			return
+			return answer{errors: map[string]string{blockReason: "Your Slack user is not in people: of the runbook config; the gateway cannot sign for you."}}
 		case reason == "":
-			viewErrors(w, map[string]string{blockReason: "A reject needs a reason."})
-			return
+			return answer{errors: map[string]string{blockReason: "A reject needs a reason."}}
 		case contract.CheckText("reason", reason) != nil:
-			viewErrors(w, map[string]string{blockReason: "Plain text only: no control characters."})
-			return
+			return answer{errors: map[string]string{blockReason: "Plain text only: no control characters."}}
 		}
 		d := Decision{Name: contract.SignalReject, Button: button, Comment: values[blockReason],
 			UpdateID: UpdateID(cb.Team.ID, cb.User.ID, cb.TriggerID)}
-		w.WriteHeader(http.StatusOK)
-		s.async("reject", func(ctx context.Context) {
-			out, err := s.o.Runs.Decide(ctx, who, d)
-			s.direct(ctx, cb.User.ID, s.outcome("reject "+button.WorkflowID, out, err))
-		})
+		return answer{notify: dm, work: &handoff{what: "reject", title: "reject " + button.WorkflowID,
+			call: func(ctx context.Context) (string, error) { return s.o.Runs.Decide(ctx, who, d) }}}
 	case slackui.CallbackDeclare:
 		if who.Person == "" {
-			viewErrors(w, map[string]string{blockSummary: "Your Slack user is not in people: of the runbook config; the gateway cannot sign for you."})
-			return
+			return answer{errors: map[string]string{blockSummary: "Your Slack user is not in people: of the runbook config; the gateway cannot sign for you."}}
 		}
 		cmd := Command{Verb: "declare", Trigger: values[blockTrigger], Severity: values[blockSeverity], Text: values[blockSummary],
 			ID: IncidentIDFor(cb.TriggerID), UpdateID: UpdateID(cb.Team.ID, cb.User.ID, cb.TriggerID)}
@@ -163,17 +154,12 @@ func (s *Server) viewSubmission(w http.ResponseWriter, cb slack.InteractionCallb
 			errs[blockTargets] = "Plain text only."
 		}
 		if len(errs) > 0 {
-			viewErrors(w, errs)
-			return
+			return answer{errors: errs}
 		}
-		w.WriteHeader(http.StatusOK)
-		s.async("declare", func(ctx context.Context) {
-			out, err := s.o.Runs.Run(ctx, who, cmd)
-			s.direct(ctx, cb.User.ID, s.outcome("declare "+cmd.ID, out, err))
-		})
-	default:
-		w.WriteHeader(http.StatusOK)
+		return answer{notify: dm, work: &handoff{what: "declare", title: "declare " + cmd.ID,
+			call: func(ctx context.Context) (string, error) { return s.o.Runs.Run(ctx, who, cmd) }}}
 	}
+	return answer{}
 }
 
 func plain(s string) *slack.TextBlockObject {

@@ -66,7 +66,74 @@ func notAPerson(slackUser string) string {
 		"sign for you. You can still read status (/runbook status <id>). Ask an admin to add your slack_id.", escape(slackUser))
 }
 
-// commands serves POST /slack/commands (`/runbook …`).
+// answer is what the gateway decided about one Slack request, whatever carried it. The command
+// and interaction logic (slashCommand, interaction) builds it and knows no transport; HTTP
+// writes it as the response (writeAnswer), Socket Mode as the envelope's ack (socketmode.go).
+type answer struct {
+	// malformed says why the request cannot be read (HTTP 400). Nothing is done.
+	malformed string
+	// text is an ephemeral message for the sender: a refusal, a usage, help. A slash command's
+	// answer carries it (inline); an interaction's goes through notify.
+	text   string
+	inline bool
+	// errors are a view submission's validation errors (response_action: errors).
+	errors map[string]string
+	// work is the Temporal call, if the request asks for one.
+	work *handoff
+	// notify reaches the sender later: the request's response_url, or a direct message for a
+	// modal's submission (which has none).
+	notify func(ctx context.Context, text string)
+}
+
+// handoff is the Temporal call a request asks for.
+type handoff struct {
+	what  string // for the log
+	title string // what the outcome is about: "/runbook rotate demo", "approve rotation-demo"
+	call  func(ctx context.Context) (string, error)
+}
+
+// pending is the answer to a slash command while its call goes on.
+func (h *handoff) pending() string { return escape("Working on `" + h.title + "` …") }
+
+// writeAnswer answers an HTTP request from Slack. Over HTTP the answer goes at once and the
+// Temporal call runs in the background: Slack wants the answer within 3 s and does not send the
+// request again once answered. The outcome goes through notify.
+func (s *Server) writeAnswer(w http.ResponseWriter, a answer) {
+	switch {
+	case a.malformed != "":
+		http.Error(w, a.malformed, http.StatusBadRequest)
+		return
+	case a.errors != nil:
+		viewErrors(w, a.errors)
+		return
+	}
+	text := a.text
+	if a.work != nil && a.inline {
+		text = a.work.pending()
+	}
+	if a.inline && text != "" {
+		ephemeral(w, text)
+	} else {
+		w.WriteHeader(http.StatusOK)
+		if text != "" && a.notify != nil {
+			s.async("notice", func(ctx context.Context) { a.notify(ctx, text) })
+		}
+	}
+	if h := a.work; h != nil {
+		s.async(h.what, func(ctx context.Context) {
+			out, err := h.call(ctx)
+			a.notify(ctx, s.outcome(h.title, out, err))
+		})
+	}
+}
+
+// toResponseURL notifies through a request's response_url.
+func (s *Server) toResponseURL(responseURL string) func(context.Context, string) {
+	return func(ctx context.Context, text string) { s.respond(ctx, responseURL, text) }
+}
+
+// commands serves POST /slack/commands (`/runbook …`): the signature and the form are HTTP's,
+// the rest is slashCommand's.
 func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 	body, ok := s.verified(w, r)
 	if !ok {
@@ -77,43 +144,45 @@ func (s *Server) commands(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed slash command", http.StatusBadRequest)
 		return
 	}
-	team, user, trigger, responseURL := form.Get("team_id"), form.Get("user_id"), form.Get("trigger_id"), form.Get("response_url")
-	if user == "" || responseURL == "" {
-		http.Error(w, "malformed slash command: no user_id or response_url", http.StatusBadRequest)
-		return
+	s.writeAnswer(w, s.slashCommand(r.Context(), slack.SlashCommand{
+		TeamID: form.Get("team_id"), UserID: form.Get("user_id"), Command: form.Get("command"), Text: form.Get("text"),
+		TriggerID: form.Get("trigger_id"), ResponseURL: form.Get("response_url"),
+	}))
+}
+
+// slashCommand decides what a `/runbook` command gets, over HTTP or Socket Mode.
+func (s *Server) slashCommand(ctx context.Context, sc slack.SlashCommand) answer {
+	if sc.UserID == "" || sc.ResponseURL == "" {
+		return answer{malformed: "malformed slash command: no user_id or response_url"}
 	}
-	cmd, err := ParseCommand(form.Get("text"))
+	a := answer{inline: true, notify: s.toResponseURL(sc.ResponseURL)}
+	cmd, err := ParseCommand(sc.Text)
 	if err != nil {
-		ephemeral(w, escape(err.Error()))
-		return
+		a.text = escape(err.Error())
+		return a
 	}
-	who := s.who(user)
+	who := s.who(sc.UserID)
 	switch {
 	case cmd.Verb == "help":
-		ephemeral(w, escape(Help()))
-		return
+		a.text = escape(Help())
+		return a
 	case cmd.Mutates() && who.Person == "":
-		ephemeral(w, notAPerson(user))
-		return
+		a.text = notAPerson(sc.UserID)
+		return a
 	case cmd.Modal:
 		// views.open now, before anything else: the trigger_id expires in 3 s.
-		if err := s.openView(r.Context(), trigger, declareModal()); err != nil {
-			ephemeral(w, escape("Could not open the declaration form: "+err.Error()+"\nusage: "+usages["declare"]))
-			return
+		if err := s.openView(ctx, sc.TriggerID, declareModal()); err != nil {
+			a.text = escape("Could not open the declaration form: " + err.Error() + "\nusage: " + usages["declare"])
 		}
-		w.WriteHeader(http.StatusOK)
-		return
+		return a
 	}
-	cmd.UpdateID = UpdateID(team, user, trigger)
+	cmd.UpdateID = UpdateID(sc.TeamID, sc.UserID, sc.TriggerID)
 	if cmd.Verb == "declare" {
-		cmd.ID = IncidentIDFor(trigger)
+		cmd.ID = IncidentIDFor(sc.TriggerID)
 	}
-	text := "/runbook " + strings.Join(strings.Fields(form.Get("text")), " ")
-	ephemeral(w, escape("Working on `"+text+"` …"))
-	s.async(cmd.Verb, func(ctx context.Context) {
-		out, err := s.o.Runs.Run(ctx, who, cmd)
-		s.respond(ctx, responseURL, s.outcome(text, out, err))
-	})
+	a.work = &handoff{what: cmd.Verb, title: "/runbook " + strings.Join(strings.Fields(sc.Text), " "),
+		call: func(ctx context.Context) (string, error) { return s.o.Runs.Run(ctx, who, cmd) }}
+	return a
 }
 
 // outcome is the message that reports a command's or a decision's outcome.
@@ -192,16 +261,22 @@ func viewErrors(w http.ResponseWriter, errs map[string]string) {
 
 // decodeInteraction decodes the payload form field of an interaction request.
 func decodeInteraction(body []byte) (slack.InteractionCallback, error) {
-	var cb slack.InteractionCallback
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return cb, fmt.Errorf("malformed form: %w", err)
+		return slack.InteractionCallback{}, fmt.Errorf("malformed form: %w", err)
 	}
 	payload := form.Get("payload")
 	if payload == "" {
-		return cb, errors.New("no payload")
+		return slack.InteractionCallback{}, errors.New("no payload")
 	}
-	if err := json.Unmarshal([]byte(payload), &cb); err != nil {
+	return interactionPayload([]byte(payload))
+}
+
+// interactionPayload decodes an interaction's JSON payload: the payload form field over HTTP,
+// the envelope's payload over Socket Mode.
+func interactionPayload(payload []byte) (slack.InteractionCallback, error) {
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal(payload, &cb); err != nil {
 		return cb, fmt.Errorf("malformed payload: %w", err)
 	}
 	if cb.User.ID == "" {
