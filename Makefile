@@ -95,10 +95,11 @@ fuzz:
 
 ## bench: print figures (exposure window, time-to-verified, load: issue 8) on the local machine.
 ## Sizes: AUTHOPS_BENCH_ROTATIONS (50), AUTHOPS_BENCH_EMERGENCIES (20), AUTHOPS_BENCH_STARTS (1000),
-## AUTHOPS_BENCH_STARTER_SAMPLE (50), AUTHOPS_BENCH_DECISIONS_OPEN (100), AUTHOPS_BENCH_OVERHEAD_RUNS (5).
+## AUTHOPS_BENCH_STARTER_SAMPLE (50), AUTHOPS_BENCH_DECISIONS_OPEN (100), AUTHOPS_BENCH_OVERHEAD_RUNS (5),
+## AUTHOPS_BENCH_SLACK_CONCURRENT (100), AUTHOPS_BENCH_SLACK_CLICKS (5).
 bench: tools build
 	set -o pipefail; AUTHOPS_BENCH=1 AUTHOPS_BIN=$(BIN) $(GO) test -count=1 \
-	  -run "TestExposureWindow|TestDecisionRoundTrip|TestOverheadVsScript|TestLoadThousandRuns|TestLoadRotationsAndEmergency" \
+	  -run "TestExposureWindow|TestDecisionRoundTrip|TestOverheadVsScript|TestLoadThousandRuns|TestLoadRotationsAndEmergency|TestSlackAck" \
 	  -v -timeout 90m ./bench | grep -v -E "^(20[0-9][0-9]/|time=)"
 
 clean:

@@ -62,7 +62,7 @@ func startBackends(t *testing.T, bin string, n int) []backend {
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr := freeAddr(t)
+		addr := testenv.FreeAddr(t)
 		// Supervised as testenv and the stack run it: the deployer's restart stops the process
 		// and the supervisor starts it again on the new secret.
 		proc := &supervise.Process{

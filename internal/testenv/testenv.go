@@ -172,7 +172,7 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := FreeAddr(t)
 	e.BackendURL = "http://" + addr
 	backend := &supervise.Process{
 		Name: "authbackend",
@@ -385,7 +385,9 @@ func (e *Env) AdminToken(t testing.TB) string {
 	return strings.TrimSpace(string(b))
 }
 
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a loopback address nothing listens on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
