@@ -47,12 +47,15 @@ func (a *app) serveCmd() *cobra.Command {
 		Short: "Run the Slack gateway and the Alertmanager webhook",
 		Long: `serve runs the gateway: POST /slack/commands (/runbook), POST /slack/interactions (approval
 buttons, modals), POST /webhooks/alertmanager, GET /freeze (read-only freeze state for CI/CD)
-and GET /healthz.
+and GET /healthz. With SLACK_APP_TOKEN set, the same Slack commands and interactions also come
+over Socket Mode: each envelope is acknowledged once it is handed to Temporal, or refused.
 
 Environment:
-  SLACK_SIGNING_SECRET  verifies every Slack request (unset: the Slack routes are off)
+  SLACK_APP_TOKEN       app-level token (xapp-…, scope connections:write): serve Slack over
+                        Socket Mode, a websocket the gateway opens; no public URL needed
+  SLACK_SIGNING_SECRET  serve Slack over HTTP: verifies every request to the /slack routes
+                        (unset: those routes are off)
   SLACK_BOT_TOKEN       for views.open (modals) and direct messages
-  SLACK_APP_TOKEN       Socket Mode (not built yet: logged and ignored)
   SLACK_API_URL         Slack Web API base URL (a test server or a proxy)
   AUTHOPS_GATEWAY_KEY   the gateway's private SSH key; its public key must be in gateway.keys
   ALERTMANAGER_TOKEN    bearer token of the Alertmanager webhook (unset: the webhook is off)
@@ -69,7 +72,8 @@ so it starts and answers while Temporal is down.`,
 	return cmd
 }
 
-// serve runs the gateway until ctx is done.
+// serve runs the gateway until ctx is done: the HTTP routes, and Socket Mode when
+// SLACK_APP_TOKEN is set.
 func (a *app) serve(ctx context.Context, addr string, getenv func(string) string, logw io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(logw, nil))
 	srv, runs, err := a.newGateway(getenv, logger)
@@ -86,16 +90,41 @@ func (a *app) serve(ctx context.Context, addr string, getenv func(string) string
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	logger.Info("gateway listening", "addr", ln.Addr().String())
+	// Socket Mode stops before the rest: it acks the envelopes in hand first.
+	sockCtx, stopSocket := context.WithCancel(ctx)
+	defer stopSocket()
+	sockErr, sockDone := make(chan error, 1), make(chan struct{})
+	if token := getenv(envAppToken); token != "" {
+		go func() {
+			defer close(sockDone)
+			if err := srv.SocketMode(sockCtx, gateway.SocketOptions{AppToken: token}); err != nil {
+				sockErr <- err
+			}
+		}()
+	} else {
+		close(sockDone)
+	}
+	var failed error
 	select {
 	case err := <-errc:
+		stopSocket()
+		<-sockDone
 		srv.Close()
 		return err
+	case err := <-sockErr:
+		failed = fmt.Errorf("%s: %w", envAppToken, err)
+		logger.Error("Slack Socket Mode stopped", "err", err)
 	case <-ctx.Done():
 	}
+	stopSocket()
+	<-sockDone
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = hs.Shutdown(sctx)
 	srv.Close()
+	if failed != nil {
+		return failed
+	}
 	return err
 }
 
@@ -118,6 +147,11 @@ func (a *app) newGateway(getenv func(string) string, logger *slog.Logger) (*gate
 	if key == nil {
 		logger.Warn("no gateway key (" + envGatewayKey + "): starts and decisions from Slack and alerts are refused")
 	}
+	if token := getenv(envAppToken); token != "" {
+		if err := gateway.CheckAppToken(token); err != nil {
+			return nil, nil, err
+		}
+	}
 	c, err := lazyClient(logger)
 	if err != nil {
 		return nil, nil, err
@@ -132,19 +166,28 @@ func (a *app) newGateway(getenv func(string) string, logger *slog.Logger) (*gate
 		Runs:          runs,
 		Log:           logger,
 	})
-	switch {
-	case !srv.SlackOn():
-		logger.Info("Slack is off: " + envSigningSecret + " is not set; serving the Alertmanager webhook, /freeze and /healthz")
-	case getenv(envBotToken) == "":
+	logger.Info(slackModes(srv.SlackOn(), getenv(envAppToken) != ""))
+	if (srv.SlackOn() || getenv(envAppToken) != "") && getenv(envBotToken) == "" {
 		logger.Warn("Slack is on without " + envBotToken + ": no modals (incident declare form, reject reason) and no direct messages")
-	}
-	if getenv(envAppToken) != "" {
-		logger.Warn(envAppToken + " is set, but Socket Mode is not built yet: serving Slack over HTTP only")
 	}
 	if getenv(envAlertToken) == "" {
 		logger.Info("Alertmanager webhook is off: " + envAlertToken + " is not set")
 	}
 	return srv, runs, nil
+}
+
+// slackModes is the startup line that says whether Slack is on, and over which transports.
+func slackModes(httpOn, socketOn bool) string {
+	switch {
+	case httpOn && socketOn:
+		return "Slack is on: Socket Mode (" + envAppToken + ") and HTTP (POST /slack/commands, /slack/interactions)"
+	case socketOn:
+		return "Slack is on: Socket Mode (" + envAppToken + "); the HTTP Slack routes are off (" + envSigningSecret + " is not set)"
+	case httpOn:
+		return "Slack is on: HTTP (POST /slack/commands, /slack/interactions); Socket Mode is off (" + envAppToken + " is not set)"
+	}
+	return "Slack is off: neither " + envAppToken + " (Socket Mode) nor " + envSigningSecret +
+		" (HTTP) is set; serving the Alertmanager webhook, /freeze and /healthz"
 }
 
 // loadGatewayKey reads the gateway's private key and checks that the config lists its public key
