@@ -316,6 +316,9 @@ func Parse(b []byte, dir string) (*Config, error) {
 	if err := c.Incident.validate(c.PeopleByName, c.Approvers()); err != nil {
 		return nil, err
 	}
+	if err := c.validateIncidentChannel(); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
@@ -619,6 +622,12 @@ func (c *schemaCheck) node(path string, n *yaml.Node, t reflect.Type) error {
 		if n.Kind != yaml.MappingNode {
 			return fmt.Errorf("%s: must be a reference {env: NAME} or {file: PATH}; values are never inline", path)
 		}
+	case reflect.TypeOf(false):
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+			return fmt.Errorf("%s: must be true or false, got %q", path, n.Value)
+		}
+		return nil
 	case reflect.TypeOf(Duration(0)):
 		d, err := time.ParseDuration(n.Value)
 		if n.Kind != yaml.ScalarNode || err != nil {

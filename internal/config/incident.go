@@ -26,6 +26,10 @@ type IncidentConfig struct {
 	// Actions says, per containment kind, who may ask for it and how many approvers it needs
 	// besides the asker. A kind given here replaces its default.
 	Actions map[string]ActionRule `yaml:"actions"`
+	// DedicatedChannel has each declaration create the Slack channel #inc-<id>, invite the
+	// reporter, the owner and the approvers, and post the incident's messages there, with a
+	// link from the channel of the incident's first target (default false).
+	DedicatedChannel bool `yaml:"dedicated_channel"`
 }
 
 // ActionRule is who may ask for a containment action ("owner", "approvers" or people's names)
@@ -170,6 +174,22 @@ func (ic *IncidentConfig) validate(people map[string]*Person, approvers []string
 		if (kind == contract.ContainInvalidate || kind == contract.ContainRotate) && r.Quorum != 0 {
 			return f("actions."+kind+".quorum", "must be 0: the %s run has its own go-ahead", kind)
 		}
+	}
+	return nil
+}
+
+// validateIncidentChannel checks that a dedicated channel can be linked from the channel where
+// the incident's messages would otherwise go: the first target's.
+func (c *Config) validateIncidentChannel() error {
+	if !c.Incident.DedicatedChannel {
+		return nil
+	}
+	names := c.TargetNames()
+	if len(names) == 0 {
+		return nil
+	}
+	if t := c.Targets[names[0]]; t != nil && strings.TrimSpace(t.Channel) == "" {
+		return fmt.Errorf("incident.dedicated_channel: the link to an incident's channel is posted in targets.%s.channel, which is not set", names[0])
 	}
 	return nil
 }

@@ -122,3 +122,27 @@ func TestTarget_BadFreeze(t *testing.T) {
 	_, err := Parse([]byte(doc), "/x")
 	require.EqualError(t, err, `targets.demo.freeze: must be "refuse" or "wait", got "ignore"`)
 }
+
+func TestIncident_DedicatedChannel(t *testing.T) {
+	require.False(t, parseMinimal(t, "/x").Incident.DedicatedChannel, "off unless asked for")
+
+	withChannel := strings.Replace(minimal, "    approvers: [alice, bob]\n", "    approvers: [alice, bob]\n    channel: \"#auth-ops\"\n", 1)
+	c, err := Parse([]byte(withChannel+"incident:\n  dedicated_channel: true\n"), "/x")
+	require.NoError(t, err)
+	require.True(t, c.Incident.DedicatedChannel)
+	c, err = Parse([]byte(withChannel+"incident:\n  dedicated_channel: false\n"), "/x")
+	require.NoError(t, err)
+	require.False(t, c.Incident.DedicatedChannel)
+
+	for doc, want := range map[string]string{
+		withChannel + "incident:\n  dedicated_channel: maybe\n":  `incident.dedicated_channel: must be true or false, got "maybe"`,
+		withChannel + "incident:\n  dedicated_channel: [true]\n": `incident.dedicated_channel: must be true or false`,
+		withChannel + "incident:\n  dedicated_chanel: true\n":    "incident.dedicated_chanel: unknown key",
+		minimal + "incident:\n  dedicated_channel: true\n":       "incident.dedicated_channel: the link to an incident's channel is posted in targets.demo.channel, which is not set",
+	} {
+		c, err := Parse([]byte(doc), "/x")
+		require.Error(t, err, doc)
+		require.Nil(t, c)
+		require.Contains(t, err.Error(), want)
+	}
+}
