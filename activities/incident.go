@@ -111,6 +111,8 @@ func (a *Activities) LoadIncidentPolicy(ctx context.Context) (contract.IncidentP
 		Actions:      map[string]contract.ActionRule{},
 		HistoryLimit: ic.HistoryLimit,
 		Timeouts:     a.Config.Timeouts.Contract(),
+
+		DedicatedChannel: ic.DedicatedChannel,
 	}
 	if len(names) > 0 {
 		p.Channel = a.Config.Targets[names[0]].Channel

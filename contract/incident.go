@@ -273,11 +273,14 @@ type ActionRule struct {
 // IncidentPolicy is the part of the config an incident needs: no secrets in it.
 type IncidentPolicy struct {
 	// Targets are every configured target; Approvers the union of their approvers.
-	Targets     []string `json:"targets"`
-	Approvers   []string `json:"approvers"`
-	Channel     string   `json:"channel"`
-	People      []Person `json:"people,omitempty"`
-	GatewayKeys []string `json:"gateway_keys,omitempty"`
+	Targets   []string `json:"targets"`
+	Approvers []string `json:"approvers"`
+	Channel   string   `json:"channel"`
+	// DedicatedChannel has a declaration open #inc-<id> for the incident's messages, with a
+	// link from Channel (config incident.dedicated_channel).
+	DedicatedChannel bool     `json:"dedicated_channel,omitempty"`
+	People           []Person `json:"people,omitempty"`
+	GatewayKeys      []string `json:"gateway_keys,omitempty"`
 	// OwnerAck is how long the run waits for someone to take ownership before it escalates;
 	// FirstSteps is the runbook's 15-minute clock.
 	OwnerAck   time.Duration `json:"owner_ack"`
@@ -421,10 +424,29 @@ type IncidentStatus struct {
 	Children         []ChildRun      `json:"children,omitempty"`
 	Snapshots        []Snapshot      `json:"snapshots,omitempty"`
 	Outcome          string          `json:"outcome,omitempty"`
+	// Channel is the incident's dedicated Slack channel, once created (nil: its messages go to
+	// the target's channel).
+	Channel *IncidentChannel `json:"channel,omitempty"`
 	// Phase and Checklist are the run's, as the status query shows them for every runbook.
 	Phase     string `json:"phase,omitempty"`
 	Checklist []Step `json:"checklist,omitempty"`
 }
+
+// IncidentChannel is an incident's dedicated Slack channel (incident.dedicated_channel).
+type IncidentChannel struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+	// Invited are the people invited to it; Skipped those who were not, each with why (no
+	// slack_id in people:, or Slack's refusal).
+	Invited []string `json:"invited,omitempty"`
+	Skipped []string `json:"skipped,omitempty"`
+	// LinkedFrom is the channel that got the link to it.
+	LinkedFrom string `json:"linked_from,omitempty"`
+}
+
+// IncidentChannelName is the name of an incident's dedicated channel: inc-<id>. Incident ids
+// (incident-[a-z0-9-]{1,40}) are valid Slack channel names as they are.
+func IncidentChannelName(id string) string { return "inc-" + id }
 
 // Snapshot is a target's environment and auth settings at declaration, with every value
 // replaced by its fingerprint.

@@ -54,9 +54,12 @@ type Server struct {
 	calls    []Call
 	msgs     []*Message
 	channels map[string]string // name -> id
-	fault    Fault
-	lose     func(method string) bool
-	seq      int
+	// members are who was invited to each channel (by id); views the modals opened.
+	members map[string][]string
+	views   []json.RawMessage
+	fault   Fault
+	lose    func(method string) bool
+	seq     int
 }
 
 // New starts a fake with the given channels (names without #) already existing.
@@ -229,6 +232,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		id := "D" + strings.ToUpper(strings.NewReplacer(",", "").Replace(users))
 		s.channels["dm-"+users] = id
 		reply(map[string]any{"channel": map[string]any{"id": id}})
+	case "conversations.create", "conversations.invite", "views.open":
+		s.serveIncident(method, form, reply, fail)
 	default:
 		fail("unknown_method")
 	}
