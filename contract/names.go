@@ -5,8 +5,14 @@ package contract
 
 import "go.temporal.io/sdk/temporal"
 
-// TaskQueue is the one queue the worker polls and the starter targets.
+// TaskQueue is the queue of routine work: rotations, incidents, schedules, notifications.
 const TaskQueue = "authops"
+
+// EmergencyTaskQueue is the queue of the emergency runbook (the invalidation run, its
+// activities and its child rotation). The worker serves it with its own pollers, slots and
+// sticky cache, so emergency work never waits behind routine rotations; every worker polls
+// both queues with the same registrations.
+const EmergencyTaskQueue = "authops-emergency"
 
 // EmergencyPriority is the task priority of emergency work (the invalidation run, its activities
 // and its child rotation): 1 is the highest of Temporal's default five levels, routine runs keep

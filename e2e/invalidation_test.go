@@ -136,6 +136,12 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 	require.Equal(t, 200, u.me(t, u.login(t).Access))
 	newSecret := env.Secret(t)
 	require.NotEqual(t, oldSecret, newSecret)
+	// The emergency run and its child rotation ran on the emergency queue.
+	for _, wid := range []string{id, contract.RotationID("demo")} {
+		desc, err := env.Client.DescribeWorkflowExecution(ctx, wid, "")
+		require.NoError(t, err)
+		require.Equal(t, contract.EmergencyTaskQueue, desc.GetWorkflowExecutionInfo().GetTaskQueue(), wid)
+	}
 
 	scan := env.LeakScan(t)
 	scan.Value("old secret", oldSecret)

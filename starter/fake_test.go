@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -126,6 +128,9 @@ type fakeClient struct {
 	updates   []client.UpdateWorkflowOptions
 	signals   []fakeSignal
 
+	// pollers answer DescribeTaskQueue for the emergency queue.
+	pollers []*taskqueuepb.PollerInfo
+
 	startErr  error
 	starts    []client.StartWorkflowOptions
 	startArgs []any
@@ -152,6 +157,13 @@ func running(firstRunID string) *workflowservice.DescribeWorkflowExecutionRespon
 
 func (f *fakeClient) DescribeWorkflowExecution(_ context.Context, _, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
 	return f.desc, f.descErr
+}
+
+func (f *fakeClient) DescribeTaskQueue(_ context.Context, queue string, _ enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error) {
+	if queue != contract.EmergencyTaskQueue {
+		return &workflowservice.DescribeTaskQueueResponse{}, nil
+	}
+	return &workflowservice.DescribeTaskQueueResponse{Pollers: f.pollers}, nil
 }
 
 func (f *fakeClient) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+
 	"github.com/authops/authops/contract"
 
 	"context"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 )
@@ -119,10 +122,10 @@ func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInp
 	// Two emergency runs on one target would preempt each other's rotation and lift each
 	// other's restrictions; the second responder joins the first run instead.
 	return start(ctx, c, client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: contract.TaskQueue,
-		// Emergency work goes ahead of routine rotations queued on the same task queue.
-		Priority: contract.EmergencyPriority,
+		ID: id,
+		// Emergency work has its own queue, and goes first wherever it shares one.
+		TaskQueue: emergencyQueue(ctx, c),
+		Priority:  contract.EmergencyPriority,
 		StaticSummary: fmt.Sprintf("EMERGENCY token invalidation of %s (%s), requested by %s%s: %s",
 			in.Target, in.Trigger, in.RequestedBy, map[bool]string{true: ", BREAK GLASS"}[in.BreakGlass], in.Reason),
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
@@ -131,4 +134,24 @@ func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInp
 			contract.AttrTarget.ValueSet(in.Target), contract.AttrRunbook.ValueSet("emergency-invalidation"),
 			contract.AttrBreakGlass.ValueSet(in.BreakGlass)),
 	}, contract.WorkflowEmergencyInvalidation, in, "approve or follow that run")
+}
+
+// queueDescriber reads a task queue's pollers.
+type queueDescriber interface {
+	DescribeTaskQueue(ctx context.Context, queue string, kind enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error)
+}
+
+// emergencyQueue is the emergency task queue when a worker polls it, else the routine queue
+// (with a warning): a worker older than the emergency queue must still run the emergency
+// runbook, where its priority puts it first. An error reading the pollers counts as none.
+func emergencyQueue(ctx context.Context, c queueDescriber) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := c.DescribeTaskQueue(ctx, contract.EmergencyTaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil || len(resp.GetPollers()) == 0 {
+		slog.Warn("no worker polls the emergency task queue; starting on the routine queue with emergency priority (upgrade the workers)",
+			"queue", contract.EmergencyTaskQueue, "err", err)
+		return contract.TaskQueue
+	}
+	return contract.EmergencyTaskQueue
 }

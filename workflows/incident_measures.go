@@ -97,9 +97,13 @@ func (i *incident) startChild(ctx workflow.Context, pa *contract.PendingAction, 
 	ch := contract.ChildRun{ActionID: pa.ID, Target: t}
 	var wf string
 	var input any
+	queue, priority := contract.TaskQueue, temporal.Priority{}
 	switch req.Kind {
 	case contract.ContainInvalidate:
 		ch.WorkflowID, ch.Runbook, wf = contract.InvalidationID(t), "emergency-invalidation", contract.WorkflowEmergencyInvalidation
+		// The emergency run goes on the emergency queue, as the CLI starts it (replay compares
+		// neither the queue nor the priority of a child).
+		queue, priority = contract.EmergencyTaskQueue, contract.EmergencyPriority
 		ttl := req.RestrictTTL
 		if len(req.Restrict) > 0 && ttl == 0 {
 			ttl = time.Hour
@@ -115,6 +119,8 @@ func (i *incident) startChild(ctx workflow.Context, pa *contract.PendingAction, 
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	cctx := workflow.WithChildOptions(dctx, workflow.ChildWorkflowOptions{
 		WorkflowID: ch.WorkflowID,
+		TaskQueue:  queue,
+		Priority:   priority,
 		// An emergency run must finish its containment even if the incident is closed meanwhile.
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,

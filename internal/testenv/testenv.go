@@ -213,12 +213,15 @@ func Start(t testing.TB, o Options) *Env {
 	if o.Register == nil {
 		t.Fatal("testenv.Options.Register is required for the in-process worker (or set NoWorker)")
 	}
-	w := worker.New(e.Client, contract.TaskQueue, worker.Options{})
-	o.Register(w, e.Client, e.Config, n)
-	if err := w.Start(); err != nil {
-		t.Fatalf("start worker: %v", err)
+	// Both queues, as bin/worker polls them.
+	for _, q := range []string{contract.TaskQueue, contract.EmergencyTaskQueue} {
+		w := worker.New(e.Client, q, worker.Options{})
+		o.Register(w, e.Client, e.Config, n)
+		if err := w.Start(); err != nil {
+			t.Fatalf("start worker: %v", err)
+		}
+		t.Cleanup(w.Stop)
 	}
-	t.Cleanup(w.Stop)
 	return e
 }
 

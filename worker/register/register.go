@@ -1,10 +1,10 @@
-// Package register builds a worker with every workflow and activity on the authops task queue.
+// Package register builds the workers of the authops task queues (routine and emergency), each
+// with every workflow and activity.
 // The worker binary and the integration tests use it, so both run the same registrations.
 package register
 
 import (
-	"github.com/authops/authops/contract"
-
+	"fmt"
 	"net/http"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/authops/authops/activities"
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/freeze"
 	"github.com/authops/authops/internal/notify"
@@ -37,9 +38,28 @@ type Deps struct {
 	Slack *activities.SlackNotifier
 }
 
-// New returns a worker with everything registered; the caller runs it.
-func New(c client.Client, d Deps) worker.Worker {
-	w := worker.New(c, contract.TaskQueue, worker.Options{
+// Workers are the routine queue's worker and the emergency queue's, with the same
+// registrations: the emergency runbook gets pollers, slots and a sticky cache of its own.
+type Workers struct {
+	Routine, Emergency worker.Worker
+}
+
+// Run starts the emergency worker, runs the routine one until interrupt, then stops both.
+func (w Workers) Run(interrupt <-chan any) error {
+	if err := w.Emergency.Start(); err != nil {
+		return fmt.Errorf("emergency worker: %w", err)
+	}
+	defer w.Emergency.Stop()
+	return w.Routine.Run(interrupt)
+}
+
+// New returns the workers of both task queues with everything registered; the caller runs them.
+func New(c client.Client, d Deps) Workers {
+	return Workers{Routine: newWorker(c, contract.TaskQueue, d), Emergency: newWorker(c, contract.EmergencyTaskQueue, d)}
+}
+
+func newWorker(c client.Client, queue string, d Deps) worker.Worker {
+	w := worker.New(c, queue, worker.Options{
 		// On SIGTERM, give an in-flight deploy or validation time to finish rather than cutting a
 		// restart off half-way; Temporal retries whatever is still running after that.
 		WorkerStopTimeout: 30 * time.Second,
