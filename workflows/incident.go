@@ -49,6 +49,8 @@ type incident struct {
 	resolving *resolveAsk
 	// timeouts are the run's activity timeouts, set from its policy.
 	timeouts *contract.Timeouts
+	// channelPending says the incident's own channel is being opened (incident_channel.go).
+	channelPending bool
 }
 
 type resolveAsk struct {
@@ -182,8 +184,11 @@ func (i *incident) declare(ctx workflow.Context) {
 
 	i.rec.step(ctx, contract.StepDeclare, contract.StateRunning,
 		fmt.Sprintf("%s owns the incident until someone takes it (starter incident owner %s)", i.in.Reporter, i.id))
-	i.announce(ctx, "declared", fmt.Sprintf("AUTH INCIDENT %s (%s, %s) declared by %s on %s: %s. Owner: %s until someone takes it.",
-		i.id, i.in.Severity, i.in.Trigger, i.in.Reporter, strings.Join(i.in.Targets, ", "), i.in.Summary, i.in.Reporter), i.policy.Approvers...)
+	declared := fmt.Sprintf("AUTH INCIDENT %s (%s, %s) declared by %s on %s: %s. Owner: %s until someone takes it.",
+		i.id, i.in.Severity, i.in.Trigger, i.in.Reporter, strings.Join(i.in.Targets, ", "), i.in.Summary, i.in.Reporter)
+	if !i.openChannel(ctx, declared) {
+		i.announce(ctx, "declared", declared, i.policy.Approvers...)
+	}
 
 	i.st.Frozen = slices.Clone(i.in.Targets)
 	if err := i.upsertFreeze(ctx); err != nil {
@@ -394,7 +399,7 @@ func (i *incident) addValidation(stage string, rs contract.ProbeResults) {
 }
 
 func (i *incident) announce(ctx workflow.Context, kind, text string, mention ...string) {
-	announce(ctx, i.rec, notify.Message{Target: strings.Join(i.st.Targets, ","), Channel: i.policy.Channel, Kind: kind, Text: text, Mention: mention})
+	announce(ctx, i.rec, notify.Message{Target: strings.Join(i.st.Targets, ","), Channel: i.channel(), Kind: kind, Text: text, Mention: mention})
 }
 
 // passed summarizes passing probe results.

@@ -76,6 +76,7 @@ type incCall struct {
 	Verify   activities.IncidentVerifyInput
 	Report   activities.ReportInput
 	Archive  activities.ArchiveInput
+	Channel  activities.IncidentChannelInput
 	Inv      contract.InvalidationInput
 	Rotation contract.RotationInput
 	ChildID  string
@@ -132,6 +133,8 @@ func newIncHarnessID(t *testing.T, id string) *incHarness {
 				assert.NoError(t, args.Get(&c.Report))
 			case "ArchiveTimeline":
 				assert.NoError(t, args.Get(&c.Archive))
+			case "OpenIncidentChannel":
+				assert.NoError(t, args.Get(&c.Channel))
 			}
 			return c
 		})
