@@ -82,7 +82,7 @@ func TestManifestsMatchTheGateway(t *testing.T) {
 			if m.Settings.SocketModeEnabled != c.socket {
 				t.Errorf("socket_mode_enabled: %v", m.Settings.SocketModeEnabled)
 			}
-			for _, s := range []string{"commands", "chat:write", "channels:history", "im:write"} {
+			for _, s := range []string{"commands", "chat:write", "channels:history", "channels:read", "channels:manage", "im:write"} {
 				if !slices.Contains(m.OAuthConfig.Scopes.Bot, s) {
 					t.Errorf("scope %s missing: %v", s, m.OAuthConfig.Scopes.Bot)
 				}
