@@ -34,7 +34,7 @@ func TestOverheadVsScript(t *testing.T) {
 	ctx := context.Background()
 	var runbook, script []time.Duration
 	for i := 0; i < runs; i++ {
-		_, v, err := emergencyOnce(ctx, t, env)
+		_, v, err := emergencyOnce(ctx, t, env, "")
 		if err != nil {
 			t.Fatalf("emergency run %d: %v", i, err)
 		}

@@ -376,6 +376,8 @@ func TestRunServerConfigErrors(t *testing.T) {
 		{"missing admin token file", func(o *serveOptions) { o.adminTokenFile = "/nonexistent/admin.token" }, nil, "read admin token file"},
 		{"corrupt state file", func(o *serveOptions) { o.stateFile = writeTemp(t, "s.json", "{") }, nil, "parse state file"},
 		{"bad ttl", func(o *serveOptions) { o.accessTTL = -time.Second }, nil, "access TTL"},
+		{"bcrypt cost too low", func(o *serveOptions) { o.bcryptCost = 3 }, nil, "--bcrypt-cost must be between 4 and 31, got 3"},
+		{"bcrypt cost too high", func(o *serveOptions) { o.bcryptCost = 32 }, nil, "--bcrypt-cost must be between 4 and 31"},
 		{"address in use", func(o *serveOptions) { o.addr = busy.Addr().String() }, nil, "listen on"},
 		{"pid file dir missing", func(o *serveOptions) { o.pidFile = "/nonexistent/dir/x.pid" }, nil, "write pid file"},
 	}
@@ -414,4 +416,7 @@ func TestRootCommandFlags(t *testing.T) {
 	require.ErrorContains(t, err, "--timeout must be positive")
 	_, err = run()
 	require.ErrorContains(t, err, "JWT_SECRET is missing")
+	_, err = run("--bcrypt-cost", "2")
+	require.ErrorContains(t, err, "--bcrypt-cost must be between 4 and 31, got 2")
+	require.NotContains(t, out, "--bcrypt-cost", "a load-test knob, hidden from --help")
 }
