@@ -233,7 +233,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.channels["dm-"+users] = id
 		reply(map[string]any{"channel": map[string]any{"id": id}})
 	case "conversations.create", "conversations.invite", "views.open":
-		s.serveIncident(method, form, reply, fail)
+		s.serveIncident(method, form, body, reply, fail)
 	default:
 		fail("unknown_method")
 	}

@@ -11,9 +11,9 @@ import (
 // The calls of an incident's dedicated channel (conversations.create, conversations.invite)
 // and of the gateway's declaration modal (views.open).
 
-// serveIncident answers conversations.create, conversations.invite and views.open; s.mu is
-// held.
-func (s *Server) serveIncident(method string, form url.Values, reply func(map[string]any), fail func(string)) {
+// serveIncident answers conversations.create, conversations.invite and views.open (a JSON
+// body, as slack-go sends it, or a form); s.mu is held.
+func (s *Server) serveIncident(method string, form url.Values, body []byte, reply func(map[string]any), fail func(string)) {
 	switch method {
 	case "conversations.create":
 		name := form.Get("name")
@@ -53,11 +53,21 @@ func (s *Server) serveIncident(method string, form url.Values, reply func(map[st
 		s.members[ch] = append(s.members[ch], users...)
 		reply(map[string]any{"channel": map[string]any{"id": ch}})
 	case "views.open":
-		if form.Get("trigger_id") == "" {
+		var req struct {
+			TriggerID string          `json:"trigger_id"`
+			View      json.RawMessage `json:"view"`
+		}
+		if form != nil {
+			req.TriggerID, req.View = form.Get("trigger_id"), json.RawMessage(form.Get("view"))
+		} else if err := json.Unmarshal(body, &req); err != nil {
+			fail("invalid_json")
+			return
+		}
+		if req.TriggerID == "" {
 			fail("invalid_trigger_id")
 			return
 		}
-		view := json.RawMessage(form.Get("view"))
+		view := req.View
 		if !json.Valid(view) {
 			fail("invalid_arguments")
 			return
