@@ -40,27 +40,9 @@ func (a *Activities) OpenIncidentChannel(ctx context.Context, in IncidentChannel
 	if err != nil {
 		return contract.IncidentChannel{}, channelError(err)
 	}
-	var invited, seen []string
-	for _, name := range in.People {
-		if slices.Contains(seen, name) {
-			continue
-		}
-		seen = append(seen, name)
-		id := a.slackID(name)
-		if id == "" {
-			ch.Skipped = append(ch.Skipped, name+": no slack_id")
-			continue
-		}
-		if err := s.Invite(ctx, ch.ID, id); err != nil {
-			if !notify.ChannelPermanent(err) {
-				return contract.IncidentChannel{}, channelError(err)
-			}
-			ch.Skipped = append(ch.Skipped, name+": "+slackReason(err))
-			continue
-		}
-		invited = append(invited, name)
+	if ch.Invited, ch.Skipped, err = a.invite(ctx, s, ch.ID, in.People); err != nil {
+		return contract.IncidentChannel{}, err
 	}
-	ch.Invited = invited
 	if in.LinkFrom != "" {
 		// Looked for before every post, not only on retries: it is posted once per incident, so
 		// looking costs little.
@@ -71,6 +53,55 @@ func (a *Activities) OpenIncidentChannel(ctx context.Context, in IncidentChannel
 		}
 	}
 	return ch, nil
+}
+
+// IncidentInviteInput asks to invite people to an incident's channel (a new owner).
+type IncidentInviteInput struct {
+	ChannelID string   `json:"channel_id"`
+	People    []string `json:"people"`
+}
+
+// IncidentInviteResult says who was invited and who was not, with why.
+type IncidentInviteResult struct {
+	Invited []string `json:"invited,omitempty"`
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// InviteToIncidentChannel invites people to an incident's channel, as OpenIncidentChannel does.
+func (a *Activities) InviteToIncidentChannel(ctx context.Context, in IncidentInviteInput) (IncidentInviteResult, error) {
+	s, err := a.slack()
+	if err != nil {
+		return IncidentInviteResult{}, err
+	}
+	var res IncidentInviteResult
+	res.Invited, res.Skipped, err = a.invite(ctx, s, in.ChannelID, in.People)
+	return res, err
+}
+
+// invite invites each person once: those with no slack_id, or whom Slack refuses for good, are
+// skipped with why; an outage fails the attempt, which a retry repeats safely.
+func (a *Activities) invite(ctx context.Context, s *notify.Slack, channelID string, people []string) (invited, skipped []string, err error) {
+	var seen []string
+	for _, name := range people {
+		if slices.Contains(seen, name) {
+			continue
+		}
+		seen = append(seen, name)
+		id := a.slackID(name)
+		if id == "" {
+			skipped = append(skipped, name+": no slack_id")
+			continue
+		}
+		if err := s.Invite(ctx, channelID, id); err != nil {
+			if !notify.ChannelPermanent(err) {
+				return nil, nil, channelError(err)
+			}
+			skipped = append(skipped, name+": "+slackReason(err))
+			continue
+		}
+		invited = append(invited, name)
+	}
+	return invited, skipped, nil
 }
 
 // channelError is slackError, with the refusals of channel calls that will not change on retry

@@ -69,6 +69,14 @@ func TestOpenIncidentChannel(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, links, "one link in the target's channel")
+
+	// A new owner is invited the same way; someone already in is fine.
+	v, err := f.env.ExecuteActivity(f.act.InviteToIncidentChannel, IncidentInviteInput{ChannelID: id, People: []string{"alice", "bob"}})
+	require.NoError(t, err)
+	var res IncidentInviteResult
+	require.NoError(t, v.Get(&res))
+	require.Equal(t, IncidentInviteResult{Invited: []string{"alice"}, Skipped: []string{"bob: no slack_id"}}, res)
+	require.Equal(t, []string{"UALICE"}, fake.Members(id))
 }
 
 func TestOpenIncidentChannel_Failures(t *testing.T) {

@@ -49,8 +49,9 @@ type incident struct {
 	resolving *resolveAsk
 	// timeouts are the run's activity timeouts, set from its policy.
 	timeouts *contract.Timeouts
-	// channelPending says the incident's own channel is being opened (incident_channel.go).
-	channelPending bool
+	// channelCalls counts the calls on the incident's own channel still going on in the
+	// background (incident_channel.go).
+	channelCalls int
 }
 
 type resolveAsk struct {

@@ -17,6 +17,9 @@ import (
 // (incident.dedicated_channel); runs declared before it never do.
 const versionDedicatedChannel = "incident-dedicated-channel"
 
+// versionChannelOwner marks the runs that invite a new owner to the incident's channel.
+const versionChannelOwner = "incident-channel-owner"
+
 // openChannel starts opening the incident's own Slack channel, #inc-<id>, when the config asks
 // for one, and then announces the declaration there. Slack is off the incident's path: the
 // freeze, snapshot and checks go on while the channel is made, and when Slack fails for good
@@ -33,10 +36,10 @@ func (i *incident) openChannel(ctx workflow.Context, declared string) bool {
 	fut := workflow.ExecuteActivity(channelCtx(ctx), acts.OpenIncidentChannel, activities.IncidentChannelInput{
 		Incident: i.id, Severity: i.st.Severity, Summary: i.st.Summary, People: i.channelPeople(), LinkFrom: i.policy.Channel,
 	})
-	i.channelPending = true
+	i.channelCalls++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		// Pending until the declaration is announced, so that no continue-as-new drops it.
-		defer func() { i.channelPending = false }()
+		defer func() { i.channelCalls-- }()
 		var ch contract.IncidentChannel
 		if err := fut.Get(ctx, &ch); err != nil {
 			i.rec.add(ctx, systemActor, "incident channel", contract.StateFailed, fmt.Sprintf(
@@ -44,10 +47,48 @@ func (i *incident) openChannel(ctx workflow.Context, declared string) bool {
 		} else {
 			i.st.Channel = &ch
 			i.rec.add(ctx, systemActor, "incident channel", "opened", channelDetail(ch))
+			// Someone may have taken the incident while the channel was being made.
+			i.inviteOwner(ctx)
 		}
 		i.announce(ctx, "declared", declared, i.policy.Approvers...)
 	})
 	return true
+}
+
+// inviteOwner invites the owner to the incident's channel when they are not in it yet (a new
+// owner), in the background as the channel was opened.
+func (i *incident) inviteOwner(ctx workflow.Context) {
+	ch, owner := i.st.Channel, i.st.Owner
+	if ch == nil || owner == "" || slices.Contains(ch.Invited, owner) || slices.ContainsFunc(ch.Skipped, func(s string) bool {
+		return strings.HasPrefix(s, owner+": ")
+	}) {
+		return
+	}
+	if workflow.GetVersion(ctx, versionChannelOwner, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	// Marked at once, so that a second owner change before the answer does not ask again.
+	ch.Invited = append(ch.Invited, owner)
+	fut := workflow.ExecuteActivity(channelCtx(ctx), acts.InviteToIncidentChannel,
+		activities.IncidentInviteInput{ChannelID: ch.ID, People: []string{owner}})
+	i.channelCalls++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { i.channelCalls-- }()
+		var res activities.IncidentInviteResult
+		err := fut.Get(ctx, &res)
+		switch {
+		case err != nil:
+			ch.Invited = slices.DeleteFunc(ch.Invited, func(p string) bool { return p == owner })
+			ch.Skipped = append(ch.Skipped, owner+": "+err.Error())
+			i.rec.add(ctx, systemActor, "incident channel", contract.StateFailed, fmt.Sprintf("owner %s not invited to #%s: %s", owner, ch.Name, err.Error()))
+		case len(res.Skipped) > 0:
+			ch.Invited = slices.DeleteFunc(ch.Invited, func(p string) bool { return p == owner })
+			ch.Skipped = append(ch.Skipped, res.Skipped...)
+			i.rec.add(ctx, systemActor, "incident channel", "not invited", fmt.Sprintf("owner %s to #%s", strings.Join(res.Skipped, "; "), ch.Name))
+		default:
+			i.rec.add(ctx, systemActor, "incident channel", "invited", fmt.Sprintf("owner %s to #%s", owner, ch.Name))
+		}
+	})
 }
 
 // channel is where the incident's messages go: its own channel once open, else the target's.

@@ -200,3 +200,42 @@ func TestIncident_DedicatedChannelContinueAsNew(t *testing.T) {
 	require.NotNil(t, st.Channel, "the status of the new run shows the channel")
 	assert.Equal(t, incChannelID, st.Channel.ID)
 }
+
+// A new owner who is not in the incident's channel is invited to it, also when they took the
+// incident while the channel was being made; an owner already in it is not asked for again.
+func TestIncident_DedicatedChannelNewOwner(t *testing.T) {
+	for name, openAfter := range map[string]time.Duration{"channel open": 0, "channel being made": 2 * time.Minute} {
+		t.Run(name, func(t *testing.T) {
+			h := newIncHarness(t)
+			h.ipolicy.DedicatedChannel = true
+			h.env.OnActivity(acts.OpenIncidentChannel, mock.Anything, mock.Anything).After(openAfter).Return(
+				func(_ context.Context, in activities.IncidentChannelInput) (contract.IncidentChannel, error) {
+					return incChannelOpened(1, in)
+				})
+			h.env.OnActivity(acts.InviteToIncidentChannel, mock.Anything, mock.Anything).Return(
+				func(_ context.Context, in activities.IncidentInviteInput) (activities.IncidentInviteResult, error) {
+					return activities.IncidentInviteResult{Invited: in.People}, nil
+				})
+			dave := h.decideAt(time.Minute, contract.UpdateOwner, "dave", "taking it")
+			h.decideAt(4*time.Minute, contract.UpdateOwner, "bob", "mine now")
+			var st contract.IncidentStatus
+			h.at(5*time.Minute, func() { st = h.incStatus() })
+			h.resolveAt(6*time.Minute, "bob", incResolve())
+			h.run(incInput())
+
+			res := h.completed()
+			dave.requireAccepted(t)
+			var invites []activities.IncidentInviteInput
+			for _, c := range h.recorded() {
+				if c.Name == "InviteToIncidentChannel" {
+					invites = append(invites, c.Invite)
+				}
+			}
+			assert.Equal(t, []activities.IncidentInviteInput{{ChannelID: incChannelID, People: []string{"dave"}}}, invites,
+				"dave is invited once; bob was in the channel already")
+			require.NotNil(t, st.Channel)
+			assert.Equal(t, []string{"alice", "bob", "dave"}, st.Channel.Invited)
+			assert.Equal(t, "owner dave to #inc-"+incID, requireEvent(t, res.Timeline, systemActor, "incident channel", "invited").Detail)
+		})
+	}
+}

@@ -168,11 +168,11 @@ func measureValue(r contract.ContainRequest) string {
 }
 
 // continueAsNewDue says the history passed its limit and the run can hand over now: no child
-// run open, no decision in flight and no channel being opened.
+// run open, no decision in flight and no Slack channel call in the background.
 func (i *incident) continueAsNewDue(ctx workflow.Context) bool {
 	limit := i.policy.HistoryLimit
 	return limit > 0 && workflow.GetInfo(ctx).GetCurrentHistoryLength() > limit &&
-		len(i.running) == 0 && !i.channelPending && workflow.AllHandlersFinished(ctx)
+		len(i.running) == 0 && i.channelCalls == 0 && workflow.AllHandlersFinished(ctx)
 }
 
 // continueAsNew archives the older timeline and continues with the incident's state.

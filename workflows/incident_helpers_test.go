@@ -77,6 +77,7 @@ type incCall struct {
 	Report   activities.ReportInput
 	Archive  activities.ArchiveInput
 	Channel  activities.IncidentChannelInput
+	Invite   activities.IncidentInviteInput
 	Inv      contract.InvalidationInput
 	Rotation contract.RotationInput
 	ChildID  string
@@ -135,6 +136,8 @@ func newIncHarnessID(t *testing.T, id string) *incHarness {
 				assert.NoError(t, args.Get(&c.Archive))
 			case "OpenIncidentChannel":
 				assert.NoError(t, args.Get(&c.Channel))
+			case "InviteToIncidentChannel":
+				assert.NoError(t, args.Get(&c.Invite))
 			}
 			return c
 		})

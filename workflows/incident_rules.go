@@ -28,6 +28,7 @@ func (i *incident) ownerRule(ctx workflow.Context, actor string, d contract.Deci
 	if !i.ownerTaken() {
 		i.rec.step(ctx, contract.StepDeclare, contract.StateDone, "owner: "+actor)
 	}
+	i.inviteOwner(ctx)
 	return "", fmt.Sprintf("owner: %s → %s", from, actor)
 }
 
