@@ -416,9 +416,9 @@ func (s *summary) finish() int {
 	if noTests > 0 {
 		fmt.Fprintf(s.w, "(%d packages without test files not shown)\n", noTests)
 	}
-	fmt.Fprintf(s.w, "sum of package wall times: %.1f s. Packages run in parallel (go test -p, by default GOMAXPROCS: %d here), so the sum exceeds the wall time", sum, s.procs)
+	fmt.Fprintf(s.w, "sum of package wall times: %.1f s. Packages run in parallel (go test -p, by default GOMAXPROCS: %d here), so the sum can exceed the run's wall time", sum, s.procs)
 	if !s.first.IsZero() {
-		fmt.Fprintf(s.w, " of the run: %.1f s from the first package's start to the last event", s.last.Sub(s.first).Seconds())
+		fmt.Fprintf(s.w, ": %.1f s from the first package's start to the last event, builds between included", s.last.Sub(s.first).Seconds())
 	}
 	s.write(".\n")
 
