@@ -59,8 +59,10 @@ demo-incident: tools build
 test: tools deps build vet fmt-check
 	@# TEMPORAL_DEBUG lifts the SDK's 1s deadlock detector: under -race on a loaded 2-core CI machine it
 	@# fires on healthy workflow code. Replay and determinism checks stay on.
-	@# go test prints each package's wall time; the total comes last.
-	@start=$$SECONDS; TEMPORAL_DEBUG=1 AUTHOPS_REQUIRE_TOOLS=1 AUTHOPS_BIN=$(BIN) $(GO) test -race -count=1 -timeout 30m ./...; rc=$$?; \
+	@# testsummary prints go test's usual output from -json (a failed test's whole output), then the
+	@# wall time per suite and the slowest tests; the total comes last.
+	@$(GO) build -o $(BIN)/testsummary ./internal/cmd/testsummary
+	@set -o pipefail; start=$$SECONDS; TEMPORAL_DEBUG=1 AUTHOPS_REQUIRE_TOOLS=1 AUTHOPS_BIN=$(BIN) $(GO) test -json -race -count=1 -timeout 30m ./... | $(BIN)/testsummary; rc=$$?; \
 	echo "make test: go test took $$((SECONDS - start)) s"; exit $$rc
 
 vet:
