@@ -1,8 +1,6 @@
 package main
 
 import (
-	"log/slog"
-
 	"github.com/authops/authops/contract"
 
 	"context"
@@ -141,16 +139,15 @@ type queueDescriber interface {
 	DescribeTaskQueue(ctx context.Context, queue string, kind enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error)
 }
 
-// emergencyQueue is the emergency task queue when a worker polls it, else the routine queue
-// (with a warning): a worker older than the emergency queue must still run the emergency
-// runbook, where its priority puts it first. An error reading the pollers counts as none.
+// emergencyQueue is the emergency task queue when a worker polls it, else the routine queue: a
+// worker older than the emergency queue must still run the emergency runbook, where its
+// priority puts it first (the run's timeline then says so). An error reading the pollers
+// counts as none.
 func emergencyQueue(ctx context.Context, c queueDescriber) string {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	resp, err := c.DescribeTaskQueue(ctx, contract.EmergencyTaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
 	if err != nil || len(resp.GetPollers()) == 0 {
-		slog.Warn("no worker polls the emergency task queue; starting on the routine queue with emergency priority (upgrade the workers)",
-			"queue", contract.EmergencyTaskQueue, "err", err)
 		return contract.TaskQueue
 	}
 	return contract.EmergencyTaskQueue

@@ -133,6 +133,11 @@ func (e *invalidation) run(ctx workflow.Context) (res contract.InvalidationResul
 		}
 		e.rec.add(ctx, e.in.RequestedBy, "start", "verified", "signed "+e.in.StartAction())
 	}
+	// The starter falls back to the routine queue when no worker polls the emergency one.
+	if q := workflow.GetInfo(ctx).TaskQueueName; q != contract.EmergencyTaskQueue {
+		e.rec.add(ctx, systemActor, "task queue", q, "no worker polled "+contract.EmergencyTaskQueue+
+			" when this run was started: it runs on the routine queue, first by priority; upgrade the workers")
+	}
 	// Breaking glass skips the second person, so only someone who could approve may do it.
 	if e.in.BreakGlass && !slices.Contains(e.policy.Approvers, e.in.RequestedBy) {
 		err := fmt.Errorf("break glass is for the approvers of %s (%s); %s is not one", e.in.Target,

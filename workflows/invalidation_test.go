@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -869,4 +870,20 @@ func TestEmergencyInvalidation_LiftBeforeRestrictionDenied(t *testing.T) {
 	requireRecorded(t, tl, ev)
 	assert.False(t, hasEvent(tl, "bob", contract.SignalLiftRestrictions, "accepted"))
 	assert.Contains(t, requireEvent(t, tl, systemActor, stepLift, contract.StateDone).Detail, "TTL")
+}
+
+// An emergency run the starter put on the routine queue (no worker polled the emergency queue)
+// says so on its timeline; on the emergency queue it says nothing about queues.
+func TestEmergencyInvalidation_RoutineQueueNoted(t *testing.T) {
+	for _, queue := range []string{contract.TaskQueue, contract.EmergencyTaskQueue} {
+		t.Run(queue, func(t *testing.T) {
+			h := newInvHarness(t)
+			h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: invWorkflowID, TaskQueue: queue})
+			h.approveAt(time.Minute, "bob")
+			h.run(invInput())
+			assert.Equal(t, contract.OutcomeCompleted, h.completed().Outcome)
+			noted := hasEvent(h.timeline(), systemActor, "task queue", contract.TaskQueue)
+			assert.Equal(t, queue == contract.TaskQueue, noted)
+		})
+	}
 }
