@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/testenv"
@@ -198,6 +200,23 @@ receivers:
 	require.NoError(t, v.Get(&st))
 	require.Equal(t, "contain", st.Phase, "a resolved alert does not resolve the incident")
 	require.Equal(t, 1, countEvents(timelineOf(t, env, id), gateway.AlertActor, "start", "verified"), "one incident, declared once")
+
+	// Neither the webhook's token nor the gateway's key reaches a history, a log or Alertmanager's
+	// own files; the worker and gateway logs, the backend's and the dev server's database are
+	// searched by the scan itself.
+	pemKey, err := os.ReadFile(keyFile)
+	require.NoError(t, err)
+	raw, err := ssh.ParseRawPrivateKey(pemKey)
+	require.NoError(t, err)
+	priv, ok := raw.(*ed25519.PrivateKey)
+	require.True(t, ok, "an ed25519 key")
+	scan := env.LeakScan(t)
+	scan.Value("alertmanager token", token)
+	scan.ValueBytes("gateway private key", priv.Seed())
+	scan.Value("jwt secret", env.Secret(t))
+	scan.Place("alertmanager log", amLog.String())
+	scan.History(id)
+	scan.Check(t)
 }
 
 func hasNote(evs []contract.Event, text string) bool {
