@@ -88,6 +88,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// WorkTimeout bounds one background Temporal call (default 2 minutes).
 	WorkTimeout time.Duration
+	// MaxWork bounds the background calls running at once (default 8); the others wait their
+	// turn. A burst of a hundred commands then leaves the CPU to the acks, which Slack wants
+	// within 3 s, rather than to a hundred calls at once.
+	MaxWork int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -100,6 +104,7 @@ type Server struct {
 	base  context.Context
 	stop  context.CancelFunc
 	work  sync.WaitGroup
+	slots chan struct{}
 }
 
 // MaxBody is the largest request body accepted (413 above it).
@@ -116,10 +121,13 @@ func New(o Options) *Server {
 	if o.WorkTimeout == 0 {
 		o.WorkTimeout = 2 * time.Minute
 	}
+	if o.MaxWork <= 0 {
+		o.MaxWork = 8
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{o: o, log: o.Log}
+	s := &Server{o: o, log: o.Log, slots: make(chan struct{}, o.MaxWork)}
 	if o.BotToken != "" {
 		opts := []slack.Option{slack.OptionHTTPClient(o.HTTPClient)}
 		if o.APIURL != "" {
@@ -182,11 +190,17 @@ func (s *Server) freezes(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"frozen": len(fs) > 0, "freezes": fs})
 }
 
-// async runs fn in the background, bounded by the work timeout, after the request was answered.
+// async runs fn in the background, bounded by the work timeout, after the request was answered,
+// once one of the MaxWork slots is free (or at shutdown, when fn gets a canceled context).
 func (s *Server) async(what string, fn func(ctx context.Context)) {
 	s.work.Add(1)
 	go func() {
 		defer s.work.Done()
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-s.base.Done():
+		}
 		ctx, cancel := context.WithTimeout(s.base, s.o.WorkTimeout)
 		defer cancel()
 		defer func() {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,9 +39,20 @@ type fakeRuns struct {
 	out     string
 	err     error
 	freezes []freeze.Freeze
+	// inflight and peak count the calls going on at once.
+	inflight, peak int
 }
 
 func (f *fakeRuns) wait(ctx context.Context) error {
+	f.mu.Lock()
+	f.inflight++
+	f.peak = max(f.peak, f.inflight)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.mu.Unlock()
+	}()
 	if f.block == nil {
 		return nil
 	}
@@ -159,9 +171,9 @@ type harness struct {
 	http  *httptest.Server
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, tune ...func(*Options)) *harness {
 	h := &harness{t: t, runs: &fakeRuns{}, slack: newRecorder(t)}
-	h.srv = New(Options{
+	o := Options{
 		SigningSecret: secret,
 		BotToken:      "xoxb-test",
 		APIURL:        h.slack.srv.URL + "/api/",
@@ -169,7 +181,11 @@ func newHarness(t *testing.T) *harness {
 		People:        map[string]string{"UALICE": "alice", "UBOB": "bob"},
 		Runs:          h.runs,
 		WorkTimeout:   5 * time.Second,
-	})
+	}
+	for _, f := range tune {
+		f(&o)
+	}
+	h.srv = New(o)
 	h.http = httptest.NewServer(h.srv.Handler())
 	t.Cleanup(func() { h.http.Close(); h.srv.Close() })
 	return h
@@ -340,6 +356,26 @@ func TestEveryHandlerAcksWhileTemporalBlocks(t *testing.T) {
 	require.Len(t, h.slack.method("views.open"), 2, "the declare form and the reject reason")
 	require.Len(t, h.slack.texts(), 7, "one outcome per command and click")
 	require.Len(t, h.slack.method("chat.postMessage"), 2, "the modals' outcomes by direct message")
+}
+
+// TestBackgroundWorkBounded: a burst of commands is acked at once, and at most MaxWork of their
+// Temporal calls run at the same time; the rest wait their turn and all are done in the end.
+func TestBackgroundWorkBounded(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxWork = 2 })
+	h.runs.block = make(chan struct{})
+	for i := range 6 {
+		r := h.command("UCAROL", "status rotation-demo", fmt.Sprintf("burst-%d", i))
+		require.Equal(t, http.StatusOK, r.code, r.body)
+	}
+	require.Eventually(t, func() bool {
+		h.runs.mu.Lock()
+		defer h.runs.mu.Unlock()
+		return h.runs.inflight == 2
+	}, 5*time.Second, 5*time.Millisecond)
+	close(h.runs.block)
+	h.srv.Wait()
+	require.Equal(t, 6, h.runs.calls())
+	require.Equal(t, 2, h.runs.peak, "never more than MaxWork calls at once")
 }
 
 // TestRetryAndDoubleClickDecideOnce: a retried delivery and a second click of the same action
