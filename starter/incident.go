@@ -517,6 +517,13 @@ func writeIncidentStatus(w io.Writer, id, runID string, st contract.IncidentStat
 	fmt.Fprintf(w, "owner: %s\n", orDefault(clean(st.Owner), "none"))
 	fmt.Fprintf(w, "targets: %s\n", join(st.Targets))
 	fmt.Fprintf(w, "frozen: %s\n", join(st.Frozen))
+	if c := st.Channel; c != nil {
+		fmt.Fprintf(w, "slack channel: #%s (%s), invited %s", clean(c.Name), clean(c.ID), join(c.Invited))
+		if len(c.Skipped) > 0 {
+			fmt.Fprintf(w, "; not invited: %s", join(c.Skipped))
+		}
+		fmt.Fprintln(w)
+	}
 	if st.LastStatusUpdate.IsZero() {
 		fmt.Fprintln(w, "last status update: none")
 	} else {

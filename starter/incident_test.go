@@ -277,6 +277,8 @@ func TestIncidentStatus(t *testing.T) {
 		Measures: []contract.Measure{{ActionID: "a1", Request: contract.ContainRequest{Kind: contract.ContainDenyCIDR,
 			CIDRs: []string{"203.0.113.0/24"}}, Target: "demo", By: "bob", At: at, Expires: at.Add(2 * time.Hour)}},
 		Children: []contract.ChildRun{{ActionID: "a3", WorkflowID: "invalidate-demo", Runbook: "emergency-invalidation", Target: "demo"}},
+		Channel: &contract.IncidentChannel{Name: "inc-incident-x", ID: "C123", Invited: []string{"alice", "bob"},
+			Skipped: []string{"carol: no slack_id in people:"}},
 	}
 	out, err := h.runWith(fc, "status", "incident-x")
 	require.NoError(t, err)
@@ -286,6 +288,7 @@ func TestIncidentStatus(t *testing.T) {
 		"a2", "logout-all", "pending", "approvals 0 of 1",
 		"a1", "deny-cidr 203.0.113.0/24", "in force until 2026-11-28T23:30:00Z",
 		"invalidate-demo", "running",
+		"slack channel: #inc-incident-x (C123), invited alice, bob; not invited: carol: no slack_id in people:\n",
 	} {
 		require.Contains(t, out, want)
 	}

@@ -3,8 +3,11 @@
 // signed by the gateway's key on behalf of the person a Slack user id belongs to, and hands
 // them to Runs. It never touches a target or a target's secret: it links no adapter.
 //
-// Every Slack request is acknowledged at once; the Temporal work runs in the background and
-// its outcome goes back through the request's response_url (or a direct message, for a modal).
+// Over HTTP every Slack request is acknowledged at once; the Temporal work runs in the
+// background and its outcome goes back through the request's response_url (or a direct message,
+// for a modal). Over Socket Mode (socketmode.go) an envelope is acknowledged once its Temporal
+// call returned or it was refused, waiting at most 2 s. Both go through the same decisions
+// (slashCommand, interaction).
 package gateway
 
 import (
