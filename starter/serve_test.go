@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/pem"
+	"log/slog"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -290,4 +293,37 @@ func TestGatewayKeyMustBeListed(t *testing.T) {
 	k, err := loadGatewayKey(f.cfg, "")
 	require.NoError(t, err)
 	require.Nil(t, k)
+}
+
+// TestGatewayStartup: one startup line says whether Slack is on and over which transports; an
+// app token that is not an app-level token stops serve before it listens.
+func TestGatewayStartup(t *testing.T) {
+	f := newGatewayFixture(t)
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1") // lazy: nothing is dialed
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"off", nil, "Slack is off: neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP) is set"},
+		{"http", map[string]string{envSigningSecret: "s"}, "Slack is on: HTTP (POST /slack/commands, /slack/interactions); Socket Mode is off"},
+		{"socket", map[string]string{envAppToken: "xapp-1-A-1-x"}, "Slack is on: Socket Mode (SLACK_APP_TOKEN); the HTTP Slack routes are off"},
+		{"both", map[string]string{envAppToken: "xapp-1-A-1-x", envSigningSecret: "s"}, "Slack is on: Socket Mode (SLACK_APP_TOKEN) and HTTP"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			env := map[string]string{envGatewayKey: f.keyFile}
+			maps.Copy(env, tc.env)
+			srv, runs, err := f.runs.a.newGateway(func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(&logs, nil)))
+			require.NoError(t, err)
+			defer runs.c.Close()
+			defer srv.Close()
+			require.Contains(t, logs.String(), tc.want)
+			require.Equal(t, 1, strings.Count(logs.String(), "Slack is on:")+strings.Count(logs.String(), "Slack is off:"), "one line says it")
+		})
+	}
+	env := map[string]string{envGatewayKey: f.keyFile, envAppToken: "xoxb-a-bot-token"}
+	_, _, err := f.runs.a.newGateway(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	require.ErrorContains(t, err, "SLACK_APP_TOKEN must be an app-level token (xapp-…)")
 }
