@@ -94,6 +94,7 @@ fuzz:
 	$(GO) test ./internal/notify -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime 60s
 	$(GO) test ./starter/gateway -run '^$$' -fuzz '^FuzzParseCommand$$' -fuzztime 60s
 	$(GO) test ./starter/gateway -run '^$$' -fuzz '^FuzzParseAlertmanager$$' -fuzztime 60s
+	$(GO) test ./starter/gateway -run '^$$' -fuzz '^FuzzInteraction$$' -fuzztime 60s
 
 ## bench: print figures (exposure window, time-to-verified, load: issue 8) on the local machine.
 ## Sizes: AUTHOPS_BENCH_ROTATIONS (50), AUTHOPS_BENCH_EMERGENCIES (20), AUTHOPS_BENCH_STARTS (1000),
