@@ -6,8 +6,11 @@
 package bench
 
 import (
+	"cmp"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/worker/register"
@@ -216,9 +219,11 @@ func waitPhase(t *testing.T, env *testenv.Env, id, phase string) {
 	t.Fatalf("%s never reached %q", id, phase)
 }
 
-// startStack starts the stack with the real workflows and activities in process.
+// startStack starts the stack with the real workflows and activities in process, and the demo
+// backend hashing at bcrypt's production cost, since the figures include logins.
 func startStack(t *testing.T, o testenv.Options) *testenv.Env {
 	t.Helper()
+	o.BcryptCost = cmp.Or(o.BcryptCost, bcrypt.DefaultCost)
 	o.Register = func(r worker.Registry, c client.Client, cfg *config.Config, n notify.Notifier) {
 		register.Register(r, register.Deps{Config: cfg, Notifier: n, Runs: c})
 	}

@@ -15,6 +15,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/authops/authops/contract"
@@ -228,7 +229,8 @@ func TestLoadRotationsAndEmergency(t *testing.T) {
 	}
 	for i, mode := range modes {
 		t.Run(mode.short, func(t *testing.T) {
-			env := testenv.Start(t, testenv.Options{NoWorker: true, ExtraTargets: extra, LegacyMatcher: mode.legacy})
+			env := testenv.Start(t, testenv.Options{NoWorker: true, ExtraTargets: extra, LegacyMatcher: mode.legacy,
+				BcryptCost: bcrypt.DefaultCost})
 			w := env.StartWorkerProcess(t)
 			server := serverPid(t, env)
 			ctx := context.Background()

@@ -77,9 +77,9 @@ func TestAlertmanagerDeclaresIncident(t *testing.T) {
 		t.Skipf("%s is not installed; `make test` installs it", alertmanagerBin)
 	}
 	const token = "e2e-alertmanager-token"
-	keyFile, keys := gatewayKey(t)
+	keyFile, keys := testenv.GatewayKey(t)
 	env := startStack(t, testenv.Options{ExtraYAML: keys})
-	base := startGateway(t, env, keyFile, "ALERTMANAGER_TOKEN="+token)
+	base := env.StartGateway(t, keyFile, "ALERTMANAGER_TOKEN="+token)
 
 	rec := &groupKeys{}
 	recorder := httptest.NewServer(rec)
@@ -110,7 +110,7 @@ receivers:
 		require.NoError(t, os.WriteFile(cfgFile, []byte(cfg), 0o600))
 	}
 	writeConfig("not-the-token")
-	amAddr := freeAddr(t)
+	amAddr := testenv.FreeAddr(t)
 	var amLog testenv.SyncBuffer
 	cmd := exec.Command(am, "--config.file="+cfgFile, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+amAddr, "--cluster.listen-address=")

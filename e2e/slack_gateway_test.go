@@ -55,9 +55,9 @@ func TestSlackGatewayRotation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	keyFile, keys := gatewayKey(t)
+	keyFile, keys := testenv.GatewayKey(t)
 	env := startStack(t, testenv.Options{ObservationWindow: 2 * time.Second, ExtraYAML: keys})
-	base := startGateway(t, env, keyFile, "SLACK_SIGNING_SECRET="+slackSecret)
+	base := env.StartGateway(t, keyFile, "SLACK_SIGNING_SECRET="+slackSecret)
 
 	inbox := &slackInbox{}
 	hook := httptest.NewServer(inbox)
@@ -112,6 +112,3 @@ func TestSlackGatewayRotation(t *testing.T) {
 	}
 	require.Equal(t, 1, countEvents(evs, "alice", contract.SignalApprove, "denied"))
 }
-
-// freeAddr returns a loopback address nothing listens on.
-func freeAddr(t *testing.T) string { return testenv.FreeAddr(t) }

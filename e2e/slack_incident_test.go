@@ -41,7 +41,7 @@ func TestSlackIncidentChannel(t *testing.T) {
 	}
 	fake := slackfake.New("auth-ops")
 	t.Cleanup(fake.Close)
-	keyFile, keys := gatewayKey(t)
+	keyFile, keys := testenv.GatewayKey(t)
 	env := testenv.Start(t, testenv.Options{
 		ObservationWindow: 2 * time.Second,
 		ExtraYAML:         keys + "incident:\n  dedicated_channel: true\n",
@@ -51,7 +51,7 @@ func TestSlackIncidentChannel(t *testing.T) {
 		},
 		Workflows: func(r testenv.WorkflowRegistry) { register.RegisterWorkflows(r) },
 	})
-	base := startGateway(t, env, keyFile, "SLACK_SIGNING_SECRET="+slackSecret,
+	base := env.StartGateway(t, keyFile, "SLACK_SIGNING_SECRET="+slackSecret,
 		"SLACK_BOT_TOKEN="+slackBotToken, "SLACK_API_URL="+fake.APIURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -26,11 +26,11 @@ func TestSlackSocketMode(t *testing.T) {
 		t.Skip("integration test")
 	}
 	const appToken = "xapp-1-A1-e2e"
-	keyFile, extraYAML := gatewayKey(t)
+	keyFile, extraYAML := testenv.GatewayKey(t)
 	env := startStack(t, testenv.Options{ObservationWindow: 2 * time.Second, ExtraYAML: extraYAML})
 	fake := slackfake.NewSocketMode(appToken, nil)
 	defer fake.Close()
-	startGateway(t, env, keyFile, "SLACK_APP_TOKEN="+appToken, "SLACK_API_URL="+fake.APIURL())
+	env.StartGateway(t, keyFile, "SLACK_APP_TOKEN="+appToken, "SLACK_API_URL="+fake.APIURL())
 	require.NoError(t, fake.WaitConnected(30*time.Second), env.WorkerLog.String())
 	require.Contains(t, env.WorkerLog.String(), "Slack is on: Socket Mode")
 
