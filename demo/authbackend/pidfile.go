@@ -71,7 +71,8 @@ func restartProcess(ctx context.Context, pidFile string, timeout time.Duration, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
+	// Polled often: the redeploy waits on this, and a check is one kill(0) and a small read.
+	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for processAlive(pid) {
 		select {

@@ -16,10 +16,13 @@ const (
 	// minAttemptTimeout lets one health request outlive a short poll interval, so that a slow
 	// but healthy target is not reported as down.
 	minAttemptTimeout = 2 * time.Second
+	firstPoll         = 5 * time.Millisecond
 )
 
-// WaitReady polls GET healthURL every interval until 200 or timeout; the error says how many
-// attempts and the last status/error. Zero timeout or interval take defaults (30s, 500ms).
+// WaitReady polls GET healthURL until 200 or timeout; the error says how many attempts and the
+// last status/error. The waits between attempts start at firstPoll and double up to interval:
+// a restarted backend is usually back within tens of milliseconds, and a fixed interval would
+// add up to a whole one to every redeploy. Zero timeout or interval take defaults (30s, 500ms).
 func WaitReady(ctx context.Context, healthURL string, timeout, interval time.Duration) error {
 	u, err := url.Parse(healthURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -36,8 +39,9 @@ func WaitReady(ctx context.Context, healthURL string, timeout, interval time.Dur
 	client := &http.Client{CheckRedirect: noRedirect} // a redirect (to a login page, say) is not healthy
 
 	start := time.Now()
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
+	wait := min(firstPoll, interval)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	var last string
 	for attempts := 1; ; attempts++ {
 		got := checkOnce(ctx, client, healthURL, max(interval, minAttemptTimeout))
@@ -52,8 +56,10 @@ func WaitReady(ctx context.Context, healthURL string, timeout, interval time.Dur
 		case <-ctx.Done():
 			return fmt.Errorf("wait ready: %s not ready after %d attempts in %s, last %s: %w",
 				safeURL(u), attempts, time.Since(start).Round(time.Millisecond), last, ctx.Err())
-		case <-ticker.C:
+		case <-timer.C:
 		}
+		wait = min(2*wait, interval)
+		timer.Reset(wait)
 	}
 }
 

@@ -24,6 +24,9 @@ const (
 	// resetAfter is how long a child must run to count as healthy again, so that a crash after
 	// hours of uptime restarts quickly instead of after the backoff of some earlier crash loop.
 	resetAfter = 10 * time.Second
+	// cleanAfter is how long a child must run before a clean exit counts as a redeploy; one
+	// that exits 0 at once (a bad flag, say) backs off like a crash.
+	cleanAfter = 100 * time.Millisecond
 
 	// pipeDelay bounds how long Wait keeps copying output after the child exited, in case a
 	// grandchild still holds the pipe open.
@@ -81,7 +84,7 @@ func (p *Process) Run(ctx context.Context) error {
 		}
 
 		var wait time.Duration
-		wait, backoff = p.nextBackoff(backoff, time.Since(start))
+		wait, backoff = p.nextBackoff(backoff, time.Since(start), exitErr == nil)
 		// A clean exit is how a redeploy looks; anything else deserves attention.
 		level := slog.LevelWarn
 		if exitErr == nil {
@@ -158,11 +161,13 @@ func (p *Process) stop(log *slog.Logger, pid int, done <-chan error) {
 	log.Info("process stopped", "pid", pid, "status", exitStatus(err))
 }
 
-// nextBackoff returns how long to wait before the next start, given the current backoff and how
-// long the child ran, and the backoff to use after that.
-func (p *Process) nextBackoff(cur, ran time.Duration) (wait, next time.Duration) {
+// nextBackoff returns how long to wait before the next start, given the current backoff, how
+// long the child ran and whether it exited cleanly, and the backoff to use after that. A clean
+// exit after a while is a redeploy, not a crash: it restarts after the shortest wait, or every
+// redeploy would wait out the backoff of the ones before it.
+func (p *Process) nextBackoff(cur, ran time.Duration, clean bool) (wait, next time.Duration) {
 	minB, maxB := p.minBackoff(), p.maxBackoff()
-	if ran > resetAfter || cur < minB {
+	if ran > resetAfter || cur < minB || (clean && ran >= cleanAfter) {
 		cur = minB
 	}
 	wait = min(cur, maxB)

@@ -69,19 +69,22 @@ func TestNextBackoff(t *testing.T) {
 	tests := []struct {
 		name       string
 		cur, ran   time.Duration
+		clean      bool
 		wait, next time.Duration
 	}{
-		{"first", 100 * time.Millisecond, time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond},
-		{"doubles", 400 * time.Millisecond, time.Second, 400 * time.Millisecond, 800 * time.Millisecond},
-		{"caps", 800 * time.Millisecond, time.Second, 800 * time.Millisecond, time.Second},
-		{"stays capped", time.Second, time.Second, time.Second, time.Second},
-		{"resets after a long run", time.Second, 11 * time.Second, 100 * time.Millisecond, 200 * time.Millisecond},
+		{"first", 100 * time.Millisecond, time.Millisecond, false, 100 * time.Millisecond, 200 * time.Millisecond},
+		{"doubles", 400 * time.Millisecond, time.Second, false, 400 * time.Millisecond, 800 * time.Millisecond},
+		{"caps", 800 * time.Millisecond, time.Second, false, 800 * time.Millisecond, time.Second},
+		{"stays capped", time.Second, time.Second, false, time.Second, time.Second},
+		{"resets after a long run", time.Second, 11 * time.Second, false, 100 * time.Millisecond, 200 * time.Millisecond},
+		{"a clean exit is a redeploy", time.Second, 300 * time.Millisecond, true, 100 * time.Millisecond, 200 * time.Millisecond},
+		{"a clean exit at once backs off", time.Second, 50 * time.Millisecond, true, time.Second, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wait, next := p.nextBackoff(tt.cur, tt.ran)
+			wait, next := p.nextBackoff(tt.cur, tt.ran, tt.clean)
 			if wait != tt.wait || next != tt.next {
-				t.Errorf("nextBackoff(%v, %v) = %v, %v; want %v, %v", tt.cur, tt.ran, wait, next, tt.wait, tt.next)
+				t.Errorf("nextBackoff(%v, %v, %v) = %v, %v; want %v, %v", tt.cur, tt.ran, tt.clean, wait, next, tt.wait, tt.next)
 			}
 		})
 	}
