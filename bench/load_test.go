@@ -126,7 +126,9 @@ func rotateOnce(ctx context.Context, t *testing.T, env *testenv.Env, target stri
 	if err != nil {
 		return 0, "", err
 	}
-	if err := waitPhaseErr(env, id, "waiting for approval", 5*time.Minute); err != nil {
+	// Asked twice a second, as an operator's `starter status` refresh would: fifty runs polled
+	// at 20 Hz put a thousand queries a second on the server, a load of the bench's own making.
+	if err := waitPhaseEvery(env, id, "waiting for approval", 5*time.Minute, operatorPoll); err != nil {
 		return 0, "", err
 	}
 	d, first := signedApproval(t, env, id, "bob")
@@ -234,7 +236,8 @@ func TestLoadRotationsAndEmergency(t *testing.T) {
 			w := env.StartWorkerProcess(t)
 			server := serverPid(t, env)
 			ctx := context.Background()
-			cpu0 := procCPU(server)
+			cpu0, wcpu0, own0 := procCPU(server), procCPU(w.Process.Pid), ownCPU()
+			wall0 := time.Now()
 
 			if i == 0 {
 				// All N at once, each on its own backend.
@@ -302,15 +305,17 @@ func TestLoadRotationsAndEmergency(t *testing.T) {
 			}
 			close(stop)
 			wg.Wait()
-			cpu := procCPU(server) - cpu0
+			cpu, wcpu, own := procCPU(server)-cpu0, procCPU(w.Process.Pid)-wcpu0, ownCPU()-own0
 			fmt.Printf("  emergency under load, %s: %d runs while %d targets rotate (%d load rotations, %d not rotated)\n",
 				mode.name, len(exposure), n, loadRuns, loadFail)
 			if len(exposure) > 0 {
 				fmt.Printf("    exposure window (go-ahead -> old token refused): %s\n", pcts(exposure))
 				fmt.Printf("    time to verified (go-ahead -> run completed):    %s\n", pcts(verified))
 			}
-			fmt.Printf("    worker peak RSS %s, server RSS %s (peak %s), server CPU %.1f s\n",
-				mib(procStatus(w.Process.Pid, "VmHWM")), mib(procStatus(server, "VmRSS")), mib(procStatus(server, "VmHWM")), cpu)
+			fmt.Printf("    worker peak RSS %s, server RSS %s (peak %s)\n",
+				mib(procStatus(w.Process.Pid, "VmHWM")), mib(procStatus(server, "VmRSS")), mib(procStatus(server, "VmHWM")))
+			fmt.Printf("    CPU over %s: server %.1f s, worker %.1f s, bench and its reaped children (backends, starters) %.1f s\n",
+				time.Since(wall0).Round(time.Second), cpu, wcpu, own)
 		})
 	}
 }
@@ -473,7 +478,15 @@ func pcts(ds []time.Duration) string {
 	return fmt.Sprintf("p50 %s, p99 %s (%s..%s, n=%d)", r(at(50)), r(at(99)), r(s[0]), r(s[len(s)-1]), len(s))
 }
 
+// operatorPoll is how often the load's own runs are asked for their status.
+const operatorPoll = 500 * time.Millisecond
+
 func waitPhaseErr(env *testenv.Env, id, phase string, timeout time.Duration) error {
+	return waitPhaseEvery(env, id, phase, timeout, 50*time.Millisecond)
+}
+
+// waitPhaseEvery queries id's status every poll until its phase starts with phase.
+func waitPhaseEvery(env *testenv.Env, id, phase string, timeout, poll time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	last := ""
 	for time.Now().Before(deadline) {
@@ -488,7 +501,7 @@ func waitPhaseErr(env *testenv.Env, id, phase string, timeout time.Duration) err
 				break
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(poll)
 	}
 	return fmt.Errorf("%s never reached %q (last %q)", id, phase, last)
 }
