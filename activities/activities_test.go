@@ -982,6 +982,30 @@ func TestVerifyCutover_DefersCriticalEndpointsUnderRestriction(t *testing.T) {
 	require.ElementsMatch(t, []string{"critical GET /admin/users as user", "admin_forbidden_for_user"}, resultNames(rs.Deferred()))
 }
 
+// After the rotation's own validation passed, the verification checks the old session and the
+// critical endpoints and does not log in to repeat that validation.
+func TestVerifyCutover_SkipsTheRotationsPassedValidation(t *testing.T) {
+	f := newFixture(t, func(s string) string {
+		return strings.Replace(s, "    approvers: [alice, bob]\n", "    approvers: [alice, bob]\n"+
+			"    critical_endpoints:\n"+
+			"      - {method: GET, path: /healthz, expected_status: 200}\n", 1)
+	})
+	live := f.adopted()
+	in := CutoverInput{Target: "demo", RunID: "emergency-demo/run-1", LiveVersionID: live.ID}
+
+	var full contract.ProbeResults
+	require.NoError(t, f.run(&full, f.act.VerifyCutover, in))
+	require.Contains(t, resultNames(full), "login")
+
+	in.RotationValidated = true
+	var rs contract.ProbeResults
+	require.NoError(t, f.run(&rs, f.act.VerifyCutover, in))
+	require.NotContains(t, resultNames(rs), "login")
+	require.NotContains(t, resultNames(rs), "prev_secret_token_rejected")
+	require.Contains(t, resultNames(rs), "critical GET /healthz as anonymous")
+	require.Contains(t, resultNames(rs), "old_session_rejected", "the old session is still checked (this fixture has none)")
+}
+
 func resultNames(rs []contract.ProbeResult) []string {
 	var out []string
 	for _, r := range rs {

@@ -135,6 +135,7 @@ type callInfo struct {
 	Attempt int32
 	At      time.Duration  // since t0, on the workflow clock
 	Msg     notify.Message // Announce
+	Local   bool           // run as a local activity
 }
 
 func (c callInfo) info() callInfo { return c }
@@ -243,14 +244,34 @@ func newHarness[C recordedCall, R any](t *testing.T, env *testsuite.TestWorkflow
 	t.Helper()
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue})
 	h := &harness[C, R]{t: t, env: env, id: id, policy: policy}
-	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
-		c := callInfo{Name: info.ActivityType.Name, Attempt: info.Attempt, At: env.Now().Sub(t0)}
+	started := func(info *activity.Info, args converter.EncodedValues, local bool) {
+		c := callInfo{Name: info.ActivityType.Name, Attempt: info.Attempt, At: env.Now().Sub(t0), Local: local}
 		if c.Name == "Announce" {
 			assert.NoError(t, args.Get(&c.Msg))
 		}
 		h.add(newCall(c, args))
+	}
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		started(info, args, false)
+	})
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, args []any) {
+		started(info, localArgs(args), true)
 	})
 	return h
+}
+
+// localArgs gives a local activity's arguments the shape of an activity's encoded ones.
+type localArgs []any
+
+func (a localArgs) HasValues() bool { return len(a) > 0 }
+
+func (a localArgs) Get(ptrs ...any) error {
+	dc := converter.GetDefaultDataConverter()
+	p, err := dc.ToPayloads(a...)
+	if err != nil {
+		return err
+	}
+	return dc.FromPayloads(p, ptrs...)
 }
 
 // mockPolicyAndAnnounce mocks the activities every runbook uses: LoadPolicy answers h.policy for

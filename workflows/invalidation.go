@@ -52,6 +52,9 @@ type invalidation struct {
 	restricted bool
 	liftAt     time.Time
 	canaryGone bool
+	// local says the containment, the verification and the canary's cleanup run as local
+	// activities (runs started before that change run them as activities).
+	local bool
 	// v is DefaultVersion for runs started before decisions were verified Updates.
 	v    workflow.Version
 	dec  *intake
@@ -213,8 +216,11 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 	var comp compensations
 
 	// Stop the exposure first: logout policy and route restrictions in parallel.
-	revokeF := workflow.ExecuteActivity(urgent(writeCtx(ctx)), acts.RevokeSessions,
-		activities.RevokeInput{Target: e.in.Target, RunID: e.runID})
+	// Runs from this version on start both in the workflow task that took the go-ahead, as local
+	// activities on this worker: a trip through the task queue costs a busy machine a hundred
+	// milliseconds or more of exposure. The verification and the canary's cleanup run so too.
+	e.local = e.v >= 1 && workflow.GetVersion(ctx, "containment-local-activities", workflow.DefaultVersion, 1) >= 1
+	revokeF := startControl(ctx, e.local, acts.RevokeSessions, activities.RevokeInput{Target: e.in.Target, RunID: e.runID})
 	var restrictF workflow.Future
 	if len(e.in.Restrict) > 0 {
 		// A lift sent before the routes were restricted must not lift them the moment they are.
@@ -230,7 +236,7 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 			}
 			return e.lift(ctx, "run failed")
 		})
-		restrictF = workflow.ExecuteActivity(urgent(writeCtx(ctx)), acts.RestrictRoutes,
+		restrictF = startControl(ctx, e.local, acts.RestrictRoutes,
 			activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus})
 	}
 	var rev activities.RevokeResult
@@ -283,7 +289,8 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 		until = fmt.Sprintf(" Routes %s are restricted until %s.", strings.Join(e.in.Restrict, ", "),
 			e.liftAt.UTC().Format(time.RFC3339))
 	}
-	e.announce(ctx, "user-impact", fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off; everyone must log in again.%s", e.in.Target, until))
+	e.announce(ctx, "user-impact", fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off, and JWT_SECRET rotated (fingerprint %s → %s); everyone must log in again.%s",
+		e.in.Target, rot.Previous.Fingerprint, rot.New.Fingerprint, until))
 	e.rec.step(ctx, stepUserImpact, contract.StateDone, "re-login required for everyone"+until)
 
 	e.res.Outcome = contract.OutcomeCompleted

@@ -120,7 +120,10 @@ func (e *invalidation) lift(ctx workflow.Context, why string) error {
 // cleanupCanary removes the canary session this run opened.
 func (e *invalidation) cleanupCanary(ctx workflow.Context) {
 	// A canary left behind is a live session on the worker's disk: say so, do not hide it.
-	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
+	if e.local {
+		ctx = withLocalActivities(ctx)
+	}
+	if err := execute(urgent(shortCtx(ctx)), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
 		e.rec.add(ctx, systemActor, "remove canary session", contract.StateFailed, err.Error())
 	}
 	e.canaryGone = true
@@ -172,6 +175,16 @@ func (e *invalidation) secretState() string {
 
 // urgent gives an activity of the emergency run the emergency priority. Runs started with it pass
 // it on anyway; this also covers runs started before the start set it.
+// startControl starts one of the first controls, revoke or restrict: as a local activity when
+// local, else as an activity on the emergency priority. Either waits for a canceled call to
+// return before its compensation runs.
+func startControl(ctx workflow.Context, local bool, fn, in any) workflow.Future {
+	if local {
+		ctx = withLocalActivities(ctx)
+	}
+	return execute(urgent(writeCtx(ctx)), fn, in)
+}
+
 func urgent(ctx workflow.Context) workflow.Context {
 	return workflow.WithPriority(ctx, contract.EmergencyPriority)
 }

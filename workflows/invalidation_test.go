@@ -253,6 +253,14 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 		require.Len(t, c, 1, name)
 		assert.Equal(t, 3*time.Minute, c[0].At, "%s at", name)
 	}
+	// The first controls run as local activities, in the task that took the go-ahead, and so do
+	// the verification and the canary's cleanup; announcements and the lift go through the
+	// task queue.
+	for _, name := range []string{"RevokeSessions", "RestrictRoutes", "VerifyCutover", "CleanupCanary"} {
+		assert.True(t, h.callsNamed(name)[0].Local, name)
+	}
+	assert.False(t, h.callsNamed("LiftRoutes")[0].Local)
+	assert.False(t, h.announced("user-impact")[0].Local)
 	assert.Equal(t, activities.RevokeInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("RevokeSessions")[0].Revoke)
 	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, h.callsNamed("RestrictRoutes")[0].Routes)
 	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("PrepareCanary")[0].Canary)
@@ -271,9 +279,10 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Equal(t, []contract.Preemption{{By: invWorkflowID, Reason: invInput().Reason}}, h.preempts)
 	assert.Empty(t, h.cancels)
 
-	// Verification uses the child's versions and the restricted routes.
+	// Verification uses the child's versions and the restricted routes, and does not repeat the
+	// child's passed validation.
 	assert.Equal(t, activities.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
-		RetiredVersionID: invPrevV.ID, Restricted: []string{"/admin"}, RestrictedStatus: 503},
+		RetiredVersionID: invPrevV.ID, Restricted: []string{"/admin"}, RestrictedStatus: 503, RotationValidated: true},
 		h.callsNamed("VerifyCutover")[0].Cutover)
 
 	// Announcements by kind; the user-impact one tells everyone to log in again.

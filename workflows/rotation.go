@@ -32,6 +32,10 @@ const (
 	stepObserve      = "observation window"
 )
 
+// stageAfterRotation names the validation of the new secret after the redeploy; an emergency
+// run's verification reads it from the rotation's result.
+const stageAfterRotation = "after rotation"
+
 // SecretRotation is runbook 2: JWT secret rotation.
 func SecretRotation(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
 	r := &rotation{in: in}
@@ -62,6 +66,9 @@ type rotation struct {
 	preempted *contract.Preemption
 	// timeouts are the run's activity timeouts, set from its policy.
 	timeouts *contract.Timeouts
+	// quick says an emergency cutover runs its quick steps as local activities and does not
+	// announce its completion itself.
+	quick bool
 	// pendingLeft says the compensation could not mark the run's new version failed: it may
 	// still be pending in the store, blocking the next rotation until it is settled.
 	pendingLeft bool
@@ -125,6 +132,13 @@ func (r *rotation) run(ctx workflow.Context) (res contract.RotationResult, err e
 	if err != nil {
 		r.rec.add(ctx, systemActor, "input", "rejected", err.Error())
 		return r.res, temporal.NewNonRetryableApplicationError("invalid rotation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
+	}
+	// The hard cutover runs its quick steps back to back on this worker, and leaves the
+	// announcement to the emergency run, which makes it once the cutover is verified.
+	if r.in.Mode == contract.ModeEmergency && r.v >= 1 &&
+		workflow.GetVersion(ctx, "emergency-local-activities", workflow.DefaultVersion, 1) >= 1 {
+		r.quick = true
+		ctx = withLocalActivities(ctx)
 	}
 	if err := r.loadPolicy(ctx); err != nil {
 		r.rec.add(ctx, systemActor, "load target policy", "failed", err.Error())
@@ -204,7 +218,7 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 		return workflow.ExecuteActivity(writeCtx(ctx), acts.MarkSecretFailed,
 			activities.VersionInput{Target: r.in.Target, VersionID: newV.ID, IdempotencyKey: r.key}).Get(ctx, nil)
 	})
-	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.CreatePendingSecret,
+	if err := execute(writeCtx(ctx), acts.CreatePendingSecret,
 		activities.SecretInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &newV); err != nil {
 		r.rec.step(ctx, stepGenerate, contract.StateFailed, err.Error())
 		return err
@@ -217,7 +231,7 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 		return r.restore(ctx, r.res.Previous, newV, "rollback")
 	})
 	var applied activities.ApplyResult
-	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.ApplySecret,
+	if err := execute(writeCtx(ctx), acts.ApplySecret,
 		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, &applied); err != nil {
 		r.rec.step(ctx, stepUpdateEnv, contract.StateFailed, err.Error())
 		return err
@@ -231,18 +245,22 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	}
 	r.rec.step(ctx, stepRedeploy, contract.StateDone, "backend restarted and healthy")
 
-	if err := r.validate(ctx, "after rotation", newV.ID, r.res.Previous.ID); err != nil {
+	if err := r.validate(ctx, stageAfterRotation, newV.ID, r.res.Previous.ID); err != nil {
 		r.rec.step(ctx, stepValidate, contract.StateFailed, err.Error())
 		return err
 	}
 	r.rec.step(ctx, stepValidate, contract.StateDone, "login, /auth/me, old-secret rejection and privilege checks passed"+deferredNote(r.res.Validations))
 
-	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.PromoteSecret,
+	if err := execute(writeCtx(ctx), acts.PromoteSecret,
 		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil); err != nil {
 		r.rec.step(ctx, stepPromote, contract.StateFailed, err.Error())
 		return err
 	}
 	r.rec.step(ctx, stepPromote, contract.StateDone, fmt.Sprintf("%s current, %s previous", newV.ID, r.res.Previous.ID))
+	if r.quick {
+		r.rec.step(ctx, stepAnnounceDone, contract.StateSkipped, "the emergency run announces the verified cutover and its user impact")
+		return nil
+	}
 	r.announce(ctx, "completed", fmt.Sprintf(
 		"JWT secret of %s rotated (fingerprint %s → %s), approved by %s. Existing sessions are invalid: users must log in again.",
 		r.in.Target, r.res.Previous.Fingerprint, newV.Fingerprint, r.res.ApprovedBy))
@@ -279,7 +297,7 @@ func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) e
 	var results contract.ProbeResults
 	// Only the restrictions of the parent emergency run count: validation never reads the live
 	// control state to decide what to check.
-	if err := workflow.ExecuteActivity(actx, acts.Validate,
+	if err := execute(actx, acts.Validate,
 		activities.ValidateInput{Target: r.in.Target, LiveVersionID: live, RetiredVersionID: retired, Restricted: r.in.Restricted}).Get(ctx, &results); err != nil {
 		return err
 	}

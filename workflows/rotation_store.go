@@ -151,7 +151,7 @@ func (r *rotation) precheck(ctx workflow.Context) error {
 	if takeover {
 		pcIn.Mode = r.in.Mode
 	}
-	if err := workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck, pcIn).Get(ctx, &pre); err != nil {
+	if err := execute(precheckCtx(ctx), acts.PreCheck, pcIn).Get(ctx, &pre); err != nil {
 		r.rec.step(ctx, stepPrecheck, contract.StateFailed, err.Error())
 		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
 	}
@@ -172,7 +172,7 @@ func (r *rotation) precheck(ctx workflow.Context) error {
 	if adoptStep && pre.NeedsAdoption {
 		var adopted contract.VersionRef
 		// Drift (emergency only): the live secret replaces the drifted current version.
-		if err := workflow.ExecuteActivity(writeCtx(ctx), acts.AdoptLiveSecret,
+		if err := execute(writeCtx(ctx), acts.AdoptLiveSecret,
 			activities.AdoptInput{Target: r.in.Target, IdempotencyKey: r.key, ReplaceCurrent: pre.Drift != ""}).Get(ctx, &adopted); err != nil {
 			cause := "adopt live secret into store: " + err.Error()
 			r.rec.add(ctx, systemActor, "adopt live secret into store", contract.StateFailed, err.Error())

@@ -325,3 +325,36 @@ func lastSteps(steps []string, n int) []string {
 	}
 	return steps[len(steps)-n:]
 }
+
+// An emergency child runs its quick steps as local activities, back to back in its workflow
+// tasks; the redeploy, which can take minutes and heartbeats, stays an activity. Its completion
+// is announced by the emergency run, once verified, not by the child.
+func TestRotation_EmergencyRunsQuickStepsLocally(t *testing.T) {
+	h := newEmergencyHarness(t)
+	res := h.runEmergency()
+	require.Equal(t, contract.OutcomeCompleted, res.Outcome)
+
+	local := map[string]bool{}
+	for _, c := range h.recorded() {
+		local[c.Name] = c.Local
+	}
+	for _, name := range []string{"LoadPolicy", "PreCheck", "CreatePendingSecret", "ApplySecret", "Validate", "PromoteSecret"} {
+		assert.True(t, local[name], "%s runs locally", name)
+	}
+	deploy, ran := local["Deploy"]
+	assert.True(t, ran && !deploy, "the redeploy runs as an activity")
+	assert.Empty(t, h.announced("completed"))
+	skipped := false
+	for _, ev := range res.Timeline {
+		skipped = skipped || (ev.Action == stepAnnounceDone && ev.Outcome == contract.StateSkipped)
+	}
+	assert.True(t, skipped, "the completion step says who announces it")
+
+	// A routine rotation keeps every step an activity.
+	r := newRotationHarness(t)
+	r.run(manualInput())
+	require.Contains(t, r.steps(), "PreCheck")
+	for _, c := range r.recorded() {
+		assert.False(t, c.Local, "%s", c.Name)
+	}
+}
