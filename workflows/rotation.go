@@ -69,6 +69,8 @@ type rotation struct {
 	// quick says an emergency cutover runs its quick steps as local activities and does not
 	// announce its completion itself.
 	quick bool
+	// localReads says the run's reads (policy, freezes, pre-checks) are local activities.
+	localReads bool
 	// pendingLeft says the compensation could not mark the run's new version failed: it may
 	// still be pending in the store, blocking the next rotation until it is settled.
 	pendingLeft bool
@@ -140,6 +142,9 @@ func (r *rotation) run(ctx workflow.Context) (res contract.RotationResult, err e
 		r.quick = true
 		ctx = withLocalActivities(ctx)
 	}
+	// Every run reads (its policy, the incident freezes, the pre-checks) in local activities:
+	// each trip through the task queue is server work, and fifty rotations at once queue on it.
+	r.localReads = r.v >= 1 && workflow.GetVersion(ctx, "local-reads", workflow.DefaultVersion, 1) >= 1
 	if err := r.loadPolicy(ctx); err != nil {
 		r.rec.add(ctx, systemActor, "load target policy", "failed", err.Error())
 		return r.res, err
@@ -266,6 +271,15 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 		r.in.Target, r.res.Previous.Fingerprint, newV.Fingerprint, r.res.ApprovedBy))
 	r.rec.step(ctx, stepAnnounceDone, contract.StateDone, "users must re-authenticate")
 	return nil
+}
+
+// reads marks ctx for a read (policy, freezes, pre-checks): a local activity when the run's
+// version has them so.
+func (r *rotation) reads(ctx workflow.Context) workflow.Context {
+	if r.localReads {
+		return withLocalActivities(ctx)
+	}
+	return ctx
 }
 
 func (r *rotation) deploy(ctx workflow.Context) error {

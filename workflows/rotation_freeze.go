@@ -27,7 +27,7 @@ func (r *rotation) checkFreeze(ctx workflow.Context, when string) error {
 	waiting := ""
 	for {
 		var by string
-		if err := workflow.ExecuteActivity(shortCtx(ctx), acts.FrozenBy, in).Get(ctx, &by); err != nil {
+		if err := execute(r.reads(shortCtx(ctx)), acts.FrozenBy, in).Get(ctx, &by); err != nil {
 			// Fail closed: a freeze that cannot be read may be in force.
 			r.rec.add(ctx, systemActor, "freeze check "+when, contract.StateFailed, err.Error())
 			return r.fail(ctx, contract.OutcomePrecheckFailed, "cannot read incident freezes: "+err.Error())

@@ -16,7 +16,7 @@ import (
 
 // loadPolicy loads the target's policy and opens the decision intake on it.
 func (r *rotation) loadPolicy(ctx workflow.Context) error {
-	if err := execute(shortCtx(ctx), acts.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
+	if err := execute(r.reads(shortCtx(ctx)), acts.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
 		return err
 	}
 	*r.timeouts = r.policy.Timeouts

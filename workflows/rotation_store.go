@@ -151,7 +151,7 @@ func (r *rotation) precheck(ctx workflow.Context) error {
 	if takeover {
 		pcIn.Mode = r.in.Mode
 	}
-	if err := execute(precheckCtx(ctx), acts.PreCheck, pcIn).Get(ctx, &pre); err != nil {
+	if err := execute(r.reads(precheckCtx(ctx)), acts.PreCheck, pcIn).Get(ctx, &pre); err != nil {
 		r.rec.step(ctx, stepPrecheck, contract.StateFailed, err.Error())
 		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
 	}
@@ -203,7 +203,7 @@ func (r *rotation) recheck(ctx workflow.Context) error {
 	// The re-check never adopts: a store that lost its current version since the pre-checks
 	// shows up as a changed live secret below.
 	noAdopt := workflow.GetVersion(ctx, "adopt-live-secret-step", workflow.DefaultVersion, 1) >= 1
-	err := workflow.ExecuteActivity(precheckCtx(ctx), acts.PreCheck,
+	err := execute(r.reads(precheckCtx(ctx)), acts.PreCheck,
 		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: noAdopt}).Get(ctx, &pre)
 	switch {
 	case err != nil:

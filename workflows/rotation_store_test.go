@@ -350,11 +350,15 @@ func TestRotation_EmergencyRunsQuickStepsLocally(t *testing.T) {
 	}
 	assert.True(t, skipped, "the completion step says who announces it")
 
-	// A routine rotation keeps every step an activity.
+	// A routine rotation reads (policy, freezes, pre-checks and the re-check) locally; every
+	// step that writes stays an activity, so a kill between two writes is seen on the timeline.
 	r := newRotationHarness(t)
+	r.decideAt(5*time.Minute, contract.SignalApprove, "bob", "lgtm")
 	r.run(manualInput())
-	require.Contains(t, r.steps(), "PreCheck")
+	require.Equal(t, contract.OutcomeCompleted, r.completed().Outcome)
+	require.Len(t, r.callsNamed("PreCheck"), 2, "pre-checks and the re-check")
+	reads := map[string]bool{"LoadPolicy": true, "FrozenBy": true, "PreCheck": true}
 	for _, c := range r.recorded() {
-		assert.False(t, c.Local, "%s", c.Name)
+		assert.Equal(t, reads[c.Name], c.Local, "%s", c.Name)
 	}
 }

@@ -22,13 +22,16 @@ func TestTimeoutsComeFromThePolicy(t *testing.T) {
 	h.policy.Timeouts = contract.Timeouts{Activity: 7 * time.Second, Check: 11 * time.Second, Heartbeat: 3 * time.Second}
 	var mu sync.Mutex
 	seen := map[string]activity.Info{}
-	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+	started := func(info *activity.Info) {
 		mu.Lock()
 		defer mu.Unlock()
 		if _, ok := seen[info.ActivityType.Name]; !ok {
 			seen[info.ActivityType.Name] = *info
 		}
-	})
+	}
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) { started(info) })
+	// The reads (policy, freezes, pre-checks) are local activities, with the same timeouts.
+	h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) { started(info) })
 	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "lgtm")
 	h.run(manualInput())
 	require.Equal(t, contract.OutcomeCompleted, h.completed().Outcome)

@@ -63,6 +63,10 @@ func newWorker(c client.Client, queue string, d Deps) worker.Worker {
 		// On SIGTERM, give an in-flight deploy or validation time to finish rather than cutting a
 		// restart off half-way; Temporal retries whatever is still running after that.
 		WorkerStopTimeout: 30 * time.Second,
+		// Pollers follow the work: two fixed ones per queue (the default) hand out tasks one
+		// round trip at a time, which caps how fast fifty concurrent rotations can move.
+		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
+		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 	})
 	if d.Runs == nil {
 		d.Runs = c
