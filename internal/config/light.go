@@ -117,11 +117,32 @@ type blocks struct {
 
 var (
 	topKey    = regexp.MustCompile(`^([a-z_]+):[ \t]*(#.*)?$`)
+	topInline = regexp.MustCompile(`^([a-z_]+):[ \t]+[^ \t#]`)
 	targetKey = regexp.MustCompile(`^( +)([A-Za-z0-9_.-]+):[ \t]*(#.*)?$`)
 )
 
 // cutBlocks cuts a config written in plain block style; ok is false for anything it does not
 // recognise, and the caller parses the whole file instead.
+// readsSection says ParseLight reads the top-level section name.
+func readsSection(name string) bool { return name == "people" || name == "gateway" || name == "targets" }
+
+// closedFlow says a one-line value closes every flow bracket it opens, so no later line
+// continues it.
+func closedFlow(line []byte) bool {
+	depth := 0
+	for _, c := range line {
+		switch c {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"', '\'':
+			return false // a quoted scalar may hold brackets; leave it to the parser
+		}
+	}
+	return depth == 0
+}
+
 func cutBlocks(b []byte) (blocks, bool) {
 	if bytes.ContainsAny(b, "&*\t") || bytes.Contains(b, []byte("\n---")) || bytes.HasPrefix(b, []byte("---")) {
 		return blocks{}, false // anchors, aliases, tabs, documents: leave them to the parser
@@ -137,7 +158,13 @@ func cutBlocks(b []byte) (blocks, bool) {
 		if line[0] != ' ' {
 			m := topKey.FindSubmatch(bytes.TrimRight(line, "\r\n"))
 			if m == nil {
-				return blocks{}, false // a top-level key with an inline value, flow style, …
+				// A section read only by Load may hold its value on its own line
+				// (timeouts: {activity: 5s}); anything else goes to the parser.
+				if m = topInline.FindSubmatch(line); m == nil || readsSection(string(m[1])) || !closedFlow(trimmed) {
+					return blocks{}, false
+				}
+				section, indent, current = string(m[1]), "", ""
+				continue
 			}
 			section, indent, current = string(m[1]), "", ""
 			if section == "targets" {

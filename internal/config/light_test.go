@@ -40,6 +40,33 @@ func TestParseLight_AgreesWithParse(t *testing.T) {
 	require.Equal(t, []string{"/cfg/a.pub"}, light.KeyFiles("alice"))
 }
 
+// TestParseLight_CutsAroundOneLineSections: a section the light parse does not read may sit on
+// one line (as testenv writes timeouts:); the targets are still cut, not parsed whole. A value
+// that goes on to the next line, or a section the light parse reads, goes to the parser.
+func TestParseLight_CutsAroundOneLineSections(t *testing.T) {
+	base := manyTargets(2) + minimalPeople
+	for _, tc := range []struct {
+		extra string
+		cut   bool
+	}{
+		{"timeouts: {activity: 5s, check: 10s}\n", true},
+		{"timeouts: {activity: 5s, # a comment\n  check: 10s}\n", false},
+		{"incident: {channel: \"#inc\"}\n", false},
+		{"gateway: {listen: \":8080\"}\n", false},
+		{"timeouts: [\n", false},
+	} {
+		b := []byte(base + tc.extra)
+		_, ok := cutBlocks(b)
+		require.Equal(t, tc.cut, ok, tc.extra)
+		if !tc.cut {
+			continue
+		}
+		light, err := ParseLight(b, "/cfg", "t0001")
+		require.NoError(t, err)
+		require.Equal(t, []string{"t0000", "t0001"}, light.TargetNames())
+	}
+}
+
 // TestParseLight_ChecksPeople: the people a CLI call signs as are checked as Load checks them.
 func TestParseLight_ChecksPeople(t *testing.T) {
 	for _, tc := range []struct{ people, want string }{
