@@ -124,7 +124,9 @@ var (
 // cutBlocks cuts a config written in plain block style; ok is false for anything it does not
 // recognise, and the caller parses the whole file instead.
 // readsSection says ParseLight reads the top-level section name.
-func readsSection(name string) bool { return name == "people" || name == "gateway" || name == "targets" }
+func readsSection(name string) bool {
+	return name == "people" || name == "gateway" || name == "targets"
+}
 
 // closedFlow says a one-line value closes every flow bracket it opens, so no later line
 // continues it.
