@@ -121,8 +121,6 @@ var (
 	targetKey = regexp.MustCompile(`^( +)([A-Za-z0-9_.-]+):[ \t]*(#.*)?$`)
 )
 
-// cutBlocks cuts a config written in plain block style; ok is false for anything it does not
-// recognise, and the caller parses the whole file instead.
 // readsSection says ParseLight reads the top-level section name.
 func readsSection(name string) bool {
 	return name == "people" || name == "gateway" || name == "targets"
@@ -145,6 +143,8 @@ func closedFlow(line []byte) bool {
 	return depth == 0
 }
 
+// cutBlocks cuts a config written in plain block style; ok is false for anything it does not
+// recognise, and the caller parses the whole file instead.
 func cutBlocks(b []byte) (blocks, bool) {
 	if bytes.ContainsAny(b, "&*\t") || bytes.Contains(b, []byte("\n---")) || bytes.HasPrefix(b, []byte("---")) {
 		return blocks{}, false // anchors, aliases, tabs, documents: leave them to the parser
