@@ -142,11 +142,14 @@ func (a *Activities) liveVersion(ctx context.Context, t *config.Target, store *s
 	if !ok || live == "" {
 		return cur, false, "", driftError(fmt.Sprintf("env sink %s has no %s", t.EnvSink.Path, t.EnvSink.Key))
 	}
-	if p, found, err := store.ByStage(ctx, secretstore.StagePending); err != nil {
+	p, found, err := store.ByStage(ctx, secretstore.StagePending)
+	if err != nil {
 		return cur, false, "", err
 	} else if found && p.IdempotencyKey != key+"/create" {
 		return cur, false, "", driftError(fmt.Sprintf("version %s is pending from another run (%s); resolve it first, and once that run has closed, settle the version: starter secret settle --target %s --as <approver>", p.ID, p.IdempotencyKey, t.Name))
 	}
+	// This run's own pending version in the sink is a write whose answer was lost, not drift.
+	ownLive := found && store.Fingerprint(live) == p.Fingerprint
 	v, found, err := store.ByStage(ctx, secretstore.StageCurrent)
 	if err != nil {
 		return cur, false, "", err
@@ -154,7 +157,7 @@ func (a *Activities) liveVersion(ctx context.Context, t *config.Target, store *s
 	if !found {
 		return cur, false, live, nil
 	}
-	if fp := store.Fingerprint(live); fp != v.Fingerprint {
+	if fp := store.Fingerprint(live); fp != v.Fingerprint && !ownLive {
 		return cur, false, "", driftError(fmt.Sprintf("env sink holds fingerprint %s but the store's current version %s is %s", fp, v.ID, v.Fingerprint))
 	}
 	return contract.VersionRef{ID: v.ID, Fingerprint: v.Fingerprint}, true, live, nil

@@ -124,6 +124,13 @@ func (a *Activities) emergencyPreCheck(ctx context.Context, t *config.Target, st
 		}
 		notes = append(notes, note)
 	}
+	// The sink holding this run's own pending version is where the run is, not drift: an
+	// earlier attempt created and wrote it, and its answer was lost (a local activity re-run
+	// after a crash).
+	ownLive := found && p.IdempotencyKey == key+"/create" && p.Fingerprint == liveFP
+	if ownLive {
+		notes = append(notes, fmt.Sprintf("the env sink already holds version %s, which this run created and wrote before its answer was lost", p.ID))
+	}
 	cur, found, err := store.ByStage(ctx, secretstore.StageCurrent)
 	if err != nil {
 		return err
@@ -132,7 +139,7 @@ func (a *Activities) emergencyPreCheck(ctx context.Context, t *config.Target, st
 	case !found:
 		res.NeedsAdoption = true
 		notes = append(notes, "store has no current version; the live secret will be adopted")
-	case cur.Fingerprint != liveFP:
+	case cur.Fingerprint != liveFP && !ownLive:
 		res.NeedsAdoption = true
 		res.Drift = fmt.Sprintf("env sink holds fingerprint %s but the store's current version %s is %s", liveFP, cur.ID, cur.Fingerprint)
 		notes = append(notes, "drift: "+res.Drift+"; emergency: the live secret will be adopted as the current version and rotated from there")

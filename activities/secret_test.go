@@ -338,3 +338,33 @@ func TestOwnerRun(t *testing.T) {
 		require.Equal(t, want, [2]string{wf, run}, key)
 	}
 }
+
+// A re-run of the first steps after a crash (the emergency rotation runs them as local
+// activities, so a crash re-runs what the run had not recorded) finds the env sink holding the
+// run's own pending version. That is where the run is, not drift: the pre-check reports the
+// store's current version, adopts nothing, and the create and the write answer as before.
+func TestPreCheck_OwnPendingVersionInTheSinkIsNotDrift(t *testing.T) {
+	for _, in := range []PreCheckInput{emergencyPreCheck(emerKey), {Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}} {
+		f := newFixture(t)
+		old := f.adopted()
+		var pending, again contract.VersionRef
+		require.NoError(t, f.run(&pending, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: emerKey}))
+		require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: pending.ID}))
+
+		var res PreCheckResult
+		require.NoError(t, f.run(&res, f.act.PreCheck, in))
+		require.True(t, res.OK, "%s: %+v", in.Mode, res.Checks)
+		require.False(t, res.NeedsAdoption, in.Mode)
+		require.Empty(t, res.Drift, in.Mode)
+		require.Equal(t, old, res.Current, in.Mode)
+
+		require.NoError(t, f.run(&again, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: emerKey}))
+		require.Equal(t, pending, again)
+		require.Equal(t, secretstore.StageCurrent, f.stageOf(old.ID))
+
+		// Another run still sees drift-free but blocked: the pending version is not its own.
+		var other PreCheckResult
+		require.NoError(t, f.run(&other, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "someone-else", NoAdopt: true}))
+		require.False(t, other.OK)
+	}
+}

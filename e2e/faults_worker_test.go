@@ -8,6 +8,7 @@ package e2e
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,6 +40,9 @@ type workerKill struct {
 	rolledBack bool
 	// retried: the kill lands inside an activity, which the new worker must run again.
 	retried bool
+	// selfKill, when set, is an AUTHOPS_FAULTS value: the first worker is built with the
+	// authops_faults tag and kills itself where it says, instead of being killed at reached.
+	selfKill string
 }
 
 func TestFaultWorkerKilledAfterSecretCreated(t *testing.T) {
@@ -176,6 +180,21 @@ func killAt(t *testing.T, env *testenv.Env, id string, w *exec.Cmd, point string
 	t.Logf("worker killed %s", point)
 }
 
+// waitSelfKill waits for a worker built with the authops_faults tag to kill itself.
+func waitSelfKill(t *testing.T, env *testenv.Env, id string, w *exec.Cmd, point string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- w.Wait() }()
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "signal: killed", "the worker died by its fault hook")
+		t.Logf("worker killed itself %s", point)
+	case <-time.After(2 * time.Minute):
+		st, _ := queryStatus(t, env, id)
+		t.Fatalf("the worker never reached %s: %+v\n%s", point, st, env.WorkerLog.String())
+	}
+}
+
 // stepIs says whether the run's checklist item name is in state.
 func stepIs(t *testing.T, env *testenv.Env, id, name, state string) bool {
 	st, err := queryStatus(t, env, id)
@@ -222,6 +241,17 @@ func TestFaultWorkerKilledInvalidationMidRedeploy(t *testing.T) {
 	})
 }
 
+// The emergency rotation runs its first steps (pre-checks, new version, env write) as local
+// activities in one workflow task. A worker that dies right after the env write, before that
+// task completed, leaves Temporal knowing none of it: the new worker runs the steps again, finds
+// the env file holding the run's own pending version, and goes on from there.
+func TestFaultWorkerKilledInvalidationAfterLocalEnvWrite(t *testing.T) {
+	runInvalidationKill(t, workerKill{
+		point:    "right after the emergency rotation's env write, inside its local activities",
+		selfKill: "KILL",
+	})
+}
+
 func TestFaultWorkerKilledInvalidationAfterRotation(t *testing.T) {
 	runInvalidationKill(t, workerKill{
 		point: "after the emergency rotation finished (before the verification)",
@@ -240,7 +270,15 @@ func runInvalidationKill(t *testing.T, k workerKill) {
 	o.NoWorker = true
 	o.ObservationWindow = time.Second
 	env := startStack(t, o)
-	first := env.StartWorkerProcess(t)
+	var first *exec.Cmd
+	if k.selfKill != "" {
+		bin, err := faultWorker()
+		require.NoError(t, err)
+		t.Setenv("AUTHOPS_FAULTS", filepath.Base(env.Paths.EnvFile)+"="+k.selfKill)
+		first = env.StartWorkerBinary(t, bin, filepath.Join(env.Dir, "runbook.yaml"))
+	} else {
+		first = env.StartWorkerProcess(t)
+	}
 
 	oldSecret := env.Secret(t)
 	u := newUser(t, env, demoenv.UserDemo)
@@ -253,7 +291,11 @@ func runInvalidationKill(t *testing.T, k workerKill) {
 	out, err = env.Starter(t, "approve", id, "--as", "bob", "--comment", "go")
 	require.NoError(t, err, out)
 
-	killAt(t, env, id, first, k.point, func() bool { return k.reached(t, env, id, oldSecret) })
+	if k.selfKill != "" {
+		waitSelfKill(t, env, id, first, k.point)
+	} else {
+		killAt(t, env, id, first, k.point, func() bool { return k.reached(t, env, id, oldSecret) })
+	}
 	env.StartWorkerProcess(t)
 
 	res := waitResult[contract.InvalidationResult](t, env, id)
@@ -273,6 +315,16 @@ func runInvalidationKill(t *testing.T, k workerKill) {
 	if k.retried {
 		require.Contains(t, testenv.Searchable(t, env.History(t, rot)), `"attempt": 2`, "the killed activity ran again on the new worker")
 		checked = append(checked, "killed activity retried on the new worker")
+	}
+	if k.selfKill != "" {
+		rotRes := waitResult[contract.RotationResult](t, env, rot)
+		var notes []string
+		for _, c := range rotRes.Prechecks {
+			notes = append(notes, c.Detail)
+		}
+		require.Contains(t, strings.Join(notes, "; "), "which this run created and wrote before its answer was lost",
+			"the new worker's pre-checks found the env write of the killed one")
+		checked = append(checked, "steps re-run on the new worker, the env write found as the run's own")
 	}
 	scan := env.LeakScan(t)
 	scan.Value("old secret", oldSecret)

@@ -106,6 +106,7 @@ func Write(path string, data []byte, o Options) error {
 	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("rename done but not durable: %w", err)
 	}
+	faults.After("write", path)
 	return nil
 }
 

@@ -7,3 +7,6 @@ const Enabled = false
 
 // Inject never fails in a build without the authops_faults tag.
 func Inject(op, path string) error { return nil }
+
+// After does nothing in a build without the authops_faults tag.
+func After(op, path string) {}
