@@ -435,12 +435,25 @@ func TestLoadThousandRuns(t *testing.T) {
 	// Wait until every run has settled in its window wait.
 	start = time.Now()
 	waiting := 0
+	var open, notWaiting []string
 	for i := 0; i < n; i++ {
-		if waitPhaseErr(env, contract.RotationID(fmt.Sprintf("t%04d", i)), "waiting for window", 10*time.Minute) == nil {
+		id := contract.RotationID(fmt.Sprintf("t%04d", i))
+		err := waitPhaseErr(env, id, "waiting for window", 10*time.Minute)
+		if err == nil {
 			waiting++
+			open = append(open, id)
+			continue
 		}
+		// Say why: a run that closed carries its cause.
+		if cerr := env.Client.GetWorkflow(ctx, id, "").Get(ctx, nil); cerr != nil {
+			err = fmt.Errorf("%w: %v", err, cerr)
+		}
+		notWaiting = append(notWaiting, err.Error())
 	}
 	fmt.Printf("  %d of %d runs waiting for their window %s after the last start (pre-checks done)\n", waiting, n, time.Since(start).Round(10*time.Millisecond))
+	for _, e := range notWaiting[:min(len(notWaiting), 5)] {
+		fmt.Printf("    not waiting: %s\n", e)
+	}
 	fmt.Printf("  with %d open runs: worker RSS %s (peak %s), server RSS %s (peak %s), server CPU for the starts %.1f s\n",
 		waiting+sample, mib(procStatus(w.Process.Pid, "VmRSS")), mib(procStatus(w.Process.Pid, "VmHWM")),
 		mib(procStatus(server, "VmRSS")), mib(procStatus(server, "VmHWM")), procCPU(server)-cpu0)
@@ -448,8 +461,8 @@ func TestLoadThousandRuns(t *testing.T) {
 	// Decisions among the open runs: the requester's own approval, which each run verifies,
 	// judges (denied: a requester cannot approve) and records, leaving the run waiting.
 	var lat []time.Duration
-	for i := 0; i < decisions; i++ {
-		id := contract.RotationID(fmt.Sprintf("t%04d", (i*7919)%n))
+	for i := 0; i < decisions && len(open) > 0; i++ {
+		id := open[(i*7919)%len(open)]
 		d, first := signedApproval(t, env, id, "alice")
 		s := time.Now()
 		h, err := env.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{

@@ -7,6 +7,7 @@ package envfile
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -356,7 +357,9 @@ func (d Dotenv) CheckWritable() error {
 			return d.wrap("check writable", err)
 		}
 	}
-	probe := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".authops-probe")
+	// A name of its own: checks of targets that share the file, or of one target by two runs,
+	// may run at once, and one must not remove the other's probe.
+	probe := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".authops-probe-"+rand.Text())
 	if err := atomicfile.Write(probe, []byte("probe\n"), atomicfile.Options{Perm: newFileMode}); err != nil {
 		return d.wrap("check writable", fmt.Errorf("write a probe next to it: %w", err))
 	}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -418,4 +419,31 @@ func TestCheckWritable(t *testing.T) {
 			t.Errorf("%s: want an error", name)
 		}
 	}
+}
+
+// Checks of one file at once (targets that share it, or two runs of one target) each use a probe
+// of their own: none removes another's, and none is left behind.
+func TestCheckWritableConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "backend.env")
+	require.NoError(t, os.WriteFile(path, []byte("JWT_SECRET=x\n"), 0o600))
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				errs <- (Dotenv{Path: path}).CheckWritable()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "probes left behind")
 }
