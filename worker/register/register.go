@@ -58,15 +58,20 @@ func New(c client.Client, d Deps) Workers {
 	return Workers{Routine: newWorker(c, contract.TaskQueue, d), Emergency: newWorker(c, contract.EmergencyTaskQueue, d)}
 }
 
+// maxWorkflowPollers bounds each queue's workflow task pollers.
+const maxWorkflowPollers = 8
+
 func newWorker(c client.Client, queue string, d Deps) worker.Worker {
 	w := worker.New(c, queue, worker.Options{
 		// On SIGTERM, give an in-flight deploy or validation time to finish rather than cutting a
 		// restart off half-way; Temporal retries whatever is still running after that.
 		WorkerStopTimeout: 30 * time.Second,
-		// Pollers follow the work: two fixed ones per queue (the default) hand out tasks one
-		// round trip at a time, which caps how fast fifty concurrent rotations can move.
-		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
-		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
+		// Workflow task pollers follow the work, up to a few: two fixed ones hand out tasks one
+		// round trip at a time (a decision waits behind them), and a hundred let a burst of
+		// starts flood the server with workflow tasks faster than it can take the starts.
+		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{
+			InitialNumberOfPollers: 2, MinimumNumberOfPollers: 1, MaximumNumberOfPollers: maxWorkflowPollers,
+		}),
 	})
 	if d.Runs == nil {
 		d.Runs = c
