@@ -173,8 +173,6 @@ func (e *invalidation) secretState() string {
 	}
 }
 
-// urgent gives an activity of the emergency run the emergency priority. Runs started with it pass
-// it on anyway; this also covers runs started before the start set it.
 // startControl starts one of the first controls, revoke or restrict: as a local activity when
 // local, else as an activity on the emergency priority. Either waits for a canceled call to
 // return before its compensation runs.
@@ -185,6 +183,8 @@ func startControl(ctx workflow.Context, local bool, fn, in any) workflow.Future 
 	return execute(urgent(writeCtx(ctx)), fn, in)
 }
 
+// urgent gives an activity of the emergency run the emergency priority. Runs started with it pass
+// it on anyway; this also covers runs started before the start set it.
 func urgent(ctx workflow.Context) workflow.Context {
 	return workflow.WithPriority(ctx, contract.EmergencyPriority)
 }
