@@ -35,6 +35,7 @@ type gatewayFixture struct {
 	cfg     *config.Config
 	fc      *gatewayFakeClient
 	runs    *gatewayRuns
+	now     time.Time // the gateway's clock
 }
 
 // gatewayFakeClient adds update-with-start to the starter's fake client.
@@ -108,7 +109,10 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 		namespace:  func() (string, error) { return "default", nil },
 		identity:   func() string { return "test-client" },
 	}
-	f.runs = &gatewayRuns{a: a, c: f.fc, key: key, now: func() time.Time { return time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC) }}
+	// The gateway's clock is the real one, held still: the starter checks a window against the
+	// real time, so a fixed date would put it in the past one day.
+	f.now = time.Now().UTC().Truncate(time.Second)
+	f.runs = &gatewayRuns{a: a, c: f.fc, key: key, now: func() time.Time { return f.now }}
 	return f
 }
 
@@ -143,7 +147,7 @@ func TestGatewayRotateSignedViaSlack(t *testing.T) {
 	in := f.fc.startArgs[0].(contract.RotationInput)
 	require.Equal(t, "alice", in.RequestedBy)
 	require.Equal(t, "--as=bob hygiene", in.Reason, "typed text stays text")
-	require.Equal(t, time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC), in.WindowStart)
+	require.Equal(t, f.now.Add(time.Hour), in.WindowStart)
 	v := f.verify(t, in.Statement, statement.Expect{Namespace: "default", WorkflowID: "rotation-demo", Action: contract.ActionStartRotation, Comment: in.Reason})
 	require.Equal(t, statement.Verified{Person: "alice", Via: statement.ViaSlack, SlackUser: "UALICE", Client: gatewayIdentity()}, v)
 }
