@@ -148,8 +148,7 @@ func (a *Activities) liveVersion(ctx context.Context, t *config.Target, store *s
 	} else if found && p.IdempotencyKey != key+"/create" {
 		return cur, false, "", driftError(fmt.Sprintf("version %s is pending from another run (%s); resolve it first, and once that run has closed, settle the version: starter secret settle --target %s --as <approver>", p.ID, p.IdempotencyKey, t.Name))
 	}
-	// This run's own pending version in the sink is a write whose answer was lost, not drift.
-	ownLive := found && store.Fingerprint(live) == p.Fingerprint
+	ownLive := ownPendingIsLive(p, found, key, store.Fingerprint(live))
 	v, found, err := store.ByStage(ctx, secretstore.StageCurrent)
 	if err != nil {
 		return cur, false, "", err

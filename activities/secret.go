@@ -124,10 +124,7 @@ func (a *Activities) emergencyPreCheck(ctx context.Context, t *config.Target, st
 		}
 		notes = append(notes, note)
 	}
-	// The sink holding this run's own pending version is where the run is, not drift: an
-	// earlier attempt created and wrote it, and its answer was lost (a local activity re-run
-	// after a crash).
-	ownLive := found && p.IdempotencyKey == key+"/create" && p.Fingerprint == liveFP
+	ownLive := ownPendingIsLive(p, found, key, liveFP)
 	if ownLive {
 		notes = append(notes, fmt.Sprintf("the env sink already holds version %s, which this run created and wrote before its answer was lost", p.ID))
 	}
@@ -345,4 +342,11 @@ func (a *Activities) StoreStatus(ctx context.Context, in contract.SecretStatusIn
 		st.Versions = append(st.Versions, sv)
 	}
 	return st, nil
+}
+
+// ownPendingIsLive says the env sink (fingerprint liveFP) holds the pending version p that the
+// run with key created. That is where the run is, not drift: an earlier attempt created and
+// wrote it and its answer was lost, as when a local activity runs again after a crash.
+func ownPendingIsLive(p secretstore.Version, found bool, key, liveFP string) bool {
+	return found && p.IdempotencyKey == key+"/create" && p.Fingerprint == liveFP
 }
