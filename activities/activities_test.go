@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/log"
@@ -39,6 +40,9 @@ const (
 	accessToken   = "access-t0ken-Kp4"
 	refreshToken  = "refresh-t0ken-Lm7"
 	sessionCookie = "sess10n-c00kie-Rt3"
+	// The admin probe (padmin) of the configs that name one.
+	adminPassword    = "padm1n-pa55word-Hv6"
+	adminAccessToken = "adm1n-access-t0ken-Qe8"
 	storeName     = "demo-jwt-secret"
 	// The lines around JWT_SECRET, which the activities must leave alone.
 	envHead = "# demo backend\nPORT=8081\n"
@@ -72,6 +76,12 @@ type fixture struct {
 	unhealthyN  atomic.Int64 // answer 503 to this many /healthz requests first
 	neverHealth atomic.Bool
 	busyLogins  atomic.Int64 // answer 503 to this many logins first
+	logins      atomic.Int64 // logins answered, by anyone
+	// pairLogins makes each login wait (up to 5 s) until a second one is in flight, so that a
+	// test sees whether two logins overlap; maxInFlight is the most that did.
+	pairLogins  atomic.Bool
+	inFlight    atomic.Int64
+	maxInFlight atomic.Int64
 
 	mu      sync.Mutex
 	results []string // JSON of every activity result and error text
@@ -213,11 +223,14 @@ func (f *fixture) restrictedStatus(path string) int {
 func (f *fixture) backend() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/users", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+accessToken {
+		switch r.Header.Get("Authorization") {
+		case "Bearer " + adminAccessToken:
+			_, _ = io.WriteString(w, `{"users":[]}`)
+		case "Bearer " + accessToken:
+			http.Error(w, `{"error":"forbidden"}`, http.StatusForbidden) // the probe user is no admin
+		default:
 			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
-			return
 		}
-		http.Error(w, `{"error":"forbidden"}`, http.StatusForbidden) // the probe user is no admin
 	})
 	control := func(h func(w http.ResponseWriter, r *http.Request)) func(w http.ResponseWriter, r *http.Request) {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -286,14 +299,27 @@ func (f *fixture) backend() http.Handler {
 			http.Error(w, `{"error":"busy"}`, http.StatusServiceUnavailable)
 			return
 		}
+		f.logins.Add(1)
+		n := f.inFlight.Add(1)
+		defer f.inFlight.Add(-1)
+		for m := f.maxInFlight.Load(); n > m && !f.maxInFlight.CompareAndSwap(m, n); m = f.maxInFlight.Load() {
+		}
+		for deadline := time.Now().Add(5 * time.Second); f.pairLogins.Load() && f.maxInFlight.Load() < 2 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 		var in struct{ Username, Password string }
-		if json.NewDecoder(r.Body).Decode(&in) != nil || in.Username != "probe" || in.Password != probePassword {
+		token := accessToken
+		switch err := json.NewDecoder(r.Body).Decode(&in); {
+		case err == nil && in.Username == "probe" && in.Password == probePassword:
+		case err == nil && in.Username == "padmin" && in.Password == adminPassword:
+			token = adminAccessToken
+		default:
 			http.Error(w, `{"error":"invalid_credentials"}`, http.StatusUnauthorized)
 			return
 		}
 		http.SetCookie(w, &http.Cookie{Name: "session", Value: sessionCookie, Path: "/", HttpOnly: true})
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"access_token": accessToken, "token_type": "Bearer", "expires_in": 900, "refresh_token": refreshToken,
+			"access_token": token, "token_type": "Bearer", "expires_in": 900, "refresh_token": refreshToken,
 		})
 	})
 	mux.HandleFunc("GET /auth/me", func(w http.ResponseWriter, r *http.Request) {
@@ -368,7 +394,7 @@ func (f *fixture) setEnvSecret(v string) {
 // secrets is every value that must never leave the activities: each version the store holds,
 // whatever the env file holds, and the credentials.
 func (f *fixture) secrets() []string {
-	out := []string{f.initial, probePassword, adminToken, accessToken, refreshToken, sessionCookie}
+	out := []string{f.initial, probePassword, adminToken, accessToken, refreshToken, sessionCookie, adminPassword, adminAccessToken}
 	if v, ok, err := (envfile.Dotenv{Path: filepath.Join(f.dir, "backend.env")}).Get("JWT_SECRET"); err == nil && ok && v != "" {
 		out = append(out, v)
 	}
@@ -1004,6 +1030,68 @@ func TestVerifyCutover_SkipsTheRotationsPassedValidation(t *testing.T) {
 	require.NotContains(t, resultNames(rs), "prev_secret_token_rejected")
 	require.Contains(t, resultNames(rs), "critical GET /healthz as anonymous")
 	require.Contains(t, resultNames(rs), "old_session_rejected", "the old session is still checked (this fixture has none)")
+}
+
+// withCriticalAsAdmin adds an admin probe and critical endpoints for no one, the probe user and
+// the admin probe.
+func withCriticalAsAdmin(s string) string {
+	s = strings.Replace(s, "      password: {file: passwords/probe}\n", "      password: {file: passwords/probe}\n"+
+		"      admin_username: padmin\n      admin_password: {file: passwords/padmin}\n", 1)
+	return strings.Replace(s, "    approvers: [alice, bob]\n", "    approvers: [alice, bob]\n"+
+		"    critical_endpoints:\n"+
+		"      - {method: GET, path: /healthz, expected_status: 200}\n"+
+		"      - {method: GET, path: /auth/me, as: user, expected_status: 200}\n"+
+		"      - {method: GET, path: /admin/users, as: user, expected_status: 403}\n"+
+		"      - {method: GET, path: /admin/users, as: admin, expected_status: 200}\n", 1)
+}
+
+// The rotation's validation with the emergency run's cutover checks: one pass after the
+// redeploy, in which the probe user's fresh login serves the rotation's checks and the critical
+// endpoints alike, and the admin probe logs in at the same time.
+func TestValidateCutover_SharesLoginsAndLogsInAtOnce(t *testing.T) {
+	f := newFixture(t, withCriticalAsAdmin)
+	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "passwords/padmin"), []byte(adminPassword+"\n"), 0o600))
+	live := f.adopted()
+	require.NoError(t, f.run(nil, f.act.PrepareCanary, CanaryInput{Target: "demo", RunID: "invalidate-demo"}))
+	f.logins.Store(0)
+	f.pairLogins.Store(true)
+
+	var out CutoverValidation
+	require.NoError(t, f.run(&out, f.act.ValidateCutover, ValidateInput{Target: "demo", LiveVersionID: live.ID, CutoverOf: "invalidate-demo"}))
+	require.EqualValues(t, 2, f.logins.Load(), "one login per role, none repeated")
+	require.EqualValues(t, 2, f.maxInFlight.Load(), "the two logins overlap")
+
+	// The rotation's checks decide the rotation; the cutover's are the emergency run's.
+	require.Contains(t, resultNames(out.Rotation), "login")
+	require.Contains(t, resultNames(out.Rotation), "admin_forbidden_for_user")
+	require.NotContains(t, resultNames(out.Rotation), "critical GET /healthz as anonymous")
+	for _, name := range []string{"critical GET /healthz as anonymous", "critical GET /auth/me as user",
+		"critical GET /admin/users as user", "critical GET /admin/users as admin"} {
+		r := resultByName(t, out.Cutover, name)
+		require.True(t, r.OK, "%+v", r)
+	}
+	// The canary's session is checked too (this fake never revokes, so it is still accepted).
+	require.False(t, resultByName(t, out.Cutover, "old_access_token_rejected").OK)
+	require.NotContains(t, resultNames(out.Cutover), "login")
+
+	// Without the emergency run named, there is nothing to check the cutover of.
+	err := f.run(nil, f.act.ValidateCutover, ValidateInput{Target: "demo", LiveVersionID: live.ID})
+	require.ErrorContains(t, err, "no emergency run named")
+}
+
+// The verification on its own (a rotation of older code ran no cutover checks) also logs its
+// critical endpoints' roles in at once.
+func TestVerifyCutover_CriticalLoginsAtOnce(t *testing.T) {
+	f := newFixture(t, withCriticalAsAdmin)
+	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "passwords/padmin"), []byte(adminPassword+"\n"), 0o600))
+	live := f.adopted()
+	f.pairLogins.Store(true)
+	var rs contract.ProbeResults
+	require.NoError(t, f.run(&rs, f.act.VerifyCutover, CutoverInput{Target: "demo", RunID: "invalidate-demo",
+		LiveVersionID: live.ID, RotationValidated: true}))
+	require.EqualValues(t, 2, f.logins.Load())
+	require.EqualValues(t, 2, f.maxInFlight.Load(), "the two logins overlap")
+	require.True(t, resultByName(t, rs, "critical GET /admin/users as admin").OK)
 }
 
 func resultNames(rs []contract.ProbeResult) []string {

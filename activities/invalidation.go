@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -255,47 +258,159 @@ func (a *Activities) verifyCutover(ctx context.Context, in CutoverInput) (probe.
 		}
 		rs = append(rs, rot...)
 	}
-	crit, err := a.criticalEndpoints(ctx, t, restricted)
+	crit, err := a.criticalEndpoints(ctx, t, restricted, nil)
 	if err != nil {
 		return nil, err
 	}
 	return append(rs, crit...), nil
 }
 
-// criticalEndpoints checks each configured endpoint, as no one, the probe user or the admin
-// probe, for its own expected status; one that a restriction answers first is deferred.
-func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, restricted []contract.RouteRestriction) (probe.Results, error) {
-	pt := a.probe(t)
-	tokens := map[string]string{}
-	login := func(as string) (string, error) {
-		if tok, ok := tokens[as]; ok || as == "" {
-			return tok, nil
-		}
-		creds, err := a.credentials(t)
-		if err != nil {
-			return "", err
-		}
-		if as == "admin" {
-			pw, err := a.Config.Resolve("targets."+t.Name+".probe.admin_password", t.Probe.AdminPassword)
-			if err != nil {
-				return "", temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
-			}
-			creds = probe.Credentials{Username: t.Probe.AdminUsername, Password: pw}
-		}
-		sess, _ := pt.Login(ctx, creds)
-		tokens[as] = sess.AccessToken
-		return sess.AccessToken, nil
+// CutoverValidation is the validation of an emergency run's rotation after its redeploy, with
+// that run's cutover checks.
+type CutoverValidation struct {
+	// Rotation decides the rotation: when one fails, the rotation rolls back.
+	Rotation probe.Results `json:"rotation"`
+	// Cutover is the emergency run's to judge: its pre-cutoff session refused (bearer, refresh,
+	// cookie) and every critical endpoint answering as configured. Its failures never roll the
+	// new secret back; the emergency run escalates them.
+	Cutover probe.Results `json:"cutover"`
+}
+
+// ValidateCutover is Validate for the rotation of the emergency run in.CutoverOf, with that run's
+// cutover checks in the same pass right after the redeploy, so that the emergency run need not
+// log in again afterwards. The probe user's fresh login serves both, and the admin probe logs
+// in at the same time: the backend hashes two passwords at once, not three one after another.
+func (a *Activities) ValidateCutover(ctx context.Context, in ValidateInput) (out CutoverValidation, err error) {
+	err = heartbeatWhile(ctx, "validating the cutover of "+in.Target, func() error {
+		out, err = a.validateCutover(ctx, in)
+		return err
+	})
+	return out, err
+}
+
+func (a *Activities) validateCutover(ctx context.Context, in ValidateInput) (CutoverValidation, error) {
+	if in.CutoverOf == "" {
+		return CutoverValidation{}, temporal.NewNonRetryableApplicationError("validate cutover: no emergency run named", ErrTypeConfig, nil)
 	}
+	t, store, err := a.targetStore(in.Target)
+	if err != nil {
+		return CutoverValidation{}, err
+	}
+	live, retired, err := in.secrets(ctx, store)
+	if err != nil {
+		return CutoverValidation{}, err
+	}
+	creds, err := a.credentials(t)
+	if err != nil {
+		return CutoverValidation{}, err
+	}
+	var roles []string
+	for _, e := range t.CriticalEndpoints {
+		if e.As == "admin" && !slices.Contains(roles, e.As) {
+			roles = append(roles, e.As)
+		}
+	}
+	pt := a.probe(t)
+	health := pt.Health(ctx)
+	var held map[string]string
+	var herr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		held, herr = a.logins(ctx, t, roles)
+	}()
+	sess, login := pt.Login(ctx, creds)
+	<-done
+	if herr != nil {
+		return CutoverValidation{}, herr
+	}
+	// The two lists share no state on the backend: check them at the same time.
+	var out CutoverValidation
+	held["user"] = sess.AccessToken
+	cut := make(chan error, 1)
+	go func() {
+		if canary, err := a.loadCanary(t, in.CutoverOf); err != nil {
+			out.Cutover = append(out.Cutover, probe.Result{Name: "old_session_rejected", OK: false, Detail: err.Error(), At: time.Now().UTC()})
+		} else {
+			out.Cutover = append(out.Cutover, pt.VerifySessionCutover(ctx, canary)...)
+		}
+		crit, err := a.criticalEndpoints(ctx, t, in.Restricted, held)
+		out.Cutover = append(out.Cutover, crit...)
+		cut <- err
+	}()
+	rot := pt.VerifyLogin(ctx, creds, claims(t), sess, probe.Results{health, login}, live, retired)
+	rot = append(rot, pt.CheckRestrictions(ctx, in.Restricted)...)
+	out.Rotation = probe.DeferRestricted(rot, in.Restricted)
+	if err := <-cut; err != nil {
+		return CutoverValidation{}, err
+	}
+	return out, nil
+}
+
+// criticalEndpoints checks each configured endpoint, as no one, the probe user or the admin
+// probe, for its own expected status; one that a restriction answers first is deferred. held
+// are the tokens the caller already has, by role ("user", "admin"); the roles still needed log
+// in at the same time, since each login costs the backend a bcrypt hash.
+func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, restricted []contract.RouteRestriction, held map[string]string) (probe.Results, error) {
+	pt := a.probe(t)
+	var roles []string
+	for _, e := range t.CriticalEndpoints {
+		if _, ok := held[e.As]; !ok && e.As != "" && !slices.Contains(roles, e.As) {
+			roles = append(roles, e.As)
+		}
+	}
+	tokens, err := a.logins(ctx, t, roles)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(tokens, held)
 	var rs probe.Results
 	for _, e := range t.CriticalEndpoints {
-		tok, err := login(e.As)
+		name := fmt.Sprintf("critical %s %s as %s", e.Method, e.Path, orNone(e.As))
+		rs = append(rs, pt.Expect(ctx, name, e.Method, e.Path, tokens[e.As], e.ExpectedStatus))
+	}
+	return probe.DeferRestricted(rs, restricted), nil
+}
+
+// logins logs in as each role ("user": the probe user, "admin": the admin probe) at once and
+// returns their access tokens. A login that fails leaves its token empty: the check that needs
+// it then fails with what the backend answered.
+func (a *Activities) logins(ctx context.Context, t *config.Target, roles []string) (map[string]string, error) {
+	creds := map[string]probe.Credentials{}
+	for _, as := range roles {
+		c, err := a.roleCredentials(t, as)
 		if err != nil {
 			return nil, err
 		}
-		name := fmt.Sprintf("critical %s %s as %s", e.Method, e.Path, orNone(e.As))
-		rs = append(rs, pt.Expect(ctx, name, e.Method, e.Path, tok, e.ExpectedStatus))
+		creds[as] = c
 	}
-	return probe.DeferRestricted(rs, restricted), nil
+	pt := a.probe(t)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	tokens := map[string]string{}
+	for as, c := range creds {
+		wg.Go(func() {
+			sess, _ := pt.Login(ctx, c)
+			mu.Lock()
+			tokens[as] = sess.AccessToken
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return tokens, nil
+}
+
+// roleCredentials are the credentials of a critical endpoint's role: the probe user, or the
+// admin probe for "admin".
+func (a *Activities) roleCredentials(t *config.Target, as string) (probe.Credentials, error) {
+	if as != "admin" {
+		return a.credentials(t)
+	}
+	pw, err := a.Config.Resolve("targets."+t.Name+".probe.admin_password", t.Probe.AdminPassword)
+	if err != nil {
+		return probe.Credentials{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+	}
+	return probe.Credentials{Username: t.Probe.AdminUsername, Password: pw}, nil
 }
 
 // CleanupCanary removes the canary session once verification no longer needs it.

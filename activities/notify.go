@@ -89,7 +89,12 @@ func (a *Activities) Announce(ctx context.Context, m notify.Message) error {
 	if first == "" {
 		first = run.RunID
 	}
-	ann := notify.Announcement{Message: m, WorkflowID: run.ID, FirstRunID: first, Key: run.RunID + "/" + info.ActivityID}
+	// Local activities count their ids apart from activities: keep the two kinds of key apart.
+	key := run.RunID + "/" + info.ActivityID
+	if info.IsLocalActivity {
+		key = run.RunID + "/local/" + info.ActivityID
+	}
+	ann := notify.Announcement{Message: m, WorkflowID: run.ID, FirstRunID: first, Key: key}
 	id := notify.ChannelWorkflowID(m.Channel)
 	_, err = a.Slack.Client.SignalWithStartWorkflow(ctx, id, notify.SignalAnnouncement, ann,
 		client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue,

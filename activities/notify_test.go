@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/notify/slackfake"
@@ -124,4 +125,28 @@ func (r *recorder) got() []notify.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]notify.Message(nil), r.ms...)
+}
+
+// A run's announcements are told apart by key, and a run counts the ids of its local activities
+// apart from its activities': the same id in both must not make the second look like a retry
+// of the first, which the channel's run would drop.
+func TestAnnounce_LocalAndActivityKeysDiffer(t *testing.T) {
+	sig := &signals{}
+	a := &Activities{Notifier: &recorder{}, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterActivity(a)
+	m := notify.Message{Target: "demo", Channel: "#auth-ops", Kind: "user-impact", RunID: "invalidate-demo", Text: "Done."}
+	env.ExecuteWorkflow(func(ctx workflow.Context) error {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
+		if err := workflow.ExecuteActivity(ctx, a.Announce, m).Get(ctx, nil); err != nil {
+			return err
+		}
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute})
+		return workflow.ExecuteLocalActivity(ctx, a.Announce, m).Get(ctx, nil)
+	})
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, sig.calls, 2)
+	require.NotEqual(t, sig.calls[0].Key, sig.calls[1].Key)
+	require.Contains(t, sig.calls[1].Key, "/local/")
 }

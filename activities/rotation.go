@@ -31,6 +31,25 @@ type PreCheckInput struct {
 	// current version as Drift, instead of failing the check: the emergency must always rotate.
 	// Other modes, and older workflow code that leaves it empty, keep both as failed checks.
 	Mode string `json:"mode,omitempty"`
+	// LoginProbedAt (emergency mode) is when the emergency run's canary session logged in, and
+	// DeployCheckedAt when its dry run of the deploy path passed, both while it waited for its
+	// go-ahead. Within checkedFresh of them the pre-check does not repeat them: a login costs the
+	// backend a bcrypt hash, a dry run starts a process, and the cutover waits for both.
+	LoginProbedAt   time.Time `json:"login_probed_at,omitzero"`
+	DeployCheckedAt time.Time `json:"deploy_checked_at,omitzero"`
+}
+
+// checkedFresh is how long an emergency run's own login and dry run stand for the pre-check's.
+// A backend or deploy path that broke since then fails the redeploy or the validation after it
+// instead, and the rotation rolls back.
+const checkedFresh = 2 * time.Minute
+
+// checkedBefore says how long ago the emergency run made a check the pre-check would repeat
+// (at), and whether that is recent enough to stand for it. The worker's clock and the server's,
+// which stamped at, may differ a little.
+func (in PreCheckInput) checkedBefore(at time.Time) (time.Duration, bool) {
+	ago := time.Since(at)
+	return ago, in.Mode == contract.ModeEmergency && !at.IsZero() && ago.Abs() < checkedFresh
 }
 
 // PreCheckResult lists the checks and the version the target runs on now.
@@ -109,9 +128,23 @@ func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckRe
 			add("env sink matches secret store", err)
 		}
 	}
-	add("deploy path configured (dry run)", a.deployer(t, a.redactions(ctx, t)...).DryRun(ctx))
+	if ago, ok := in.checkedBefore(in.DeployCheckedAt); ok {
+		res.Checks = append(res.Checks, contract.Check{Name: "deploy path configured (dry run)", OK: true,
+			Detail: fmt.Sprintf("the emergency run's dry run passed %s ago (%s); not run again",
+				ago.Round(time.Millisecond), in.DeployCheckedAt.UTC().Format(time.RFC3339Nano))})
+	} else {
+		add("deploy path configured (dry run)", a.deployer(t, a.redactions(ctx, t)...).DryRun(ctx))
+	}
 	pt := a.probe(t)
-	if creds, err := a.credentials(t); add("probe credentials resolvable", err) {
+	creds, err := a.credentials(t)
+	ago, recent := in.checkedBefore(in.LoginProbedAt)
+	switch {
+	case !add("probe credentials resolvable", err):
+	case recent:
+		res.Checks = append(res.Checks, contract.Check{Name: "backend healthy and probe login works", OK: true,
+			Detail: fmt.Sprintf("the emergency run's canary session logged in %s ago (%s); not probed again",
+				ago.Round(time.Millisecond), in.LoginProbedAt.UTC().Format(time.RFC3339Nano))})
+	default:
 		res.Validation = pt.Baseline(ctx, creds)
 		// A busy backend may miss one probe: try once more before failing the run on it.
 		if !res.Validation.OK() {
@@ -288,6 +321,17 @@ type DeployResult struct {
 	ReadyMS    int64  `json:"ready_ms"`
 }
 
+// CheckDeployPath runs the deploy path's dry run. An emergency run runs it while it waits for
+// its go-ahead: a broken path shows before anyone approves, and the rotation's pre-check need
+// not run it again moments later.
+func (a *Activities) CheckDeployPath(ctx context.Context, target string) error {
+	t, err := a.target(target)
+	if err != nil {
+		return err
+	}
+	return a.deployer(t, a.redactions(ctx, t)...).DryRun(ctx)
+}
+
 // Deploy restarts the backend and waits until it answers /healthz again.
 func (a *Activities) Deploy(ctx context.Context, in DeployInput) (DeployResult, error) {
 	t, err := a.target(in.Target)
@@ -303,7 +347,9 @@ func (a *Activities) Deploy(ctx context.Context, in DeployInput) (DeployResult, 
 		if err != nil {
 			return err
 		}
-		return deploy.WaitReady(ctx, strings.TrimRight(t.BaseURL, "/")+"/healthz", t.Deployer.ReadinessTimeout.D(), 100*time.Millisecond)
+		// Polls at most 20 ms apart: a backend that takes a few hundred milliseconds to come
+		// back would otherwise wait up to a 100 ms poll more, and the cutover waits with it.
+		return deploy.WaitReady(ctx, strings.TrimRight(t.BaseURL, "/")+"/healthz", t.Deployer.ReadinessTimeout.D(), 20*time.Millisecond)
 	})
 	res := DeployResult{Output: rep.Output, ExitCode: rep.ExitCode, DurationMS: rep.Duration.Milliseconds(), ReadyMS: time.Since(start).Milliseconds()}
 	if err != nil {
@@ -350,6 +396,21 @@ type ValidateInput struct {
 	// Restricted lists the route restrictions the caller holds (an emergency run's child
 	// rotation): each is checked for its status, and checks it answers first are deferred.
 	Restricted []contract.RouteRestriction `json:"restricted,omitempty"`
+	// CutoverOf is the emergency run whose cutover ValidateCutover checks as well.
+	CutoverOf string `json:"cutover_of,omitempty"`
+}
+
+// secrets reads the values of the live and the retired version that a validation checks with.
+func (in ValidateInput) secrets(ctx context.Context, store *secretstore.File) (live, retired string, err error) {
+	if _, live, err = versionRef(ctx, store, in.LiveVersionID); err != nil {
+		return "", "", err
+	}
+	if in.RetiredVersionID != "" {
+		if _, retired, err = versionRef(ctx, store, in.RetiredVersionID); err != nil {
+			return "", "", err
+		}
+	}
+	return live, retired, nil
 }
 
 // Validate runs the rotation checklist against the live backend: health, login, token issued
@@ -375,15 +436,9 @@ func (a *Activities) validate(ctx context.Context, in ValidateInput) (probe.Resu
 	if err != nil {
 		return nil, err
 	}
-	_, live, err := versionRef(ctx, store, in.LiveVersionID)
+	live, retired, err := in.secrets(ctx, store)
 	if err != nil {
 		return nil, err
-	}
-	var retired string
-	if in.RetiredVersionID != "" {
-		if _, retired, err = versionRef(ctx, store, in.RetiredVersionID); err != nil {
-			return nil, err
-		}
 	}
 	creds, err := a.credentials(t)
 	if err != nil {

@@ -1,6 +1,9 @@
 package activities
 
 import (
+	"strings"
+	"time"
+
 	"github.com/authops/authops/contract"
 
 	"context"
@@ -367,4 +370,88 @@ func TestPreCheck_OwnPendingVersionInTheSinkIsNotDrift(t *testing.T) {
 		require.NoError(t, f.run(&other, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "someone-else", NoAdopt: true}))
 		require.False(t, other.OK)
 	}
+}
+
+// An emergency pre-check right after the emergency run's canary session logged in takes that
+// login as its probe: it does not make the backend hash the probe's password again. An older
+// login, or another mode, probes as always.
+func TestEmergencyPreCheck_TrustsARecentCanaryLogin(t *testing.T) {
+	f := newFixture(t)
+	f.adopted()
+	cases := []struct {
+		name   string
+		in     PreCheckInput
+		logins int64
+	}{
+		{"emergency, canary 10s ago", func() PreCheckInput {
+			in := emergencyPreCheck("rotation-demo/run-1")
+			in.LoginProbedAt = time.Now().Add(-10 * time.Second)
+			return in
+		}(), 0},
+		{"emergency, canary 3m ago", func() PreCheckInput {
+			in := emergencyPreCheck("rotation-demo/run-2")
+			in.LoginProbedAt = time.Now().Add(-3 * time.Minute)
+			return in
+		}(), 1},
+		{"emergency, no canary", emergencyPreCheck("rotation-demo/run-3"), 1},
+		{"manual, canary 10s ago", PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-4", NoAdopt: true,
+			LoginProbedAt: time.Now().Add(-10 * time.Second)}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f.logins.Store(0)
+			var res PreCheckResult
+			require.NoError(t, f.run(&res, f.act.PreCheck, c.in))
+			require.True(t, res.OK, "%+v", res.Checks)
+			require.Equal(t, c.logins, f.logins.Load())
+			probe := checkByName(t, res, "backend healthy and probe login works")
+			require.True(t, probe.OK)
+			if c.logins == 0 {
+				require.Contains(t, probe.Detail, "the emergency run's canary session logged in")
+				require.Empty(t, res.Validation, "no probe ran")
+			} else {
+				require.Contains(t, resultNames(res.Validation), "login")
+			}
+		})
+	}
+}
+
+// Likewise the emergency run's dry run of the deploy path: a recent pass stands for the
+// pre-check's own (here the path has broken since, which the redeploy would then find), an
+// older one does not, and other modes always run it.
+func TestEmergencyPreCheck_TrustsARecentDryRun(t *testing.T) {
+	f := newFixture(t, func(s string) string {
+		return strings.Replace(s, "dry_run_argv: [deploy.sh, --dry-run]", "dry_run_argv: [deploy.sh, --broken-dry-run]", 1)
+	})
+	f.adopted()
+	at := func(key string, ago time.Duration, mode string) PreCheckInput {
+		in := PreCheckInput{Target: "demo", IdempotencyKey: key, NoAdopt: true, Mode: mode, DeployCheckedAt: time.Now().Add(-ago)}
+		return in
+	}
+	var res PreCheckResult
+	require.NoError(t, f.run(&res, f.act.PreCheck, at("rotation-demo/run-1", 10*time.Second, contract.ModeEmergency)))
+	dry := checkByName(t, res, "deploy path configured (dry run)")
+	require.True(t, dry.OK)
+	require.Contains(t, dry.Detail, "the emergency run's dry run passed")
+
+	for _, in := range []PreCheckInput{at("rotation-demo/run-2", 3*time.Minute, contract.ModeEmergency),
+		at("rotation-demo/run-3", 10*time.Second, contract.ModeManual)} {
+		res = PreCheckResult{}
+		require.NoError(t, f.run(&res, f.act.PreCheck, in))
+		require.False(t, checkByName(t, res, "deploy path configured (dry run)").OK, "%s ran its own dry run", in.IdempotencyKey)
+		require.False(t, res.OK)
+	}
+}
+
+// The emergency run's dry run before its go-ahead fails with what the deploy tool said, with
+// every secret it echoed redacted (the fixture's scan checks the error), and passes on a good path.
+func TestCheckDeployPath(t *testing.T) {
+	f := newFixture(t)
+	require.NoError(t, f.run(nil, f.act.CheckDeployPath, "demo"))
+	broken := newFixture(t, func(s string) string {
+		return strings.Replace(s, "dry_run_argv: [deploy.sh, --dry-run]", "dry_run_argv: [deploy.sh, --broken-dry-run]", 1)
+	})
+	err := broken.run(nil, broken.act.CheckDeployPath, "demo")
+	require.ErrorContains(t, err, "cannot reach the orchestrator")
+	require.ErrorContains(t, f.run(nil, f.act.CheckDeployPath, "nope"), "nope")
 }

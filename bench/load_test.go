@@ -356,6 +356,9 @@ func emergencyOnce(ctx context.Context, t *testing.T, env *testenv.Env, queue st
 		return 0, 0, fmt.Errorf("run %s: %w", id, err)
 	}
 	done := time.Now()
+	if os.Getenv("AUTHOPS_BENCH_BREAKDOWN") == "1" {
+		printBreakdown(ctx, t, env, id, "", goAhead)
+	}
 	refused := p.stop()
 	if refused.IsZero() {
 		return 0, 0, fmt.Errorf("run %s: old token never refused", id)

@@ -68,6 +68,15 @@ type RotationInput struct {
 	// IncidentID is the incident that started this rotation; the rotation reports its outcome
 	// to it when it closes.
 	IncidentID string `json:"incident_id,omitempty"`
+	// CutoverOf (emergency mode) is the parent emergency run. The validation after the redeploy
+	// then runs that run's cutover checks too (its pre-cutoff session refused, every critical
+	// endpoint as configured) and returns them in RotationResult.Cutover, sharing its logins.
+	CutoverOf string `json:"cutover_of,omitempty"`
+	// LoginProbedAt and DeployCheckedAt (emergency mode) are when the parent's canary session
+	// logged in and its dry run of the deploy path passed: a pre-check soon after need not
+	// repeat them.
+	LoginProbedAt   time.Time `json:"login_probed_at,omitzero"`
+	DeployCheckedAt time.Time `json:"deploy_checked_at,omitzero"`
 }
 
 // RouteRestriction is a route prefix that answers Status (403 or 503) instead of its handler.
@@ -106,7 +115,10 @@ type RotationResult struct {
 	Prechecks   []Check        `json:"prechecks,omitempty"`
 	Changes     []ConfigChange `json:"changes"`
 	Validations []Validation   `json:"validations"`
-	Timeline    []Event        `json:"timeline"`
+	// Cutover holds the parent emergency run's cutover checks (CutoverOf), run with the
+	// validation after the redeploy. They are the parent's to judge: none rolls the secret back.
+	Cutover  ProbeResults `json:"cutover,omitempty"`
+	Timeline []Event      `json:"timeline"`
 }
 
 // CheckTexts refuses control characters in the text people gave: it would reach terminals,

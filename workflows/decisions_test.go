@@ -446,7 +446,7 @@ func TestEmergencyInvalidation_CanceledWhileRoutesRestricted(t *testing.T) {
 	lifts := h.callsNamed("LiftRoutes")
 	require.Len(t, lifts, 1)
 	assert.Equal(t, 10*time.Minute, lifts[0].At, "lifted at the cancel, not at the TTL")
-	assert.Equal(t, []string{"SecretRotation", "VerifyCutover", "CleanupCanary", "LiftRoutes"}, h.steps()[4:])
+	assert.Equal(t, []string{"SecretRotation", "CleanupCanary", "LiftRoutes"}, h.steps()[4:])
 	lifted := h.messages("restrictions-lifted")
 	require.Len(t, lifted, 1)
 	assert.Contains(t, lifted[0].Text, "run canceled")

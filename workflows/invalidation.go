@@ -55,6 +55,13 @@ type invalidation struct {
 	// local says the containment, the verification and the canary's cleanup run as local
 	// activities (runs started before that change run them as activities).
 	local bool
+	// fast says the run checks its deploy path before the go-ahead, has its rotation run the
+	// cutover checks with its own validation and skip the login and dry run this run made just
+	// before, and announces the user impact as a local activity.
+	fast bool
+	// canaryAt is when the canary session logged in, deployCheckedAt when the deploy path's dry
+	// run passed (zero if not).
+	canaryAt, deployCheckedAt time.Time
 	// v is DefaultVersion for runs started before decisions were verified Updates.
 	v    workflow.Version
 	dec  *intake
@@ -158,10 +165,30 @@ func (e *invalidation) run(ctx workflow.Context) (res contract.InvalidationResul
 		flag, e.in.Target, e.in.Trigger, e.in.RequestedBy, e.in.Reason, incidentNote(e.in.IncidentID)), e.policy.Approvers...)
 	e.rec.step(ctx, stepAnnounce, contract.StateDone, "responders notified")
 
+	// From this version on the run checks its deploy path while it waits for the go-ahead, and
+	// its rotation runs the cutover checks with its own validation.
+	e.fast = e.v >= 1 && workflow.GetVersion(ctx, "fast-cutover", workflow.DefaultVersion, 1) >= 1
+	var deployF workflow.Future
+	if e.fast {
+		// A broken deploy path shows before anyone approves; the rotation then need not repeat
+		// the dry run after the go-ahead.
+		deployF = workflow.ExecuteActivity(urgent(precheckCtx(ctx)), acts.CheckDeployPath, e.in.Target)
+	}
 	// A session issued before the go-ahead, to prove afterwards that it is dead.
 	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), acts.PrepareCanary,
 		activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
 		e.rec.add(ctx, systemActor, "prepare canary session", contract.StateFailed, err.Error())
+	} else {
+		e.canaryAt = workflow.Now(ctx)
+	}
+	if deployF != nil {
+		if err := deployF.Get(ctx, nil); err != nil {
+			e.rec.add(ctx, systemActor, "deploy path dry run", contract.StateFailed,
+				err.Error()+"; the rotation will stop at its pre-checks unless the deploy path is fixed")
+		} else {
+			e.deployCheckedAt = workflow.Now(ctx)
+			e.rec.add(ctx, systemActor, "deploy path dry run", "passed", "")
+		}
 	}
 
 	// From here every way out goes through the one finish: a step returns a *stop to end the run.
@@ -289,8 +316,12 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 		until = fmt.Sprintf(" Routes %s are restricted until %s.", strings.Join(e.in.Restrict, ", "),
 			e.liftAt.UTC().Format(time.RFC3339))
 	}
-	e.announce(ctx, "user-impact", fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off, and JWT_SECRET rotated (fingerprint %s → %s); everyone must log in again.%s",
-		e.in.Target, rot.Previous.Fingerprint, rot.New.Fingerprint, until))
+	impact := announce
+	if e.fast {
+		impact = announceLocal
+	}
+	impact(ctx, e.rec, notify.Message{Target: e.in.Target, Channel: e.policy.Channel, Kind: "user-impact", Text: fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off, and JWT_SECRET rotated (fingerprint %s → %s); everyone must log in again.%s",
+		e.in.Target, rot.Previous.Fingerprint, rot.New.Fingerprint, until)})
 	e.rec.step(ctx, stepUserImpact, contract.StateDone, "re-login required for everyone"+until)
 
 	e.res.Outcome = contract.OutcomeCompleted

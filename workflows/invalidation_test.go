@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"github.com/authops/authops/contract"
 
 	"context"
@@ -83,6 +85,13 @@ type invHarness struct {
 	// child answers the SecretRotation child run.
 	child  func(contract.RotationInput) (contract.RotationResult, error)
 	verify func(activities.CutoverInput) (contract.ProbeResults, error)
+	// deployPath is what the deploy path's dry run answers before the go-ahead.
+	deployPath error
+	// noCutoverInChild makes the child return no cutover checks, as a child of older code
+	// would: the run then verifies on its own.
+	noCutoverInChild bool
+	// childCutover are the cutover checks the child was asked to run (guarded by mu).
+	childCutover []activities.CutoverInput
 	// rotationRunning makes the preemption cancel of rotation-<target> succeed.
 	rotationRunning bool
 	goAheadAt       time.Duration // when the test gives the go-ahead, for the revoke mock's canary time
@@ -134,6 +143,8 @@ func (h *invHarness) mock() {
 	env := h.env
 	h.mockPolicyAndAnnounce()
 	env.OnActivity(acts.PrepareCanary, mock.Anything, mock.Anything).Return("canary.json", nil)
+	env.OnActivity(acts.CheckDeployPath, mock.Anything, mock.Anything).Return(
+		func(context.Context, string) error { return h.deployPath })
 	env.OnActivity(acts.RevokeSessions, mock.Anything, mock.Anything).Return(
 		func(context.Context, activities.RevokeInput) (activities.RevokeResult, error) {
 			goAhead := t0.Add(h.goAheadAt).UTC()
@@ -155,9 +166,31 @@ func (h *invHarness) mock() {
 		func(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
 			h.add(invCall{callInfo: callInfo{Name: "SecretRotation", At: workflow.Now(ctx).Sub(t0)}, Child: in,
 				ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
-			return h.child(in)
+			res, err := h.child(in)
+			if err != nil || in.CutoverOf == "" || h.noCutoverInChild {
+				return res, err
+			}
+			// The child runs the parent's cutover checks with its validation (ValidateCutover):
+			// h.verify answers them, as it answers VerifyCutover.
+			ci := activities.CutoverInput{Target: in.Target, RunID: in.CutoverOf, LiveVersionID: res.New.ID,
+				RetiredVersionID: res.Previous.ID, RotationValidated: true}
+			for _, r := range in.Restricted {
+				ci.Restricted, ci.RestrictedStatus = append(ci.Restricted, r.Prefix), r.Status
+			}
+			h.mu.Lock()
+			h.childCutover = append(h.childCutover, ci)
+			h.mu.Unlock()
+			res.Cutover, err = h.verify(ci)
+			return res, err
 		})
 
+	// The test environment cannot hold rotation-<target> apart from the run's own child, so a
+	// start never finds it taken: with a rotation running, the run preempts before it starts its
+	// child, as before start-child-first, to reach the hand-over. (The e2e preemption test takes
+	// the start-first path on a real server.)
+	if h.rotationRunning {
+		env.OnGetVersion("start-child-first", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	}
 	// No rotation of the target runs unless the test says so: the preempt signal and the cancel
 	// request find nothing.
 	env.OnSignalExternalWorkflow(invNamespace, invRotationID, "", contract.SignalPreempt, mock.Anything).Return(
@@ -245,7 +278,7 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Less(t, iRevoke, iChild, "sessions revoked before the rotation: %v", steps)
 	assert.Less(t, iRestrict, iChild, "routes restricted before the rotation: %v", steps)
 	assert.ElementsMatch(t, []string{"RevokeSessions", "RestrictRoutes"}, steps[2:4])
-	assert.Equal(t, []string{"SecretRotation", "VerifyCutover", "CleanupCanary", "LiftRoutes"}, steps[4:])
+	assert.Equal(t, []string{"SecretRotation", "CleanupCanary", "LiftRoutes"}, steps[4:])
 
 	// Nothing containing ran before the go-ahead.
 	for _, name := range []string{"RevokeSessions", "RestrictRoutes", "SecretRotation"} {
@@ -254,13 +287,14 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 		assert.Equal(t, 3*time.Minute, c[0].At, "%s at", name)
 	}
 	// The first controls run as local activities, in the task that took the go-ahead, and so do
-	// the verification and the canary's cleanup; announcements and the lift go through the
-	// task queue.
-	for _, name := range []string{"RevokeSessions", "RestrictRoutes", "VerifyCutover", "CleanupCanary"} {
+	// the canary's cleanup and the user-impact announcement that closes the cutover; the
+	// announcements before it and the lift go through the task queue.
+	for _, name := range []string{"RevokeSessions", "RestrictRoutes", "CleanupCanary"} {
 		assert.True(t, h.callsNamed(name)[0].Local, name)
 	}
 	assert.False(t, h.callsNamed("LiftRoutes")[0].Local)
-	assert.False(t, h.announced("user-impact")[0].Local)
+	assert.True(t, h.announced("user-impact")[0].Local)
+	assert.False(t, h.announced("emergency")[0].Local)
 	assert.Equal(t, activities.RevokeInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("RevokeSessions")[0].Revoke)
 	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, h.callsNamed("RestrictRoutes")[0].Routes)
 	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("PrepareCanary")[0].Canary)
@@ -274,16 +308,26 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	assert.Equal(t, "alice", child.Child.RequestedBy)
 	assert.Equal(t, "emergency: "+invInput().Reason, child.Child.Reason)
 	assert.NoError(t, child.Child.Validate(t0))
-	// A running rotation of the target was asked to step aside first; none was running, so there
-	// was nothing to cancel.
-	assert.Equal(t, []contract.Preemption{{By: invWorkflowID, Reason: invInput().Reason}}, h.preempts)
+	// It runs this run's cutover checks with its own validation, and its pre-check may trust
+	// the canary session's login, made when the run started.
+	assert.Equal(t, invWorkflowID, child.Child.CutoverOf)
+	assert.True(t, child.Child.LoginProbedAt.Equal(t0), "canary login at %s", child.Child.LoginProbedAt)
+	// The child's start found no rotation holding the target, so none was preempted: no signal,
+	// no cancel, straight to the rotation.
+	assert.Empty(t, h.preempts)
 	assert.Empty(t, h.cancels)
+	assert.False(t, hasEvent(h.timeline(), systemActor, "preempt rotation", contract.StateSkipped))
 
-	// Verification uses the child's versions and the restricted routes, and does not repeat the
-	// child's passed validation.
+	// The child's validation ran the cutover checks with the restricted routes, so the run
+	// judged them without logging in again.
+	require.Len(t, h.childCutover, 1)
 	assert.Equal(t, activities.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
 		RetiredVersionID: invPrevV.ID, Restricted: []string{"/admin"}, RestrictedStatus: 503, RotationValidated: true},
-		h.callsNamed("VerifyCutover")[0].Cutover)
+		h.childCutover[0])
+	h.assertNotRun("VerifyCutover")
+	verified := requireEvent(t, h.timeline(), systemActor, stepVerifyOld, contract.StateDone)
+	assert.Contains(t, verified.Detail, "checked with "+invRotationID+"'s validation after its redeploy")
+	assert.Equal(t, invCutoverOK(), res.Validations[len(res.Validations)-2].Results, "the child's cutover checks are the emergency verification")
 
 	// Announcements by kind; the user-impact one tells everyone to log in again.
 	assert.Equal(t, []string{"emergency", "user-impact", "restrictions-lifted"}, h.announceKinds())
@@ -352,7 +396,6 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	requireEvent(t, tl, systemActor, stepUserImpact, contract.StateDone)
 	requireEvent(t, tl, systemActor, "closed", contract.OutcomeCompleted)
 	assert.False(t, hasEvent(tl, systemActor, "preempt rotation", "waiting"), "no rotation was running")
-	requireEvent(t, tl, systemActor, "preempt rotation", contract.StateSkipped)
 	assert.Empty(t, h.upserts, "only break glass flags the run")
 }
 
@@ -571,6 +614,62 @@ func invRolledBack() error {
 		})
 }
 
+// While the run waits for its go-ahead it dry-runs the deploy path, beside the canary's login,
+// and hands both times to its rotation, whose pre-check need not repeat them. A dry run that
+// fails is on the timeline before anyone approves, and the rotation gets no time for it.
+func TestEmergencyInvalidation_ChecksDeployPathWhileWaiting(t *testing.T) {
+	for _, broken := range []bool{false, true} {
+		t.Run(fmt.Sprintf("broken=%v", broken), func(t *testing.T) {
+			h := newInvHarness(t)
+			if broken {
+				h.deployPath = temporal.NewNonRetryableApplicationError("dry run: exit status 3", "DeployFailed", nil)
+			}
+			var waiting []contract.Event
+			h.at(time.Minute, func() { waiting = h.timeline() })
+			h.approveAt(2*time.Minute, "bob")
+			h.run(invInput())
+			res := h.completed()
+			assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
+
+			dry := h.callsNamed("CheckDeployPath")
+			require.Len(t, dry, 1)
+			assert.Equal(t, time.Duration(0), dry[0].At, "before the go-ahead")
+			assert.False(t, dry[0].Local)
+			child := h.callsNamed("SecretRotation")[0].Child
+			assert.True(t, child.LoginProbedAt.Equal(t0))
+			if broken {
+				ev := requireEvent(t, waiting, systemActor, "deploy path dry run", contract.StateFailed)
+				assert.Contains(t, ev.Detail, "exit status 3")
+				assert.Contains(t, ev.Detail, "the rotation will stop at its pre-checks unless the deploy path is fixed")
+				assert.True(t, child.DeployCheckedAt.IsZero(), "the rotation runs its own dry run")
+				return
+			}
+			requireEvent(t, waiting, systemActor, "deploy path dry run", "passed")
+			assert.True(t, child.DeployCheckedAt.Equal(t0), "dry run at %s", child.DeployCheckedAt)
+		})
+	}
+}
+
+// A child that returns no cutover checks (code from before they moved into its validation)
+// leaves the run to verify on its own, as a local activity, without repeating the child's passed
+// validation.
+func TestEmergencyInvalidation_VerifiesWhenChildRanNoCutoverChecks(t *testing.T) {
+	h := newInvHarness(t)
+	h.noCutoverInChild = true
+	h.approveAt(3*time.Minute, "bob")
+	h.run(invInput())
+	res := h.completed()
+
+	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
+	assert.Equal(t, []string{"SecretRotation", "VerifyCutover", "CleanupCanary", "LiftRoutes"}, h.steps()[4:])
+	v := h.callsNamed("VerifyCutover")[0]
+	assert.True(t, v.Local)
+	assert.Equal(t, activities.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
+		RetiredVersionID: invPrevV.ID, Restricted: []string{"/admin"}, RestrictedStatus: 503, RotationValidated: true}, v.Cutover)
+	verified := requireEvent(t, h.timeline(), systemActor, stepVerifyOld, contract.StateDone)
+	assert.Contains(t, verified.Detail, "as "+invRotationID+"'s validation found after its redeploy")
+}
+
 // 7. A failed rotation leaves sessions invalidated (the safe state), lifts the routes and escalates.
 func TestEmergencyInvalidation_RotationFailureKeepsSessionsInvalidated(t *testing.T) {
 	h := newInvHarness(t)
@@ -688,7 +787,7 @@ func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
 	require.NotNil(t, verification)
 	assert.False(t, verification.OK)
 
-	assert.Equal(t, []string{"SecretRotation", "VerifyCutover", "CleanupCanary", "LiftRoutes"}, h.steps()[4:])
+	assert.Equal(t, []string{"SecretRotation", "CleanupCanary", "LiftRoutes"}, h.steps()[4:])
 	assert.Equal(t, 2*time.Minute, h.callsNamed("LiftRoutes")[0].At, "compensation, not the TTL")
 	assert.Empty(t, h.messages("user-impact"))
 	esc := h.messages("escalation")

@@ -131,6 +131,10 @@ func (r *rotation) run(ctx workflow.Context) (res contract.RotationResult, err e
 	if err == nil && r.in.Mode == contract.ModeEmergency && (workflow.GetInfo(ctx).ParentWorkflowExecution == nil || r.in.ApprovedBy == "") {
 		err = errors.New("emergency mode runs only as the child of an approved EmergencyInvalidation run")
 	}
+	if p := workflow.GetInfo(ctx).ParentWorkflowExecution; err == nil && r.in.CutoverOf != "" &&
+		(r.in.Mode != contract.ModeEmergency || p == nil || p.ID != r.in.CutoverOf) {
+		err = errors.New("cutover checks run only for the parent emergency run")
+	}
 	if err != nil {
 		r.rec.add(ctx, systemActor, "input", "rejected", err.Error())
 		return r.res, temporal.NewNonRetryableApplicationError("invalid rotation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
@@ -250,7 +254,11 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	}
 	r.rec.step(ctx, stepRedeploy, contract.StateDone, "backend restarted and healthy")
 
-	if err := r.validate(ctx, stageAfterRotation, newV.ID, r.res.Previous.ID); err != nil {
+	validate := r.validate
+	if r.quick && r.in.CutoverOf != "" {
+		validate = r.validateCutover
+	}
+	if err := validate(ctx, stageAfterRotation, newV.ID, r.res.Previous.ID); err != nil {
 		r.rec.step(ctx, stepValidate, contract.StateFailed, err.Error())
 		return err
 	}
@@ -300,24 +308,48 @@ func (r *rotation) deploy(ctx workflow.Context) error {
 	return nil
 }
 
-func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) error {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+// validateCtx is for the validation after a redeploy.
+func validateCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		// The activity heartbeats every 2 s: a dead worker is noticed within the heartbeat
 		// timeout (config timeouts.heartbeat, 15 s by default), not a minute.
 		HeartbeatTimeout: heartbeatTimeout(ctx),
 		RetryPolicy:      &temporal.RetryPolicy{MaximumAttempts: 3},
 	})
+}
+
+func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) error {
 	var results contract.ProbeResults
 	// Only the restrictions of the parent emergency run count: validation never reads the live
 	// control state to decide what to check.
-	if err := execute(actx, acts.Validate,
+	if err := execute(validateCtx(ctx), acts.Validate,
 		activities.ValidateInput{Target: r.in.Target, LiveVersionID: live, RetiredVersionID: retired, Restricted: r.in.Restricted}).Get(ctx, &results); err != nil {
 		return err
 	}
 	r.addValidation(stage, results)
 	if !results.OK() {
 		return errors.New(failedResults(results))
+	}
+	return nil
+}
+
+// validateCutover is validate for the rotation of an emergency run: that run's cutover checks
+// run in the same pass and go back to it in the result. Only the rotation's own checks decide
+// here; a failed cutover check is the emergency run's to escalate, and must not put the
+// possibly leaked secret back.
+func (r *rotation) validateCutover(ctx workflow.Context, stage, live, retired string) error {
+	var out activities.CutoverValidation
+	if err := execute(validateCtx(ctx), acts.ValidateCutover, activities.ValidateInput{Target: r.in.Target,
+		LiveVersionID: live, RetiredVersionID: retired, Restricted: r.in.Restricted, CutoverOf: r.in.CutoverOf}).Get(ctx, &out); err != nil {
+		return err
+	}
+	r.addValidation(stage, out.Rotation)
+	r.res.Cutover = out.Cutover
+	r.rec.add(ctx, systemActor, "cutover checks", fmt.Sprintf("%d run", len(out.Cutover)),
+		"with this validation, for "+r.in.CutoverOf+", which judges them")
+	if !out.Rotation.OK() {
+		return errors.New(failedResults(out.Rotation))
 	}
 	return nil
 }

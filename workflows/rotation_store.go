@@ -149,7 +149,7 @@ func (r *rotation) precheck(ctx workflow.Context) error {
 	takeover := r.in.Mode == contract.ModeEmergency && adoptStep &&
 		workflow.GetVersion(ctx, "emergency-takes-over-store", workflow.DefaultVersion, 1) >= 1
 	if takeover {
-		pcIn.Mode = r.in.Mode
+		pcIn.Mode, pcIn.LoginProbedAt, pcIn.DeployCheckedAt = r.in.Mode, r.in.LoginProbedAt, r.in.DeployCheckedAt
 	}
 	if err := execute(r.reads(precheckCtx(ctx)), acts.PreCheck, pcIn).Get(ctx, &pre); err != nil {
 		r.rec.step(ctx, stepPrecheck, contract.StateFailed, err.Error())

@@ -94,7 +94,20 @@ func precheckCtx(ctx workflow.Context) workflow.Context {
 // runbook, so a failed announcement goes on the timeline and the run continues.
 func announce(ctx workflow.Context, rec *record, m notify.Message) {
 	m.RunID = workflow.GetInfo(ctx).WorkflowExecution.ID
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.Announce, m).Get(ctx, nil); err != nil {
+	sent(ctx, rec, m, workflow.ExecuteActivity(shortCtx(ctx), acts.Announce, m))
+}
+
+// announceLocal is announce from this worker, as a local activity: the message a run closes on
+// then costs it no trip through the task queue. The announcement itself only hands the message
+// to the channel's notification run, which delivers it to Slack and retries.
+func announceLocal(ctx workflow.Context, rec *record, m notify.Message) {
+	m.RunID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	sent(ctx, rec, m, execute(shortCtx(withLocalActivities(ctx)), acts.Announce, m))
+}
+
+// sent records how an announcement went.
+func sent(ctx workflow.Context, rec *record, m notify.Message, f workflow.Future) {
+	if err := f.Get(ctx, nil); err != nil {
 		rec.add(ctx, systemActor, "announce "+m.Kind, contract.StateFailed, err.Error())
 		return
 	}

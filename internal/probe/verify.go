@@ -18,9 +18,15 @@ import (
 // refuse them for their key or alg. The prev-secret check is only a pass when the very same
 // claims signed with newSecret are accepted: otherwise its 401 proved nothing about the key.
 func (t Target) VerifyRotation(ctx context.Context, creds Credentials, c Claims, newSecret, prevSecret string) Results {
-	rs := Results{t.Health(ctx)}
+	health := t.Health(ctx)
 	sess, login := t.Login(ctx, creds)
-	rs = append(rs, login)
+	return t.VerifyLogin(ctx, creds, c, sess, Results{health, login}, newSecret, prevSecret)
+}
+
+// VerifyLogin is VerifyRotation for a login already made: sess is what logging in as creds
+// gave, and rs the checks so far (health, login). A caller that needs the probe user's session
+// for more checks logs in once, and at the same time as its other logins.
+func (t Target) VerifyLogin(ctx context.Context, creds Credentials, c Claims, sess Session, rs Results, newSecret, prevSecret string) Results {
 	c = c.withDefaults(sess.AccessToken, creds.Username)
 
 	rs = append(rs, signedWithNewSecret(sess.AccessToken, c.Issuer, newSecret, prevSecret))
