@@ -43,7 +43,7 @@ const (
 	// The admin probe (padmin) of the configs that name one.
 	adminPassword    = "padm1n-pa55word-Hv6"
 	adminAccessToken = "adm1n-access-t0ken-Qe8"
-	storeName     = "demo-jwt-secret"
+	storeName        = "demo-jwt-secret"
 	// The lines around JWT_SECRET, which the activities must leave alone.
 	envHead = "# demo backend\nPORT=8081\n"
 	envTail = "export LOG_LEVEL=info # keep\n\nDB_URL='postgres://u@h/db'\n"
