@@ -1079,6 +1079,21 @@ func TestValidateCutover_SharesLoginsAndLogsInAtOnce(t *testing.T) {
 	require.ErrorContains(t, err, "no emergency run named")
 }
 
+// An admin probe whose password cannot be read fails the critical endpoints that need it, as
+// checks: it is no error of the validation, so the rotation that runs them does not roll back
+// the new secret for it.
+func TestValidateCutover_UnreadableAdminPasswordFailsItsChecksOnly(t *testing.T) {
+	f := newFixture(t, withCriticalAsAdmin) // passwords/padmin is never written
+	live := f.adopted()
+	var out CutoverValidation
+	require.NoError(t, f.run(&out, f.act.ValidateCutover, ValidateInput{Target: "demo", LiveVersionID: live.ID, CutoverOf: "invalidate-demo"}))
+	require.True(t, resultByName(t, out.Rotation, "login").OK)
+	admin := resultByName(t, out.Cutover, "critical GET /admin/users as admin")
+	require.False(t, admin.OK)
+	require.Contains(t, admin.Detail, "no credentials for the admin probe")
+	require.True(t, resultByName(t, out.Cutover, "critical GET /auth/me as user").OK)
+}
+
 // The verification on its own (a rotation of older code ran no cutover checks) also logs its
 // critical endpoints' roles in at once.
 func TestVerifyCutover_CriticalLoginsAtOnce(t *testing.T) {

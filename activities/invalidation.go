@@ -258,11 +258,7 @@ func (a *Activities) verifyCutover(ctx context.Context, in CutoverInput) (probe.
 		}
 		rs = append(rs, rot...)
 	}
-	crit, err := a.criticalEndpoints(ctx, t, restricted, nil)
-	if err != nil {
-		return nil, err
-	}
-	return append(rs, crit...), nil
+	return append(rs, a.criticalEndpoints(ctx, t, restricted, nil)...), nil
 }
 
 // CutoverValidation is the validation of an emergency run's rotation after its redeploy, with
@@ -313,45 +309,41 @@ func (a *Activities) validateCutover(ctx context.Context, in ValidateInput) (Cut
 	pt := a.probe(t)
 	health := pt.Health(ctx)
 	var held map[string]string
-	var herr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		held, herr = a.logins(ctx, t, roles)
+		// A role that cannot log in fails its critical endpoints' checks below.
+		held, _ = a.logins(ctx, t, roles)
 	}()
 	sess, login := pt.Login(ctx, creds)
 	<-done
-	if herr != nil {
-		return CutoverValidation{}, herr
-	}
 	// The two lists share no state on the backend: check them at the same time.
 	var out CutoverValidation
 	held["user"] = sess.AccessToken
-	cut := make(chan error, 1)
+	cut := make(chan struct{})
 	go func() {
+		defer close(cut)
 		if canary, err := a.loadCanary(t, in.CutoverOf); err != nil {
 			out.Cutover = append(out.Cutover, probe.Result{Name: "old_session_rejected", OK: false, Detail: err.Error(), At: time.Now().UTC()})
 		} else {
 			out.Cutover = append(out.Cutover, pt.VerifySessionCutover(ctx, canary)...)
 		}
-		crit, err := a.criticalEndpoints(ctx, t, in.Restricted, held)
-		out.Cutover = append(out.Cutover, crit...)
-		cut <- err
+		out.Cutover = append(out.Cutover, a.criticalEndpoints(ctx, t, in.Restricted, held)...)
 	}()
 	rot := pt.VerifyLogin(ctx, creds, claims(t), sess, probe.Results{health, login}, live, retired)
 	rot = append(rot, pt.CheckRestrictions(ctx, in.Restricted)...)
 	out.Rotation = probe.DeferRestricted(rot, in.Restricted)
-	if err := <-cut; err != nil {
-		return CutoverValidation{}, err
-	}
+	<-cut
 	return out, nil
 }
 
 // criticalEndpoints checks each configured endpoint, as no one, the probe user or the admin
 // probe, for its own expected status; one that a restriction answers first is deferred. held
 // are the tokens the caller already has, by role ("user", "admin"); the roles still needed log
-// in at the same time, since each login costs the backend a bcrypt hash.
-func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, restricted []contract.RouteRestriction, held map[string]string) (probe.Results, error) {
+// in at the same time, since each login costs the backend a bcrypt hash. A role whose
+// credentials cannot be read fails its endpoints' checks: a verification result, never an
+// error, so that the rotation that runs these checks never rolls back for them.
+func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, restricted []contract.RouteRestriction, held map[string]string) probe.Results {
 	pt := a.probe(t)
 	var roles []string
 	for _, e := range t.CriticalEndpoints {
@@ -359,35 +351,40 @@ func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, re
 			roles = append(roles, e.As)
 		}
 	}
-	tokens, err := a.logins(ctx, t, roles)
-	if err != nil {
-		return nil, err
-	}
+	tokens, missing := a.logins(ctx, t, roles)
 	maps.Copy(tokens, held)
 	var rs probe.Results
 	for _, e := range t.CriticalEndpoints {
 		name := fmt.Sprintf("critical %s %s as %s", e.Method, e.Path, orNone(e.As))
+		if err := missing[e.As]; err != nil {
+			rs = append(rs, probe.Result{Name: name, Method: e.Method, Path: e.Path, Expected: e.ExpectedStatus,
+				Detail: "no credentials for the " + e.As + " probe: " + err.Error(), At: time.Now().UTC()})
+			continue
+		}
 		rs = append(rs, pt.Expect(ctx, name, e.Method, e.Path, tokens[e.As], e.ExpectedStatus))
 	}
-	return probe.DeferRestricted(rs, restricted), nil
+	return probe.DeferRestricted(rs, restricted)
 }
 
 // logins logs in as each role ("user": the probe user, "admin": the admin probe) at once and
-// returns their access tokens. A login that fails leaves its token empty: the check that needs
-// it then fails with what the backend answered.
-func (a *Activities) logins(ctx context.Context, t *config.Target, roles []string) (map[string]string, error) {
+// returns their access tokens. A role whose credentials cannot be read is in missing, with why;
+// a login the backend refuses leaves its token empty, and the check that needs it then fails
+// with what the backend answered.
+func (a *Activities) logins(ctx context.Context, t *config.Target, roles []string) (tokens map[string]string, missing map[string]error) {
 	creds := map[string]probe.Credentials{}
+	missing = map[string]error{}
 	for _, as := range roles {
 		c, err := a.roleCredentials(t, as)
 		if err != nil {
-			return nil, err
+			missing[as] = err
+			continue
 		}
 		creds[as] = c
 	}
 	pt := a.probe(t)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	tokens := map[string]string{}
+	tokens = map[string]string{}
 	for as, c := range creds {
 		wg.Go(func() {
 			sess, _ := pt.Login(ctx, c)
@@ -397,7 +394,7 @@ func (a *Activities) logins(ctx context.Context, t *config.Target, roles []strin
 		})
 	}
 	wg.Wait()
-	return tokens, nil
+	return tokens, missing
 }
 
 // roleCredentials are the credentials of a critical endpoint's role: the probe user, or the
