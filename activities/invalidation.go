@@ -300,12 +300,8 @@ func (a *Activities) validateCutover(ctx context.Context, in ValidateInput) (Cut
 	if err != nil {
 		return CutoverValidation{}, err
 	}
-	var roles []string
-	for _, e := range t.CriticalEndpoints {
-		if e.As == "admin" && !slices.Contains(roles, e.As) {
-			roles = append(roles, e.As)
-		}
-	}
+	// The probe user's login is the rotation's own; the other roles log in beside it.
+	roles := criticalRoles(t, map[string]string{"user": ""})
 	pt := a.probe(t)
 	health := pt.Health(ctx)
 	var held map[string]string
@@ -345,13 +341,7 @@ func (a *Activities) validateCutover(ctx context.Context, in ValidateInput) (Cut
 // error, so that the rotation that runs these checks never rolls back for them.
 func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, restricted []contract.RouteRestriction, held map[string]string) probe.Results {
 	pt := a.probe(t)
-	var roles []string
-	for _, e := range t.CriticalEndpoints {
-		if _, ok := held[e.As]; !ok && e.As != "" && !slices.Contains(roles, e.As) {
-			roles = append(roles, e.As)
-		}
-	}
-	tokens, missing := a.logins(ctx, t, roles)
+	tokens, missing := a.logins(ctx, t, criticalRoles(t, held))
 	maps.Copy(tokens, held)
 	var rs probe.Results
 	for _, e := range t.CriticalEndpoints {
@@ -364,6 +354,17 @@ func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, re
 		rs = append(rs, pt.Expect(ctx, name, e.Method, e.Path, tokens[e.As], e.ExpectedStatus))
 	}
 	return probe.DeferRestricted(rs, restricted)
+}
+
+// criticalRoles lists the roles the target's critical endpoints log in as, but those held.
+func criticalRoles(t *config.Target, held map[string]string) []string {
+	var roles []string
+	for _, e := range t.CriticalEndpoints {
+		if _, ok := held[e.As]; !ok && e.As != "" && !slices.Contains(roles, e.As) {
+			roles = append(roles, e.As)
+		}
+	}
+	return roles
 }
 
 // logins logs in as each role ("user": the probe user, "admin": the admin probe) at once and
