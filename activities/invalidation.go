@@ -243,12 +243,7 @@ func (a *Activities) verifyCutover(ctx context.Context, in CutoverInput) (probe.
 	if err != nil {
 		return nil, err
 	}
-	var rs probe.Results
-	if sess, err := a.loadCanary(t, in.RunID); err != nil {
-		rs = append(rs, probe.Result{Name: "old_session_rejected", OK: false, Detail: err.Error(), At: time.Now().UTC()})
-	} else {
-		rs = append(rs, a.probe(t).VerifySessionCutover(ctx, sess)...)
-	}
+	rs := a.canaryRefused(ctx, t, in.RunID)
 	restricted := in.restrictions()
 	if !in.RotationValidated {
 		// Validate checks the restricted prefixes and defers what they answer first.
@@ -319,18 +314,23 @@ func (a *Activities) validateCutover(ctx context.Context, in ValidateInput) (Cut
 	cut := make(chan struct{})
 	go func() {
 		defer close(cut)
-		if canary, err := a.loadCanary(t, in.CutoverOf); err != nil {
-			out.Cutover = append(out.Cutover, probe.Result{Name: "old_session_rejected", OK: false, Detail: err.Error(), At: time.Now().UTC()})
-		} else {
-			out.Cutover = append(out.Cutover, pt.VerifySessionCutover(ctx, canary)...)
-		}
-		out.Cutover = append(out.Cutover, a.criticalEndpoints(ctx, t, in.Restricted, held)...)
+		out.Cutover = append(a.canaryRefused(ctx, t, in.CutoverOf), a.criticalEndpoints(ctx, t, in.Restricted, held)...)
 	}()
 	rot := pt.VerifyLogin(ctx, creds, claims(t), sess, probe.Results{health, login}, live, retired)
 	rot = append(rot, pt.CheckRestrictions(ctx, in.Restricted)...)
 	out.Rotation = probe.DeferRestricted(rot, in.Restricted)
 	<-cut
 	return out, nil
+}
+
+// canaryRefused checks that the session the emergency run runID opened before its go-ahead is
+// dead; a canary that cannot be read fails the check, since nothing was proven.
+func (a *Activities) canaryRefused(ctx context.Context, t *config.Target, runID string) probe.Results {
+	sess, err := a.loadCanary(t, runID)
+	if err != nil {
+		return probe.Results{{Name: "old_session_rejected", OK: false, Detail: err.Error(), At: time.Now().UTC()}}
+	}
+	return a.probe(t).VerifySessionCutover(ctx, sess)
 }
 
 // criticalEndpoints checks each configured endpoint, as no one, the probe user or the admin

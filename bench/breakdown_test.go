@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,13 +43,7 @@ func printBreakdown(ctx context.Context, t *testing.T, env *testenv.Env, id, run
 		}
 	}
 	read(id, runID, "")
-	for i := range rows {
-		for j := i + 1; j < len(rows); j++ {
-			if rows[j].at.Before(rows[i].at) {
-				rows[i], rows[j] = rows[j], rows[i]
-			}
-		}
-	}
+	slices.SortStableFunc(rows, func(a, b row) int { return a.at.Compare(b.at) })
 	fmt.Printf("    where the time went in %s (event times after the go-ahead was sent):\n", id)
 	for _, r := range rows {
 		fmt.Printf("      %+7.1f ms  %s\n", float64(r.at.Sub(from).Microseconds())/1000, r.what)
