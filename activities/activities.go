@@ -43,6 +43,8 @@ type Activities struct {
 	Freezes freeze.Lister
 	// Slack posts the announcements to Slack (notify.go); nil when the worker has no Slack token.
 	Slack *SlackNotifier
+	// PeerKey seals and checks the messages runs send each other (peer.go, internal/peer).
+	PeerKey []byte
 }
 
 // Error types that workflows and retry policies recognise.
@@ -141,7 +143,7 @@ func (a *Activities) deployer(t *config.Target, redact ...string) deployer {
 	if dir == "" {
 		dir = a.Config.Dir
 	}
-	return deploy.Exec{Argv: argv, DryRunArgv: dry, Dir: dir, Timeout: d.Timeout.D(), Redact: redact}
+	return deploy.Exec{Argv: argv, DryRunArgv: dry, Dir: dir, Env: d.Environ(), Timeout: d.Timeout.D(), Redact: redact}
 }
 
 func (a *Activities) probe(t *config.Target) probe.Target {

@@ -87,8 +87,9 @@ type FreezeInput struct {
 	Exempt string `json:"exempt,omitempty"`
 }
 
-// LoadIncidentPolicy returns the incident policy: every target, the union of their approvers,
-// people, gateway keys, clocks, status cadences and action rules.
+// LoadIncidentPolicy returns the incident policy: every target, its approvers (and their
+// union), people, gateway keys, clocks, status cadences, action rules and the second-person
+// rules.
 func (a *Activities) LoadIncidentPolicy(ctx context.Context) (contract.IncidentPolicy, error) {
 	people, err := a.Config.People()
 	if err != nil {
@@ -113,6 +114,18 @@ func (a *Activities) LoadIncidentPolicy(ctx context.Context) (contract.IncidentP
 		Timeouts:     a.Config.Timeouts.Contract(),
 
 		DedicatedChannel: ic.DedicatedChannel,
+
+		TargetApprovers:   map[string][]string{},
+		Owners:            slices.Clone(ic.Owners),
+		AdminAccounts:     a.Config.AdminAccounts(),
+		DenyWithoutQuorum: ic.DenyWithoutQuorum.Contract(),
+		KeepFor:           ic.KeepFor.D(),
+	}
+	if ic.ResetWithoutQuorum != nil {
+		p.ResetWithoutQuorum = *ic.ResetWithoutQuorum
+	}
+	for _, n := range names {
+		p.TargetApprovers[n] = slices.Clone(a.Config.Targets[n].Approvers)
 	}
 	if len(names) > 0 {
 		p.Channel = a.Config.Targets[names[0]].Channel
@@ -492,16 +505,16 @@ func revokeUsers(ctx context.Context, c controls.Client, users []string) (int, e
 	return rev.Revoked, nil
 }
 
-// checkDeny masks the ranges and refuses one that is invalid, or, without force, locks everyone
-// or the worker's own probes out: the workflow checks this too, this is the last line.
+// checkDeny puts the ranges in their normal form and refuses one that is invalid, or, without
+// force, ranges that together lock everyone or the worker's own probes out: the workflow checks
+// this too (with the incident's other ranges), this is the last line.
 func (a *Activities) checkDeny(ctx context.Context, t *config.Target, r contract.ContainRequest) ([]string, error) {
-	from := a.probeFrom(ctx, t)
-	var cidrs []string
-	for _, s := range r.CIDRs {
-		if err := contract.CheckDenyCIDR(s, r.Force, from); err != nil {
-			return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
-		}
-		cidrs = append(cidrs, netip.MustParsePrefix(s).Masked().String())
+	if err := contract.CheckDenyRanges(nil, r.CIDRs, r.Force, a.probeFrom(ctx, t)); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+	}
+	cidrs, err := contract.NormalizeCIDRs(r.CIDRs)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
 	}
 	return cidrs, nil
 }
@@ -554,16 +567,32 @@ func checkApplied(r contract.ContainRequest, st controls.State) error {
 	return nil
 }
 
-// deniedIn reports whether the state's deny list holds cidr (as the backend masks it).
+// deniedIn reports whether the state's deny list holds cidr, both in the normal form.
 func deniedIn(st controls.State, cidr string) bool {
-	p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
-	if err != nil {
+	p, ok := denyForm(cidr)
+	if !ok {
 		return false
 	}
 	return slices.ContainsFunc(st.DeniedCIDRs, func(d string) bool {
-		q, err := netip.ParsePrefix(d)
-		return err == nil && q.Masked() == p.Masked()
+		q, ok := denyForm(d)
+		return ok && q == p
 	})
+}
+
+// denyForm is a range in the normal form (contract.NormalizeCIDR), or, for a range that form
+// refuses (host bits set, written before the normal form), masked as the backend stores it.
+func denyForm(cidr string) (netip.Prefix, bool) {
+	if p, err := contract.NormalizeCIDR(cidr); err == nil {
+		return p, true
+	}
+	p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), true
 }
 
 // describeState says what the backend's state shows about a kind of measure.
@@ -755,16 +784,24 @@ func revokedSessionRejected(ctx context.Context, pt probe.Target, creds probe.Cr
 }
 
 // deniedRangeCheck sends a probe login from a local address inside cidr and expects it refused.
-// Without such an address it checks that the backend's state lists the range.
+// Without such an address the check is not probed (never passed): it only reads that the
+// backend's state lists the range, and fails when it does not.
 func (a *Activities) deniedRangeCheck(ctx context.Context, t *config.Target, creds probe.Credentials, st controls.State, cidr string) contract.ProbeResult {
+	p, valid := denyForm(cidr)
+	if valid {
+		cidr = p.String()
+	}
 	name := "denied_range_refused " + cidr
-	from, ok := localAddrIn(t, cidr)
-	if !ok {
+	from, ok := localAddrIn(t, p)
+	if !valid || !ok {
 		r := contract.ProbeResult{Name: name, Method: http.MethodPost, Path: "/auth/token", Expected: http.StatusForbidden,
-			At: time.Now().UTC(), OK: deniedIn(st, cidr)}
-		if r.OK {
+			At: time.Now().UTC(), NotProbed: valid && deniedIn(st, cidr)}
+		switch {
+		case !valid:
+			r.Detail = "not a CIDR: nothing to probe"
+		case r.NotProbed:
 			r.Detail = "not probed: no local address in range to probe from; the backend's deny list holds it"
-		} else {
+		default:
 			r.Detail = "no local address in range to probe from, and the backend's deny list does not hold it"
 		}
 		return r
@@ -774,22 +811,20 @@ func (a *Activities) deniedRangeCheck(ctx context.Context, t *config.Target, cre
 	return r
 }
 
-// localAddrIn picks a local address inside cidr that can reach the target: for a loopback
-// target a loopback address (127.0.0.2 when the range holds it), otherwise an address of one of
-// this host's interfaces.
-func localAddrIn(t *config.Target, cidr string) (netip.Addr, bool) {
-	p, err := netip.ParsePrefix(cidr)
-	if err != nil {
+// localAddrIn picks a local address inside the (normal form) range p that can reach the
+// target and that this host can bind: for a loopback target a loopback address (127.0.0.2 when
+// the range holds it), otherwise an address of one of this host's interfaces.
+func localAddrIn(t *config.Target, p netip.Prefix) (netip.Addr, bool) {
+	if !p.IsValid() {
 		return netip.Addr{}, false
 	}
-	p = p.Masked()
 	u, err := url.Parse(t.BaseURL)
 	if err != nil {
 		return netip.Addr{}, false
 	}
 	if isLoopback(u.Hostname()) {
 		for _, c := range []netip.Addr{netip.MustParseAddr("127.0.0.2"), p.Addr().Next(), p.Addr()} {
-			if c.IsValid() && c.Is4() && c.IsLoopback() && p.Contains(c) && c != netip.MustParseAddr("127.0.0.0") {
+			if c.IsValid() && c.Is4() && c.IsLoopback() && p.Contains(c) && c != netip.MustParseAddr("127.0.0.0") && canBind(c) {
 				return c, true
 			}
 		}
@@ -807,6 +842,17 @@ func localAddrIn(t *config.Target, cidr string) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// canBind reports whether this host can send from a: Linux routes all of 127.0.0.0/8 to the
+// loopback interface, other systems only the addresses configured on it.
+func canBind(a netip.Addr) bool {
+	c, err := net.ListenPacket("udp", netip.AddrPortFrom(a, 0).String())
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }
 
 // loginCheck posts a login and expects want; from, when set, is the local address to send from.

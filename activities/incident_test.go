@@ -209,6 +209,13 @@ func TestLoadIncidentPolicy(t *testing.T) {
 	require.Equal(t, contract.ActionRule{Who: []string{"owner", "carol"}, Quorum: 2}, p.Actions[contract.ContainLogoutAll])
 	require.Equal(t, contract.ActionRule{Who: []string{"owner", "approvers"}, Quorum: 0}, p.Actions[contract.ContainInvalidate])
 	require.Len(t, p.Actions, len(contract.ContainKinds))
+	// Each target's own approvers, so that a gate counts only those of its measure's targets.
+	require.Equal(t, map[string][]string{"demo": {"alice", "bob"}, "eu": {"carol", "alice"}}, p.TargetApprovers)
+	require.Empty(t, p.Owners)
+	require.Equal(t, contract.DefaultResetWithoutQuorum, p.ResetWithoutQuorum)
+	require.Equal(t, contract.DenyWidth{IPv4: 16, IPv6: 48}, p.DenyWithoutQuorum)
+	require.Subset(t, p.AdminAccounts, []string{"admin", "administrator", "root"})
+	require.Equal(t, contract.DefaultKeepFor, p.KeepFor)
 
 	var pol contract.Policy
 	require.NoError(t, f.run(&pol, f.act.LoadPolicy, "demo"))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/peer"
 )
 
 // SlackNotifier turns announcements into Slack messages, through the channel's notification
@@ -96,6 +97,14 @@ func (a *Activities) Announce(ctx context.Context, m notify.Message) error {
 	}
 	ann := notify.Announcement{Message: m, WorkflowID: run.ID, FirstRunID: first, Key: key}
 	id := notify.ChannelWorkflowID(m.Channel)
+	// The notifier posts only what a worker sealed for a real run: a signal typed by anyone
+	// with namespace access is not an announcement.
+	if len(a.PeerKey) < peer.KeyLen {
+		return temporal.NewNonRetryableApplicationError("announce: the worker has no peer key to seal announcements with (peer_key_file)", ErrTypeConfig, nil)
+	}
+	seal := peer.Seal(a.PeerKey, contract.PeerSeal{Kind: notify.SignalAnnouncement, From: run.ID, FromRun: run.RunID, To: id,
+		Digest: contract.PeerDigest(ann), At: time.Now()})
+	ann.Seal = &seal
 	_, err = a.Slack.Client.SignalWithStartWorkflow(ctx, id, notify.SignalAnnouncement, ann,
 		client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING},

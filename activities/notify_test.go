@@ -19,8 +19,10 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/notify/slackfake"
+	"github.com/authops/authops/internal/peer"
 )
 
 func TestSlackError(t *testing.T) {
@@ -79,7 +81,7 @@ func TestAnnounce_SlackOffCriticalPath(t *testing.T) {
 	fake.SetFault(func(string) (int, int) { return http.StatusServiceUnavailable, 0 })
 	sig := &signals{}
 	rec := &recorder{}
-	a := &Activities{Notifier: rec, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", fake.APIURL(), nil), Client: sig,
+	a := &Activities{Notifier: rec, PeerKey: testPeerKey, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", fake.APIURL(), nil), Client: sig,
 		Refresh: 3 * time.Second}}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
@@ -96,6 +98,11 @@ func TestAnnounce_SlackOffCriticalPath(t *testing.T) {
 	got := sig.calls[0]
 	require.Equal(t, m, got.Message)
 	require.Equal(t, "first-run", got.FirstRunID)
+	// Sealed for the run that announced, so the notifier posts it (workflows/peer.go).
+	require.NotNil(t, got.Seal)
+	require.NoError(t, peer.Check(testPeerKey, got.Seal, peer.Expect{Kind: notify.SignalAnnouncement, To: "notify-auth-ops",
+		Digest: contract.PeerDigest(got.Unsealed()), Now: time.Now()}))
+	require.Equal(t, got.WorkflowID, got.Seal.From)
 	require.NotEmpty(t, got.WorkflowID)
 	require.NotEmpty(t, got.Key)
 	require.Equal(t, "#auth-ops", sig.input[0].Channel)
@@ -107,6 +114,21 @@ func TestAnnounce_SlackOffCriticalPath(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, sig.calls, 1)
 	require.Len(t, rec.got(), 2)
+}
+
+// testPeerKey is the workers' peer key in these tests.
+var testPeerKey = []byte("0123456789abcdef0123456789abcdef")
+
+// Without a peer key, Announce refuses to send an unsealed announcement the notifier would drop.
+func TestAnnounce_NoPeerKeyRefused(t *testing.T) {
+	sig := &signals{}
+	a := &Activities{Notifier: &recorder{}, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	_, err := env.ExecuteActivity(a.Announce, notify.Message{Target: "demo", Channel: "#auth-ops", Kind: "planned", Text: "Planned."})
+	require.ErrorContains(t, err, "no peer key")
+	require.Empty(t, sig.calls)
 }
 
 type recorder struct {
@@ -132,7 +154,7 @@ func (r *recorder) got() []notify.Message {
 // of the first, which the channel's run would drop.
 func TestAnnounce_LocalAndActivityKeysDiffer(t *testing.T) {
 	sig := &signals{}
-	a := &Activities{Notifier: &recorder{}, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
+	a := &Activities{Notifier: &recorder{}, PeerKey: testPeerKey, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterActivity(a)

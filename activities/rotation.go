@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -133,7 +132,7 @@ func (a *Activities) PreCheck(ctx context.Context, in PreCheckInput) (PreCheckRe
 			Detail: fmt.Sprintf("the emergency run's dry run passed %s ago (%s); not run again",
 				ago.Round(time.Millisecond), in.DeployCheckedAt.UTC().Format(time.RFC3339Nano))})
 	} else {
-		add("deploy path configured (dry run)", a.deployer(t, a.redactions(ctx, t)...).DryRun(ctx))
+		add("deploy path configured (dry run)", a.deployer(t, a.knownSecrets(ctx)...).DryRun(ctx))
 	}
 	pt := a.probe(t)
 	creds, err := a.credentials(t)
@@ -312,13 +311,17 @@ type DeployInput struct {
 	Target string `json:"target"`
 }
 
-// DeployResult reports a redeploy. Output is the tail of what the deploy printed, with every
-// secret and credential the worker knows replaced by [REDACTED].
+// DeployResult reports a redeploy. The deploy's output reaches the run's history only as its
+// last lines (Output) and a digest of all of it (OutputDigest, "sha256:<hex>"), both taken after
+// every secret and credential the worker knows was replaced by [REDACTED]. Histories from before
+// the digest hold a longer Output and no digest; they decode the same.
 type DeployResult struct {
-	Output     string `json:"output,omitempty"`
-	ExitCode   int    `json:"exit_code"`
-	DurationMS int64  `json:"duration_ms"`
-	ReadyMS    int64  `json:"ready_ms"`
+	Output       string `json:"output,omitempty"`
+	OutputDigest string `json:"output_digest,omitempty"`
+	OutputBytes  int64  `json:"output_bytes,omitempty"`
+	ExitCode     int    `json:"exit_code"`
+	DurationMS   int64  `json:"duration_ms"`
+	ReadyMS      int64  `json:"ready_ms"`
 }
 
 // CheckDeployPath runs the deploy path's dry run. An emergency run runs it while it waits for
@@ -329,7 +332,7 @@ func (a *Activities) CheckDeployPath(ctx context.Context, target string) error {
 	if err != nil {
 		return err
 	}
-	return a.deployer(t, a.redactions(ctx, t)...).DryRun(ctx)
+	return a.deployer(t, a.knownSecrets(ctx)...).DryRun(ctx)
 }
 
 // Deploy restarts the backend and waits until it answers /healthz again.
@@ -338,7 +341,7 @@ func (a *Activities) Deploy(ctx context.Context, in DeployInput) (DeployResult, 
 	if err != nil {
 		return DeployResult{}, err
 	}
-	redact := a.redactions(ctx, t)
+	redact := a.knownSecrets(ctx)
 	start := time.Now()
 	var rep deploy.Report
 	err = heartbeatWhile(ctx, "deploying", func() error {
@@ -351,41 +354,12 @@ func (a *Activities) Deploy(ctx context.Context, in DeployInput) (DeployResult, 
 		// back would otherwise wait up to a 100 ms poll more, and the cutover waits with it.
 		return deploy.WaitReady(ctx, strings.TrimRight(t.BaseURL, "/")+"/healthz", t.Deployer.ReadinessTimeout.D(), 20*time.Millisecond)
 	})
-	res := DeployResult{Output: rep.Output, ExitCode: rep.ExitCode, DurationMS: rep.Duration.Milliseconds(), ReadyMS: time.Since(start).Milliseconds()}
+	res := DeployResult{Output: rep.Output, OutputDigest: rep.Digest, OutputBytes: rep.Bytes, ExitCode: rep.ExitCode,
+		DurationMS: rep.Duration.Milliseconds(), ReadyMS: time.Since(start).Milliseconds()}
 	if err != nil {
 		return res, fmt.Errorf("redeploy %s: %w", t.Name, err)
 	}
 	return res, nil
-}
-
-// redactions lists the values a deploy command must never echo into its output: the env sink's
-// value, which the store does not know before it adopts it, and every value the store holds,
-// whatever its stage (a failed or deprecated version may still be in a file the tool prints).
-func (a *Activities) redactions(ctx context.Context, t *config.Target) []string {
-	var redact []string
-	if v, ok, err := a.sink(t).Get(t.EnvSink.Key); err == nil && ok && v != "" {
-		redact = append(redact, v)
-	}
-	if store, err := a.store(t); err == nil {
-		if vs, err := store.List(ctx); err == nil {
-			for _, v := range vs {
-				if val, err := store.Value(ctx, v.ID); err == nil {
-					redact = append(redact, val)
-				}
-			}
-		}
-	}
-	// The command inherits the worker's environment, and a webhook may echo its request: every
-	// credential the worker can resolve is hidden too.
-	for _, ref := range []config.Ref{t.Admin.Token, t.Probe.Password, t.Probe.AdminPassword} {
-		if v, err := a.Config.Resolve("", ref); err == nil {
-			redact = append(redact, v)
-		}
-	}
-	for _, env := range t.Deployer.HeadersFromEnv {
-		redact = append(redact, os.Getenv(env))
-	}
-	return append(redact, os.Getenv("TEMPORAL_API_KEY"))
 }
 
 // ValidateInput says which version should be live and which one retired.

@@ -1,6 +1,9 @@
 package contract
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -233,7 +236,9 @@ var broadRanges = []netip.Prefix{
 }
 
 // CheckDenyCIDR refuses a CIDR that is invalid, has host bits set, or, without force, covers a
-// lock-out range or one of the addresses the worker's probes come from.
+// lock-out range or one of the addresses the worker's probes come from. It judges one range as
+// written: runs from before the deny-ranges-normalised version replay with it; everything else
+// uses NormalizeCIDR and CheckDenyRanges (deny.go).
 func CheckDenyCIDR(cidr string, force bool, probeFrom []string) error {
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
@@ -275,7 +280,21 @@ type IncidentPolicy struct {
 	// Targets are every configured target; Approvers the union of their approvers.
 	Targets   []string `json:"targets"`
 	Approvers []string `json:"approvers"`
-	Channel   string   `json:"channel"`
+	// TargetApprovers are each target's own approvers: a gate counts only those of the targets
+	// its measure acts on. Nil in runs declared before it (then every target has Approvers).
+	TargetApprovers map[string][]string `json:"target_approvers,omitempty"`
+	// Owners may take an incident besides the approvers of an affected target (incident.owners).
+	Owners []string `json:"owners,omitempty"`
+	// ResetWithoutQuorum is how many accounts a require-reset may name without a second person
+	// (incident.reset_without_quorum); AdminAccounts are the accounts a reset of always needs one.
+	ResetWithoutQuorum int      `json:"reset_without_quorum"`
+	AdminAccounts      []string `json:"admin_accounts,omitempty"`
+	// DenyWithoutQuorum is the widest range a deny-cidr may name without a second person
+	// (incident.deny_without_quorum); zero fields are the defaults.
+	DenyWithoutQuorum DenyWidth `json:"deny_without_quorum"`
+	// KeepFor is how long a measure kept past resolve stays by default (incident.keep_for).
+	KeepFor time.Duration `json:"keep_for,omitempty"`
+	Channel string        `json:"channel"`
 	// DedicatedChannel has a declaration open #inc-<id> for the incident's messages, with a
 	// link from Channel (config incident.dedicated_channel).
 	DedicatedChannel bool     `json:"dedicated_channel,omitempty"`
@@ -294,6 +313,27 @@ type IncidentPolicy struct {
 	Timeouts Timeouts `json:"timeouts,omitempty"`
 }
 
+// DenyWidth is a prefix length per address family: a range wider (shorter) than it needs a
+// second person.
+type DenyWidth struct {
+	IPv4 int `json:"ipv4"`
+	IPv6 int `json:"ipv6"`
+}
+
+// Defaults of the second-person rules (config incident.*).
+const (
+	DefaultResetWithoutQuorum = 5
+	DefaultDenyWithoutQuorum4 = 16
+	DefaultDenyWithoutQuorum6 = 48
+	DefaultKeepFor            = 24 * time.Hour
+	// MaxKeepFor bounds how long a measure may be kept past its incident.
+	MaxKeepFor = 30 * 24 * time.Hour
+)
+
+// KeepAction is the action id that approves or rejects a resolve that keeps measures
+// (starter approve ID --action keep).
+const KeepAction = "keep"
+
 // PendingAction is a containment action waiting for approval, or decided.
 type PendingAction struct {
 	ID        string         `json:"id"`
@@ -302,6 +342,11 @@ type PendingAction struct {
 	AskedAt   time.Time      `json:"asked_at"`
 	Quorum    int            `json:"quorum"`
 	Approvals []string       `json:"approvals,omitempty"`
+	// Approvers are who may approve it: the approvers of every target it acts on (empty in
+	// runs from before; then the policy's Approvers). Why says why it needs a second person
+	// when the config asked for none.
+	Approvers []string `json:"approvers,omitempty"`
+	Why       string   `json:"why,omitempty"`
 	// State is pending, approved, rejected, applied or failed.
 	State  string `json:"state"`
 	Detail string `json:"detail,omitempty"`
@@ -321,6 +366,38 @@ type Measure struct {
 	// Undone says when it was undone; Kept that resolve kept it on purpose.
 	Undone time.Time `json:"undone,omitempty"`
 	Kept   bool      `json:"kept,omitempty"`
+	// KeptBy owns a kept measure past the incident (who resolved), KeptApprovedBy is the second
+	// person who agreed, and KeptUntil is when it is due to be lifted.
+	KeptBy         string    `json:"kept_by,omitempty"`
+	KeptApprovedBy string    `json:"kept_approved_by,omitempty"`
+	KeptUntil      time.Time `json:"kept_until,omitempty"`
+}
+
+// PendingKeep is a resolve that keeps measures past the incident, waiting for an approver of
+// their targets besides the one who asked.
+type PendingKeep struct {
+	By        string         `json:"by"`
+	AskedAt   time.Time      `json:"asked_at"`
+	Request   ResolveRequest `json:"request"`
+	Measures  []string       `json:"measures"`
+	Until     time.Time      `json:"until"`
+	Approvers []string       `json:"approvers"`
+	// State is pending, approved or rejected; Detail the gate's progress or who rejected.
+	State  string `json:"state"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Digest names what a keep approval agrees to: who resolves, the measures kept, until when, and
+// the resolve itself. An approval of the keep action carries it, so it cannot apply to another.
+func (k PendingKeep) Digest() string {
+	b, _ := json.Marshal(struct {
+		By       string         `json:"by"`
+		Measures []string       `json:"measures"`
+		Until    time.Time      `json:"until"`
+		Request  ResolveRequest `json:"request"`
+	}{k.By, k.Measures, k.Until.UTC(), k.Request})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // ChildRun is a runbook run the incident started or linked.
@@ -368,8 +445,10 @@ func ClosedFrom(workflowID string, res RunOutcome, err error) ChildClosed {
 type ResolveRequest struct {
 	Summary   string   `json:"summary"`
 	FollowUps []string `json:"follow_ups,omitempty"`
-	// Keep names measure kinds left in force (deny-cidr, log-level).
-	Keep []string `json:"keep,omitempty"`
+	// Keep names measure kinds left in force (deny-cidr, log-level); it needs an approver
+	// besides the one who resolves. KeepFor is how long they stay (zero: incident.keep_for).
+	Keep    []string      `json:"keep,omitempty"`
+	KeepFor time.Duration `json:"keep_for,omitempty"`
 }
 
 // Validate checks a resolve request.
@@ -381,6 +460,14 @@ func (r ResolveRequest) Validate() error {
 	errs = append(errs, CheckNote(r.Summary))
 	for _, f := range r.FollowUps {
 		errs = append(errs, CheckNote(f))
+	}
+	switch {
+	case r.KeepFor < 0:
+		errs = append(errs, errors.New("--keep-for must not be negative"))
+	case r.KeepFor > MaxKeepFor:
+		errs = append(errs, fmt.Errorf("--keep-for is at most %s (30 days), got %s", MaxKeepFor, r.KeepFor))
+	case r.KeepFor > 0 && len(r.Keep) == 0:
+		errs = append(errs, errors.New("--keep-for needs --keep: it says how long the kept measures stay"))
 	}
 	for _, k := range r.Keep {
 		switch k {
@@ -403,6 +490,9 @@ type NoteRequest struct {
 // ActionRef is Decision.Args of an approve or reject that names a pending action.
 type ActionRef struct {
 	Action string `json:"action"`
+	// Digest is the named action's ContainRequest.Digest as the approver read it from the run:
+	// an approval is bound to that content.
+	Digest string `json:"digest,omitempty"`
 }
 
 // IncidentStatus answers QueryIncident.
@@ -420,10 +510,12 @@ type IncidentStatus struct {
 	// LastStatusUpdate is when the last status update (a note sent with --status) came.
 	LastStatusUpdate time.Time       `json:"last_status_update,omitempty"`
 	Pending          []PendingAction `json:"actions,omitempty"`
-	Measures         []Measure       `json:"measures,omitempty"`
-	Children         []ChildRun      `json:"children,omitempty"`
-	Snapshots        []Snapshot      `json:"snapshots,omitempty"`
-	Outcome          string          `json:"outcome,omitempty"`
+	// Keeping is a resolve that keeps measures, waiting for its approval.
+	Keeping   *PendingKeep `json:"keeping,omitempty"`
+	Measures  []Measure    `json:"measures,omitempty"`
+	Children  []ChildRun   `json:"children,omitempty"`
+	Snapshots []Snapshot   `json:"snapshots,omitempty"`
+	Outcome   string       `json:"outcome,omitempty"`
 	// Channel is the incident's dedicated Slack channel, once created (nil: its messages go to
 	// the target's channel).
 	Channel *IncidentChannel `json:"channel,omitempty"`
@@ -520,6 +612,18 @@ type Report struct {
 	// in Timeline.
 	Archived  []ArtifactRef `json:"archived,omitempty"`
 	Artifacts []ArtifactRef `json:"artifacts,omitempty"`
+	// Kept are the measures left in force past the run, each with its owner and expiry.
+	Kept []KeptMeasure `json:"kept,omitempty"`
+}
+
+// KeptMeasure is a measure an incident left in force when it resolved.
+type KeptMeasure struct {
+	ActionID   string    `json:"action_id"`
+	Item       string    `json:"item"`
+	Target     string    `json:"target"`
+	Owner      string    `json:"owner"`
+	ApprovedBy string    `json:"approved_by"`
+	Until      time.Time `json:"until"`
 }
 
 // ReportAction is one thing someone did, with when.
@@ -532,12 +636,3 @@ type ReportAction struct {
 
 // IncidentResult is the incident's result: its report.
 type IncidentResult = Report
-
-// DecisionText is what a decision's statement hashes as its comment: the comment, and the
-// decision's Args when it has any, so that neither can be swapped under a signature.
-func DecisionText(comment, args string) string {
-	if args == "" {
-		return comment
-	}
-	return comment + "\x00args:" + args
-}

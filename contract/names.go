@@ -49,7 +49,7 @@ type Decision struct {
 	Actor   string `json:"actor"`
 	Comment string `json:"comment,omitempty"`
 	// Args is a decision's canonical JSON arguments (an incident's contain request, the action an
-	// approve names); the statement signs DecisionText(Comment, Args).
+	// approve names); the statement signs Comment and Args as separate fields.
 	Args      string           `json:"args,omitempty"`
 	Statement *SignedStatement `json:"statement,omitempty"`
 	// Start is a signed start for the child run the decision starts (an incident's invalidate
@@ -65,12 +65,16 @@ const ErrTypeDecisionDenied = "DecisionDenied"
 type Released struct {
 	RotationID string `json:"rotation_id"`
 	Outcome    string `json:"outcome"`
+	// Seal proves a worker sent it for the rotation run (contract.PeerSeal).
+	Seal *PeerSeal `json:"seal,omitempty"`
 }
 
 // Preemption is sent to a rotation that an emergency run is about to cancel.
 type Preemption struct {
 	By     string `json:"by"`
 	Reason string `json:"reason"`
+	// Seal proves a worker sent it for the emergency run By (contract.PeerSeal).
+	Seal *PeerSeal `json:"seal,omitempty"`
 }
 
 // RotationID is the workflow id of the rotation of a target. One id per target makes Temporal

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/converter"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/authops/authops/contract"
@@ -63,8 +65,10 @@ func (g *groupKeys) sent(status string) (string, bool) {
 // TestAlertmanagerDeclaresIncident: Debian's real Alertmanager, given alerts through its API,
 // notifies the gateway's webhook. With a wrong bearer token nothing is declared; with the right
 // one (after a config reload) the firing alert declares the incident, signed as
-// alert:alertmanager; a second alert of the same group is a note on it, not a second incident;
-// and the resolved alert is a note that leaves the incident open.
+// alert:alertmanager, in an alert slot, for the target its target label names and no other: that
+// target is frozen, a rotation of the other target is not; a second alert of the same group is
+// a note on it, not a second incident; and the resolved alert is a note that leaves the incident
+// open.
 func TestAlertmanagerDeclaresIncident(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
@@ -78,7 +82,18 @@ func TestAlertmanagerDeclaresIncident(t *testing.T) {
 	}
 	const token = "e2e-alertmanager-token"
 	keyFile, keys := testenv.GatewayKey(t)
-	env := startStack(t, testenv.Options{ExtraYAML: keys})
+	// staging is a second target with no backend: the alert about demo must not freeze it.
+	other := t.TempDir()
+	env := startStack(t, testenv.Options{ExtraYAML: keys, ExtraTargets: map[string]string{"staging": fmt.Sprintf(`base_url: http://127.0.0.1:1
+channel: "#auth-ops"
+secret_store: {kind: file, dir: %s, name: staging-jwt-secret}
+env_sink: {kind: dotenv, path: %s, key: JWT_SECRET}
+deployer: {kind: exec, argv: [/bin/true]}
+admin: {token: {env: AUTHOPS_E2E_STAGING_ADMIN_TOKEN}}
+probe: {username: probe, password: {env: AUTHOPS_E2E_STAGING_PASSWORD}}
+claims: {issuer: staging, role: user, ttl: 15m}
+approvers: [alice, bob, carol]
+`, filepath.Join(other, "secrets"), filepath.Join(other, "staging.env"))}})
 	base := env.StartGateway(t, keyFile, "ALERTMANAGER_TOKEN="+token)
 
 	rec := &groupKeys{}
@@ -133,7 +148,7 @@ receivers:
 		t.Helper()
 		alert := map[string]any{
 			"labels": map[string]string{"alertname": "LoginFailuresHigh", "runbook": gateway.AlertRunbookLabel,
-				"trigger": "credential-stuffing", "severity": "critical", "instance": instance},
+				"trigger": "credential-stuffing", "severity": "critical", "instance": instance, "target": "demo"},
 			"annotations":  map[string]string{"summary": "login failures 40x baseline"},
 			"generatorURL": "http://prometheus.example/graph",
 		}
@@ -179,6 +194,31 @@ receivers:
 	require.Equal(t, "critical", st.Severity)
 	require.Equal(t, "credential-stuffing", st.Trigger)
 	require.Equal(t, 1, countEvents(timelineOf(t, env, id), gateway.AlertActor, "start", "verified"), "the signed start, verified")
+
+	// The target label's target, and only it, is affected and frozen; the incident holds slot 1.
+	require.Equal(t, []string{"demo"}, st.Targets)
+	require.Equal(t, []string{"demo"}, st.Frozen)
+	slot, err := env.Client.DescribeWorkflowExecution(context.Background(), contract.AlertSlotID(1), "")
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, slot.GetWorkflowExecutionInfo().GetStatus())
+	var holds string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(
+		slot.GetWorkflowExecutionInfo().GetMemo().GetFields()[contract.MemoAlertIncident], &holds))
+	require.Equal(t, id, holds)
+	out, err := env.Starter(t, "freeze", "status", "--json")
+	require.NoError(t, err, out)
+	require.Contains(t, out, id)
+	require.NotContains(t, out, "staging")
+	out, err = env.Starter(t, "rotate", "--target", "staging", "--requested-by", "bob")
+	require.NoError(t, err, out)
+	rot := waitResult[contract.RotationResult](t, env, strings.TrimSpace(out))
+	require.NotEqual(t, contract.OutcomeFrozen, rot.Outcome, rot.Summary)
+	require.NotContains(t, rot.Summary, "frozen by", "a rotation of another target is not frozen")
+	out, err = env.Starter(t, "rotate", "--target", "demo", "--requested-by", "bob")
+	require.NoError(t, err, out)
+	rot = waitResult[contract.RotationResult](t, env, strings.TrimSpace(out))
+	require.Equal(t, contract.OutcomeFrozen, rot.Outcome, rot.Summary)
+	require.Contains(t, rot.Summary, "frozen by "+id)
 
 	// A second alert in the same group: a note on the open incident, not a second one.
 	post("edge-2", time.Time{})

@@ -235,7 +235,7 @@ func TestStartStatementCountsOnce(t *testing.T) {
 	defer cancel()
 	id := contract.RotationID("demo")
 	in := contract.RotationInput{Target: "demo", Reason: "replay drill", RequestedBy: "alice", Mode: contract.ModeManual}
-	in.Statement = signStatement(t, env, "alice", id, "", contract.ActionStartRotation, in.Reason)
+	in.Statement = signStatement(t, env, "alice", id, "", contract.ActionStartRotation, in.Reason, in.StartArgs())
 	opts := client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue}
 
 	_, err := env.Client.ExecuteWorkflow(ctx, opts, contract.WorkflowSecretRotation, in)

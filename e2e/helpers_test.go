@@ -111,8 +111,9 @@ func startStack(t *testing.T, o testenv.Options) *testenv.Env {
 	return testenv.Start(t, o)
 }
 
-// signStatement signs a statement for actor with the actor's demo key, as the CLI would.
-func signStatement(t *testing.T, env *testenv.Env, actor, workflowID, firstRunID, action, comment string) *contract.SignedStatement {
+// signStatement signs a statement for actor with the actor's demo key, as the CLI would: over
+// comment and args (a decision's Args, a start input's StartArgs).
+func signStatement(t *testing.T, env *testenv.Env, actor, workflowID, firstRunID, action, comment, args string) *contract.SignedStatement {
 	t.Helper()
 	key, err := os.ReadFile(env.Paths.KeyFile(actor))
 	require.NoError(t, err)
@@ -122,7 +123,7 @@ func signStatement(t *testing.T, env *testenv.Env, actor, workflowID, firstRunID
 	require.NoError(t, err)
 	signed, err := statement.Sign(rand.Reader, signer, contract.Statement{
 		Namespace: "default", WorkflowID: workflowID, FirstRunID: firstRunID, Action: action, Actor: actor,
-		CommentHash: statement.HashComment(comment), IssuedAt: time.Now().UTC(), Nonce: nonce, Client: "e2e",
+		CommentHash: statement.HashComment(comment), ArgsHash: statement.HashArgs(args), IssuedAt: time.Now().UTC(), Nonce: nonce, Client: "e2e",
 	})
 	require.NoError(t, err)
 	return &signed

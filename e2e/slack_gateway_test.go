@@ -57,7 +57,9 @@ func TestSlackGatewayRotation(t *testing.T) {
 	}
 	keyFile, keys := testenv.GatewayKey(t)
 	env := startStack(t, testenv.Options{ObservationWindow: 2 * time.Second, ExtraYAML: keys})
-	base := env.StartGateway(t, keyFile, "SLACK_SIGNING_SECRET="+slackSecret)
+	// The gateway posts only to a response_url on Slack's host or SLACK_API_URL's: the test's
+	// inbox is on 127.0.0.1.
+	base := env.StartGateway(t, keyFile, "SLACK_SIGNING_SECRET="+slackSecret, "SLACK_API_URL=http://127.0.0.1:1/api/")
 
 	inbox := &slackInbox{}
 	hook := httptest.NewServer(inbox)

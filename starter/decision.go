@@ -61,7 +61,8 @@ accepted or denied it. A denial exits with status 1.`,
 				if err := contract.CheckText("--action", action); err != nil {
 					return err
 				}
-				d.Args = canonical(contract.ActionRef{Action: action})
+			} else if name == contract.SignalApprove && contract.CheckIncidentID(id) == nil {
+				return fmt.Errorf("--action is required to approve an incident's action: name the pending action you approve (see starter status %s); nothing was sent", contract.CleanText(id))
 			}
 			s, err := a.newSigner(cfg, "--as", d.Actor)
 			if err != nil {
@@ -73,6 +74,15 @@ accepted or denied it. A denial exits with status 1.`,
 				return err
 			}
 			defer c.Close()
+			if action != "" {
+				// The approval is bound to the action's content as the run shows it now, which
+				// is what the approver reviewed (starter status, the Slack message).
+				ref, err := boundAction(cmd.Context(), c, id, action)
+				if err != nil {
+					return err
+				}
+				d.Args = canonical(ref)
+			}
 			ans, err := sendDecision(cmd.Context(), c, s.sign, id, runID, name, d)
 			if err != nil {
 				return err
@@ -104,7 +114,7 @@ type decisionClient interface {
 }
 
 // signFunc signs a statement (see signer.sign).
-type signFunc func(workflowID, firstRunID, action, comment string) (*contract.SignedStatement, error)
+type signFunc func(workflowID, firstRunID, action, comment, args string) (*contract.SignedStatement, error)
 
 // decisionAnswer is how the run answered a decision.
 type decisionAnswer struct {
@@ -139,7 +149,7 @@ func sendDecision(ctx context.Context, c decisionClient, sign signFunc, id, runI
 	if firstRunID == "" {
 		return decisionAnswer{}, fmt.Errorf("the server did not report the first run id of %s, which a signed decision names; nothing was sent", id)
 	}
-	d.Statement, err = sign(id, firstRunID, name, contract.DecisionText(d.Comment, d.Args))
+	d.Statement, err = sign(id, firstRunID, name, d.Comment, d.Args)
 	if err != nil {
 		return decisionAnswer{}, err
 	}
@@ -248,4 +258,32 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// boundAction names the incident id's pending action with the digest of its content as the run
+// answers it, so the signed approval (or rejection) holds for that content only.
+func boundAction(ctx context.Context, c queryClient, id, action string) (contract.ActionRef, error) {
+	var st contract.IncidentStatus
+	if err := queryRun(ctx, c, id, contract.QueryIncident, &st); err != nil {
+		return contract.ActionRef{}, err
+	}
+	if k := st.Keeping; action == contract.KeepAction && k != nil && k.State == "pending" {
+		// A resolve that keeps measures past the incident, bound to what it keeps and until when.
+		return contract.ActionRef{Action: action, Digest: k.Digest()}, nil
+	}
+	var open []string
+	for _, pa := range st.Pending {
+		if pa.State != "pending" {
+			continue
+		}
+		if pa.ID == action {
+			return contract.ActionRef{Action: action, Digest: pa.Request.Digest()}, nil
+		}
+		open = append(open, pa.ID)
+	}
+	list := "none"
+	if len(open) > 0 {
+		list = strings.Join(open, ", ")
+	}
+	return contract.ActionRef{}, fmt.Errorf("%s has no pending action %q (pending: %s); nothing was sent", contract.CleanText(id), contract.CleanText(action), list)
 }

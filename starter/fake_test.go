@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	taskqueuepb "go.temporal.io/api/taskqueue/v1"
-
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -128,8 +126,8 @@ type fakeClient struct {
 	updates   []client.UpdateWorkflowOptions
 	signals   []fakeSignal
 
-	// pollers answer DescribeTaskQueue for the emergency queue.
-	pollers []*taskqueuepb.PollerInfo
+	// queueDescribes counts DescribeTaskQueue calls: the starter must make none.
+	queueDescribes int
 
 	startErr  error
 	starts    []client.StartWorkflowOptions
@@ -159,11 +157,9 @@ func (f *fakeClient) DescribeWorkflowExecution(_ context.Context, _, _ string) (
 	return f.desc, f.descErr
 }
 
-func (f *fakeClient) DescribeTaskQueue(_ context.Context, queue string, _ enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error) {
-	if queue != contract.EmergencyTaskQueue {
-		return &workflowservice.DescribeTaskQueueResponse{}, nil
-	}
-	return &workflowservice.DescribeTaskQueueResponse{Pollers: f.pollers}, nil
+func (f *fakeClient) DescribeTaskQueue(_ context.Context, _ string, _ enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error) {
+	f.queueDescribes++
+	return &workflowservice.DescribeTaskQueueResponse{}, nil
 }
 
 func (f *fakeClient) UpdateWorkflow(_ context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {

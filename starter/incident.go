@@ -34,7 +34,7 @@ Every decision is signed with your SSH key and sent as a Temporal Update; the ru
 whether it accepted or denied it, and a denial exits with status 1.`,
 	}
 	cmd.AddCommand(a.incidentDeclareCmd(), a.incidentOwnerCmd(), a.incidentNoteCmd(), a.incidentSeverityCmd(),
-		a.incidentContainCmd(), a.incidentVerifyCmd(), a.incidentResolveCmd())
+		a.incidentContainCmd(), a.incidentVerifyCmd(), a.incidentResolveCmd(), a.incidentTargetsCmd())
 	return cmd
 }
 
@@ -92,6 +92,11 @@ func (a *app) declare(ctx context.Context, in contract.IncidentInput, id string,
 			return "", fmt.Errorf("--target: %w", err)
 		}
 	}
+	if len(in.Targets) == 0 {
+		// A person who names no target declares for every one, as --target says; the run itself
+		// takes none for a declaration without targets (an alert's).
+		in.Targets = cfg.TargetNames()
+	}
 	if in.Reporter, err = reporter(cfg, in.Reporter, reporterGiven); err != nil {
 		return "", err
 	}
@@ -103,7 +108,7 @@ func (a *app) declare(ctx context.Context, in contract.IncidentInput, id string,
 		return "", err
 	}
 	defer s.close()
-	if in.Statement, err = s.sign(id, "", contract.ActionStartIncident, in.Summary); err != nil {
+	if in.Statement, err = s.sign(id, "", contract.ActionStartIncident, in.Summary, in.StartArgs()); err != nil {
 		return "", err
 	}
 	c, err := a.dial()
@@ -289,7 +294,12 @@ func (a *app) incidentResolveCmd() *cobra.Command {
 		Short: "Resolve an incident: undo temporary measures, lift the freeze and write the report",
 		Long: `resolve closes the incident: temporary measures (denied ranges, the raised log level) are undone
 unless kept with --keep, the freeze is lifted, and the report is written. The owner resolves; an
-approver may too, to take over from an absent owner.`,
+approver of an affected target may too, to take over from an absent owner.
+
+Keeping a measure past the incident needs one approver of its target besides you: the resolve
+then waits until one runs starter approve INCIDENT_ID --action keep (or rejects it). A kept
+measure is owned by you and due to be lifted after --keep-for (default incident.keep_for, 24h);
+the report names both.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := req.Validate(); err != nil {
@@ -303,7 +313,8 @@ approver may too, to take over from an absent owner.`,
 	f := cmd.Flags()
 	f.StringVar(&req.Summary, "summary", "", "the final summary (required)")
 	f.StringArrayVar(&req.FollowUps, "follow-up", nil, "a follow-up action (repeatable)")
-	f.StringArrayVar(&req.Keep, "keep", nil, "a measure kind to leave in force: deny-cidr or log-level (repeatable)")
+	f.StringArrayVar(&req.Keep, "keep", nil, "a measure kind to leave in force: deny-cidr or log-level (repeatable; needs an approver)")
+	f.DurationVar(&req.KeepFor, "keep-for", 0, "how long the kept measures stay, at most 720h (default: incident.keep_for)")
 	return cmd
 }
 
@@ -430,8 +441,9 @@ func checkContain(req contract.ContainRequest) error {
 		return err
 	}
 	var errs []error
-	for _, c := range req.CIDRs {
-		errs = append(errs, contract.CheckDenyCIDR(c, req.Force, nil))
+	if len(req.CIDRs) > 0 {
+		// The run judges them again with the ranges already in force, which only it knows.
+		errs = append(errs, contract.CheckDenyRanges(nil, req.CIDRs, req.Force, nil))
 	}
 	if req.Kind == contract.ContainInvalidate && strings.TrimSpace(req.Reason) == "" {
 		errs = append(errs, errors.New("invalidate needs --reason: it is the emergency run's reason, signed with its start"))
@@ -443,13 +455,16 @@ func checkContain(req contract.ContainRequest) error {
 }
 
 // prepareChildStart picks the target of an invalidate or rotate (the incident's only one when
-// --target is not given) and signs the child run's start, which goes with the decision.
+// --target is not given) and signs the child run's start, which goes with the decision. The
+// start binds the child's input as the incident will build it (its trigger comes from the run).
 func prepareChildStart(ctx context.Context, c queryClient, s *signer, id string, req contract.ContainRequest, d *contract.Decision) error {
-	if req.Target == "" {
-		var st contract.IncidentStatus
+	var st contract.IncidentStatus
+	if req.Target == "" || req.Kind == contract.ContainInvalidate {
 		if err := queryRun(ctx, c, id, contract.QueryIncident, &st); err != nil {
 			return err
 		}
+	}
+	if req.Target == "" {
 		if len(st.Targets) != 1 {
 			return fmt.Errorf("--target is required for %s: %s affects %s; nothing was sent", req.Kind, id,
 				contract.CleanText(strings.Join(st.Targets, ", ")))
@@ -457,10 +472,12 @@ func prepareChildStart(ctx context.Context, c queryClient, s *signer, id string,
 		req.Target = st.Targets[0]
 	}
 	childID, action := contract.InvalidationID(req.Target), contract.ActionStartInvalidation
+	args := contract.IncidentInvalidation(id, st.Trigger, s.actor, req).StartArgs()
 	if req.Kind == contract.ContainRotate {
 		childID, action = contract.RotationID(req.Target), contract.ActionStartRotation
+		args = contract.IncidentRotation(id, s.actor, req).StartArgs()
 	}
-	start, err := s.sign(childID, "", action, req.Reason)
+	start, err := s.sign(childID, "", action, req.Reason, args)
 	if err != nil {
 		return err
 	}
@@ -555,6 +572,9 @@ func writeIncidentStatus(w io.Writer, id, runID string, st contract.IncidentStat
 			fmt.Fprintln(tw, line)
 		}
 	}
+	if k := st.Keeping; k != nil {
+		fmt.Fprintf(tw, "resolve by %s keeping %s until %s:\t%s\t%s\n", clean(k.By), join(k.Measures), ts(k.Until), clean(k.State), clean(k.Detail))
+	}
 	if len(st.Measures) > 0 {
 		fmt.Fprintln(tw, "measures:")
 		for _, m := range st.Measures {
@@ -562,6 +582,8 @@ func writeIncidentStatus(w io.Writer, id, runID string, st contract.IncidentStat
 			switch {
 			case !m.Undone.IsZero():
 				state = "undone " + ts(m.Undone)
+			case m.Kept && !m.KeptUntil.IsZero():
+				state = fmt.Sprintf("kept until %s, owned by %s, approved by %s", ts(m.KeptUntil), clean(m.KeptBy), clean(m.KeptApprovedBy))
 			case m.Kept:
 				state = "kept"
 			case !m.Expires.IsZero():

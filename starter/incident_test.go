@@ -64,6 +64,8 @@ func TestIncidentBadInputSendsNothing(t *testing.T) {
 		{"everyone v4", contain("deny-cidr", "0.0.0.0/0"), "CIDR 0.0.0.0/0 would lock everyone out", false, nil},
 		{"everyone v6", contain("deny-cidr", "203.0.113.0/24,::/0"), "CIDR ::/0 would lock everyone out", false, nil},
 		{"every mapped v4", contain("deny-cidr", "::ffff:0:0/96"), "would lock everyone out", false, nil},
+		{"halves of v4", contain("deny-cidr", "0.0.0.0/1,128.0.0.0/1"), "CIDRs 0.0.0.0/1, 128.0.0.0/1 would lock everyone out (together they cover all of IPv4", false, nil},
+		{"partial mapped", contain("deny-cidr", "::ffff:0:0/95", "--force"), "not a whole IPv4 range", false, nil},
 		{"empty CIDR item", contain("deny-cidr", "203.0.113.0/24,"), "empty item in the list", false, nil},
 		{"deny-cidr without range", contain("deny-cidr"), "deny-cidr needs at least one CIDR", false, nil},
 		{"unknown action", contain("shutdown-everything"), `unknown action "shutdown-everything"`, false, nil},
@@ -81,6 +83,8 @@ func TestIncidentBadInputSendsNothing(t *testing.T) {
 		{"resolve without summary", []string{"incident", "resolve", "incident-x", "--as", "alice"}, "resolve needs a final summary (--summary)", false, nil},
 		{"resolve keep freeze", []string{"incident", "resolve", "incident-x", "--as", "alice", "--summary", "done", "--keep", "freeze"}, "the freeze always lifts at resolve", false, nil},
 		{"resolve keep unknown", []string{"incident", "resolve", "incident-x", "--as", "alice", "--summary", "done", "--keep", "logout-all"}, "--keep takes", false, nil},
+		{"resolve keep too long", []string{"incident", "resolve", "incident-x", "--as", "alice", "--summary", "done", "--keep", "deny-cidr", "--keep-for", "721h"}, "--keep-for is at most 720h0m0s", false, nil},
+		{"resolve keep-for without keep", []string{"incident", "resolve", "incident-x", "--as", "alice", "--summary", "done", "--keep-for", "1h"}, "--keep-for needs --keep", false, nil},
 		{"approve empty action", []string{"approve", "incident-x", "--as", "bob", "--action", ""}, "--action needs the id of a pending action", false, nil},
 		{"nonexistent id note", []string{"incident", "note", "incident-nope", "--as", "alice", "hello"}, "no run with id incident-nope; nothing was sent", true, nil},
 		{"nonexistent id contain", contain("rotate"), "no run with id incident-x; nothing was sent", true, nil},
@@ -136,7 +140,7 @@ func TestIncidentDeclare(t *testing.T) {
 	require.Equal(t, contract.IncidentInput{Trigger: "credential-stuffing", Severity: "high", Summary: "login failures x40 from one ASN",
 		Reporter: "alice", Source: "cli", Targets: []string{"demo"}, Statement: in.Statement}, in)
 	v := h.f.verify(t, in.Statement, statement.Expect{Namespace: "default", WorkflowID: id,
-		Action: contract.ActionStartIncident, Comment: "login failures x40 from one ASN"})
+		Action: contract.ActionStartIncident, Comment: "login failures x40 from one ASN", Args: in.StartArgs()})
 	require.Equal(t, "alice", v.Person)
 }
 
@@ -160,7 +164,7 @@ func decisionOf(t *testing.T, h *harness, fc *incidentFake, name, actor string) 
 	require.Equal(t, name, u.UpdateName)
 	d := u.Args[0].(contract.Decision)
 	v := h.f.verify(t, d.Statement, statement.Expect{Namespace: "default", WorkflowID: "incident-x", FirstRunID: "first-1",
-		Action: name, Comment: contract.DecisionText(d.Comment, d.Args)})
+		Action: name, Comment: d.Comment, Args: d.Args})
 	require.Equal(t, actor, v.Person)
 	return d
 }
@@ -186,7 +190,7 @@ func TestIncidentContainSignsArgs(t *testing.T) {
 	require.NoError(t, err)
 	_, err = statement.Verify(d.Statement, people, nil, statement.Expect{Namespace: "default", WorkflowID: "incident-x",
 		FirstRunID: "first-1", Action: contract.UpdateContain, Now: time.Now(),
-		Comment: contract.DecisionText(d.Comment, strings.Replace(d.Args, "203.0.113.0/24", "0.0.0.0/0", 1))})
+		Comment: d.Comment, Args: strings.Replace(d.Args, "203.0.113.0/24", "0.0.0.0/0", 1)})
 	require.Error(t, err)
 
 	// --force lets a lock-out range through the local check; the run still judges it.
@@ -211,8 +215,10 @@ func TestIncidentContainInvalidateCarriesStart(t *testing.T) {
 	require.Equal(t, contract.ContainRequest{Kind: contract.ContainInvalidate, Target: "demo", Restrict: []string{"/admin", "/billing"},
 		RestrictTTL: 30 * time.Minute, Reason: "tokens replayed"}, req)
 	require.NotNil(t, d.Start)
+	// The start binds the emergency run's input as the incident builds it, trigger included.
 	v := h.f.verify(t, d.Start, statement.Expect{Namespace: "default", WorkflowID: contract.InvalidationID("demo"),
-		Action: contract.ActionStartInvalidation, Comment: "tokens replayed"})
+		Action: contract.ActionStartInvalidation, Comment: "tokens replayed",
+		Args: contract.IncidentInvalidation("incident-x", fc.incident.Trigger, "alice", req).StartArgs()})
 	require.Equal(t, "alice", v.Person)
 	require.Empty(t, d.Start.Statement.FirstRunID)
 
@@ -222,8 +228,11 @@ func TestIncidentContainInvalidateCarriesStart(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, fc.queries, contract.QueryIncident)
 	d = decisionOf(t, h, fc, contract.UpdateContain, "bob")
+	req = contract.ContainRequest{}
+	require.NoError(t, json.Unmarshal([]byte(d.Args), &req))
 	h.f.verify(t, d.Start, statement.Expect{Namespace: "default", WorkflowID: contract.RotationID("demo"),
-		Action: contract.ActionStartRotation, Comment: "rotate after leak"})
+		Action: contract.ActionStartRotation, Comment: "rotate after leak",
+		Args: contract.IncidentRotation("incident-x", "bob", req).StartArgs()})
 }
 
 // TestIncidentDecisions: owner, note, status note, severity, verify, resolve and approve --action
@@ -241,11 +250,20 @@ func TestIncidentDecisions(t *testing.T) {
 		{[]string{"incident", "verify", "incident-x", "--as", "carol"}, contract.UpdateVerify, "carol", "", ""},
 		{[]string{"incident", "resolve", "incident-x", "--as", "bob", "--summary", "contained", "--follow-up", "rate limit", "--keep", "deny-cidr"},
 			contract.SignalResolve, "bob", "contained", `{"summary":"contained","follow_ups":["rate limit"],"keep":["deny-cidr"]}`},
-		{[]string{"approve", "incident-x", "--as", "carol", "--action", "a2"}, contract.SignalApprove, "carol", "", `{"action":"a2"}`},
-		{[]string{"reject", "incident-x", "--as", "carol", "--action", "a3", "--comment", "too broad"}, contract.SignalReject, "carol", "too broad", `{"action":"a3"}`},
+		{[]string{"incident", "resolve", "incident-x", "--as", "bob", "--summary", "contained", "--keep", "deny-cidr", "--keep-for", "48h"},
+			contract.SignalResolve, "bob", "contained", `{"summary":"contained","keep":["deny-cidr"],"keep_for":172800000000000}`},
+		{[]string{"approve", "incident-x", "--as", "carol", "--action", "a2"}, contract.SignalApprove, "carol", "",
+			canonical(contract.ActionRef{Action: "a2", Digest: pendingA2.Digest()})},
+		{[]string{"approve", "incident-x", "--as", "carol", "--action", "keep"}, contract.SignalApprove, "carol", "",
+			canonical(contract.ActionRef{Action: "keep", Digest: pendingKeep().Digest()})},
+		{[]string{"reject", "incident-x", "--as", "carol", "--action", "a3", "--comment", "too broad"}, contract.SignalReject, "carol", "too broad",
+			canonical(contract.ActionRef{Action: "a3", Digest: pendingA3.Digest()})},
 	} {
 		t.Run(strings.Join(tc.args[:2], " "), func(t *testing.T) {
 			h, fc := incidentHarness(t, "demo")
+			fc.incident.Pending = pendingActions()
+			keep := pendingKeep()
+			fc.incident.Keeping = &keep
 			out, err := h.runWith(fc, tc.args...)
 			require.NoError(t, err, out)
 			d := decisionOf(t, h, fc, tc.name, tc.actor)
@@ -329,4 +347,63 @@ func TestFreezeStatus(t *testing.T) {
 func deniedErr(ev contract.Event) error {
 	return temporal.NewApplicationErrorWithOptions(ev.Action+" denied: "+ev.Detail, contract.ErrTypeDecisionDenied,
 		temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{ev}})
+}
+
+var (
+	pendingA2 = contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24"}, Reason: "stuffing"}
+	pendingA3 = contract.ContainRequest{Kind: contract.ContainLogoutAll, Reason: "everyone out"}
+)
+
+// pendingActions are the actions a2 and a3 waiting for approval, and a1 already applied.
+func pendingActions() []contract.PendingAction {
+	return []contract.PendingAction{
+		{ID: "a1", Request: contract.ContainRequest{Kind: contract.ContainLogLevel, Level: "debug"}, State: "applied"},
+		{ID: "a2", Request: pendingA2, State: "pending"},
+		{ID: "a3", Request: pendingA3, State: "pending"},
+	}
+}
+
+// pendingKeep is a resolve by bob that waits for approval to keep a2's range.
+func pendingKeep() contract.PendingKeep {
+	return contract.PendingKeep{By: "bob", AskedAt: at, Measures: []string{"a2"}, Until: at.Add(24 * time.Hour), State: "pending",
+		Request: contract.ResolveRequest{Summary: "contained", Keep: []string{contract.ContainDenyCIDR}}, Approvers: []string{"alice", "carol"}}
+}
+
+// TestApproveBindsActionContent: an approval names the pending action and signs the digest of
+// its content as the run shows it; an action that is not pending, or an incident approval that
+// names none, is refused before anything is sent.
+func TestApproveBindsActionContent(t *testing.T) {
+	h, fc := incidentHarness(t, "demo")
+	fc.incident.Pending = pendingActions()
+	out, err := h.runWith(fc, "approve", "incident-x", "--as", "carol", "--action", "a2")
+	require.NoError(t, err, out)
+	d := decisionOf(t, h, fc, contract.SignalApprove, "carol")
+	var ref contract.ActionRef
+	require.NoError(t, json.Unmarshal([]byte(d.Args), &ref))
+	require.Equal(t, contract.ActionRef{Action: "a2", Digest: pendingA2.Digest()}, ref)
+	// The signature holds for that content only.
+	other := pendingA2
+	other.CIDRs = []string{"0.0.0.0/0"}
+	people, err := h.f.cfg.People()
+	require.NoError(t, err)
+	_, err = statement.Verify(d.Statement, people, nil, statement.Expect{Namespace: "default", WorkflowID: "incident-x",
+		FirstRunID: "first-1", Action: contract.SignalApprove, Now: time.Now(),
+		Args: canonical(contract.ActionRef{Action: "a2", Digest: other.Digest()})})
+	require.ErrorContains(t, err, "arguments do not match")
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"approve", "incident-x", "--as", "carol", "--action", "a9"}, `incident-x has no pending action "a9" (pending: a2, a3)`},
+		{[]string{"approve", "incident-x", "--as", "carol", "--action", "a1"}, `incident-x has no pending action "a1" (pending: a2, a3)`},
+		{[]string{"approve", "incident-x", "--as", "carol"}, "--action is required to approve an incident's action"},
+	} {
+		h, fc := incidentHarness(t, "demo")
+		fc.incident.Pending = pendingActions()
+		out, err := h.runWith(fc, tc.args...)
+		require.Error(t, err, out)
+		require.Contains(t, err.Error(), tc.want)
+		require.Empty(t, fc.updates, "nothing was sent")
+	}
 }

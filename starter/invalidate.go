@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 )
@@ -109,7 +108,7 @@ func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInp
 	}
 	defer s.close()
 	id := contract.InvalidationID(in.Target)
-	if in.Statement, err = s.sign(id, "", in.StartAction(), in.Reason); err != nil {
+	if in.Statement, err = s.sign(id, "", in.StartAction(), in.Reason, in.StartArgs()); err != nil {
 		return "", err
 	}
 	c, err := a.dial()
@@ -121,8 +120,10 @@ func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInp
 	// other's restrictions; the second responder joins the first run instead.
 	return start(ctx, c, client.StartWorkflowOptions{
 		ID: id,
-		// Emergency work has its own queue, and goes first wherever it shares one.
-		TaskQueue: emergencyQueue(ctx, c),
+		// Emergency work has its own queue, which every worker polls (worker/register), and goes
+		// first wherever it shares one. The queue is never guessed from the pollers a client
+		// sees: a worker that has just started is not seen yet.
+		TaskQueue: contract.EmergencyTaskQueue,
 		Priority:  contract.EmergencyPriority,
 		StaticSummary: fmt.Sprintf("EMERGENCY token invalidation of %s (%s), requested by %s%s: %s",
 			in.Target, in.Trigger, in.RequestedBy, map[bool]string{true: ", BREAK GLASS"}[in.BreakGlass], in.Reason),
@@ -132,23 +133,4 @@ func (a *app) startInvalidation(ctx context.Context, in contract.InvalidationInp
 			contract.AttrTarget.ValueSet(in.Target), contract.AttrRunbook.ValueSet("emergency-invalidation"),
 			contract.AttrBreakGlass.ValueSet(in.BreakGlass)),
 	}, contract.WorkflowEmergencyInvalidation, in, "approve or follow that run")
-}
-
-// queueDescriber reads a task queue's pollers.
-type queueDescriber interface {
-	DescribeTaskQueue(ctx context.Context, queue string, kind enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error)
-}
-
-// emergencyQueue is the emergency task queue when a worker polls it, else the routine queue: a
-// worker older than the emergency queue must still run the emergency runbook, where its
-// priority puts it first (the run's timeline then says so). An error reading the pollers
-// counts as none.
-func emergencyQueue(ctx context.Context, c queueDescriber) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	resp, err := c.DescribeTaskQueue(ctx, contract.EmergencyTaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
-	if err != nil || len(resp.GetPollers()) == 0 {
-		return contract.TaskQueue
-	}
-	return contract.EmergencyTaskQueue
 }

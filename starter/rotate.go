@@ -88,7 +88,7 @@ func (a *app) startRotation(ctx context.Context, in contract.RotationInput, requ
 	}
 	defer s.close()
 	id := contract.RotationID(in.Target)
-	if in.Statement, err = s.sign(id, "", contract.ActionStartRotation, in.Reason); err != nil {
+	if in.Statement, err = s.sign(id, "", contract.ActionStartRotation, in.Reason, in.StartArgs()); err != nil {
 		return "", err
 	}
 	c, err := a.dial()

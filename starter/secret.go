@@ -208,7 +208,7 @@ func (a *app) settle(ctx context.Context, in contract.SettleInput) (contract.Set
 	}
 	defer s.close()
 	id := contract.SecretSettleID(in.Target)
-	if in.Statement, err = s.sign(id, "", contract.ActionSettleSecret, in.SignedText()); err != nil {
+	if in.Statement, err = s.sign(id, "", contract.ActionSettleSecret, in.SignedText(), ""); err != nil {
 		return contract.SettleResult{}, err
 	}
 	c, err := a.dial()

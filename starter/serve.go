@@ -14,16 +14,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/freeze"
 	"github.com/authops/authops/internal/statement"
@@ -156,15 +152,18 @@ func (a *app) newGateway(getenv func(string) string, logger *slog.Logger) (*gate
 	if err != nil {
 		return nil, nil, err
 	}
-	runs := &gatewayRuns{a: a, c: c, key: key, now: time.Now}
+	runs := &gatewayRuns{a: a, c: c, key: key, now: time.Now, alertsMaxOpen: cfg.Alerts.MaxOpen}
 	srv := gateway.New(gateway.Options{
 		SigningSecret: getenv(envSigningSecret),
 		BotToken:      getenv(envBotToken),
 		APIURL:        getenv(envAPIURL),
 		AlertToken:    getenv(envAlertToken),
-		People:        people,
-		Runs:          runs,
-		Log:           logger,
+		Targets:       cfg.TargetNames(),
+		// An alert with no target label freezes these, or nothing.
+		AlertDefaultTargets: cfg.Alerts.DefaultTargets,
+		People:              people,
+		Runs:                runs,
+		Log:                 logger,
 	})
 	logger.Info(slackModes(srv.SlackOn(), getenv(envAppToken) != ""))
 	if (srv.SlackOn() || getenv(envAppToken) != "") && getenv(envBotToken) == "" {
@@ -253,6 +252,8 @@ type gatewayRuns struct {
 	c   client.Client
 	key ssh.Signer
 	now func() time.Time
+	// alertsMaxOpen is alerts.max_open (0: the default).
+	alertsMaxOpen int
 }
 
 var errNoGatewayKey = errors.New("the gateway has no signing key (" + envGatewayKey + "); nothing was sent")
@@ -467,122 +468,4 @@ func (g *gatewayRuns) Freezes(ctx context.Context) ([]freeze.Freeze, error) {
 		return nil, err
 	}
 	return freeze.List(ctx, g.c, ns, "")
-}
-
-// Alert declares the alert's incident, signed by the gateway as alert:alertmanager, or, when
-// the incident is open, adds a note to it with update-with-start (USE_EXISTING), so that a
-// repeat of the group never opens a second incident. A resolved alert only adds a note.
-func (g *gatewayRuns) Alert(ctx context.Context, al gateway.Alert) (string, error) {
-	if g.key == nil {
-		return "", errNoGatewayKey
-	}
-	ns, err := g.a.namespace()
-	if err != nil {
-		return "", err
-	}
-	in := contract.IncidentInput{Trigger: al.Trigger, Severity: al.Severity, Summary: al.Summary,
-		Reporter: gateway.AlertActor, Source: "alert"}
-	if err := in.Validate(); err != nil {
-		return "", fmt.Errorf("alert refused, nothing was started: %w", err)
-	}
-	for range 2 {
-		desc, err := g.c.DescribeWorkflowExecution(ctx, al.IncidentID, "")
-		var notFound *serviceerror.NotFound
-		switch {
-		case errors.As(err, &notFound) && al.Resolved:
-			return fmt.Sprintf("no incident %s: a resolved alert declares nothing", al.IncidentID), nil
-		case errors.As(err, &notFound):
-			started, err := g.declareAlert(ctx, ns, al.IncidentID, in)
-			if err != nil {
-				return "", err
-			}
-			if started {
-				return fmt.Sprintf("declared %s", al.IncidentID), nil
-			}
-			continue // declared meanwhile by another notification of the group: note it
-		case err != nil:
-			return "", fmt.Errorf("describe %s: %w", al.IncidentID, err)
-		}
-		info := desc.GetWorkflowExecutionInfo()
-		if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			return fmt.Sprintf("incident %s is closed (%s); nothing changed", al.IncidentID, info.GetStatus()), nil
-		}
-		return g.noteAlert(ctx, ns, al, in, info.GetFirstRunId())
-	}
-	return "", fmt.Errorf("incident %s was neither started nor found; try again", al.IncidentID)
-}
-
-// alertStartOptions are the start options of an incident an alert declares.
-func alertStartOptions(id string, in contract.IncidentInput, policy enumspb.WorkflowIdConflictPolicy) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:            id,
-		TaskQueue:     contract.TaskQueue,
-		StaticSummary: fmt.Sprintf("Auth incident (%s, %s) declared by %s: %s", in.Trigger, in.Severity, in.Reporter, in.Summary),
-		// One incident per alert group for good, as for an incident declared with --id.
-		WorkflowIDConflictPolicy:                 policy,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(contract.AttrRunbook.ValueSet("auth-incident")),
-	}
-}
-
-// alertSign signs a statement as alert:alertmanager, via alert.
-func (g *gatewayRuns) alertSign(ns, id, firstRunID, action, comment string) (*contract.SignedStatement, error) {
-	s := &signer{actor: gateway.AlertActor, key: g.key, namespace: ns, identity: gatewayIdentity(), via: statement.ViaAlert}
-	return s.sign(id, firstRunID, action, comment)
-}
-
-// declareAlert starts the incident; started is false when it exists already.
-func (g *gatewayRuns) declareAlert(ctx context.Context, ns, id string, in contract.IncidentInput) (bool, error) {
-	var err error
-	if in.Statement, err = g.alertSign(ns, id, "", contract.ActionStartIncident, in.Summary); err != nil {
-		return false, err
-	}
-	_, err = g.c.ExecuteWorkflow(ctx, alertStartOptions(id, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL), contract.WorkflowAuthIncident, in)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("declare %s: %w", id, err)
-	}
-	return true, nil
-}
-
-// noteAlert adds the alert's note to the open incident with update-with-start (USE_EXISTING):
-// the note is signed for the run's first run id, and the start, signed too, only takes effect if
-// the incident is gone by the time the request arrives.
-func (g *gatewayRuns) noteAlert(ctx context.Context, ns string, al gateway.Alert, in contract.IncidentInput, firstRunID string) (string, error) {
-	var err error
-	if in.Statement, err = g.alertSign(ns, al.IncidentID, "", contract.ActionStartIncident, in.Summary); err != nil {
-		return "", err
-	}
-	d := contract.Decision{Actor: gateway.AlertActor, Comment: al.Note}
-	if d.Statement, err = g.alertSign(ns, al.IncidentID, firstRunID, contract.UpdateNote, contract.DecisionText(d.Comment, d.Args)); err != nil {
-		return "", err
-	}
-	op := g.c.NewWithStartWorkflowOperation(alertStartOptions(al.IncidentID, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING),
-		contract.WorkflowAuthIncident, in)
-	uctx, cancel := context.WithTimeout(ctx, updateTimeout)
-	defer cancel()
-	h, err := g.c.UpdateWithStartWorkflow(uctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: op,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			WorkflowID:   al.IncidentID,
-			UpdateName:   contract.UpdateNote,
-			Args:         []any{d},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	var ev contract.Event
-	if err == nil {
-		err = h.Get(uctx, &ev)
-	}
-	if ev, ok := deniedEvent(err, contract.UpdateNote, gateway.AlertActor); ok {
-		return fmt.Sprintf("note on %s denied: %s", al.IncidentID, contract.CleanText(ev.Detail)), nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("note on %s: %w", al.IncidentID, err)
-	}
-	return fmt.Sprintf("noted on %s", al.IncidentID), nil
 }

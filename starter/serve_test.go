@@ -14,10 +14,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/authops/authops/contract"
@@ -38,33 +37,18 @@ type gatewayFixture struct {
 	now     time.Time // the gateway's clock
 }
 
-// gatewayFakeClient adds update-with-start to the starter's fake client.
+// gatewayFakeClient is the starter's fake client as the gateway uses it.
 type gatewayFakeClient struct {
 	*fakeClient
-	notFound  bool
-	withStart []client.UpdateWithStartWorkflowOptions
-	startOps  []client.StartWorkflowOptions
+	// incident answers the incident query.
+	incident contract.IncidentStatus
 }
 
-type fakeStartOp struct {
-	client.WithStartWorkflowOperation
-}
-
-func (g *gatewayFakeClient) DescribeWorkflowExecution(ctx context.Context, id, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	if g.notFound {
-		return nil, serviceerror.NewNotFound("no such workflow")
+func (f *gatewayFakeClient) QueryWorkflow(ctx context.Context, id, runID, name string, args ...any) (converter.EncodedValue, error) {
+	if name == contract.QueryIncident {
+		return jsonValue{f.incident}, nil
 	}
-	return g.fakeClient.DescribeWorkflowExecution(ctx, id, runID)
-}
-
-func (g *gatewayFakeClient) NewWithStartWorkflowOperation(o client.StartWorkflowOptions, _ any, _ ...any) client.WithStartWorkflowOperation {
-	g.startOps = append(g.startOps, o)
-	return fakeStartOp{}
-}
-
-func (g *gatewayFakeClient) UpdateWithStartWorkflow(_ context.Context, o client.UpdateWithStartWorkflowOptions) (client.WorkflowUpdateHandle, error) {
-	g.withStart = append(g.withStart, o)
-	return fakeHandle{g.fakeClient}, nil
+	return f.fakeClient.QueryWorkflow(ctx, id, runID, name, args...)
 }
 
 func newGatewayFixture(t *testing.T) *gatewayFixture {
@@ -148,7 +132,8 @@ func TestGatewayRotateSignedViaSlack(t *testing.T) {
 	require.Equal(t, "alice", in.RequestedBy)
 	require.Equal(t, "--as=bob hygiene", in.Reason, "typed text stays text")
 	require.Equal(t, f.now.Add(time.Hour), in.WindowStart)
-	v := f.verify(t, in.Statement, statement.Expect{Namespace: "default", WorkflowID: "rotation-demo", Action: contract.ActionStartRotation, Comment: in.Reason})
+	v := f.verify(t, in.Statement, statement.Expect{Namespace: "default", WorkflowID: "rotation-demo", Action: contract.ActionStartRotation,
+		Comment: in.Reason, Args: in.StartArgs()})
 	require.Equal(t, statement.Verified{Person: "alice", Via: statement.ViaSlack, SlackUser: "UALICE", Client: gatewayIdentity()}, v)
 }
 
@@ -173,6 +158,8 @@ func TestGatewaySignsOnlyForTheSlackUsersPerson(t *testing.T) {
 func TestGatewayDecideUpdateIDAndRun(t *testing.T) {
 	f := newGatewayFixture(t)
 	f.fc.answer = contract.Event{At: time.Now(), Actor: "bob", Action: "approve", Outcome: "accepted"}
+	req := contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24"}}
+	f.fc.incident = contract.IncidentStatus{ID: "incident-x", Pending: []contract.PendingAction{{ID: "a2", Request: req, State: "pending"}}}
 	d := gateway.Decision{Name: contract.SignalApprove, UpdateID: "uid-1",
 		Button: slackui.ButtonValue{WorkflowID: "incident-x", FirstRunID: "first-1", Action: "a2"}}
 	out, err := f.runs.Decide(context.Background(), slackBob, d)
@@ -183,9 +170,10 @@ func TestGatewayDecideUpdateIDAndRun(t *testing.T) {
 	require.Equal(t, "uid-1", u.UpdateID)
 	require.Equal(t, "first-1", u.FirstExecutionRunID)
 	dec := u.Args[0].(contract.Decision)
-	require.Equal(t, `{"action":"a2"}`, dec.Args)
+	// The gateway signs over the action's content as the run shows it.
+	require.Equal(t, canonical(contract.ActionRef{Action: "a2", Digest: req.Digest()}), dec.Args)
 	v := f.verify(t, dec.Statement, statement.Expect{Namespace: "default", WorkflowID: "incident-x", FirstRunID: "first-1",
-		Action: "approve", Comment: contract.DecisionText(dec.Comment, dec.Args)})
+		Action: "approve", Comment: dec.Comment, Args: dec.Args})
 	require.Equal(t, "UBOB", v.SlackUser)
 }
 
@@ -237,53 +225,6 @@ func TestGatewayIncidentCommands(t *testing.T) {
 	contain := f.fc.updates[1].Args[0].(contract.Decision)
 	require.Contains(t, contain.Args, `"cidrs":["10.0.0.0/8"]`)
 	require.Equal(t, contract.SignalResolve, f.fc.updates[3].UpdateName)
-}
-
-// TestGatewayAlert: a new group declares (signed as alert:alertmanager, via alert); a repeat
-// while open is a note by update-with-start (USE_EXISTING); a resolved alert with no incident
-// starts nothing.
-func TestGatewayAlert(t *testing.T) {
-	f := newGatewayFixture(t)
-	al := gateway.Alert{IncidentID: "incident-am-0123456789ab", Trigger: "credential-stuffing", Severity: "critical",
-		Summary: "LoginFailuresHigh: 40x", Note: "alert still firing (Alertmanager, 1 firing): LoginFailuresHigh: 40x"}
-
-	f.fc.notFound = true
-	out, err := f.runs.Alert(context.Background(), al)
-	require.NoError(t, err)
-	require.Equal(t, "declared incident-am-0123456789ab", out)
-	require.Len(t, f.fc.starts, 1)
-	in := f.fc.startArgs[0].(contract.IncidentInput)
-	require.Equal(t, gateway.AlertActor, in.Reporter)
-	require.Equal(t, "alert", in.Source)
-	v := f.verify(t, in.Statement, statement.Expect{Namespace: "default", WorkflowID: al.IncidentID, Action: contract.ActionStartIncident, Comment: in.Summary})
-	require.Equal(t, statement.ViaAlert, v.Via)
-
-	resolved := al
-	resolved.Resolved = true
-	out, err = f.runs.Alert(context.Background(), resolved)
-	require.NoError(t, err)
-	require.Contains(t, out, "declares nothing")
-	require.Len(t, f.fc.starts, 1)
-
-	f.fc.notFound = false
-	f.fc.answer = contract.Event{Outcome: "accepted"}
-	out, err = f.runs.Alert(context.Background(), al)
-	require.NoError(t, err)
-	require.Equal(t, "noted on incident-am-0123456789ab", out)
-	require.Len(t, f.fc.starts, 1, "no second incident")
-	require.Len(t, f.fc.withStart, 1)
-	require.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, f.fc.startOps[0].WorkflowIDConflictPolicy)
-	u := f.fc.withStart[0].UpdateOptions
-	require.Equal(t, contract.UpdateNote, u.UpdateName)
-	d := u.Args[0].(contract.Decision)
-	require.Equal(t, al.Note, d.Comment)
-	v = f.verify(t, d.Statement, statement.Expect{Namespace: "default", WorkflowID: al.IncidentID, FirstRunID: "first-1",
-		Action: contract.UpdateNote, Comment: contract.DecisionText(d.Comment, d.Args)})
-	require.Equal(t, gateway.AlertActor, v.Person)
-
-	_, err = f.runs.Alert(context.Background(), resolved)
-	require.NoError(t, err)
-	require.Len(t, f.fc.withStart, 2, "a resolved alert is a note")
 }
 
 // TestGatewayKeyMustBeListed: a gateway key the config does not list is refused at startup.

@@ -107,8 +107,9 @@ func (a *app) newSigner(cfg *config.Config, flag, actor string) (*signer, error)
 }
 
 // sign returns the signed statement that actor takes action on workflowID (first run
-// firstRunID, empty for a start) with comment (a start's reason).
-func (s *signer) sign(workflowID, firstRunID, action, comment string) (*contract.SignedStatement, error) {
+// firstRunID, empty for a start) with comment (a start's reason) and args (a decision's Args, a
+// start input's StartArgs), each signed as a field of its own.
+func (s *signer) sign(workflowID, firstRunID, action, comment, args string) (*contract.SignedStatement, error) {
 	nonce, err := statement.NewNonce()
 	if err != nil {
 		return nil, err
@@ -120,6 +121,7 @@ func (s *signer) sign(workflowID, firstRunID, action, comment string) (*contract
 		Action:      action,
 		Actor:       s.actor,
 		CommentHash: statement.HashComment(comment),
+		ArgsHash:    statement.HashArgs(args),
 		IssuedAt:    time.Now().UTC(),
 		Nonce:       nonce,
 		Client:      s.identity,

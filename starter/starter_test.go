@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	taskqueuepb "go.temporal.io/api/taskqueue/v1"
-
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -233,7 +231,7 @@ func TestRotateSignsItsStart(t *testing.T) {
 	require.Equal(t, "rotation-demo\n", out)
 	in := h.fc.startArgs[0].(contract.RotationInput)
 	v := h.f.verify(t, in.Statement, statement.Expect{Namespace: "default", WorkflowID: "rotation-demo",
-		Action: contract.ActionStartRotation, Comment: "key hygiene"})
+		Action: contract.ActionStartRotation, Comment: "key hygiene", Args: in.StartArgs()})
 	require.Equal(t, "alice", v.Person)
 	require.Empty(t, in.Statement.Statement.FirstRunID)
 }
@@ -242,7 +240,6 @@ func TestRotateSignsItsStart(t *testing.T) {
 // action names break glass when it is asked for.
 func TestInvalidateSignsItsStart(t *testing.T) {
 	h := newHarness(t)
-	h.fc.pollers = []*taskqueuepb.PollerInfo{{Identity: "worker-1"}}
 	out, err := h.run("invalidate", "--target", "demo", "--requested-by", "bob", "--reason", "tokens replayed", "--break-glass")
 	require.NoError(t, err)
 	require.Equal(t, "invalidate-demo\n", out)
@@ -250,23 +247,24 @@ func TestInvalidateSignsItsStart(t *testing.T) {
 	require.Equal(t, contract.InvalidationID("demo"), o.ID)
 	require.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL, o.WorkflowIDConflictPolicy)
 	require.True(t, o.WorkflowExecutionErrorWhenAlreadyStarted)
-	require.Equal(t, contract.EmergencyTaskQueue, o.TaskQueue, "a worker polls the emergency queue")
+	require.Equal(t, contract.EmergencyTaskQueue, o.TaskQueue)
 	require.Equal(t, contract.EmergencyPriority, o.Priority)
 	in := h.fc.startArgs[0].(contract.InvalidationInput)
 	v := h.f.verify(t, in.Statement, statement.Expect{Namespace: "default", WorkflowID: "invalidate-demo",
-		Action: contract.ActionStartInvalidation + contract.BreakGlassSuffix, Comment: "tokens replayed"})
+		Action: contract.ActionStartInvalidation + contract.BreakGlassSuffix, Comment: "tokens replayed", Args: in.StartArgs()})
 	require.Equal(t, "bob", v.Person)
 }
 
-// TestInvalidateWithoutEmergencyPoller: with no worker on the emergency queue (a worker older
-// than it), the emergency run starts on the routine queue, first by priority, rather than wait
-// for a worker that never comes.
+// TestInvalidateWithoutEmergencyPoller: with no poller seen on the emergency queue (a worker that
+// has just started is not seen yet), the emergency run still goes to the emergency queue, which
+// every worker polls; the starter does not even ask.
 func TestInvalidateWithoutEmergencyPoller(t *testing.T) {
 	h := newHarness(t)
 	_, err := h.run("invalidate", "--target", "demo", "--requested-by", "bob", "--reason", "tokens replayed")
 	require.NoError(t, err)
-	require.Equal(t, contract.TaskQueue, h.fc.starts[0].TaskQueue)
+	require.Equal(t, contract.EmergencyTaskQueue, h.fc.starts[0].TaskQueue)
 	require.Equal(t, contract.EmergencyPriority, h.fc.starts[0].Priority)
+	require.Zero(t, h.fc.queueDescribes, "the queue is not guessed from pollers")
 }
 
 // TestInvalidateAlreadyRunning: the error names the running run.

@@ -48,6 +48,10 @@ func run(logger *slog.Logger) error {
 	// The client also tells the activities whether the run that left a pending secret version
 	// behind has closed.
 	deps := register.Deps{Config: cfg, Notifier: notify.Log{Logger: logger}, Runs: c}
+	// Without the peer key no run could preempt, hand over or announce: stop here instead.
+	if deps.PeerKey, err = register.LoadPeerKey(cfg); err != nil {
+		return err
+	}
 	// Slack is off the runbooks' critical path: announcements go to a notification workflow per
 	// channel, which posts them and catches up after an outage.
 	if s := notify.SlackFromEnv(&http.Client{Timeout: 20 * time.Second}); s != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -35,6 +36,14 @@ type intake struct {
 	people      []contract.Person
 	gatewayKeys []string
 	ready       bool
+	// startFirst says a decision waits until the run can apply it: its start verified (and, for
+	// an incident, its declaration done), not just its policy loaded. Otherwise a decision taken
+	// while the run is still starting is answered "accepted" and then overwritten by the start.
+	// Runs from before decide-when-ready open at the policy.
+	startFirst bool
+	// refused is why the run's start was refused; the decisions that waited for it are denied
+	// with it.
+	refused string
 	// reload loads the policy again, for a run whose recorded policy predates people.
 	reload func(ctx workflow.Context) error
 	// nonces seen in verified statements, with when each was issued: a statement counts once.
@@ -51,9 +60,31 @@ func newIntake(rec *record) *intake {
 	return &intake{rec: rec, rules: map[string]rule{}, nonces: map[string]time.Time{}}
 }
 
-// load takes the people and keys from the run's policy.
-func (in *intake) load(p contract.Policy) {
-	in.people, in.gatewayKeys, in.ready = p.People, p.GatewayKeys, true
+// load takes the people and keys from the run's policy. A run that applies decisions only once
+// it has started (startFirst) opens later, with open.
+func (in *intake) load(p contract.Policy) { in.loadPeople(p.People, p.GatewayKeys) }
+
+func (in *intake) loadPeople(people []contract.Person, gatewayKeys []string) {
+	in.people, in.gatewayKeys = people, gatewayKeys
+	in.ready = in.ready || !in.startFirst
+}
+
+// waitForStart makes decisions wait until open (or refuseAll), for runs from decide-when-ready on.
+func (in *intake) waitForStart(ctx workflow.Context) {
+	in.startFirst = workflow.GetVersion(ctx, "decide-when-ready", workflow.DefaultVersion, 1) >= 1
+}
+
+// open lets the decisions that waited for the run's start be judged, against the state it set.
+func (in *intake) open() { in.ready = true }
+
+// refuseAll denies the decisions waiting for a start that was refused, and waits until their
+// senders have the answer, so that none is left without one when the run closes.
+func (in *intake) refuseAll(ctx workflow.Context, why string) {
+	if !in.startFirst || in.ready {
+		return
+	}
+	in.refused, in.ready, in.closing = why, true, true
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
 
 // register installs the Update handler and the signal reader of every rule.
@@ -111,6 +142,10 @@ func (in *intake) decide(ctx workflow.Context, action string, d contract.Decisio
 		ev.Outcome, ev.Detail = "denied", "the run was canceled before it could judge this"
 		return in.rec.decision(ctx, ev), false
 	}
+	if in.refused != "" {
+		ev.Outcome, ev.Detail = "denied", "the run's start was refused: "+in.refused
+		return in.rec.decision(ctx, ev), false
+	}
 	v, err := in.verify(ctx, action, d)
 	if err != nil {
 		ev.Outcome, ev.Detail = "denied", err.Error()
@@ -136,7 +171,7 @@ func (in *intake) verify(ctx workflow.Context, action string, d contract.Decisio
 		info := workflow.GetInfo(ctx)
 		v, err := statement.Verify(d.Statement, in.people, in.gatewayKeys, statement.Expect{
 			Namespace: info.Namespace, WorkflowID: info.WorkflowExecution.ID, FirstRunID: info.FirstRunID,
-			Action: action, Comment: contract.DecisionText(d.Comment, d.Args), Now: workflow.Now(ctx),
+			Action: action, Comment: d.Comment, Args: d.Args, Now: workflow.Now(ctx),
 		})
 		switch {
 		case err != nil:
@@ -170,12 +205,13 @@ func (in *intake) liveNonces(now time.Time) map[string]time.Time {
 }
 
 // verifyStart checks the signed statement that started the run. Break glass is part of the
-// signed action, so an unsigned or plain start cannot break glass.
-func (in *intake) verifyStart(ctx workflow.Context, action, actor, reason string, s *contract.SignedStatement) error {
+// signed action, so an unsigned or plain start cannot break glass; args is the input's StartArgs
+// as the run got it, so a statement replayed with another window, owner or target is refused.
+func (in *intake) verifyStart(ctx workflow.Context, action, actor, reason, args string, s *contract.SignedStatement) error {
 	info := workflow.GetInfo(ctx)
 	v, err := statement.Verify(s, in.people, in.gatewayKeys, statement.Expect{
 		Namespace: info.Namespace, WorkflowID: info.WorkflowExecution.ID, Action: action, Comment: reason,
-		Now: workflow.Now(ctx),
+		Args: args, Now: workflow.Now(ctx),
 	})
 	if err != nil {
 		return fmt.Errorf("start refused: %w", err)
@@ -212,6 +248,7 @@ func (in *intake) startChecked(ctx workflow.Context, s *contract.SignedStatement
 		return verdict{}
 	})
 	if v.Refused != "" {
+		in.claimRefused(ctx, s)
 		return errors.New(v.Refused)
 	}
 	if s == nil {
@@ -236,13 +273,43 @@ func claimStatement(ctx workflow.Context, nonce string) error {
 	})
 	err := workflow.ExecuteChildWorkflow(cctx, ClaimStatement).GetChildWorkflowExecution().Get(ctx, nil)
 	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-	if errors.As(err, &started) {
+	// The test environment answers a duplicate with the service's error instead.
+	var exists *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) || errors.As(err, &exists) {
 		return errors.New("start refused: replayed statement: it already started a run; sign a new one")
 	}
 	if err != nil {
 		return fmt.Errorf("claim the start statement: %w", err)
 	}
 	return nil
+}
+
+// claimRefused consumes the nonce of a start the run refused (its input invalid, its check
+// failed), so that the same statement cannot start a run later, once its input would pass (a
+// window no longer too far ahead). Only a nonce of the form NewNonce makes is claimed: any
+// other would not verify, and might be no valid workflow id. Runs from before
+// claim-refused-start claim nothing here.
+func (in *intake) claimRefused(ctx workflow.Context, s *contract.SignedStatement) {
+	if s == nil || !nonceForm(s.Statement.Nonce) {
+		return
+	}
+	if _, claimed := in.nonces[s.Statement.Nonce]; claimed {
+		return
+	}
+	if workflow.GetVersion(ctx, "claim-refused-start", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	in.nonces[s.Statement.Nonce] = s.Statement.IssuedAt
+	// An error says it was claimed already, or cannot be: the start is refused either way.
+	_ = claimStatement(ctx, s.Statement.Nonce)
+}
+
+// nonceForm reports whether n is 16 to 32 bytes in lower-case hex, as statement.NewNonce makes.
+func nonceForm(n string) bool {
+	if len(n) < 32 || len(n) > 64 {
+		return false
+	}
+	return strings.Trim(n, "0123456789abcdef") == ""
 }
 
 // StatementClaimID is the id of the run that claims a start statement's nonce.

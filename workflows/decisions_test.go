@@ -184,7 +184,7 @@ func TestDecision_ReplayedStatementDenied(t *testing.T) {
 func TestDecision_StartStatementIsNoDecision(t *testing.T) {
 	h := newRotationHarness(t)
 	in := manualInput()
-	in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+	in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs())
 	start := *in.Statement
 	d := h.decideWith(time.Minute, contract.SignalApprove, func() contract.Decision {
 		return contract.Decision{Actor: "alice", Comment: in.Reason, Statement: &start}
@@ -477,25 +477,25 @@ func TestRotation_StartRefused(t *testing.T) {
 		{name: "signed by someone else", why: `start refused: the statement is signed for bob, but the run names "alice" as requester`,
 			input: func(h *rotationHarness) contract.RotationInput {
 				in := manualInput()
-				in.Statement = h.signedStart("bob", contract.ActionStartRotation, in.Reason)
+				in.Statement = h.signedStart("bob", contract.ActionStartRotation, in.Reason, in.StartArgs())
 				return in
 			}},
 		{name: "another reason", why: "start refused: comment does not match the signed one",
 			input: func(h *rotationHarness) contract.RotationInput {
 				in := manualInput()
-				in.Statement = h.signedStart("alice", contract.ActionStartRotation, "something harmless")
+				in.Statement = h.signedStart("alice", contract.ActionStartRotation, "something harmless", in.StartArgs())
 				return in
 			}},
 		{name: "statement for another runbook", why: `start refused: statement is for action "start:emergency-invalidation", this is "start:secret-rotation"`,
 			input: func(h *rotationHarness) contract.RotationInput {
 				in := manualInput()
-				in.Statement = h.signedStart("alice", contract.ActionStartInvalidation, in.Reason)
+				in.Statement = h.signedStart("alice", contract.ActionStartInvalidation, in.Reason, in.StartArgs())
 				return in
 			}},
 		{name: "expired statement", why: "start refused: statement expired",
 			input: func(h *rotationHarness) contract.RotationInput {
 				in := manualInput()
-				st := h.signedStart("alice", contract.ActionStartRotation, in.Reason).Statement
+				st := h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs()).Statement
 				st.IssuedAt = t0.Add(-6 * time.Minute)
 				in.Statement = signAs(t, "alice", st)
 				return in
@@ -504,7 +504,7 @@ func TestRotation_StartRefused(t *testing.T) {
 			input: func(h *rotationHarness) contract.RotationInput {
 				in := manualInput()
 				in.Reason = "hygiene\n09:00 bob approve accepted"
-				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs())
 				return in
 			}},
 		{name: "window too far ahead", why: "is more than 720h0m0s ahead (rotation.max_window_ahead)",
@@ -512,13 +512,13 @@ func TestRotation_StartRefused(t *testing.T) {
 				h.policy.MaxWindowAhead = 30 * 24 * time.Hour
 				in := manualInput()
 				in.WindowStart = t0.Add(31 * 24 * time.Hour)
-				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs())
 				return in
 			}},
 		{name: "another id", id: "rotation-other", why: "a rotation of demo runs only under the id rotation-demo, not rotation-other",
 			input: func(h *rotationHarness) contract.RotationInput {
 				in := manualInput()
-				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs())
 				return in
 			}},
 		{name: "scheduled without the schedule", why: "a scheduled rotation is started only by the target's schedule",
@@ -530,14 +530,14 @@ func TestRotation_StartRefused(t *testing.T) {
 			input: func(h *rotationHarness) contract.RotationInput {
 				in := manualInput()
 				in.Mode, in.WindowStart, in.Window = contract.ModeScheduled, t0, time.Hour
-				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs())
 				return in
 			}},
 		{name: "rollback owner nobody", why: `rollback owner "mallory" is not a person in the config`,
 			input: func(h *rotationHarness) contract.RotationInput {
 				in := manualInput()
 				in.RollbackOwner = "mallory"
-				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+				in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs())
 				return in
 			}},
 	}
@@ -587,33 +587,33 @@ func TestEmergencyInvalidation_StartRefused(t *testing.T) {
 		{name: "break glass on a plain start", why: `start refused: statement is for action "start:emergency-invalidation", this is "start:emergency-invalidation+break-glass"`,
 			input: func(h *invHarness) contract.InvalidationInput {
 				in := invInput()
-				in.Statement = h.signedStart("alice", contract.ActionStartInvalidation, in.Reason)
+				in.Statement = h.signedStart("alice", contract.ActionStartInvalidation, in.Reason, in.StartArgs())
 				in.BreakGlass = true
 				return in
 			}},
 		{name: "plain run on a break-glass start", why: `start refused: statement is for action "start:emergency-invalidation+break-glass", this is "start:emergency-invalidation"`,
 			input: func(h *invHarness) contract.InvalidationInput {
 				in := invInput()
-				in.Statement = h.signedStart("alice", contract.ActionStartInvalidation+contract.BreakGlassSuffix, in.Reason)
+				in.Statement = h.signedStart("alice", contract.ActionStartInvalidation+contract.BreakGlassSuffix, in.Reason, in.StartArgs())
 				return in
 			}},
 		{name: "signed by someone else", why: `start refused: the statement is signed for bob, but the run names "alice" as requester`,
 			input: func(h *invHarness) contract.InvalidationInput {
 				in := invInput()
-				in.Statement = h.signedStart("bob", contract.ActionStartInvalidation, in.Reason)
+				in.Statement = h.signedStart("bob", contract.ActionStartInvalidation, in.Reason, in.StartArgs())
 				return in
 			}},
 		{name: "unknown requester", why: `start refused: unknown person "mallory"`,
 			input: func(h *invHarness) contract.InvalidationInput {
 				in := invInput()
 				in.RequestedBy = "mallory"
-				in.Statement = h.signedStart("mallory", contract.ActionStartInvalidation, in.Reason)
+				in.Statement = h.signedStart("mallory", contract.ActionStartInvalidation, in.Reason, in.StartArgs())
 				return in
 			}},
 		{name: "another id", id: "invalidate-demo-1234", why: "an emergency run on demo runs only under the id invalidate-demo, not invalidate-demo-1234",
 			input: func(h *invHarness) contract.InvalidationInput {
 				in := invInput()
-				in.Statement = h.signedStart("alice", contract.ActionStartInvalidation, in.Reason)
+				in.Statement = h.signedStart("alice", contract.ActionStartInvalidation, in.Reason, in.StartArgs())
 				return in
 			}},
 	}
@@ -685,7 +685,7 @@ func TestRotation_ScheduledByTheSchedule(t *testing.T) {
 // harness verifies against the policy's people as the run would verify it.
 func TestHarnessStatementsVerify(t *testing.T) {
 	h := newRotationHarness(t)
-	st := h.signedStart("alice", contract.ActionStartRotation, "why")
+	st := h.signedStart("alice", contract.ActionStartRotation, "why", "")
 	v, err := statement.Verify(st, basePolicy("#x").People, nil, statement.Expect{
 		Namespace: testNamespace, WorkflowID: "rotation-demo", Action: contract.ActionStartRotation, Comment: "why", Now: t0,
 	})

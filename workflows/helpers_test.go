@@ -30,7 +30,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/authops/authops/activities"
 	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/peer"
 	"github.com/authops/authops/internal/statement"
 )
 
@@ -52,7 +54,26 @@ func newTestEnv(wfs ...any) *testsuite.TestWorkflowEnvironment {
 		env.RegisterWorkflow(wf)
 	}
 	env.RegisterWorkflow(ClaimStatement)
+	// The seals of messages between runs are the real ones, with a test key: a test that sends a
+	// message by hand sends it unsealed (a forgery) or sealed with testPeerKey (peerSeal).
+	real := &activities.Activities{PeerKey: testPeerKey}
+	env.RegisterActivity(real.SealMessage)
+	env.RegisterActivity(real.OpenMessage)
+	env.RegisterActivity(real.Sender)
 	return env
+}
+
+// peerStep names the activities that seal and check messages between runs.
+var peerStep = map[string]bool{"SealMessage": true, "OpenMessage": true, "Sender": true}
+
+// testPeerKey is the workers' peer key in the tests.
+var testPeerKey = []byte("0123456789abcdef0123456789abcdef")
+
+// peerSeal is the seal a worker of run from makes for msg (without its seal), sent as kind to to.
+func peerSeal(kind, from, to string, msg any) *contract.PeerSeal {
+	s := peer.Seal(testPeerKey, contract.PeerSeal{Kind: kind, From: from, FromRun: "run-" + from, To: to,
+		Digest: contract.PeerDigest(msg), At: time.Now()})
+	return &s
 }
 
 // What the test environment reports in workflow.GetInfo, and so what a statement must name
@@ -248,6 +269,10 @@ func newHarness[C recordedCall, R any](t *testing.T, env *testsuite.TestWorkflow
 	h := &harness[C, R]{t: t, env: env, id: id, policy: policy}
 	started := func(info *activity.Info, args converter.EncodedValues, local bool) {
 		c := callInfo{Name: info.ActivityType.Name, Attempt: info.Attempt, At: env.Now().Sub(t0), Local: local}
+		if peerStep[c.Name] {
+			// The seals of messages between runs are no steps of a runbook (peer_test.go tests them).
+			return
+		}
 		if c.Name == "Announce" {
 			assert.NoError(t, args.Get(&c.Msg))
 		}
@@ -315,13 +340,14 @@ func (h *harness[C, R]) signed(name, actor, comment string) contract.Decision {
 	return contract.Decision{Actor: actor, Comment: comment, Statement: signAs(h.t, actor, h.statement(name, actor, comment))}
 }
 
-// signedStart is the statement actor signs to start this run for reason; action is
-// contract.ActionStartRotation or contract.ActionStartInvalidation (with BreakGlassSuffix). A
-// start has no first run id yet, and is issued at t0.
-func (h *harness[C, R]) signedStart(actor, action, reason string) *contract.SignedStatement {
+// signedStart is the statement actor signs to start this run for reason with the input whose
+// StartArgs are args; action is contract.ActionStartRotation or contract.ActionStartInvalidation
+// (with BreakGlassSuffix). A start has no first run id yet, and is issued at t0.
+func (h *harness[C, R]) signedStart(actor, action, reason, args string) *contract.SignedStatement {
 	return signAs(h.t, actor, contract.Statement{
 		Namespace: testNamespace, WorkflowID: h.id, Action: action, Actor: actor,
-		CommentHash: statement.HashComment(reason), IssuedAt: t0, Nonce: newNonce(h.t), Client: "test",
+		CommentHash: statement.HashComment(reason), ArgsHash: statement.HashArgs(args), IssuedAt: t0,
+		Nonce: newNonce(h.t), Client: "test",
 	})
 }
 

@@ -19,7 +19,7 @@ import (
 // report. It lives for hours or days, takes every human step as a signed decision, and continues
 // as new when its history grows, carrying its state.
 func AuthIncident(ctx workflow.Context, in contract.IncidentInput) (contract.Report, error) {
-	i := &incident{in: in}
+	i := &incident{in: in, startArgs: in.StartArgs()}
 	ctx, i.timeouts = withTimeouts(ctx)
 	if err := i.setup(ctx); err != nil {
 		return contract.Report{}, err
@@ -28,12 +28,15 @@ func AuthIncident(ctx workflow.Context, in contract.IncidentInput) (contract.Rep
 }
 
 type incident struct {
-	in     contract.IncidentInput
-	id     string
-	rec    *record
-	dec    *intake
-	policy contract.IncidentPolicy
-	st     contract.IncidentStatus
+	in contract.IncidentInput
+	// startArgs is the declaration as its reporter signed it, before the run fills in the
+	// targets: the start statement binds it.
+	startArgs string
+	id        string
+	rec       *record
+	dec       *intake
+	policy    contract.IncidentPolicy
+	st        contract.IncidentStatus
 	// gates are the approvals of pending actions, by action id.
 	gates       map[string]*gate
 	nextID      int
@@ -47,16 +50,27 @@ type incident struct {
 	// running are the child and linked runs still open, by workflow id.
 	running   map[string]bool
 	resolving *resolveAsk
+	// keepGate is the approval of a resolve that keeps measures (st.Keeping).
+	keepGate *gate
 	// timeouts are the run's activity timeouts, set from its policy.
 	timeouts *contract.Timeouts
 	// channelCalls counts the calls on the incident's own channel still going on in the
 	// background (incident_channel.go).
 	channelCalls int
+	// fromFuture says a child's outcome is read from its future only; a child-closed Update,
+	// which anyone could send, is refused (incident_report_back.go).
+	fromFuture bool
 }
 
 type resolveAsk struct {
 	by  string
 	req contract.ResolveRequest
+	// strict: the run keeps the second-person rules; then keep lists the measures' action ids
+	// that an approver agreed to keep, by whom and until when.
+	strict         bool
+	keep           []string
+	keptApprovedBy string
+	keptUntil      time.Time
 }
 
 // Timer names.
@@ -72,6 +86,8 @@ func (i *incident) setup(ctx workflow.Context) error {
 		contract.StepDeclare, contract.StepFreeze, contract.StepSnapshot, contract.StepConfirm, contract.StepTimeline,
 		contract.StepContain, contract.StepVerify, contract.StepResolve)
 	i.dec = newIntake(i.rec)
+	i.dec.waitForStart(ctx)
+	i.fromFuture = workflow.GetVersion(ctx, "sealed-peer-messages", workflow.DefaultVersion, 1) >= 1
 	i.gates, i.escalated, i.running = map[string]*gate{}, map[string]bool{}, map[string]bool{}
 	if s := i.in.State; s != nil {
 		i.restore(*s)
@@ -84,22 +100,29 @@ func (i *incident) setup(ctx workflow.Context) error {
 	i.dec.rules[contract.SignalApprove] = i.approveRule
 	i.dec.rules[contract.SignalReject] = i.rejectRule
 	i.dec.rules[contract.SignalResolve] = i.resolveRule
+	i.dec.rules[contract.UpdateTargets] = i.targetsRule
 	if err := i.dec.register(ctx); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateChildClosed,
 		func(ctx workflow.Context, c contract.ChildClosed) error {
+			if i.fromFuture {
+				return i.childReportRefused(ctx, c)
+			}
 			i.childClosed(ctx, c, "reported")
 			return nil
 		},
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, c contract.ChildClosed) error {
+				if i.fromFuture {
+					return nil // judged, refused and recorded by the handler
+				}
 				if !slices.ContainsFunc(i.st.Children, func(ch contract.ChildRun) bool { return ch.WorkflowID == c.WorkflowID && !ch.Linked }) {
 					return fmt.Errorf("%s is not a run this incident started", contract.CleanText(c.WorkflowID))
 				}
 				return nil
 			},
-			Description: "a child run's outcome, sent by the child when it closes",
+			Description: "refused: a child run's outcome is read from the server when it closes (runs before sealed-peer-messages took it)",
 		}); err != nil {
 		return fmt.Errorf("register update %s: %w", contract.UpdateChildClosed, err)
 	}
@@ -130,20 +153,20 @@ func (i *incident) run(ctx workflow.Context) (contract.Report, error) {
 	}
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadIncidentPolicy).Get(ctx, &i.policy); err != nil {
 		i.rec.add(ctx, systemActor, "load incident policy", contract.StateFailed, err.Error())
+		i.dec.refuseAll(ctx, "its policy could not be loaded")
 		return contract.Report{}, err
 	}
-	i.dec.people, i.dec.gatewayKeys, i.dec.ready = i.policy.People, i.policy.GatewayKeys, true
+	i.dec.loadPeople(i.policy.People, i.policy.GatewayKeys)
 	*i.timeouts = i.policy.Timeouts
 	if !fresh {
 		i.rebuildGates()
+		i.dec.open()
 		i.rec.add(ctx, systemActor, "continued as new", contract.StateDone,
 			fmt.Sprintf("%d earlier timeline events archived in %d parts", archivedEvents(i.archived), len(i.archived)))
 		i.upsertFreeze(ctx)
 		return i.loop(ctx)
 	}
-	if len(i.in.Targets) == 0 {
-		i.in.Targets = i.policy.Targets
-	}
+	i.defaultTargets(ctx)
 	for _, t := range i.in.Targets {
 		if !slices.Contains(i.policy.Targets, t) {
 			return i.refuse(ctx, "input", fmt.Errorf("unknown target %q (known: %s)", contract.CleanText(t), strings.Join(i.policy.Targets, ", ")))
@@ -154,12 +177,17 @@ func (i *incident) run(ctx workflow.Context) (contract.Report, error) {
 	}
 	i.rec.add(ctx, i.in.Reporter, "start", "verified", "signed "+contract.ActionStartIncident)
 	i.declare(ctx)
+	// A decision sent while the run was declaring (an owner taking the incident the moment it
+	// is posted) is judged now, against the declared state, so declare cannot overwrite it.
+	i.dec.open()
 	return i.loop(ctx)
 }
 
 // refuse ends a run that was declared wrongly, before it did anything.
 func (i *incident) refuse(ctx workflow.Context, what string, err error) (contract.Report, error) {
 	i.rec.add(ctx, systemActor, what, "refused", err.Error())
+	i.dec.claimRefused(ctx, i.in.Statement)
+	i.dec.refuseAll(ctx, err.Error())
 	return contract.Report{}, temporal.NewNonRetryableApplicationError("invalid incident: "+err.Error(), contract.ErrTypeInvalidInput, err)
 }
 
@@ -169,7 +197,7 @@ func (i *incident) checkStart(ctx workflow.Context) error {
 	if err := contract.CheckIncidentID(workflow.GetInfo(ctx).WorkflowExecution.ID); err != nil {
 		return err
 	}
-	return i.dec.verifyStart(ctx, contract.ActionStartIncident, i.in.Reporter, i.in.Summary, i.in.Statement)
+	return i.dec.verifyStart(ctx, contract.ActionStartIncident, i.in.Reporter, i.in.Summary, i.startArgs, i.in.Statement)
 }
 
 // declare runs the runbook's first 15 minutes: announce and owner, freeze, snapshot, confirm,
@@ -186,22 +214,12 @@ func (i *incident) declare(ctx workflow.Context) {
 	i.rec.step(ctx, contract.StepDeclare, contract.StateRunning,
 		fmt.Sprintf("%s owns the incident until someone takes it (starter incident owner %s)", i.in.Reporter, i.id))
 	declared := fmt.Sprintf("AUTH INCIDENT %s (%s, %s) declared by %s on %s: %s. Owner: %s until someone takes it.",
-		i.id, i.in.Severity, i.in.Trigger, i.in.Reporter, strings.Join(i.in.Targets, ", "), i.in.Summary, i.in.Reporter)
+		i.id, i.in.Severity, i.in.Trigger, i.in.Reporter, targetList(i.in.Targets), i.in.Summary, i.in.Reporter)
 	if !i.openChannel(ctx, declared) {
 		i.announce(ctx, "declared", declared, i.policy.Approvers...)
 	}
 
-	i.st.Frozen = slices.Clone(i.in.Targets)
-	if err := i.upsertFreeze(ctx); err != nil {
-		i.rec.step(ctx, contract.StepFreeze, contract.StateFailed, err.Error())
-	} else {
-		i.rec.step(ctx, contract.StepFreeze, contract.StateDone, fmt.Sprintf(
-			"frozen: %s (search attribute %s; rotations refuse or wait, emergency runs pass)",
-			strings.Join(i.st.Frozen, ", "), contract.AttrFrozenTargets.GetName()))
-	}
-
-	i.snapshot(ctx)
-	i.confirm(ctx)
+	i.freezeTargets(ctx)
 	i.rec.step(ctx, contract.StepTimeline, contract.StateDone, "UTC timeline kept from "+now.Format(time.RFC3339))
 	i.rec.phase("contain")
 }

@@ -208,6 +208,8 @@ func TestIncident_DedicatedChannelNewOwner(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := newIncHarness(t)
 			h.ipolicy.DedicatedChannel = true
+			// dave approves nothing; incident.owners lets him own incidents.
+			h.ipolicy.Owners = []string{"dave"}
 			h.env.OnActivity(acts.OpenIncidentChannel, mock.Anything, mock.Anything).After(openAfter).Return(
 				func(_ context.Context, in activities.IncidentChannelInput) (contract.IncidentChannel, error) {
 					return incChannelOpened(1, in)

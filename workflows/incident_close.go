@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -36,7 +37,14 @@ func (i *incident) resolve(ctx workflow.Context) (contract.Report, error) {
 		if !m.Request.Undoable() || !m.Undone.IsZero() {
 			continue
 		}
-		if slices.Contains(r.req.Keep, m.Request.Kind) {
+		if r.strict && slices.Contains(r.keep, m.ActionID) {
+			// Kept with an approver's consent, by its owner, until its expiry.
+			m.Kept, m.KeptBy, m.KeptApprovedBy, m.KeptUntil = true, r.by, r.keptApprovedBy, r.keptUntil
+			i.rec.add(ctx, r.by, "keep "+m.ActionID, "kept", fmt.Sprintf("%s on %s stays in force until %s, owned by %s, approved by %s",
+				m.Request.Describe(), m.Target, r.keptUntil.Format(time.RFC3339), r.by, r.keptApprovedBy))
+			continue
+		}
+		if !r.strict && slices.Contains(r.req.Keep, m.Request.Kind) {
 			m.Kept = true
 			i.rec.add(ctx, r.by, "keep "+m.ActionID, "kept", m.Request.Describe()+" on "+m.Target+" stays in force")
 			continue
@@ -52,7 +60,15 @@ func (i *incident) resolve(ctx workflow.Context) (contract.Report, error) {
 	}
 	i.st.Outcome = contract.OutcomeResolved
 	i.rec.status.Outcome = contract.OutcomeResolved
-	i.announce(ctx, "resolved", fmt.Sprintf("Incident %s resolved by %s: %s", i.id, r.by, r.req.Summary))
+	resolved := fmt.Sprintf("Incident %s resolved by %s: %s", i.id, r.by, r.req.Summary)
+	if kept := keptMeasures(i.st.Measures); len(kept) > 0 {
+		var items []string
+		for _, k := range kept {
+			items = append(items, fmt.Sprintf("%s until %s (owner %s)", k.Item, k.Until.Format(time.RFC3339), k.Owner))
+		}
+		resolved += ". Kept in force: " + strings.Join(items, "; ")
+	}
+	i.announce(ctx, "resolved", resolved)
 	rep := i.report(r)
 	var arts []contract.ArtifactRef
 	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.WriteReport, activities.ReportInput{WorkflowID: i.id, Report: rep}).Get(ctx, &arts); err != nil {
@@ -123,6 +139,8 @@ func (i *incident) report(r *resolveAsk) contract.Report {
 		c := contract.ConfigChange{At: m.At, Item: m.Request.Describe() + " on " + m.Target,
 			FromVersion: m.Previous, ToVersion: measureValue(m.Request), Reason: "asked by " + m.By + " (" + m.ActionID + ")"}
 		switch {
+		case m.Kept && !m.KeptUntil.IsZero():
+			c.Reason += fmt.Sprintf("; kept at resolve by %s, approved by %s, until %s", m.KeptBy, m.KeptApprovedBy, m.KeptUntil.Format(time.RFC3339))
 		case m.Kept:
 			c.Reason += "; kept at resolve"
 		case !m.Undone.IsZero():
@@ -132,11 +150,24 @@ func (i *incident) report(r *resolveAsk) contract.Report {
 		}
 		rep.ConfigChanges = append(rep.ConfigChanges, c)
 	}
+	rep.Kept = keptMeasures(i.st.Measures)
 	for _, ch := range i.st.Children {
 		rep.Actions = append(rep.Actions, contract.ReportAction{At: i.st.DeclaredAt, Actor: ch.WorkflowID, Action: ch.Runbook,
 			Detail: strings.TrimSpace(ch.Outcome + " " + ch.Summary)})
 	}
 	return rep
+}
+
+// keptMeasures are the measures kept past the incident with an owner and an expiry.
+func keptMeasures(ms []contract.Measure) []contract.KeptMeasure {
+	var out []contract.KeptMeasure
+	for _, m := range ms {
+		if m.Kept && !m.KeptUntil.IsZero() {
+			out = append(out, contract.KeptMeasure{ActionID: m.ActionID, Item: m.Request.Describe() + " on " + m.Target, Target: m.Target,
+				Owner: m.KeptBy, ApprovedBy: m.KeptApprovedBy, Until: m.KeptUntil})
+		}
+	}
+	return out
 }
 
 // reportActions are the events of a timeline that say who did what: the reporter's verified
@@ -234,11 +265,19 @@ func (i *incident) rebuildGates() {
 		if pa.State != "pending" {
 			continue
 		}
-		g := newGate(i.rec, i.policy.Approvers, pa.Asker, pa.Quorum)
+		approvers := i.policy.Approvers
+		if pa.Approvers != nil {
+			approvers = pa.Approvers
+		}
+		g := newGate(i.rec, approvers, pa.Asker, pa.Quorum)
 		g.asked = "asked for " + pa.ID
 		for _, a := range pa.Approvals {
 			g.approvals = append(g.approvals, approval{Actor: a, At: pa.AskedAt})
 		}
 		i.gates[pa.ID] = g
+	}
+	if k := i.st.Keeping; k != nil && k.State == "pending" {
+		i.keepGate = newGate(i.rec, k.Approvers, k.By, 1)
+		i.keepGate.asked = "asked to keep " + strings.Join(k.Measures, ", ")
 	}
 }

@@ -33,14 +33,21 @@ const (
 
 // incPolicy is the incident policy of every test unless a test changes it: one target, demo;
 // approvers alice, bob and carol; dave a person but no approver. A targeted logout, a range deny,
-// the log level and a reset need the owner alone; a global logout one approver besides.
+// the log level and a reset need the owner alone; a global logout one approver besides. The
+// second-person rules are the config's defaults: a reset of more than 5 accounts or of admin or
+// probe-admin, and a deny wider than /16 or /48, need an approver besides the asker.
 func incPolicy() contract.IncidentPolicy {
 	return contract.IncidentPolicy{
-		Targets:   []string{"demo"},
-		Approvers: []string{"alice", "bob", "carol"},
-		Channel:   "#sec-incident",
-		People:    []contract.Person{person("alice"), person("bob"), person("carol"), person("dave")},
-		OwnerAck:  5 * time.Minute, FirstSteps: 15 * time.Minute,
+		Targets:            []string{"demo"},
+		Approvers:          []string{"alice", "bob", "carol"},
+		TargetApprovers:    map[string][]string{"demo": {"alice", "bob", "carol"}},
+		ResetWithoutQuorum: contract.DefaultResetWithoutQuorum,
+		AdminAccounts:      []string{"admin", "administrator", "root", "probe-admin"},
+		DenyWithoutQuorum:  contract.DenyWidth{IPv4: 16, IPv6: 48},
+		KeepFor:            contract.DefaultKeepFor,
+		Channel:            "#sec-incident",
+		People:             []contract.Person{person("alice"), person("bob"), person("carol"), person("dave")},
+		OwnerAck:           5 * time.Minute, FirstSteps: 15 * time.Minute,
 		StatusEvery: map[string]time.Duration{"critical": 15 * time.Minute, "high": 30 * time.Minute, "medium": time.Hour},
 		Actions: map[string]contract.ActionRule{
 			contract.ContainLogoutAll:    {Who: []string{"owner"}, Quorum: 1},
@@ -226,7 +233,7 @@ func (h *incHarness) fakeRotation(ctx workflow.Context, in contract.RotationInpu
 func (h *incHarness) run(in contract.IncidentInput) {
 	h.t.Helper()
 	if in.Statement == nil && in.State == nil && strings.TrimSpace(in.Reporter) != "" {
-		in.Statement = h.signedStart(in.Reporter, contract.ActionStartIncident, in.Summary)
+		in.Statement = h.signedStart(in.Reporter, contract.ActionStartIncident, in.Summary, in.StartArgs())
 	}
 	h.runRaw(in)
 }
@@ -238,9 +245,10 @@ func (h *incHarness) runRaw(in contract.IncidentInput) {
 }
 
 // signedArgs is actor's decision name with comment and Args, signed as the starter signs it:
-// over DecisionText(comment, args).
+// the comment and the args each in its own field.
 func (h *harness[C, R]) signedArgs(name, actor, comment, args string) contract.Decision {
-	st := h.statement(name, actor, contract.DecisionText(comment, args))
+	st := h.statement(name, actor, comment)
+	st.ArgsHash = statement.HashArgs(args)
 	return contract.Decision{Actor: actor, Comment: comment, Args: args, Statement: signAs(h.t, actor, st)}
 }
 
@@ -272,7 +280,8 @@ func (h *incHarness) childContainAt(d time.Duration, actor string, req contract.
 	return h.decideWith(d, contract.UpdateContain, func() contract.Decision {
 		dec := h.signedArgs(contract.UpdateContain, actor, req.Reason, args)
 		dec.Start = signAs(h.t, actor, contract.Statement{Namespace: testNamespace, WorkflowID: childID, Action: action,
-			Actor: actor, CommentHash: statement.HashComment(req.Reason), IssuedAt: h.env.Now(), Nonce: newNonce(h.t), Client: "test"})
+			Actor: actor, CommentHash: statement.HashComment(req.Reason), ArgsHash: statement.HashArgs(h.childArgs(actor, req)),
+			IssuedAt: h.env.Now(), Nonce: newNonce(h.t), Client: "test"})
 		if sent != nil {
 			*sent = dec
 		}
@@ -280,14 +289,43 @@ func (h *incHarness) childContainAt(d time.Duration, actor string, req contract.
 	})
 }
 
-// approveAt has actor approve (or reject, by name) the pending action named action ("" for
-// none) at d.
-func (h *incHarness) actionAt(d time.Duration, name, actor, action string) *decision {
-	args := ""
-	if action != "" {
-		args = argsJSON(h.t, contract.ActionRef{Action: action})
+// childArgs are the StartArgs of the child run req starts, as the starter builds them: with
+// the incident's trigger and, when req names none, its only target.
+func (h *incHarness) childArgs(asker string, req contract.ContainRequest) string {
+	st := h.incStatus()
+	if req.Target == "" && len(st.Targets) == 1 {
+		req.Target = st.Targets[0]
 	}
-	return h.decideWith(d, name, func() contract.Decision { return h.signedArgs(name, actor, "", args) })
+	if req.Kind == contract.ContainRotate {
+		return contract.IncidentRotation(h.id, asker, req).StartArgs()
+	}
+	return contract.IncidentInvalidation(h.id, st.Trigger, asker, req).StartArgs()
+}
+
+// approveAt has actor approve (or reject, by name) the pending action named action ("" for
+// none) at d, bound to the action's content as the run shows it then, as the starter sends it.
+func (h *incHarness) actionAt(d time.Duration, name, actor, action string) *decision {
+	return h.decideWith(d, name, func() contract.Decision {
+		args := ""
+		if action != "" {
+			args = argsJSON(h.t, contract.ActionRef{Action: action, Digest: h.digestOf(action)})
+		}
+		return h.signedArgs(name, actor, "", args)
+	})
+}
+
+// digestOf is the digest of the pending action id as the run shows it; "" when there is none.
+func (h *incHarness) digestOf(id string) string {
+	st := h.incStatus()
+	if id == contract.KeepAction && st.Keeping != nil {
+		return st.Keeping.Digest()
+	}
+	for _, pa := range st.Pending {
+		if pa.ID == id {
+			return pa.Request.Digest()
+		}
+	}
+	return ""
 }
 
 // noteAt has actor add a note at d; status makes it a status update.

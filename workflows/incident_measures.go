@@ -104,16 +104,15 @@ func (i *incident) startChild(ctx workflow.Context, pa *contract.PendingAction, 
 		// The emergency run goes on the emergency queue, as the CLI starts it (replay compares
 		// neither the queue nor the priority of a child).
 		queue, priority = contract.EmergencyTaskQueue, contract.EmergencyPriority
-		ttl := req.RestrictTTL
-		if len(req.Restrict) > 0 && ttl == 0 {
-			ttl = time.Hour
-		}
-		input = contract.InvalidationInput{Target: t, Trigger: emergencyTrigger(i.st.Trigger), Reason: req.Reason,
-			RequestedBy: pa.Asker, IncidentID: i.id, Restrict: req.Restrict, RestrictTTL: ttl, Statement: start}
+		// The asker's CLI builds the same input to sign its start (contract.IncidentInvalidation).
+		in := contract.IncidentInvalidation(i.id, i.st.Trigger, pa.Asker, req)
+		in.Statement = start
+		input = in
 	default:
 		ch.WorkflowID, ch.Runbook, wf = contract.RotationID(t), "secret-rotation", contract.WorkflowSecretRotation
-		input = contract.RotationInput{Target: t, Reason: req.Reason, RequestedBy: pa.Asker, Mode: contract.ModeManual,
-			Statement: start, IncidentID: i.id}
+		in := contract.IncidentRotation(i.id, pa.Asker, req)
+		in.Statement = start
+		input = in
 	}
 	// Disconnected: canceling the incident must not cancel an emergency run mid-containment.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -165,14 +164,6 @@ func awaitRunCtx(ctx workflow.Context) workflow.Context {
 	})
 }
 
-// emergencyTrigger maps an incident's trigger to runbook 3's.
-func emergencyTrigger(t string) string {
-	if t == "auth-error-spike" {
-		return contract.TriggerAuthRegression
-	}
-	return contract.TriggerTokenAbuse
-}
-
 // verify runs the verification checklist on every affected target: the backend behaves as
 // the active controls say, and the timeline holds every mitigation with its actor.
 func (i *incident) verify(ctx workflow.Context, stage string) string {
@@ -200,12 +191,11 @@ func (i *incident) verify(ctx workflow.Context, stage string) string {
 		rs = append(rs, i.timelineCheck(ctx, t))
 		i.addValidation(stage+" "+t, rs)
 		if len(rs.Failed()) > 0 {
-			bad := failedResults(rs)
 			ok = false
-			notes = append(notes, t+": failed: "+bad)
+			notes = append(notes, t+": failed: "+verifyNote(rs))
 			continue
 		}
-		notes = append(notes, fmt.Sprintf("%s: all %d checks pass", t, len(rs)))
+		notes = append(notes, t+": "+verifyNote(rs))
 	}
 	state := contract.StateDone
 	if !ok {

@@ -14,13 +14,19 @@ import (
 // The incident's decision rules. Each judges one decision against the incident's state when it
 // arrives and returns why it is refused, or takes effect and returns a note for the record.
 
-// ownerRule: anyone in people may take the incident; every change of owner is on the timeline.
+// ownerRule: an approver of an affected target, or one of incident.owners, takes the incident
+// (in runs from before, anyone in people); every change of owner is on the timeline, naming
+// both, and announced.
 func (i *incident) ownerRule(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
 	switch {
 	case !i.dec.person(actor):
 		return actor + " is not one of the people in the config and cannot own an incident", ""
 	case actor == i.st.Owner && i.ownerTaken():
 		return actor + " already owns " + i.id, ""
+	}
+	strict := i.secondPerson(ctx)
+	if strict && !i.mayOwn(actor) {
+		return i.whyNotOwner(actor), ""
 	}
 	from := i.st.Owner
 	i.st.Owner = actor
@@ -29,6 +35,14 @@ func (i *incident) ownerRule(ctx workflow.Context, actor string, d contract.Deci
 		i.rec.step(ctx, contract.StepDeclare, contract.StateDone, "owner: "+actor)
 	}
 	i.inviteOwner(ctx)
+	if strict {
+		text := fmt.Sprintf("Incident %s: owner %s → %s.", i.id, from, actor)
+		mention := []string{actor}
+		if from != actor {
+			mention = append(mention, from)
+		}
+		i.announce(ctx, "owner", text, mention...)
+	}
 	return "", fmt.Sprintf("owner: %s → %s", from, actor)
 }
 
@@ -56,8 +70,11 @@ func (i *incident) noteRule(ctx workflow.Context, actor string, d contract.Decis
 // severityRule: the owner or an approver changes the severity, and with it the status cadence.
 func (i *incident) severityRule(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
 	sev := strings.TrimSpace(d.Comment)
+	strict := i.secondPerson(ctx)
 	switch {
-	case actor != i.st.Owner && !slices.Contains(i.policy.Approvers, actor):
+	case strict && !i.isOwner(actor, true) && !slices.Contains(i.affectedApprovers(), actor):
+		return fmt.Sprintf("%s is neither the owner (%s) nor an approver of %s", actor, i.st.Owner, strings.Join(i.st.Targets, ", ")), ""
+	case !strict && actor != i.st.Owner && !slices.Contains(i.policy.Approvers, actor):
 		return fmt.Sprintf("%s is neither the owner (%s) nor an approver", actor, i.st.Owner), ""
 	case !slices.Contains(contract.Severities, sev):
 		return fmt.Sprintf("severity must be one of %s, got %q", strings.Join(contract.Severities, ", "), contract.CleanText(sev)), ""
@@ -83,10 +100,14 @@ func (i *incident) containRule(ctx workflow.Context, actor string, d contract.De
 	if err := req.Validate(); err != nil {
 		return err.Error(), ""
 	}
-	if why := i.mayAsk(actor, req.Kind); why != "" {
+	if why := i.needTargets(); why != "" {
 		return why, ""
 	}
-	if why := i.checkRequest(&req, actor, d); why != "" {
+	strict := i.secondPerson(ctx)
+	if why := i.mayAsk(actor, req, strict); why != "" {
+		return why, ""
+	}
+	if why := i.checkRequest(ctx, &req, actor, d); why != "" {
 		return why, ""
 	}
 	rule := i.rule(req.Kind)
@@ -95,9 +116,31 @@ func (i *incident) containRule(ctx workflow.Context, actor string, d contract.De
 		// minutes only: it starts now.
 		rule.Quorum = 0
 	}
+	approvers, second := i.policy.Approvers, ""
+	if strict {
+		// A measure that can lock out many people needs a second person whatever the config
+		// says (it may ask for more, never less), and only the approvers of the targets it
+		// acts on count.
+		if second = i.needsSecondPerson(req); second != "" {
+			rule.Quorum = max(rule.Quorum, 1)
+		}
+		approvers = i.approversOfAll(i.measureTargets(req))
+		if rule.Quorum > 0 {
+			what := req.Describe()
+			if second != "" {
+				what += " (" + second + ")"
+			}
+			if why := enough(approvers, actor, rule.Quorum, what); why != "" {
+				return why, ""
+			}
+		}
+	}
 	i.nextID++
 	pa := contract.PendingAction{ID: fmt.Sprintf("a%d", i.nextID), Request: req, Asker: actor,
 		AskedAt: workflow.Now(ctx).UTC(), Quorum: rule.Quorum, State: "pending"}
+	if strict && rule.Quorum > 0 {
+		pa.Approvers, pa.Why = approvers, second
+	}
 	if i.rec.status.Checklist[slices.IndexFunc(i.rec.status.Checklist, func(s contract.Step) bool { return s.Name == contract.StepContain })].State == contract.StatePending {
 		i.rec.step(ctx, contract.StepContain, contract.StateRunning, "first action asked for by "+actor)
 	}
@@ -110,28 +153,42 @@ func (i *incident) containRule(ctx workflow.Context, actor string, d contract.De
 		i.st.Pending = append(i.st.Pending, pa)
 		return "", fmt.Sprintf("%s %s: %s", pa.ID, req.Describe(), detail)
 	}
-	g := newGate(i.rec, i.policy.Approvers, actor, rule.Quorum)
+	g := newGate(i.rec, approvers, actor, rule.Quorum)
 	g.asked = "asked for " + pa.ID
 	i.gates[pa.ID] = g
 	pa.Detail = g.progress()
 	i.st.Pending = append(i.st.Pending, pa)
+	asked := req.Describe()
+	if second != "" {
+		asked += " (needs a second person: " + second + ")"
+	}
 	i.announce(ctx, "approval", fmt.Sprintf("Incident %s: %s asks for %s (%s). Approve: starter approve %s --action %s",
-		i.id, actor, req.Describe(), g.progress(), i.id, pa.ID), i.policy.Approvers...)
-	return "", fmt.Sprintf("%s %s waits for approval: %s", pa.ID, req.Describe(), g.progress())
+		i.id, actor, asked, g.progress(), i.id, pa.ID), approvers...)
+	return "", fmt.Sprintf("%s %s waits for approval: %s", pa.ID, asked, g.progress())
 }
 
-// mayAsk says why actor may not ask for kind, or "".
-func (i *incident) mayAsk(actor, kind string) string {
+// mayAsk says why actor may not ask for req, or "". Under the second-person rules the owner is
+// one who may own, and "approvers" are those of the targets the request acts on.
+func (i *incident) mayAsk(actor string, req contract.ContainRequest, strict bool) string {
+	kind := req.Kind
 	rule := i.rule(kind)
+	approvers := i.policy.Approvers
+	if strict {
+		approvers = i.approversOfAll(i.measureTargets(req))
+	}
 	for _, w := range rule.Who {
 		switch {
-		case w == "owner" && actor == i.st.Owner,
-			w == "approvers" && slices.Contains(i.policy.Approvers, actor),
+		case w == "owner" && i.isOwner(actor, strict),
+			w == "approvers" && slices.Contains(approvers, actor),
 			w == actor:
 			return ""
 		}
 	}
-	return fmt.Sprintf("%s may not ask for %s: it is for %s (the owner is %s)", actor, kind, strings.Join(rule.Who, ", "), i.st.Owner)
+	owner := i.st.Owner
+	if strict && !i.mayOwn(owner) {
+		owner += ", who holds it only until an approver of " + strings.Join(i.st.Targets, ", ") + " or one of incident.owners takes it"
+	}
+	return fmt.Sprintf("%s may not ask for %s: it is for %s (the owner is %s)", actor, kind, strings.Join(rule.Who, ", "), owner)
 }
 
 // rule is the config's rule for kind; a kind the config does not name is the owner's, with one
@@ -144,16 +201,15 @@ func (i *incident) rule(kind string) contract.ActionRule {
 }
 
 // checkRequest judges a request against the incident: its target, its ranges, a child's start.
-func (i *incident) checkRequest(req *contract.ContainRequest, actor string, d contract.Decision) string {
+func (i *incident) checkRequest(ctx workflow.Context, req *contract.ContainRequest, actor string, d contract.Decision) string {
 	if req.Target != "" && !slices.Contains(i.st.Targets, req.Target) {
 		return fmt.Sprintf("unknown target %q: the incident affects %s", req.Target, strings.Join(i.st.Targets, ", "))
 	}
 	switch req.Kind {
 	case contract.ContainDenyCIDR:
-		for _, c := range req.CIDRs {
-			if err := contract.CheckDenyCIDR(c, req.Force, i.probeFrom(req.Target)); err != nil {
-				return err.Error()
-			}
+		// Normal form and the union of the ranges in force (incident_deny.go), versioned there.
+		if why := i.checkDeny(ctx, req); why != "" {
+			return why
 		}
 	case contract.ContainInvalidate, contract.ContainRotate:
 		if req.Target == "" {
@@ -208,6 +264,9 @@ func (i *incident) pendingFor(d contract.Decision) (*contract.PendingAction, str
 			}
 		}
 	}
+	if i.keepGate != nil && i.keepGate.open {
+		open = append(open, contract.KeepAction)
+	}
 	switch {
 	case ref.Action != "":
 		return nil, fmt.Sprintf("no pending action %q (pending: %s)", contract.CleanText(ref.Action), orNone(open))
@@ -231,8 +290,14 @@ func (i *incident) pending(id string) *contract.PendingAction {
 // approveRule: an approver other than the asker approves a pending action; the approval that
 // meets its quorum applies it.
 func (i *incident) approveRule(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+	if i.decidesKeep(d) {
+		return i.approveKeep(ctx, actor, d)
+	}
 	pa, why := i.pendingFor(d)
 	if why != "" {
+		return why, ""
+	}
+	if why := i.approvalBound(ctx, d, pa); why != "" {
 		return why, ""
 	}
 	g := i.gates[pa.ID]
@@ -255,6 +320,9 @@ func (i *incident) approveRule(ctx workflow.Context, actor string, d contract.De
 
 // rejectRule: an approver, or the asker withdrawing, rejects a pending action.
 func (i *incident) rejectRule(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+	if i.decidesKeep(d) {
+		return i.rejectKeep(ctx, actor, d)
+	}
 	pa, why := i.pendingFor(d)
 	if why != "" {
 		return why, ""
@@ -289,8 +357,9 @@ func (i *incident) nextVerifyRound() int {
 	return last + 1
 }
 
-// resolveRule: the owner, or an approver taking over from an absent owner, resolves with a final
-// summary. The run undoes the temporary measures, verifies and writes the report.
+// resolveRule: the owner, or an approver of an affected target taking over from an absent owner,
+// resolves with a final summary. The run undoes the temporary measures, verifies and writes the
+// report. Keeping measures past the incident waits for an approver besides the one who resolves.
 func (i *incident) resolveRule(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
 	var req contract.ResolveRequest
 	if d.Args != "" {
@@ -298,26 +367,35 @@ func (i *incident) resolveRule(ctx workflow.Context, actor string, d contract.De
 			return "resolve refused: its arguments are not a resolve request", ""
 		}
 	}
-	var open []string
-	for id := range i.running {
-		open = append(open, id)
-	}
-	slices.Sort(open)
+	open := i.openRuns()
+	strict := i.secondPerson(ctx)
 	switch {
 	case i.resolving != nil:
 		return "already being resolved by " + i.resolving.by, ""
-	case actor != i.st.Owner && !slices.Contains(i.policy.Approvers, actor):
+	case i.st.Keeping != nil && i.st.Keeping.State == "pending":
+		return fmt.Sprintf("%s's resolve waits for approval to keep %s (starter approve %s --action %s); reject it to resolve otherwise",
+			i.st.Keeping.By, strings.Join(i.st.Keeping.Measures, ", "), i.id, contract.KeepAction), ""
+	case strict && !i.isOwner(actor, true) && !slices.Contains(i.affectedApprovers(), actor):
+		return fmt.Sprintf("%s is neither the owner (%s) nor an approver of %s", actor, i.st.Owner, strings.Join(i.st.Targets, ", ")), ""
+	case !strict && actor != i.st.Owner && !slices.Contains(i.policy.Approvers, actor):
 		return fmt.Sprintf("%s is neither the owner (%s) nor an approver", actor, i.st.Owner), ""
 	case req.Validate() != nil:
 		return req.Validate().Error(), ""
 	case len(open) > 0:
 		return "runs the incident started are still open: " + strings.Join(open, ", ") + "; resolve once they close", ""
 	}
-	i.resolving = &resolveAsk{by: actor, req: req}
 	note := "resolving"
 	if actor != i.st.Owner {
 		note += fmt.Sprintf(" (taking over from %s)", i.st.Owner)
 	}
+	if strict && len(req.Keep) > 0 {
+		why, kept := i.askKeep(ctx, actor, req)
+		if why != "" || i.resolving == nil {
+			return why, kept
+		}
+		return "", note + "; " + strings.TrimPrefix(kept, "resolving; ")
+	}
+	i.resolving = &resolveAsk{by: actor, req: req, strict: strict}
 	return "", note
 }
 

@@ -32,7 +32,7 @@ const (
 // EmergencyInvalidation is runbook 3: cut off every active token and session now, then fix the
 // root by rotating the secret, then verify.
 func EmergencyInvalidation(ctx workflow.Context, in contract.InvalidationInput) (contract.InvalidationResult, error) {
-	e := &invalidation{in: in}
+	e := &invalidation{in: in, startArgs: in.StartArgs()}
 	ctx, e.timeouts = withTimeouts(ctx)
 	ctx, err := e.setup(ctx)
 	if err != nil {
@@ -42,11 +42,14 @@ func EmergencyInvalidation(ctx workflow.Context, in contract.InvalidationInput) 
 }
 
 type invalidation struct {
-	in     contract.InvalidationInput
-	rec    *record
-	policy contract.Policy
-	res    contract.InvalidationResult
-	runID  string
+	in contract.InvalidationInput
+	// startArgs is the input as its signer chose it, before the run fills in its defaults: the
+	// start statement binds it.
+	startArgs string
+	rec       *record
+	policy    contract.Policy
+	res       contract.InvalidationResult
+	runID     string
 	// restricted is true while routes are restricted by this run; liftAt is when their TTL ends,
 	// counted from when they were restricted.
 	restricted bool
@@ -66,6 +69,10 @@ type invalidation struct {
 	v    workflow.Version
 	dec  *intake
 	gate *gate
+	// sealed says the preemption is sealed and the hand-over counts only with its seal (peer.go);
+	// peers counts the signals received.
+	sealed bool
+	peers  inbox
 	// liftOpen says a lift-restrictions is taken now; liftBy holds the accepted one.
 	liftOpen bool
 	liftBy   *contract.Decision
@@ -89,6 +96,9 @@ func (e *invalidation) setup(ctx workflow.Context) (workflow.Context, error) {
 	e.dec.reload = e.loadPolicy
 	e.v = workflow.GetVersion(ctx, "decisions-as-updates", workflow.DefaultVersion, 1)
 	if e.v >= 1 {
+		e.dec.waitForStart(ctx)
+		e.sealed = workflow.GetVersion(ctx, "sealed-peer-messages", workflow.DefaultVersion, 1) >= 1
+		e.peers = inbox{}
 		e.dec.gateRules(func() *gate { return e.gate })
 		e.dec.rules[contract.SignalLiftRestrictions] = e.liftRule
 		runCtx := e.dec.cancellable(ctx, func(actor string) bool {
@@ -123,30 +133,36 @@ func (e *invalidation) checkStart(ctx workflow.Context) error {
 	if err := e.in.CheckTexts(); err != nil {
 		return err
 	}
-	return e.dec.verifyStart(ctx, e.in.StartAction(), e.in.RequestedBy, e.in.Reason, e.in.Statement)
+	return e.dec.verifyStart(ctx, e.in.StartAction(), e.in.RequestedBy, e.in.Reason, e.startArgs, e.in.Statement)
 }
 
 func (e *invalidation) run(ctx workflow.Context) (res contract.InvalidationResult, err error) {
 	e.rec.add(ctx, e.in.RequestedBy, "requested", e.in.Trigger, e.in.Reason)
 	if err := e.in.Validate(); err != nil {
 		e.rec.add(ctx, systemActor, "input", "rejected", err.Error())
+		e.dec.claimRefused(ctx, e.in.Statement)
+		e.dec.refuseAll(ctx, err.Error())
 		return e.res, temporal.NewNonRetryableApplicationError("invalid invalidation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
 	}
 	if err := e.loadPolicy(ctx); err != nil {
 		e.rec.add(ctx, systemActor, "load target policy", contract.StateFailed, err.Error())
+		e.dec.refuseAll(ctx, "its policy could not be loaded")
 		return e.res, err
 	}
 	if e.v >= 1 {
 		if err := e.dec.startChecked(ctx, e.in.Statement, e.checkStart); err != nil {
 			e.rec.add(ctx, systemActor, "start", "refused", err.Error())
+			e.dec.refuseAll(ctx, err.Error())
 			return e.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
 		}
 		e.rec.add(ctx, e.in.RequestedBy, "start", "verified", "signed "+e.in.StartAction())
+		e.dec.open()
 	}
-	// The starter falls back to the routine queue when no worker polls the emergency one.
+	// The starter always uses the emergency queue; a run started elsewhere (by hand, or by an
+	// older starter that guessed the queue from its pollers) says so.
 	if q := workflow.GetInfo(ctx).TaskQueueName; q != contract.EmergencyTaskQueue {
-		e.rec.add(ctx, systemActor, "task queue", q, "no worker polled "+contract.EmergencyTaskQueue+
-			" when this run was started: it runs on the routine queue, first by priority; upgrade the workers")
+		e.rec.add(ctx, systemActor, "task queue", q, "this run was not started on "+contract.EmergencyTaskQueue+
+			": it runs on the routine queue, first by priority; start emergency runs with the starter")
 	}
 	// Breaking glass skips the second person, so only someone who could approve may do it.
 	if e.in.BreakGlass && !slices.Contains(e.policy.Approvers, e.in.RequestedBy) {
@@ -372,6 +388,12 @@ func (e *invalidation) awaitApproval(ctx workflow.Context, remind func(ctx workf
 
 func (e *invalidation) finish(ctx workflow.Context) error {
 	e.dec.closing = true
+	// A decision already taken in gets the run's answer before the run closes.
+	if e.sealed {
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+		cancel()
+	}
 	e.rec.settle(ctx, e.res.Outcome)
 	e.rec.status.Outcome = e.res.Outcome
 	e.rec.phase("closed: " + e.res.Outcome)

@@ -20,7 +20,15 @@ import (
 // that is changing the target compensates first, and an escalated one is superseded; each tells
 // this run when it has closed (released). Canceling this run meanwhile ends it as canceled.
 func (e *invalidation) preempt(ctx workflow.Context, id string) (released bool, err error) {
-	if err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil); err != nil {
+	p := contract.Preemption{By: e.runID, Reason: e.in.Reason}
+	if e.sealed {
+		if p.Seal, err = seal(ctx, contract.SignalPreempt, id, p); err != nil {
+			// Unsealed, the rotation would refuse it: wait for its id to be free instead.
+			e.rec.add(ctx, systemActor, "preempt rotation", contract.StateFailed, err.Error())
+			return false, nil
+		}
+	}
+	if err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, p).Get(ctx, nil); err != nil {
 		// No rotation of the target is running: nothing to take over.
 		e.rec.add(ctx, systemActor, "preempt rotation", contract.StateSkipped, "no rotation of "+e.in.Target+" is running")
 		return false, nil
@@ -39,9 +47,22 @@ func (e *invalidation) preempt(ctx workflow.Context, id string) (released bool, 
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	sel.AddFuture(workflow.NewTimer(tctx, wait), func(workflow.Future) {})
-	sel.Select(ctx)
-	if err := ctx.Err(); err != nil {
-		return false, err
+	for {
+		sel.Select(ctx)
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		if !got || !e.sealed {
+			break
+		}
+		// Only the rotation this run preempted hands the target over; a forged hand-over is
+		// recorded as denied, and the wait goes on.
+		msg := rel
+		msg.Seal = nil
+		if e.peers.open(ctx, e.rec, contract.SignalRotationReleased, msg, rel.Seal, id) {
+			break
+		}
+		got, rel = false, contract.Released{}
 	}
 	if !got {
 		// A rotation started before the hand-over existed never says so: poll for its id instead.

@@ -199,6 +199,10 @@ func (h *invHarness) mock() {
 			defer h.mu.Unlock()
 			p, ok := arg.(contract.Preemption)
 			assert.True(h.t, ok, "preempt payload %T", arg)
+			if assert.NotNil(h.t, p.Seal, "the preemption is sealed") {
+				assert.Equal(h.t, invRotationID, p.Seal.To)
+			}
+			p.Seal = nil
 			h.preempts = append(h.preempts, p)
 			if h.rotationRunning {
 				return nil
@@ -227,7 +231,7 @@ func (h *invHarness) mock() {
 func (h *invHarness) run(in contract.InvalidationInput) {
 	h.t.Helper()
 	if requester := strings.TrimSpace(in.RequestedBy); in.Statement == nil && requester != "" {
-		in.Statement = h.signedStart(requester, in.StartAction(), in.Reason)
+		in.Statement = h.signedStart(requester, in.StartAction(), in.Reason, in.StartArgs())
 	}
 	h.runRaw(in)
 }
@@ -920,7 +924,7 @@ func TestEmergencyInvalidation_PreemptsRunningRotation(t *testing.T) {
 	h.rotationRunning = true
 	// The preempted rotation closes 30s later and says so.
 	h.at(30*time.Second, func() {
-		h.env.SignalWorkflow(contract.SignalRotationReleased, contract.Released{RotationID: invRotationID, Outcome: contract.OutcomePreempted})
+		h.env.SignalWorkflow(contract.SignalRotationReleased, sealedRelease(invRotationID, invWorkflowID, contract.OutcomePreempted))
 	})
 	in := invInput()
 	in.BreakGlass = true
@@ -980,7 +984,7 @@ func TestEmergencyInvalidation_LiftBeforeRestrictionDenied(t *testing.T) {
 	assert.Contains(t, requireEvent(t, tl, systemActor, stepLift, contract.StateDone).Detail, "TTL")
 }
 
-// An emergency run the starter put on the routine queue (no worker polled the emergency queue)
+// An emergency run started on the routine queue (by hand, or by an older starter)
 // says so on its timeline; on the emergency queue it says nothing about queues.
 func TestEmergencyInvalidation_RoutineQueueNoted(t *testing.T) {
 	for _, queue := range []string{contract.TaskQueue, contract.EmergencyTaskQueue} {
@@ -994,4 +998,19 @@ func TestEmergencyInvalidation_RoutineQueueNoted(t *testing.T) {
 			assert.Equal(t, queue == contract.TaskQueue, noted)
 		})
 	}
+}
+
+// sealedRelease is the hand-over the rotation from sends to the emergency run to, sealed by its
+// worker.
+func sealedRelease(from, to, outcome string) contract.Released {
+	rel := contract.Released{RotationID: from, Outcome: outcome}
+	rel.Seal = peerSeal(contract.SignalRotationReleased, from, to, rel)
+	return rel
+}
+
+// sealedPreempt is the preemption the emergency run of demo sends the rotation to.
+func sealedPreempt(to string) contract.Preemption {
+	p := contract.Preemption{By: contract.InvalidationID("demo"), Reason: preemptReason}
+	p.Seal = peerSeal(contract.SignalPreempt, p.By, to, p)
+	return p
 }

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/authops/authops/activities"
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/notify"
 )
 
@@ -35,6 +36,10 @@ type notifier struct {
 	in notify.ChannelInput
 	st notify.ChannelState
 	ch workflow.ReceiveChannel
+	// sealed says an announcement is posted only when a worker sealed it for the run it names
+	// (peer.go); peers counts the signals received.
+	sealed bool
+	peers  inbox
 }
 
 // closedKept is how many closed runs the state remembers, so that a late retry of an
@@ -43,6 +48,7 @@ const closedKept = 50
 
 func (n *notifier) run(ctx workflow.Context) error {
 	n.ch = workflow.GetSignalChannel(ctx, notify.SignalAnnouncement)
+	n.sealed, n.peers = workflow.GetVersion(ctx, "sealed-announcements", workflow.DefaultVersion, 1) >= 1, inbox{}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -56,7 +62,7 @@ func (n *notifier) run(ctx workflow.Context) error {
 		if err := ctx.Err(); err != nil {
 			return temporal.NewCanceledError("notification run canceled")
 		}
-		n.drain()
+		n.drain(ctx)
 		if len(n.st.Queue) > 0 {
 			a := n.st.Queue[0]
 			n.deliver(ctx, a)
@@ -67,7 +73,7 @@ func (n *notifier) run(ctx workflow.Context) error {
 		n.prune()
 		info := workflow.GetInfo(ctx)
 		if info.GetCurrentHistoryLength() >= n.in.MaxEvents || info.GetContinueAsNewSuggested() {
-			n.drain()
+			n.drain(ctx)
 			next := n.in
 			next.State = n.st
 			logger.Info("notify: continue as new", "queued", len(n.st.Queue), "runs", len(n.st.Runs))
@@ -77,17 +83,20 @@ func (n *notifier) run(ctx workflow.Context) error {
 }
 
 // drain moves the announcements already received into the queue, dropping repeats.
-func (n *notifier) drain() {
+func (n *notifier) drain(ctx workflow.Context) {
 	for {
 		var a notify.Announcement
 		if !n.ch.ReceiveAsync(&a) {
 			return
 		}
-		n.enqueue(a)
+		n.enqueue(ctx, a)
 	}
 }
 
-func (n *notifier) enqueue(a notify.Announcement) {
+func (n *notifier) enqueue(ctx workflow.Context, a notify.Announcement) {
+	if n.sealed && !n.authentic(ctx, a) {
+		return
+	}
 	if r := n.thread(a.RunKey()); r != nil && slices.Contains(r.Seen, a.Key) {
 		return
 	}
@@ -95,6 +104,18 @@ func (n *notifier) enqueue(a notify.Announcement) {
 		return
 	}
 	n.st.Queue = append(n.st.Queue, a)
+}
+
+// authentic says a worker sealed a for the run it names, so it is an announcement a real run
+// made; anything else (a signal anyone with namespace access can send) is dropped and counted.
+func (n *notifier) authentic(ctx workflow.Context, a notify.Announcement) bool {
+	v := n.peers.check(ctx, notify.SignalAnnouncement, a.Unsealed(), a.Seal, a.WorkflowID)
+	if v.Refused == "" {
+		return true
+	}
+	n.st.Refused++
+	workflow.GetLogger(ctx).Warn("notify: announcement refused", "sender", v.Identity, "claims", contract.CleanText(a.WorkflowID), "why", v.Refused)
+	return false
 }
 
 // wait blocks until an announcement comes; while runs are open, it refreshes their parent
@@ -105,7 +126,7 @@ func (n *notifier) wait(ctx workflow.Context) {
 	s.AddReceive(n.ch, func(c workflow.ReceiveChannel, _ bool) {
 		var a notify.Announcement
 		c.Receive(ctx, &a)
-		n.enqueue(a)
+		n.enqueue(ctx, a)
 	})
 	s.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 	refresh := false

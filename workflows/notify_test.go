@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/authops/authops/activities"
@@ -97,18 +98,31 @@ func (x *notifyFixture) acts() *activities.Activities {
 		PeopleByName: map[string]*config.Person{"alice": {Name: "alice", SlackID: "UALICE"}, "bob": {Name: "bob", SlackID: "UBOB"}},
 		Targets:      map[string]*config.Target{"demo": {Name: "demo", Channel: "#auth-ops", Notify: config.Notify{UsersChannel: "#status"}}},
 	}
-	return &activities.Activities{Config: cfg, Notifier: notify.Log{},
+	return &activities.Activities{Config: cfg, Notifier: notify.Log{}, PeerKey: testPeerKey,
 		Slack: &activities.SlackNotifier{Slack: notify.NewSlack("xoxb-test", x.fake.APIURL(), nil), Client: x.runs}}
 }
 
+// ann is an announcement of rotation-demo, sealed by its worker as the Announce activity seals it.
 func ann(kind, key, text string, mention ...string) notify.Announcement {
-	return notify.Announcement{WorkflowID: "rotation-demo", FirstRunID: "run-1", Key: key,
+	a := notify.Announcement{WorkflowID: "rotation-demo", FirstRunID: "run-1", Key: key,
 		Message: notify.Message{Target: "demo", Channel: "#auth-ops", Kind: kind, RunID: "rotation-demo", Text: text, Mention: mention}}
+	a.Seal = peerSeal(notify.SignalAnnouncement, a.WorkflowID, notifyTestID, a)
+	return a
+}
+
+// notifyTestID is the notification run's id in these tests: #auth-ops's.
+var notifyTestID = notify.ChannelWorkflowID("#auth-ops")
+
+// newNotifyEnv is the test environment of #auth-ops's notification run.
+func newNotifyEnv() *testsuite.TestWorkflowEnvironment {
+	env := newTestEnv(NotifyChannel)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: notifyTestID, TaskQueue: contract.TaskQueue})
+	return env
 }
 
 // run runs the channel's notification workflow until it is canceled at the end.
 func (x *notifyFixture) run(t *testing.T, end time.Duration, steps map[time.Duration]func(signal func(notify.Announcement))) {
-	env := newTestEnv(NotifyChannel)
+	env := newNotifyEnv()
 	env.RegisterActivity(x.acts())
 	signal := func(a notify.Announcement) { env.SignalWorkflow(notify.SignalAnnouncement, a) }
 	for at, fn := range steps {
@@ -264,7 +278,7 @@ func TestNotifyChannel_Outage(t *testing.T) {
 // TestNotifyChannel_ContinueAsNew: the state (parent ts, seen announcements, queue) survives.
 func TestNotifyChannel_ContinueAsNew(t *testing.T) {
 	x := newNotifyFixture(t)
-	env := newTestEnv(NotifyChannel)
+	env := newNotifyEnv()
 	env.RegisterActivity(x.acts())
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(notify.SignalAnnouncement, ann("planned", "run-1/5", "Planned."))
@@ -290,7 +304,7 @@ func TestNotifyChannel_ContinueAsNew(t *testing.T) {
 // TestNotifyChannel_ContinueAsNewCarriesQueue: announcements not yet delivered are carried.
 func TestNotifyChannel_ContinueAsNewCarriesQueue(t *testing.T) {
 	x := newNotifyFixture(t)
-	env := newTestEnv(NotifyChannel)
+	env := newNotifyEnv()
 	env.RegisterActivity(x.acts())
 	// (The test environment ends the run on the first signal's task, so only one is sent; on a
 	// server, a signal that lands while the task completes fails the completion and is drained.)

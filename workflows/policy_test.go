@@ -38,7 +38,7 @@ func TestRotation_ActorNamesMustBeCanonical(t *testing.T) {
 	h := newRotationHarness(t)
 	in := manualInput()
 	in.RequestedBy = "alice "
-	in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason)
+	in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs())
 	// alice's own statement, under a name with a space: still alice, and refused as such.
 	spacedSelf := h.decideWith(time.Minute, contract.SignalApprove, func() contract.Decision {
 		d := h.signed(contract.SignalApprove, "alice", "")

@@ -64,7 +64,7 @@ func newPreemptHarness(t *testing.T) *preemptHarness {
 // preempt signal, then (when cancel) a cancel request a second later.
 func (h *preemptHarness) preemptAt(d time.Duration, cancel bool) {
 	h.at(d, func() {
-		h.env.SignalWorkflow(contract.SignalPreempt, contract.Preemption{By: contract.InvalidationID("demo"), Reason: preemptReason})
+		h.env.SignalWorkflow(contract.SignalPreempt, sealedPreempt(h.id))
 	})
 	if cancel {
 		h.at(d+time.Second, h.env.CancelWorkflow)
@@ -85,7 +85,12 @@ func (h *preemptHarness) requireReleased(outcome string, at time.Duration) {
 	require.Len(h.t, rs, 1, "exactly one release signal")
 	assert.Equal(h.t, contract.InvalidationID("demo"), rs[0].To, "sent to Preemption.By")
 	assert.Empty(h.t, rs[0].Run, "to the emergency run's current run")
-	assert.Equal(h.t, contract.Released{RotationID: contract.RotationID("demo"), Outcome: outcome}, rs[0].Rel)
+	rel := rs[0].Rel
+	require.NotNil(h.t, rel.Seal, "the hand-over is sealed")
+	assert.Equal(h.t, contract.SignalRotationReleased, rel.Seal.Kind)
+	assert.Equal(h.t, contract.InvalidationID("demo"), rel.Seal.To)
+	rel.Seal = nil
+	assert.Equal(h.t, contract.Released{RotationID: contract.RotationID("demo"), Outcome: outcome}, rel)
 	assert.Equal(h.t, at, rs[0].At)
 }
 
@@ -275,7 +280,7 @@ func TestHandover_EmergencyWaitsForReleaseBeforeChild(t *testing.T) {
 		childrenBefore = len(h.callsNamed("SecretRotation"))
 	})
 	h.at(4*time.Minute, func() {
-		h.env.SignalWorkflow(contract.SignalRotationReleased, contract.Released{RotationID: invRotationID, Outcome: contract.OutcomePreempted})
+		h.env.SignalWorkflow(contract.SignalRotationReleased, sealedRelease(invRotationID, invWorkflowID, contract.OutcomePreempted))
 	})
 	in := invInput()
 	in.BreakGlass = true
@@ -357,7 +362,7 @@ func TestPreempt_DuringPrecheckEndsPreempted(t *testing.T) {
 	h := newPreemptHarness(t)
 	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
 		// The emergency run takes the target while the checks run; the check then fails.
-		h.env.SignalWorkflow(contract.SignalPreempt, contract.Preemption{By: contract.InvalidationID("demo"), Reason: preemptReason})
+		h.env.SignalWorkflow(contract.SignalPreempt, sealedPreempt(h.id))
 		h.env.CancelWorkflow()
 		return activities.PreCheckResult{}, errors.New("backend probe interrupted")
 	}

@@ -38,7 +38,7 @@ const stageAfterRotation = "after rotation"
 
 // SecretRotation is runbook 2: JWT secret rotation.
 func SecretRotation(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
-	r := &rotation{in: in}
+	r := &rotation{in: in, startArgs: in.StartArgs()}
 	ctx, r.timeouts = withTimeouts(ctx)
 	ctx, err := r.setup(ctx)
 	if err != nil {
@@ -48,11 +48,14 @@ func SecretRotation(ctx workflow.Context, in contract.RotationInput) (contract.R
 }
 
 type rotation struct {
-	in     contract.RotationInput
-	rec    *record
-	policy contract.Policy
-	res    contract.RotationResult
-	key    string
+	in contract.RotationInput
+	// startArgs is the input as its signer chose it, before the run fills in its defaults: the
+	// start statement binds it.
+	startArgs string
+	rec       *record
+	policy    contract.Policy
+	res       contract.RotationResult
+	key       string
 	// v is DefaultVersion for runs started before decisions were verified Updates; they keep the
 	// signal loops of legacy_signals.go.
 	v    workflow.Version
@@ -64,6 +67,11 @@ type rotation struct {
 	rollbackBy, resolvedBy    *contract.Decision
 	// preempted is set when an emergency run takes the target (runs on Updates only).
 	preempted *contract.Preemption
+	// sealed says a preemption counts only with its seal (peer.go), and the hand-over is sealed;
+	// peers counts the signals received, opening the preemptions still being checked.
+	sealed  bool
+	peers   inbox
+	opening int
 	// timeouts are the run's activity timeouts, set from its policy.
 	timeouts *contract.Timeouts
 	// quick says an emergency cutover runs its quick steps as local activities and does not
@@ -102,6 +110,7 @@ func (r *rotation) setup(ctx workflow.Context) (workflow.Context, error) {
 	r.dec.reload = r.loadPolicy
 	r.v = workflow.GetVersion(ctx, "decisions-as-updates", workflow.DefaultVersion, 1)
 	if r.v >= 1 {
+		r.dec.waitForStart(ctx)
 		r.dec.gateRules(func() *gate { return r.gate })
 		r.dec.rules[contract.SignalRollback] = r.rollbackRule
 		r.dec.rules[contract.SignalResolve] = r.resolveRule
@@ -111,11 +120,30 @@ func (r *rotation) setup(ctx workflow.Context) (workflow.Context, error) {
 		if err := r.dec.register(ctx); err != nil {
 			return ctx, err
 		}
+		r.sealed = workflow.GetVersion(ctx, "sealed-peer-messages", workflow.DefaultVersion, 1) >= 1
+		r.peers = inbox{}
 		preempt := workflow.GetSignalChannel(ctx, contract.SignalPreempt)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			var p contract.Preemption
-			if preempt.Receive(ctx, &p) && r.preempted == nil {
-				r.preempted = &p
+			if !r.sealed {
+				if preempt.Receive(ctx, &p) && r.preempted == nil {
+					r.preempted = &p
+				}
+				return
+			}
+			// Disconnected: the emergency run cancels this run right after it preempts, and the
+			// check must still finish.
+			dctx, _ := workflow.NewDisconnectedContext(ctx)
+			for preempt.Receive(dctx, &p) {
+				r.opening++
+				msg := p
+				msg.Seal = nil
+				ok := r.peers.open(dctx, r.rec, contract.SignalPreempt, msg, p.Seal, contract.InvalidationID(r.in.Target))
+				r.opening--
+				if ok && r.preempted == nil {
+					r.preempted = &msg
+				}
+				p = contract.Preemption{}
 			}
 		})
 		return runCtx, r.rec.registerQueries(ctx)
@@ -137,6 +165,8 @@ func (r *rotation) run(ctx workflow.Context) (res contract.RotationResult, err e
 	}
 	if err != nil {
 		r.rec.add(ctx, systemActor, "input", "rejected", err.Error())
+		r.dec.claimRefused(ctx, r.in.Statement)
+		r.dec.refuseAll(ctx, err.Error())
 		return r.res, temporal.NewNonRetryableApplicationError("invalid rotation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
 	}
 	// The hard cutover runs its quick steps back to back on this worker, and leaves the
@@ -151,14 +181,17 @@ func (r *rotation) run(ctx workflow.Context) (res contract.RotationResult, err e
 	r.localReads = r.v >= 1 && workflow.GetVersion(ctx, "local-reads", workflow.DefaultVersion, 1) >= 1
 	if err := r.loadPolicy(ctx); err != nil {
 		r.rec.add(ctx, systemActor, "load target policy", "failed", err.Error())
+		r.dec.refuseAll(ctx, "its policy could not be loaded")
 		return r.res, err
 	}
 	if r.v >= 1 {
 		if err := r.dec.startChecked(ctx, r.in.Statement, r.checkStart); err != nil {
 			r.rec.add(ctx, systemActor, "start", "refused", err.Error())
+			r.dec.refuseAll(ctx, err.Error())
 			return r.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
 		}
 		r.rec.add(ctx, r.in.RequestedBy, "start", "verified", r.startedBy(ctx))
+		r.dec.open()
 	}
 	// From here every way out goes through the one finish: a step returns a *stop to end the run.
 	defer func() { res, err = r.close(ctx, err) }()
@@ -408,6 +441,12 @@ func (r *rotation) close(ctx workflow.Context, err error) (contract.RotationResu
 // finish writes the summary; failure outcomes fail the run so the Web UI shows them as failed.
 func (r *rotation) finish(ctx workflow.Context) (contract.RotationResult, error) {
 	r.dec.closing = true
+	// A decision already taken in gets the run's answer before the run closes.
+	if r.sealed {
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+		cancel()
+	}
 	r.rec.settle(ctx, r.res.Outcome)
 	r.rec.status.Outcome = r.res.Outcome
 	r.rec.phase("closed: " + r.res.Outcome)

@@ -51,7 +51,7 @@ func (r *rotation) checkStart(ctx workflow.Context) error {
 			return fmt.Errorf("an emergency rotation runs only as the child of %s", contract.InvalidationID(r.in.Target))
 		}
 	default:
-		if err := r.dec.verifyStart(ctx, contract.ActionStartRotation, r.in.RequestedBy, r.in.Reason, r.in.Statement); err != nil {
+		if err := r.dec.verifyStart(ctx, contract.ActionStartRotation, r.in.RequestedBy, r.in.Reason, r.startArgs, r.in.Statement); err != nil {
 			return err
 		}
 	}

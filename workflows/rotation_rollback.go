@@ -167,6 +167,12 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current contract
 
 // preemption returns the emergency run's preemption, if one arrived.
 func (r *rotation) preemption(ctx workflow.Context) *contract.Preemption {
+	if r.sealed {
+		// A preemption that arrived with the cancel is still being checked: wait for its verdict.
+		ch := workflow.GetSignalChannel(ctx, contract.SignalPreempt)
+		_ = workflow.Await(ctx, func() bool { return r.opening == 0 && ch.Len() == 0 })
+		return r.preempted
+	}
 	var p contract.Preemption
 	if r.preempted == nil && workflow.GetSignalChannel(ctx, contract.SignalPreempt).ReceiveAsync(&p) {
 		r.preempted = &p
@@ -180,8 +186,16 @@ func (r *rotation) release(ctx workflow.Context) {
 	if r.v == workflow.DefaultVersion || r.preempted == nil {
 		return
 	}
-	err := workflow.SignalExternalWorkflow(ctx, r.preempted.By, "", contract.SignalRotationReleased,
-		contract.Released{RotationID: workflow.GetInfo(ctx).WorkflowExecution.ID, Outcome: r.res.Outcome}).Get(ctx, nil)
+	rel := contract.Released{RotationID: workflow.GetInfo(ctx).WorkflowExecution.ID, Outcome: r.res.Outcome}
+	if r.sealed {
+		s, err := seal(ctx, contract.SignalRotationReleased, r.preempted.By, rel)
+		if err != nil {
+			r.rec.add(ctx, systemActor, "tell "+r.preempted.By+" the target is free", contract.StateFailed, err.Error())
+			return
+		}
+		rel.Seal = s
+	}
+	err := workflow.SignalExternalWorkflow(ctx, r.preempted.By, "", contract.SignalRotationReleased, rel).Get(ctx, nil)
 	if err != nil {
 		r.rec.add(ctx, systemActor, "tell "+r.preempted.By+" the target is free", contract.StateFailed, err.Error())
 	}

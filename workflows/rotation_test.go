@@ -183,7 +183,7 @@ func (h *rotationHarness) mockActivities() {
 func (h *rotationHarness) run(in contract.RotationInput) {
 	h.t.Helper()
 	if requester := strings.TrimSpace(in.RequestedBy); in.Statement == nil && in.Mode == contract.ModeManual && requester != "" {
-		in.Statement = h.signedStart(requester, contract.ActionStartRotation, in.Reason)
+		in.Statement = h.signedStart(requester, contract.ActionStartRotation, in.Reason, in.StartArgs())
 	}
 	h.runRaw(in)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -19,6 +20,14 @@ func ScheduledRotation(ctx workflow.Context, in contract.ScheduledRotationInput)
 	res := contract.ScheduledRotationResult{RotationID: contract.RotationID(in.Target)}
 	if in.Target == "" || in.Window <= 0 {
 		return res, temporal.NewNonRetryableApplicationError("scheduled rotation needs a target and a positive window", contract.ErrTypeInvalidInput, nil)
+	}
+	// The rotation takes a schedule: requester from this run alone (its parent's id), so this
+	// run must be one the target's own Schedule started, as the server says, not any run under
+	// a look-alike id. Runs from before scheduled-by-check did not ask.
+	if workflow.GetVersion(ctx, "scheduled-by-check", workflow.DefaultVersion, 1) >= 1 {
+		if v := recorded(ctx, func(ctx workflow.Context) verdict { return checkScheduledBy(ctx, in.Target) }); v.Refused != "" {
+			return res, temporal.NewNonRetryableApplicationError(v.Refused, contract.ErrTypeInvalidInput, nil)
+		}
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            res.RotationID,
@@ -43,4 +52,28 @@ func ScheduledRotation(ctx workflow.Context, in contract.ScheduledRotationInput)
 	}
 	res.RunID = exec.RunID
 	return res, nil
+}
+
+// AttrScheduledByID is the search attribute the server sets on a run that a Schedule started:
+// the schedule's id. A client cannot set it on a start of its own.
+var AttrScheduledByID = temporal.NewSearchAttributeKeyKeyword("TemporalScheduledById")
+
+// checkScheduledBy refuses a scheduled rotation of target that the target's Schedule did not
+// start. It reads the run's start attributes, so it runs recorded.
+func checkScheduledBy(ctx workflow.Context, target string) verdict {
+	want := contract.ScheduleID(target)
+	got, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(AttrScheduledByID)
+	if !ok {
+		// A payload without its type metadata is not among the typed attributes.
+		if p := workflow.GetInfo(ctx).SearchAttributes.GetIndexedFields()[AttrScheduledByID.GetName()]; p != nil {
+			ok = converter.GetDefaultDataConverter().FromPayload(p, &got) == nil
+		}
+	}
+	switch {
+	case !ok || got == "":
+		return verdict{Refused: fmt.Sprintf("a scheduled rotation of %s is started only by its schedule %s; the server says no schedule started this run", target, want)}
+	case got != want:
+		return verdict{Refused: fmt.Sprintf("a scheduled rotation of %s is started only by its schedule %s, not by %s", target, want, contract.CleanText(got))}
+	}
+	return verdict{}
 }

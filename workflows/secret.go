@@ -68,6 +68,7 @@ func SecretSettle(ctx workflow.Context, in contract.SettleInput) (contract.Settl
 	rec.add(ctx, in.RequestedBy, "requested", "settle "+asked, in.Reason)
 	if err := in.Validate(); err != nil {
 		rec.add(ctx, systemActor, "input", "rejected", err.Error())
+		newIntake(rec).claimRefused(ctx, in.Statement)
 		return end(contract.OutcomeRefused, "invalid input: "+err.Error(), contract.ErrTypeInvalidInput)
 	}
 	var policy contract.Policy
@@ -84,7 +85,7 @@ func SecretSettle(ctx workflow.Context, in contract.SettleInput) (contract.Settl
 		if id, got := contract.SecretSettleID(in.Target), workflow.GetInfo(ctx).WorkflowExecution.ID; got != id {
 			return fmt.Errorf("a settle of %s runs only under the id %s, not %s", in.Target, id, got)
 		}
-		return dec.verifyStart(ctx, contract.ActionSettleSecret, in.RequestedBy, in.SignedText(), in.Statement)
+		return dec.verifyStart(ctx, contract.ActionSettleSecret, in.RequestedBy, in.SignedText(), "", in.Statement)
 	})
 	if err == nil && (unattended(in.RequestedBy) || !slices.Contains(policy.Approvers, in.RequestedBy)) {
 		err = fmt.Errorf("only the approvers of %s (%s) may settle a secret version; %s is not one",

@@ -46,7 +46,7 @@ func (h *settleHarness) runSettle(in contract.SettleInput) {
 
 // signedSettle is in, signed by keyOwner's key for its requester.
 func (h *settleHarness) signedSettle(keyOwner string, in contract.SettleInput) contract.SettleInput {
-	st := h.signedStart(in.RequestedBy, contract.ActionSettleSecret, in.SignedText())
+	st := h.signedStart(in.RequestedBy, contract.ActionSettleSecret, in.SignedText(), "")
 	if keyOwner != in.RequestedBy {
 		st = signAs(h.t, keyOwner, st.Statement)
 	}

@@ -424,7 +424,9 @@ func validateRestriction(prefix string, status int) error {
 }
 
 // parseCIDRs parses and masks a list of CIDRs, so 10.1.2.3/8 is stored as
-// 10.0.0.0/8.
+// 10.0.0.0/8, and turns an IPv4-mapped range into its IPv4 form
+// (::ffff:192.0.2.0/120 is 192.0.2.0/24): a client is matched by its
+// unmapped address, so the mapped form as written would match nobody.
 func parseCIDRs(cidrs []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(cidrs))
 	for _, c := range cidrs {
@@ -432,7 +434,25 @@ func parseCIDRs(cidrs []string) ([]netip.Prefix, error) {
 		if err != nil {
 			return nil, fmt.Errorf("invalid CIDR %q", c)
 		}
+		if p.Addr().Is4In6() {
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("invalid CIDR %q: an IPv4-mapped range shorter than /96 is not a whole IPv4 range", c)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// cidrStrings is the stored form of a deny list: each range once, sorted.
+func cidrStrings(ps []netip.Prefix) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if s := p.String(); !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

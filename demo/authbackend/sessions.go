@@ -200,6 +200,8 @@ func openStateStore(path string, now time.Time) (*stateStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A file written before ranges were normalised lists them as written.
+	st.DeniedCIDRs = cidrStrings(denied)
 	return &stateStore{path: path, st: st, denied: denied}, nil
 }
 
@@ -217,6 +219,7 @@ func (s *stateStore) update(now time.Time, fn func(st *controlState) error) erro
 	if err != nil {
 		return err
 	}
+	next.DeniedCIDRs = cidrStrings(denied)
 	if s.path != "" {
 		data, err := json.MarshalIndent(next, "", "  ")
 		if err != nil {

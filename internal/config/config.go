@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -43,6 +44,12 @@ type Config struct {
 	Incident IncidentConfig `yaml:"incident"`
 	// Timeouts bound the runbooks' activities; every key has a default.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// Alerts tunes the gateway's Alertmanager webhook; every key has a default.
+	Alerts AlertsConfig `yaml:"alerts"`
+	// PeerKeyFile holds the key with which workers seal the messages runs send each other
+	// (internal/peer); created when missing. Every worker of the namespace needs the same file.
+	// Use PeerKeyPath to read it.
+	PeerKeyFile string `yaml:"peer_key_file"`
 	// Dir is the directory of the config file; relative paths in it are resolved against Dir.
 	Dir string `yaml:"-"`
 }
@@ -94,6 +101,24 @@ type Deployer struct {
 	HeadersFromEnv   map[string]string `yaml:"headers_from_env"`
 	Timeout          Duration          `yaml:"timeout"`
 	ReadinessTimeout Duration          `yaml:"readiness_timeout"`
+	// Env (kind exec) is the deploy command's environment, with the worker's PATH. Nothing else
+	// of the worker's environment reaches the command, so that the worker's credentials and those
+	// of other targets stay out of it. Values are plain text, never secrets.
+	Env map[string]string `yaml:"env"`
+}
+
+// Environ returns Env as KEY=VALUE entries, sorted by key so that every run passes the same.
+func (d Deployer) Environ() []string {
+	keys := make([]string, 0, len(d.Env))
+	for k := range d.Env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	env := make([]string, 0, len(keys))
+	for _, k := range keys {
+		env = append(env, k+"="+d.Env[k])
+	}
+	return env
 }
 
 // Admin is the backend's control API (logout policy, route and CIDR restrictions, log level).
@@ -319,6 +344,10 @@ func Parse(b []byte, dir string) (*Config, error) {
 	if err := c.validateIncidentChannel(); err != nil {
 		return nil, err
 	}
+	c.Alerts.defaults()
+	if err := c.Alerts.validate(&c); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
@@ -482,6 +511,9 @@ func (t *Target) validate(people map[string]*Person) error {
 	default:
 		return f("deployer.kind", "must be \"exec\" or \"http\", got %q", t.Deployer.Kind)
 	}
+	if err := t.Deployer.validateEnv(); err != nil {
+		return f("deployer.env", "%v", err)
+	}
 	if err := checkRef(t.Admin.Token); err != nil {
 		return f("admin.token", "%v", err)
 	}
@@ -540,6 +572,28 @@ func (t *Target) validate(people map[string]*Person) error {
 		}
 		if e.As == "admin" && t.Probe.AdminUsername == "" {
 			return f(fmt.Sprintf("critical_endpoints[%d].as", i), "\"admin\" needs probe.admin_username")
+		}
+	}
+	return nil
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validateEnv checks deployer.env. Errors name the variable, never its value.
+func (d Deployer) validateEnv() error {
+	if len(d.Env) > 0 && d.Kind != "exec" {
+		return fmt.Errorf("is only for kind exec (a webhook takes headers_from_env)")
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Env)) {
+		switch {
+		case !envName.MatchString(k):
+			return fmt.Errorf("%q is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
+		case k == "PATH":
+			// The executable is looked up in the worker's PATH; another one for the command
+			// would make the dry run and the deploy disagree.
+			return errors.New("PATH is the worker's own and cannot be set; give argv an absolute path instead")
+		case strings.ContainsRune(d.Env[k], 0):
+			return fmt.Errorf("%s: the value contains a NUL byte", k)
 		}
 	}
 	return nil
@@ -721,4 +775,15 @@ func yamlFields(t reflect.Type) []string {
 		}
 	}
 	return keys
+}
+
+// DefaultPeerKeyFile is the peer key's path when the config names none, relative to its directory.
+const DefaultPeerKeyFile = "var/peer.key"
+
+// PeerKeyPath is the peer key file, resolved against the config's directory.
+func (c *Config) PeerKeyPath() string {
+	if c.PeerKeyFile == "" {
+		return c.Abs(DefaultPeerKeyFile)
+	}
+	return c.Abs(c.PeerKeyFile)
 }

@@ -154,6 +154,15 @@ func TestParse_ExplicitValuesWin(t *testing.T) {
 	require.Equal(t, "APP_JWT_KEY", tg.EnvSink.Key)
 }
 
+func TestParse_DeployerEnv(t *testing.T) {
+	doc := strings.Replace(minimal, "      argv: [bin/deploy, --now]",
+		"      argv: [bin/deploy, --now]\n      env: {ZONE: eu-1, HOME: /var/lib/deploy, EMPTY: \"\"}", 1)
+	c, err := Parse([]byte(doc), "/x")
+	require.NoError(t, err)
+	require.Equal(t, []string{"EMPTY=", "HOME=/var/lib/deploy", "ZONE=eu-1"}, c.Targets["demo"].Deployer.Environ(), "sorted, every run the same")
+	require.Empty(t, parseMinimal(t, "/x").Targets["demo"].Deployer.Environ(), "none by default")
+}
+
 func TestParse_AnchorsAndMergeKeys(t *testing.T) {
 	// YAML's own ways of sharing settings keep working: a second target reuses the first's probe.
 	valid := strings.Replace(minimalTarget, "    probe:\n", "    probe: &probe\n", 1) + `  staging:
@@ -204,7 +213,7 @@ func TestParse_BadConfigs(t *testing.T) {
 		want     string // the error starts with the field's path and says what is wrong
 	}{
 		{"unknown top-level key", "targets:\n", "target:\n  demo: {}\ntargets:\n",
-			"target: unknown key (known: targets, people, gateway, incident, timeouts)"},
+			"target: unknown key (known: targets, people, gateway, incident, timeouts, alerts"},
 		{"unknown target key", "    approvers:", "    aprovers: [carol]\n    approvers:",
 			"targets.demo.aprovers: unknown key"},
 		{"unknown nested key", "      argv: [bin/deploy, --now]", "      argvv: [bin/deploy, --now]",
@@ -223,6 +232,16 @@ func TestParse_BadConfigs(t *testing.T) {
 		{"exec without argv", "      argv: [bin/deploy, --now]\n", "", "targets.demo.deployer.argv: is required for kind exec"},
 		{"exec with empty argv", "      argv: [bin/deploy, --now]", "      argv: []", "targets.demo.deployer.argv: is required for kind exec"},
 		{"http without url", "      kind: exec\n      argv: [bin/deploy, --now]", "      kind: http", "targets.demo.deployer.url: must be an http(s) URL"},
+		{"deployer env: bad name", "      argv: [bin/deploy, --now]", "      argv: [bin/deploy, --now]\n      env: {\"BAD-NAME\": x}",
+			`targets.demo.deployer.env: "BAD-NAME" is not an environment variable name`},
+		{"deployer env: PATH", "      argv: [bin/deploy, --now]", "      argv: [bin/deploy, --now]\n      env: {PATH: /tmp/evil}",
+			"targets.demo.deployer.env: PATH is the worker's own and cannot be set"},
+		{"deployer env: NUL", "      argv: [bin/deploy, --now]", "      argv: [bin/deploy, --now]\n      env: {MODE: \"a\\0b\"}",
+			"targets.demo.deployer.env: MODE: the value contains a NUL byte"},
+		{"deployer env: not a mapping", "      argv: [bin/deploy, --now]", "      argv: [bin/deploy, --now]\n      env: [A=1]",
+			"targets.demo.deployer.env: must be a mapping"},
+		{"deployer env: for http", "      kind: exec\n      argv: [bin/deploy, --now]", "      kind: http\n      url: https://deploy.example/hook\n      env: {MODE: blue}",
+			"targets.demo.deployer.env: is only for kind exec"},
 		{"bad base_url: no scheme", "http://127.0.0.1:8081", "127.0.0.1:8081", `targets.demo.base_url: must be an http(s) URL, got "127.0.0.1:8081"`},
 		{"bad base_url: ftp", "http://127.0.0.1:8081", "ftp://127.0.0.1", "targets.demo.base_url: must be an http(s) URL"},
 		{"bad base_url: no host", "http://127.0.0.1:8081", "http://", "targets.demo.base_url: must be an http(s) URL"},
@@ -343,7 +362,7 @@ func TestParse_ErrorIsDeterministic(t *testing.T) {
 	doc = strings.Replace(doc, "password: {env: AUTHOPS_TEST_PROBE_PASSWORD}", "password: hunter2", 1)
 	for range 20 {
 		_, err := Parse([]byte(doc), "/x")
-		require.EqualError(t, err, "targets.demo.deployer.argvv: unknown key (known: kind, argv, dry_run_argv, dir, method, url, headers_from_env, timeout, readiness_timeout)")
+		require.EqualError(t, err, "targets.demo.deployer.argvv: unknown key (known: kind, argv, dry_run_argv, dir, method, url, headers_from_env, timeout, readiness_timeout, env)")
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -30,7 +31,45 @@ type IncidentConfig struct {
 	// reporter, the owner and the approvers, and post the incident's messages there, with a
 	// link from the channel of the incident's first target (default false).
 	DedicatedChannel bool `yaml:"dedicated_channel"`
+	// Owners may take an incident besides the approvers of its targets: names from people.
+	Owners []string `yaml:"owners"`
+	// ResetWithoutQuorum is how many accounts a require-reset may name before it needs one
+	// approver besides the asker (default 5; 0: every reset needs one).
+	ResetWithoutQuorum *int `yaml:"reset_without_quorum"`
+	// DenyWithoutQuorum is the widest range a deny-cidr may name before it needs one approver
+	// besides the asker (default /16 for IPv4, /48 for IPv6).
+	DenyWithoutQuorum DenyWidth `yaml:"deny_without_quorum"`
+	// AdminAccounts are accounts whose reset always needs a second person, besides every
+	// target's probe.admin_username (default admin, administrator, root).
+	AdminAccounts []string `yaml:"admin_accounts"`
+	// KeepFor is how long a measure kept past resolve stays when the resolve does not say
+	// (--keep-for; default 24h, at most 30 days).
+	KeepFor Duration `yaml:"keep_for"`
 }
+
+// DenyWidth is a prefix length per address family: a range wider (shorter) needs a second person.
+type DenyWidth struct {
+	IPv4 *int `yaml:"ipv4"`
+	IPv6 *int `yaml:"ipv6"`
+}
+
+// Contract returns the widths as the incident takes them.
+func (w DenyWidth) Contract() contract.DenyWidth {
+	return contract.DenyWidth{IPv4: deref(w.IPv4), IPv6: deref(w.IPv6)}
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// DefaultAdminAccounts are the account names a reset of always needs a second person for.
+func DefaultAdminAccounts() []string { return []string{"admin", "administrator", "root"} }
+
+// userName is the form of an account name (contract's user names).
+var userName = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,64}$`)
 
 // ActionRule is who may ask for a containment action ("owner", "approvers" or people's names)
 // and how many approvers besides the asker it needs (0: none).
@@ -87,6 +126,18 @@ func (c *Config) ArtifactsDir() string {
 	return c.Abs(c.Incident.ArtifactsDir)
 }
 
+// AdminAccounts are the accounts whose reset needs a second person: incident.admin_accounts
+// and every target's probe.admin_username, each once.
+func (c *Config) AdminAccounts() []string {
+	out := slices.Clone(c.Incident.AdminAccounts)
+	for _, name := range c.TargetNames() {
+		if t := c.Targets[name]; t != nil && t.Probe.AdminUsername != "" && !slices.Contains(out, t.Probe.AdminUsername) {
+			out = append(out, t.Probe.AdminUsername)
+		}
+	}
+	return out
+}
+
 // Approvers is the union of every target's approvers, in target order, each once.
 func (c *Config) Approvers() []string {
 	var out []string
@@ -131,6 +182,20 @@ func (ic *IncidentConfig) defaults() {
 			ic.Actions[kind] = r
 		}
 	}
+	setInt := func(p **int, v int) {
+		if *p == nil {
+			*p = &v
+		}
+	}
+	setInt(&ic.ResetWithoutQuorum, contract.DefaultResetWithoutQuorum)
+	setInt(&ic.DenyWithoutQuorum.IPv4, contract.DefaultDenyWithoutQuorum4)
+	setInt(&ic.DenyWithoutQuorum.IPv6, contract.DefaultDenyWithoutQuorum6)
+	if ic.AdminAccounts == nil {
+		ic.AdminAccounts = DefaultAdminAccounts()
+	}
+	if ic.KeepFor == 0 {
+		ic.KeepFor = Duration(contract.DefaultKeepFor)
+	}
 }
 
 // validate checks the section after defaults; people are the config's, approvers the union of
@@ -174,6 +239,28 @@ func (ic *IncidentConfig) validate(people map[string]*Person, approvers []string
 		if (kind == contract.ContainInvalidate || kind == contract.ContainRotate) && r.Quorum != 0 {
 			return f("actions."+kind+".quorum", "must be 0: the %s run has its own go-ahead", kind)
 		}
+	}
+	for i, o := range ic.Owners {
+		if _, ok := people[o]; !ok {
+			return f(fmt.Sprintf("owners[%d]", i), "%q is not a person in people", o)
+		}
+	}
+	if n := *ic.ResetWithoutQuorum; n < 0 {
+		return f("reset_without_quorum", "must be 0 or more accounts, got %d", n)
+	}
+	if n := *ic.DenyWithoutQuorum.IPv4; n < 1 || n > 32 {
+		return f("deny_without_quorum.ipv4", "must be a prefix length from 1 to 32, got %d", n)
+	}
+	if n := *ic.DenyWithoutQuorum.IPv6; n < 1 || n > 128 {
+		return f("deny_without_quorum.ipv6", "must be a prefix length from 1 to 128, got %d", n)
+	}
+	for i, a := range ic.AdminAccounts {
+		if !userName.MatchString(a) {
+			return f(fmt.Sprintf("admin_accounts[%d]", i), "%q is not an account name", contract.CleanText(a))
+		}
+	}
+	if ic.KeepFor.D() > contract.MaxKeepFor {
+		return f("keep_for", "must be at most %s (30 days), got %s", contract.MaxKeepFor, ic.KeepFor.D())
 	}
 	return nil
 }

@@ -33,6 +33,26 @@ func TestIncident_Defaults(t *testing.T) {
 	require.Equal(t, ActionRule{Who: []string{"owner", "approvers"}, Quorum: 0}, ic.Actions[contract.ContainRotate])
 	require.Equal(t, contract.FreezeRefuse, c.Targets["demo"].Freeze)
 	require.Equal(t, []string{"alice", "bob"}, c.Approvers())
+	// The second-person rules.
+	require.Empty(t, ic.Owners)
+	require.Equal(t, 5, *ic.ResetWithoutQuorum)
+	require.Equal(t, contract.DenyWidth{IPv4: 16, IPv6: 48}, ic.DenyWithoutQuorum.Contract())
+	require.Equal(t, []string{"admin", "administrator", "root"}, ic.AdminAccounts)
+	require.Equal(t, []string{"admin", "administrator", "root"}, c.AdminAccounts())
+	require.Equal(t, 24*time.Hour, ic.KeepFor.D())
+}
+
+func TestIncident_SecondPersonSettings(t *testing.T) {
+	doc := strings.Replace(minimal, "      username: probe\n", "      username: probe\n      admin_username: probe-admin\n      admin_password: {file: pa}\n", 1) +
+		"incident:\n  owners: [carol]\n  reset_without_quorum: 0\n  deny_without_quorum: {ipv4: 24}\n  admin_accounts: [superuser]\n  keep_for: 2h\n"
+	c, err := Parse([]byte(doc), "/x")
+	require.NoError(t, err)
+	ic := c.Incident
+	require.Equal(t, []string{"carol"}, ic.Owners)
+	require.Equal(t, 0, *ic.ResetWithoutQuorum, "an explicit 0: every reset needs a second person")
+	require.Equal(t, contract.DenyWidth{IPv4: 24, IPv6: 48}, ic.DenyWithoutQuorum.Contract(), "a family left out keeps its default")
+	require.Equal(t, []string{"superuser", "probe-admin"}, c.AdminAccounts(), "the probes' admin account is always one")
+	require.Equal(t, 2*time.Hour, ic.KeepFor.D())
 }
 
 func TestIncident_Settings(t *testing.T) {
@@ -101,6 +121,17 @@ func TestIncident_BadSettings(t *testing.T) {
 		{"quorum above approvers", "  actions: {logout-all: {who: [owner], quorum: 3}}\n", "incident.actions.logout-all.quorum: must be between 0 and the number of approvers (2), got 3"},
 		{"invalidate with a quorum", "  actions: {invalidate: {who: [owner], quorum: 1}}\n", "incident.actions.invalidate.quorum: must be 0: the invalidate run has its own go-ahead"},
 		{"actions not a mapping", "  actions: [logout-all]\n", "incident.actions: must be a mapping"},
+		{"unknown owner", "  owners: [mallory]\n", `incident.owners[0]: "mallory" is not a person in people`},
+		{"owners not a list", "  owners: carol\n", "incident.owners: must be a list"},
+		{"negative reset quorum", "  reset_without_quorum: -1\n", "incident.reset_without_quorum: must be 0 or more accounts, got -1"},
+		{"deny width zero", "  deny_without_quorum: {ipv4: 0}\n", "incident.deny_without_quorum.ipv4: must be a prefix length from 1 to 32, got 0"},
+		{"deny width over 32", "  deny_without_quorum: {ipv4: 33}\n", "incident.deny_without_quorum.ipv4: must be a prefix length from 1 to 32, got 33"},
+		{"deny width over 128", "  deny_without_quorum: {ipv6: 129}\n", "incident.deny_without_quorum.ipv6: must be a prefix length from 1 to 128, got 129"},
+		{"deny width unknown family", "  deny_without_quorum: {ip4: 16}\n", "incident.deny_without_quorum.ip4: unknown key (known: ipv4, ipv6)"},
+		{"deny width not a mapping", "  deny_without_quorum: 16\n", "incident.deny_without_quorum: must be a mapping"},
+		{"bad admin account", "  admin_accounts: [\"root; rm\"]\n", `incident.admin_accounts[0]: "root; rm" is not an account name`},
+		{"keep for too long", "  keep_for: 1000h\n", "incident.keep_for: must be at most 720h0m0s (30 days), got 1000h0m0s"},
+		{"negative keep for", "  keep_for: -1h\n", `incident.keep_for: "-1h" is negative`},
 		{"section not a mapping", "", "incident: must be a mapping"},
 	}
 	for _, tc := range cases {

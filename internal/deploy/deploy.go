@@ -4,6 +4,9 @@
 package deploy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
 	"sort"
 	"strings"
 	"sync"
@@ -11,22 +14,29 @@ import (
 	"unicode/utf8"
 )
 
-// Report is what a deploy did; Output is redacted and truncated (last 4 KiB).
+// Report is what a deploy did. The output itself never leaves the worker: Output holds only its
+// last lines, and Digest identifies the whole of it, both after redaction.
 type Report struct {
-	Output   string        `json:"output"`
+	// Output is the end of the redacted output: at most outputLines lines and outputLimit bytes.
+	Output string `json:"output"`
+	// Digest is "sha256:<hex>" of the whole redacted output, every byte the deploy printed.
+	Digest string `json:"digest,omitempty"`
+	// Bytes is how many bytes the deploy printed.
+	Bytes    int64         `json:"bytes,omitempty"`
 	ExitCode int           `json:"exit_code"`
 	Duration time.Duration `json:"duration"`
 }
 
 const (
 	redactedMarker = "[REDACTED]"
-	// outputLimit bounds Report.Output: the end of a deploy log says why it failed, and the
-	// report travels through workflow history, where size matters.
-	outputLimit = 4 << 10
-	// captureLimit is how much raw output is kept before redaction. It is far larger than
-	// outputLimit so that a secret cut in half by the capture window lies well before the part
-	// that is finally kept.
-	captureLimit = 64 << 10
+	// outputLines and outputLimit bound Report.Output: the end of a deploy log says why it
+	// failed, and the report travels through workflow history, where size matters.
+	outputLines = 20
+	outputLimit = 2 << 10
+	// tailLimit is how much redacted output is kept to cut the last lines from.
+	tailLimit = 16 << 10
+	// pendingLimit bounds the raw output held back while a run of adjacent secrets goes on.
+	pendingLimit = 64 << 10
 )
 
 // Redact replaces each non-empty secret in s with "[REDACTED]".
@@ -61,7 +71,9 @@ func matches(s string, secrets []string) []span {
 	merged := spans[:1]
 	for _, sp := range spans[1:] {
 		last := &merged[len(merged)-1]
-		if sp.start <= last.end {
+		// Only overlapping spans merge: adjacent ones stay two markers, so the text redacts the
+		// same whether it arrives whole or in pieces (outputLog).
+		if sp.start < last.end {
 			last.end = max(last.end, sp.end)
 			continue
 		}
@@ -84,33 +96,6 @@ func render(s string, spans []span, from int) string {
 	return b.String()
 }
 
-// safeOutput redacts captured output and keeps its last outputLimit bytes. When the capture
-// dropped its beginning, the first bytes may hold the tail of a secret that no full match finds,
-// so as many bytes as the longest secret are dropped from the front as well.
-func safeOutput(raw []byte, truncated bool, secrets []string) string {
-	s := string(raw)
-	spans := matches(s, secrets)
-	from := 0
-	if truncated {
-		for _, sec := range secrets {
-			from = max(from, len(sec)-1)
-		}
-		from = min(from, len(s))
-		kept := spans[:0:0]
-		for _, sp := range spans {
-			switch {
-			case sp.end <= from:
-			case sp.start < from:
-				from = sp.end // the span straddles the cut: drop it whole
-			default:
-				kept = append(kept, sp)
-			}
-		}
-		spans = kept
-	}
-	return lastBytes(render(s, spans, from), outputLimit)
-}
-
 // lastBytes keeps at most n bytes from the end of s without splitting a UTF-8 sequence.
 func lastBytes(s string, n int) string {
 	if len(s) <= n {
@@ -125,36 +110,129 @@ func lastBytes(s string, n int) string {
 	return s
 }
 
-// tailBuffer is an io.Writer that keeps only the last limit bytes written, so a chatty deploy
-// cannot exhaust the worker's memory.
-type tailBuffer struct {
-	mu        sync.Mutex
-	buf       []byte
-	limit     int
-	truncated bool
+// lastLines keeps the last n lines of s (a final newline ends a line, it does not start one),
+// then at most limit bytes of them.
+func lastLines(s string, n, limit int) string {
+	end := strings.TrimSuffix(s, "\n")
+	start := len(end)
+	for range n {
+		i := strings.LastIndexByte(end[:start], '\n')
+		if i < 0 {
+			start = 0
+			break
+		}
+		start = i
+	}
+	if start > 0 {
+		start++ // past the newline that ends the line before
+	}
+	return lastBytes(s[start:], limit)
 }
 
-func newTailBuffer(limit int) *tailBuffer { return &tailBuffer{limit: limit} }
+// outputLog is the io.Writer a deploy's output goes to. It redacts as the output streams in,
+// so that nothing it keeps or hashes holds a secret, and it keeps only the redacted tail, so that
+// a chatty deploy cannot exhaust the worker's memory.
+//
+// Raw bytes wait in pending until no secret that starts among them can still be cut off by the
+// end of what has arrived: a match that starts hold bytes or more before the end lies whole
+// inside pending, so everything before that point can be redacted for good.
+type outputLog struct {
+	mu      sync.Mutex
+	secrets []string
+	hold    int // the longest secret, less one byte
+	pending []byte
+	// dirty is how many bytes at the start of pending must be redacted whatever they hold: the
+	// rest of a secret whose start was flushed inside a forced span.
+	dirty int
+	sum   hash.Hash
+	tail  []byte
+	total int64
+}
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	// Compact only past twice the limit, so that many small writes do not copy every time.
-	if len(t.buf) > 2*t.limit {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.limit:]...)
-		t.truncated = true
+func newOutputLog(secrets []string) *outputLog {
+	o := &outputLog{sum: sha256.New()}
+	for _, s := range secrets {
+		if s != "" {
+			o.secrets = append(o.secrets, s)
+			o.hold = max(o.hold, len(s)-1)
+		}
 	}
+	return o
+}
+
+func (o *outputLog) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.total += int64(len(p))
+	o.pending = append(o.pending, p...)
+	o.flush(false)
 	return len(p), nil
 }
 
-// safe returns the redacted, truncated output.
-func (t *tailBuffer) safe(secrets []string) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	raw, truncated := t.buf, t.truncated
-	if len(raw) > t.limit {
-		raw, truncated = raw[len(raw)-t.limit:], true
+// flush redacts and emits the part of pending that no later byte can change; final emits all.
+func (o *outputLog) flush(final bool) {
+	s := string(o.pending)
+	spans := matches(s, o.secrets)
+	if o.dirty > 0 {
+		spans = redactPrefix(spans, min(o.dirty, len(s)))
 	}
-	return safeOutput(raw, truncated, secrets)
+	cut := len(s)
+	if !final {
+		cut = max(len(s)-o.hold, 0)
+	}
+	forced := false
+	var emit []span
+	for _, sp := range spans {
+		if sp.start >= cut {
+			break
+		}
+		if sp.end > cut {
+			// The span may still grow with the next bytes: hold it back whole, unless a run of
+			// adjacent secrets has grown past any sane size. Then it goes out as one marker, and
+			// the next hold bytes, which may end a secret that began inside it, are redacted too.
+			if len(s) < pendingLimit {
+				cut = sp.start
+				break
+			}
+			cut, forced = sp.end, true
+		}
+		emit = append(emit, sp)
+		if forced {
+			break
+		}
+	}
+	if cut == 0 {
+		return
+	}
+	out := render(s[:cut], emit, 0)
+	o.sum.Write([]byte(out))
+	o.tail = append(o.tail, out...)
+	if len(o.tail) > 2*tailLimit {
+		o.tail = append(o.tail[:0], o.tail[len(o.tail)-tailLimit:]...)
+	}
+	o.pending = append(o.pending[:0], o.pending[cut:]...)
+	if forced {
+		o.dirty = o.hold
+	} else {
+		o.dirty = max(o.dirty-cut, 0)
+	}
+}
+
+// redactPrefix adds the span [0,n) to sorted, merged spans.
+func redactPrefix(spans []span, n int) []span {
+	end, i := n, 0
+	for ; i < len(spans) && spans[i].start <= end; i++ {
+		end = max(end, spans[i].end)
+	}
+	return append([]span{{0, end}}, spans[i:]...)
+}
+
+// report fills in the output fields of r from everything written so far.
+func (o *outputLog) report(r *Report) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.flush(true)
+	r.Output = lastLines(string(o.tail), outputLines, outputLimit)
+	r.Digest = "sha256:" + hex.EncodeToString(o.sum.Sum(nil))
+	r.Bytes = o.total
 }

@@ -17,8 +17,10 @@ type Exec struct {
 	Argv       []string
 	DryRunArgv []string
 	Dir        string
-	// Env is added to the worker's environment (later entries win), so that PATH and HOME stay
-	// usable by the deploy command.
+	// Env (KEY=VALUE) is the command's whole environment besides the worker's PATH, which comes
+	// first (so a PATH in Env wins). Nothing else of the worker's environment reaches the
+	// command: it holds the worker's credentials (the Slack tokens, the Temporal API key) and
+	// those of other targets.
 	Env []string
 	// Timeout bounds one run; zero means defaultExecTimeout. When it expires the whole process
 	// group is killed.
@@ -82,24 +84,19 @@ func (e Exec) run(ctx context.Context, argv []string) (Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	out := newTailBuffer(captureLimit)
+	out := newOutputLog(e.Redact)
 	cmd := exec.CommandContext(ctx, path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Dir = e.Dir
-	if len(e.Env) > 0 {
-		cmd.Env = append(os.Environ(), e.Env...)
-	}
+	cmd.Env = e.environ()
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = waitDelay
 	killGroupOnCancel(cmd)
 
 	start := time.Now()
 	runErr := cmd.Run()
-	rep := Report{
-		Output:   out.safe(e.Redact),
-		ExitCode: exitCode(runErr),
-		Duration: time.Since(start),
-	}
+	rep := Report{ExitCode: exitCode(runErr), Duration: time.Since(start)}
+	out.report(&rep)
 	switch {
 	case runErr == nil:
 		return rep, nil
@@ -114,6 +111,16 @@ func (e Exec) run(ctx context.Context, argv []string) (Report, error) {
 	default:
 		return rep, fmt.Errorf("%s: %s", name, e.redact(runErr.Error()))
 	}
+}
+
+// environ is the command's environment: the worker's PATH, then Env. Never nil, since a nil
+// cmd.Env would hand the command the worker's whole environment.
+func (e Exec) environ() []string {
+	env := make([]string, 0, len(e.Env)+1)
+	if p, ok := os.LookupEnv("PATH"); ok {
+		env = append(env, "PATH="+p)
+	}
+	return append(env, e.Env...)
 }
 
 // resolve finds the executable the way it will be run: a bare name through PATH, a path relative

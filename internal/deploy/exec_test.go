@@ -27,6 +27,33 @@ func TestExecDeploySuccess(t *testing.T) {
 	assert.Positive(t, rep.Duration)
 }
 
+func TestExecDeployEnvironmentIsExplicit(t *testing.T) {
+	// The worker's environment holds its own credentials; the command must see none of it.
+	t.Setenv("SLACK_BOT_TOKEN", "xoxb-worker-token")
+	t.Setenv("AUTHOPS_TEST_OTHER_TARGET_TOKEN", "other-target-credential")
+	e := Exec{
+		Argv: []string{"sh", "-c", `printf 'names:'; env | cut -d= -f1 | sort | tr '\n' ' '; echo; echo "mode=$DEPLOY_MODE"; echo "path=$PATH"`},
+		Env:  []string{"DEPLOY_MODE=blue"},
+	}
+	rep, err := e.Deploy(context.Background())
+	require.NoError(t, err)
+	assert.NotContains(t, rep.Output, "xoxb-worker-token")
+	assert.NotContains(t, rep.Output, "SLACK_BOT_TOKEN")
+	assert.NotContains(t, rep.Output, "AUTHOPS_TEST_OTHER_TARGET_TOKEN")
+	assert.Contains(t, rep.Output, "mode=blue\n")
+	assert.Contains(t, rep.Output, "path="+os.Getenv("PATH")+"\n")
+	names, _, _ := strings.Cut(strings.TrimPrefix(rep.Output, "names:"), "\n")
+	for _, n := range strings.Fields(names) {
+		// sh itself sets PWD, OLDPWD, SHLVL and _.
+		assert.Contains(t, []string{"PATH", "DEPLOY_MODE", "PWD", "OLDPWD", "SHLVL", "_"}, n, "the command sees only PATH and Env")
+	}
+
+	// With no Env the command gets PATH alone, not the worker's environment.
+	rep, err = Exec{Argv: []string{"sh", "-c", `echo "slack=${SLACK_BOT_TOKEN-unset}"`}}.Deploy(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "slack=unset\n", rep.Output)
+}
+
 func TestExecDeployFailureExitCode(t *testing.T) {
 	rep, err := Exec{Argv: []string{"sh", "-c", "echo broken; exit 3"}}.Deploy(context.Background())
 	require.Error(t, err)
@@ -96,8 +123,11 @@ func TestExecDeployRedactsOutputAndErrors(t *testing.T) {
 func TestExecDeployOutputTruncated(t *testing.T) {
 	rep, err := Exec{Argv: []string{"sh", "-c", `i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo END`}}.Deploy(context.Background())
 	require.NoError(t, err)
-	assert.LessOrEqual(t, len(rep.Output), 4096)
+	assert.LessOrEqual(t, len(rep.Output), outputLimit)
+	assert.True(t, strings.HasPrefix(rep.Output, "line 1981\n"), "the last 20 lines: %q", rep.Output)
 	assert.True(t, strings.HasSuffix(rep.Output, "END\n"))
+	assert.Greater(t, rep.Bytes, int64(len(rep.Output)))
+	assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, rep.Digest)
 }
 
 func TestExecDryRun(t *testing.T) {

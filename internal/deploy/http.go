@@ -71,12 +71,13 @@ func (h HTTP) Deploy(ctx context.Context) (Report, error) {
 		return rep, fmt.Errorf("deploy webhook %s: %s", target, msg)
 	}
 	defer resp.Body.Close()
-	body := newTailBuffer(captureLimit)
+	body := newOutputLog(secrets)
 	_, readErr := io.Copy(body, resp.Body)
-	rep := Report{Output: body.safe(secrets), Duration: time.Since(start)}
+	rep := Report{Duration: time.Since(start)}
+	body.report(&rep)
 	if readErr != nil {
 		// The status already says whether the deploy was accepted; a cut body only costs log text.
-		rep.Output = lastBytes(rep.Output+"\n[reading response body failed: "+Redact(readErr.Error(), secrets...)+"]", outputLimit)
+		rep.Output = lastLines(rep.Output+"\n[reading response body failed: "+Redact(readErr.Error(), secrets...)+"]", outputLines, outputLimit)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		rep.ExitCode = resp.StatusCode

@@ -21,6 +21,10 @@ import (
 // newFileMode is the mode of a file Set creates: it will hold a secret.
 const newFileMode fs.FileMode = 0o600
 
+// openBits are the mode bits a sink must not have: it holds a secret, so that only its owner
+// may read or change it.
+const openBits fs.FileMode = 0o066
+
 // Dotenv is a dotenv file: KEY=value lines, optionally prefixed with
 // `export `, with # comments and blank lines. Multi-line values are not
 // supported.
@@ -63,8 +67,10 @@ func (d Dotenv) Get(key string) (string, bool, error) {
 // other line is kept byte for byte (comments, blanks, order, other keys, line
 // endings). The first KEY= line (or `export KEY=`, whose prefix is kept) is
 // replaced, later duplicates of KEY are removed, and the line is appended if
-// KEY is absent. The file's mode is kept (0600 for a new file); a symlink is
-// followed and its target rewritten.
+// KEY is absent. The file's mode and owner are kept (0600 for a new file).
+//
+// A symlink, and a file that its group or others can read or write, are
+// refused and left as they are (see checkSink).
 //
 // When the value is already set (one KEY line with an equal value, however
 // it is quoted) nothing is written and changed is false, so that a retried
@@ -76,8 +82,8 @@ func (d Dotenv) Set(key, value string) (changed bool, err error) {
 	if err := checkValue(value); err != nil {
 		return false, d.wrap("set", fmt.Errorf("%s: %w", key, err))
 	}
-	path, err := resolve(d.Path)
-	if err != nil {
+	path := d.Path
+	if _, err := checkSink(path); err != nil {
 		return false, d.wrap("set", err)
 	}
 	old, err := os.ReadFile(path)
@@ -89,9 +95,10 @@ func (d Dotenv) Set(key, value string) (changed bool, err error) {
 	if bytes.Equal(updated, old) {
 		return false, nil
 	}
-	// The backend may run as another user and must still be able to read
-	// the file, so an existing file keeps its mode, owner and group; if the
-	// owner cannot be kept the write fails and the old file stays.
+	// The backend may run as another user, the file's owner, who must still
+	// be able to read it, so an existing file keeps its mode (owner-only,
+	// checkSink saw to that), owner and group; if the owner cannot be kept
+	// the write fails and the old file stays.
 	err = atomicfile.Write(path, updated, atomicfile.Options{Perm: newFileMode, KeepOwnerAndMode: true})
 	if err != nil {
 		return false, d.wrap("set", err)
@@ -306,24 +313,30 @@ func checkValue(value string) error {
 	return nil
 }
 
-// resolve follows symlinks so that Set rewrites the file a link points at
-// instead of replacing the link with a regular file. A missing file resolves
-// to itself; its directory must exist.
-func resolve(path string) (string, error) {
+// checkSink refuses what must not hold a secret or be written through: a
+// symlink (dangling or not: a rewrite would land wherever it points, and a
+// link's target may be readable by others), anything but a regular file, and
+// a file whose group or others can read or write it. It returns the file's
+// info, or nil when there is no file yet (Set then creates it 0600).
+func checkSink(path string) (fs.FileInfo, error) {
 	if path == "" {
-		return "", errors.New("dotenv path is empty")
+		return nil, errors.New("dotenv path is empty")
 	}
-	real, err := filepath.EvalSymlinks(path)
-	if err == nil {
-		return real, nil
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, errors.New("the env sink is a symlink; refusing to write a secret through it: set env_sink.path to the file itself")
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	case fi.Mode().Perm()&openBits != 0:
+		return nil, fmt.Errorf("mode %04o lets its group or others read or change the secret; "+
+			"it must be readable by its owner only: chmod 600 it", uint32(fi.Mode().Perm()))
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("resolve path: %w", err)
-	}
-	if _, err := os.Lstat(path); err == nil {
-		return "", fmt.Errorf("%s is a dangling symlink", path)
-	}
-	return path, nil
+	return fi, nil
 }
 
 // wrap prefixes err with the package, file and operation.
@@ -332,21 +345,16 @@ func (d Dotenv) wrap(op string, err error) error {
 }
 
 // CheckWritable proves, without changing the file, that Set could rewrite it: the path is a
-// regular file or absent, and a probe written atomically next to it (and given the file's owner,
+// regular file readable and writable by its owner only, or absent (checkSink), and a probe written atomically next to it (and given the file's owner,
 // as Set would) can be created and removed. It is a pre-flight check: a sink that cannot be
 // written must stop a rotation before a new secret version exists.
 func (d Dotenv) CheckWritable() error {
-	path, err := resolve(d.Path)
-	if err != nil {
-		return d.wrap("check writable", err)
-	}
-	fi, err := os.Stat(path)
+	path := d.Path
+	fi, err := checkSink(path)
 	switch {
-	case err == nil && !fi.Mode().IsRegular():
-		return d.wrap("check writable", fmt.Errorf("%s is not a regular file", path))
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
+	case err != nil:
 		return d.wrap("check writable", err)
-	case err == nil:
+	case fi != nil:
 		// An immutable or read-only file refuses to be opened for writing; opening it writes
 		// nothing. (A file bind-mounted on its own still cannot be renamed over, and is not caught.)
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)

@@ -1,6 +1,7 @@
 package envfile
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,7 +199,8 @@ func TestSet_NewFileIsPrivate(t *testing.T) {
 }
 
 func TestSet_KeepsMode(t *testing.T) {
-	for _, mode := range []os.FileMode{0o600, 0o640, 0o644, 0o400} {
+	// The atomic rewrite keeps an owner-only mode; 0600 stays 0600.
+	for _, mode := range []os.FileMode{0o600, 0o400, 0o700} {
 		d := writeEnv(t, "JWT_SECRET=old\n", mode)
 		_, err := d.Set("JWT_SECRET", "new")
 		require.NoError(t, err)
@@ -212,7 +214,7 @@ func TestSet_KeepsOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give the file to another user")
 	}
-	d := writeEnv(t, "JWT_SECRET=old\n", 0o640)
+	d := writeEnv(t, "JWT_SECRET=old\n", 0o600)
 	const uid, gid = 65534, 65534
 	require.NoError(t, os.Chown(d.Path, uid, gid))
 
@@ -223,7 +225,7 @@ func TestSet_KeepsOwner(t *testing.T) {
 	st := fi.Sys().(*syscall.Stat_t)
 	require.Equal(t, uint32(uid), st.Uid)
 	require.Equal(t, uint32(gid), st.Gid)
-	require.Equal(t, os.FileMode(0o640), fi.Mode().Perm())
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 }
 
 func TestSet_NoOpWritesNothing(t *testing.T) {
@@ -233,7 +235,7 @@ func TestSet_NoOpWritesNothing(t *testing.T) {
 		"single quoted": "export JWT_SECRET='same'",
 	} {
 		t.Run(name, func(t *testing.T) {
-			d := writeEnv(t, content, 0o640)
+			d := writeEnv(t, content, 0o600)
 			past := time.Now().Add(-time.Hour).Truncate(time.Second)
 			require.NoError(t, os.Chtimes(d.Path, past, past))
 			before, err := os.Stat(d.Path)
@@ -352,28 +354,67 @@ func TestSet_MissingDirectory(t *testing.T) {
 	require.Contains(t, err.Error(), d.Path)
 }
 
-func TestSet_FollowsSymlink(t *testing.T) {
+func TestSet_RefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "real.env")
 	require.NoError(t, os.WriteFile(target, []byte("JWT_SECRET=old\n"), 0o600))
 	link := filepath.Join(dir, ".env")
 	require.NoError(t, os.Symlink("real.env", link))
+	dangling := filepath.Join(dir, "dangling.env")
+	require.NoError(t, os.Symlink("nowhere.env", dangling))
 
-	d := Dotenv{Path: link}
-	changed, err := d.Set("JWT_SECRET", "new")
-	require.NoError(t, err)
-	require.True(t, changed)
+	for _, path := range []string{link, dangling} {
+		d := Dotenv{Path: path}
+		err := d.CheckWritable()
+		require.ErrorContains(t, err, "is a symlink", "the pre-check refuses it")
+		require.ErrorContains(t, err, "set env_sink.path to the file itself")
+		changed, err := d.Set("JWT_SECRET", "new")
+		require.ErrorContains(t, err, "is a symlink")
+		require.False(t, changed)
 
-	fi, err := os.Lstat(link)
-	require.NoError(t, err)
-	require.Equal(t, os.ModeSymlink, fi.Mode()&os.ModeSymlink, "the link is still a link")
+		fi, err := os.Lstat(path)
+		require.NoError(t, err)
+		require.Equal(t, os.ModeSymlink, fi.Mode()&os.ModeSymlink, "the link is still a link")
+	}
 	data, err := os.ReadFile(target)
 	require.NoError(t, err)
-	require.Equal(t, "JWT_SECRET=new\n", string(data))
+	require.Equal(t, "JWT_SECRET=old\n", string(data), "nothing written through the link")
+	require.NoFileExists(t, filepath.Join(dir, "nowhere.env"), "nothing created where the dangling link points")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 3, "no probe or temp file left behind")
+}
 
-	require.NoError(t, os.Symlink("nowhere.env", filepath.Join(dir, "dangling.env")))
-	_, err = Dotenv{Path: filepath.Join(dir, "dangling.env")}.Set("JWT_SECRET", "x")
-	require.ErrorContains(t, err, "dangling symlink")
+func TestSet_RefusesFileOthersCanRead(t *testing.T) {
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644, 0o660, 0o606, 0o620, 0o602} {
+		t.Run(mode.String(), func(t *testing.T) {
+			const content = "A=1\nJWT_SECRET=old\n"
+			d := writeEnv(t, content, mode)
+			err := d.CheckWritable()
+			require.ErrorContains(t, err, fmt.Sprintf("mode %04o lets its group or others read or change the secret", uint32(mode)), "the pre-check refuses it")
+			require.ErrorContains(t, err, "chmod 600")
+			require.ErrorContains(t, err, d.Path)
+
+			changed, err := d.Set("JWT_SECRET", "new-secret")
+			require.ErrorContains(t, err, "lets its group or others read")
+			require.NotContains(t, err.Error(), "new-secret")
+			require.False(t, changed)
+			require.Equal(t, content, readEnv(t, d), "nothing changed")
+			fi, err := os.Stat(d.Path)
+			require.NoError(t, err)
+			require.Equal(t, mode, fi.Mode().Perm(), "the mode is left as it was")
+			assertNoTempFiles(t, d)
+			entries, err := os.ReadDir(filepath.Dir(d.Path))
+			require.NoError(t, err)
+			require.Len(t, entries, 1, "no probe left behind")
+
+			// Reading stays possible: the pre-check reports the file, and redaction still hides its value.
+			v, ok, err := d.Get("JWT_SECRET")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, "old", v)
+		})
+	}
 }
 
 func assertNoTempFiles(t *testing.T, d Dotenv) {

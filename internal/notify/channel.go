@@ -3,6 +3,8 @@ package notify
 import (
 	"strings"
 	"time"
+
+	"github.com/authops/authops/contract"
 )
 
 // The notification workflow: one long-lived run per Slack channel, fed by the Announce activity
@@ -29,6 +31,15 @@ type Announcement struct {
 	// Key is unique per announcement (the announcing activity's run and id), so that a retried
 	// Announce is handled once.
 	Key string `json:"key"`
+	// Seal proves a worker sent it for the run WorkflowID (contract.PeerSeal); its digest covers
+	// the announcement without the seal.
+	Seal *contract.PeerSeal `json:"seal,omitempty"`
+}
+
+// Unsealed is a without its seal: what the seal's digest covers.
+func (a Announcement) Unsealed() Announcement {
+	a.Seal = nil
+	return a
 }
 
 // RunKey names the run of an announcement.
@@ -54,6 +65,8 @@ type ChannelState struct {
 	// Queue holds announcements not yet delivered.
 	Queue []Announcement `json:"queue,omitempty"`
 	Runs  []*RunThread   `json:"runs,omitempty"`
+	// Refused counts the announcements dropped because no worker sealed them for a real run.
+	Refused int `json:"refused,omitempty"`
 }
 
 // RunThread is one run's parent message and thread.

@@ -95,11 +95,8 @@ func Parent(v RunView) (string, []slack.Block) {
 			if p.State != "pending" {
 				continue
 			}
-			req := p.Request
-			what := Escape(req.Kind)
-			if req.Target != "" {
-				what += " on " + Escape(req.Target)
-			}
+			// The button's message names exactly what it approves: ranges, users, target.
+			what := Escape(slackui.Approves(p.Request, v.Incident.Targets))
 			blocks = append(blocks, section("action_"+p.ID, fmt.Sprintf("*%s*: %s asked by %s (%d of %d approvals)",
 				Escape(p.ID), what, Escape(p.Asker), len(p.Approvals), p.Quorum)))
 			blocks = append(blocks, buttons("action_buttons_"+p.ID, slackui.ButtonValue{WorkflowID: v.WorkflowID, FirstRunID: v.FirstRunID, Action: p.ID}))

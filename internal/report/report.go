@@ -65,6 +65,15 @@ func Markdown(w io.Writer, r contract.Report) error {
 		p("- %s\n", esc(f))
 	}
 
+	if len(r.Kept) > 0 {
+		// Measures left in force past the run: each one's owner and when it is due to be lifted.
+		p("\n## Kept past the incident\n\n")
+		p("| Action | Measure | Owner | Approved by | Lift by (UTC) |\n| --- | --- | --- | --- | --- |\n")
+		for _, k := range r.Kept {
+			p("| %s | %s | %s | %s | %s |\n", esc(k.ActionID), esc(k.Item), esc(k.Owner), esc(k.ApprovedBy), when(k.Until))
+		}
+	}
+
 	p("\n## Who did what\n\n")
 	if len(r.Actions) == 0 {
 		p("_No actions by people recorded._\n")
@@ -88,12 +97,26 @@ func Markdown(w io.Writer, r contract.Report) error {
 		}
 	}
 
+	if np := notProbed(r.Validations); len(np) > 0 {
+		// Checks that could not be sent are listed apart: they proved nothing, and no stage
+		// counts them as passed.
+		p("\n## Not probed\n\n")
+		p("| Stage | Check | Detail |\n| --- | --- | --- |\n")
+		for _, n := range np {
+			p("| %s | %s | %s |\n", esc(n.stage), esc(n.r.Name), esc(n.r.Detail))
+		}
+	}
+
 	p("\n## Validation outputs\n")
 	if len(r.Validations) == 0 {
 		p("\n_No validations ran._\n")
 	}
 	for _, v := range r.Validations {
-		p("\n### Stage: %s (%s)\n\n", orNone(v.Stage, "unnamed"), passed(v.OK))
+		verdict := passed(v.OK)
+		if n := len(v.Results.NotProbed()); n > 0 {
+			verdict += fmt.Sprintf("; %d not probed", n)
+		}
+		p("\n### Stage: %s (%s)\n\n", orNone(v.Stage, "unnamed"), verdict)
 		if len(v.Results) == 0 {
 			p("_No probe results._\n")
 			continue
@@ -102,8 +125,11 @@ func Markdown(w io.Writer, r contract.Report) error {
 		p("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 		for _, pr := range v.Results {
 			result := passed(pr.OK)
-			if pr.Deferred {
+			switch {
+			case pr.Deferred:
 				result = "deferred"
+			case pr.NotProbed:
+				result = "not probed"
 			}
 			p("| %s | %s %s | %d | %d | %s | %s | %d ms | %s |\n", esc(pr.Name), esc(pr.Method), esc(pr.Path),
 				pr.Expected, pr.Got, result, when(pr.At), pr.ElapsedMS, esc(pr.Detail))
@@ -219,6 +245,22 @@ func when(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+type stageResult struct {
+	stage string
+	r     contract.ProbeResult
+}
+
+// notProbed are the checks of every stage that could not be sent.
+func notProbed(vs []contract.Validation) []stageResult {
+	var out []stageResult
+	for _, v := range vs {
+		for _, r := range v.Results.NotProbed() {
+			out = append(out, stageResult{v.Stage, r})
+		}
+	}
+	return out
 }
 
 func passed(ok bool) string {

@@ -77,6 +77,29 @@ func TestMarkdownEmptySections(t *testing.T) {
 	}
 }
 
+// A measure kept past the incident is named with its owner, its approver and when it is due to be
+// lifted; a report that kept nothing has no such section.
+func TestMarkdownKeptMeasures(t *testing.T) {
+	r := sampleReport()
+	var b bytes.Buffer
+	if err := Markdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "## Kept past the incident") {
+		t.Errorf("a report that kept nothing has a Kept section:\n%s", b.String())
+	}
+	r.Kept = []contract.KeptMeasure{{ActionID: "a2", Item: "deny-cidr 203.0.113.0/24 on demo", Target: "demo", Owner: "bob",
+		ApprovedBy: "carol|<b>", Until: t0.Add(24 * time.Hour)}}
+	b.Reset()
+	if err := Markdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	want := "| a2 | deny-cidr 203.0.113.0/24 on demo | bob | carol\\|&lt;b&gt; | 2025-03-02T12:00:00Z |"
+	if !strings.Contains(b.String(), "## Kept past the incident") || !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks the kept measure %q:\n%s", want, b.String())
+	}
+}
+
 func TestMarkdownEscapesPeoplesText(t *testing.T) {
 	r := sampleReport()
 	evil := "ok |x| <script>alert(1)</script>\n# forged heading\r\n| forged | row | `code` *b* _i_ [l](http://x) &amp;\u202e\u2028"

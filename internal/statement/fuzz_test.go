@@ -186,17 +186,18 @@ func sameKey(line, want string) bool {
 // boundary between two neighbouring fields changes the encoding unless the fields are
 // unchanged; and the same instant in another zone encodes to the same bytes.
 func FuzzEncode(f *testing.F) {
-	f.Add("default", "rotation-demo", "run-1", "approve", "alice", HashComment("looks good"),
+	f.Add("default", "rotation-demo", "run-1", "approve", "alice", HashComment("looks good"), HashArgs(`{"action":"a1"}`),
 		"00112233445566778899aabbccddeeff", "authops-cli/test", "", "", int64(1777636770), int64(123456789), uint8(1), uint8(3))
-	f.Add("ab", "c", "", "", "", "", "", "", "", "", int64(0), int64(0), uint8(0), uint8(1))
-	f.Add("a", "", "", "start:secret-rotation", "+break-glass", "", "", "", "slack", "U1", int64(-62135596800), int64(999999999), uint8(3), uint8(12))
-	f.Add("\x00\x00\x00\x01", "\x00", "authops-statement-v1", "", "", "", "", "", "", "", int64(253402300799), int64(1), uint8(9), uint8(255))
-	f.Fuzz(func(t *testing.T, ns, wf, run, action, actor, hash, nonce, client, via, slack string, sec, nsec int64, boundary, shift uint8) {
+	f.Add("ab", "c", "", "", "", "", "", "", "", "", "", int64(0), int64(0), uint8(0), uint8(1))
+	f.Add("a", "", "", "start:secret-rotation", "+break-glass", "", "", "", "", "slack", "U1", int64(-62135596800), int64(999999999), uint8(3), uint8(12))
+	f.Add("\x00\x00\x00\x01", "\x00", "authops-statement-v2", "", "", "", "", "", "", "", "", int64(253402300799), int64(1), uint8(9), uint8(255))
+	f.Add("", "", "", "approve", "alice", HashComment("ok"), "", "", "", "", "", int64(0), int64(0), uint8(5), uint8(64))
+	f.Fuzz(func(t *testing.T, ns, wf, run, action, actor, hash, argsHash, nonce, client, via, slack string, sec, nsec int64, boundary, shift uint8) {
 		// Years 1 to 9999, the range RFC 3339 can write.
 		const minSec, maxSec = -62135596800, 253402300799
 		sec = minSec + int64(uint64(sec)%uint64(maxSec-minSec+1))
 		nsec = int64(uint64(nsec) % uint64(time.Second))
-		fields := []string{ns, wf, run, action, actor, hash, nonce, client, via, slack}
+		fields := []string{ns, wf, run, action, actor, hash, argsHash, nonce, client, via, slack}
 		at := time.Unix(sec, nsec).UTC()
 		s := fuzzStatement(fields, at)
 		enc := Encode(s)
@@ -206,7 +207,7 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("Encode(%+v) does not decode: %v", s, err)
 		}
 		got := []string{dec.Namespace, dec.WorkflowID, dec.FirstRunID, dec.Action, dec.Actor, dec.CommentHash,
-			dec.Nonce, dec.Client, dec.Via, dec.SlackUser}
+			dec.ArgsHash, dec.Nonce, dec.Client, dec.Via, dec.SlackUser}
 		if dec.Magic != Magic {
 			t.Fatalf("Encode starts with %q, want %q", dec.Magic, Magic)
 		}
@@ -219,7 +220,7 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("IssuedAt %s encodes as %q, which reads back as %s (%v)", at, dec.IssuedAt, back, err)
 		}
 
-		// Move shift bytes across the boundary between field i and field i+1 (i = boundary%9):
+		// Move shift bytes across the boundary between field i and field i+1 (i = boundary%10):
 		// from the start of the right field to the end of the left one, or the other way round
 		// when boundary >= 128.
 		i := int(boundary) % (len(fields) - 1)
@@ -251,6 +252,6 @@ func FuzzEncode(f *testing.F) {
 func fuzzStatement(f []string, at time.Time) contract.Statement {
 	return contract.Statement{
 		Namespace: f[0], WorkflowID: f[1], FirstRunID: f[2], Action: f[3], Actor: f[4], CommentHash: f[5],
-		IssuedAt: at, Nonce: f[6], Client: f[7], Via: f[8], SlackUser: f[9],
+		ArgsHash: f[6], IssuedAt: at, Nonce: f[7], Client: f[8], Via: f[9], SlackUser: f[10],
 	}
 }

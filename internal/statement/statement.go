@@ -18,7 +18,9 @@ import (
 
 // Magic prefixes every encoding so that a signature over a statement can never be replayed as
 // a signature over something else signed with the same key (a git commit, an SSH session).
-const Magic = "authops-statement-v1"
+// v2 signs the decision's arguments as a field of their own (ArgsHash); v1 hashed them into the
+// comment, where a comment could spell out another decision's arguments.
+const Magic = "authops-statement-v2"
 
 // Time bounds on IssuedAt relative to the run's time (Expect.Now).
 const (
@@ -48,6 +50,7 @@ type encoded struct {
 	Action      string
 	Actor       string
 	CommentHash string
+	ArgsHash    string
 	IssuedAt    string
 	Nonce       string
 	Client      string
@@ -67,6 +70,7 @@ func Encode(s contract.Statement) []byte {
 		Action:      s.Action,
 		Actor:       s.Actor,
 		CommentHash: s.CommentHash,
+		ArgsHash:    s.ArgsHash,
 		IssuedAt:    s.IssuedAt.UTC().Format(time.RFC3339Nano),
 		Nonce:       s.Nonce,
 		Client:      s.Client,
@@ -79,6 +83,15 @@ func Encode(s contract.Statement) []byte {
 func HashComment(comment string) string {
 	sum := sha256.Sum256([]byte(comment))
 	return hex.EncodeToString(sum[:])
+}
+
+// HashArgs is a statement's ArgsHash for args: the hex SHA-256 of a decision's Args or of a
+// start's StartArgs, and "" when there are none.
+func HashArgs(args string) string {
+	if args == "" {
+		return ""
+	}
+	return HashComment(args)
 }
 
 // parseKey parses one authorized_keys line.

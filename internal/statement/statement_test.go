@@ -19,6 +19,7 @@ func sampleStatement() contract.Statement {
 		Action:      "approve",
 		Actor:       "alice",
 		CommentHash: HashComment("looks good"),
+		ArgsHash:    HashArgs(`{"action":"a1"}`),
 		IssuedAt:    time.Date(2026, 5, 1, 11, 59, 30, 123456789, time.UTC),
 		Nonce:       "00112233445566778899aabbccddeeff",
 		Client:      "authops-cli/test",
@@ -41,8 +42,8 @@ func wireStrings(ss ...string) []byte {
 
 func TestEncode_Golden(t *testing.T) {
 	s := sampleStatement()
-	want := wireStrings("authops-statement-v1", "default", "rotation-demo", "run-1", "approve", "alice",
-		HashComment("looks good"), "2026-05-01T11:59:30.123456789Z", "00112233445566778899aabbccddeeff",
+	want := wireStrings("authops-statement-v2", "default", "rotation-demo", "run-1", "approve", "alice",
+		HashComment("looks good"), HashComment(`{"action":"a1"}`), "2026-05-01T11:59:30.123456789Z", "00112233445566778899aabbccddeeff",
 		"authops-cli/test", "slack", "U1")
 	require.Equal(t, want, Encode(s))
 }
@@ -91,6 +92,34 @@ func TestEncode_FieldBoundaries(t *testing.T) {
 	a.Namespace, a.WorkflowID = "ab", "c"
 	b.Namespace, b.WorkflowID = "a", "bc"
 	require.NotEqual(t, Encode(a), Encode(b))
+}
+
+// oldDecisionText is how v1 signed a decision's arguments: appended to the comment.
+func oldDecisionText(comment, args string) string {
+	if args == "" {
+		return comment
+	}
+	return comment + "\x00args:" + args
+}
+
+// The comment and the arguments are fields of their own: two (comment, args) pairs that v1
+// signed as the same text are two statements now.
+func TestEncode_CommentCannotSpellArgs(t *testing.T) {
+	const args = `{"action":"a2"}`
+	plainComment, plainArgs := "ok", args
+	spelled, noArgs := "ok\x00args:"+args, ""
+	require.Equal(t, oldDecisionText(plainComment, plainArgs), oldDecisionText(spelled, noArgs),
+		"the pairs collided under v1: one signature verified for both")
+
+	a, b := sampleStatement(), sampleStatement()
+	a.CommentHash, a.ArgsHash = HashComment(plainComment), HashArgs(plainArgs)
+	b.CommentHash, b.ArgsHash = HashComment(spelled), HashArgs(noArgs)
+	require.NotEqual(t, Encode(a), Encode(b))
+}
+
+func TestHashArgs(t *testing.T) {
+	require.Empty(t, HashArgs(""), "no arguments sign as no hash, never as the hash of an empty text")
+	require.Equal(t, HashComment("{}"), HashArgs("{}"))
 }
 
 func TestHashComment(t *testing.T) {

@@ -15,6 +15,9 @@ type Expect struct {
 	Namespace, WorkflowID, FirstRunID, Action string
 	// Comment is hashed and compared with Statement.CommentHash.
 	Comment string
+	// Args (a decision's Args, a start's StartArgs) is hashed and compared with
+	// Statement.ArgsHash.
+	Args string
 	// Now is the workflow's time (workflow.Now), never the wall clock.
 	Now time.Time
 }
@@ -91,6 +94,9 @@ func Verify(signed *contract.SignedStatement, people []contract.Person, gatewayK
 	}
 	if st.CommentHash != HashComment(exp.Comment) {
 		return Verified{}, refuse("comment does not match the signed one")
+	}
+	if st.ArgsHash != HashArgs(exp.Args) {
+		return Verified{}, refuse("arguments do not match the signed ones (the action, its content or the start input differ from what was signed)")
 	}
 	issued := st.IssuedAt.UTC().Format(time.RFC3339Nano)
 	if st.IssuedAt.Before(exp.Now.Add(-MaxAge)) {

@@ -28,6 +28,10 @@ const AlertActor = contract.RequesterAlertPrefix + "alertmanager"
 // incident.
 const AlertRunbookLabel = "auth-incident"
 
+// AlertTargetLabel is the label that names the targets an alert is about: one, or several
+// separated by commas (target="demo,staging").
+const AlertTargetLabel = "target"
+
 // alertTimeout bounds the Temporal work of one notification; Alertmanager retries on 5xx.
 const alertTimeout = 20 * time.Second
 
@@ -108,6 +112,17 @@ func ParseAlertmanager(body []byte) (a Alert, ok bool, err error) {
 	}
 	if !slices.Contains(contract.IncidentTriggers, a.Trigger) {
 		a.Trigger = "other"
+	}
+	// The targets are those the group's alerts name (the firing ones, while any fires), in order.
+	for _, al := range ours {
+		if firing >= 0 && al.Status != "firing" {
+			continue
+		}
+		for _, t := range contract.SplitTargets(al.Labels[AlertTargetLabel]) {
+			if !slices.Contains(a.Targets, t) {
+				a.Targets = append(a.Targets, t)
+			}
+		}
 	}
 	name := first.Labels["alertname"]
 	summary := firstNonEmpty(first.Annotations["summary"], p.CommonAnnotations["summary"], first.Annotations["description"],
@@ -211,18 +226,49 @@ func (s *Server) alertmanager(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"result": "ignored: no alert labelled runbook=\"auth-incident\""})
 		return
 	}
+	if unknown := s.unknownTargets(a.Targets); len(unknown) > 0 {
+		// Refused as a whole: an alert about a target we do not know must not freeze another.
+		s.count.alert(AlertUnknownTarget)
+		msg := fmt.Sprintf("alert refused, nothing was declared: the %s label names unknown target %s (known: %s)",
+			AlertTargetLabel, contract.CleanText(strings.Join(unknown, ", ")), strings.Join(s.o.Targets, ", "))
+		s.log.Warn("alert refused: unknown target", "group", a.IncidentID, "targets", contract.CleanText(strings.Join(unknown, ",")))
+		http.Error(w, msg, http.StatusBadRequest)
+		return
+	}
+	if len(a.Targets) == 0 {
+		a.Targets = slices.Clone(s.o.AlertDefaultTargets)
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), alertTimeout)
 	defer cancel()
 	out, err := s.o.Runs.Alert(ctx, a)
 	switch {
 	case err != nil && Unreachable(err):
-		s.log.Warn("alert: Temporal unreachable", "incident", a.IncidentID, "err", err)
+		s.count.alert(AlertFailed)
+		s.log.Warn("alert: Temporal unreachable", "group", a.IncidentID, "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "Temporal is unreachable, try again", "incident": a.IncidentID})
 	case err != nil:
-		s.log.Warn("alert failed", "incident", a.IncidentID, "err", err)
+		s.count.alert(AlertFailed)
+		s.log.Warn("alert failed", "group", a.IncidentID, "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": contract.CleanText(err.Error()), "incident": a.IncidentID})
 	default:
-		s.log.Info("alert handled", "incident", a.IncidentID, "result", out)
-		writeJSON(w, http.StatusOK, map[string]string{"result": out, "incident": a.IncidentID})
+		s.count.alert(out.Outcome)
+		if out.Outcome == AlertOverMaxOpen {
+			s.log.Warn("alert over alerts.max_open: noted on the newest open alert incident", "group", a.IncidentID,
+				"incident", out.Incident, "result", out.Text)
+		} else {
+			s.log.Info("alert handled", "group", a.IncidentID, "incident", out.Incident, "outcome", out.Outcome, "result", out.Text)
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"result": out.Text, "outcome": out.Outcome, "incident": out.Incident})
 	}
+}
+
+// unknownTargets are the targets not in the config.
+func (s *Server) unknownTargets(targets []string) []string {
+	var out []string
+	for _, t := range targets {
+		if !slices.Contains(s.o.Targets, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }

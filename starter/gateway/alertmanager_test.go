@@ -3,8 +3,12 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -109,4 +113,95 @@ func FuzzParseAlertmanager(f *testing.F) {
 		require.LessOrEqual(t, len(a.Note), 4096)
 		require.NotContains(t, a.Summary, "\n")
 	})
+}
+
+func withLabels(extra map[string]string) map[string]string {
+	l := maps.Clone(authLabels)
+	maps.Copy(l, extra)
+	return l
+}
+
+// TestAlertTargets: an alert is declared for the targets of its target label, else for
+// alerts.default_targets, else for none; an unknown target refuses the alert, counted, and
+// nothing reaches Temporal.
+func TestAlertTargets(t *testing.T) {
+	h := newHarness(t)
+	send := func(groupKey string, labels map[string]string) reply {
+		return h.alert(amBody(t, "firing", groupKey, labels, "login failures"), "am-token")
+	}
+	require.Equal(t, http.StatusOK, send("g1", withLabels(map[string]string{"target": "demo"})).code)
+	require.Equal(t, http.StatusOK, send("g2", withLabels(map[string]string{"target": " staging, demo ,"})).code)
+	require.Equal(t, http.StatusOK, send("g3", authLabels).code)
+	require.Len(t, h.runs.alerts, 3)
+	require.Equal(t, []string{"demo"}, h.runs.alerts[0].Targets)
+	require.Equal(t, []string{"staging", "demo"}, h.runs.alerts[1].Targets)
+	require.Empty(t, h.runs.alerts[2].Targets, "no label and no default: the incident freezes nothing")
+	require.Equal(t, 3, h.srv.Alerts(AlertDeclared))
+
+	for _, target := range []string{"prod", "demo,prod", "DEMO"} {
+		r := send("g4", withLabels(map[string]string{"target": target}))
+		require.Equal(t, http.StatusBadRequest, r.code, target)
+		require.Contains(t, r.body, "alert refused, nothing was declared: the target label names unknown target")
+		require.Contains(t, r.body, "(known: demo, staging)")
+	}
+	require.Len(t, h.runs.alerts, 3, "a refused alert reaches no run")
+	require.Equal(t, 3, h.srv.Alerts(AlertUnknownTarget))
+
+	withDefault := newHarness(t, func(o *Options) { o.AlertDefaultTargets = []string{"staging"} })
+	require.Equal(t, http.StatusOK, withDefault.alert(amBody(t, "firing", "g5", authLabels, "x"), "am-token").code)
+	require.Equal(t, http.StatusOK, withDefault.alert(amBody(t, "firing", "g6", withLabels(map[string]string{"target": "demo"}), "x"), "am-token").code)
+	require.Equal(t, []string{"staging"}, withDefault.runs.alerts[0].Targets, "alerts.default_targets")
+	require.Equal(t, []string{"demo"}, withDefault.runs.alerts[1].Targets, "the label wins over the default")
+}
+
+// TestAlertTargetsOfTheFiringAlerts: a group's targets are those its firing alerts name.
+func TestAlertTargetsOfTheFiringAlerts(t *testing.T) {
+	body := `{"version":"4","groupKey":"g","status":"firing","alerts":[
+		{"status":"resolved","labels":{"runbook":"auth-incident","target":"staging"}},
+		{"status":"firing","labels":{"runbook":"auth-incident","target":"demo"}},
+		{"status":"firing","labels":{"runbook":"auth-incident","target":"demo,other"}}]}`
+	a, ok, err := ParseAlertmanager([]byte(body))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, []string{"demo", "other"}, a.Targets)
+}
+
+// TestAlertOverMaxOpen: an alert past alerts.max_open is logged and counted, and /metrics
+// shows the counters.
+func TestAlertOverMaxOpen(t *testing.T) {
+	var logs syncBuffer
+	h := newHarness(t, func(o *Options) { o.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
+	h.runs.alertOutcome = AlertOverMaxOpen
+	r := h.alert(amBody(t, "firing", "g9", withLabels(map[string]string{"target": "demo"}), "x"), "am-token")
+	require.Equal(t, http.StatusOK, r.code)
+	require.Contains(t, r.body, `"outcome":"over_max_open"`)
+	require.Equal(t, 1, h.srv.Alerts(AlertOverMaxOpen))
+	require.Contains(t, logs.String(), "alert over alerts.max_open: noted on the newest open alert incident")
+
+	resp, err := http.Get(h.http.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `authops_gateway_alerts_total{outcome="over_max_open"} 1`)
+	require.Contains(t, string(b), `authops_gateway_alerts_total{outcome="declared"} 0`)
+	require.Contains(t, string(b), "authops_gateway_response_url_refused_total 0")
+}
+
+// syncBuffer is a log buffer the handler goroutines may write to while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -52,9 +52,13 @@ type Decision struct {
 // a note to it when it is open), or, when Resolved, add a note.
 type Alert struct {
 	IncidentID string
-	Trigger    string
-	Severity   string
-	Summary    string
+	// Targets are the targets the incident is declared for: the alert's target labels, else
+	// the config's alerts.default_targets; none, and the incident freezes nothing until its
+	// owner names them.
+	Targets  []string
+	Trigger  string
+	Severity string
+	Summary  string
 	// Note is the timeline note for a repeat or a resolved alert.
 	Note     string
 	Resolved bool
@@ -71,7 +75,17 @@ type Runs interface {
 	// Freezes lists the running incidents' freezes.
 	Freezes(ctx context.Context) ([]freeze.Freeze, error)
 	// Alert declares an incident for an alert, or notes a repeat or a resolution.
-	Alert(ctx context.Context, a Alert) (string, error)
+	Alert(ctx context.Context, a Alert) (AlertResult, error)
+}
+
+// AlertResult is what became of an alert.
+type AlertResult struct {
+	// Outcome is one of AlertDeclared, AlertNoted, AlertOverMaxOpen, AlertNothing.
+	Outcome string
+	// Incident is the incident declared or noted on, if any.
+	Incident string
+	// Text says it for people.
+	Text string
 }
 
 // Options configure a Server.
@@ -83,6 +97,11 @@ type Options struct {
 	APIURL   string
 	// AlertToken is the bearer token of the Alertmanager webhook; empty turns the webhook off.
 	AlertToken string
+	// Targets are the config's targets: an alert's target label must name some of them.
+	Targets []string
+	// AlertDefaultTargets are what an alert with no target label is declared for
+	// (alerts.default_targets).
+	AlertDefaultTargets []string
 	// People maps Slack user ids to people (people: slack_id).
 	People map[string]string
 	Runs   Runs
@@ -108,6 +127,7 @@ type Server struct {
 	stop  context.CancelFunc
 	work  sync.WaitGroup
 	slots chan struct{}
+	count counters
 }
 
 // MaxBody is the largest request body accepted (413 above it).
@@ -165,6 +185,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /slack/interactions", s.interactions)
 	mux.HandleFunc("POST /webhooks/alertmanager", s.alertmanager)
 	mux.HandleFunc("GET /freeze", s.freezes)
+	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

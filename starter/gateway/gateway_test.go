@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -36,9 +37,11 @@ type fakeRuns struct {
 	whos    []Actor
 	decides []Decision
 	alerts  []Alert
-	out     string
-	err     error
-	freezes []freeze.Freeze
+	// alertOutcome is what Alert answers (default AlertDeclared).
+	alertOutcome string
+	out          string
+	err          error
+	freezes      []freeze.Freeze
 	// inflight and peak count the calls going on at once.
 	inflight, peak int
 }
@@ -93,14 +96,14 @@ func (f *fakeRuns) Freezes(ctx context.Context) ([]freeze.Freeze, error) {
 	return f.freezes, f.err
 }
 
-func (f *fakeRuns) Alert(ctx context.Context, a Alert) (string, error) {
+func (f *fakeRuns) Alert(ctx context.Context, a Alert) (AlertResult, error) {
 	if err := f.wait(ctx); err != nil {
-		return "", err
+		return AlertResult{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.alerts = append(f.alerts, a)
-	return "ok", f.err
+	return AlertResult{Outcome: cmp.Or(f.alertOutcome, AlertDeclared), Incident: a.IncidentID, Text: "ok"}, f.err
 }
 
 func (f *fakeRuns) calls() int {
@@ -178,6 +181,7 @@ func newHarness(t *testing.T, tune ...func(*Options)) *harness {
 		BotToken:      "xoxb-test",
 		APIURL:        h.slack.srv.URL + "/api/",
 		AlertToken:    "am-token",
+		Targets:       []string{"demo", "staging"},
 		People:        map[string]string{"UALICE": "alice", "UBOB": "bob"},
 		Runs:          h.runs,
 		WorkTimeout:   5 * time.Second,

@@ -204,6 +204,12 @@ func (s *Server) respond(ctx context.Context, responseURL, text string) {
 	if responseURL == "" {
 		return
 	}
+	if why := s.checkResponseURL(responseURL); why != "" {
+		// Whoever can forge a request could otherwise make the gateway post anywhere.
+		s.count.refusedResponseURL()
+		s.log.Warn("response_url refused, nothing posted", "why", why)
+		return
+	}
 	err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, s.o.HTTPClient, &slack.WebhookMessage{
 		ResponseType: slack.ResponseTypeEphemeral, Text: text,
 	})
@@ -212,6 +218,29 @@ func (s *Server) respond(ctx context.Context, responseURL, text string) {
 		// out of the log, and net/http errors quote it.
 		s.log.Warn("response_url post failed", "err", strings.ReplaceAll(err.Error(), responseURL, "[response_url]"))
 	}
+}
+
+// SlackHooksHost is the host of Slack's response_urls.
+const SlackHooksHost = "hooks.slack.com"
+
+// checkResponseURL says why the gateway will not post to u, or "": it posts only to Slack's own
+// host over https, or to the host of the configured Slack API URL (a test server).
+func (s *Server) checkResponseURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return "not a URL"
+	}
+	if p.Scheme == "https" && p.Hostname() == SlackHooksHost && (p.Port() == "" || p.Port() == "443") {
+		return ""
+	}
+	if s.o.APIURL != "" {
+		if api, err := url.Parse(s.o.APIURL); err == nil && api.Hostname() != "" &&
+			p.Scheme == api.Scheme && p.Hostname() == api.Hostname() {
+			return ""
+		}
+	}
+	// The host is no secret; the path is the capability.
+	return fmt.Sprintf("%s://%s is not Slack's host (%s)", contract.CleanText(p.Scheme), contract.CleanText(p.Host), SlackHooksHost)
 }
 
 // direct sends a direct message to a Slack user (the outcome of a modal, which has no

@@ -5,6 +5,7 @@ package register
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/freeze"
 	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/peer"
 	"github.com/authops/authops/workflows"
 )
 
@@ -36,6 +38,18 @@ type Deps struct {
 	// Slack, when set, posts announcements to Slack through the notification workflows; its
 	// Client defaults to the worker's client (New), or to Runs when Runs is a client (Register).
 	Slack *activities.SlackNotifier
+	// PeerKey seals the messages between runs; Register loads it from the config's
+	// peer_key_file when nil (LoadPeerKey).
+	PeerKey []byte
+}
+
+// LoadPeerKey reads (or, the first time, creates) the key in the config's peer_key_file.
+func LoadPeerKey(cfg *config.Config) ([]byte, error) {
+	key, err := peer.LoadKey(cfg.PeerKeyPath())
+	if err != nil {
+		return nil, fmt.Errorf("peer key: %w", err)
+	}
+	return key, nil
 }
 
 // Workers are the routine queue's worker and the emergency queue's, with the same
@@ -106,8 +120,16 @@ func Register(r worker.Registry, d Deps) {
 		s.Client = n
 		d.Slack = &s
 	}
+	if d.PeerKey == nil && d.Config != nil {
+		key, err := LoadPeerKey(d.Config)
+		if err != nil {
+			// The activities then refuse to seal or accept messages between runs, with this reason.
+			slog.Error("worker: no peer key; runs cannot message each other", "err", err)
+		}
+		d.PeerKey = key
+	}
 	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP, Runs: d.Runs,
-		Freezes: d.Freezes, Peers: d.Peers, Slack: d.Slack})
+		Freezes: d.Freezes, Peers: d.Peers, Slack: d.Slack, PeerKey: d.PeerKey})
 }
 
 // WorkflowRegistry is what RegisterWorkflows needs: a worker, a test environment or a replayer.
@@ -122,6 +144,7 @@ func RegisterWorkflows(r WorkflowRegistry) {
 	r.RegisterWorkflow(workflows.ScheduledRotation)
 	r.RegisterWorkflow(workflows.ClaimStatement)
 	r.RegisterWorkflow(workflows.AuthIncident)
+	r.RegisterWorkflow(workflows.AlertSlot)
 	r.RegisterWorkflow(workflows.SecretStatus)
 	r.RegisterWorkflow(workflows.SecretSettle)
 	r.RegisterWorkflow(workflows.NotifyChannel)

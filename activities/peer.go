@@ -1,0 +1,122 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/internal/peer"
+)
+
+// HistoryReader reads a run's history: who the server says sent a message. The worker's
+// Temporal client is one.
+type HistoryReader interface {
+	GetWorkflowHistory(ctx context.Context, workflowID, runID string, isLongPoll bool,
+		filterType enumspb.HistoryEventFilterType) client.HistoryEventIterator
+}
+
+// SealInput is a message the calling run sends, to be sealed by its worker.
+type SealInput struct {
+	Kind   string `json:"kind"`
+	To     string `json:"to"`
+	Digest string `json:"digest"`
+}
+
+// SealMessage seals a message the calling run sends. The sender in the seal is the run this
+// activity runs for, as the worker knows it, never what the run's input says.
+func (a *Activities) SealMessage(ctx context.Context, in SealInput) (contract.PeerSeal, error) {
+	if len(a.PeerKey) < peer.KeyLen {
+		return contract.PeerSeal{}, temporal.NewNonRetryableApplicationError(
+			"the worker has no peer key to seal messages with (peer_key_file)", ErrTypeConfig, nil)
+	}
+	run := activity.GetInfo(ctx).WorkflowExecution
+	return peer.Seal(a.PeerKey, contract.PeerSeal{Kind: in.Kind, From: run.ID, FromRun: run.RunID, To: in.To,
+		Digest: in.Digest, At: time.Now()}), nil
+}
+
+// OpenInput is a message the calling run received: its seal, and which one it is (the
+// Ordinal-th signal named Kind of this run, from 1) for the sender's identity on refusal.
+type OpenInput struct {
+	Kind    string             `json:"kind"`
+	Digest  string             `json:"digest"`
+	Seal    *contract.PeerSeal `json:"seal,omitempty"`
+	Ordinal int                `json:"ordinal"`
+}
+
+// OpenMessage checks a received message's seal. A refusal names the client identity the server
+// recorded for the signal, so the timeline says who sent the forgery.
+func (a *Activities) OpenMessage(ctx context.Context, in OpenInput) (contract.PeerVerdict, error) {
+	run := activity.GetInfo(ctx).WorkflowExecution
+	want := peer.Expect{Kind: in.Kind, To: run.ID, Digest: in.Digest, Now: time.Now()}
+	if in.Kind == notify.SignalAnnouncement {
+		// An announcement may wait in the notifier's history through a worker outage; the
+		// notifier drops a repeat of one it has handled (its key) within that day.
+		want.MaxAge = 24 * time.Hour
+	}
+	err := peer.Check(a.PeerKey, in.Seal, want)
+	if err == nil {
+		return contract.PeerVerdict{From: in.Seal.From}, nil
+	}
+	v := contract.PeerVerdict{Refused: err.Error()}
+	v.Identity = a.sender(ctx, run.ID, run.RunID, SenderInput{Signal: in.Kind, Ordinal: in.Ordinal})
+	return v, nil
+}
+
+// SenderInput names a message the calling run received: the Ordinal-th signal named Signal,
+// or the Update with UpdateID.
+type SenderInput struct {
+	Signal   string `json:"signal,omitempty"`
+	Ordinal  int    `json:"ordinal,omitempty"`
+	UpdateID string `json:"update_id,omitempty"`
+}
+
+// Sender returns the client identity the server recorded for a message the calling run
+// received. For an Update, run it as an activity, not a local one: the Update's acceptance is
+// in the history only once the workflow task that accepted it has completed.
+func (a *Activities) Sender(ctx context.Context, in SenderInput) (string, error) {
+	run := activity.GetInfo(ctx).WorkflowExecution
+	return a.sender(ctx, run.ID, run.RunID, in), nil
+}
+
+// sender reads the identity from the run's history; it says "unknown" rather than fail, since
+// it only labels a refusal.
+func (a *Activities) sender(ctx context.Context, workflowID, runID string, in SenderInput) string {
+	h, ok := a.Peers.(HistoryReader)
+	if !ok {
+		return "unknown (the worker cannot read histories)"
+	}
+	it := h.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return "unknown (" + err.Error() + ")"
+		}
+		if id, ok := identityOf(ev, in, &n); ok {
+			return contract.CleanText(id)
+		}
+	}
+	return fmt.Sprintf("unknown (no such message in %s)", workflowID)
+}
+
+func identityOf(ev *historypb.HistoryEvent, in SenderInput, n *int) (string, bool) {
+	if s := ev.GetWorkflowExecutionSignaledEventAttributes(); s != nil && in.Signal != "" && s.GetSignalName() == in.Signal {
+		*n++
+		if *n == in.Ordinal {
+			return s.GetIdentity(), true
+		}
+	}
+	if u := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes(); u != nil && in.UpdateID != "" &&
+		u.GetProtocolInstanceId() == in.UpdateID {
+		return u.GetAcceptedRequest().GetMeta().GetIdentity(), true
+	}
+	return "", false
+}

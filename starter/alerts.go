@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/statement"
+	"github.com/authops/authops/starter/gateway"
+)
+
+// Alert handles an Alertmanager notification, signed by the gateway as alert:alertmanager.
+//
+// Every read is a describe by id, which the server answers from the run's own record (strongly
+// consistent), never the visibility list:
+//   - the group's incident (its id derives from the groupKey) is open: the alert is a note on it;
+//     it is closed: nothing changes, one incident per group for good;
+//   - else, a firing alert takes a free slot alert-slot-1..alerts.max_open: the slot's run starts
+//     the incident as its child and holds the slot until it closes. A slot is started with a
+//     conflict policy that fails while it runs, so two gateways, or two notifications, never
+//     hold more than max_open incidents open, and the incident id keeps one per group;
+//   - every slot is taken: the alert becomes a note on the newest open alert incident.
+func (g *gatewayRuns) Alert(ctx context.Context, al gateway.Alert) (gateway.AlertResult, error) {
+	if g.key == nil {
+		return gateway.AlertResult{}, errNoGatewayKey
+	}
+	ns, err := g.a.namespace()
+	if err != nil {
+		return gateway.AlertResult{}, err
+	}
+	in := contract.IncidentInput{Trigger: al.Trigger, Severity: al.Severity, Summary: al.Summary,
+		Reporter: gateway.AlertActor, Source: "alert", Targets: al.Targets}
+	if err := in.Validate(); err != nil {
+		return gateway.AlertResult{}, fmt.Errorf("alert refused, nothing was started: %w", err)
+	}
+	nothing := func(format string, a ...any) (gateway.AlertResult, error) {
+		return gateway.AlertResult{Outcome: gateway.AlertNothing, Text: fmt.Sprintf(format, a...)}, nil
+	}
+	for range 3 {
+		desc, err := g.c.DescribeWorkflowExecution(ctx, al.IncidentID, "")
+		var notFound *serviceerror.NotFound
+		switch {
+		case errors.As(err, &notFound):
+		case err != nil:
+			return gateway.AlertResult{}, fmt.Errorf("describe %s: %w", al.IncidentID, err)
+		case desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+			return g.noteAlert(ctx, ns, al.IncidentID, al.Note, gateway.AlertNoted)
+		default:
+			return nothing("incident %s is closed (%s); nothing changed", al.IncidentID, desc.GetWorkflowExecutionInfo().GetStatus())
+		}
+		if al.Resolved {
+			return nothing("no incident %s: a resolved alert declares nothing", al.IncidentID)
+		}
+		slots, err := g.alertSlots(ctx)
+		if err != nil {
+			return gateway.AlertResult{}, err
+		}
+		free := 0
+		var newest *alertSlot
+		for n := range slots {
+			s := &slots[n]
+			switch {
+			case !s.running && free == 0:
+				free = s.n
+			case s.running && s.incident == al.IncidentID:
+				return nothing("incident %s is being declared (%s) by another notification of its group", al.IncidentID, s.id)
+			case s.running && s.incident != "" && (newest == nil || s.started.After(newest.started)):
+				newest = s
+			}
+		}
+		if free == 0 {
+			if newest == nil {
+				return gateway.AlertResult{}, errors.New("every alert slot is taken, but none names its incident; try again")
+			}
+			note := fmt.Sprintf("another alert, not declared: alerts.max_open (%d) alert incidents are open; %s", len(slots), al.Summary)
+			return g.noteAlert(ctx, ns, newest.incident, plainNote(note), gateway.AlertOverMaxOpen)
+		}
+		taken, err := g.takeSlot(ctx, ns, free, al.IncidentID, in)
+		if err != nil {
+			return gateway.AlertResult{}, err
+		}
+		if taken {
+			return gateway.AlertResult{Outcome: gateway.AlertDeclared, Incident: al.IncidentID,
+				Text: fmt.Sprintf("declared %s (%s) for %s", al.IncidentID, contract.AlertSlotID(free), alertTargets(al.Targets))}, nil
+		}
+		// Another notification took the slot meanwhile: look again.
+	}
+	return gateway.AlertResult{}, fmt.Errorf("incident %s: the alert slots changed while it was declared; try again", al.IncidentID)
+}
+
+// alertSlot is what the server says of one slot.
+type alertSlot struct {
+	n        int
+	id       string
+	running  bool
+	incident string
+	started  time.Time
+}
+
+// maxOpen is alerts.max_open.
+func (g *gatewayRuns) maxOpen() int {
+	if g.alertsMaxOpen > 0 {
+		return g.alertsMaxOpen
+	}
+	return config.DefaultAlertsMaxOpen
+}
+
+// alertSlots describes every slot.
+func (g *gatewayRuns) alertSlots(ctx context.Context) ([]alertSlot, error) {
+	slots := make([]alertSlot, g.maxOpen())
+	for n := range slots {
+		s := alertSlot{n: n + 1, id: contract.AlertSlotID(n + 1)}
+		desc, err := g.c.DescribeWorkflowExecution(ctx, s.id, "")
+		var notFound *serviceerror.NotFound
+		switch {
+		case errors.As(err, &notFound):
+		case err != nil:
+			return nil, fmt.Errorf("describe %s: %w", s.id, err)
+		default:
+			info := desc.GetWorkflowExecutionInfo()
+			s.running = info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+			s.started = info.GetStartTime().AsTime()
+			if p := info.GetMemo().GetFields()[contract.MemoAlertIncident]; p != nil {
+				_ = converter.GetDefaultDataConverter().FromPayload(p, &s.incident)
+			}
+		}
+		slots[n] = s
+	}
+	return slots, nil
+}
+
+// takeSlot starts slot n for the incident; taken is false when the slot is running already.
+func (g *gatewayRuns) takeSlot(ctx context.Context, ns string, n int, incident string, in contract.IncidentInput) (bool, error) {
+	var err error
+	if in.Statement, err = g.alertSign(ns, incident, "", contract.ActionStartIncident, in.Summary, in.StartArgs()); err != nil {
+		return false, err
+	}
+	id := contract.AlertSlotID(n)
+	_, err = g.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:            id,
+		TaskQueue:     contract.TaskQueue,
+		StaticSummary: fmt.Sprintf("Alert slot %d of alerts.max_open: holds %s while it runs", n, incident),
+		Memo:          map[string]any{contract.MemoAlertIncident: incident},
+		// The bound: a running slot cannot be started again. A closed one is free.
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, contract.WorkflowAlertSlot, contract.AlertSlotInput{Incident: incident, Input: in})
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("declare %s in %s: %w", incident, id, err)
+	}
+	return true, nil
+}
+
+// alertSign signs a statement as alert:alertmanager, via alert.
+func (g *gatewayRuns) alertSign(ns, id, firstRunID, action, comment, args string) (*contract.SignedStatement, error) {
+	s := &signer{actor: gateway.AlertActor, key: g.key, namespace: ns, identity: gatewayIdentity(), via: statement.ViaAlert}
+	return s.sign(id, firstRunID, action, comment, args)
+}
+
+// noteAlert adds a note to an open incident, signed for its first run (and sent only to that
+// chain of runs); it starts nothing.
+func (g *gatewayRuns) noteAlert(ctx context.Context, ns, id, note, outcome string) (gateway.AlertResult, error) {
+	sign := func(workflowID, firstRunID, action, comment, args string) (*contract.SignedStatement, error) {
+		return g.alertSign(ns, workflowID, firstRunID, action, comment, args)
+	}
+	ans, err := sendDecision(ctx, g.c, sign, id, "", contract.UpdateNote, contract.Decision{Actor: gateway.AlertActor, Comment: note})
+	if err != nil {
+		return gateway.AlertResult{}, fmt.Errorf("note on %s: %w", id, err)
+	}
+	res := gateway.AlertResult{Outcome: outcome, Incident: id, Text: "noted on " + id}
+	if ans.Denied {
+		res.Text = fmt.Sprintf("note on %s denied: %s", id, contract.CleanText(ans.Event.Detail))
+	}
+	return res, nil
+}
+
+// plainNote cuts a note to what a note takes.
+func plainNote(s string) string {
+	if len(s) <= contract.MaxNote {
+		return s
+	}
+	return strings.ToValidUTF8(s[:contract.MaxNote], "")
+}
+
+func alertTargets(ts []string) string {
+	if len(ts) == 0 {
+		return "no target: the owner names them with starter incident targets"
+	}
+	return strings.Join(ts, ", ")
+}
