@@ -77,7 +77,7 @@ accepted or denied it. A denial exits with status 1.`,
 			if action != "" {
 				// The approval is bound to the action's content as the run shows it now, which
 				// is what the approver reviewed (starter status, the Slack message).
-				ref, err := boundAction(cmd.Context(), c, id, action)
+				ref, err := boundAction(cmd.Context(), c, id, action, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
@@ -260,12 +260,28 @@ func orDefault(s, def string) string {
 	return s
 }
 
+// boundQueryWait is how long boundAction waits for a worker to answer the incident's query.
+const boundQueryWait = 5 * time.Second
+
 // boundAction names the incident id's pending action with the digest of its content as the run
 // answers it, so the signed approval (or rejection) holds for that content only.
-func boundAction(ctx context.Context, c queryClient, id, action string) (contract.ActionRef, error) {
+//
+// A query needs a worker. When none answers within boundQueryWait, an approval of aN names the
+// action alone: ids are never reused within an incident, so the id still binds its content, and
+// the approval waits on the server for a worker like any other decision. A keep is bound only by
+// its digest (a later resolve may keep other measures), so it needs the answer.
+func boundAction(ctx context.Context, c queryClient, id, action string, warn io.Writer) (contract.ActionRef, error) {
 	var st contract.IncidentStatus
-	if err := queryRun(ctx, c, id, contract.QueryIncident, &st); err != nil {
-		return contract.ActionRef{}, err
+	qctx, cancel := context.WithTimeout(ctx, boundQueryWait)
+	defer cancel()
+	if err := queryRun(qctx, c, id, contract.QueryIncident, &st); err != nil {
+		timedOut := qctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)
+		if !timedOut || ctx.Err() != nil || action == contract.KeepAction {
+			return contract.ActionRef{}, err
+		}
+		fmt.Fprintf(warn, "no worker answered for %s within %s, so its content could not be read: the approval names %s only\n",
+			contract.CleanText(id), boundQueryWait, contract.CleanText(action))
+		return contract.ActionRef{Action: action}, nil
 	}
 	if k := st.Keeping; action == contract.KeepAction && k != nil && k.State == "pending" {
 		// A resolve that keeps measures past the incident, bound to what it keeps and until when.

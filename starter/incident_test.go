@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -390,6 +392,23 @@ func TestApproveBindsActionContent(t *testing.T) {
 		FirstRunID: "first-1", Action: contract.SignalApprove, Now: time.Now(),
 		Args: canonical(contract.ActionRef{Action: "a2", Digest: other.Digest()})})
 	require.ErrorContains(t, err, "arguments do not match")
+
+	// No worker answers the query: the approval names a2 alone, and says so.
+	h, fc = incidentHarness(t, "demo")
+	fc.queryErr = fmt.Errorf("query %s: %w", contract.QueryIncident, context.DeadlineExceeded)
+	out, err = h.runWith(fc, "approve", "incident-x", "--as", "carol", "--action", "a2")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "the approval names a2 only")
+	d = decisionOf(t, h, fc, contract.SignalApprove, "carol")
+	var byName contract.ActionRef
+	require.NoError(t, json.Unmarshal([]byte(d.Args), &byName))
+	require.Equal(t, contract.ActionRef{Action: "a2"}, byName)
+	// A keep is bound only by what it keeps: without the answer nothing is sent.
+	h, fc = incidentHarness(t, "demo")
+	fc.queryErr = fmt.Errorf("query %s: %w", contract.QueryIncident, context.DeadlineExceeded)
+	out, err = h.runWith(fc, "approve", "incident-x", "--as", "carol", "--action", contract.KeepAction)
+	require.Error(t, err, out)
+	require.Empty(t, fc.updates, "nothing was sent")
 
 	for _, tc := range []struct {
 		args []string

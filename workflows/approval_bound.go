@@ -10,10 +10,11 @@ import (
 )
 
 // approvalBound says why an approval of the pending action pa is refused, or "". An approval
-// names its action and the digest of the action's content (its CIDRs, users, target) as the
-// approver read it from the run, and the statement signs both: it cannot apply to an action
-// other than the one the approver saw. Runs from before approval-bound-to-action take the
-// action's id alone.
+// names its action, and the statement signs the name: ids are never reused within an incident,
+// so it cannot apply to another action. It also carries the digest of the action's content (its
+// CIDRs, users, target) as the approver's client read it from the run, which must match; a
+// client that could not read it (no worker answered) sends the name alone. Runs from before
+// approval-bound-to-action take an approval that names no action too.
 func (i *incident) approvalBound(ctx workflow.Context, d contract.Decision, pa *contract.PendingAction) string {
 	if workflow.GetVersion(ctx, "approval-bound-to-action", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return ""
@@ -22,7 +23,7 @@ func (i *incident) approvalBound(ctx workflow.Context, d contract.Decision, pa *
 	if d.Args == "" || json.Unmarshal([]byte(d.Args), &ref) != nil || ref.Action == "" {
 		return fmt.Sprintf("an approval names the action it approves and its content: starter approve %s --action %s", i.id, pa.ID)
 	}
-	if ref.Digest != pa.Request.Digest() {
+	if ref.Digest != "" && ref.Digest != pa.Request.Digest() {
 		return fmt.Sprintf("%s is not what this approval was signed for (%s): its content differs; read it again (starter status %s) and approve what it asks",
 			pa.ID, pa.Request.Describe(), i.id)
 	}

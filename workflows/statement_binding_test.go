@@ -30,7 +30,8 @@ func (h *incHarness) approveWith(d time.Duration, actor string, ref func() contr
 
 // An approval names its action and the digest of the content the approver saw: one bound to
 // another action, to changed content, or to no action at all is refused, on the timeline, and
-// applies nothing; the one bound to the action as it is applies it.
+// applies nothing; the one bound to the action as it is applies it, and so does one that names
+// the action alone.
 func TestIncident_ApprovalBoundToAction(t *testing.T) {
 	h := newIncHarness(t)
 	h.ipolicy.Actions[contract.ContainDenyCIDR] = contract.ActionRule{Who: []string{"owner"}, Quorum: 1}
@@ -48,17 +49,19 @@ func TestIncident_ApprovalBoundToAction(t *testing.T) {
 	wrongContent := h.approveWith(4*time.Minute, "bob", func() contract.ActionRef {
 		return contract.ActionRef{Action: "a1", Digest: changed.Digest()}
 	})
-	noDigest := h.approveWith(5*time.Minute, "bob", func() contract.ActionRef { return contract.ActionRef{Action: "a1"} })
 	right := h.actionAt(6*time.Minute, contract.SignalApprove, "bob", "a1")
 	// With a1 applied, a2 is the only one left, but an approval still names it.
 	unnamed := h.actionAt(7*time.Minute, contract.SignalApprove, "carol", "")
+	// A client that could not read a2's content (no worker answered) names it alone: the id,
+	// never reused within the incident, binds it.
+	byName := h.approveWith(8*time.Minute, "carol", func() contract.ActionRef { return contract.ActionRef{Action: "a2"} })
 	h.resolveAt(time.Hour, "alice", incResolve())
 	h.run(incInput())
 
 	res := h.completed()
 	a1.requireAccepted(t)
 	a2.requireAccepted(t)
-	for _, d := range []*decision{crossed, wrongContent, noDigest} {
+	for _, d := range []*decision{crossed, wrongContent} {
 		ev := d.requireDenied(t, "a1 is not what this approval was signed for (deny-cidr 203.0.113.0/24")
 		requireRecorded(t, res.Timeline, ev)
 		assert.Equal(t, "bob", ev.Actor, "the verified actor is on the timeline")
@@ -67,11 +70,15 @@ func TestIncident_ApprovalBoundToAction(t *testing.T) {
 	ev := unnamed.requireDenied(t, "an approval names the action it approves and its content: starter approve "+incID+" --action a2")
 	requireRecorded(t, res.Timeline, ev)
 
+	assert.Contains(t, byName.requireAccepted(t).Detail, "a2 approved by carol")
+
 	applied := h.measures("ApplyMeasure")
-	require.Len(t, applied, 1, "only the approval bound to a1's content applied anything")
+	require.Len(t, applied, 2, "only the approvals bound to a1's content and to a2 applied anything")
 	assert.Equal(t, "a1", applied[0].ActionID)
 	assert.Equal(t, narrow.CIDRs, applied[0].Request.CIDRs)
 	assert.Equal(t, 6*time.Minute, h.callsNamed("ApplyMeasure")[0].At)
+	assert.Equal(t, "a2", applied[1].ActionID)
+	assert.Equal(t, 8*time.Minute, h.callsNamed("ApplyMeasure")[1].At)
 }
 
 // The child run's start that the starter signs binds exactly the input the incident builds.

@@ -532,3 +532,13 @@ func TestTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// The peer key's path is resolved against the config's directory, with a default.
+func TestPeerKeyPath(t *testing.T) {
+	c := &Config{Dir: "/etc/authops"}
+	require.Equal(t, "/etc/authops/var/peer.key", c.PeerKeyPath())
+	c.PeerKeyFile = "keys/peer.key"
+	require.Equal(t, "/etc/authops/keys/peer.key", c.PeerKeyPath())
+	c.PeerKeyFile = "/run/secrets/peer.key"
+	require.Equal(t, "/run/secrets/peer.key", c.PeerKeyPath())
+}

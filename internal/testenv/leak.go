@@ -27,6 +27,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/demoenv"
 )
 
@@ -254,6 +255,10 @@ func (s *LeakScan) Check(t testing.TB) LeakStats {
 	}
 	var stats LeakStats
 	if s.env != nil {
+		// The workers' peer key seals messages between runs; it must never reach a history.
+		if key, err := os.ReadFile(filepath.Join(s.env.Dir, config.DefaultPeerKeyFile)); err == nil {
+			values = append(values, leakBytes{"peer key", key})
+		}
 		envPlaces, runs, err := s.env.leakPlaces(t, histories)
 		if err != nil {
 			t.Fatalf("leak scan: %v", err)
