@@ -240,6 +240,7 @@ receivers:
 	require.NoError(t, v.Get(&st))
 	require.Equal(t, "contain", st.Phase, "a resolved alert does not resolve the incident")
 	require.Equal(t, 1, countEvents(timelineOf(t, env, id), gateway.AlertActor, "start", "verified"), "one incident, declared once")
+	env.CheckReplay(t, contract.AlertSlotID(1), "", "alert-slot-open")
 
 	// Neither the webhook's token nor the gateway's key reaches a history, a log or Alertmanager's
 	// own files; the worker and gateway logs, the backend's and the dev server's database are

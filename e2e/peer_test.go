@@ -82,6 +82,7 @@ func TestForgedPeerMessagesRefused(t *testing.T) {
 	waitIncident(t, env, id, func(s contract.IncidentStatus) bool {
 		return len(s.Children) == 1 && s.Children[0].Outcome == contract.OutcomeCanceled
 	})
+	env.CheckReplay(t, id, "", "incident-forged-child-closed")
 }
 
 // TestForgedPreemptRefused: an unsigned preempt naming any run does not end or supersede a
@@ -107,6 +108,7 @@ func TestForgedPreemptRefused(t *testing.T) {
 	require.NoError(t, err, out)
 	res := waitResult[contract.RotationResult](t, env, rotID)
 	require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
+	env.CheckReplay(t, rotID, "", "rotation-forged-preempt")
 }
 
 // TestOwnerTakenAtDeclareIsKept: a responder takes the incident the moment it is posted, while
