@@ -86,6 +86,12 @@ func (a *Activities) Announce(ctx context.Context, m notify.Message) error {
 	if err != nil {
 		return fmt.Errorf("announce %s: describe %s: %w", m.Kind, run.ID, err)
 	}
+	// A workflow on a queue of its own (someone else's worker) can schedule this activity on
+	// ours; the announcement would then be sealed for it. Only authops's runs announce.
+	if q := desc.GetWorkflowExecutionInfo().GetTaskQueue(); q != contract.TaskQueue && q != contract.EmergencyTaskQueue {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("announce: %s runs on the task queue %q, not authops's; nothing is announced",
+			contract.CleanText(run.ID), contract.CleanText(q)), ErrTypeConfig, nil)
+	}
 	first := desc.GetWorkflowExecutionInfo().GetFirstRunId()
 	if first == "" {
 		first = run.RunID

@@ -49,6 +49,15 @@ type signals struct {
 	calls []notify.Announcement
 	ids   []string
 	input []notify.ChannelInput
+	// taskQueue is the announcing run's queue as the server describes it; authops's when empty.
+	taskQueue string
+}
+
+func (s *signals) queue() string {
+	if s.taskQueue == "" {
+		return contract.TaskQueue
+	}
+	return s.taskQueue
 }
 
 func (s *signals) SignalWithStartWorkflow(_ context.Context, workflowID, signalName string, arg any, o client.StartWorkflowOptions,
@@ -70,7 +79,7 @@ func (s *signals) QueryWorkflow(context.Context, string, string, string, ...any)
 
 func (s *signals) DescribeWorkflowExecution(_ context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
-		Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID}, FirstRunId: "first-run"}}, nil
+		Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID}, FirstRunId: "first-run", TaskQueue: s.queue()}}, nil
 }
 
 // TestAnnounce_SlackOffCriticalPath: with Slack down, Announce still returns at once: it hands
@@ -118,6 +127,19 @@ func TestAnnounce_SlackOffCriticalPath(t *testing.T) {
 
 // testPeerKey is the workers' peer key in these tests.
 var testPeerKey = []byte("0123456789abcdef0123456789abcdef")
+
+// A run on a queue of its own (someone else's worker) that schedules Announce on authops's
+// queue gets nothing sealed or sent.
+func TestAnnounce_OnlyForAuthopsRuns(t *testing.T) {
+	sig := &signals{taskQueue: "evil"}
+	a := &Activities{Notifier: &recorder{}, PeerKey: testPeerKey, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	_, err := env.ExecuteActivity(a.Announce, notify.Message{Target: "demo", Channel: "#auth-ops", Kind: "planned", Text: "Rotate now at evil.example"})
+	require.ErrorContains(t, err, "not authops's")
+	require.Empty(t, sig.calls)
+}
 
 // Without a peer key, Announce refuses to send an unsealed announcement the notifier would drop.
 func TestAnnounce_NoPeerKeyRefused(t *testing.T) {

@@ -2,13 +2,16 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/authops/authops/contract"
@@ -37,7 +40,14 @@ func (a *Activities) SealMessage(ctx context.Context, in SealInput) (contract.Pe
 		return contract.PeerSeal{}, temporal.NewNonRetryableApplicationError(
 			"the worker has no peer key to seal messages with (peer_key_file)", ErrTypeConfig, nil)
 	}
-	run := activity.GetInfo(ctx).WorkflowExecution
+	info := activity.GetInfo(ctx)
+	if !info.IsLocalActivity {
+		// A local activity runs only in the worker that runs the calling workflow's code, so only
+		// our workflows get seals. As an activity anyone's workflow could schedule it on our queue.
+		return contract.PeerSeal{}, temporal.NewNonRetryableApplicationError(
+			"SealMessage runs only as a local activity of a workflow this worker runs", ErrTypeConfig, nil)
+	}
+	run := info.WorkflowExecution
 	return peer.Seal(a.PeerKey, contract.PeerSeal{Kind: in.Kind, From: run.ID, FromRun: run.RunID, To: in.To,
 		Digest: in.Digest, At: time.Now()}), nil
 }
@@ -120,3 +130,36 @@ func identityOf(ev *historypb.HistoryEvent, in SenderInput, n *int) (string, boo
 	}
 	return "", false
 }
+
+// RunRef names a run.
+type RunRef struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+}
+
+// DescribeRun says what the server knows of a run: its type, task queue and the Schedule that
+// started it. A rotation reads its parent so, since a parent's id alone can be taken by any
+// workflow someone runs on a worker of their own.
+func (a *Activities) DescribeRun(ctx context.Context, in RunRef) (contract.RunFacts, error) {
+	if a.Runs == nil {
+		return contract.RunFacts{Unknown: "the worker has no Temporal client to ask"}, nil
+	}
+	d, err := a.Runs.DescribeWorkflowExecution(ctx, in.WorkflowID, in.RunID)
+	if err != nil {
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			return contract.RunFacts{Unknown: "the server knows no such run"}, nil
+		}
+		return contract.RunFacts{}, fmt.Errorf("describe %s: %w", in.WorkflowID, err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	f := contract.RunFacts{Type: info.GetType().GetName(), TaskQueue: info.GetTaskQueue(),
+		Running: info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}
+	if p := info.GetSearchAttributes().GetIndexedFields()[scheduledByAttr]; p != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &f.ScheduledBy)
+	}
+	return f, nil
+}
+
+// scheduledByAttr is the search attribute the server sets on a run a Schedule started.
+const scheduledByAttr = "TemporalScheduledById"

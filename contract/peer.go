@@ -46,3 +46,15 @@ func PeerDigest(msg any) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// RunFacts is what the server says of a run: the parent that started a rotation, read before
+// the rotation honours the parent's word (a schedule's, an emergency run's).
+type RunFacts struct {
+	Type      string `json:"type"`
+	TaskQueue string `json:"task_queue"`
+	// ScheduledBy is the TemporalScheduledById the server set, when a Schedule started it.
+	ScheduledBy string `json:"scheduled_by,omitempty"`
+	Running     bool   `json:"running"`
+	// Unknown says why the server could not be asked.
+	Unknown string `json:"unknown,omitempty"`
+}

@@ -60,11 +60,28 @@ func newTestEnv(wfs ...any) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivity(real.SealMessage)
 	env.RegisterActivity(real.OpenMessage)
 	env.RegisterActivity(real.Sender)
+	// The test environment has no server to describe a parent: the parents the tests run are
+	// what their ids say (a test of a forged parent mocks DescribeRun).
+	env.RegisterActivityWithOptions(func(_ context.Context, in activities.RunRef) (contract.RunFacts, error) {
+		f := contract.RunFacts{TaskQueue: contract.TaskQueue, Running: true}
+		switch {
+		case strings.HasPrefix(in.WorkflowID, "invalidate-"):
+			f.Type = contract.WorkflowEmergencyInvalidation
+		case strings.HasPrefix(in.WorkflowID, "scheduled-rotation-"):
+			target := strings.TrimPrefix(in.WorkflowID, "scheduled-rotation-")
+			if i := strings.Index(target, "-"); i > 0 { // the tests' targets have no "-"
+				target = target[:i]
+			}
+			f.Type, f.ScheduledBy = contract.WorkflowScheduledRotation, contract.ScheduleID(target)
+		}
+		return f, nil
+	}, activity.RegisterOptions{Name: "DescribeRun"})
 	return env
 }
 
-// peerStep names the activities that seal and check messages between runs.
-var peerStep = map[string]bool{"SealMessage": true, "OpenMessage": true, "Sender": true}
+// peerStep names the activities that seal and check messages between runs and ask the server
+// who a parent is.
+var peerStep = map[string]bool{"SealMessage": true, "OpenMessage": true, "Sender": true, "DescribeRun": true}
 
 // testPeerKey is the workers' peer key in the tests.
 var testPeerKey = []byte("0123456789abcdef0123456789abcdef")

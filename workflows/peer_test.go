@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
 	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
@@ -122,4 +124,52 @@ func TestPeer_ForgedAnnouncementNotPosted(t *testing.T) {
 		assert.NotContains(t, m.Text, "ignore the alerts")
 	}
 	assert.Equal(t, 1, v.parents, "no parent for the run a forgery named")
+}
+
+// An emergency rotation skips the approval gate, so it runs only for a parent the server says is
+// an EmergencyInvalidation of authops: a workflow someone runs under the id invalidate-demo on a
+// worker of their own (another type, another task queue) starts nothing.
+func TestPeer_EmergencyRotationFromAForgedParentRefused(t *testing.T) {
+	for name, facts := range map[string]contract.RunFacts{
+		"another type":        {Type: "Evil", TaskQueue: contract.EmergencyTaskQueue, Running: true},
+		"another task queue":  {Type: contract.WorkflowEmergencyInvalidation, TaskQueue: "evil", Running: true},
+		"server cannot tell":  {Unknown: "the server knows no such run"},
+		"parent already gone": {Type: contract.WorkflowEmergencyInvalidation, TaskQueue: contract.EmergencyTaskQueue},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newEmergencyHarness(t)
+			h.env.OnActivity("DescribeRun", mock.Anything, mock.Anything).Return(facts, nil)
+			h.mockActivities()
+			h.execute(emergencyParent, emergencyInput())
+
+			requireEvent(t, h.timeline(), systemActor, "start", "refused")
+			h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy", "PromoteSecret")
+		})
+	}
+}
+
+// A schedule: requester counts only when the server says the target's own Schedule started the
+// parent (TemporalScheduledById), not for any parent under the right id.
+func TestPeer_ScheduledRotationFromAForgedParentRefused(t *testing.T) {
+	for name, facts := range map[string]contract.RunFacts{
+		"no schedule":        {Type: contract.WorkflowScheduledRotation, TaskQueue: contract.TaskQueue, Running: true},
+		"another schedule":   {Type: contract.WorkflowScheduledRotation, TaskQueue: contract.TaskQueue, Running: true, ScheduledBy: contract.ScheduleID("shop")},
+		"another type":       {Type: "Evil", TaskQueue: contract.TaskQueue, Running: true, ScheduledBy: contract.ScheduleID("demo")},
+		"another task queue": {Type: contract.WorkflowScheduledRotation, TaskQueue: "evil", Running: true, ScheduledBy: contract.ScheduleID("demo")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newRotationHarness(t)
+			h.env.RegisterWorkflow(scheduleParent)
+			h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: contract.ScheduledRotationWorkflowID("demo") + "-2026-03-02T08:00:00Z"})
+			h.child = true
+			h.env.OnActivity("DescribeRun", mock.Anything, mock.Anything).Return(facts, nil)
+			h.mockActivities()
+			h.execute(scheduleParent, contract.RotationInput{Target: "demo", Reason: "scheduled key hygiene",
+				RequestedBy: "schedule:nightly", Mode: contract.ModeScheduled, WindowStart: t0, Window: time.Hour})
+
+			ev := requireEvent(t, h.timeline(), systemActor, "start", "refused")
+			assert.Contains(t, ev.Detail, "started only by the target's schedule")
+			h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy")
+		})
+	}
 }

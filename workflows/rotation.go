@@ -79,6 +79,9 @@ type rotation struct {
 	quick bool
 	// localReads says the run's reads (policy, freezes, pre-checks) are local activities.
 	localReads bool
+	// parent is what the server says of the run that started a scheduled or emergency rotation
+	// (readParent); nil for other runs and runs from before parent-from-server.
+	parent *contract.RunFacts
 	// pendingLeft says the compensation could not mark the run's new version failed: it may
 	// still be pending in the store, blocking the next rotation until it is settled.
 	pendingLeft bool
@@ -185,6 +188,7 @@ func (r *rotation) run(ctx workflow.Context) (res contract.RotationResult, err e
 		return r.res, err
 	}
 	if r.v >= 1 {
+		r.readParent(ctx)
 		if err := r.dec.startChecked(ctx, r.in.Statement, r.checkStart); err != nil {
 			r.rec.add(ctx, systemActor, "start", "refused", err.Error())
 			r.dec.refuseAll(ctx, err.Error())

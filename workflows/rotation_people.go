@@ -6,11 +6,13 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
 )
 
@@ -45,10 +47,16 @@ func (r *rotation) checkStart(ctx workflow.Context) error {
 			!strings.HasPrefix(parent.ID, contract.ScheduledRotationWorkflowID(r.in.Target)+"-") {
 			return errors.New("a scheduled rotation is started only by the target's schedule")
 		}
+		if err := r.parentIs(contract.WorkflowScheduledRotation, contract.ScheduleID(r.in.Target), false, contract.TaskQueue); err != nil {
+			return fmt.Errorf("a scheduled rotation is started only by the target's schedule: %w", err)
+		}
 	case contract.ModeEmergency:
 		// Only the child of the target's approved emergency run, which verified its own start.
 		if parent := info.ParentWorkflowExecution; parent == nil || parent.ID != contract.InvalidationID(r.in.Target) {
 			return fmt.Errorf("an emergency rotation runs only as the child of %s", contract.InvalidationID(r.in.Target))
+		}
+		if err := r.parentIs(contract.WorkflowEmergencyInvalidation, "", true, contract.EmergencyTaskQueue, contract.TaskQueue); err != nil {
+			return fmt.Errorf("an emergency rotation runs only as the child of %s: %w", contract.InvalidationID(r.in.Target), err)
 		}
 	default:
 		if err := r.dec.verifyStart(ctx, contract.ActionStartRotation, r.in.RequestedBy, r.in.Reason, r.startArgs, r.in.Statement); err != nil {
@@ -217,4 +225,42 @@ func (r *rotation) startedBy(ctx workflow.Context) string {
 		return "child of the emergency run " + parent.ID + ", approved by " + r.in.ApprovedBy
 	}
 	return "signed " + contract.ActionStartRotation
+}
+
+// readParent asks the server about the run that started a scheduled or emergency rotation: its
+// id alone proves nothing, since anyone who runs a worker of their own can start a workflow under
+// it. Runs from before parent-from-server take the id.
+func (r *rotation) readParent(ctx workflow.Context) {
+	p := workflow.GetInfo(ctx).ParentWorkflowExecution
+	if p == nil || (r.in.Mode != contract.ModeScheduled && r.in.Mode != contract.ModeEmergency) ||
+		workflow.GetVersion(ctx, "parent-from-server", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	var f contract.RunFacts
+	in := activities.RunRef{WorkflowID: p.ID, RunID: p.RunID}
+	if err := workflow.ExecuteLocalActivity(peerCtx(ctx), acts.DescribeRun, in).Get(ctx, &f); err != nil {
+		f.Unknown = err.Error()
+	}
+	r.parent = &f
+}
+
+// parentIs says why the parent the server described is not a run of type typ on one of queues
+// (still running, when running: an emergency run waits for its rotation, a schedule's run does
+// not; started by the Schedule scheduledBy, when set), or nil. With no description (a run from
+// before parent-from-server) it is nil.
+func (r *rotation) parentIs(typ, scheduledBy string, running bool, queues ...string) error {
+	f := r.parent
+	switch {
+	case f == nil:
+		return nil
+	case f.Unknown != "":
+		return fmt.Errorf("the server could not say who started it: %s", f.Unknown)
+	case f.Type != typ || !slices.Contains(queues, f.TaskQueue):
+		return fmt.Errorf("its parent is a %s on the task queue %s, not a %s of authops", contract.CleanText(f.Type), contract.CleanText(f.TaskQueue), typ)
+	case running && !f.Running:
+		return errors.New("its parent is no longer running")
+	case scheduledBy != "" && f.ScheduledBy != scheduledBy:
+		return fmt.Errorf("the server says no schedule %s started its parent", scheduledBy)
+	}
+	return nil
 }
