@@ -719,9 +719,10 @@ func (a *Activities) verifyIncident(ctx context.Context, in IncidentVerifyInput)
 		}
 		// The backend checks the password before the reset, and only the probe user's password is
 		// known here: a login cannot show the 403, the backend's own state can.
+		// So it is "not probed", never passed: only the state was read.
 		r := contract.ProbeResult{Name: name, Method: http.MethodPost, Path: "/auth/token", Expected: http.StatusForbidden,
-			At: time.Now().UTC(), OK: slices.Contains(st.PasswordResetUsers, u)}
-		if r.OK {
+			At: time.Now().UTC(), NotProbed: slices.Contains(st.PasswordResetUsers, u)}
+		if r.NotProbed {
 			r.Detail = "not probed (the backend checks the password first, and only the probe user's is known); the backend's state requires a reset of " + u
 		} else {
 			r.Detail = "the backend's state does not require a reset of " + u

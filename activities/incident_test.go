@@ -444,6 +444,11 @@ func TestVerifyIncident_ChecksTheControls(t *testing.T) {
 	require.Contains(t, resultByName(t, rs, "denied_range_refused 10.9.0.0/16").Detail, "no local address in range to probe from")
 	require.Equal(t, http.StatusUnauthorized, resultByName(t, rs, "me_revoked_session_rejected").Got)
 	require.Equal(t, http.StatusForbidden, resultByName(t, rs, "admin_forbidden_for_user").Got)
+	// Another user's reset is read from the backend's state, not sent: not probed, never passed.
+	reset := resultByName(t, rs, "reset_user_refused demo")
+	require.True(t, reset.NotProbed, "%+v", reset)
+	require.False(t, reset.OK)
+	require.Contains(t, names(rs.NotProbed()), "reset_user_refused demo")
 
 	// Controls that are not in force fail their checks: a range that is not denied answers the
 	// login from inside it, and a user with no reset is not listed.
