@@ -9,9 +9,14 @@ TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL       := $(BIN)/temporal
 TEMPORAL_STAMP := $(BIN)/.temporal-$(TEMPORAL_CLI_VERSION)
 
+# Pinned staticcheck (2026.2.2), installed into bin/ when missing and run by make test beside go vet.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK       := $(BIN)/staticcheck
+STATICCHECK_STAMP := $(BIN)/.staticcheck-$(STATICCHECK_VERSION)
+
 GO_SOURCES := $(shell find . -name '*.go' -not -path './bin/*' -not -path './var/*') go.mod go.sum
 
-.PHONY: all tools deps build up demo demo-incident test test-faults vet fmt-check unit fuzz bench clean
+.PHONY: all tools deps build up demo demo-incident test test-faults vet staticcheck fmt-check unit fuzz bench clean
 
 all: build
 
@@ -22,6 +27,11 @@ $(TEMPORAL_STAMP):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 	@rm -f $(BIN)/.temporal-* && touch $@
+
+$(STATICCHECK_STAMP):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@rm -f $(BIN)/.staticcheck-* && touch $@
 
 ## deps: Debian's prometheus-alertmanager (a real Alertmanager notifies the gateway in the e2e tests),
 ## installed when missing: as root (CI) with apt-get, else with sudo.
@@ -55,8 +65,8 @@ demo: tools build
 demo-incident: tools build
 	./scripts/demo-incident.sh
 
-## test: vet, gofmt check, and every test (unit, contract, integration on the real dev server) with -race
-test: tools deps build vet fmt-check
+## test: vet, staticcheck, gofmt check, and every test (unit, contract, integration on the real dev server) with -race
+test: tools deps build vet staticcheck fmt-check
 	@# TEMPORAL_DEBUG lifts the SDK's 1s deadlock detector: under -race on a loaded 2-core CI machine it
 	@# fires on healthy workflow code. Replay and determinism checks stay on.
 	@# testsummary prints go test's usual output from -json (a failed test's whole output), then the
@@ -67,6 +77,10 @@ test: tools deps build vet fmt-check
 
 vet:
 	$(GO) vet ./...
+
+## staticcheck: the checks vet does not make (default set); a false positive gets a //lint:ignore with its reason
+staticcheck: $(STATICCHECK_STAMP)
+	$(STATICCHECK) ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \

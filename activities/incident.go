@@ -1001,7 +1001,7 @@ func (a *Activities) ArchiveTimeline(ctx context.Context, in ArchiveInput) (cont
 	if err != nil {
 		return contract.ArtifactRef{}, err
 	}
-	b, err := json.MarshalIndent(timelinePart{Incident: in.Incident, Part: in.Part, Events: in.Events}, "", "  ")
+	b, err := json.MarshalIndent(timelinePart(in), "", "  ")
 	if err != nil {
 		return contract.ArtifactRef{}, err
 	}
@@ -1023,7 +1023,7 @@ func (a *Activities) FrozenBy(ctx context.Context, in FreezeInput) (string, erro
 		activity.GetLogger(ctx).Warn("this worker has no Temporal client to read freezes with; treating the target as not frozen", "target", in.Target)
 		return "", nil
 	}
-	fs, err := freeze.List(ctx, a.Freezes, activity.GetInfo(ctx).WorkflowNamespace, in.Target)
+	fs, err := freeze.List(ctx, a.Freezes, activity.GetInfo(ctx).Namespace, in.Target)
 	if err != nil {
 		return "", err
 	}

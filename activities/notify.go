@@ -13,7 +13,6 @@ import (
 	"github.com/slack-go/slack"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -40,7 +39,7 @@ type NotifyClient interface {
 	SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
 		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
 	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
-	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
 }
 
 // Error types of the Slack activities.
@@ -82,17 +81,17 @@ func (a *Activities) Announce(ctx context.Context, m notify.Message) error {
 	}
 	info := activity.GetInfo(ctx)
 	run := info.WorkflowExecution
-	desc, err := a.Slack.Client.DescribeWorkflowExecution(ctx, run.ID, run.RunID)
+	desc, err := a.Slack.Client.DescribeWorkflow(ctx, run.ID, run.RunID)
 	if err != nil {
 		return fmt.Errorf("announce %s: describe %s: %w", m.Kind, run.ID, err)
 	}
 	// A workflow on a queue of its own (someone else's worker) can schedule this activity on
 	// ours; the announcement would then be sealed for it. Only authops's runs announce.
-	if q := desc.GetWorkflowExecutionInfo().GetTaskQueue(); q != contract.TaskQueue && q != contract.EmergencyTaskQueue {
+	if q := desc.RawResponse.GetWorkflowExecutionInfo().GetTaskQueue(); q != contract.TaskQueue && q != contract.EmergencyTaskQueue {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("announce: %s runs on the task queue %q, not authops's; nothing is announced",
 			contract.CleanText(run.ID), contract.CleanText(q)), ErrTypeConfig, nil)
 	}
-	first := desc.GetWorkflowExecutionInfo().GetFirstRunId()
+	first := desc.RawResponse.GetWorkflowExecutionInfo().GetFirstRunId()
 	if first == "" {
 		first = run.RunID
 	}
@@ -190,9 +189,9 @@ func (a *Activities) runView(ctx context.Context, workflowID, firstRunID string)
 	c := a.Slack.Client
 	v := notify.RunView{WorkflowID: workflowID, FirstRunID: firstRunID}
 	runID := firstRunID
-	desc, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
-	if err == nil && desc.GetWorkflowExecutionInfo().GetFirstRunId() != firstRunID {
-		desc, err = c.DescribeWorkflowExecution(ctx, workflowID, firstRunID)
+	desc, err := c.DescribeWorkflow(ctx, workflowID, "")
+	if err == nil && desc.RawResponse.GetWorkflowExecutionInfo().GetFirstRunId() != firstRunID {
+		desc, err = c.DescribeWorkflow(ctx, workflowID, firstRunID)
 	}
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
@@ -201,7 +200,7 @@ func (a *Activities) runView(ctx context.Context, workflowID, firstRunID string)
 	if err != nil {
 		return v, fmt.Errorf("describe %s: %w", workflowID, err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	runID = info.GetExecution().GetRunId()
 	v.Closed = info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 	if err := query(ctx, c, workflowID, runID, contract.QueryStatus, &v.Status); err != nil {

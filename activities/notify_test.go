@@ -77,9 +77,9 @@ func (s *signals) QueryWorkflow(context.Context, string, string, string, ...any)
 	return nil, errors.New("not used")
 }
 
-func (s *signals) DescribeWorkflowExecution(_ context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
-		Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID}, FirstRunId: "first-run", TaskQueue: s.queue()}}, nil
+func (s *signals) DescribeWorkflow(_ context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error) {
+	return &client.WorkflowExecutionDescription{RawResponse: &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: runID}, FirstRunId: "first-run", TaskQueue: s.queue()}}}, nil
 }
 
 // TestAnnounce_SlackOffCriticalPath: with Slack down, Announce still returns at once: it hands

@@ -144,7 +144,7 @@ func (a *Activities) DescribeRun(ctx context.Context, in RunRef) (contract.RunFa
 	if a.Runs == nil {
 		return contract.RunFacts{Unknown: "the worker has no Temporal client to ask"}, nil
 	}
-	d, err := a.Runs.DescribeWorkflowExecution(ctx, in.WorkflowID, in.RunID)
+	d, err := a.Runs.DescribeWorkflow(ctx, in.WorkflowID, in.RunID)
 	if err != nil {
 		var notFound *serviceerror.NotFound
 		if errors.As(err, &notFound) {
@@ -152,7 +152,7 @@ func (a *Activities) DescribeRun(ctx context.Context, in RunRef) (contract.RunFa
 		}
 		return contract.RunFacts{}, fmt.Errorf("describe %s: %w", in.WorkflowID, err)
 	}
-	info := d.GetWorkflowExecutionInfo()
+	info := d.RawResponse.GetWorkflowExecutionInfo()
 	f := contract.RunFacts{Type: info.GetType().GetName(), TaskQueue: info.GetTaskQueue(),
 		Running: info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING}
 	if p := info.GetSearchAttributes().GetIndexedFields()[scheduledByAttr]; p != nil {

@@ -15,7 +15,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/authops/authops/internal/config"
@@ -24,7 +24,7 @@ import (
 
 // RunDescriber tells the state of a workflow run; a Temporal client is one.
 type RunDescriber interface {
-	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
 }
 
 // ownerRun reads the run out of an idempotency key "<workflow id>/<run id>/<operation>".
@@ -59,7 +59,7 @@ func (a *Activities) runState(ctx context.Context, key string) (run string, clos
 	if a.Runs == nil {
 		return run, false, "", cannotTell(fmt.Sprintf("this worker has no Temporal client to ask whether run %s is closed", run))
 	}
-	desc, err := a.Runs.DescribeWorkflowExecution(ctx, wf, id)
+	desc, err := a.Runs.DescribeWorkflow(ctx, wf, id)
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):
@@ -67,7 +67,7 @@ func (a *Activities) runState(ctx context.Context, key string) (run string, clos
 	case err != nil:
 		return run, false, "", fmt.Errorf("ask Temporal whether run %s is closed: %w", run, err)
 	}
-	st := desc.GetWorkflowExecutionInfo().GetStatus()
+	st := desc.RawResponse.GetWorkflowExecutionInfo().GetStatus()
 	if st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING || st == enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED {
 		return run, false, "running", nil
 	}

@@ -16,12 +16,13 @@ import (
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/authops/authops/internal/secretstore"
 )
 
-// fakeRuns answers DescribeWorkflowExecution from a map of "<workflow id>/<run id>" to status;
+// fakeRuns answers DescribeWorkflow from a map of "<workflow id>/<run id>" to status;
 // a run it does not know is NotFound (its retention passed), unless err is set.
 type fakeRuns struct {
 	mu     sync.Mutex
@@ -39,7 +40,7 @@ func (f *fakeRuns) set(run string, st enumspb.WorkflowExecutionStatus) {
 	f.status[run] = st
 }
 
-func (f *fakeRuns) DescribeWorkflowExecution(_ context.Context, wf, run string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+func (f *fakeRuns) DescribeWorkflow(_ context.Context, wf, run string) (*client.WorkflowExecutionDescription, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked = append(f.asked, wf+"/"+run)
@@ -50,8 +51,8 @@ func (f *fakeRuns) DescribeWorkflowExecution(_ context.Context, wf, run string) 
 	if !ok {
 		return nil, serviceerror.NewNotFound("workflow not found")
 	}
-	return &workflowservice.DescribeWorkflowExecutionResponse{
-		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: st}}, nil
+	return &client.WorkflowExecutionDescription{RawResponse: &workflowservice.DescribeWorkflowExecutionResponse{
+		WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{Status: st}}}, nil
 }
 
 const (

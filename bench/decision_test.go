@@ -106,11 +106,11 @@ func timeline(t *testing.T, env *testenv.Env, id string) []contract.Event {
 // execution run id it is bound to.
 func signedApproval(t *testing.T, env *testenv.Env, id, actor string) (contract.Decision, string) {
 	t.Helper()
-	desc, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+	desc, err := env.Client.DescribeWorkflow(context.Background(), id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := desc.GetWorkflowExecutionInfo().GetFirstRunId()
+	first := desc.RawResponse.GetWorkflowExecutionInfo().GetFirstRunId()
 	key, err := os.ReadFile(env.Paths.KeyFile(actor))
 	if err != nil {
 		t.Fatal(err)

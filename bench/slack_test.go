@@ -134,11 +134,11 @@ func TestSlackAck(t *testing.T) {
 			}
 			waitPhase(t, env, id, "waiting for approval")
 		}
-		desc, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+		desc, err := env.Client.DescribeWorkflow(context.Background(), id, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := slackui.ButtonValue{WorkflowID: id, FirstRunID: desc.GetWorkflowExecutionInfo().GetFirstRunId()}
+		v := slackui.ButtonValue{WorkflowID: id, FirstRunID: desc.RawResponse.GetWorkflowExecutionInfo().GetFirstRunId()}
 		payload, err := json.Marshal(map[string]any{
 			"type": "block_actions", "team": map[string]string{"id": "T1"}, "user": map[string]string{"id": "UBOB"},
 			"trigger_id": fmt.Sprintf("click-%d", i), "response_url": hook.URL + "/?n=click",

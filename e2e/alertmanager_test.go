@@ -171,7 +171,7 @@ receivers:
 	key, ok := rec.sent("firing")
 	require.True(t, ok, "the recorder saw the notification the gateway refused")
 	id := gateway.AlertIncidentID(key)
-	_, err = env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+	_, err = env.Client.DescribeWorkflow(context.Background(), id, "")
 	var notFound *serviceerror.NotFound
 	require.ErrorAs(t, err, &notFound, "a refused notification declares nothing")
 
@@ -182,7 +182,7 @@ receivers:
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, amLog.String())
 	require.Eventually(t, func() bool {
-		_, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+		_, err := env.Client.DescribeWorkflow(context.Background(), id, "")
 		return err == nil
 	}, 60*time.Second, 100*time.Millisecond, "no incident %s; alertmanager: %s\ngateway: %s", id, amLog.String(), env.WorkerLog.String())
 	waitPhase(t, env, id, "contain")
@@ -198,12 +198,12 @@ receivers:
 	// The target label's target, and only it, is affected and frozen; the incident holds slot 1.
 	require.Equal(t, []string{"demo"}, st.Targets)
 	require.Equal(t, []string{"demo"}, st.Frozen)
-	slot, err := env.Client.DescribeWorkflowExecution(context.Background(), contract.AlertSlotID(1), "")
+	slot, err := env.Client.DescribeWorkflow(context.Background(), contract.AlertSlotID(1), "")
 	require.NoError(t, err)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, slot.GetWorkflowExecutionInfo().GetStatus())
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, slot.RawResponse.GetWorkflowExecutionInfo().GetStatus())
 	var holds string
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(
-		slot.GetWorkflowExecutionInfo().GetMemo().GetFields()[contract.MemoAlertIncident], &holds))
+		slot.RawResponse.GetWorkflowExecutionInfo().GetMemo().GetFields()[contract.MemoAlertIncident], &holds))
 	require.Equal(t, id, holds)
 	out, err := env.Starter(t, "freeze", "status", "--json")
 	require.NoError(t, err, out)

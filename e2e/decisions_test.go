@@ -97,9 +97,9 @@ func TestOneEmergencyRunPerTarget(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, out, "already running: "+id)
 
-	firstRun, err := env.Client.DescribeWorkflowExecution(ctx, id, "")
+	firstRun, err := env.Client.DescribeWorkflow(ctx, id, "")
 	require.NoError(t, err)
-	runID := firstRun.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	runID := firstRun.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 	// The Temporal CLI, like the SDK, answers a start under a running id with the running
 	// execution: no second run exists.
 	input := `{"target":"demo","trigger":"token-abuse","reason":"from outside","requested_by":"alice"}`
@@ -118,10 +118,10 @@ func TestOneEmergencyRunPerTarget(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "runs only under the id "+id)
 
-	desc, err := env.Client.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := env.Client.DescribeWorkflow(ctx, id, "")
 	require.NoError(t, err)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.GetWorkflowExecutionInfo().GetStatus())
-	require.Equal(t, runID, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId(), "still the first run")
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.RawResponse.GetWorkflowExecutionInfo().GetStatus())
+	require.Equal(t, runID, desc.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId(), "still the first run")
 	require.Equal(t, secret, env.Secret(t))
 
 	out, err = env.Starter(t, "reject", id, "--as", "bob", "--comment", "drill over")
@@ -146,7 +146,7 @@ func TestBreakGlassNeedsTheRequestersKey(t *testing.T) {
 		"--break-glass", "--key", env.Paths.KeyFile("bob"))
 	require.Error(t, err, out)
 	var notFound *serviceerror.NotFound
-	_, err = env.Client.DescribeWorkflowExecution(ctx, id, "")
+	_, err = env.Client.DescribeWorkflow(ctx, id, "")
 	require.True(t, errors.As(err, &notFound), "nothing was started: %v", err)
 
 	// The same start sent straight to Temporal, unsigned, is refused by the run itself.
@@ -212,9 +212,9 @@ func TestSignedCancel(t *testing.T) {
 
 	err = env.Client.GetWorkflow(ctx, id, "").Get(ctx, nil)
 	require.Error(t, err)
-	desc, err := env.Client.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := env.Client.DescribeWorkflow(ctx, id, "")
 	require.NoError(t, err)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, desc.GetWorkflowExecutionInfo().GetStatus())
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, desc.RawResponse.GetWorkflowExecutionInfo().GetStatus())
 	evs := timelineOf(t, env, id)
 	requireVerified(t, evs, "bob", contract.SignalCancel)
 	closed := false

@@ -126,7 +126,8 @@ func TestFaultIncidentWorkerKilledMidResolve(t *testing.T) {
 		at:    stageResolving,
 		opts:  testenv.Options{ProbeDelay: 150 * time.Millisecond},
 		reached: func(t *testing.T, env *testenv.Env, id string) bool {
-			return countEvents(timelineOf(t, env, id), "authops", "undo a1", "undone") == 1
+			return countEvents(timelineOf(t, env, id), "authops", "undo a1", "undone") == 1 &&
+				activityStarted(t, env, id, "UndoMeasure")
 		},
 		retried: true,
 	})
@@ -504,8 +505,8 @@ func approveWhileDown(t *testing.T, r *incidentRun, start func()) string {
 		done <- answer{out, err}
 	}()
 	require.Eventually(t, func() bool {
-		d, err := r.env.Client.DescribeWorkflowExecution(context.Background(), r.id, "")
-		return err == nil && d.GetPendingWorkflowTask() != nil
+		d, err := r.env.Client.DescribeWorkflow(context.Background(), r.id, "")
+		return err == nil && d.RawResponse.GetPendingWorkflowTask() != nil
 	}, 20*time.Second, 20*time.Millisecond, "the approval reaches the server while no worker runs")
 	select {
 	case a := <-done:

@@ -55,9 +55,9 @@ func TestIncidentEndToEnd(t *testing.T) {
 	require.NoError(t, err, out)
 	rotID := strings.TrimSpace(out)
 	rot := waitResult[contract.RotationResult](t, env, rotID)
-	rd, err := env.Client.DescribeWorkflowExecution(ctx, rotID, "")
+	rd, err := env.Client.DescribeWorkflow(ctx, rotID, "")
 	require.NoError(t, err)
-	rotRun := rd.WorkflowExecutionInfo.Execution.RunId
+	rotRun := rd.RawResponse.WorkflowExecutionInfo.Execution.RunId
 	require.Equal(t, contract.OutcomeFrozen, rot.Outcome, rot.Summary)
 	require.Contains(t, rot.Summary, "frozen by "+id)
 
@@ -109,9 +109,9 @@ func TestIncidentEndToEnd(t *testing.T) {
 	require.NoError(t, err, out)
 	inv := waitResult[contract.InvalidationResult](t, env, invID)
 	require.Equal(t, contract.OutcomeCompleted, inv.Outcome, inv.Summary)
-	desc, err := env.Client.DescribeWorkflowExecution(ctx, invID, "")
+	desc, err := env.Client.DescribeWorkflow(ctx, invID, "")
 	require.NoError(t, err)
-	require.Equal(t, id, desc.WorkflowExecutionInfo.GetParentExecution().GetWorkflowId(), "the child names the incident")
+	require.Equal(t, id, desc.RawResponse.WorkflowExecutionInfo.GetParentExecution().GetWorkflowId(), "the child names the incident")
 	waitIncident(t, env, id, func(s contract.IncidentStatus) bool {
 		return len(s.Children) == 1 && s.Children[0].Outcome == contract.OutcomeCompleted
 	})
@@ -239,9 +239,9 @@ func TestIncidentLinksRunningInvalidation(t *testing.T) {
 		"--trigger", "secret-compromise", "--requested-by", "alice")
 	require.NoError(t, err, out)
 	waitPhase(t, env, invID, "waiting for go-ahead")
-	desc, err := env.Client.DescribeWorkflowExecution(context.Background(), invID, "")
+	desc, err := env.Client.DescribeWorkflow(context.Background(), invID, "")
 	require.NoError(t, err)
-	invRun := desc.WorkflowExecutionInfo.Execution.RunId
+	invRun := desc.RawResponse.WorkflowExecutionInfo.Execution.RunId
 
 	const id = "incident-e2e-linked"
 	out, err = env.Starter(t, "incident", "declare", "--id", id, "--trigger", "impersonation", "--severity", "critical",
@@ -253,9 +253,9 @@ func TestIncidentLinksRunningInvalidation(t *testing.T) {
 	require.Contains(t, out, "linked "+invID)
 	st := waitIncident(t, env, id, func(s contract.IncidentStatus) bool { return len(s.Children) == 1 })
 	require.True(t, st.Children[0].Linked)
-	again, err := env.Client.DescribeWorkflowExecution(context.Background(), invID, "")
+	again, err := env.Client.DescribeWorkflow(context.Background(), invID, "")
 	require.NoError(t, err)
-	require.Equal(t, invRun, again.WorkflowExecutionInfo.Execution.RunId, "the running emergency run was not started again")
+	require.Equal(t, invRun, again.RawResponse.WorkflowExecutionInfo.Execution.RunId, "the running emergency run was not started again")
 
 	// Resolve waits for the linked run.
 	out, err = env.Starter(t, "incident", "resolve", id, "--as", "bob", "--summary", "contained")

@@ -138,9 +138,9 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 	require.NotEqual(t, oldSecret, newSecret)
 	// The emergency run and its child rotation ran on the emergency queue.
 	for _, wid := range []string{id, contract.RotationID("demo")} {
-		desc, err := env.Client.DescribeWorkflowExecution(ctx, wid, "")
+		desc, err := env.Client.DescribeWorkflow(ctx, wid, "")
 		require.NoError(t, err)
-		require.Equal(t, contract.EmergencyTaskQueue, desc.GetWorkflowExecutionInfo().GetTaskQueue(), wid)
+		require.Equal(t, contract.EmergencyTaskQueue, desc.RawResponse.GetWorkflowExecutionInfo().GetTaskQueue(), wid)
 	}
 
 	scan := env.LeakScan(t)
@@ -170,9 +170,9 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 	require.NoError(t, err, out)
 	rotID := strings.TrimSpace(out)
 	waitPhase(t, env, rotID, "waiting for approval")
-	desc, err := env.Client.DescribeWorkflowExecution(ctx, rotID, "")
+	desc, err := env.Client.DescribeWorkflow(ctx, rotID, "")
 	require.NoError(t, err)
-	pendingRun := desc.WorkflowExecutionInfo.Execution.RunId
+	pendingRun := desc.RawResponse.WorkflowExecutionInfo.Execution.RunId
 
 	out, err = env.Starter(t, "invalidate", "--target", "demo", "--reason", "signing key in a public gist",
 		"--trigger", "secret-compromise", "--requested-by", "alice", "--break-glass")
@@ -187,9 +187,9 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 	requireTimeline(t, res.Timeline, "alice", "BREAK GLASS", "proceeding without a second approver")
 
 	// The preempted rotation says so on its own timeline, and ended canceled.
-	d, err := env.Client.DescribeWorkflowExecution(ctx, rotID, pendingRun)
+	d, err := env.Client.DescribeWorkflow(ctx, rotID, pendingRun)
 	require.NoError(t, err)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, d.WorkflowExecutionInfo.Status)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, d.RawResponse.WorkflowExecutionInfo.Status)
 	var rotRes contract.RotationResult
 	err = env.Client.GetWorkflow(ctx, rotID, pendingRun).Get(ctx, &rotRes)
 	require.Error(t, err)
@@ -206,9 +206,9 @@ func TestEmergencyPreemptsPendingRotation(t *testing.T) {
 	require.True(t, found, "rotation timeline records the preemption: %+v", tl)
 
 	// Break glass is flagged in the search attribute and announced for review.
-	flagged, err := env.Client.DescribeWorkflowExecution(ctx, id, "")
+	flagged, err := env.Client.DescribeWorkflow(ctx, id, "")
 	require.NoError(t, err)
-	require.Contains(t, flagged.WorkflowExecutionInfo.SearchAttributes.String(), "AuthopsBreakGlass")
+	require.Contains(t, flagged.RawResponse.WorkflowExecutionInfo.SearchAttributes.String(), "AuthopsBreakGlass")
 	review := false
 	for _, m := range env.Notes.Messages() {
 		if m.Kind == "break-glass-review" && len(m.Mention) > 0 {
@@ -247,7 +247,7 @@ func TestInvalidationBadInput(t *testing.T) {
 		})
 	}
 	var notFound *serviceerror.NotFound
-	_, err := env.Client.DescribeWorkflowExecution(context.Background(), contract.InvalidationID("demo"), "")
+	_, err := env.Client.DescribeWorkflow(context.Background(), contract.InvalidationID("demo"), "")
 	require.True(t, errors.As(err, &notFound), "bad input must not start a run: %v", err)
 	require.Equal(t, secret, env.Secret(t))
 }

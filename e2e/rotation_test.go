@@ -125,7 +125,7 @@ func TestRotationBadInput(t *testing.T) {
 		})
 	}
 	var notFound *serviceerror.NotFound
-	_, err := env.Client.DescribeWorkflowExecution(context.Background(), contract.RotationID("demo"), "")
+	_, err := env.Client.DescribeWorkflow(context.Background(), contract.RotationID("demo"), "")
 	require.True(t, errors.As(err, &notFound), "bad input must not start a run: %v", err)
 	require.Equal(t, secret, env.Secret(t))
 }
@@ -151,9 +151,9 @@ func TestRotationApproverNotInPolicy(t *testing.T) {
 	require.NoError(t, env.Client.GetWorkflow(context.Background(), id, "").Get(context.Background(), &res))
 	require.Equal(t, contract.OutcomeRejected, res.Outcome)
 	requireTimeline(t, res.Timeline, "alice", "rollback", "denied")
-	desc, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+	desc, err := env.Client.DescribeWorkflow(context.Background(), id, "")
 	require.NoError(t, err)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.WorkflowExecutionInfo.Status)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, desc.RawResponse.WorkflowExecutionInfo.Status)
 	env.CheckReplay(t, id, "", "rotation-rejected")
 }
 

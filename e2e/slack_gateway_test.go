@@ -81,9 +81,9 @@ func TestSlackGatewayRotation(t *testing.T) {
 	require.Contains(t, inbox.wait(t, 1), "rotation-demo")
 	id := contract.RotationID("demo")
 	waitPhase(t, env, id, "waiting for approval")
-	desc, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+	desc, err := env.Client.DescribeWorkflow(context.Background(), id, "")
 	require.NoError(t, err)
-	v := slackui.ButtonValue{WorkflowID: id, FirstRunID: desc.GetWorkflowExecutionInfo().GetFirstRunId()}
+	v := slackui.ButtonValue{WorkflowID: id, FirstRunID: desc.RawResponse.GetWorkflowExecutionInfo().GetFirstRunId()}
 
 	click("UALICE", "1.1", v)
 	require.Contains(t, inbox.wait(t, 2), "denied", "the requester's click is refused by the run")

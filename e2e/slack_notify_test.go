@@ -56,9 +56,9 @@ func TestFaultSlackOutage(t *testing.T) {
 	require.NoError(t, err, out)
 	id := strings.TrimSpace(out)
 	waitPhase(t, env, id, "waiting for approval")
-	desc, err := env.Client.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := env.Client.DescribeWorkflow(ctx, id, "")
 	require.NoError(t, err)
-	firstRun := desc.GetWorkflowExecutionInfo().GetFirstRunId()
+	firstRun := desc.RawResponse.GetWorkflowExecutionInfo().GetFirstRunId()
 
 	// The parent message, with the buttons, while the run waits.
 	parent := waitSlackMessage(t, fake, "parent with buttons", func(m slackfake.Message) bool {

@@ -79,13 +79,13 @@ func TestSlackSocketMode(t *testing.T) {
 	} else {
 		// Acked after the hand-off: the run exists as the ack arrives.
 		require.Contains(t, text, id)
-		_, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+		_, err := env.Client.DescribeWorkflow(context.Background(), id, "")
 		require.NoError(t, err, "acked before the run was started")
 	}
 	waitPhase(t, env, id, "waiting for approval")
-	desc, err := env.Client.DescribeWorkflowExecution(context.Background(), id, "")
+	desc, err := env.Client.DescribeWorkflow(context.Background(), id, "")
 	require.NoError(t, err)
-	v := slackui.ButtonValue{WorkflowID: id, FirstRunID: desc.GetWorkflowExecutionInfo().GetFirstRunId()}
+	v := slackui.ButtonValue{WorkflowID: id, FirstRunID: desc.RawResponse.GetWorkflowExecutionInfo().GetFirstRunId()}
 
 	denied := click("UALICE", "1.1", v)
 	answers++

@@ -79,9 +79,9 @@ func TestStalePendingVersionDoesNotBlockTheEmergency(t *testing.T) {
 	require.NoError(t, err, out)
 	rotID := strings.TrimSpace(out)
 	waitPhase(t, env, rotID, "waiting for approval")
-	desc, err := env.Client.DescribeWorkflowExecution(ctx, rotID, "")
+	desc, err := env.Client.DescribeWorkflow(ctx, rotID, "")
 	require.NoError(t, err)
-	firstRun := desc.WorkflowExecutionInfo.Execution.RunId
+	firstRun := desc.RawResponse.WorkflowExecutionInfo.Execution.RunId
 	out, err = env.Starter(t, "approve", rotID, "--as", "bob")
 	require.NoError(t, err, out)
 

@@ -46,16 +46,16 @@ func (g *gatewayRuns) Alert(ctx context.Context, al gateway.Alert) (gateway.Aler
 		return gateway.AlertResult{Outcome: gateway.AlertNothing, Text: fmt.Sprintf(format, a...)}, nil
 	}
 	for range 3 {
-		desc, err := g.c.DescribeWorkflowExecution(ctx, al.IncidentID, "")
+		desc, err := g.c.DescribeWorkflow(ctx, al.IncidentID, "")
 		var notFound *serviceerror.NotFound
 		switch {
 		case errors.As(err, &notFound):
 		case err != nil:
 			return gateway.AlertResult{}, fmt.Errorf("describe %s: %w", al.IncidentID, err)
-		case desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		case desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			return g.noteAlert(ctx, ns, al.IncidentID, al.Note, gateway.AlertNoted)
 		default:
-			return nothing("incident %s is closed (%s); nothing changed", al.IncidentID, desc.GetWorkflowExecutionInfo().GetStatus())
+			return nothing("incident %s is closed (%s); nothing changed", al.IncidentID, desc.RawResponse.GetWorkflowExecutionInfo().GetStatus())
 		}
 		if al.Resolved {
 			return nothing("no incident %s: a resolved alert declares nothing", al.IncidentID)
@@ -119,14 +119,14 @@ func (g *gatewayRuns) alertSlots(ctx context.Context) ([]alertSlot, error) {
 	slots := make([]alertSlot, g.maxOpen())
 	for n := range slots {
 		s := alertSlot{n: n + 1, id: contract.AlertSlotID(n + 1)}
-		desc, err := g.c.DescribeWorkflowExecution(ctx, s.id, "")
+		desc, err := g.c.DescribeWorkflow(ctx, s.id, "")
 		var notFound *serviceerror.NotFound
 		switch {
 		case errors.As(err, &notFound):
 		case err != nil:
 			return nil, fmt.Errorf("describe %s: %w", s.id, err)
 		default:
-			info := desc.GetWorkflowExecutionInfo()
+			info := desc.RawResponse.GetWorkflowExecutionInfo()
 			s.running = info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 			s.started = info.GetStartTime().AsTime()
 			if p := info.GetMemo().GetFields()[contract.MemoAlertIncident]; p != nil {

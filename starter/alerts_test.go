@@ -55,12 +55,12 @@ func (s *serverFake) close(id string) {
 	s.runs[id].Status = enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 }
 
-func (s *serverFake) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+func (s *serverFake) DescribeWorkflow(_ context.Context, id, _ string) (*client.WorkflowExecutionDescription, error) {
 	info, ok := s.runs[id]
 	if !ok {
 		return nil, serviceerror.NewNotFound("workflow not found for ID: " + id)
 	}
-	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: info}, nil
+	return &client.WorkflowExecutionDescription{RawResponse: &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: info}}, nil
 }
 
 func (s *serverFake) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 )
@@ -108,7 +107,7 @@ accepted or denied it. A denial exits with status 1.`,
 
 // decisionClient is what sending a decision needs of a Temporal client.
 type decisionClient interface {
-	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
 	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
 }
@@ -129,7 +128,7 @@ type decisionAnswer struct {
 // sendDecision signs d for the run's first execution and sends it as an Update, waiting for the
 // run's answer. A run started before decisions were Updates gets it as a signal.
 func sendDecision(ctx context.Context, c decisionClient, sign signFunc, id, runID, name string, d contract.Decision) (decisionAnswer, error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
+	desc, err := c.DescribeWorkflow(ctx, id, runID)
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		if runID != "" {
@@ -140,7 +139,7 @@ func sendDecision(ctx context.Context, c decisionClient, sign signFunc, id, runI
 	if err != nil {
 		return decisionAnswer{}, fmt.Errorf("describe %s: %w", id, err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	if st := info.GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return decisionAnswer{}, fmt.Errorf("%s already finished (run %s, %s); nothing was sent", id, info.GetExecution().GetRunId(), st)
 	}

@@ -153,8 +153,11 @@ func running(firstRunID string) *workflowservice.DescribeWorkflowExecutionRespon
 	}
 }
 
-func (f *fakeClient) DescribeWorkflowExecution(_ context.Context, _, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
-	return f.desc, f.descErr
+func (f *fakeClient) DescribeWorkflow(_ context.Context, _, _ string) (*client.WorkflowExecutionDescription, error) {
+	if f.descErr != nil {
+		return nil, f.descErr
+	}
+	return &client.WorkflowExecutionDescription{RawResponse: f.desc}, nil
 }
 
 func (f *fakeClient) DescribeTaskQueue(_ context.Context, _ string, _ enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error) {

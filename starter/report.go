@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -51,7 +50,7 @@ report built from its current state, marked as open.`,
 // reportClient is what building a report needs of a Temporal client.
 type reportClient interface {
 	queryClient
-	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
 	GetWorkflow(ctx context.Context, workflowID, runID string) client.WorkflowRun
 }
 
@@ -72,7 +71,7 @@ func runbookOf(workflowType string) string {
 // run's result is in its RunbookFailed error), otherwise from its queries. open reports that
 // the run is still running.
 func runReport(ctx context.Context, c reportClient, id string) (r contract.Report, open bool, err error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := c.DescribeWorkflow(ctx, id, "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
 		return r, false, fmt.Errorf("no run with id %s", contract.CleanText(id))
@@ -80,7 +79,7 @@ func runReport(ctx context.Context, c reportClient, id string) (r contract.Repor
 	if err != nil {
 		return r, false, fmt.Errorf("describe %s: %w", id, err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	typ, status := info.GetType().GetName(), info.GetStatus()
 	if status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		r, err = reportFromQueries(ctx, c, id, typ)

@@ -29,9 +29,9 @@ func (a *app) statusCmd() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			desc, derr := c.DescribeWorkflowExecution(cmd.Context(), args[0], "")
-			if derr == nil && desc.GetWorkflowExecutionInfo().GetType().GetName() == contract.WorkflowAuthIncident {
-				return incidentStatus(cmd.Context(), c, cmd.OutOrStdout(), args[0], desc.GetWorkflowExecutionInfo().GetExecution().GetRunId(), asJSON)
+			desc, derr := c.DescribeWorkflow(cmd.Context(), args[0], "")
+			if derr == nil && desc.RawResponse.GetWorkflowExecutionInfo().GetType().GetName() == contract.WorkflowAuthIncident {
+				return incidentStatus(cmd.Context(), c, cmd.OutOrStdout(), args[0], desc.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId(), asJSON)
 			}
 			var st contract.Status
 			if err := query(cmd.Context(), c, args[0], contract.QueryStatus, &st); err != nil {
@@ -42,7 +42,7 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			run := ""
 			if derr == nil {
-				run = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+				run = desc.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 			}
 			return writeStatus(cmd.OutOrStdout(), args[0], run, st)
 		},

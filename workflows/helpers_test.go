@@ -381,13 +381,6 @@ type decision struct {
 	err       error
 }
 
-// decide sends d as the Update name now, from a callback of at.
-func (h *harness[C, R]) decide(name string, d contract.Decision) *decision {
-	out := &decision{}
-	h.send(out, name, d)
-	return out
-}
-
 // send sends d as the Update name now and has its outcome filled into out as it comes.
 func (h *harness[C, R]) send(out *decision, name string, d contract.Decision) {
 	h.mu.Lock()

@@ -59,15 +59,15 @@ func (f *fakeRuns) QueryWorkflow(_ context.Context, _, _, name string, _ ...any)
 	return nil, errors.New("unknown query " + name)
 }
 
-func (f *fakeRuns) DescribeWorkflowExecution(_ context.Context, workflowID, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+func (f *fakeRuns) DescribeWorkflow(_ context.Context, workflowID, _ string) (*client.WorkflowExecutionDescription, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 	if f.closed {
 		st = enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 	}
-	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
-		Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: "run-1"}, FirstRunId: "run-1", Status: st}}, nil
+	return &client.WorkflowExecutionDescription{RawResponse: &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID, RunId: "run-1"}, FirstRunId: "run-1", Status: st}}}, nil
 }
 
 type jsonValue struct{ v any }

@@ -65,6 +65,7 @@ func checkScheduledBy(ctx workflow.Context, target string) verdict {
 	got, ok := workflow.GetTypedSearchAttributes(ctx).GetKeyword(AttrScheduledByID)
 	if !ok {
 		// A payload without its type metadata is not among the typed attributes.
+		//lint:ignore SA1019 the typed attributes drop a payload without type metadata; only the raw field still holds it
 		if p := workflow.GetInfo(ctx).SearchAttributes.GetIndexedFields()[AttrScheduledByID.GetName()]; p != nil {
 			ok = converter.GetDefaultDataConverter().FromPayload(p, &got) == nil
 		}

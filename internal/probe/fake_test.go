@@ -53,8 +53,6 @@ func newFake(t *testing.T, secret string) (*fakeBackend, Target) {
 	return f, Target{BaseURL: srv.URL}
 }
 
-func (f *fakeBackend) setSecret(s string) { f.mu.Lock(); f.secret = s; f.mu.Unlock() }
-
 // revokeAll is the emergency cutover: every session issued so far is dead.
 func (f *fakeBackend) revokeAll() {
 	f.mu.Lock()

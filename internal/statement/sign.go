@@ -82,6 +82,7 @@ func FindSigner(person string, personKeys []string, keyFile, agentSock string, d
 			return nil, nil, err
 		}
 		if !keyIn(signer.PublicKey(), personKeys) {
+			//lint:ignore ST1005 "people:" is the config key's name, colon included, as in every message that names it
 			return nil, nil, fmt.Errorf("key %s (%s) is not listed for %s in people:", keyFile, ssh.FingerprintSHA256(signer.PublicKey()), person)
 		}
 		return signer, noClose, nil

@@ -639,11 +639,11 @@ func (e *Env) leakPlaces(t testing.TB, named []leakRun) ([]leakBytes, []leakRun,
 	}
 	for _, r := range named {
 		if r.runID == "" {
-			d, err := e.Client.DescribeWorkflowExecution(ctx, r.workflowID, "")
+			d, err := e.Client.DescribeWorkflow(ctx, r.workflowID, "")
 			if err != nil {
 				return nil, nil, fmt.Errorf("describe %s: %w", r.workflowID, err)
 			}
-			r.runID = d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+			r.runID = d.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 		}
 		add(r)
 	}
