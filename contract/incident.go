@@ -1,9 +1,6 @@
 package contract
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -390,14 +387,12 @@ type PendingKeep struct {
 // Digest names what a keep approval agrees to: who resolves, the measures kept, until when, and
 // the resolve itself. An approval of the keep action carries it, so it cannot apply to another.
 func (k PendingKeep) Digest() string {
-	b, _ := json.Marshal(struct {
+	return digestJSON(struct {
 		By       string         `json:"by"`
 		Measures []string       `json:"measures"`
 		Until    time.Time      `json:"until"`
 		Request  ResolveRequest `json:"request"`
 	}{k.By, k.Measures, k.Until.UTC(), k.Request})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // ChildRun is a runbook run the incident started or linked.

@@ -1,11 +1,6 @@
 package contract
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"time"
-)
+import "time"
 
 // PeerSeal authenticates a message one run sends another (a preemption, a hand-over, an
 // announcement). A worker makes it with a key that only workers hold, for the run it runs, and
@@ -38,14 +33,7 @@ type PeerVerdict struct {
 
 // PeerDigest is the SHA-256 of msg's JSON, hex: what a seal binds a message to. msg is the
 // message without its seal.
-func PeerDigest(msg any) string {
-	b, err := json.Marshal(msg)
-	if err != nil {
-		return "unencodable: " + err.Error()
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
+func PeerDigest(msg any) string { return digestJSON(msg) }
 
 // RunFacts is what the server says of a run: the parent that started a rotation, read before
 // the rotation honours the parent's word (a schedule's, an emergency run's).

@@ -92,6 +92,13 @@ func startJSON(v any) string {
 	return string(b)
 }
 
+// digestJSON is the hex SHA-256 of v's canonical JSON (startJSON): what a signature or a seal
+// binds a request, a keep or a message to.
+func digestJSON(v any) string {
+	sum := sha256.Sum256([]byte(startJSON(v)))
+	return hex.EncodeToString(sum[:])
+}
+
 // utc is t in UTC, so that the zone a signer's clock prints in is no part of what is signed.
 func utc(t time.Time) time.Time {
 	if t.IsZero() {
@@ -179,7 +186,4 @@ func EmergencyTrigger(incidentTrigger string) string {
 
 // Digest is the hex SHA-256 of the request's canonical JSON: an approval names it
 // (ActionRef.Digest), so it approves exactly the content the approver saw.
-func (r ContainRequest) Digest() string {
-	sum := sha256.Sum256([]byte(startJSON(r)))
-	return hex.EncodeToString(sum[:])
-}
+func (r ContainRequest) Digest() string { return digestJSON(r) }
