@@ -58,7 +58,7 @@ func TestDecisionRoundTrip(t *testing.T) {
 		d := decision()
 		start = time.Now()
 		h, err := env.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.SignalApprove, Args: []any{d},
+			WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.DecisionApprove, Args: []any{d},
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		})
 		if err == nil {
@@ -72,7 +72,7 @@ func TestDecisionRoundTrip(t *testing.T) {
 
 		before := len(timeline(t, env, id))
 		start = time.Now()
-		if err := env.Client.SignalWorkflow(ctx, id, "", contract.SignalApprove, decision()); err != nil {
+		if err := env.Client.SignalWorkflow(ctx, id, "", contract.DecisionApprove, decision()); err != nil {
 			t.Fatal(err)
 		}
 		for len(timeline(t, env, id)) == before {
@@ -124,7 +124,7 @@ func signedApproval(t *testing.T, env *testenv.Env, id, actor string) (contract.
 		t.Fatal(err)
 	}
 	s, err := statement.Sign(rand.Reader, signer, contract.Statement{
-		Namespace: "default", WorkflowID: id, FirstRunID: first, Action: contract.SignalApprove, Actor: actor,
+		Namespace: "default", WorkflowID: id, FirstRunID: first, Action: contract.DecisionApprove, Actor: actor,
 		CommentHash: statement.HashComment(""), IssuedAt: time.Now().UTC(), Nonce: nonce, Client: "bench",
 	})
 	if err != nil {

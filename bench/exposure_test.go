@@ -63,7 +63,7 @@ func TestExposureWindow(t *testing.T) {
 		d, first := signedApproval(t, env, id, "bob")
 		goAhead := time.Now()
 		if _, err := env.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.SignalApprove, Args: []any{d},
+			WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.DecisionApprove, Args: []any{d},
 			WaitForStage: client.WorkflowUpdateStageAccepted,
 		}); err != nil {
 			t.Fatal(err)

@@ -134,7 +134,7 @@ func rotateOnce(ctx context.Context, t *testing.T, env *testenv.Env, target stri
 	d, first := signedApproval(t, env, id, "bob")
 	start := time.Now()
 	if _, err := env.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.SignalApprove, Args: []any{d},
+		WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.DecisionApprove, Args: []any{d},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	}); err != nil {
 		return 0, "", err
@@ -346,7 +346,7 @@ func emergencyOnce(ctx context.Context, t *testing.T, env *testenv.Env, queue st
 	d, first := signedApproval(t, env, id, "bob")
 	goAhead := time.Now()
 	if _, err := env.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.SignalApprove, Args: []any{d},
+		WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.DecisionApprove, Args: []any{d},
 		WaitForStage: client.WorkflowUpdateStageAccepted,
 	}); err != nil {
 		return 0, 0, err
@@ -469,7 +469,7 @@ func TestLoadThousandRuns(t *testing.T) {
 		d, first := signedApproval(t, env, id, "alice")
 		s := time.Now()
 		h, err := env.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.SignalApprove, Args: []any{d},
+			WorkflowID: id, FirstExecutionRunID: first, UpdateName: contract.DecisionApprove, Args: []any{d},
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		})
 		if err == nil {

@@ -175,7 +175,7 @@ func TestSlackAck(t *testing.T) {
 
 func approvedBy(evs []contract.Event, who string) bool {
 	for _, e := range evs {
-		if e.Actor == who && e.Action == contract.SignalApprove && e.Outcome == "accepted" {
+		if e.Actor == who && e.Action == contract.DecisionApprove && e.Outcome == "accepted" {
 			return true
 		}
 	}

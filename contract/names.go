@@ -19,20 +19,23 @@ const EmergencyTaskQueue = "authops-emergency"
 // the default 3. The server honours it with matching.useNewMatcher=true (Temporal 1.29).
 var EmergencyPriority = temporal.Priority{PriorityKey: 1}
 
-// Signal, query and update names. They are the public API of a run: the CLI, the Slack gateway,
-// `temporal workflow signal` and the Web UI all use them.
+// Decision (Update), signal and query names. They are the public API of a run: the CLI, the Slack
+// gateway, `temporal workflow update` and the Web UI all use them. Preempt and rotation-released
+// are signals between runs; the Decision names are Updates a person sends.
 const (
-	SignalApprove          = "approve"
-	SignalReject           = "reject"
-	SignalRollback         = "rollback"
-	SignalResolve          = "resolve"
-	SignalPreempt          = "preempt"
-	SignalLiftRestrictions = "lift-restrictions"
-	SignalCancel           = "cancel"
+	DecisionApprove          = "approve"
+	DecisionReject           = "reject"
+	DecisionRollback         = "rollback"
+	DecisionResolve          = "resolve"
+	DecisionLiftRestrictions = "lift-restrictions"
+	DecisionCancel           = "cancel"
+
+	SignalPreempt = "preempt"
 	// SignalRotationReleased tells an emergency run that the rotation it preempted has closed.
 	SignalRotationReleased = "rotation-released"
-	QueryStatus            = "status"
-	QueryTimeline          = "timeline"
+
+	QueryStatus   = "status"
+	QueryTimeline = "timeline"
 )
 
 // Search attributes, registered on the dev server by `make up` and the test harness.

@@ -30,10 +30,10 @@ func TestForgedDecisionsRefused(t *testing.T) {
 	id := strings.TrimSpace(out)
 	waitPhase(t, env, id, "waiting for approval")
 
-	out, err = env.Temporal(t, "workflow", "signal", "--workflow-id", id, "--name", contract.SignalApprove,
+	out, err = env.Temporal(t, "workflow", "signal", "--workflow-id", id, "--name", contract.DecisionApprove,
 		"--input", `{"actor":"bob","comment":"forged by signal"}`)
 	require.NoError(t, err, out)
-	out, err = env.Temporal(t, "workflow", "update", "execute", "--workflow-id", id, "--name", contract.SignalApprove,
+	out, err = env.Temporal(t, "workflow", "update", "execute", "--workflow-id", id, "--name", contract.DecisionApprove,
 		"--input", `{"actor":"bob","comment":"forged by update"}`)
 	require.Error(t, err, "a forged Update must fail: %s", out)
 	require.Contains(t, out, "unsigned")
@@ -42,10 +42,10 @@ func TestForgedDecisionsRefused(t *testing.T) {
 	var evs []contract.Event
 	require.Eventually(t, func() bool {
 		evs = timelineOf(t, env, id)
-		return countEvents(evs, "bob", contract.SignalApprove, "denied") == 2
+		return countEvents(evs, "bob", contract.DecisionApprove, "denied") == 2
 	}, 20*time.Second, 100*time.Millisecond, "both forged approvals are recorded as denied")
 	for _, e := range evs {
-		if e.Action == contract.SignalApprove {
+		if e.Action == contract.DecisionApprove {
 			require.False(t, e.Verified)
 			require.Contains(t, e.Detail, "unsigned")
 		}
@@ -63,7 +63,7 @@ func TestForgedDecisionsRefused(t *testing.T) {
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res))
 	require.Equal(t, contract.OutcomeCompleted, res.Outcome, res.Summary)
 	require.Equal(t, "bob", res.ApprovedBy)
-	requireVerified(t, res.Timeline, "bob", contract.SignalApprove)
+	requireVerified(t, res.Timeline, "bob", contract.DecisionApprove)
 
 	// The timeline names the client Temporal recorded for the signed Update.
 	out, err = env.Starter(t, "timeline", id)
@@ -216,7 +216,7 @@ func TestSignedCancel(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, desc.RawResponse.GetWorkflowExecutionInfo().GetStatus())
 	evs := timelineOf(t, env, id)
-	requireVerified(t, evs, "bob", contract.SignalCancel)
+	requireVerified(t, evs, "bob", contract.DecisionCancel)
 	closed := false
 	for _, e := range evs {
 		if e.Action == "closed" && e.Outcome == contract.OutcomeCanceled && strings.Contains(e.Detail, "canceled by bob: wrong window") {

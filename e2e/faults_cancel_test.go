@@ -40,7 +40,7 @@ func cancelRun(t *testing.T, env *testenv.Env, id, reason string) (contract.Stat
 	require.NoError(t, err)
 	require.Equal(t, contract.OutcomeCanceled, st.Outcome, "phase %s", st.Phase)
 	evs := timelineOf(t, env, id)
-	requireVerified(t, evs, "bob", contract.SignalCancel)
+	requireVerified(t, evs, "bob", contract.DecisionCancel)
 	closed := false
 	for _, e := range evs {
 		if e.Action == "closed" && e.Outcome == contract.OutcomeCanceled && strings.Contains(e.Detail, "canceled") {

@@ -300,9 +300,9 @@ func (r *incidentRun) checkResolved(rep contract.Report) []string {
 		require.Equal(t, 1, c, "one accepted contain for %s (%s): %+v", n, want, evs)
 	}
 	require.Equal(t, 3, countEvents(evs, "bob", contract.UpdateContain, "accepted"), "three contain decisions")
-	require.Equal(t, 1, countEvents(evs, "carol", contract.SignalApprove, "accepted"), "one approval")
+	require.Equal(t, 1, countEvents(evs, "carol", contract.DecisionApprove, "accepted"), "one approval")
 	require.Equal(t, 1, countEvents(evs, "bob", contract.UpdateOwner, "accepted"), "one change of owner")
-	require.Equal(t, 1, countEvents(evs, "bob", contract.SignalResolve, "accepted"), "one resolve")
+	require.Equal(t, 1, countEvents(evs, "bob", contract.DecisionResolve, "accepted"), "one resolve")
 	for _, a := range []string{"undo a1", "undo a2"} {
 		require.Equal(t, 1, countEvents(evs, "authops", a, "undone"), "%s undone once: %+v", a, evs)
 	}
@@ -356,7 +356,7 @@ func (r *incidentRun) checkResolved(rep contract.Report) []string {
 	var written contract.Report
 	require.NoError(t, json.Unmarshal(js, &written))
 	want := incidentActions(evs)
-	for _, a := range []string{"start", contract.UpdateOwner, contract.UpdateContain, contract.SignalApprove, contract.SignalResolve, "undo a1", "undo a2"} {
+	for _, a := range []string{"start", contract.UpdateOwner, contract.UpdateContain, contract.DecisionApprove, contract.DecisionResolve, "undo a1", "undo a2"} {
 		requireAction(t, contract.Report{Actions: want}, a)
 	}
 	for _, doc := range []contract.Report{rep, written} {

@@ -126,7 +126,7 @@ func TestEmergencyInvalidationEndToEnd(t *testing.T) {
 		require.True(t, v.OK, "%s: %+v", v.Stage, v.Results)
 	}
 	requireTimeline(t, res.Timeline, "alice", "approve", "denied")
-	requireTimeline(t, res.Timeline, "bob", contract.SignalLiftRestrictions, "accepted")
+	requireTimeline(t, res.Timeline, "bob", contract.DecisionLiftRestrictions, "accepted")
 
 	// The lift is real, and the old session is dead every way in; a fresh login works.
 	require.Equal(t, http.StatusOK, getStatus(t, env.BackendURL+"/admin/users", admin.login(t).Access))

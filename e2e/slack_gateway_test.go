@@ -96,14 +96,14 @@ func TestSlackGatewayRotation(t *testing.T) {
 	defer cancel()
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, nil), env.WorkerLog.String())
 	evs := timelineOf(t, env, id)
-	require.Equal(t, 1, countEvents(evs, "bob", contract.SignalApprove, "accepted"), "one approval, not two")
+	require.Equal(t, 1, countEvents(evs, "bob", contract.DecisionApprove, "accepted"), "one approval, not two")
 	for _, e := range evs {
-		if e.Actor == "bob" && e.Action == contract.SignalApprove {
+		if e.Actor == "bob" && e.Action == contract.DecisionApprove {
 			require.Equal(t, "update via slack (UBOB)", e.Via)
 			require.True(t, e.Verified)
 		}
 	}
-	require.Equal(t, 1, countEvents(evs, "alice", contract.SignalApprove, "denied"))
+	require.Equal(t, 1, countEvents(evs, "alice", contract.DecisionApprove, "denied"))
 }
 
 // slackPost posts body to the gateway at url, signed as Slack signs, and requires the ack: 200,

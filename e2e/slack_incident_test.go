@@ -138,11 +138,11 @@ func TestSlackIncidentChannel(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, cs.DeniedCIDRs, "198.51.100.0/24", "the temporary deny is lifted at resolve")
 	evs := timelineOf(t, env, id)
-	for _, action := range []string{contract.UpdateContain, contract.SignalResolve} {
+	for _, action := range []string{contract.UpdateContain, contract.DecisionResolve} {
 		require.Equal(t, 1, countEvents(evs, "alice", action, "accepted"), action)
 	}
 	for _, e := range evs {
-		if e.Actor == "alice" && (e.Action == contract.UpdateContain || e.Action == contract.SignalResolve) {
+		if e.Actor == "alice" && (e.Action == contract.UpdateContain || e.Action == contract.DecisionResolve) {
 			require.Equal(t, "update via slack (UALICE)", e.Via)
 		}
 	}

@@ -39,11 +39,11 @@ func TestRunInFlightNeedsSignedDecisionAfterUpgrade(t *testing.T) {
 	env.StartWorkerProcess(t)
 
 	// A name typed into a signal was an approval before the upgrade; now it is refused.
-	out, err = env.Temporal(t, "workflow", "signal", "--workflow-id", id, "--name", contract.SignalApprove,
+	out, err = env.Temporal(t, "workflow", "signal", "--workflow-id", id, "--name", contract.DecisionApprove,
 		"--input", `{"actor":"bob","comment":"typed"}`)
 	require.NoError(t, err, out)
 	require.Eventually(t, func() bool {
-		return countEvents(timelineOf(t, env, id), "bob", contract.SignalApprove, "denied") == 1
+		return countEvents(timelineOf(t, env, id), "bob", contract.DecisionApprove, "denied") == 1
 	}, time.Minute, 100*time.Millisecond, "the unsigned approval is denied on the record")
 	waitPhase(t, env, id, "waiting for approval")
 
@@ -56,7 +56,7 @@ func TestRunInFlightNeedsSignedDecisionAfterUpgrade(t *testing.T) {
 	require.NoError(t, env.Client.GetWorkflow(ctx, id, "").Get(ctx, &res), env.WorkerLog.String())
 	require.Equal(t, contract.OutcomeCompleted, res.Outcome, "%s\n%+v", res.Summary, res.Timeline)
 	require.Equal(t, "bob", res.ApprovedBy)
-	requireTimeline(t, res.Timeline, "bob", contract.SignalApprove, "accepted")
+	requireTimeline(t, res.Timeline, "bob", contract.DecisionApprove, "accepted")
 	env.CheckReplay(t, id, "", "rotation-upgraded-in-flight")
 	// The old worker's log is the worker log too: it ran with the same secrets.
 	scan := env.LeakScan(t)

@@ -46,7 +46,7 @@ accepted or denied it. A denial exits with status 1.`,
 				return err
 			}
 			field := "--comment"
-			if name == contract.SignalCancel {
+			if name == contract.DecisionCancel {
 				field = "--reason"
 			}
 			if err := contract.CheckText(field, d.Comment); err != nil {
@@ -60,7 +60,7 @@ accepted or denied it. A denial exits with status 1.`,
 				if err := contract.CheckText("--action", action); err != nil {
 					return err
 				}
-			} else if name == contract.SignalApprove && contract.CheckIncidentID(id) == nil {
+			} else if name == contract.DecisionApprove && contract.CheckIncidentID(id) == nil {
 				return fmt.Errorf("--action is required to approve an incident's action: name the pending action you approve (see starter status %s); nothing was sent", contract.CleanText(id))
 			}
 			s, err := a.newSigner(cfg, "--as", d.Actor)
@@ -90,14 +90,14 @@ accepted or denied it. A denial exits with status 1.`,
 		},
 	}
 	cmd.Flags().StringVar(&d.Actor, "as", "", "who you are: a person from the config, in canonical form (required)")
-	if name == contract.SignalCancel {
+	if name == contract.DecisionCancel {
 		// A cancel stops a security runbook: the record must say why.
 		cmd.Flags().StringVar(&d.Comment, "reason", "", "why the run is canceled (required; signed with the decision)")
 		_ = cmd.MarkFlagRequired("reason")
 	} else {
 		cmd.Flags().StringVar(&d.Comment, "comment", "", "a note for the timeline (signed with the decision)")
 	}
-	if name == contract.SignalApprove || name == contract.SignalReject {
+	if name == contract.DecisionApprove || name == contract.DecisionReject {
 		cmd.Flags().StringVar(&action, "action", "", "an incident's pending action `ID` to decide (a1, a2, ...; see starter status)")
 	}
 	cmd.Flags().StringVar(&runID, "run-id", "", "the `RUN_ID` you reviewed (see starter status); refused if the id now names a newer run")

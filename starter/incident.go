@@ -306,7 +306,7 @@ the report names both.`,
 				return fmt.Errorf("resolve refused, nothing was sent: %w", err)
 			}
 			d.Comment, d.Args = req.Summary, canonical(req)
-			return a.sendIncidentDecision(cmd, args[0], incidentDecision{name: contract.SignalResolve, d: d})
+			return a.sendIncidentDecision(cmd, args[0], incidentDecision{name: contract.DecisionResolve, d: d})
 		},
 	}
 	asFlag(cmd, &d.Actor)

@@ -251,14 +251,14 @@ func TestIncidentDecisions(t *testing.T) {
 		{[]string{"incident", "severity", "incident-x", "--as", "bob", "critical"}, contract.UpdateSeverity, "bob", "critical", ""},
 		{[]string{"incident", "verify", "incident-x", "--as", "carol"}, contract.UpdateVerify, "carol", "", ""},
 		{[]string{"incident", "resolve", "incident-x", "--as", "bob", "--summary", "contained", "--follow-up", "rate limit", "--keep", "deny-cidr"},
-			contract.SignalResolve, "bob", "contained", `{"summary":"contained","follow_ups":["rate limit"],"keep":["deny-cidr"]}`},
+			contract.DecisionResolve, "bob", "contained", `{"summary":"contained","follow_ups":["rate limit"],"keep":["deny-cidr"]}`},
 		{[]string{"incident", "resolve", "incident-x", "--as", "bob", "--summary", "contained", "--keep", "deny-cidr", "--keep-for", "48h"},
-			contract.SignalResolve, "bob", "contained", `{"summary":"contained","keep":["deny-cidr"],"keep_for":172800000000000}`},
-		{[]string{"approve", "incident-x", "--as", "carol", "--action", "a2"}, contract.SignalApprove, "carol", "",
+			contract.DecisionResolve, "bob", "contained", `{"summary":"contained","keep":["deny-cidr"],"keep_for":172800000000000}`},
+		{[]string{"approve", "incident-x", "--as", "carol", "--action", "a2"}, contract.DecisionApprove, "carol", "",
 			canonical(contract.ActionRef{Action: "a2", Digest: pendingA2.Digest()})},
-		{[]string{"approve", "incident-x", "--as", "carol", "--action", "keep"}, contract.SignalApprove, "carol", "",
+		{[]string{"approve", "incident-x", "--as", "carol", "--action", "keep"}, contract.DecisionApprove, "carol", "",
 			canonical(contract.ActionRef{Action: "keep", Digest: pendingKeep().Digest()})},
-		{[]string{"reject", "incident-x", "--as", "carol", "--action", "a3", "--comment", "too broad"}, contract.SignalReject, "carol", "too broad",
+		{[]string{"reject", "incident-x", "--as", "carol", "--action", "a3", "--comment", "too broad"}, contract.DecisionReject, "carol", "too broad",
 			canonical(contract.ActionRef{Action: "a3", Digest: pendingA3.Digest()})},
 	} {
 		t.Run(strings.Join(tc.args[:2], " "), func(t *testing.T) {
@@ -379,7 +379,7 @@ func TestApproveBindsActionContent(t *testing.T) {
 	fc.incident.Pending = pendingActions()
 	out, err := h.runWith(fc, "approve", "incident-x", "--as", "carol", "--action", "a2")
 	require.NoError(t, err, out)
-	d := decisionOf(t, h, fc, contract.SignalApprove, "carol")
+	d := decisionOf(t, h, fc, contract.DecisionApprove, "carol")
 	var ref contract.ActionRef
 	require.NoError(t, json.Unmarshal([]byte(d.Args), &ref))
 	require.Equal(t, contract.ActionRef{Action: "a2", Digest: pendingA2.Digest()}, ref)
@@ -389,7 +389,7 @@ func TestApproveBindsActionContent(t *testing.T) {
 	people, err := h.f.cfg.People()
 	require.NoError(t, err)
 	_, err = statement.Verify(d.Statement, people, nil, statement.Expect{Namespace: "default", WorkflowID: "incident-x",
-		FirstRunID: "first-1", Action: contract.SignalApprove, Now: time.Now(),
+		FirstRunID: "first-1", Action: contract.DecisionApprove, Now: time.Now(),
 		Args: canonical(contract.ActionRef{Action: "a2", Digest: other.Digest()})})
 	require.ErrorContains(t, err, "arguments do not match")
 
@@ -399,7 +399,7 @@ func TestApproveBindsActionContent(t *testing.T) {
 	out, err = h.runWith(fc, "approve", "incident-x", "--as", "carol", "--action", "a2")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "the approval names a2 only")
-	d = decisionOf(t, h, fc, contract.SignalApprove, "carol")
+	d = decisionOf(t, h, fc, contract.DecisionApprove, "carol")
 	var byName contract.ActionRef
 	require.NoError(t, json.Unmarshal([]byte(d.Args), &byName))
 	require.Equal(t, contract.ActionRef{Action: "a2"}, byName)

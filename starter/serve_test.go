@@ -160,7 +160,7 @@ func TestGatewayDecideUpdateIDAndRun(t *testing.T) {
 	f.fc.answer = contract.Event{At: time.Now(), Actor: "bob", Action: "approve", Outcome: "accepted"}
 	req := contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24"}}
 	f.fc.incident = contract.IncidentStatus{ID: "incident-x", Pending: []contract.PendingAction{{ID: "a2", Request: req, State: "pending"}}}
-	d := gateway.Decision{Name: contract.SignalApprove, UpdateID: "uid-1",
+	d := gateway.Decision{Name: contract.DecisionApprove, UpdateID: "uid-1",
 		Button: slackui.ButtonValue{WorkflowID: "incident-x", FirstRunID: "first-1", Action: "a2"}}
 	out, err := f.runs.Decide(context.Background(), slackBob, d)
 	require.NoError(t, err)
@@ -181,7 +181,7 @@ func TestGatewayDecideUpdateIDAndRun(t *testing.T) {
 // run, is answered plainly and sends nothing.
 func TestGatewayOutdatedOrFinishedClick(t *testing.T) {
 	f := newGatewayFixture(t)
-	d := gateway.Decision{Name: contract.SignalApprove, UpdateID: "uid-1", Button: slackui.ButtonValue{WorkflowID: "rotation-demo", FirstRunID: "old-run"}}
+	d := gateway.Decision{Name: contract.DecisionApprove, UpdateID: "uid-1", Button: slackui.ButtonValue{WorkflowID: "rotation-demo", FirstRunID: "old-run"}}
 	out, err := f.runs.Decide(context.Background(), slackBob, d)
 	require.NoError(t, err)
 	require.Contains(t, out, "outdated")
@@ -197,7 +197,7 @@ func TestGatewayDeniedDecisionRelayed(t *testing.T) {
 	f := newGatewayFixture(t)
 	f.fc.answerErr = deniedErr(contract.Event{At: time.Now(), Actor: "alice", Action: "approve", Outcome: "denied",
 		Detail: "alice requested this run and cannot approve it"})
-	out, err := f.runs.Decide(context.Background(), slackAlice, gateway.Decision{Name: contract.SignalApprove, UpdateID: "u",
+	out, err := f.runs.Decide(context.Background(), slackAlice, gateway.Decision{Name: contract.DecisionApprove, UpdateID: "u",
 		Button: slackui.ButtonValue{WorkflowID: "rotation-demo", FirstRunID: "first-1"}})
 	require.Error(t, err)
 	require.Contains(t, out, "alice requested this run and cannot approve it")
@@ -224,7 +224,7 @@ func TestGatewayIncidentCommands(t *testing.T) {
 	require.Equal(t, "uid-note", f.fc.updates[0].UpdateID)
 	contain := f.fc.updates[1].Args[0].(contract.Decision)
 	require.Contains(t, contain.Args, `"cidrs":["10.0.0.0/8"]`)
-	require.Equal(t, contract.SignalResolve, f.fc.updates[3].UpdateName)
+	require.Equal(t, contract.DecisionResolve, f.fc.updates[3].UpdateName)
 }
 
 // TestGatewayKeyMustBeListed: a gateway key the config does not list is refused at startup.

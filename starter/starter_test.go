@@ -109,14 +109,14 @@ func TestApproveAccepted(t *testing.T) {
 	require.Equal(t, "rotation-demo", u.WorkflowID)
 	require.Empty(t, u.RunID, "no run id unless --run-id")
 	require.Equal(t, "first-1", u.FirstExecutionRunID)
-	require.Equal(t, contract.SignalApprove, u.UpdateName)
+	require.Equal(t, contract.DecisionApprove, u.UpdateName)
 	require.Equal(t, client.WorkflowUpdateStageCompleted, u.WaitForStage)
 	d := u.Args[0].(contract.Decision)
 	require.Equal(t, "bob", d.Actor)
 	require.Equal(t, "looks good", d.Comment)
 	// bob's key is found next to his .pub file (the demo fallback).
 	v := h.f.verify(t, d.Statement, statement.Expect{Namespace: "default", WorkflowID: "rotation-demo",
-		FirstRunID: "first-1", Action: contract.SignalApprove, Comment: "looks good"})
+		FirstRunID: "first-1", Action: contract.DecisionApprove, Comment: "looks good"})
 	require.Equal(t, "bob", v.Person)
 	require.Equal(t, "test-client", v.Client)
 	require.Empty(t, h.fc.signals)
@@ -180,10 +180,10 @@ func TestDecisionFallsBackToSignal(t *testing.T) {
 	require.Equal(t, "approve sent as a signal to a run started before decisions were Updates; see `starter timeline rotation-demo`\n", out)
 	require.Len(t, h.fc.signals, 1)
 	s := h.fc.signals[0]
-	require.Equal(t, contract.SignalApprove, s.Name)
+	require.Equal(t, contract.DecisionApprove, s.Name)
 	d := s.Arg.(contract.Decision)
 	h.f.verify(t, d.Statement, statement.Expect{Namespace: "default", WorkflowID: "rotation-demo",
-		FirstRunID: "first-1", Action: contract.SignalApprove, Comment: "c"})
+		FirstRunID: "first-1", Action: contract.DecisionApprove, Comment: "c"})
 }
 
 // TestDecisionClosedOrUnknownRun: nothing is sent to a finished run or an unknown id.

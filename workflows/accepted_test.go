@@ -40,8 +40,8 @@ func TestIncident_DecisionsAtEveryWaitAreApplied(t *testing.T) {
 			note := h.noteAt(at, "carol", "status: watching the login errors", true)
 			contain := h.containAt(at, "alice", contract.ContainRequest{Kind: contract.ContainLogLevel, Level: "debug", Reason: "trace the stuffing"})
 			verify := h.decideAt(at, contract.UpdateVerify, "dave", "")
-			approve := h.actionAt(at, contract.SignalApprove, "carol", "")
-			reject := h.actionAt(at, contract.SignalReject, "carol", "")
+			approve := h.actionAt(at, contract.DecisionApprove, "carol", "")
+			reject := h.actionAt(at, contract.DecisionReject, "carol", "")
 			resolve := h.resolveAt(time.Hour, "bob", incResolve())
 			h.run(incInput())
 			rep := h.completed()
@@ -71,10 +71,10 @@ func TestRotation_DecisionsAtEveryWaitAreApplied(t *testing.T) {
 	for _, at := range []time.Duration{0, time.Minute} {
 		t.Run(fmt.Sprint(at), func(t *testing.T) {
 			h := newRotationHarness(t)
-			approve := h.decideAt(at, contract.SignalApprove, "bob", "looks right")
-			self := h.decideAt(at, contract.SignalApprove, "alice", "my own")
-			rollback := h.decideAt(at, contract.SignalRollback, "alice", "too early")
-			resolve := h.decideAt(at, contract.SignalResolve, "bob", "nothing to resolve")
+			approve := h.decideAt(at, contract.DecisionApprove, "bob", "looks right")
+			self := h.decideAt(at, contract.DecisionApprove, "alice", "my own")
+			rollback := h.decideAt(at, contract.DecisionRollback, "alice", "too early")
+			resolve := h.decideAt(at, contract.DecisionResolve, "bob", "nothing to resolve")
 			h.run(manualInput())
 			res := h.completed()
 
@@ -93,9 +93,9 @@ func TestEmergencyInvalidation_DecisionsAtEveryWaitAreApplied(t *testing.T) {
 	for _, at := range []time.Duration{0, time.Minute} {
 		t.Run(fmt.Sprint(at), func(t *testing.T) {
 			h := newInvHarness(t)
-			approve := h.decideAt(at, contract.SignalApprove, "bob", "go")
-			self := h.decideAt(at, contract.SignalApprove, "alice", "my own")
-			lift := h.decideAt(at, contract.SignalLiftRestrictions, "bob", "too early")
+			approve := h.decideAt(at, contract.DecisionApprove, "bob", "go")
+			self := h.decideAt(at, contract.DecisionApprove, "alice", "my own")
+			lift := h.decideAt(at, contract.DecisionLiftRestrictions, "bob", "too early")
 			h.run(invInput())
 			res := h.completed()
 
@@ -112,10 +112,10 @@ func TestEmergencyInvalidation_DecisionsAtEveryWaitAreApplied(t *testing.T) {
 // an approval or a resolve, which the run no longer takes, is refused with a reason.
 func TestRotation_DecisionsInObservationAreApplied(t *testing.T) {
 	h := newRotationHarness(t)
-	h.decideAt(time.Minute, contract.SignalApprove, "bob", "looks right")
-	approve := h.decideAt(5*time.Minute, contract.SignalApprove, "carol", "late")
-	resolve := h.decideAt(5*time.Minute, contract.SignalResolve, "bob", "nothing to resolve")
-	rollback := h.decideAt(5*time.Minute, contract.SignalRollback, "alice", "users report logouts")
+	h.decideAt(time.Minute, contract.DecisionApprove, "bob", "looks right")
+	approve := h.decideAt(5*time.Minute, contract.DecisionApprove, "carol", "late")
+	resolve := h.decideAt(5*time.Minute, contract.DecisionResolve, "bob", "nothing to resolve")
+	rollback := h.decideAt(5*time.Minute, contract.DecisionRollback, "alice", "users report logouts")
 	h.run(manualInput())
 	res := h.completed()
 

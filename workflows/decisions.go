@@ -321,10 +321,10 @@ func ClaimStatement(workflow.Context) error { return nil }
 // gateRules installs approve and reject, judged by the run's gate. The gate exists once the
 // policy is loaded, and no rule runs before that.
 func (in *intake) gateRules(g func() *gate) {
-	in.rules[contract.SignalApprove] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+	in.rules[contract.DecisionApprove] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
 		return g().approve(ctx, actor, d)
 	}
-	in.rules[contract.SignalReject] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
+	in.rules[contract.DecisionReject] = func(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
 		return g().reject(ctx, actor, d)
 	}
 }
@@ -334,7 +334,7 @@ func (in *intake) gateRules(g func() *gate) {
 // same compensation, and the timeline says who canceled and why.
 func (in *intake) cancellable(ctx workflow.Context, who func(actor string) bool) workflow.Context {
 	ctx, cancel := workflow.WithCancel(ctx)
-	in.rules[contract.SignalCancel] = func(_ workflow.Context, actor string, d contract.Decision) (string, string) {
+	in.rules[contract.DecisionCancel] = func(_ workflow.Context, actor string, d contract.Decision) (string, string) {
 		switch {
 		case in.canceledBy != nil:
 			return "already canceled by " + in.canceledBy.Actor, ""

@@ -57,7 +57,7 @@ func TestDecision_Refused(t *testing.T) {
 	// signedBy is bob's approval, with the statement changed by edit, signed with key's key.
 	signedBy := func(key string, edit func(*contract.Statement)) build {
 		return func(h *rotationHarness) contract.Decision {
-			st := h.statement(contract.SignalApprove, "bob", "lgtm")
+			st := h.statement(contract.DecisionApprove, "bob", "lgtm")
 			if edit != nil {
 				edit(&st)
 			}
@@ -77,7 +77,7 @@ func TestDecision_Refused(t *testing.T) {
 			build: func(*rotationHarness) contract.Decision { return contract.Decision{Actor: "bob", Comment: "lgtm"} }},
 		{name: "signature without a key", actor: "bob", why: "statement key is not a valid SSH public key",
 			build: func(h *rotationHarness) contract.Decision {
-				d := h.signed(contract.SignalApprove, "bob", "lgtm")
+				d := h.signed(contract.DecisionApprove, "bob", "lgtm")
 				d.Statement.Key = ""
 				return d
 			}},
@@ -87,7 +87,7 @@ func TestDecision_Refused(t *testing.T) {
 			build: signedBy("carol", nil)},
 		{name: "changed after signing", actor: "bob", why: "bad signature",
 			build: func(h *rotationHarness) contract.Decision {
-				d := h.signed(contract.SignalApprove, "bob", "lgtm")
+				d := h.signed(contract.DecisionApprove, "bob", "lgtm")
 				d.Statement.Statement.Nonce = newNonce(t)
 				return d
 			}},
@@ -97,11 +97,11 @@ func TestDecision_Refused(t *testing.T) {
 			build: signedBy("bob", func(st *contract.Statement) { st.Namespace = "prod" })},
 		{name: "another run", actor: "bob", why: `statement is for first run "an-earlier-run", this is ""`,
 			build: signedBy("bob", func(st *contract.Statement) { st.FirstRunID = "an-earlier-run" })},
-		{name: "approve statement used to reject", action: contract.SignalReject, actor: "bob",
+		{name: "approve statement used to reject", action: contract.DecisionReject, actor: "bob",
 			why: `statement is for action "approve", this is "reject"`, build: signedBy("bob", nil)},
 		{name: "comment swapped", actor: "bob", why: "comment does not match the signed one",
 			build: func(h *rotationHarness) contract.Decision {
-				d := h.signed(contract.SignalApprove, "bob", "lgtm")
+				d := h.signed(contract.DecisionApprove, "bob", "lgtm")
 				d.Comment = "lgtm, and also rotate prod"
 				return d
 			}},
@@ -111,12 +111,14 @@ func TestDecision_Refused(t *testing.T) {
 			build: signedBy("bob", func(st *contract.Statement) { st.IssuedAt = st.IssuedAt.Add(2 * time.Minute) })},
 		{name: "decision names someone else", actor: "carol", why: `the statement is signed for bob, but the decision names "carol"`,
 			build: func(h *rotationHarness) contract.Decision {
-				d := h.signed(contract.SignalApprove, "bob", "lgtm")
+				d := h.signed(contract.DecisionApprove, "bob", "lgtm")
 				d.Actor = "carol"
 				return d
 			}},
 		{name: "unknown person", actor: "mallory", why: `unknown person "mallory": not in people:`,
-			build: func(h *rotationHarness) contract.Decision { return h.signed(contract.SignalApprove, "mallory", "lgtm") }},
+			build: func(h *rotationHarness) contract.Decision {
+				return h.signed(contract.DecisionApprove, "mallory", "lgtm")
+			}},
 		{name: "non-canonical name", actor: "Bob", why: `unknown person "Bob"`,
 			build: signedBy("bob", func(st *contract.Statement) { st.Actor = "Bob" })},
 		{name: "unattended schedule", actor: "schedule:x", why: `unknown person "schedule:x"`,
@@ -124,16 +126,16 @@ func TestDecision_Refused(t *testing.T) {
 		{name: "alert", actor: "alert:pagerduty", why: `"alert:pagerduty" can only be signed by the gateway`,
 			build: signedBy("bob", func(st *contract.Statement) { st.Actor = "alert:pagerduty" })},
 		{name: "requester", actor: "alice", verified: true, why: "alice requested this run and cannot approve it; a second person must",
-			build: func(h *rotationHarness) contract.Decision { return h.signed(contract.SignalApprove, "alice", "lgtm") }},
+			build: func(h *rotationHarness) contract.Decision { return h.signed(contract.DecisionApprove, "alice", "lgtm") }},
 		{name: "not an approver", actor: "dave", verified: true, why: "dave is not an approver for this target (approvers: alice, bob, carol)",
-			build: func(h *rotationHarness) contract.Decision { return h.signed(contract.SignalApprove, "dave", "lgtm") }},
+			build: func(h *rotationHarness) contract.Decision { return h.signed(contract.DecisionApprove, "dave", "lgtm") }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newRotationHarness(t)
 			action := tc.action
 			if action == "" {
-				action = contract.SignalApprove
+				action = contract.DecisionApprove
 			}
 			d := h.decideWith(6*time.Minute, action, func() contract.Decision { return tc.build(h) })
 			var after contract.Status
@@ -159,11 +161,11 @@ func TestDecision_ReplayedStatementDenied(t *testing.T) {
 	h := newRotationHarness(t)
 	h.policy.RotationQuorum = 2
 	var signed contract.Decision
-	first := h.decideWith(time.Minute, contract.SignalApprove, func() contract.Decision {
-		signed = h.signed(contract.SignalApprove, "bob", "lgtm")
+	first := h.decideWith(time.Minute, contract.DecisionApprove, func() contract.Decision {
+		signed = h.signed(contract.DecisionApprove, "bob", "lgtm")
 		return signed
 	})
-	again := h.decideWith(2*time.Minute, contract.SignalApprove, func() contract.Decision { return signed })
+	again := h.decideWith(2*time.Minute, contract.DecisionApprove, func() contract.Decision { return signed })
 	var after contract.Status
 	h.at(3*time.Minute, func() { after = h.status() })
 	h.run(manualInput())
@@ -186,7 +188,7 @@ func TestDecision_StartStatementIsNoDecision(t *testing.T) {
 	in := manualInput()
 	in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs())
 	start := *in.Statement
-	d := h.decideWith(time.Minute, contract.SignalApprove, func() contract.Decision {
+	d := h.decideWith(time.Minute, contract.DecisionApprove, func() contract.Decision {
 		return contract.Decision{Actor: "alice", Comment: in.Reason, Statement: &start}
 	})
 	h.run(in)
@@ -202,11 +204,11 @@ func TestDecision_StartStatementIsNoDecision(t *testing.T) {
 // while the run is escalated.
 func TestDecision_WrongPhaseDenied(t *testing.T) {
 	h := newRotationHarness(t)
-	early := h.decideAt(2*time.Minute, contract.SignalRollback, "alice", "too early")
-	resolve := h.decideAt(3*time.Minute, contract.SignalResolve, "bob", "nothing to resolve")
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
-	lateApprove := h.decideAt(8*time.Minute, contract.SignalApprove, "carol", "me too")
-	lateReject := h.decideAt(9*time.Minute, contract.SignalReject, "carol", "changed my mind")
+	early := h.decideAt(2*time.Minute, contract.DecisionRollback, "alice", "too early")
+	resolve := h.decideAt(3*time.Minute, contract.DecisionResolve, "bob", "nothing to resolve")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
+	lateApprove := h.decideAt(8*time.Minute, contract.DecisionApprove, "carol", "me too")
+	lateReject := h.decideAt(9*time.Minute, contract.DecisionReject, "carol", "changed my mind")
 	var observing contract.Status
 	h.at(10*time.Minute, func() { observing = h.status() })
 	h.run(manualInput())
@@ -242,7 +244,7 @@ func TestEmergencyInvalidation_BreakGlassTakesNoApproval(t *testing.T) {
 	h := newInvHarness(t)
 	in := invInput()
 	in.BreakGlass = true
-	late := h.decideAt(time.Minute, contract.SignalApprove, "bob", "I agree")
+	late := h.decideAt(time.Minute, contract.DecisionApprove, "bob", "I agree")
 	h.run(in)
 
 	res := h.completed()
@@ -256,14 +258,14 @@ func TestEmergencyInvalidation_BreakGlassTakesNoApproval(t *testing.T) {
 func TestRotation_QuorumOfTwo(t *testing.T) {
 	h := newRotationHarness(t)
 	h.policy.RotationQuorum = 2
-	bob := h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "lgtm")
+	bob := h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "lgtm")
 	var afterBob contract.Status
 	h.at(6*time.Minute, func() { afterBob = h.status() })
-	bobAgain := h.decideAt(7*time.Minute, contract.SignalApprove, "bob", "really, lgtm")
-	alice := h.decideAt(8*time.Minute, contract.SignalApprove, "alice", "so that makes two")
+	bobAgain := h.decideAt(7*time.Minute, contract.DecisionApprove, "bob", "really, lgtm")
+	alice := h.decideAt(8*time.Minute, contract.DecisionApprove, "alice", "so that makes two")
 	var beforeCarol contract.Status
 	h.at(9*time.Minute, func() { beforeCarol = h.status() })
-	carol := h.decideAt(10*time.Minute, contract.SignalApprove, "carol", "ok")
+	carol := h.decideAt(10*time.Minute, contract.DecisionApprove, "carol", "ok")
 	h.run(manualInput())
 
 	first := bob.requireAccepted(t)
@@ -303,7 +305,7 @@ func TestRotation_ApprovalBeforeTheWindow(t *testing.T) {
 		h := newRotationHarness(t)
 		in := manualInput()
 		in.WindowStart = t0.Add(2 * time.Hour)
-		early := h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "ahead of time")
+		early := h.decideAt(10*time.Minute, contract.DecisionApprove, "bob", "ahead of time")
 		var waiting contract.Status
 		h.at(time.Hour, func() { waiting = h.status() })
 		h.run(in)
@@ -330,7 +332,7 @@ func TestRotation_ApprovalBeforeTheWindow(t *testing.T) {
 		h.policy.ApprovalValidity = time.Hour
 		in := manualInput()
 		in.WindowStart = t0.Add(time.Hour)
-		early := h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "")
+		early := h.decideAt(10*time.Minute, contract.DecisionApprove, "bob", "")
 		h.run(in)
 		early.requireAccepted(t)
 
@@ -347,10 +349,10 @@ func TestRotation_ApprovalBeforeTheWindow(t *testing.T) {
 		h.policy.ApprovalValidity = time.Hour
 		in := manualInput()
 		in.WindowStart = t0.Add(3 * time.Hour)
-		early := h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "ahead of time")
+		early := h.decideAt(10*time.Minute, contract.DecisionApprove, "bob", "ahead of time")
 		var waiting contract.Status
 		h.at(3*time.Hour+5*time.Minute, func() { waiting = h.status() })
-		fresh := h.decideAt(3*time.Hour+10*time.Minute, contract.SignalApprove, "bob", "still good")
+		fresh := h.decideAt(3*time.Hour+10*time.Minute, contract.DecisionApprove, "bob", "still good")
 		h.run(in)
 
 		ev := early.requireAccepted(t)
@@ -379,7 +381,7 @@ func TestRotation_ExpiredApprovalLeavesNoApprover(t *testing.T) {
 	h.policy.ApprovalValidity = time.Hour
 	in := manualInput()
 	in.WindowStart = t0.Add(3 * time.Hour)
-	h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "ahead of time")
+	h.decideAt(10*time.Minute, contract.DecisionApprove, "bob", "ahead of time")
 	var waiting contract.Status
 	h.at(3*time.Hour+5*time.Minute, func() { waiting = h.status() })
 	h.run(in)
@@ -393,7 +395,7 @@ func TestRotation_ExpiredApprovalLeavesNoApprover(t *testing.T) {
 // so the run ends canceled with the new secret live and nothing undone.
 func TestRotation_CanceledDuringObservationWindow(t *testing.T) {
 	h := newRotationHarness(t)
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.at(10*time.Minute, func() { h.env.CancelWorkflow() })
 	h.run(manualInput())
 
@@ -657,11 +659,11 @@ func TestRotation_ScheduledByTheSchedule(t *testing.T) {
 	h.env.RegisterWorkflow(scheduleParent)
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: contract.ScheduledRotationWorkflowID("demo") + "-2026-03-02T08:00:00Z"})
 	h.child = true
-	machine := h.decideWith(time.Minute, contract.SignalApprove, func() contract.Decision {
-		st := h.statement(contract.SignalApprove, "schedule:nightly", "")
+	machine := h.decideWith(time.Minute, contract.DecisionApprove, func() contract.Decision {
+		st := h.statement(contract.DecisionApprove, "schedule:nightly", "")
 		return contract.Decision{Actor: "schedule:nightly", Statement: signAs(t, "alice", st)}
 	})
-	bob := h.decideAt(2*time.Minute, contract.SignalApprove, "bob", "routine")
+	bob := h.decideAt(2*time.Minute, contract.DecisionApprove, "bob", "routine")
 	h.mockActivities()
 	h.execute(scheduleParent, contract.RotationInput{Target: "demo", Reason: "scheduled key hygiene (nightly)",
 		RequestedBy: "schedule:nightly", Mode: contract.ModeScheduled, WindowStart: t0, Window: time.Hour})
@@ -701,11 +703,11 @@ func TestHarnessStatementsVerify(t *testing.T) {
 // and the run says who canceled and why; others, and a cancel without a reason, are refused.
 func TestRotation_SignedCancel(t *testing.T) {
 	h := newRotationHarness(t)
-	dave := h.decideAt(2*time.Minute, contract.SignalCancel, "dave", "not my run, but still")
-	noReason := h.decideAt(3*time.Minute, contract.SignalCancel, "bob", "")
+	dave := h.decideAt(2*time.Minute, contract.DecisionCancel, "dave", "not my run, but still")
+	noReason := h.decideAt(3*time.Minute, contract.DecisionCancel, "bob", "")
 	var waiting contract.Status
 	h.at(4*time.Minute, func() { waiting = h.status() })
-	bob := h.decideAt(5*time.Minute, contract.SignalCancel, "bob", "freeze week")
+	bob := h.decideAt(5*time.Minute, contract.DecisionCancel, "bob", "freeze week")
 	h.run(manualInput())
 
 	err := h.env.GetWorkflowError()
@@ -739,8 +741,8 @@ func TestRotation_SignedCancel(t *testing.T) {
 // and the canary session is cleaned up.
 func TestEmergencyInvalidation_SignedCancelWhileWaiting(t *testing.T) {
 	h := newInvHarness(t)
-	dave := h.decideAt(time.Minute, contract.SignalCancel, "dave", "let me")
-	alice := h.decideAt(2*time.Minute, contract.SignalCancel, "alice", "false alarm")
+	dave := h.decideAt(time.Minute, contract.DecisionCancel, "dave", "let me")
+	alice := h.decideAt(2*time.Minute, contract.DecisionCancel, "alice", "false alarm")
 	h.run(invInput())
 
 	err := h.env.GetWorkflowError()

@@ -97,9 +97,9 @@ func (i *incident) setup(ctx workflow.Context) error {
 	i.dec.rules[contract.UpdateSeverity] = i.severityRule
 	i.dec.rules[contract.UpdateContain] = i.containRule
 	i.dec.rules[contract.UpdateVerify] = i.verifyRule
-	i.dec.rules[contract.SignalApprove] = i.approveRule
-	i.dec.rules[contract.SignalReject] = i.rejectRule
-	i.dec.rules[contract.SignalResolve] = i.resolveRule
+	i.dec.rules[contract.DecisionApprove] = i.approveRule
+	i.dec.rules[contract.DecisionReject] = i.rejectRule
+	i.dec.rules[contract.DecisionResolve] = i.resolveRule
 	i.dec.rules[contract.UpdateTargets] = i.targetsRule
 	if err := i.dec.register(ctx); err != nil {
 		return err

@@ -61,7 +61,7 @@ func TestIncident_DenyUnionLockingEveryoneOutRefused(t *testing.T) {
 	}
 	first := h.containAt(time.Minute, "alice", deny("0.0.0.0/1"))
 	whilePending := h.containAt(2*time.Minute, "alice", deny("128.0.0.0/1"))
-	approve := h.actionAt(3*time.Minute, contract.SignalApprove, "bob", "a1")
+	approve := h.actionAt(3*time.Minute, contract.DecisionApprove, "bob", "a1")
 	whileApplied := h.containAt(4*time.Minute, "alice", deny("128.0.0.0/1"))
 	mapped := h.containAt(5*time.Minute, "alice", deny("::ffff:128.0.0.0/97"))
 	bothInOne := h.containAt(6*time.Minute, "alice", deny("::/1", "8000::/1"))
@@ -115,7 +115,7 @@ func TestIncident_DenyUnionCountsRangesInForceOnly(t *testing.T) {
 	r.Quorum = 1
 	h.ipolicy.Actions[contract.ContainDenyCIDR] = r
 	h.containAt(time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"0.0.0.0/1"}, TTL: 10 * time.Minute})
-	h.actionAt(2*time.Minute, contract.SignalApprove, "bob", "a1")
+	h.actionAt(2*time.Minute, contract.DecisionApprove, "bob", "a1")
 	later := h.containAt(30*time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"128.0.0.0/1"}})
 	h.resolveAt(time.Hour, "alice", incResolve())
 	h.run(incInput())

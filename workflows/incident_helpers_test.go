@@ -342,8 +342,8 @@ func (h *incHarness) noteAt(d time.Duration, actor, text string, status bool) *d
 // resolveAt has actor resolve with req at d; the comment is the summary, as the starter sends.
 func (h *incHarness) resolveAt(d time.Duration, actor string, req contract.ResolveRequest) *decision {
 	args := argsJSON(h.t, req)
-	return h.decideWith(d, contract.SignalResolve, func() contract.Decision {
-		return h.signedArgs(contract.SignalResolve, actor, req.Summary, args)
+	return h.decideWith(d, contract.DecisionResolve, func() contract.Decision {
+		return h.signedArgs(contract.DecisionResolve, actor, req.Summary, args)
 	})
 }
 

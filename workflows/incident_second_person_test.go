@@ -120,11 +120,11 @@ func TestIncident_SecondPersonMeasures(t *testing.T) {
 				h.ipolicy.Actions[k] = r
 			}
 			ask := h.containAt(time.Minute, "alice", tc.req)
-			self := h.actionAt(2*time.Minute, contract.SignalApprove, "alice", "a1")
-			dave := h.actionAt(3*time.Minute, contract.SignalApprove, "dave", "a1")
+			self := h.actionAt(2*time.Minute, contract.DecisionApprove, "alice", "a1")
+			dave := h.actionAt(3*time.Minute, contract.DecisionApprove, "dave", "a1")
 			var held contract.IncidentStatus
 			h.at(4*time.Minute, func() { held = h.incStatus() })
-			bob := h.actionAt(5*time.Minute, contract.SignalApprove, "bob", "a1")
+			bob := h.actionAt(5*time.Minute, contract.DecisionApprove, "bob", "a1")
 			h.resolveAt(time.Hour, "alice", incResolve())
 			h.run(incInput())
 
@@ -174,8 +174,8 @@ func TestIncident_SecondPersonMeasures(t *testing.T) {
 		h := newIncHarness(t)
 		h.ipolicy.Actions[contract.ContainLogoutAll] = contract.ActionRule{Who: []string{"owner"}, Quorum: 2}
 		ask := h.containAt(time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainLogoutAll})
-		bob := h.actionAt(2*time.Minute, contract.SignalApprove, "bob", "a1")
-		carol := h.actionAt(3*time.Minute, contract.SignalApprove, "carol", "a1")
+		bob := h.actionAt(2*time.Minute, contract.DecisionApprove, "bob", "a1")
+		carol := h.actionAt(3*time.Minute, contract.DecisionApprove, "carol", "a1")
 		h.resolveAt(time.Hour, "alice", incResolve())
 		h.run(incInput())
 
@@ -216,13 +216,13 @@ func TestIncident_ApproverOfAnotherTarget(t *testing.T) {
 		h := newIncHarness(t)
 		twoTargets(h)
 		ask := h.containAt(time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainLogoutAll})
-		carol := h.actionAt(2*time.Minute, contract.SignalApprove, "carol", "a1")
+		carol := h.actionAt(2*time.Minute, contract.DecisionApprove, "carol", "a1")
 		resolve := h.resolveAt(3*time.Minute, "carol", incResolve())
 		owner := h.decideAt(4*time.Minute, contract.UpdateOwner, "carol", "")
 		sev := h.decideAt(5*time.Minute, contract.UpdateSeverity, "carol", "low")
 		var held contract.IncidentStatus
 		h.at(6*time.Minute, func() { held = h.incStatus() })
-		bob := h.actionAt(7*time.Minute, contract.SignalApprove, "bob", "a1")
+		bob := h.actionAt(7*time.Minute, contract.DecisionApprove, "bob", "a1")
 		byBob := h.resolveAt(time.Hour, "bob", incResolve())
 		h.run(incInput()) // demo only
 
@@ -255,8 +255,8 @@ func TestIncident_ApproverOfAnotherTarget(t *testing.T) {
 		in.Targets = []string{"demo", "shop"}
 		both := h.containAt(time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainLogoutAll})
 		shop := h.containAt(2*time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainLogoutAll, Target: "shop"})
-		bob := h.actionAt(3*time.Minute, contract.SignalApprove, "bob", "a1")
-		carol := h.actionAt(4*time.Minute, contract.SignalApprove, "carol", "a1")
+		bob := h.actionAt(3*time.Minute, contract.DecisionApprove, "bob", "a1")
+		carol := h.actionAt(4*time.Minute, contract.DecisionApprove, "carol", "a1")
 		h.resolveAt(time.Hour, "alice", incResolve())
 		h.run(in)
 
@@ -284,12 +284,12 @@ func TestIncident_ResolveKeep(t *testing.T) {
 		h := newIncHarness(t)
 		h.containAt(time.Minute, "alice", deny)
 		ask := h.resolveAt(10*time.Minute, "alice", keep(0))
-		self := h.actionAt(11*time.Minute, contract.SignalApprove, "alice", contract.KeepAction)
-		dave := h.actionAt(12*time.Minute, contract.SignalApprove, "dave", contract.KeepAction)
+		self := h.actionAt(11*time.Minute, contract.DecisionApprove, "alice", contract.KeepAction)
+		dave := h.actionAt(12*time.Minute, contract.DecisionApprove, "dave", contract.KeepAction)
 		other := h.resolveAt(13*time.Minute, "bob", incResolve())
 		var held contract.IncidentStatus
 		h.at(14*time.Minute, func() { held = h.incStatus() })
-		reject := h.actionAt(15*time.Minute, contract.SignalReject, "carol", contract.KeepAction)
+		reject := h.actionAt(15*time.Minute, contract.DecisionReject, "carol", contract.KeepAction)
 		final := h.resolveAt(20*time.Minute, "alice", incResolve())
 		h.run(incInput())
 
@@ -322,7 +322,7 @@ func TestIncident_ResolveKeep(t *testing.T) {
 		h.containAt(time.Minute, "bob", deny)
 		h.containAt(2*time.Minute, "bob", level)
 		ask := h.resolveAt(10*time.Minute, "bob", keep(48*time.Hour))
-		carol := h.actionAt(12*time.Minute, contract.SignalApprove, "carol", contract.KeepAction)
+		carol := h.actionAt(12*time.Minute, contract.DecisionApprove, "carol", contract.KeepAction)
 		h.run(incInput())
 
 		res := h.completed()
@@ -355,12 +355,12 @@ func TestIncident_ResolveKeep(t *testing.T) {
 		h := newIncHarness(t)
 		h.containAt(time.Minute, "alice", deny)
 		h.resolveAt(10*time.Minute, "alice", keep(0))
-		stale := h.decideWith(11*time.Minute, contract.SignalApprove, func() contract.Decision {
-			return h.signedArgs(contract.SignalApprove, "bob", "", argsJSON(t, contract.ActionRef{Action: contract.KeepAction, Digest: "0123"}))
+		stale := h.decideWith(11*time.Minute, contract.DecisionApprove, func() contract.Decision {
+			return h.signedArgs(contract.DecisionApprove, "bob", "", argsJSON(t, contract.ActionRef{Action: contract.KeepAction, Digest: "0123"}))
 		})
 		var held contract.IncidentStatus
 		h.at(12*time.Minute, func() { held = h.incStatus() })
-		h.actionAt(13*time.Minute, contract.SignalApprove, "bob", contract.KeepAction)
+		h.actionAt(13*time.Minute, contract.DecisionApprove, "bob", contract.KeepAction)
 		h.run(incInput())
 
 		res := h.completed()

@@ -241,10 +241,10 @@ func TestIncident_ContainmentAndUndo(t *testing.T) {
 		for n, r := range reqs {
 			ds = append(ds, h.containAt(time.Duration(n+1)*time.Minute, "alice", r))
 		}
-		ds = append(ds, h.actionAt(time.Duration(len(reqs))*time.Minute+30*time.Second, contract.SignalApprove, "bob", "a6"))
+		ds = append(ds, h.actionAt(time.Duration(len(reqs))*time.Minute+30*time.Second, contract.DecisionApprove, "bob", "a6"))
 		h.resolveAt(3*time.Hour, "alice", resolve)
 		if len(resolve.Keep) > 0 {
-			h.actionAt(3*time.Hour+time.Minute, contract.SignalApprove, "bob", contract.KeepAction)
+			h.actionAt(3*time.Hour+time.Minute, contract.DecisionApprove, "bob", contract.KeepAction)
 		}
 		h.run(incInput())
 		return h, h.completed(), ds
@@ -362,16 +362,16 @@ func TestIncident_ApprovalRules(t *testing.T) {
 		h := newIncHarness(t)
 		h.ipolicy.Actions[contract.ContainRequireReset] = contract.ActionRule{Who: []string{"owner"}, Quorum: 1}
 		a1 := h.containAt(time.Minute, "alice", logoutAll)
-		self := h.actionAt(2*time.Minute, contract.SignalApprove, "alice", "a1")
-		dave := h.actionAt(3*time.Minute, contract.SignalApprove, "dave", "a1")
+		self := h.actionAt(2*time.Minute, contract.DecisionApprove, "alice", "a1")
+		dave := h.actionAt(3*time.Minute, contract.DecisionApprove, "dave", "a1")
 		a2 := h.containAt(4*time.Minute, "alice", reset)
-		unnamed := h.actionAt(5*time.Minute, contract.SignalApprove, "bob", "")
-		unknown := h.actionAt(5*time.Minute+30*time.Second, contract.SignalApprove, "bob", "a9")
-		bob := h.actionAt(6*time.Minute, contract.SignalApprove, "bob", "a2")
+		unnamed := h.actionAt(5*time.Minute, contract.DecisionApprove, "bob", "")
+		unknown := h.actionAt(5*time.Minute+30*time.Second, contract.DecisionApprove, "bob", "a9")
+		bob := h.actionAt(6*time.Minute, contract.DecisionApprove, "bob", "a2")
 		var mid contract.IncidentStatus
 		h.at(7*time.Minute, func() { mid = h.incStatus() })
-		carol := h.actionAt(8*time.Minute, contract.SignalReject, "carol", "")
-		late := h.actionAt(9*time.Minute, contract.SignalApprove, "bob", "a1")
+		carol := h.actionAt(8*time.Minute, contract.DecisionReject, "carol", "")
+		late := h.actionAt(9*time.Minute, contract.DecisionApprove, "bob", "a1")
 		h.resolveAt(time.Hour, "alice", incResolve())
 		h.run(incInput())
 
@@ -699,9 +699,9 @@ func TestIncident_BadInput(t *testing.T) {
 	t.Run("force lets a range through", func(t *testing.T) {
 		h := newIncHarness(t)
 		probes := h.containAt(time.Minute, "alice", deny("127.0.0.0/8", true))
-		h.actionAt(90*time.Second, contract.SignalApprove, "bob", "a1")
+		h.actionAt(90*time.Second, contract.DecisionApprove, "bob", "a1")
 		all := h.containAt(2*time.Minute, "alice", deny("0.0.0.0/0", true))
-		h.actionAt(150*time.Second, contract.SignalApprove, "carol", "a2")
+		h.actionAt(150*time.Second, contract.DecisionApprove, "carol", "a2")
 		h.resolveAt(time.Hour, "alice", incResolve())
 		h.run(incInput())
 
@@ -880,7 +880,7 @@ func TestRotation_IncidentFreeze(t *testing.T) {
 		h.freezeAnswers("incident-x", 5) // frozen at 0..4m, lifted at 5m
 		var waiting contract.Status
 		h.at(3*time.Minute, func() { waiting = h.status() })
-		h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "go")
+		h.decideAt(10*time.Minute, contract.DecisionApprove, "bob", "go")
 		h.run(manualInput())
 
 		res := h.completed()
@@ -914,7 +914,7 @@ func TestRotation_IncidentFreeze(t *testing.T) {
 				}
 				return "incident-y", nil
 			})
-		h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "go")
+		h.decideAt(10*time.Minute, contract.DecisionApprove, "bob", "go")
 		h.run(manualInput())
 
 		res := h.runbookFailed()
@@ -933,7 +933,7 @@ func TestRotation_IncidentFreeze(t *testing.T) {
 				asked = append(asked, in)
 				return "", nil
 			})
-		h.decideAt(10*time.Minute, contract.SignalApprove, "bob", "go")
+		h.decideAt(10*time.Minute, contract.DecisionApprove, "bob", "go")
 		h.run(manualInput())
 
 		h.completed()
@@ -1023,7 +1023,7 @@ func TestIncident_ContinueAsNew(t *testing.T) {
 	h2.env.SetContinuedExecutionRunID("run-1")
 	replay := &decision{}
 	h2.at(time.Minute, func() { h2.send(replay, contract.UpdateNote, last) })
-	approve := h2.actionAt(2*time.Minute, contract.SignalApprove, "carol", "a1")
+	approve := h2.actionAt(2*time.Minute, contract.DecisionApprove, "carol", "a1")
 	var status contract.IncidentStatus
 	h2.at(2*time.Minute+time.Second, func() { status = h2.incStatus() })
 	h2.resolveAt(3*time.Minute, "bob", incResolve())
@@ -1061,7 +1061,7 @@ func TestIncident_ResolveReport(t *testing.T) {
 	h.containAt(4*time.Minute, "bob", contract.ContainRequest{Kind: contract.ContainRequireReset, Users: []string{"u1"}})
 	h.containAt(5*time.Minute, "bob", contract.ContainRequest{Kind: contract.ContainLogoutAll})
 	// An approval names the action it approves (approval-bound-to-action).
-	h.actionAt(6*time.Minute, contract.SignalApprove, "carol", "a4")
+	h.actionAt(6*time.Minute, contract.DecisionApprove, "carol", "a4")
 	h.noteAt(7*time.Minute, "dave", "attack stopped", true)
 	h.decideAt(10*time.Minute, contract.UpdateVerify, "alice", "")
 	h.decideAt(11*time.Minute, contract.UpdateVerify, "dave", "again")

@@ -100,7 +100,7 @@ func (e *invalidation) setup(ctx workflow.Context) (workflow.Context, error) {
 		e.sealed = workflow.GetVersion(ctx, "sealed-peer-messages", workflow.DefaultVersion, 1) >= 1
 		e.peers = inbox{}
 		e.dec.gateRules(func() *gate { return e.gate })
-		e.dec.rules[contract.SignalLiftRestrictions] = e.liftRule
+		e.dec.rules[contract.DecisionLiftRestrictions] = e.liftRule
 		runCtx := e.dec.cancellable(ctx, func(actor string) bool {
 			return actor == e.in.RequestedBy || slices.Contains(e.policy.Approvers, actor)
 		})
@@ -268,7 +268,7 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 	if len(e.in.Restrict) > 0 {
 		// A lift sent before the routes were restricted must not lift them the moment they are.
 		if e.v == workflow.DefaultVersion && workflow.GetVersion(ctx, "drop-stale-lift", workflow.DefaultVersion, 1) >= 1 {
-			dropStale(ctx, e.rec, workflow.GetSignalChannel(ctx, contract.SignalLiftRestrictions), contract.SignalLiftRestrictions,
+			dropStale(ctx, e.rec, workflow.GetSignalChannel(ctx, contract.DecisionLiftRestrictions), contract.DecisionLiftRestrictions,
 				"sent before the routes were restricted; send it again")
 		}
 		// Registered before the call: a restriction applied by a call that then timed out is lifted too.

@@ -246,7 +246,7 @@ func (h *invHarness) runRaw(in contract.InvalidationInput) {
 // approveAt has actor give the go-ahead at d, and makes the revoke mock's canary times follow it.
 func (h *invHarness) approveAt(d time.Duration, actor string) *decision {
 	h.goAheadAt = d
-	return h.decideAt(d, contract.SignalApprove, actor, "go")
+	return h.decideAt(d, contract.DecisionApprove, actor, "go")
 }
 
 // 1. A second person gives the go-ahead: sessions and routes are cut off first, then the secret is
@@ -406,9 +406,9 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 // 2. The requester may not give their own go-ahead; bob may.
 func TestEmergencyInvalidation_SelfApprovalDenied(t *testing.T) {
 	h := newInvHarness(t)
-	alice := h.decideAt(time.Minute, contract.SignalApprove, "alice", "it's me, trust me")
-	dave := h.decideAt(80*time.Second, contract.SignalApprove, "dave", "me too")
-	mallory := h.decideAt(90*time.Second, contract.SignalApprove, "mallory", "me three")
+	alice := h.decideAt(time.Minute, contract.DecisionApprove, "alice", "it's me, trust me")
+	dave := h.decideAt(80*time.Second, contract.DecisionApprove, "dave", "me too")
+	mallory := h.decideAt(90*time.Second, contract.DecisionApprove, "mallory", "me three")
 	var afterDenials contract.Status
 	h.at(2*time.Minute, func() { afterDenials = h.status() })
 	bob := h.approveAt(3*time.Minute, "bob")
@@ -574,10 +574,10 @@ func TestEmergencyInvalidation_RoutesLiftAtTTL(t *testing.T) {
 func TestEmergencyInvalidation_EarlyLift(t *testing.T) {
 	h := newInvHarness(t)
 	h.approveAt(time.Minute, "bob")
-	dave := h.decideAt(3*time.Minute, contract.SignalLiftRestrictions, "dave", "let me in")
+	dave := h.decideAt(3*time.Minute, contract.DecisionLiftRestrictions, "dave", "let me in")
 	var afterDenial contract.Status
 	h.at(4*time.Minute, func() { afterDenial = h.status() })
-	bob := h.decideAt(5*time.Minute, contract.SignalLiftRestrictions, "bob", "abuse stopped")
+	bob := h.decideAt(5*time.Minute, contract.DecisionLiftRestrictions, "bob", "abuse stopped")
 	h.run(invInput())
 	res := h.completed()
 	assert.Equal(t, contract.OutcomeCompleted, res.Outcome)
@@ -818,8 +818,8 @@ func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
 // 10. A rejected go-ahead changes nothing.
 func TestEmergencyInvalidation_Rejected(t *testing.T) {
 	h := newInvHarness(t)
-	dave := h.decideAt(time.Minute, contract.SignalReject, "dave", "no")
-	bob := h.decideAt(2*time.Minute, contract.SignalReject, "bob", "false alarm: the tokens were test fixtures")
+	dave := h.decideAt(time.Minute, contract.DecisionReject, "dave", "no")
+	bob := h.decideAt(2*time.Minute, contract.DecisionReject, "bob", "false alarm: the tokens were test fixtures")
 	h.run(invInput())
 	res := h.completed()
 
@@ -966,7 +966,7 @@ func TestEmergencyInvalidation_CanceledWhileWaiting(t *testing.T) {
 // moment it is applied: its sender never saw it. It is refused when it arrives, and recorded.
 func TestEmergencyInvalidation_LiftBeforeRestrictionDenied(t *testing.T) {
 	h := newInvHarness(t)
-	early := h.decideAt(time.Minute, contract.SignalLiftRestrictions, "bob", "nothing to restrict yet, right?")
+	early := h.decideAt(time.Minute, contract.DecisionLiftRestrictions, "bob", "nothing to restrict yet, right?")
 	h.approveAt(2*time.Minute, "bob")
 	h.run(invInput())
 	res := h.completed()
@@ -980,7 +980,7 @@ func TestEmergencyInvalidation_LiftBeforeRestrictionDenied(t *testing.T) {
 	assert.Equal(t, "bob", ev.Actor)
 	assert.Equal(t, t0.Add(time.Minute).UTC(), ev.At, "refused when it arrived, not kept for later")
 	requireRecorded(t, tl, ev)
-	assert.False(t, hasEvent(tl, "bob", contract.SignalLiftRestrictions, "accepted"))
+	assert.False(t, hasEvent(tl, "bob", contract.DecisionLiftRestrictions, "accepted"))
 	assert.Contains(t, requireEvent(t, tl, systemActor, stepLift, contract.StateDone).Detail, "TTL")
 }
 

@@ -53,8 +53,8 @@ func (p approvalPolicy) mayReject(actor string) string {
 // awaitApproval waits for a valid approve or reject signal. Every attempt, accepted or denied,
 // lands on the timeline with its actor. remind is called on each reminder and escalation.
 func awaitApproval(ctx workflow.Context, rec *record, in *intake, p approvalPolicy, remind func(ctx workflow.Context, kind string)) (approvalOutcome, error) {
-	approveCh := workflow.GetSignalChannel(ctx, contract.SignalApprove)
-	rejectCh := workflow.GetSignalChannel(ctx, contract.SignalReject)
+	approveCh := workflow.GetSignalChannel(ctx, contract.DecisionApprove)
+	rejectCh := workflow.GetSignalChannel(ctx, contract.DecisionReject)
 	since := workflow.Now(ctx)
 
 	timerCtx, cancelTimers := workflow.WithCancel(ctx)
@@ -67,7 +67,7 @@ func awaitApproval(ctx workflow.Context, rec *record, in *intake, p approvalPoli
 
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) {
-		d, ok := receiveDecision(ctx, c, rec, contract.SignalApprove, in)
+		d, ok := receiveDecision(ctx, c, rec, contract.DecisionApprove, in)
 		if !ok {
 			return
 		}
@@ -80,7 +80,7 @@ func awaitApproval(ctx workflow.Context, rec *record, in *intake, p approvalPoli
 		done = true
 	})
 	sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) {
-		d, ok := receiveDecision(ctx, c, rec, contract.SignalReject, in)
+		d, ok := receiveDecision(ctx, c, rec, contract.DecisionReject, in)
 		if !ok {
 			return
 		}
@@ -172,7 +172,7 @@ func dropStale(ctx workflow.Context, rec *record, ch workflow.ReceiveChannel, ac
 
 // observeSignals is the observation window of a run started before decisions were Updates.
 func (r *rotation) observeSignals(ctx workflow.Context) {
-	ch := workflow.GetSignalChannel(ctx, contract.SignalRollback)
+	ch := workflow.GetSignalChannel(ctx, contract.DecisionRollback)
 	dropStale(ctx, r.rec, ch, "rollback", "sent before the observation window opened; send it again")
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
@@ -182,7 +182,7 @@ func (r *rotation) observeSignals(ctx workflow.Context) {
 		expired, got := false, false
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-			d, got = receiveDecision(ctx, c, r.rec, contract.SignalRollback, r.dec)
+			d, got = receiveDecision(ctx, c, r.rec, contract.DecisionRollback, r.dec)
 		})
 		sel.AddFuture(timer, func(workflow.Future) { expired = true })
 		sel.Select(ctx)
@@ -206,7 +206,7 @@ func (r *rotation) observeSignals(ctx workflow.Context) {
 
 // awaitResolveSignals waits for resolve in a run started before decisions were Updates.
 func (r *rotation) awaitResolveSignals(ctx workflow.Context, text string, mention []string) {
-	ch := workflow.GetSignalChannel(ctx, contract.SignalResolve)
+	ch := workflow.GetSignalChannel(ctx, contract.DecisionResolve)
 	// Re-announce at the reminder interval until someone takes it: an open escalation must not
 	// be forgotten in a scrolled-away channel. A denied signal does not reset the reminder.
 	tctx, cancel := workflow.WithCancel(ctx)
@@ -221,7 +221,7 @@ func (r *rotation) awaitResolveSignals(ctx workflow.Context, text string, mentio
 		got, again := false, false
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-			d, got = receiveDecision(ctx, c, r.rec, contract.SignalResolve, r.dec)
+			d, got = receiveDecision(ctx, c, r.rec, contract.DecisionResolve, r.dec)
 		})
 		if remind != nil {
 			sel.AddFuture(remind, func(workflow.Future) { again = true })
@@ -275,7 +275,7 @@ func (r *rotation) awaitApproval(ctx workflow.Context, opened time.Time, remind 
 
 // awaitLiftSignals is awaitLift for a run started before decisions were Updates.
 func (e *invalidation) awaitLiftSignals(ctx workflow.Context) {
-	ch := workflow.GetSignalChannel(ctx, contract.SignalLiftRestrictions)
+	ch := workflow.GetSignalChannel(ctx, contract.DecisionLiftRestrictions)
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	timer := workflow.NewTimer(tctx, max(0, e.liftAt.Sub(workflow.Now(ctx))))
@@ -284,7 +284,7 @@ func (e *invalidation) awaitLiftSignals(ctx workflow.Context) {
 		expired, got := false, false
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-			d, got = receiveDecision(ctx, c, e.rec, contract.SignalLiftRestrictions, e.dec)
+			d, got = receiveDecision(ctx, c, e.rec, contract.DecisionLiftRestrictions, e.dec)
 		})
 		sel.AddFuture(timer, func(workflow.Future) { expired = true })
 		sel.Select(ctx)
@@ -300,10 +300,10 @@ func (e *invalidation) awaitLiftSignals(ctx workflow.Context) {
 			continue
 		}
 		if d.Actor != e.in.RequestedBy && (approvalPolicy{Approvers: e.policy.Approvers}).check(d.Actor) != "" {
-			e.rec.add(ctx, d.Actor, contract.SignalLiftRestrictions, "denied", "only the requester or an approver may lift restrictions")
+			e.rec.add(ctx, d.Actor, contract.DecisionLiftRestrictions, "denied", "only the requester or an approver may lift restrictions")
 			continue
 		}
-		e.rec.add(ctx, d.Actor, contract.SignalLiftRestrictions, "accepted", d.Comment)
+		e.rec.add(ctx, d.Actor, contract.DecisionLiftRestrictions, "accepted", d.Comment)
 		e.liftStep(ctx, "lifted early by "+d.Actor)
 		return
 	}

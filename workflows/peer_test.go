@@ -37,11 +37,11 @@ func TestPeer_ForgedPreemptLeavesEscalatedRotation(t *testing.T) {
 	h.deploy = func(int) (activities.DeployResult, error) {
 		return activities.DeployResult{}, errors.New("deploy exited 1")
 	}
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	for n, p := range []contract.Preemption{unsealed, fromElsewhere, tampered, otherKey, forVictim} {
 		h.at(12*time.Minute+time.Duration(n)*time.Second, func() { h.env.SignalWorkflow(contract.SignalPreempt, p) })
 	}
-	resolve := h.decideAt(20*time.Minute, contract.SignalResolve, "bob", "restored by hand")
+	resolve := h.decideAt(20*time.Minute, contract.DecisionResolve, "bob", "restored by hand")
 	h.run(manualInput())
 
 	res := h.runbookFailed()

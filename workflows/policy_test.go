@@ -40,29 +40,29 @@ func TestRotation_ActorNamesMustBeCanonical(t *testing.T) {
 	in.RequestedBy = "alice "
 	in.Statement = h.signedStart("alice", contract.ActionStartRotation, in.Reason, in.StartArgs())
 	// alice's own statement, under a name with a space: still alice, and refused as such.
-	spacedSelf := h.decideWith(time.Minute, contract.SignalApprove, func() contract.Decision {
-		d := h.signed(contract.SignalApprove, "alice", "")
+	spacedSelf := h.decideWith(time.Minute, contract.DecisionApprove, func() contract.Decision {
+		d := h.signed(contract.DecisionApprove, "alice", "")
 		d.Actor = " alice"
 		return d
 	})
 	// bob's statement, sent as "bob ".
-	spacedDecision := h.decideWith(2*time.Minute, contract.SignalApprove, func() contract.Decision {
-		d := h.signed(contract.SignalApprove, "bob", "")
+	spacedDecision := h.decideWith(2*time.Minute, contract.DecisionApprove, func() contract.Decision {
+		d := h.signed(contract.DecisionApprove, "bob", "")
 		d.Actor = "bob "
 		return d
 	})
 	// A statement signed with bob's key for "bob " or "Bob": no such person.
-	spacedStatement := h.decideWith(3*time.Minute, contract.SignalApprove, func() contract.Decision {
-		st := h.statement(contract.SignalApprove, "bob ", "")
+	spacedStatement := h.decideWith(3*time.Minute, contract.DecisionApprove, func() contract.Decision {
+		st := h.statement(contract.DecisionApprove, "bob ", "")
 		return contract.Decision{Actor: "bob ", Statement: signAs(t, "bob", st)}
 	})
-	upper := h.decideWith(4*time.Minute, contract.SignalApprove, func() contract.Decision {
-		st := h.statement(contract.SignalApprove, "Bob", "")
+	upper := h.decideWith(4*time.Minute, contract.DecisionApprove, func() contract.Decision {
+		st := h.statement(contract.DecisionApprove, "Bob", "")
 		return contract.Decision{Actor: "Bob", Statement: signAs(t, "bob", st)}
 	})
 	var waiting contract.Status
 	h.at(5*time.Minute, func() { waiting = h.status() })
-	h.decideAt(6*time.Minute, contract.SignalReject, "bob", "")
+	h.decideAt(6*time.Minute, contract.DecisionReject, "bob", "")
 	h.run(in)
 
 	res := h.completed()
@@ -84,7 +84,7 @@ func TestRotation_ActorNamesMustBeCanonical(t *testing.T) {
 	assert.Equal(t, "approvals 0 of 1; waiting for one more of: bob, carol", waiting.Approvals)
 	assert.Empty(t, waiting.ApprovedBy)
 	for _, e := range res.Timeline {
-		assert.False(t, e.Action == contract.SignalApprove && e.Outcome == "accepted", "nothing was approved: %+v", e)
+		assert.False(t, e.Action == contract.DecisionApprove && e.Outcome == "accepted", "nothing was approved: %+v", e)
 	}
 	h.assertNotRun("CreatePendingSecret")
 }
@@ -94,7 +94,7 @@ func TestRotation_WindowWithoutStartCloses(t *testing.T) {
 	h := newRotationHarness(t)
 	in := manualInput()
 	in.Window = 30 * time.Minute
-	late := h.decideAt(50*time.Minute, contract.SignalApprove, "bob", "")
+	late := h.decideAt(50*time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(in)
 
 	res := h.completed()
@@ -115,7 +115,7 @@ func TestRotation_RecheckStopsWhenTheLiveSecretChanged(t *testing.T) {
 		}
 		return activities.PreCheckResult{OK: true, Current: current}, nil
 	}
-	h.decideAt(40*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(40*time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.runbookFailed()

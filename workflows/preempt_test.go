@@ -106,7 +106,7 @@ func requireCanceledError(t *testing.T, err error) {
 // target changed, and it tells the emergency run the target is free.
 func TestPreempt_PendingRotationEndsPreemptedAndReleases(t *testing.T) {
 	h := newPreemptHarness(t)
-	self := h.decideAt(5*time.Minute, contract.SignalApprove, "alice", "") // denied: still waiting
+	self := h.decideAt(5*time.Minute, contract.DecisionApprove, "alice", "") // denied: still waiting
 	h.preemptAt(20*time.Minute, true)
 	h.run(manualInput())
 	self.requireDenied(t, "cannot approve it")
@@ -151,7 +151,7 @@ func TestPreempt_PlainCancelSendsNoRelease(t *testing.T) {
 func TestPreempt_RotationInProgressCompensatesBeforeRelease(t *testing.T) {
 	h := newPreemptHarness(t)
 	h.firstDeployDelay = 10 * time.Minute // the rotation's deploy hangs
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.preemptAt(7*time.Minute, true)
 	h.run(manualInput())
 
@@ -206,7 +206,7 @@ func TestSupersede_EscalatedRotationHandsOver(t *testing.T) {
 			h.deploy = func(int) (activities.DeployResult, error) {
 				return activities.DeployResult{}, errors.New("deploy exited 1")
 			}
-			h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+			h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 			var escalated contract.Status
 			h.at(10*time.Minute, func() { escalated = h.status() })
 			h.preemptAt(12*time.Minute, tc.cancel)
@@ -229,7 +229,7 @@ func TestSupersede_EscalatedRotationHandsOver(t *testing.T) {
 			assert.Equal(t, "the emergency run "+contract.InvalidationID("demo")+" takes the target over", sup.Detail)
 			assert.Equal(t, t0.Add(12*time.Minute).UTC(), sup.At, "superseded when the preemption arrives")
 			for _, e := range res.Timeline {
-				assert.NotEqual(t, contract.SignalResolve, e.Action, "nobody resolved: %+v", e)
+				assert.NotEqual(t, contract.DecisionResolve, e.Action, "nobody resolved: %+v", e)
 			}
 			closed := requireEvent(t, res.Timeline, systemActor, "closed", contract.OutcomeSuperseded)
 			assert.Equal(t, t0.Add(12*time.Minute).UTC(), closed.At)
@@ -252,7 +252,7 @@ func TestSupersede_PreemptedDuringRollbackNeverWaits(t *testing.T) {
 	}
 	h.env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).Return(activities.DeployResult{}, errors.New("deploy exited 1")).Times(2)
 	h.env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).After(3*time.Minute).Return(activities.DeployResult{}, errors.New("restore deploy exited 1")).Once()
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.preemptAt(6*time.Minute, false)
 	h.run(manualInput())
 

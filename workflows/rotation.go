@@ -115,8 +115,8 @@ func (r *rotation) setup(ctx workflow.Context) (workflow.Context, error) {
 	if r.v >= 1 {
 		r.dec.waitForStart(ctx)
 		r.dec.gateRules(func() *gate { return r.gate })
-		r.dec.rules[contract.SignalRollback] = r.rollbackRule
-		r.dec.rules[contract.SignalResolve] = r.resolveRule
+		r.dec.rules[contract.DecisionRollback] = r.rollbackRule
+		r.dec.rules[contract.DecisionResolve] = r.resolveRule
 		runCtx := r.dec.cancellable(ctx, func(actor string) bool {
 			return actor == r.in.RequestedBy || actor == r.in.RollbackOwner || slices.Contains(r.policy.Approvers, actor)
 		})

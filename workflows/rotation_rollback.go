@@ -113,7 +113,7 @@ func (r *rotation) manualRollback(ctx workflow.Context, d contract.Decision) {
 func (r *rotation) escalate(ctx workflow.Context, cause string, current contract.VersionRef) {
 	r.rec.phase("escalated: waiting for resolve")
 	if r.v == workflow.DefaultVersion {
-		dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, contract.SignalResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
+		dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, contract.DecisionResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
 	}
 	settle := r.settleHint()
 	r.rec.add(ctx, systemActor, "escalation", "waiting for resolve", cause+settle)

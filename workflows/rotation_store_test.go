@@ -213,7 +213,7 @@ func TestRotation_ManualPreCheckHasNoMode(t *testing.T) {
 		modes = append(modes, in.Mode)
 		return activities.PreCheckResult{OK: true, Current: prevV, Validation: okResults()}, nil
 	}
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())
 	assert.Equal(t, []string{"", ""}, modes)
 	h.assertNotRun("SupersedePending")
@@ -246,8 +246,8 @@ func TestRotation_ResolveReportsWhatTheStoreHolds(t *testing.T) {
 					{ID: newV.ID, Stage: "pending", Fingerprint: newV.Fingerprint, IdempotencyKey: key + "/create", RunState: "running"},
 				}}, nil
 		})
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
-	bob := h.decideAt(30*time.Minute, contract.SignalResolve, "bob", "env file restored by hand")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
+	bob := h.decideAt(30*time.Minute, contract.DecisionResolve, "bob", "env file restored by hand")
 	h.run(manualInput())
 
 	res := h.runbookFailed()
@@ -280,8 +280,8 @@ func TestRotation_EscalationWithoutPendingLeftHasNoSettleHint(t *testing.T) {
 		LiveFingerprint: prevV.Fingerprint, LiveVersion: prevV.ID,
 		Versions: []contract.SecretVersion{{ID: prevV.ID, Stage: "current", Fingerprint: prevV.Fingerprint, Live: true},
 			{ID: newV.ID, Stage: "failed", Fingerprint: newV.Fingerprint}}}, nil)
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
-	h.decideAt(30*time.Minute, contract.SignalResolve, "bob", "fixed")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
+	h.decideAt(30*time.Minute, contract.DecisionResolve, "bob", "fixed")
 	h.run(manualInput())
 
 	res := h.runbookFailed()
@@ -353,7 +353,7 @@ func TestRotation_EmergencyRunsQuickStepsLocally(t *testing.T) {
 	// A routine rotation reads (policy, freezes, pre-checks and the re-check) locally; every
 	// step that writes stays an activity, so a kill between two writes is seen on the timeline.
 	r := newRotationHarness(t)
-	r.decideAt(5*time.Minute, contract.SignalApprove, "bob", "lgtm")
+	r.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "lgtm")
 	r.run(manualInput())
 	require.Equal(t, contract.OutcomeCompleted, r.completed().Outcome)
 	require.Len(t, r.callsNamed("PreCheck"), 2, "pre-checks and the re-check")

@@ -259,7 +259,7 @@ func TestRotationInputValidate(t *testing.T) {
 // 1. Approval by a second person: the whole rotation runs in order and leaves its artifacts.
 func TestRotation_ApprovedBySecondPerson(t *testing.T) {
 	h := newRotationHarness(t)
-	approval := h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "lgtm")
+	approval := h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "lgtm")
 	var observing contract.Status
 	h.at(10*time.Minute, func() { observing = h.status() })
 	h.run(manualInput())
@@ -332,13 +332,13 @@ func TestRotation_ApprovedBySecondPerson(t *testing.T) {
 // someone who is no person at all.
 func TestRotation_SelfApprovalDeniedThenSecondPersonApproves(t *testing.T) {
 	h := newRotationHarness(t)
-	self := h.decideAt(2*time.Minute, contract.SignalApprove, "alice", "approving my own")
-	dave := h.decideAt(3*time.Minute, contract.SignalApprove, "dave", "trust me")
-	mallory := h.decideAt(4*time.Minute, contract.SignalReject, "mallory", "no")
+	self := h.decideAt(2*time.Minute, contract.DecisionApprove, "alice", "approving my own")
+	dave := h.decideAt(3*time.Minute, contract.DecisionApprove, "dave", "trust me")
+	mallory := h.decideAt(4*time.Minute, contract.DecisionReject, "mallory", "no")
 	var waiting contract.Status
 	var tlWaiting []contract.Event
 	h.at(5*time.Minute, func() { waiting, tlWaiting = h.status(), h.timeline() })
-	bob := h.decideAt(6*time.Minute, contract.SignalApprove, "bob", "ok")
+	bob := h.decideAt(6*time.Minute, contract.DecisionApprove, "bob", "ok")
 	h.run(manualInput())
 
 	// While only denied attempts arrived, nothing moved.
@@ -378,7 +378,7 @@ func TestRotation_Rejected(t *testing.T) {
 	for _, who := range []string{"bob", "alice"} { // an approver, or the requester withdrawing
 		t.Run(who, func(t *testing.T) {
 			h := newRotationHarness(t)
-			reject := h.decideAt(10*time.Minute, contract.SignalReject, who, "not today")
+			reject := h.decideAt(10*time.Minute, contract.DecisionReject, who, "not today")
 			h.run(manualInput())
 			requireRecorded(t, h.timeline(), reject.requireAccepted(t))
 
@@ -449,7 +449,7 @@ func TestRotation_WaitsForWindow(t *testing.T) {
 		h := newRotationHarness(t)
 		var waiting contract.Status
 		h.at(time.Hour, func() { waiting = h.status() })
-		h.decideAt(2*time.Hour+20*time.Minute, contract.SignalApprove, "bob", "")
+		h.decideAt(2*time.Hour+20*time.Minute, contract.DecisionApprove, "bob", "")
 		h.run(in)
 
 		assert.Equal(t, "waiting for window", waiting.Phase)
@@ -473,7 +473,7 @@ func TestRotation_WaitsForWindow(t *testing.T) {
 
 	t.Run("early approval waits for the window", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.decideAt(30*time.Minute, contract.SignalApprove, "bob", "approved ahead of time")
+		h.decideAt(30*time.Minute, contract.DecisionApprove, "bob", "approved ahead of time")
 		var waiting contract.Status
 		h.at(time.Hour, func() { waiting = h.status() })
 		h.run(in)
@@ -500,7 +500,7 @@ func TestRotation_WindowClosed(t *testing.T) {
 
 	t.Run("end", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.decideAt(45*time.Minute, contract.SignalApprove, "bob", "sorry, late")
+		h.decideAt(45*time.Minute, contract.DecisionApprove, "bob", "sorry, late")
 		h.run(in)
 
 		res := h.completed()
@@ -519,7 +519,7 @@ func TestRotation_WindowClosed(t *testing.T) {
 	t.Run("next", func(t *testing.T) {
 		h := newRotationHarness(t)
 		h.policy.ClosedWindow = "next"
-		h.decideAt(45*time.Minute, contract.SignalApprove, "bob", "late")
+		h.decideAt(45*time.Minute, contract.DecisionApprove, "bob", "late")
 		var waiting contract.Status
 		h.at(2*time.Hour, func() { waiting = h.status() })
 		h.run(in)
@@ -543,7 +543,7 @@ func TestRotation_DeployFailureRollsBack(t *testing.T) {
 		}
 		return activities.DeployResult{ReadyMS: 80}, nil
 	}
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.runbookFailed()
@@ -596,7 +596,7 @@ func TestRotation_ValidationFailureRollsBack(t *testing.T) {
 		}
 		return rs, nil
 	}
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.runbookFailed()
@@ -625,13 +625,13 @@ func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	h.deploy = func(int) (activities.DeployResult, error) {
 		return activities.DeployResult{}, errors.New("deploy exited 1")
 	}
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	var escalated contract.Status
 	h.at(10*time.Minute, func() { escalated = h.status() })
-	dave := h.decideAt(20*time.Minute, contract.SignalResolve, "dave", "all good")
+	dave := h.decideAt(20*time.Minute, contract.DecisionResolve, "dave", "all good")
 	var afterDenied contract.Status
 	h.at(25*time.Minute, func() { afterDenied = h.status() })
-	bob := h.decideAt(30*time.Minute, contract.SignalResolve, "bob", "restored by hand")
+	bob := h.decideAt(30*time.Minute, contract.DecisionResolve, "bob", "restored by hand")
 	h.run(manualInput())
 
 	assert.True(t, strings.HasPrefix(escalated.Phase, "escalated"), "phase %q", escalated.Phase)
@@ -682,10 +682,10 @@ func TestRotation_ManualRollbackInObservationWindow(t *testing.T) {
 			h := newRotationHarness(t)
 			in := manualInput()
 			in.RollbackOwner = tc.owner
-			h.decideAt(time.Minute, contract.SignalApprove, "bob", "")
-			mallory := h.decideAt(3*time.Minute, contract.SignalRollback, "mallory", "")
-			denied := h.decideAt(4*time.Minute, contract.SignalRollback, tc.denied, "")
-			rollback := h.decideAt(6*time.Minute, contract.SignalRollback, tc.actor, "login errors spiking")
+			h.decideAt(time.Minute, contract.DecisionApprove, "bob", "")
+			mallory := h.decideAt(3*time.Minute, contract.DecisionRollback, "mallory", "")
+			denied := h.decideAt(4*time.Minute, contract.DecisionRollback, tc.denied, "")
+			rollback := h.decideAt(6*time.Minute, contract.DecisionRollback, tc.actor, "login errors spiking")
 			h.run(in)
 
 			res := h.completed()
@@ -795,7 +795,7 @@ func TestRotation_InvalidInput(t *testing.T) {
 func TestRotation_Canceled(t *testing.T) {
 	t.Run("while waiting for approval", func(t *testing.T) {
 		h := newRotationHarness(t)
-		self := h.decideAt(5*time.Minute, contract.SignalApprove, "alice", "") // denied: still waiting
+		self := h.decideAt(5*time.Minute, contract.DecisionApprove, "alice", "") // denied: still waiting
 		h.at(20*time.Minute, func() { h.env.CancelWorkflow() })
 		h.run(manualInput())
 		self.requireDenied(t, "cannot approve it")
@@ -818,7 +818,7 @@ func TestRotation_Canceled(t *testing.T) {
 	t.Run("during deploy", func(t *testing.T) {
 		h := newRotationHarness(t)
 		h.firstDeployDelay = 10 * time.Minute // the rotation's deploy hangs
-		h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+		h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 		h.at(8*time.Minute, func() { h.env.CancelWorkflow() })
 		h.run(manualInput())
 
@@ -848,8 +848,8 @@ func TestRotation_Canceled(t *testing.T) {
 // back a rotation that has only just completed. It is refused when it arrives, and recorded.
 func TestRotation_RollbackBeforeObservationWindowDenied(t *testing.T) {
 	h := newRotationHarness(t)
-	early := h.decideAt(2*time.Minute, contract.SignalRollback, "alice", "too early")
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	early := h.decideAt(2*time.Minute, contract.DecisionRollback, "alice", "too early")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.completed()
@@ -872,11 +872,11 @@ func TestRotation_ResolveBeforeEscalationDenied(t *testing.T) {
 	h.deploy = func(int) (activities.DeployResult, error) {
 		return activities.DeployResult{}, errors.New("deploy exited 1")
 	}
-	early := h.decideAt(2*time.Minute, contract.SignalResolve, "bob", "pre-emptive")
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "")
+	early := h.decideAt(2*time.Minute, contract.DecisionResolve, "bob", "pre-emptive")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	var escalated contract.Status
 	h.at(10*time.Minute, func() { escalated = h.status() })
-	fixed := h.decideAt(30*time.Minute, contract.SignalResolve, "alice", "fixed by hand")
+	fixed := h.decideAt(30*time.Minute, contract.DecisionResolve, "alice", "fixed by hand")
 	h.run(manualInput())
 
 	assert.True(t, strings.HasPrefix(escalated.Phase, "escalated"), "phase %q: the early resolve did not resolve it", escalated.Phase)

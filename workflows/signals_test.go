@@ -18,12 +18,12 @@ import (
 // and does not hold up the approval timeout.
 func TestMalformedSignalIsRecordedAndIgnored(t *testing.T) {
 	h := newRotationHarness(t)
-	h.at(time.Minute, func() { h.env.SignalWorkflow(contract.SignalApprove, "bob") })
+	h.at(time.Minute, func() { h.env.SignalWorkflow(contract.DecisionApprove, "bob") })
 	h.run(manualInput())
 
 	res := h.completed()
 	require.Equal(t, contract.OutcomeExpired, res.Outcome)
-	ev := requireEvent(t, res.Timeline, "unknown", contract.SignalApprove, "denied")
+	ev := requireEvent(t, res.Timeline, "unknown", contract.DecisionApprove, "denied")
 	assert.Equal(t, t0.Add(time.Minute).UTC(), ev.At)
 	assert.Equal(t, "signal", ev.Via)
 	assert.False(t, ev.Verified)
@@ -42,11 +42,11 @@ func TestMalformedSignalIsRecordedAndIgnored(t *testing.T) {
 func TestSignalDecisionsAreVerifiedLikeUpdates(t *testing.T) {
 	h := newRotationHarness(t)
 	h.at(time.Minute, func() {
-		h.env.SignalWorkflow(contract.SignalApprove, contract.Decision{Actor: "bob", Comment: "typed, not signed"})
+		h.env.SignalWorkflow(contract.DecisionApprove, contract.Decision{Actor: "bob", Comment: "typed, not signed"})
 	})
 	var waiting contract.Status
 	h.at(2*time.Minute, func() { waiting = h.status() })
-	h.signalAt(3*time.Minute, contract.SignalApprove, "bob", "signed")
+	h.signalAt(3*time.Minute, contract.DecisionApprove, "bob", "signed")
 	h.run(manualInput())
 
 	res := h.completed()
@@ -55,12 +55,12 @@ func TestSignalDecisionsAreVerifiedLikeUpdates(t *testing.T) {
 	assert.Equal(t, "waiting for approval", waiting.Phase, "the unsigned signal approved nothing")
 	assert.Empty(t, waiting.ApprovedBy)
 
-	unsigned := requireEvent(t, res.Timeline, "bob", contract.SignalApprove, "denied")
+	unsigned := requireEvent(t, res.Timeline, "bob", contract.DecisionApprove, "denied")
 	assert.Equal(t, t0.Add(time.Minute).UTC(), unsigned.At)
 	assert.Equal(t, "signal", unsigned.Via)
 	assert.False(t, unsigned.Verified)
 	assert.Contains(t, unsigned.Detail, "unsigned: decisions must be signed")
-	signed := requireEvent(t, res.Timeline, "bob", contract.SignalApprove, "accepted")
+	signed := requireEvent(t, res.Timeline, "bob", contract.DecisionApprove, "accepted")
 	assert.Equal(t, t0.Add(3*time.Minute).UTC(), signed.At)
 	assert.Equal(t, "signal", signed.Via)
 	assert.True(t, signed.Verified)
@@ -79,7 +79,7 @@ func TestRotation_LostPromotionIsRolledBack(t *testing.T) {
 	h.promote = func(activities.VersionInput) error {
 		return temporal.NewNonRetryableApplicationError("store answer lost", activities.ErrTypeConflict, nil)
 	}
-	h.decideAt(time.Minute, contract.SignalApprove, "bob", "")
+	h.decideAt(time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())
 
 	res := h.runbookFailed()

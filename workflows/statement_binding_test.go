@@ -23,8 +23,8 @@ import (
 
 // approveWith has actor approve with the ActionRef ref, signed as the starter signs it.
 func (h *incHarness) approveWith(d time.Duration, actor string, ref func() contract.ActionRef) *decision {
-	return h.decideWith(d, contract.SignalApprove, func() contract.Decision {
-		return h.signedArgs(contract.SignalApprove, actor, "", argsJSON(h.t, ref()))
+	return h.decideWith(d, contract.DecisionApprove, func() contract.Decision {
+		return h.signedArgs(contract.DecisionApprove, actor, "", argsJSON(h.t, ref()))
 	})
 }
 
@@ -49,9 +49,9 @@ func TestIncident_ApprovalBoundToAction(t *testing.T) {
 	wrongContent := h.approveWith(4*time.Minute, "bob", func() contract.ActionRef {
 		return contract.ActionRef{Action: "a1", Digest: changed.Digest()}
 	})
-	right := h.actionAt(6*time.Minute, contract.SignalApprove, "bob", "a1")
+	right := h.actionAt(6*time.Minute, contract.DecisionApprove, "bob", "a1")
 	// With a1 applied, a2 is the only one left, but an approval still names it.
-	unnamed := h.actionAt(7*time.Minute, contract.SignalApprove, "carol", "")
+	unnamed := h.actionAt(7*time.Minute, contract.DecisionApprove, "carol", "")
 	// A client that could not read a2's content (no worker answered) names it alone: the id,
 	// never reused within the incident, binds it.
 	byName := h.approveWith(8*time.Minute, "carol", func() contract.ActionRef { return contract.ActionRef{Action: "a2"} })

@@ -32,7 +32,7 @@ func TestTimeoutsComeFromThePolicy(t *testing.T) {
 	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) { started(info) })
 	// The reads (policy, freezes, pre-checks) are local activities, with the same timeouts.
 	h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) { started(info) })
-	h.decideAt(5*time.Minute, contract.SignalApprove, "bob", "lgtm")
+	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "lgtm")
 	h.run(manualInput())
 	require.Equal(t, contract.OutcomeCompleted, h.completed().Outcome)
 

@@ -79,7 +79,7 @@ func Parent(v RunView) (string, []slack.Block) {
 	var decided []string
 	for _, d := range v.Decisions {
 		verb := "Approved"
-		if d.Action == contract.SignalReject {
+		if d.Action == contract.DecisionReject {
 			verb = "Rejected"
 		}
 		decided = append(decided, fmt.Sprintf("%s by %s at %s", verb, Escape(d.Actor), d.At.UTC().Format("2006-01-02 15:04:05 UTC")))
@@ -122,7 +122,7 @@ func Hash(text string, blocks []slack.Block) string {
 func Decisions(timeline []contract.Event) []contract.Event {
 	var out []contract.Event
 	for _, e := range timeline {
-		if (e.Action == contract.SignalApprove || e.Action == contract.SignalReject) && e.Outcome == "accepted" {
+		if (e.Action == contract.DecisionApprove || e.Action == contract.DecisionReject) && e.Outcome == "accepted" {
 			out = append(out, e)
 		}
 	}

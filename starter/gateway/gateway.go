@@ -40,7 +40,7 @@ type Actor struct {
 
 // Decision is a click (or a reject modal's submission) on an approval button.
 type Decision struct {
-	// Name is contract.SignalApprove or contract.SignalReject.
+	// Name is contract.DecisionApprove or contract.DecisionReject.
 	Name    string
 	Button  slackui.ButtonValue
 	Comment string

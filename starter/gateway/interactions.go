@@ -84,7 +84,7 @@ func (s *Server) blockActions(ctx context.Context, cb slack.InteractionCallback)
 	if actionTs == "" {
 		actionTs = cb.TriggerID
 	}
-	d := Decision{Name: contract.SignalApprove, Button: button, UpdateID: UpdateID(cb.Team.ID, cb.User.ID, actionTs)}
+	d := Decision{Name: contract.DecisionApprove, Button: button, UpdateID: UpdateID(cb.Team.ID, cb.User.ID, actionTs)}
 	what := "approve " + button.WorkflowID
 	if button.Action != "" {
 		what += " (action " + button.Action + ")"
@@ -125,7 +125,7 @@ func (s *Server) viewSubmission(cb slack.InteractionCallback) answer {
 		case contract.CheckText("reason", reason) != nil:
 			return answer{errors: map[string]string{blockReason: "Plain text only: no control characters."}}
 		}
-		d := Decision{Name: contract.SignalReject, Button: button, Comment: values[blockReason],
+		d := Decision{Name: contract.DecisionReject, Button: button, Comment: values[blockReason],
 			UpdateID: UpdateID(cb.Team.ID, cb.User.ID, cb.TriggerID)}
 		return answer{notify: dm, work: &handoff{what: "reject", title: "reject " + button.WorkflowID,
 			call: func(ctx context.Context) (string, error) { return s.o.Runs.Decide(ctx, who, d) }}}
