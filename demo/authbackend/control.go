@@ -87,11 +87,7 @@ func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "give username or usernames, not both")
 		return
 	}
-	if slices.Contains(req.Usernames, "") {
-		writeError(w, http.StatusBadRequest, "usernames must not be empty")
-		return
-	}
-	if !s.knownUsers(w, req.Usernames...) {
+	if !s.knownUsernames(w, req.Usernames) {
 		return
 	}
 	s.controlMu.Lock()
@@ -161,11 +157,8 @@ func (s *server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 	case req.Required == nil:
 		writeError(w, http.StatusBadRequest, "required must be true or false")
 		return
-	case slices.Contains(req.Usernames, ""):
-		writeError(w, http.StatusBadRequest, "usernames must not be empty")
-		return
 	}
-	if !s.knownUsers(w, req.Usernames...) {
+	if !s.knownUsernames(w, req.Usernames) {
 		return
 	}
 	s.controlMu.Lock()
@@ -280,21 +273,9 @@ func (s *server) handleLift(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) updateRoutes(w http.ResponseWriter, r *http.Request, action string,
 	change func([]routeRestriction) []routeRestriction, attrs ...slog.Attr) {
-	s.controlMu.Lock()
-	defer s.controlMu.Unlock()
-	var routes []routeRestriction
-	err := s.store.update(s.now(), func(st *controlState) error {
-		st.RestrictedRoutes = change(st.RestrictedRoutes)
-		slices.SortFunc(st.RestrictedRoutes, func(a, b routeRestriction) int { return strings.Compare(a.Prefix, b.Prefix) })
-		routes = slices.Clone(st.RestrictedRoutes)
-		return nil
-	})
-	if err != nil {
-		s.internalError(w, r, action, err)
-		return
-	}
-	s.logControl(r, action, attrs...)
-	writeJSON(w, http.StatusOK, map[string]any{"restricted_routes": routes})
+	byPrefix := func(a, b routeRestriction) int { return strings.Compare(a.Prefix, b.Prefix) }
+	updateList(s, w, r, action, "restricted_routes", func(st *controlState) *[]routeRestriction { return &st.RestrictedRoutes },
+		byPrefix, change, attrs...)
 }
 
 func (s *server) handleDeny(w http.ResponseWriter, r *http.Request) {
@@ -348,13 +329,24 @@ func (s *server) handleAllow(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) updateCIDRs(w http.ResponseWriter, r *http.Request, action string,
 	change func([]string) []string, attrs ...slog.Attr) {
+	updateList(s, w, r, action, "denied_cidrs", func(st *controlState) *[]string { return &st.DeniedCIDRs },
+		strings.Compare, change, attrs...)
+}
+
+// updateList is what the routes and CIDRs handlers share: change one list of
+// the control state, kept sorted by compare, persist it, log the change and
+// answer with the whole list under key. A type parameter because a method
+// cannot have one.
+func updateList[T any](s *server, w http.ResponseWriter, r *http.Request, action, key string,
+	list func(*controlState) *[]T, compare func(a, b T) int, change func([]T) []T, attrs ...slog.Attr) {
 	s.controlMu.Lock()
 	defer s.controlMu.Unlock()
-	var cidrs []string
+	var out []T
 	err := s.store.update(s.now(), func(st *controlState) error {
-		st.DeniedCIDRs = change(st.DeniedCIDRs)
-		slices.Sort(st.DeniedCIDRs)
-		cidrs = slices.Clone(st.DeniedCIDRs)
+		l := list(st)
+		*l = change(*l)
+		slices.SortFunc(*l, compare)
+		out = slices.Clone(*l)
 		return nil
 	})
 	if err != nil {
@@ -362,7 +354,7 @@ func (s *server) updateCIDRs(w http.ResponseWriter, r *http.Request, action stri
 		return
 	}
 	s.logControl(r, action, attrs...)
-	writeJSON(w, http.StatusOK, map[string]any{"denied_cidrs": cidrs})
+	writeJSON(w, http.StatusOK, map[string]any{key: out})
 }
 
 // decodeControl decodes a control request strictly and answers 400 itself.
@@ -384,6 +376,16 @@ func (s *server) knownUsers(w http.ResponseWriter, names ...string) bool {
 		}
 	}
 	return true
+}
+
+// knownUsernames is knownUsers for a usernames list, where an empty name is
+// an error rather than "all users".
+func (s *server) knownUsernames(w http.ResponseWriter, names []string) bool {
+	if slices.Contains(names, "") {
+		writeError(w, http.StatusBadRequest, "usernames must not be empty")
+		return false
+	}
+	return s.knownUsers(w, names...)
 }
 
 func (s *server) logControl(r *http.Request, action string, attrs ...slog.Attr) {

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 
@@ -20,22 +17,7 @@ import (
 // the worker validates the whole config (a run on a target it cannot load fails at once, in
 // LoadPolicy). Use Load where more of a target matters.
 func LoadLight(path string, want ...string) (*Config, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("config file %s not found: pass --config or set %s", path, EnvVar)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("config path: %w", err)
-	}
-	c, err := ParseLight(b, filepath.Dir(abs), want...)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
+	return load(path, func(b []byte, dir string) (*Config, error) { return ParseLight(b, dir, want...) })
 }
 
 // lightTarget is what ParseLight reads of a target.
