@@ -1,8 +1,6 @@
 package activities
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -28,6 +26,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/envfile"
 	"github.com/authops/authops/internal/notify"
@@ -68,9 +67,14 @@ type fixture struct {
 	dir     string
 	initial string // the secret the env file holds at the start
 	cfg     *config.Config
-	act     *Activities
-	env     *testsuite.TestActivityEnvironment
-	logs    *syncBuffer
+	// The activity types under test, all on cfg and the fake backend.
+	policies  *Policies
+	secrets   *Secrets
+	probes    *Probes
+	incidents *Incidents
+	notes     *Notifications
+	env       *testsuite.TestActivityEnvironment
+	logs      *syncBuffer
 
 	healthz     atomic.Int64 // /healthz requests
 	unhealthyN  atomic.Int64 // answer 503 to this many /healthz requests first
@@ -167,15 +171,18 @@ people:
 	require.NoError(t, err)
 	f.cfg = cfg
 
-	f.act = &Activities{
-		Config:   cfg,
-		Notifier: notify.Log{Logger: slog.New(slog.NewJSONHandler(f.logs, nil))},
-		HTTP:     srv.Client(),
-	}
+	targets := Targets{Config: cfg, HTTP: srv.Client()}
+	f.policies = &Policies{Config: cfg}
+	f.secrets = &Secrets{Targets: targets}
+	f.probes = &Probes{Targets: targets}
+	f.incidents = &Incidents{Targets: targets}
+	f.notes = &Notifications{Config: cfg, Notifier: notify.Log{Logger: slog.New(slog.NewJSONHandler(f.logs, nil))}, HTTP: srv.Client()}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewJSONHandler(f.logs, nil))))
 	f.env = suite.NewTestActivityEnvironment()
-	f.env.RegisterActivity(f.act)
+	for _, a := range []any{f.policies, f.secrets, f.probes, f.incidents, f.notes} {
+		f.env.RegisterActivity(a)
+	}
 
 	// Registered after t.TempDir, so it runs first, while the store is still there.
 	t.Cleanup(f.assertNoSecrets)
@@ -391,9 +398,9 @@ func (f *fixture) setEnvSecret(v string) {
 	require.NoError(f.t, err)
 }
 
-// secrets is every value that must never leave the activities: each version the store holds,
+// secretValues is every value that must never leave the activities: each version the store holds,
 // whatever the env file holds, and the credentials.
-func (f *fixture) secrets() []string {
+func (f *fixture) secretValues() []string {
 	out := []string{f.initial, probePassword, adminToken, accessToken, refreshToken, sessionCookie, adminPassword, adminAccessToken}
 	if v, ok, err := (envfile.Dotenv{Path: filepath.Join(f.dir, "backend.env")}).Get("JWT_SECRET"); err == nil && ok && v != "" {
 		out = append(out, v)
@@ -414,7 +421,7 @@ func (f *fixture) secrets() []string {
 func (f *fixture) assertNoSecrets() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	secrets := f.secrets()
+	secrets := f.secretValues()
 	logs := f.logs.String()
 	for _, s := range secrets {
 		for _, r := range f.results {
@@ -426,11 +433,11 @@ func (f *fixture) assertNoSecrets() {
 
 func TestCreatePendingSecret_IdempotentAndNeverReturnsTheValue(t *testing.T) {
 	f := newFixture(t)
-	in := SecretInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
+	in := contract.SecretInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
 
 	var first, second contract.VersionRef
-	require.NoError(t, f.run(&first, f.act.CreatePendingSecret, in))
-	require.NoError(t, f.run(&second, f.act.CreatePendingSecret, in), "a retry with the same key")
+	require.NoError(t, f.run(&first, f.secrets.CreatePendingSecret, in))
+	require.NoError(t, f.run(&second, f.secrets.CreatePendingSecret, in), "a retry with the same key")
 	require.Equal(t, first, second, "the retry returns the same version")
 	require.NotEmpty(t, first.ID)
 
@@ -448,7 +455,7 @@ func TestCreatePendingSecret_IdempotentAndNeverReturnsTheValue(t *testing.T) {
 	require.Equal(t, in.IdempotencyKey+"/create", vs[0].IdempotencyKey)
 
 	// Another run cannot start a second pending version.
-	err = f.run(nil, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "rotation-demo/run-2"})
+	err = f.run(nil, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: "rotation-demo/run-2"})
 	require.ErrorContains(t, err, "pending")
 	vs, err = f.store().List(context.Background())
 	require.NoError(t, err)
@@ -458,22 +465,22 @@ func TestCreatePendingSecret_IdempotentAndNeverReturnsTheValue(t *testing.T) {
 func TestApplySecret_WritesPendingValueOnceAndKeepsOtherLines(t *testing.T) {
 	f := newFixture(t)
 	key := "rotation-demo/run-1"
-	var pc PreCheckResult
-	require.NoError(t, f.run(&pc, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: key}))
+	var pc contract.PreCheckResult
+	require.NoError(t, f.run(&pc, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: key}))
 	var ref contract.VersionRef
-	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: key}))
+	require.NoError(t, f.run(&ref, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: key}))
 	pending := f.value(ref.ID)
 	require.NotEqual(t, f.initial, pending)
 
-	in := VersionInput{Target: "demo", VersionID: ref.ID}
-	var first, second ApplyResult
-	require.NoError(t, f.run(&first, f.act.ApplySecret, in))
-	require.Equal(t, ApplyResult{Key: "JWT_SECRET", Path: "backend.env", VersionID: ref.ID, Fingerprint: ref.Fingerprint, Changed: true}, first)
+	in := contract.VersionInput{Target: "demo", VersionID: ref.ID}
+	var first, second contract.ApplyResult
+	require.NoError(t, f.run(&first, f.secrets.ApplySecret, in))
+	require.Equal(t, contract.ApplyResult{Key: "JWT_SECRET", Path: "backend.env", VersionID: ref.ID, Fingerprint: ref.Fingerprint, Changed: true}, first)
 	require.Equal(t, envHead+"JWT_SECRET="+pending+"\n"+envTail, f.envFile(), "only the JWT_SECRET line changed")
 
 	fi, err := os.Stat(filepath.Join(f.dir, "backend.env"))
 	require.NoError(t, err)
-	require.NoError(t, f.run(&second, f.act.ApplySecret, in), "a retry")
+	require.NoError(t, f.run(&second, f.secrets.ApplySecret, in), "a retry")
 	require.False(t, second.Changed, "the retry writes nothing")
 	second.Changed = true
 	require.Equal(t, first, second)
@@ -483,15 +490,15 @@ func TestApplySecret_WritesPendingValueOnceAndKeepsOtherLines(t *testing.T) {
 	require.Equal(t, envHead+"JWT_SECRET="+pending+"\n"+envTail, f.envFile())
 
 	// An unknown version is a conflict that is not retried, and the env file stays as it is.
-	err = f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: "v9-deadbeef"})
+	err = f.run(nil, f.secrets.ApplySecret, contract.VersionInput{Target: "demo", VersionID: "v9-deadbeef"})
 	var ae *temporal.ApplicationError
 	require.ErrorAs(t, err, &ae)
-	require.Equal(t, ErrTypeConflict, ae.Type())
+	require.Equal(t, contract.ErrTypeConflict, ae.Type())
 	require.True(t, ae.NonRetryable())
 	require.Equal(t, envHead+"JWT_SECRET="+pending+"\n"+envTail, f.envFile())
 }
 
-func checkByName(t *testing.T, res PreCheckResult, name string) contract.Check {
+func checkByName(t *testing.T, res contract.PreCheckResult, name string) contract.Check {
 	t.Helper()
 	for _, c := range res.Checks {
 		if c.Name == name {
@@ -504,9 +511,9 @@ func checkByName(t *testing.T, res PreCheckResult, name string) contract.Check {
 
 func TestPreCheck_AdoptsTheEnvSecret(t *testing.T) {
 	f := newFixture(t)
-	in := PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, in))
+	in := contract.PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, in))
 	require.True(t, res.OK, "%+v", res.Checks)
 	for _, name := range []string{"target config valid", "secret store writable", "env sink matches secret store",
 		"deploy path configured (dry run)", "probe credentials resolvable", "backend healthy and probe login works"} {
@@ -525,8 +532,8 @@ func TestPreCheck_AdoptsTheEnvSecret(t *testing.T) {
 	require.Equal(t, envHead+"JWT_SECRET="+f.initial+"\n"+envTail, f.envFile(), "the env file is only read")
 
 	// Again (a retry, or the next run): the same version, nothing new.
-	var again PreCheckResult
-	require.NoError(t, f.run(&again, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-2"}))
+	var again contract.PreCheckResult
+	require.NoError(t, f.run(&again, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-2"}))
 	require.True(t, again.OK)
 	require.Equal(t, res.Current, again.Current)
 	vs, err := s.List(context.Background())
@@ -536,14 +543,14 @@ func TestPreCheck_AdoptsTheEnvSecret(t *testing.T) {
 
 func TestPreCheck_DriftBetweenEnvAndStore(t *testing.T) {
 	f := newFixture(t)
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.True(t, res.OK)
 
 	// Somebody edits the env file by hand: the backend no longer runs on the store's current version.
 	f.setEnvSecret(newSecret(t))
-	var drift PreCheckResult
-	require.NoError(t, f.run(&drift, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-2"}))
+	var drift contract.PreCheckResult
+	require.NoError(t, f.run(&drift, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-2"}))
 	require.False(t, drift.OK)
 	c := checkByName(t, drift, "env sink matches secret store")
 	require.False(t, c.OK)
@@ -560,20 +567,20 @@ func TestPreCheck_DriftBetweenEnvAndStore(t *testing.T) {
 
 	// An env file without the key is a failed check too, not a crash.
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "backend.env"), []byte(envHead+envTail), 0o600))
-	require.NoError(t, f.run(&drift, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-3"}))
+	require.NoError(t, f.run(&drift, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-3"}))
 	require.False(t, drift.OK)
 	require.Contains(t, checkByName(t, drift, "env sink matches secret store").Detail, "has no JWT_SECRET")
 }
 
 func TestPreCheck_PendingVersionOfAnotherRun(t *testing.T) {
 	f := newFixture(t)
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	var ref contract.VersionRef
-	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(t, f.run(&ref, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
 
-	var other PreCheckResult
-	require.NoError(t, f.run(&other, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-2"}))
+	var other contract.PreCheckResult
+	require.NoError(t, f.run(&other, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-2"}))
 	require.False(t, other.OK)
 	c := checkByName(t, other, "env sink matches secret store")
 	require.False(t, c.OK)
@@ -581,16 +588,16 @@ func TestPreCheck_PendingVersionOfAnotherRun(t *testing.T) {
 	require.Contains(t, c.Detail, "pending from another run")
 
 	// The run that created it is not blocked by its own pending version (a retried PreCheck).
-	var own PreCheckResult
-	require.NoError(t, f.run(&own, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var own contract.PreCheckResult
+	require.NoError(t, f.run(&own, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.True(t, own.OK, "%+v", own.Checks)
 }
 
 func TestMarkSecretFailed_ByIdempotencyKey(t *testing.T) {
 	f := newFixture(t)
-	require.NoError(t, f.run(nil, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(t, f.run(nil, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	var ref contract.VersionRef
-	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(t, f.run(&ref, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
 	stage := func() secretstore.Stage {
 		vs, err := f.store().List(context.Background())
 		require.NoError(t, err)
@@ -604,34 +611,34 @@ func TestMarkSecretFailed_ByIdempotencyKey(t *testing.T) {
 	}
 
 	// Another run's key: a no-op.
-	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", IdempotencyKey: "run-2"}))
+	require.NoError(t, f.run(nil, f.secrets.MarkSecretFailed, contract.VersionInput{Target: "demo", IdempotencyKey: "run-2"}))
 	require.Equal(t, secretstore.StagePending, stage())
 
 	// The run's own key finds the version whose id it never learnt.
-	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(t, f.run(nil, f.secrets.MarkSecretFailed, contract.VersionInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.Equal(t, secretstore.StageFailed, stage())
 
 	// Retries, by key and by id, change nothing.
-	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", IdempotencyKey: "run-1"}))
-	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", VersionID: ref.ID}))
+	require.NoError(t, f.run(nil, f.secrets.MarkSecretFailed, contract.VersionInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(t, f.run(nil, f.secrets.MarkSecretFailed, contract.VersionInput{Target: "demo", VersionID: ref.ID}))
 	require.Equal(t, secretstore.StageFailed, stage())
 
 	// The next rotation can start.
 	var next contract.VersionRef
-	require.NoError(t, f.run(&next, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-3"}))
+	require.NoError(t, f.run(&next, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: "run-3"}))
 	require.NotEqual(t, ref.ID, next.ID)
 }
 
 func TestPromoteSecret_Idempotent(t *testing.T) {
 	f := newFixture(t)
-	var pc PreCheckResult
-	require.NoError(t, f.run(&pc, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var pc contract.PreCheckResult
+	require.NoError(t, f.run(&pc, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	var ref contract.VersionRef
-	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(t, f.run(&ref, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
 
-	in := VersionInput{Target: "demo", VersionID: ref.ID}
-	require.NoError(t, f.run(nil, f.act.PromoteSecret, in))
-	require.NoError(t, f.run(nil, f.act.PromoteSecret, in), "a retry")
+	in := contract.VersionInput{Target: "demo", VersionID: ref.ID}
+	require.NoError(t, f.run(nil, f.secrets.PromoteSecret, in))
+	require.NoError(t, f.run(nil, f.secrets.PromoteSecret, in), "a retry")
 
 	ctx := context.Background()
 	cur, ok, err := f.store().ByStage(ctx, secretstore.StageCurrent)
@@ -644,26 +651,26 @@ func TestPromoteSecret_Idempotent(t *testing.T) {
 	require.Equal(t, pc.Current.ID, prev.ID, "the adopted version is kept as previous")
 
 	// Promoting a version that is not pending is a conflict, not retried.
-	err = f.run(nil, f.act.PromoteSecret, VersionInput{Target: "demo", VersionID: pc.Current.ID})
+	err = f.run(nil, f.secrets.PromoteSecret, contract.VersionInput{Target: "demo", VersionID: pc.Current.ID})
 	var ae *temporal.ApplicationError
 	require.ErrorAs(t, err, &ae)
-	require.Equal(t, ErrTypeConflict, ae.Type())
+	require.Equal(t, contract.ErrTypeConflict, ae.Type())
 }
 
 func TestDeploy_RedactsOutputAndWaitsForHealth(t *testing.T) {
 	f := newFixture(t)
 	key := "run-1"
-	require.NoError(t, f.run(nil, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: key}))
+	require.NoError(t, f.run(nil, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: key}))
 	var ref contract.VersionRef
-	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: key}))
-	require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: ref.ID}))
+	require.NoError(t, f.run(&ref, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: key}))
+	require.NoError(t, f.run(nil, f.secrets.ApplySecret, contract.VersionInput{Target: "demo", VersionID: ref.ID}))
 	pending := f.value(ref.ID)
 
 	// The backend comes back after a few failed health checks.
 	f.healthz.Store(0)
 	f.unhealthyN.Store(3)
-	var res DeployResult
-	require.NoError(t, f.run(&res, f.act.Deploy, DeployInput{Target: "demo"}))
+	var res contract.DeployResult
+	require.NoError(t, f.run(&res, f.secrets.Deploy, contract.DeployInput{Target: "demo"}))
 	require.GreaterOrEqual(t, f.healthz.Load(), int64(4), "Deploy waited for /healthz to answer 200")
 	require.Equal(t, 0, res.ExitCode)
 	require.Contains(t, res.Output, "deploying with:")
@@ -681,9 +688,9 @@ func TestDeploy_RedactsOutputAndWaitsForHealth(t *testing.T) {
 	g := newFixture(t, func(s string) string {
 		return strings.Replace(s, "readiness_timeout: 5s", "readiness_timeout: 300ms", 1)
 	})
-	require.NoError(t, g.run(nil, g.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: key}))
+	require.NoError(t, g.run(nil, g.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: key}))
 	g.neverHealth.Store(true)
-	err := g.run(&res, g.act.Deploy, DeployInput{Target: "demo"})
+	err := g.run(&res, g.secrets.Deploy, contract.DeployInput{Target: "demo"})
 	require.ErrorContains(t, err, "not ready")
 	require.ErrorContains(t, err, "503")
 }
@@ -692,20 +699,20 @@ func TestDeploy_RedactsASecretTheStoreDoesNotHold(t *testing.T) {
 	// Before the first PreCheck (or after the env file was edited by hand) the env file holds a
 	// secret that no store version has; the deploy output still must not show it.
 	f := newFixture(t)
-	var res DeployResult
-	require.NoError(t, f.run(&res, f.act.Deploy, DeployInput{Target: "demo"}))
+	var res contract.DeployResult
+	require.NoError(t, f.run(&res, f.secrets.Deploy, contract.DeployInput{Target: "demo"}))
 	require.Contains(t, res.Output, "restarted")
 	require.NotContains(t, res.Output, f.initial)
 	require.Contains(t, res.Output, "JWT_SECRET=[REDACTED]")
 
 	// A version that failed (its value still kept) is redacted too.
-	require.NoError(t, f.run(nil, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(t, f.run(nil, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	var ref contract.VersionRef
-	require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(t, f.run(&ref, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
 	failed := f.value(ref.ID)
-	require.NoError(t, f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: "demo", VersionID: ref.ID}))
+	require.NoError(t, f.run(nil, f.secrets.MarkSecretFailed, contract.VersionInput{Target: "demo", VersionID: ref.ID}))
 	f.setEnvSecret(failed)
-	require.NoError(t, f.run(&res, f.act.Deploy, DeployInput{Target: "demo"}))
+	require.NoError(t, f.run(&res, f.secrets.Deploy, contract.DeployInput{Target: "demo"}))
 	require.NotContains(t, res.Output, failed)
 }
 
@@ -713,21 +720,31 @@ func TestUnknownTarget_IsANonRetryableConfigError(t *testing.T) {
 	f := newFixture(t)
 	const target = "prod"
 	calls := map[string]func() error{
-		"LoadPolicy": func() error { return f.run(nil, f.act.LoadPolicy, target) },
-		"PreCheck":   func() error { return f.run(nil, f.act.PreCheck, PreCheckInput{Target: target, IdempotencyKey: "k"}) },
+		"LoadPolicy": func() error { return f.run(nil, f.policies.LoadPolicy, target) },
+		"PreCheck": func() error {
+			return f.run(nil, f.secrets.PreCheck, contract.PreCheckInput{Target: target, IdempotencyKey: "k"})
+		},
 		"CreatePendingSecret": func() error {
-			return f.run(nil, f.act.CreatePendingSecret, SecretInput{Target: target, IdempotencyKey: "k"})
+			return f.run(nil, f.secrets.CreatePendingSecret, contract.SecretInput{Target: target, IdempotencyKey: "k"})
 		},
-		"ApplySecret":   func() error { return f.run(nil, f.act.ApplySecret, VersionInput{Target: target, VersionID: "v1-x"}) },
-		"Deploy":        func() error { return f.run(nil, f.act.Deploy, DeployInput{Target: target}) },
-		"Validate":      func() error { return f.run(nil, f.act.Validate, ValidateInput{Target: target, LiveVersionID: "v1-x"}) },
-		"PromoteSecret": func() error { return f.run(nil, f.act.PromoteSecret, VersionInput{Target: target, VersionID: "v1-x"}) },
+		"ApplySecret": func() error {
+			return f.run(nil, f.secrets.ApplySecret, contract.VersionInput{Target: target, VersionID: "v1-x"})
+		},
+		"Deploy": func() error { return f.run(nil, f.secrets.Deploy, contract.DeployInput{Target: target}) },
+		"Validate": func() error {
+			return f.run(nil, f.probes.Validate, contract.ValidateInput{Target: target, LiveVersionID: "v1-x"})
+		},
+		"PromoteSecret": func() error {
+			return f.run(nil, f.secrets.PromoteSecret, contract.VersionInput{Target: target, VersionID: "v1-x"})
+		},
 		"MarkSecretFailed": func() error {
-			return f.run(nil, f.act.MarkSecretFailed, VersionInput{Target: target, IdempotencyKey: "k"})
+			return f.run(nil, f.secrets.MarkSecretFailed, contract.VersionInput{Target: target, IdempotencyKey: "k"})
 		},
-		"RollBackSecret": func() error { return f.run(nil, f.act.RollBackSecret, VersionInput{Target: target, VersionID: "v1-x"}) },
+		"RollBackSecret": func() error {
+			return f.run(nil, f.secrets.RollBackSecret, contract.VersionInput{Target: target, VersionID: "v1-x"})
+		},
 		"AdoptLiveSecret": func() error {
-			return f.run(nil, f.act.AdoptLiveSecret, AdoptInput{Target: target, IdempotencyKey: "k"})
+			return f.run(nil, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: target, IdempotencyKey: "k"})
 		},
 	}
 	before := f.envFile()
@@ -735,7 +752,7 @@ func TestUnknownTarget_IsANonRetryableConfigError(t *testing.T) {
 		err := call()
 		var ae *temporal.ApplicationError
 		require.ErrorAs(t, err, &ae, name)
-		require.Equal(t, ErrTypeConfig, ae.Type(), name)
+		require.Equal(t, contract.ErrTypeConfig, ae.Type(), name)
 		require.True(t, ae.NonRetryable(), name)
 		require.Contains(t, ae.Error(), `unknown target "prod" (known: demo)`, name)
 	}
@@ -749,7 +766,7 @@ func TestUnknownTarget_IsANonRetryableConfigError(t *testing.T) {
 func TestLoadPolicy_HasNoSecrets(t *testing.T) {
 	f := newFixture(t)
 	var p contract.Policy
-	require.NoError(t, f.run(&p, f.act.LoadPolicy, "demo"))
+	require.NoError(t, f.run(&p, f.policies.LoadPolicy, "demo"))
 	require.Equal(t, "demo", p.Target)
 	require.Equal(t, []string{"alice", "bob"}, p.Approvers)
 	require.Equal(t, "#auth-ops", p.Channel)
@@ -776,8 +793,8 @@ func TestPreCheck_FailedDryRunIsRedacted(t *testing.T) {
 	f := newFixture(t, func(s string) string {
 		return strings.Replace(s, "dry_run_argv: [deploy.sh, --dry-run]", "dry_run_argv: [deploy.sh, --broken-dry-run]", 1)
 	})
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.False(t, res.OK)
 	c := checkByName(t, res, "deploy path configured (dry run)")
 	require.False(t, c.OK)
@@ -799,8 +816,8 @@ func resultByName(t *testing.T, rs contract.ProbeResults, name string) contract.
 
 func TestPreCheck_NoAdoptWritesNothingAndReportsNeedsAdoption(t *testing.T) {
 	f := newFixture(t)
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
 	require.True(t, res.OK, "%+v", res.Checks)
 	require.True(t, res.NeedsAdoption)
 	require.Empty(t, res.Current, "no current version to report")
@@ -816,9 +833,9 @@ func TestPreCheck_NoAdoptWritesNothingAndReportsNeedsAdoption(t *testing.T) {
 
 	// Once adopted, the same read-only pre-check reports the current version.
 	var ref contract.VersionRef
-	require.NoError(t, f.run(&ref, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: "run-1"}))
-	var again PreCheckResult
-	require.NoError(t, f.run(&again, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.NoError(t, f.run(&ref, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var again contract.PreCheckResult
+	require.NoError(t, f.run(&again, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
 	require.True(t, again.OK, "%+v", again.Checks)
 	require.False(t, again.NeedsAdoption)
 	require.Equal(t, ref, again.Current)
@@ -826,8 +843,8 @@ func TestPreCheck_NoAdoptWritesNothingAndReportsNeedsAdoption(t *testing.T) {
 
 	// Drift is still a failed check, and still nothing is written.
 	f.setEnvSecret(newSecret(t))
-	var drift PreCheckResult
-	require.NoError(t, f.run(&drift, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-2", NoAdopt: true}))
+	var drift contract.PreCheckResult
+	require.NoError(t, f.run(&drift, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-2", NoAdopt: true}))
 	require.False(t, drift.OK)
 	require.False(t, drift.NeedsAdoption)
 	require.Contains(t, checkByName(t, drift, "env sink matches secret store").Detail, "env sink holds fingerprint")
@@ -838,10 +855,10 @@ func TestPreCheck_NoAdoptWritesNothingAndReportsNeedsAdoption(t *testing.T) {
 
 func TestAdoptLiveSecret_Idempotent(t *testing.T) {
 	f := newFixture(t)
-	in := AdoptInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
+	in := contract.AdoptInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
 	var first, second contract.VersionRef
-	require.NoError(t, f.run(&first, f.act.AdoptLiveSecret, in))
-	require.NoError(t, f.run(&second, f.act.AdoptLiveSecret, in), "a retry with the same key")
+	require.NoError(t, f.run(&first, f.secrets.AdoptLiveSecret, in))
+	require.NoError(t, f.run(&second, f.secrets.AdoptLiveSecret, in), "a retry with the same key")
 	require.Equal(t, first, second)
 	require.NotEmpty(t, first.ID)
 	require.Equal(t, f.store().Fingerprint(f.initial), first.Fingerprint)
@@ -855,7 +872,7 @@ func TestAdoptLiveSecret_Idempotent(t *testing.T) {
 
 	// Another run finds the current version matching the sink and gets it back as it is.
 	var other contract.VersionRef
-	require.NoError(t, f.run(&other, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: "rotation-demo/run-2"}))
+	require.NoError(t, f.run(&other, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: "demo", IdempotencyKey: "rotation-demo/run-2"}))
 	require.Equal(t, first, other)
 	vs, err = f.store().List(context.Background())
 	require.NoError(t, err)
@@ -863,10 +880,10 @@ func TestAdoptLiveSecret_Idempotent(t *testing.T) {
 
 	// A sink that disagrees with the current version is drift: not adopted, not retried.
 	f.setEnvSecret(newSecret(t))
-	err = f.run(nil, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: "rotation-demo/run-3"})
+	err = f.run(nil, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: "demo", IdempotencyKey: "rotation-demo/run-3"})
 	var ae *temporal.ApplicationError
 	require.ErrorAs(t, err, &ae)
-	require.Equal(t, ErrTypeConflict, ae.Type())
+	require.Equal(t, contract.ErrTypeConflict, ae.Type())
 	require.True(t, ae.NonRetryable())
 	require.Contains(t, ae.Error(), "env sink holds fingerprint")
 	vs, err = f.store().List(context.Background())
@@ -878,7 +895,7 @@ func TestAdoptLiveSecret_Idempotent(t *testing.T) {
 func (f *fixture) adopted() contract.VersionRef {
 	f.t.Helper()
 	var ref contract.VersionRef
-	require.NoError(f.t, f.run(&ref, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: "run-1"}))
+	require.NoError(f.t, f.run(&ref, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: "demo", IdempotencyKey: "run-1"}))
 	return ref
 }
 
@@ -888,7 +905,7 @@ func TestValidate_PassedRestrictionDefersPrivilegeCheck(t *testing.T) {
 	f.restrict("/admin", http.StatusServiceUnavailable)
 
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.Validate, ValidateInput{Target: "demo", LiveVersionID: live.ID,
+	require.NoError(t, f.run(&rs, f.probes.Validate, contract.ValidateInput{Target: "demo", LiveVersionID: live.ID,
 		Restricted: []contract.RouteRestriction{{Prefix: "/admin", Status: http.StatusServiceUnavailable}}}))
 
 	priv := resultByName(t, rs, "admin_forbidden_for_user")
@@ -915,7 +932,7 @@ func TestValidate_PassedRestrictionDefersPrivilegeCheck(t *testing.T) {
 	// the privilege check, which the backend itself answered, keeps its own (passing) outcome.
 	f.restrict("/admin", 0)
 	rs = nil // decoding into a used slice would keep fields the new JSON omits
-	require.NoError(t, f.run(&rs, f.act.Validate, ValidateInput{Target: "demo", LiveVersionID: live.ID,
+	require.NoError(t, f.run(&rs, f.probes.Validate, contract.ValidateInput{Target: "demo", LiveVersionID: live.ID,
 		Restricted: []contract.RouteRestriction{{Prefix: "/admin", Status: http.StatusServiceUnavailable}}}))
 	require.False(t, resultByName(t, rs, "restricted /admin answers 503").OK)
 	priv = resultByName(t, rs, "admin_forbidden_for_user")
@@ -927,18 +944,18 @@ func TestValidate_PassedRestrictionDefersPrivilegeCheck(t *testing.T) {
 func TestValidate_LiveRestrictionNotPassedDoesNotWeaken(t *testing.T) {
 	f := newFixture(t)
 	live := f.adopted()
-	in := ValidateInput{Target: "demo", LiveVersionID: live.ID}
+	in := contract.ValidateInput{Target: "demo", LiveVersionID: live.ID}
 
 	// No restriction anywhere: the privilege check passes on its own.
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.Validate, in))
+	require.NoError(t, f.run(&rs, f.probes.Validate, in))
 	require.True(t, resultByName(t, rs, "admin_forbidden_for_user").OK)
 
 	// The backend restricts /admin (another run, or a hand-made control), but this validation was
 	// told of no restriction: the privilege check fails instead of being swapped or deferred.
 	f.restrict("/admin", http.StatusServiceUnavailable)
 	rs = nil
-	require.NoError(t, f.run(&rs, f.act.Validate, in))
+	require.NoError(t, f.run(&rs, f.probes.Validate, in))
 	priv := resultByName(t, rs, "admin_forbidden_for_user")
 	require.False(t, priv.OK)
 	require.False(t, priv.Deferred)
@@ -955,12 +972,12 @@ func TestValidate_LiveRestrictionNotPassedDoesNotWeaken(t *testing.T) {
 
 func TestLiftRoutes_RerunsDeferredPrivilegeCheck(t *testing.T) {
 	f := newFixture(t)
-	in := RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: http.StatusServiceUnavailable}
-	require.NoError(t, f.run(nil, f.act.RestrictRoutes, in))
+	in := contract.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: http.StatusServiceUnavailable}
+	require.NoError(t, f.run(nil, f.probes.RestrictRoutes, in))
 	require.Equal(t, http.StatusServiceUnavailable, f.restrictedStatus("/admin/users"))
 
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.LiftRoutes, in))
+	require.NoError(t, f.run(&rs, f.probes.LiftRoutes, in))
 	require.Zero(t, f.restrictedStatus("/admin/users"))
 	require.True(t, resultByName(t, rs, "restriction_lifted").OK)
 	priv := resultByName(t, rs, "admin_forbidden_for_user")
@@ -971,10 +988,10 @@ func TestLiftRoutes_RerunsDeferredPrivilegeCheck(t *testing.T) {
 	require.True(t, rs.OK())
 
 	// A lifted prefix that does not cover the admin path has no privilege check to rerun.
-	other := RoutesInput{Target: "demo", Prefixes: []string{"/reports"}, Status: http.StatusServiceUnavailable}
-	require.NoError(t, f.run(nil, f.act.RestrictRoutes, other))
+	other := contract.RoutesInput{Target: "demo", Prefixes: []string{"/reports"}, Status: http.StatusServiceUnavailable}
+	require.NoError(t, f.run(nil, f.probes.RestrictRoutes, other))
 	rs = nil
-	require.NoError(t, f.run(&rs, f.act.LiftRoutes, other))
+	require.NoError(t, f.run(&rs, f.probes.LiftRoutes, other))
 	require.Equal(t, []string{"restriction_lifted"}, resultNames(rs))
 }
 
@@ -989,7 +1006,7 @@ func TestVerifyCutover_DefersCriticalEndpointsUnderRestriction(t *testing.T) {
 	f.restrict("/admin", http.StatusServiceUnavailable)
 
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.VerifyCutover, CutoverInput{Target: "demo", RunID: "emergency-demo/run-1",
+	require.NoError(t, f.run(&rs, f.probes.VerifyCutover, contract.CutoverInput{Target: "demo", RunID: "emergency-demo/run-1",
 		LiveVersionID: live.ID, Restricted: []string{"/admin"}, RestrictedStatus: http.StatusServiceUnavailable}))
 
 	crit := resultByName(t, rs, "critical GET /admin/users as user")
@@ -1017,15 +1034,15 @@ func TestVerifyCutover_SkipsTheRotationsPassedValidation(t *testing.T) {
 			"      - {method: GET, path: /healthz, expected_status: 200}\n", 1)
 	})
 	live := f.adopted()
-	in := CutoverInput{Target: "demo", RunID: "emergency-demo/run-1", LiveVersionID: live.ID}
+	in := contract.CutoverInput{Target: "demo", RunID: "emergency-demo/run-1", LiveVersionID: live.ID}
 
 	var full contract.ProbeResults
-	require.NoError(t, f.run(&full, f.act.VerifyCutover, in))
+	require.NoError(t, f.run(&full, f.probes.VerifyCutover, in))
 	require.Contains(t, resultNames(full), "login")
 
 	in.RotationValidated = true
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.VerifyCutover, in))
+	require.NoError(t, f.run(&rs, f.probes.VerifyCutover, in))
 	require.NotContains(t, resultNames(rs), "login")
 	require.NotContains(t, resultNames(rs), "prev_secret_token_rejected")
 	require.Contains(t, resultNames(rs), "critical GET /healthz as anonymous")
@@ -1052,12 +1069,12 @@ func TestValidateCutover_SharesLoginsAndLogsInAtOnce(t *testing.T) {
 	f := newFixture(t, withCriticalAsAdmin)
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "passwords/padmin"), []byte(adminPassword+"\n"), 0o600))
 	live := f.adopted()
-	require.NoError(t, f.run(nil, f.act.PrepareCanary, CanaryInput{Target: "demo", RunID: "invalidate-demo"}))
+	require.NoError(t, f.run(nil, f.probes.PrepareCanary, contract.CanaryInput{Target: "demo", RunID: "invalidate-demo"}))
 	f.logins.Store(0)
 	f.pairLogins.Store(true)
 
-	var out CutoverValidation
-	require.NoError(t, f.run(&out, f.act.ValidateCutover, ValidateInput{Target: "demo", LiveVersionID: live.ID, CutoverOf: "invalidate-demo"}))
+	var out contract.CutoverValidation
+	require.NoError(t, f.run(&out, f.probes.ValidateCutover, contract.ValidateInput{Target: "demo", LiveVersionID: live.ID, CutoverOf: "invalidate-demo"}))
 	require.EqualValues(t, 2, f.logins.Load(), "one login per role, none repeated")
 	require.EqualValues(t, 2, f.maxInFlight.Load(), "the two logins overlap")
 
@@ -1075,7 +1092,7 @@ func TestValidateCutover_SharesLoginsAndLogsInAtOnce(t *testing.T) {
 	require.NotContains(t, resultNames(out.Cutover), "login")
 
 	// Without the emergency run named, there is nothing to check the cutover of.
-	err := f.run(nil, f.act.ValidateCutover, ValidateInput{Target: "demo", LiveVersionID: live.ID})
+	err := f.run(nil, f.probes.ValidateCutover, contract.ValidateInput{Target: "demo", LiveVersionID: live.ID})
 	require.ErrorContains(t, err, "no emergency run named")
 }
 
@@ -1085,8 +1102,8 @@ func TestValidateCutover_SharesLoginsAndLogsInAtOnce(t *testing.T) {
 func TestValidateCutover_UnreadableAdminPasswordFailsItsChecksOnly(t *testing.T) {
 	f := newFixture(t, withCriticalAsAdmin) // passwords/padmin is never written
 	live := f.adopted()
-	var out CutoverValidation
-	require.NoError(t, f.run(&out, f.act.ValidateCutover, ValidateInput{Target: "demo", LiveVersionID: live.ID, CutoverOf: "invalidate-demo"}))
+	var out contract.CutoverValidation
+	require.NoError(t, f.run(&out, f.probes.ValidateCutover, contract.ValidateInput{Target: "demo", LiveVersionID: live.ID, CutoverOf: "invalidate-demo"}))
 	require.True(t, resultByName(t, out.Rotation, "login").OK)
 	admin := resultByName(t, out.Cutover, "critical GET /admin/users as admin")
 	require.False(t, admin.OK)
@@ -1102,7 +1119,7 @@ func TestVerifyCutover_CriticalLoginsAtOnce(t *testing.T) {
 	live := f.adopted()
 	f.pairLogins.Store(true)
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.VerifyCutover, CutoverInput{Target: "demo", RunID: "invalidate-demo",
+	require.NoError(t, f.run(&rs, f.probes.VerifyCutover, contract.CutoverInput{Target: "demo", RunID: "invalidate-demo",
 		LiveVersionID: live.ID, RotationValidated: true}))
 	require.EqualValues(t, 2, f.logins.Load())
 	require.EqualValues(t, 2, f.maxInFlight.Load(), "the two logins overlap")
@@ -1124,8 +1141,8 @@ func TestPreCheck_UnwritableEnvSinkFails(t *testing.T) {
 		return strings.Replace(yaml, "path: backend.env", "path: not-a-dir/backend.env", 1)
 	})
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "not-a-dir"), nil, 0o600))
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
 	require.False(t, res.OK)
 	c := checkByName(t, res, "env sink writable")
 	require.False(t, c.OK)
@@ -1137,8 +1154,8 @@ func TestPreCheck_UnwritableEnvSinkFails(t *testing.T) {
 
 func TestPreCheck_WritableEnvSinkPasses(t *testing.T) {
 	f := newFixture(t)
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
 	require.True(t, checkByName(t, res, "env sink writable").OK)
 	require.Equal(t, envHead+"JWT_SECRET="+f.initial+"\n"+envTail, f.envFile(), "the check changed nothing")
 }
@@ -1148,11 +1165,11 @@ func TestPreCheck_WritableEnvSinkPasses(t *testing.T) {
 func TestPreCheck_ProbeRetriedOnce(t *testing.T) {
 	f := newFixture(t)
 	f.busyLogins.Store(1)
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
 	require.True(t, checkByName(t, res, "backend healthy and probe login works").OK, "%+v", res.Checks)
 
 	f.busyLogins.Store(2)
-	require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-2", NoAdopt: true}))
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-2", NoAdopt: true}))
 	require.False(t, checkByName(t, res, "backend healthy and probe login works").OK)
 }

@@ -12,22 +12,11 @@ import (
 	"github.com/authops/authops/internal/notify"
 )
 
-// IncidentChannelInput asks for an incident's dedicated channel.
-type IncidentChannelInput struct {
-	Incident string `json:"incident"`
-	Severity string `json:"severity"`
-	Summary  string `json:"summary"`
-	// People are the names to invite: the reporter, the owner and the approvers.
-	People []string `json:"people"`
-	// LinkFrom is the channel that gets the link to the new one (the target's).
-	LinkFrom string `json:"link_from"`
-}
-
 // OpenIncidentChannel creates the incident's channel #inc-<id>, invites the people who have a
 // Slack id, and posts a link to it in the target's channel. Every step is safe to retry: a
 // taken name is the channel an earlier attempt created, a person already in it is fine, and
 // the link is found by its metadata key before it is posted again.
-func (a *Activities) OpenIncidentChannel(ctx context.Context, in IncidentChannelInput) (contract.IncidentChannel, error) {
+func (a *Notifications) OpenIncidentChannel(ctx context.Context, in contract.IncidentChannelInput) (contract.IncidentChannel, error) {
 	s, err := a.slack()
 	if err != nil {
 		return contract.IncidentChannel{}, err
@@ -55,32 +44,20 @@ func (a *Activities) OpenIncidentChannel(ctx context.Context, in IncidentChannel
 	return ch, nil
 }
 
-// IncidentInviteInput asks to invite people to an incident's channel (a new owner).
-type IncidentInviteInput struct {
-	ChannelID string   `json:"channel_id"`
-	People    []string `json:"people"`
-}
-
-// IncidentInviteResult says who was invited and who was not, with why.
-type IncidentInviteResult struct {
-	Invited []string `json:"invited,omitempty"`
-	Skipped []string `json:"skipped,omitempty"`
-}
-
 // InviteToIncidentChannel invites people to an incident's channel, as OpenIncidentChannel does.
-func (a *Activities) InviteToIncidentChannel(ctx context.Context, in IncidentInviteInput) (IncidentInviteResult, error) {
+func (a *Notifications) InviteToIncidentChannel(ctx context.Context, in contract.IncidentInviteInput) (contract.IncidentInviteResult, error) {
 	s, err := a.slack()
 	if err != nil {
-		return IncidentInviteResult{}, err
+		return contract.IncidentInviteResult{}, err
 	}
-	var res IncidentInviteResult
+	var res contract.IncidentInviteResult
 	res.Invited, res.Skipped, err = a.invite(ctx, s, in.ChannelID, in.People)
 	return res, err
 }
 
 // invite invites each person once: those with no slack_id, or whom Slack refuses for good, are
 // skipped with why; an outage fails the attempt, which a retry repeats safely.
-func (a *Activities) invite(ctx context.Context, s *notify.Slack, channelID string, people []string) (invited, skipped []string, err error) {
+func (a *Notifications) invite(ctx context.Context, s *notify.Slack, channelID string, people []string) (invited, skipped []string, err error) {
 	var seen []string
 	for _, name := range people {
 		if slices.Contains(seen, name) {
@@ -111,7 +88,7 @@ func channelError(err error) error {
 		return nil
 	}
 	if notify.ChannelPermanent(err) {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeSlackPermanent, nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeSlackPermanent, nil)
 	}
 	return slackError(err)
 }

@@ -24,13 +24,13 @@ func TestOpenIncidentChannel(t *testing.T) {
 	})
 	fake := slackfake.New("auth-ops")
 	defer fake.Close()
-	f.act.Slack = &SlackNotifier{Slack: notify.NewSlack("xoxb-test", fake.APIURL(), nil)}
-	in := IncidentChannelInput{Incident: "incident-42", Severity: "high", Summary: "stuffing <!channel>",
+	f.notes.Slack = &SlackNotifier{Slack: notify.NewSlack("xoxb-test", fake.APIURL(), nil)}
+	in := contract.IncidentChannelInput{Incident: "incident-42", Severity: "high", Summary: "stuffing <!channel>",
 		People: []string{"alice", "alice", "bob", "mallory"}, LinkFrom: "#auth-ops"}
 
 	// The create happens, but its answer is lost: the attempt fails and is retried.
 	fake.SetLoseReply(func(method string) bool { return method == "conversations.create" })
-	_, err := f.env.ExecuteActivity(f.act.OpenIncidentChannel, in)
+	_, err := f.env.ExecuteActivity(f.notes.OpenIncidentChannel, in)
 	require.Error(t, err)
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr))
@@ -39,7 +39,7 @@ func TestOpenIncidentChannel(t *testing.T) {
 
 	var chs []contract.IncidentChannel
 	for range 2 { // the retry, and one more as if its answer were lost too
-		v, err := f.env.ExecuteActivity(f.act.OpenIncidentChannel, in)
+		v, err := f.env.ExecuteActivity(f.notes.OpenIncidentChannel, in)
 		require.NoError(t, err)
 		var ch contract.IncidentChannel
 		require.NoError(t, v.Get(&ch))
@@ -71,40 +71,40 @@ func TestOpenIncidentChannel(t *testing.T) {
 	require.Equal(t, 1, links, "one link in the target's channel")
 
 	// A new owner is invited the same way; someone already in is fine.
-	v, err := f.env.ExecuteActivity(f.act.InviteToIncidentChannel, IncidentInviteInput{ChannelID: id, People: []string{"alice", "bob"}})
+	v, err := f.env.ExecuteActivity(f.notes.InviteToIncidentChannel, contract.IncidentInviteInput{ChannelID: id, People: []string{"alice", "bob"}})
 	require.NoError(t, err)
-	var res IncidentInviteResult
+	var res contract.IncidentInviteResult
 	require.NoError(t, v.Get(&res))
-	require.Equal(t, IncidentInviteResult{Invited: []string{"alice"}, Skipped: []string{"bob: no slack_id"}}, res)
+	require.Equal(t, contract.IncidentInviteResult{Invited: []string{"alice"}, Skipped: []string{"bob: no slack_id"}}, res)
 	require.Equal(t, []string{"UALICE"}, fake.Members(id))
 }
 
 func TestOpenIncidentChannel_Failures(t *testing.T) {
 	f := newFixture(t)
-	in := IncidentChannelInput{Incident: "incident-42", Severity: "high", Summary: "s", People: []string{"alice"}, LinkFrom: "#auth-ops"}
+	in := contract.IncidentChannelInput{Incident: "incident-42", Severity: "high", Summary: "s", People: []string{"alice"}, LinkFrom: "#auth-ops"}
 	var appErr *temporal.ApplicationError
 
 	// No Slack on this worker: given up at once, the incident goes on without its channel.
-	_, err := f.env.ExecuteActivity(f.act.OpenIncidentChannel, in)
+	_, err := f.env.ExecuteActivity(f.notes.OpenIncidentChannel, in)
 	require.True(t, errors.As(err, &appErr))
 	require.True(t, appErr.NonRetryable())
-	require.Equal(t, ErrTypeSlackPermanent, appErr.Type())
+	require.Equal(t, contract.ErrTypeSlackPermanent, appErr.Type())
 
 	fake := slackfake.New("auth-ops")
 	defer fake.Close()
-	f.act.Slack = &SlackNotifier{Slack: notify.NewSlack("xoxb-test", fake.APIURL(), nil)}
+	f.notes.Slack = &SlackNotifier{Slack: notify.NewSlack("xoxb-test", fake.APIURL(), nil)}
 
 	// Rate limited: retried after Slack's Retry-After.
 	fake.SetFault(func(string) (int, int) { return http.StatusTooManyRequests, 7 })
-	_, err = f.env.ExecuteActivity(f.act.OpenIncidentChannel, in)
+	_, err = f.env.ExecuteActivity(f.notes.OpenIncidentChannel, in)
 	require.True(t, errors.As(err, &appErr))
-	require.Equal(t, ErrTypeSlackRateLimited, appErr.Type())
+	require.Equal(t, contract.ErrTypeSlackRateLimited, appErr.Type())
 	require.Equal(t, 7*time.Second, appErr.NextRetryDelay())
 
 	// A bad id never reaches Slack.
 	fake.SetFault(nil)
 	in.Incident = "incident-#general"
-	_, err = f.env.ExecuteActivity(f.act.OpenIncidentChannel, in)
+	_, err = f.env.ExecuteActivity(f.notes.OpenIncidentChannel, in)
 	require.True(t, errors.As(err, &appErr))
 	require.True(t, appErr.NonRetryable())
 	for _, c := range fake.Calls() {

@@ -16,14 +16,14 @@ import (
 func TestMeasure_DenyMappedRange(t *testing.T) {
 	f := newRealFixture(t)
 	in := measure(contract.ContainDenyCIDR, func(r *contract.ContainRequest) { r.CIDRs = []string{"::ffff:127.0.0.2/128"} })
-	var res MeasureResult
-	require.NoError(t, f.run(&res, f.act.ApplyMeasure, in))
+	var res contract.MeasureResult
+	require.NoError(t, f.run(&res, f.incidents.ApplyMeasure, in))
 	require.Equal(t, "denied 127.0.0.2/32; backend denies: 127.0.0.2/32", res.Detail)
 	require.Equal(t, []string{"127.0.0.2/32"}, f.state().DeniedCIDRs)
 
 	tgt := f.cfg.Targets["demo"]
 	from := func(ip string) contract.ProbeResult {
-		return f.act.loginCheck(context.Background(), tgt, &net.TCPAddr{IP: net.ParseIP(ip)}, "login", "probe", probePassword, http.StatusOK)
+		return f.incidents.loginCheck(context.Background(), tgt, &net.TCPAddr{IP: net.ParseIP(ip)}, "login", "probe", probePassword, http.StatusOK)
 	}
 	refused := from("127.0.0.2")
 	require.Equal(t, http.StatusForbidden, refused.Got, "%+v", refused)
@@ -32,7 +32,7 @@ func TestMeasure_DenyMappedRange(t *testing.T) {
 
 	// The verification names the range in its normal form, whichever form the measure holds.
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.VerifyIncident, IncidentVerifyInput{Incident: "incident-abc", Target: "demo", DeniedCIDRs: in.Request.CIDRs}))
+	require.NoError(t, f.run(&rs, f.incidents.VerifyIncident, contract.IncidentVerifyInput{Incident: "incident-abc", Target: "demo", DeniedCIDRs: in.Request.CIDRs}))
 	r := resultByName(t, rs, "denied_range_refused 127.0.0.2/32")
 	require.True(t, r.OK, "%+v", r)
 	require.False(t, r.NotProbed)
@@ -40,7 +40,7 @@ func TestMeasure_DenyMappedRange(t *testing.T) {
 	require.Contains(t, r.Detail, "from 127.0.0.2")
 
 	// Undone in the mapped form, the IPv4 range is gone.
-	require.NoError(t, f.run(&res, f.act.UndoMeasure, in))
+	require.NoError(t, f.run(&res, f.incidents.UndoMeasure, in))
 	require.Empty(t, f.state().DeniedCIDRs)
 	require.True(t, from("127.0.0.2").OK)
 }
@@ -58,7 +58,7 @@ func TestMeasure_DenyRefusesTheUnion(t *testing.T) {
 		{[]string{"::ffff:0:0/95"}, "not a whole IPv4 range"},
 		{[]string{"::ffff:127.0.0.0/104"}, "the address the worker's probes come from"},
 	} {
-		err := f.run(nil, f.act.ApplyMeasure, measure(contract.ContainDenyCIDR, func(r *contract.ContainRequest) { r.CIDRs = tc.cidrs }))
+		err := f.run(nil, f.incidents.ApplyMeasure, measure(contract.ContainDenyCIDR, func(r *contract.ContainRequest) { r.CIDRs = tc.cidrs }))
 		requireNonRetryable(t, err, tc.want)
 	}
 	require.Empty(t, f.state().DeniedCIDRs)
@@ -69,9 +69,9 @@ func TestMeasure_DenyRefusesTheUnion(t *testing.T) {
 func TestVerifyIncident_NotProbed(t *testing.T) {
 	f := newRealFixture(t)
 	require.NoError(t, f.controls().DenyCIDRs(context.Background(), []string{"203.0.113.0/24"}))
-	in := IncidentVerifyInput{Incident: "incident-abc", Target: "demo", DeniedCIDRs: []string{"203.0.113.0/24", "198.51.100.0/24"}}
+	in := contract.IncidentVerifyInput{Incident: "incident-abc", Target: "demo", DeniedCIDRs: []string{"203.0.113.0/24", "198.51.100.0/24"}}
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.VerifyIncident, in))
+	require.NoError(t, f.run(&rs, f.incidents.VerifyIncident, in))
 
 	listed := resultByName(t, rs, "denied_range_refused 203.0.113.0/24")
 	require.True(t, listed.NotProbed, "%+v", listed)

@@ -193,7 +193,7 @@ func TestLoadIncidentPolicy(t *testing.T) {
 		return strings.Replace(doc, "people:\n", "people:\n  carol: {keys: [\""+personKey(t)+"\"]}\n", 1) +
 			"incident:\n  history_limit: 60\n  status_every: {high: 20m}\n  actions:\n    logout-all: {who: [owner, carol], quorum: 2}\n"
 	})
-	val, err := f.env.ExecuteActivity(f.act.LoadIncidentPolicy)
+	val, err := f.env.ExecuteActivity(f.policies.LoadIncidentPolicy)
 	require.NoError(t, err)
 	var p contract.IncidentPolicy
 	require.NoError(t, val.Get(&p))
@@ -218,20 +218,20 @@ func TestLoadIncidentPolicy(t *testing.T) {
 	require.Equal(t, contract.DefaultKeepFor, p.KeepFor)
 
 	var pol contract.Policy
-	require.NoError(t, f.run(&pol, f.act.LoadPolicy, "demo"))
+	require.NoError(t, f.run(&pol, f.policies.LoadPolicy, "demo"))
 	require.Equal(t, contract.FreezeRefuse, pol.Freeze)
 }
 
 func TestSnapshotTarget_FingerprintsEveryValue(t *testing.T) {
 	f := newFixture(t)
 	// Adopt the live secret, so the store has a current version to show.
-	var pc PreCheckResult
-	require.NoError(t, f.run(&pc, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	var pc contract.PreCheckResult
+	require.NoError(t, f.run(&pc, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.True(t, pc.OK, "%+v", pc.Checks)
 
-	in := IncidentTargetInput{Incident: "incident-abc", Target: "demo"}
+	in := contract.IncidentTargetInput{Incident: "incident-abc", Target: "demo"}
 	var s contract.Snapshot
-	require.NoError(t, f.run(&s, f.act.SnapshotTarget, in))
+	require.NoError(t, f.run(&s, f.incidents.SnapshotTarget, in))
 
 	store := f.store()
 	fp := regexp.MustCompile(`^[0-9a-f]{16}$`)
@@ -265,26 +265,26 @@ func TestSnapshotTarget_FingerprintsEveryValue(t *testing.T) {
 
 	// A retry writes the same file again.
 	var again contract.Snapshot
-	require.NoError(t, f.run(&again, f.act.SnapshotTarget, in))
+	require.NoError(t, f.run(&again, f.incidents.SnapshotTarget, in))
 	require.Equal(t, s.Artifact.Path, again.Artifact.Path)
 	b, err = os.ReadFile(again.Artifact.Path)
 	require.NoError(t, err)
 	require.Equal(t, digest(b), again.Artifact.Digest)
 
-	err = f.run(nil, f.act.SnapshotTarget, IncidentTargetInput{Incident: "../../etc", Target: "demo"})
+	err = f.run(nil, f.incidents.SnapshotTarget, contract.IncidentTargetInput{Incident: "../../etc", Target: "demo"})
 	requireNonRetryable(t, err, "cannot name an artifacts directory")
 }
 
 func TestConfirmAuth(t *testing.T) {
 	f := newFixture(t)
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.ConfirmAuth, IncidentTargetInput{Incident: "incident-abc", Target: "demo"}))
+	require.NoError(t, f.run(&rs, f.incidents.ConfirmAuth, contract.IncidentTargetInput{Incident: "incident-abc", Target: "demo"}))
 	require.True(t, rs.OK(), "%+v", rs)
 	require.Equal(t, []string{"health", "login", "me"}, names(rs))
 
 	// An unhealthy backend is a failed check, not an error.
 	f.neverHealth.Store(true)
-	require.NoError(t, f.run(&rs, f.act.ConfirmAuth, IncidentTargetInput{Incident: "incident-abc", Target: "demo"}))
+	require.NoError(t, f.run(&rs, f.incidents.ConfirmAuth, contract.IncidentTargetInput{Incident: "incident-abc", Target: "demo"}))
 	require.False(t, resultByName(t, rs, "health").OK)
 }
 
@@ -296,8 +296,8 @@ func names(rs contract.ProbeResults) []string {
 	return out
 }
 
-func measure(kind string, edit func(r *contract.ContainRequest)) MeasureInput {
-	in := MeasureInput{Incident: "incident-abc", ActionID: "a1", Target: "demo", Request: contract.ContainRequest{Kind: kind}}
+func measure(kind string, edit func(r *contract.ContainRequest)) contract.MeasureInput {
+	in := contract.MeasureInput{Incident: "incident-abc", ActionID: "a1", Target: "demo", Request: contract.ContainRequest{Kind: kind}}
 	if edit != nil {
 		edit(&in.Request)
 	}
@@ -307,30 +307,30 @@ func measure(kind string, edit func(r *contract.ContainRequest)) MeasureInput {
 func TestMeasure_DenyCIDRRoundTrip(t *testing.T) {
 	f := newRealFixture(t)
 	in := measure(contract.ContainDenyCIDR, func(r *contract.ContainRequest) { r.CIDRs = []string{"10.9.0.0/16", "192.0.2.0/24"} })
-	var res MeasureResult
-	require.NoError(t, f.run(&res, f.act.ApplyMeasure, in))
+	var res contract.MeasureResult
+	require.NoError(t, f.run(&res, f.incidents.ApplyMeasure, in))
 	require.Equal(t, "denied 10.9.0.0/16, 192.0.2.0/24; backend denies: 10.9.0.0/16, 192.0.2.0/24", res.Detail)
 	require.Equal(t, []string{"10.9.0.0/16", "192.0.2.0/24"}, f.state().DeniedCIDRs)
 	// Applied twice, it is still denied once.
-	require.NoError(t, f.run(&res, f.act.ApplyMeasure, in))
+	require.NoError(t, f.run(&res, f.incidents.ApplyMeasure, in))
 	require.Equal(t, []string{"10.9.0.0/16", "192.0.2.0/24"}, f.state().DeniedCIDRs)
 
 	// Another denied range stays when one measure is undone.
 	require.NoError(t, f.controls().DenyCIDRs(context.Background(), []string{"198.51.100.0/24"}))
-	require.NoError(t, f.run(&res, f.act.UndoMeasure, in))
+	require.NoError(t, f.run(&res, f.incidents.UndoMeasure, in))
 	require.Equal(t, "allowed 10.9.0.0/16, 192.0.2.0/24; backend denies: 198.51.100.0/24", res.Detail)
 	require.Equal(t, []string{"198.51.100.0/24"}, f.state().DeniedCIDRs)
-	require.NoError(t, f.run(&res, f.act.UndoMeasure, in), "undo is idempotent")
+	require.NoError(t, f.run(&res, f.incidents.UndoMeasure, in), "undo is idempotent")
 
 	// An undo with no range would allow every range: refused.
-	err := f.run(nil, f.act.UndoMeasure, measure(contract.ContainDenyCIDR, nil))
+	err := f.run(nil, f.incidents.UndoMeasure, measure(contract.ContainDenyCIDR, nil))
 	requireNonRetryable(t, err, "no CIDRs given")
 	require.Equal(t, []string{"198.51.100.0/24"}, f.state().DeniedCIDRs)
 
 	// The worker's own address, or everyone, only with force.
-	err = f.run(nil, f.act.ApplyMeasure, measure(contract.ContainDenyCIDR, func(r *contract.ContainRequest) { r.CIDRs = []string{"127.0.0.0/8"} }))
+	err = f.run(nil, f.incidents.ApplyMeasure, measure(contract.ContainDenyCIDR, func(r *contract.ContainRequest) { r.CIDRs = []string{"127.0.0.0/8"} }))
 	requireNonRetryable(t, err, "the address the worker's probes come from")
-	err = f.run(nil, f.act.ApplyMeasure, measure(contract.ContainDenyCIDR, func(r *contract.ContainRequest) { r.CIDRs = []string{"0.0.0.0/0"} }))
+	err = f.run(nil, f.incidents.ApplyMeasure, measure(contract.ContainDenyCIDR, func(r *contract.ContainRequest) { r.CIDRs = []string{"0.0.0.0/0"} }))
 	requireNonRetryable(t, err, "lock everyone out")
 	require.Equal(t, []string{"198.51.100.0/24"}, f.state().DeniedCIDRs)
 }
@@ -339,19 +339,19 @@ func TestMeasure_LogLevelRoundTrip(t *testing.T) {
 	f := newRealFixture(t)
 	require.Equal(t, "info", f.state().LogLevel)
 	in := measure(contract.ContainLogLevel, func(r *contract.ContainRequest) { r.Level = "debug" })
-	var res MeasureResult
-	require.NoError(t, f.run(&res, f.act.ApplyMeasure, in))
+	var res contract.MeasureResult
+	require.NoError(t, f.run(&res, f.incidents.ApplyMeasure, in))
 	require.Equal(t, "info", res.Previous)
 	require.Equal(t, "log level debug (was info); backend log level: debug", res.Detail)
 	require.Equal(t, "debug", f.state().LogLevel)
 
 	undo := in
 	undo.Previous = res.Previous
-	require.NoError(t, f.run(&res, f.act.UndoMeasure, undo))
+	require.NoError(t, f.run(&res, f.incidents.UndoMeasure, undo))
 	require.Equal(t, "log level restored to info; backend log level: info", res.Detail)
 	require.Equal(t, "info", f.state().LogLevel)
 
-	err := f.run(nil, f.act.UndoMeasure, in)
+	err := f.run(nil, f.incidents.UndoMeasure, in)
 	requireNonRetryable(t, err, "the level to restore must be one of")
 
 	// A retry after the level changed still reports the level before the measure, which the
@@ -359,21 +359,21 @@ func TestMeasure_LogLevelRoundTrip(t *testing.T) {
 	_, err = f.controls().SetLogLevel(context.Background(), "debug")
 	require.NoError(t, err)
 	f.env.SetHeartbeatDetails("info")
-	require.NoError(t, f.run(&res, f.act.ApplyMeasure, in))
+	require.NoError(t, f.run(&res, f.incidents.ApplyMeasure, in))
 	require.Equal(t, "info", res.Previous)
 }
 
 func TestMeasure_RequireResetRevokesSessions(t *testing.T) {
 	f := newRealFixture(t)
-	pt := f.act.probe(f.cfg.Targets["demo"])
+	pt := f.probes.probe(f.cfg.Targets["demo"])
 	ctx := context.Background()
 	sess, login := pt.Login(ctx, probeCreds("demo", demoPassword))
 	require.True(t, login.OK, "%+v", login)
 	probeSess, login := pt.Login(ctx, probeCreds("probe", probePassword))
 	require.True(t, login.OK, "%+v", login)
 
-	var res MeasureResult
-	require.NoError(t, f.run(&res, f.act.ApplyMeasure, measure(contract.ContainRequireReset, func(r *contract.ContainRequest) { r.Users = []string{"demo"} })))
+	var res contract.MeasureResult
+	require.NoError(t, f.run(&res, f.incidents.ApplyMeasure, measure(contract.ContainRequireReset, func(r *contract.ContainRequest) { r.Users = []string{"demo"} })))
 	require.Contains(t, res.Detail, "password reset required for demo; their sessions revoked; backend resets: demo")
 	require.Equal(t, []string{"demo"}, f.state().PasswordResetUsers)
 
@@ -382,39 +382,39 @@ func TestMeasure_RequireResetRevokesSessions(t *testing.T) {
 	_, login = pt.Login(ctx, probeCreds("demo", demoPassword))
 	require.Equal(t, http.StatusForbidden, login.Got, "the reset user cannot log in")
 
-	err := f.run(nil, f.act.UndoMeasure, measure(contract.ContainRequireReset, func(r *contract.ContainRequest) { r.Users = []string{"demo"} }))
+	err := f.run(nil, f.incidents.UndoMeasure, measure(contract.ContainRequireReset, func(r *contract.ContainRequest) { r.Users = []string{"demo"} }))
 	requireNonRetryable(t, err, "require-reset has no undo")
 	// An unknown user is the control API's 400: not retried.
-	err = f.run(nil, f.act.ApplyMeasure, measure(contract.ContainRequireReset, func(r *contract.ContainRequest) { r.Users = []string{"nobody"} }))
+	err = f.run(nil, f.incidents.ApplyMeasure, measure(contract.ContainRequireReset, func(r *contract.ContainRequest) { r.Users = []string{"nobody"} }))
 	requireNonRetryable(t, err, "status 400")
 }
 
 func TestMeasure_Logouts(t *testing.T) {
 	f := newRealFixture(t)
-	pt := f.act.probe(f.cfg.Targets["demo"])
+	pt := f.probes.probe(f.cfg.Targets["demo"])
 	ctx := context.Background()
 	demo, _ := pt.Login(ctx, probeCreds("demo", demoPassword))
 	prb, _ := pt.Login(ctx, probeCreds("probe", probePassword))
 
-	var res MeasureResult
-	require.NoError(t, f.run(&res, f.act.ApplyMeasure, measure(contract.ContainLogoutUsers, func(r *contract.ContainRequest) { r.Users = []string{"demo"} })))
+	var res contract.MeasureResult
+	require.NoError(t, f.run(&res, f.incidents.ApplyMeasure, measure(contract.ContainLogoutUsers, func(r *contract.ContainRequest) { r.Users = []string{"demo"} })))
 	require.Contains(t, res.Detail, "revoked 1 sessions of demo")
 	require.True(t, pt.Me(ctx, "me", demo.AccessToken, "", http.StatusUnauthorized).OK)
 	require.True(t, pt.Me(ctx, "me", prb.AccessToken, "probe", http.StatusOK).OK)
 
-	require.NoError(t, f.run(&res, f.act.ApplyMeasure, measure(contract.ContainLogoutAll, nil)))
+	require.NoError(t, f.run(&res, f.incidents.ApplyMeasure, measure(contract.ContainLogoutAll, nil)))
 	require.Contains(t, res.Detail, "revoked 1 sessions, every token issued before")
 	require.True(t, pt.Me(ctx, "me", prb.AccessToken, "", http.StatusUnauthorized).OK)
 
 	// One unknown name, and nobody is logged out.
 	demo, _ = pt.Login(ctx, probeCreds("demo", demoPassword))
-	err := f.run(nil, f.act.ApplyMeasure, measure(contract.ContainLogoutUsers, func(r *contract.ContainRequest) { r.Users = []string{"demo", "nobody"} }))
+	err := f.run(nil, f.incidents.ApplyMeasure, measure(contract.ContainLogoutUsers, func(r *contract.ContainRequest) { r.Users = []string{"demo", "nobody"} }))
 	requireNonRetryable(t, err, "status 400")
 	require.True(t, pt.Me(ctx, "me", demo.AccessToken, "demo", http.StatusOK).OK)
 
-	err = f.run(nil, f.act.ApplyMeasure, measure(contract.ContainInvalidate, nil))
+	err = f.run(nil, f.incidents.ApplyMeasure, measure(contract.ContainInvalidate, nil))
 	requireNonRetryable(t, err, "invalidate is a runbook run")
-	err = f.run(nil, f.act.ApplyMeasure, measure(contract.ContainLogoutUsers, nil))
+	err = f.run(nil, f.incidents.ApplyMeasure, measure(contract.ContainLogoutUsers, nil))
 	requireNonRetryable(t, err, "needs at least one user")
 }
 
@@ -429,10 +429,10 @@ func TestVerifyIncident_ChecksTheControls(t *testing.T) {
 	require.NoError(t, c.RequirePasswordReset(ctx, []string{"demo"}, true))
 	require.NoError(t, c.DenyCIDRs(ctx, []string{"127.0.0.2/32", "10.9.0.0/16"}))
 
-	in := IncidentVerifyInput{Incident: "incident-abc", Target: "demo", ResetUsers: []string{"demo"},
+	in := contract.IncidentVerifyInput{Incident: "incident-abc", Target: "demo", ResetUsers: []string{"demo"},
 		DeniedCIDRs: []string{"127.0.0.2/32", "10.9.0.0/16"}}
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.VerifyIncident, in))
+	require.NoError(t, f.run(&rs, f.incidents.VerifyIncident, in))
 	require.True(t, rs.OK(), "%+v", rs)
 	require.Equal(t, []string{"valid_login", "bad_password_rejected", "reset_user_refused demo",
 		"denied_range_refused 127.0.0.2/32", "denied_range_refused 10.9.0.0/16", "me_valid_session",
@@ -454,7 +454,7 @@ func TestVerifyIncident_ChecksTheControls(t *testing.T) {
 	// login from inside it, and a user with no reset is not listed.
 	require.NoError(t, c.AllowCIDRs(ctx, []string{"127.0.0.2/32"}))
 	require.NoError(t, c.RequirePasswordReset(ctx, []string{"demo"}, false))
-	require.NoError(t, f.run(&rs, f.act.VerifyIncident, in))
+	require.NoError(t, f.run(&rs, f.incidents.VerifyIncident, in))
 	require.False(t, rs.OK())
 	require.Equal(t, http.StatusOK, resultByName(t, rs, "denied_range_refused 127.0.0.2/32").Got)
 	require.False(t, resultByName(t, rs, "denied_range_refused 127.0.0.2/32").OK)
@@ -463,7 +463,7 @@ func TestVerifyIncident_ChecksTheControls(t *testing.T) {
 
 	// The probe user's own reset is shown by a login: 403.
 	require.NoError(t, c.RequirePasswordReset(ctx, []string{"probe"}, true))
-	require.NoError(t, f.run(&rs, f.act.VerifyIncident, IncidentVerifyInput{Target: "demo", ResetUsers: []string{"probe"}}))
+	require.NoError(t, f.run(&rs, f.incidents.VerifyIncident, contract.IncidentVerifyInput{Target: "demo", ResetUsers: []string{"probe"}}))
 	r := resultByName(t, rs, "reset_user_refused probe")
 	require.True(t, r.OK, "%+v", r)
 	require.Equal(t, http.StatusForbidden, r.Got)
@@ -487,7 +487,7 @@ func TestVerifyIncident_ReportsAMisbehavingBackend(t *testing.T) {
 		return srv.URL
 	})
 	var rs contract.ProbeResults
-	require.NoError(t, f.run(&rs, f.act.VerifyIncident, IncidentVerifyInput{Incident: "incident-abc", Target: "demo"}))
+	require.NoError(t, f.run(&rs, f.incidents.VerifyIncident, contract.IncidentVerifyInput{Incident: "incident-abc", Target: "demo"}))
 	require.Len(t, rs.Failed(), 1, "%+v", rs)
 	r := resultByName(t, rs, "admin_forbidden_for_user")
 	require.False(t, r.OK)
@@ -496,7 +496,7 @@ func TestVerifyIncident_ReportsAMisbehavingBackend(t *testing.T) {
 
 	// A backend that cannot revoke a session (the fake has no refresh) fails that check.
 	g := newFixture(t)
-	require.NoError(t, g.run(&rs, g.act.VerifyIncident, IncidentVerifyInput{Incident: "incident-abc", Target: "demo"}))
+	require.NoError(t, g.run(&rs, g.incidents.VerifyIncident, contract.IncidentVerifyInput{Incident: "incident-abc", Target: "demo"}))
 	require.Equal(t, []string{"me_revoked_session_rejected"}, names(rs.Failed()))
 	require.Contains(t, resultByName(t, rs, "me_revoked_session_rejected").Detail, "could not revoke a probe session")
 }
@@ -507,19 +507,19 @@ func TestArchiveTimelineAndWriteReport(t *testing.T) {
 	ev := func(i int, action string) contract.Event {
 		return contract.Event{At: at.Add(time.Duration(i) * time.Minute), Actor: "alice", Action: action, Outcome: "done"}
 	}
-	part := ArchiveInput{Incident: "incident-abc", Part: 1, Events: []contract.Event{ev(0, "declared"), ev(1, "owner taken")}}
+	part := contract.ArchiveInput{Incident: "incident-abc", Part: 1, Events: []contract.Event{ev(0, "declared"), ev(1, "owner taken")}}
 	var ref contract.ArtifactRef
-	require.NoError(t, f.run(&ref, f.act.ArchiveTimeline, part))
+	require.NoError(t, f.run(&ref, f.incidents.ArchiveTimeline, part))
 	require.Equal(t, filepath.Join(f.dir, "var/artifacts/incident-abc/timeline-part-1.json"), ref.Path)
 	require.Equal(t, 2, ref.Events)
 	var again contract.ArtifactRef
-	require.NoError(t, f.run(&again, f.act.ArchiveTimeline, part))
+	require.NoError(t, f.run(&again, f.incidents.ArchiveTimeline, part))
 	require.Equal(t, ref, again, "a retry writes the same content")
 
 	rep := contract.Report{WorkflowID: "incident-abc", Runbook: "auth-incident", Targets: []string{"demo"}, Outcome: "resolved",
 		Summary: "contained", Timeline: []contract.Event{ev(2, "snapshot taken")}, Archived: []contract.ArtifactRef{ref}}
 	var refs []contract.ArtifactRef
-	require.NoError(t, f.run(&refs, f.act.WriteReport, ReportInput{WorkflowID: "incident-abc", Report: rep}))
+	require.NoError(t, f.run(&refs, f.incidents.WriteReport, contract.ReportInput{WorkflowID: "incident-abc", Report: rep}))
 	require.Len(t, refs, 2)
 	require.Equal(t, filepath.Join(f.dir, "var/artifacts/incident-abc/report.md"), refs[0].Path)
 	require.Equal(t, filepath.Join(f.dir, "var/artifacts/incident-abc/report.json"), refs[1].Path)
@@ -544,7 +544,7 @@ func TestArchiveTimelineAndWriteReport(t *testing.T) {
 	require.NoError(t, os.WriteFile(ref.Path, []byte(`{"events":[{"action":"forged"}]}`), 0o600))
 	outside := contract.ArtifactRef{Path: filepath.Join(f.dir, "backend.env"), Digest: ref.Digest}
 	rep.Archived = []contract.ArtifactRef{ref, outside}
-	require.NoError(t, f.run(&refs, f.act.WriteReport, ReportInput{WorkflowID: "incident-abc", Report: rep}))
+	require.NoError(t, f.run(&refs, f.incidents.WriteReport, contract.ReportInput{WorkflowID: "incident-abc", Report: rep}))
 	b, err = os.ReadFile(refs[1].Path)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &written))
@@ -586,25 +586,25 @@ func TestFrozenBy(t *testing.T) {
 	f := newFixture(t)
 	var by string
 	// No client: nothing can be read, and nothing is reported frozen.
-	require.NoError(t, f.run(&by, f.act.FrozenBy, FreezeInput{Target: "demo"}))
+	require.NoError(t, f.run(&by, f.incidents.FrozenBy, contract.FreezeInput{Target: "demo"}))
 	require.Empty(t, by)
 	require.Contains(t, f.logs.String(), "no Temporal client to read freezes with")
 
 	l := &fakeLister{frozen: map[string][]string{"incident-b": {"demo", "eu"}, "incident-a": {"demo"}, "incident-c": {"eu"}}}
-	f.act.Freezes = l
-	require.NoError(t, f.run(&by, f.act.FrozenBy, FreezeInput{Target: "demo"}))
+	f.incidents.Freezes = l
+	require.NoError(t, f.run(&by, f.incidents.FrozenBy, contract.FreezeInput{Target: "demo"}))
 	require.Equal(t, "incident-a", by, "the first incident, by id")
 	require.NotEmpty(t, l.namespace)
-	require.NoError(t, f.run(&by, f.act.FrozenBy, FreezeInput{Target: "demo", Exempt: "incident-a"}))
+	require.NoError(t, f.run(&by, f.incidents.FrozenBy, contract.FreezeInput{Target: "demo", Exempt: "incident-a"}))
 	require.Equal(t, "incident-b", by, "the exempt incident does not freeze its own runs")
 
 	l.frozen = map[string][]string{"incident-a": {"demo"}}
-	require.NoError(t, f.run(&by, f.act.FrozenBy, FreezeInput{Target: "demo", Exempt: "incident-a"}))
+	require.NoError(t, f.run(&by, f.incidents.FrozenBy, contract.FreezeInput{Target: "demo", Exempt: "incident-a"}))
 	require.Empty(t, by)
 
 	l.err = fmt.Errorf("visibility unavailable")
-	err := f.run(&by, f.act.FrozenBy, FreezeInput{Target: "demo"})
+	err := f.run(&by, f.incidents.FrozenBy, contract.FreezeInput{Target: "demo"})
 	require.ErrorContains(t, err, "visibility unavailable")
-	err = f.run(&by, f.act.FrozenBy, FreezeInput{Target: "prod"})
+	err = f.run(&by, f.incidents.FrozenBy, contract.FreezeInput{Target: "prod"})
 	requireNonRetryable(t, err, `unknown target "prod"`)
 }

@@ -1,8 +1,6 @@
 package activities
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,21 +16,15 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
-	"github.com/authops/authops/internal/controls"
 	"github.com/authops/authops/internal/probe"
 )
-
-// CanaryInput names the target and the run that owns the canary.
-type CanaryInput struct {
-	Target string `json:"target"`
-	RunID  string `json:"run_id"`
-}
 
 // PrepareCanary logs the probe user in before the go-ahead and keeps that session on the worker's
 // disk (0600, next to the secret store), so verification can prove that a session issued before
 // the cutoff is dead. Only the canary's id goes into history. Idempotent: an existing canary is kept.
-func (a *Activities) PrepareCanary(ctx context.Context, in CanaryInput) (string, error) {
+func (a *Probes) PrepareCanary(ctx context.Context, in contract.CanaryInput) (string, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
 		return "", err
@@ -66,12 +58,12 @@ func (a *Activities) PrepareCanary(ctx context.Context, in CanaryInput) (string,
 	return filepath.Base(path), nil
 }
 
-func (a *Activities) canaryPath(t *config.Target, runID string) string {
+func (a *Probes) canaryPath(t *config.Target, runID string) string {
 	name := strings.NewReplacer("/", "_", "..", "_").Replace(runID)
 	return filepath.Join(a.Config.Abs(t.SecretStore.Dir), "canaries", name+".json")
 }
 
-func (a *Activities) loadCanary(t *config.Target, runID string) (probe.Session, error) {
+func (a *Probes) loadCanary(t *config.Target, runID string) (probe.Session, error) {
 	var s probe.Session
 	b, err := os.ReadFile(a.canaryPath(t, runID))
 	if err != nil {
@@ -80,38 +72,22 @@ func (a *Activities) loadCanary(t *config.Target, runID string) (probe.Session, 
 	return s, json.Unmarshal(b, &s)
 }
 
-// RevokeInput asks the backend to end sessions.
-type RevokeInput struct {
-	Target   string `json:"target"`
-	RunID    string `json:"run_id"`
-	Username string `json:"username,omitempty"`
-}
-
-// RevokeResult says what the logout policy did and when the canary's token first failed.
-type RevokeResult struct {
-	Revoked int       `json:"revoked"`
-	Cutoff  time.Time `json:"cutoff"`
-	// CanaryRejectedAt is when the pre-cutoff canary token was first answered 401.
-	CanaryRejectedAt time.Time `json:"canary_rejected_at"`
-	CanaryRejected   bool      `json:"canary_rejected"`
-}
-
 // RevokeSessions applies the app logout policy: every token issued before now is rejected. It
 // needs no compensation: revoked sessions are the safe state, and users simply log in again.
-func (a *Activities) RevokeSessions(ctx context.Context, in RevokeInput) (RevokeResult, error) {
+func (a *Probes) RevokeSessions(ctx context.Context, in contract.RevokeInput) (contract.RevokeResult, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
-		return RevokeResult{}, err
+		return contract.RevokeResult{}, err
 	}
 	c, err := a.controls(t)
 	if err != nil {
-		return RevokeResult{}, err
+		return contract.RevokeResult{}, err
 	}
 	rev, err := c.RevokeSessions(ctx, in.Username)
 	if err != nil {
-		return RevokeResult{}, controlErr(err)
+		return contract.RevokeResult{}, controlErr(err)
 	}
-	res := RevokeResult{Revoked: rev.Revoked, Cutoff: rev.Cutoff.UTC()}
+	res := contract.RevokeResult{Revoked: rev.Revoked, Cutoff: rev.Cutoff.UTC()}
 	// Watch the canary until it is refused, so the run records when the old tokens stopped working.
 	if sess, err := a.loadCanary(t, in.RunID); err == nil {
 		pt := a.probe(t)
@@ -127,15 +103,8 @@ func (a *Activities) RevokeSessions(ctx context.Context, in RevokeInput) (Revoke
 	return res, nil
 }
 
-// RoutesInput restricts or lifts route prefixes.
-type RoutesInput struct {
-	Target   string   `json:"target"`
-	Prefixes []string `json:"prefixes"`
-	Status   int      `json:"status,omitempty"`
-}
-
 // RestrictRoutes makes sensitive routes answer Status; LiftRoutes is its compensation.
-func (a *Activities) RestrictRoutes(ctx context.Context, in RoutesInput) error {
+func (a *Probes) RestrictRoutes(ctx context.Context, in contract.RoutesInput) error {
 	t, err := a.target(in.Target)
 	if err != nil {
 		return err
@@ -151,7 +120,7 @@ func (a *Activities) RestrictRoutes(ctx context.Context, in RoutesInput) error {
 // restricted status. A check that the restriction deferred runs again now, with a normal
 // result: when the admin path was under a lifted prefix, the probe user's token must get 403
 // there (admin_forbidden_for_user).
-func (a *Activities) LiftRoutes(ctx context.Context, in RoutesInput) (probe.Results, error) {
+func (a *Probes) LiftRoutes(ctx context.Context, in contract.RoutesInput) (probe.Results, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
 		return nil, err
@@ -200,23 +169,8 @@ func (a *Activities) LiftRoutes(ctx context.Context, in RoutesInput) (probe.Resu
 	return rs, nil
 }
 
-// CutoverInput says what to verify after an emergency cutover.
-type CutoverInput struct {
-	Target           string   `json:"target"`
-	RunID            string   `json:"run_id"`
-	LiveVersionID    string   `json:"live_version_id"`
-	RetiredVersionID string   `json:"retired_version_id"`
-	Restricted       []string `json:"restricted,omitempty"`
-	RestrictedStatus int      `json:"restricted_status,omitempty"`
-	// RotationValidated says the rotation's own validation passed on LiveVersionID after its
-	// redeploy: a fresh login, its token on the new secret, an old-secret token refused and the
-	// restrictions. Then the verification does not repeat it (each login costs the backend a
-	// bcrypt hash); it still checks the old session and every critical endpoint.
-	RotationValidated bool `json:"rotation_validated,omitempty"`
-}
-
-// restrictions pairs the restricted prefixes with their status.
-func (in CutoverInput) restrictions() []contract.RouteRestriction {
+// cutoverRestrictions pairs the restricted prefixes with their status.
+func cutoverRestrictions(in contract.CutoverInput) []contract.RouteRestriction {
 	var out []contract.RouteRestriction
 	for _, p := range in.Restricted {
 		out = append(out, contract.RouteRestriction{Prefix: p, Status: in.RestrictedStatus})
@@ -229,7 +183,7 @@ func (in CutoverInput) restrictions() []contract.RouteRestriction {
 // every restricted prefix answers its restricted status, and every critical endpoint answers its
 // expected status. A check that a restriction answers first (the privilege probe, a critical
 // endpoint under a restricted prefix) is deferred until the restriction is lifted.
-func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (rs probe.Results, err error) {
+func (a *Probes) VerifyCutover(ctx context.Context, in contract.CutoverInput) (rs probe.Results, err error) {
 	// Heartbeats, like Validate: a worker that dies mid-verification is noticed in seconds.
 	err = heartbeatWhile(ctx, "verifying the cutover of "+in.Target, func() error {
 		rs, err = a.verifyCutover(ctx, in)
@@ -238,16 +192,16 @@ func (a *Activities) VerifyCutover(ctx context.Context, in CutoverInput) (rs pro
 	return rs, err
 }
 
-func (a *Activities) verifyCutover(ctx context.Context, in CutoverInput) (probe.Results, error) {
+func (a *Probes) verifyCutover(ctx context.Context, in contract.CutoverInput) (probe.Results, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
 		return nil, err
 	}
 	rs := a.canaryRefused(ctx, t, in.RunID)
-	restricted := in.restrictions()
+	restricted := cutoverRestrictions(in)
 	if !in.RotationValidated {
 		// Validate checks the restricted prefixes and defers what they answer first.
-		rot, err := a.Validate(ctx, ValidateInput{Target: in.Target, LiveVersionID: in.LiveVersionID, RetiredVersionID: in.RetiredVersionID, Restricted: restricted})
+		rot, err := a.Validate(ctx, contract.ValidateInput{Target: in.Target, LiveVersionID: in.LiveVersionID, RetiredVersionID: in.RetiredVersionID, Restricted: restricted})
 		if err != nil {
 			return nil, err
 		}
@@ -256,22 +210,11 @@ func (a *Activities) verifyCutover(ctx context.Context, in CutoverInput) (probe.
 	return append(rs, a.criticalEndpoints(ctx, t, restricted, nil)...), nil
 }
 
-// CutoverValidation is the validation of an emergency run's rotation after its redeploy, with
-// that run's cutover checks.
-type CutoverValidation struct {
-	// Rotation decides the rotation: when one fails, the rotation rolls back.
-	Rotation probe.Results `json:"rotation"`
-	// Cutover is the emergency run's to judge: its pre-cutoff session refused (bearer, refresh,
-	// cookie) and every critical endpoint answering as configured. Its failures never roll the
-	// new secret back; the emergency run escalates them.
-	Cutover probe.Results `json:"cutover"`
-}
-
 // ValidateCutover is Validate for the rotation of the emergency run in.CutoverOf, with that run's
 // cutover checks in the same pass right after the redeploy, so that the emergency run need not
 // log in again afterwards. The probe user's fresh login serves both, and the admin probe logs
 // in at the same time: the backend hashes two passwords at once, not three one after another.
-func (a *Activities) ValidateCutover(ctx context.Context, in ValidateInput) (out CutoverValidation, err error) {
+func (a *Probes) ValidateCutover(ctx context.Context, in contract.ValidateInput) (out contract.CutoverValidation, err error) {
 	err = heartbeatWhile(ctx, "validating the cutover of "+in.Target, func() error {
 		out, err = a.validateCutover(ctx, in)
 		return err
@@ -279,21 +222,21 @@ func (a *Activities) ValidateCutover(ctx context.Context, in ValidateInput) (out
 	return out, err
 }
 
-func (a *Activities) validateCutover(ctx context.Context, in ValidateInput) (CutoverValidation, error) {
+func (a *Probes) validateCutover(ctx context.Context, in contract.ValidateInput) (contract.CutoverValidation, error) {
 	if in.CutoverOf == "" {
-		return CutoverValidation{}, temporal.NewNonRetryableApplicationError("validate cutover: no emergency run named", ErrTypeConfig, nil)
+		return contract.CutoverValidation{}, temporal.NewNonRetryableApplicationError("validate cutover: no emergency run named", contract.ErrTypeConfig, nil)
 	}
 	t, store, err := a.targetStore(in.Target)
 	if err != nil {
-		return CutoverValidation{}, err
+		return contract.CutoverValidation{}, err
 	}
-	live, retired, err := in.secrets(ctx, store)
+	live, retired, err := validationSecrets(ctx, store, in)
 	if err != nil {
-		return CutoverValidation{}, err
+		return contract.CutoverValidation{}, err
 	}
 	creds, err := a.credentials(t)
 	if err != nil {
-		return CutoverValidation{}, err
+		return contract.CutoverValidation{}, err
 	}
 	// The probe user's login is the rotation's own; the other roles log in beside it.
 	roles := criticalRoles(t, map[string]string{"user": ""})
@@ -309,7 +252,7 @@ func (a *Activities) validateCutover(ctx context.Context, in ValidateInput) (Cut
 	sess, login := pt.Login(ctx, creds)
 	<-done
 	// The two lists share no state on the backend: check them at the same time.
-	var out CutoverValidation
+	var out contract.CutoverValidation
 	held["user"] = sess.AccessToken
 	cut := make(chan struct{})
 	go func() {
@@ -325,7 +268,7 @@ func (a *Activities) validateCutover(ctx context.Context, in ValidateInput) (Cut
 
 // canaryRefused checks that the session the emergency run runID opened before its go-ahead is
 // dead; a canary that cannot be read fails the check, since nothing was proven.
-func (a *Activities) canaryRefused(ctx context.Context, t *config.Target, runID string) probe.Results {
+func (a *Probes) canaryRefused(ctx context.Context, t *config.Target, runID string) probe.Results {
 	sess, err := a.loadCanary(t, runID)
 	if err != nil {
 		return probe.Results{{Name: "old_session_rejected", OK: false, Detail: err.Error(), At: time.Now().UTC()}}
@@ -339,7 +282,7 @@ func (a *Activities) canaryRefused(ctx context.Context, t *config.Target, runID 
 // in at the same time, since each login costs the backend a bcrypt hash. A role whose
 // credentials cannot be read fails its endpoints' checks: a verification result, never an
 // error, so that the rotation that runs these checks never rolls back for them.
-func (a *Activities) criticalEndpoints(ctx context.Context, t *config.Target, restricted []contract.RouteRestriction, held map[string]string) probe.Results {
+func (a *Probes) criticalEndpoints(ctx context.Context, t *config.Target, restricted []contract.RouteRestriction, held map[string]string) probe.Results {
 	pt := a.probe(t)
 	tokens, missing := a.logins(ctx, t, criticalRoles(t, held))
 	maps.Copy(tokens, held)
@@ -371,7 +314,7 @@ func criticalRoles(t *config.Target, held map[string]string) []string {
 // returns their access tokens. A role whose credentials cannot be read is in missing, with why;
 // a login the backend refuses leaves its token empty, and the check that needs it then fails
 // with what the backend answered.
-func (a *Activities) logins(ctx context.Context, t *config.Target, roles []string) (tokens map[string]string, missing map[string]error) {
+func (a *Probes) logins(ctx context.Context, t *config.Target, roles []string) (tokens map[string]string, missing map[string]error) {
 	creds := map[string]probe.Credentials{}
 	missing = map[string]error{}
 	for _, as := range roles {
@@ -398,21 +341,8 @@ func (a *Activities) logins(ctx context.Context, t *config.Target, roles []strin
 	return tokens, missing
 }
 
-// roleCredentials are the credentials of a critical endpoint's role: the probe user, or the
-// admin probe for "admin".
-func (a *Activities) roleCredentials(t *config.Target, as string) (probe.Credentials, error) {
-	if as != "admin" {
-		return a.credentials(t)
-	}
-	pw, err := a.Config.Resolve("targets."+t.Name+".probe.admin_password", t.Probe.AdminPassword)
-	if err != nil {
-		return probe.Credentials{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
-	}
-	return probe.Credentials{Username: t.Probe.AdminUsername, Password: pw}, nil
-}
-
 // CleanupCanary removes the canary session once verification no longer needs it.
-func (a *Activities) CleanupCanary(ctx context.Context, in CanaryInput) error {
+func (a *Probes) CleanupCanary(ctx context.Context, in contract.CanaryInput) error {
 	t, err := a.target(in.Target)
 	if err != nil {
 		return err
@@ -421,23 +351,6 @@ func (a *Activities) CleanupCanary(ctx context.Context, in CanaryInput) error {
 		return fmt.Errorf("remove canary: %w", err)
 	}
 	return nil
-}
-
-func (a *Activities) controls(t *config.Target) (controls.Client, error) {
-	tok, err := a.Config.Resolve("targets."+t.Name+".admin.token", t.Admin.Token)
-	if err != nil {
-		return controls.Client{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
-	}
-	return controls.Client{BaseURL: t.BaseURL, Token: tok, HTTP: a.HTTP}, nil
-}
-
-// controlErr makes a 4xx answer non-retryable: the request itself is wrong.
-func controlErr(err error) error {
-	var se *controls.StatusError
-	if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 {
-		return temporal.NewNonRetryableApplicationError(se.Error(), ErrTypeConfig, nil)
-	}
-	return err
 }
 
 func orNone(s string) string {

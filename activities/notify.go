@@ -19,9 +19,25 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/peer"
 )
+
+// Notifications holds the announcements and the Slack activities: the Notifier gets every
+// announcement, and with Slack on the channel's notification workflow posts it; it also opens
+// incident channels (incident_channel.go).
+type Notifications struct {
+	// Config names people's Slack ids and each target's user notices.
+	Config   *config.Config
+	Notifier notify.Notifier
+	// HTTP posts to status webhooks; nil means a client with a 10s timeout.
+	HTTP *http.Client
+	// Slack posts the announcements to Slack; nil when the worker has no Slack token.
+	Slack *SlackNotifier
+	// PeerKey seals the announcements, so that the notifier posts only what a worker sent.
+	PeerKey []byte
+}
 
 // SlackNotifier turns announcements into Slack messages, through the channel's notification
 // workflow. Nil (no SLACK_BOT_TOKEN) leaves announcements to the Notifier alone.
@@ -30,7 +46,7 @@ type SlackNotifier struct {
 	// Client starts and feeds the notification workflows and reads the runs' status; the
 	// worker's client.
 	Client NotifyClient
-	// Refresh and RetryMax tune new notification runs (notify.ChannelInput).
+	// Refresh and RetryMax tune new notification runs (contract.NotifyChannelInput).
 	Refresh, RetryMax time.Duration
 }
 
@@ -42,17 +58,6 @@ type NotifyClient interface {
 	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
 }
 
-// Error types of the Slack activities.
-const (
-	// ErrTypeSlackPermanent is a Slack error that retrying will not fix (a channel the bot is not
-	// in, a revoked token): the notification is dropped, and the rest go on.
-	ErrTypeSlackPermanent = "SlackPermanent"
-	// ErrTypeSlackRateLimited is a rate limit; the retry waits as long as Slack asked.
-	ErrTypeSlackRateLimited = "SlackRateLimited"
-	// ErrTypeRunGone is a run Temporal no longer knows (past retention).
-	ErrTypeRunGone = "RunGone"
-)
-
 // slackError turns a Slack client error into one the retry policy understands.
 func slackError(err error) error {
 	if err == nil {
@@ -60,11 +65,11 @@ func slackError(err error) error {
 	}
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
-		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeSlackRateLimited,
+		return temporal.NewApplicationErrorWithOptions(err.Error(), contract.ErrTypeSlackRateLimited,
 			temporal.ApplicationErrorOptions{NextRetryDelay: max(rl.RetryAfter, time.Second)})
 	}
 	if notify.Permanent(err) {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeSlackPermanent, nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeSlackPermanent, nil)
 	}
 	return err
 }
@@ -72,7 +77,7 @@ func slackError(err error) error {
 // Announce sends a message to the target's responders: to the Notifier (a log line), and, when
 // Slack is on, to the channel's notification workflow, which returns at once. Slack being
 // down never delays or fails the run that announces.
-func (a *Activities) Announce(ctx context.Context, m notify.Message) error {
+func (a *Notifications) Announce(ctx context.Context, m contract.Message) error {
 	if err := a.Notifier.Notify(ctx, m); err != nil {
 		return fmt.Errorf("announce %s for %s: %w", m.Kind, m.Target, err)
 	}
@@ -89,7 +94,7 @@ func (a *Activities) Announce(ctx context.Context, m notify.Message) error {
 	// ours; the announcement would then be sealed for it. Only authops's runs announce.
 	if q := desc.RawResponse.GetWorkflowExecutionInfo().GetTaskQueue(); q != contract.TaskQueue && q != contract.EmergencyTaskQueue {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("announce: %s runs on the task queue %q, not authops's; nothing is announced",
-			contract.CleanText(run.ID), contract.CleanText(q)), ErrTypeConfig, nil)
+			contract.CleanText(run.ID), contract.CleanText(q)), contract.ErrTypeConfig, nil)
 	}
 	first := desc.RawResponse.GetWorkflowExecutionInfo().GetFirstRunId()
 	if first == "" {
@@ -100,62 +105,39 @@ func (a *Activities) Announce(ctx context.Context, m notify.Message) error {
 	if info.IsLocalActivity {
 		key = run.RunID + "/local/" + info.ActivityID
 	}
-	ann := notify.Announcement{Message: m, WorkflowID: run.ID, FirstRunID: first, Key: key}
-	id := notify.ChannelWorkflowID(m.Channel)
+	ann := contract.Announcement{Message: m, WorkflowID: run.ID, FirstRunID: first, Key: key}
+	id := contract.NotifyChannelID(m.Channel)
 	// The notifier posts only what a worker sealed for a real run: a signal typed by anyone
 	// with namespace access is not an announcement.
 	if len(a.PeerKey) < peer.KeyLen {
-		return temporal.NewNonRetryableApplicationError("announce: the worker has no peer key to seal announcements with (peer_key_file)", ErrTypeConfig, nil)
+		return temporal.NewNonRetryableApplicationError("announce: the worker has no peer key to seal announcements with (peer_key_file)", contract.ErrTypeConfig, nil)
 	}
-	seal := peer.Seal(a.PeerKey, contract.PeerSeal{Kind: notify.SignalAnnouncement, From: run.ID, FromRun: run.RunID, To: id,
+	seal := peer.Seal(a.PeerKey, contract.PeerSeal{Kind: contract.SignalAnnouncement, From: run.ID, FromRun: run.RunID, To: id,
 		Digest: contract.PeerDigest(ann), At: time.Now()})
 	ann.Seal = &seal
-	_, err = a.Slack.Client.SignalWithStartWorkflow(ctx, id, notify.SignalAnnouncement, ann,
+	_, err = a.Slack.Client.SignalWithStartWorkflow(ctx, id, contract.SignalAnnouncement, ann,
 		client.StartWorkflowOptions{ID: id, TaskQueue: contract.TaskQueue,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING},
-		notify.ChannelWorkflow, notify.ChannelInput{Channel: m.Channel, Refresh: a.Slack.Refresh, RetryMax: a.Slack.RetryMax})
+		contract.WorkflowNotifyChannel, contract.NotifyChannelInput{Channel: m.Channel, Refresh: a.Slack.Refresh, RetryMax: a.Slack.RetryMax})
 	if err != nil {
 		return fmt.Errorf("announce %s: signal %s: %w", m.Kind, id, err)
 	}
 	return nil
 }
 
-// SlackParentInput names a run's parent message; an empty TS posts it.
-type SlackParentInput struct {
-	Channel    string `json:"channel"`
-	ChannelID  string `json:"channel_id,omitempty"`
-	WorkflowID string `json:"workflow_id"`
-	FirstRunID string `json:"first_run_id"`
-	TS         string `json:"ts,omitempty"`
-	Hash       string `json:"hash,omitempty"`
-}
-
-// SlackParentResult is the parent message as it now stands.
-type SlackParentResult struct {
-	ChannelID string `json:"channel_id"`
-	TS        string `json:"ts"`
-	Hash      string `json:"hash"`
-	// Updated says chat.update was called.
-	Updated bool `json:"updated,omitempty"`
-	Closed  bool `json:"closed,omitempty"`
-	// RequesterSlackID and Outcome are set when the run has closed: the direct message to send.
-	RequesterSlackID string `json:"requester_slack_id,omitempty"`
-	Outcome          string `json:"outcome,omitempty"`
-}
-
 // SlackParent posts a run's parent message, or brings it up to date (chat.update) when what it
 // shows has changed, from the run's own status query.
-func (a *Activities) SlackParent(ctx context.Context, in SlackParentInput) (SlackParentResult, error) {
+func (a *Notifications) SlackParent(ctx context.Context, in contract.SlackParentInput) (contract.SlackParentResult, error) {
 	s, err := a.slack()
 	if err != nil {
-		return SlackParentResult{}, err
+		return contract.SlackParentResult{}, err
 	}
 	v, err := a.runView(ctx, in.WorkflowID, in.FirstRunID)
 	if err != nil {
-		return SlackParentResult{}, err
+		return contract.SlackParentResult{}, err
 	}
 	text, blocks := notify.Parent(v)
-	res := SlackParentResult{ChannelID: in.ChannelID, TS: in.TS, Hash: notify.Hash(text, blocks), Closed: v.Closed}
+	res := contract.SlackParentResult{ChannelID: in.ChannelID, TS: in.TS, Hash: notify.Hash(text, blocks), Closed: v.Closed}
 	if v.Closed {
 		res.RequesterSlackID, res.Outcome = a.slackID(v.Status.RequestedBy), notify.Outcome(v)
 	}
@@ -167,7 +149,7 @@ func (a *Activities) SlackParent(ctx context.Context, in SlackParentInput) (Slac
 		p, err := s.Post(ctx, notify.Post{Channel: channel, Text: text, Blocks: blocks, Key: "parent/" + in.WorkflowID + "/" + in.FirstRunID},
 			activity.GetInfo(ctx).Attempt > 1)
 		if err != nil {
-			return SlackParentResult{}, slackError(err)
+			return contract.SlackParentResult{}, slackError(err)
 		}
 		res.ChannelID, res.TS = p.ChannelID, p.TS
 		return res, nil
@@ -176,7 +158,7 @@ func (a *Activities) SlackParent(ctx context.Context, in SlackParentInput) (Slac
 		return res, nil
 	}
 	if err := s.Update(ctx, in.ChannelID, in.TS, text, blocks); err != nil {
-		return SlackParentResult{}, slackError(err)
+		return contract.SlackParentResult{}, slackError(err)
 	}
 	res.Updated = true
 	return res, nil
@@ -185,7 +167,7 @@ func (a *Activities) SlackParent(ctx context.Context, in SlackParentInput) (Slac
 // runView reads what a run's parent message shows. The run is the chain that FirstRunID
 // started: the latest run of the id when it belongs to that chain (an incident continues as
 // new), else the first run itself (a later rotation of the target reuses the id).
-func (a *Activities) runView(ctx context.Context, workflowID, firstRunID string) (notify.RunView, error) {
+func (a *Notifications) runView(ctx context.Context, workflowID, firstRunID string) (notify.RunView, error) {
 	c := a.Slack.Client
 	v := notify.RunView{WorkflowID: workflowID, FirstRunID: firstRunID}
 	runID := firstRunID
@@ -195,7 +177,7 @@ func (a *Activities) runView(ctx context.Context, workflowID, firstRunID string)
 	}
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return v, temporal.NewNonRetryableApplicationError("run "+workflowID+" is gone", ErrTypeRunGone, err)
+		return v, temporal.NewNonRetryableApplicationError("run "+workflowID+" is gone", contract.ErrTypeRunGone, err)
 	}
 	if err != nil {
 		return v, fmt.Errorf("describe %s: %w", workflowID, err)
@@ -239,21 +221,11 @@ func query(ctx context.Context, c NotifyClient, workflowID, runID, name string, 
 	return nil
 }
 
-// SlackReplyInput is an announcement for a run's thread.
-type SlackReplyInput struct {
-	ChannelID string         `json:"channel_id"`
-	ThreadTS  string         `json:"thread_ts"`
-	Key       string         `json:"key"`
-	Message   notify.Message `json:"message"`
-	// Broadcast also shows the reply in the channel.
-	Broadcast bool `json:"broadcast,omitempty"`
-}
-
 // SlackReply posts an announcement in its run's thread, with the mentions of who must act.
-func (a *Activities) SlackReply(ctx context.Context, in SlackReplyInput) (notify.Posted, error) {
+func (a *Notifications) SlackReply(ctx context.Context, in contract.SlackReplyInput) (contract.Posted, error) {
 	s, err := a.slack()
 	if err != nil {
-		return notify.Posted{}, err
+		return contract.Posted{}, err
 	}
 	var ids []string
 	for _, name := range in.Message.Mention {
@@ -264,15 +236,8 @@ func (a *Activities) SlackReply(ctx context.Context, in SlackReplyInput) (notify
 	return p, slackError(err)
 }
 
-// SlackDirectInput is a direct message to one person.
-type SlackDirectInput struct {
-	UserID string `json:"user_id"`
-	Text   string `json:"text"`
-	Key    string `json:"key"`
-}
-
 // SlackDirect sends a direct message (the requester's outcome).
-func (a *Activities) SlackDirect(ctx context.Context, in SlackDirectInput) error {
+func (a *Notifications) SlackDirect(ctx context.Context, in contract.SlackDirectInput) error {
 	s, err := a.slack()
 	if err != nil {
 		return err
@@ -288,23 +253,10 @@ func (a *Activities) SlackDirect(ctx context.Context, in SlackDirectInput) error
 	return slackError(err)
 }
 
-// UserNoticeInput is a notice for the users of a target.
-type UserNoticeInput struct {
-	Target string `json:"target"`
-	Kind   string `json:"kind"`
-	Key    string `json:"key"`
-}
-
-// UserNoticeResult says where the notice went.
-type UserNoticeResult struct {
-	Channel bool `json:"channel,omitempty"`
-	Webhook bool `json:"webhook,omitempty"`
-}
-
 // UserNotice tells a target's users what they will see, in the users channel and through the
 // status webhook that the target's notify config names. It says nothing of the internals.
-func (a *Activities) UserNotice(ctx context.Context, in UserNoticeInput) (UserNoticeResult, error) {
-	var res UserNoticeResult
+func (a *Notifications) UserNotice(ctx context.Context, in contract.UserNoticeInput) (contract.UserNoticeResult, error) {
+	var res contract.UserNoticeResult
 	text := notify.UserNotice(in.Kind, in.Target)
 	t, err := a.Config.Target(in.Target)
 	if err != nil || text == "" {
@@ -320,7 +272,7 @@ func (a *Activities) UserNotice(ctx context.Context, in UserNoticeInput) (UserNo
 	if t.Notify.StatusWebhook != nil {
 		url, err := a.Config.Resolve("targets."+t.Name+".notify.status_webhook", *t.Notify.StatusWebhook)
 		if err != nil {
-			return res, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeConfig, nil)
+			return res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeConfig, nil)
 		}
 		if err := a.postWebhook(ctx, url, text); err != nil {
 			return res, err
@@ -332,11 +284,11 @@ func (a *Activities) UserNotice(ctx context.Context, in UserNoticeInput) (UserNo
 
 // postWebhook posts {"text": …} (a Slack incoming webhook or a status page that takes one).
 // The URL is a secret: errors never quote it.
-func (a *Activities) postWebhook(ctx context.Context, url, text string) error {
+func (a *Notifications) postWebhook(ctx context.Context, url, text string) error {
 	body, _ := json.Marshal(map[string]string{"text": text})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("status webhook: bad URL", ErrTypeConfig, nil)
+		return temporal.NewNonRetryableApplicationError("status webhook: bad URL", contract.ErrTypeConfig, nil)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	hc := a.HTTP
@@ -350,12 +302,12 @@ func (a *Activities) postWebhook(ctx context.Context, url, text string) error {
 	_ = resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return temporal.NewApplicationErrorWithOptions("status webhook: rate limited", ErrTypeSlackRateLimited,
+		return temporal.NewApplicationErrorWithOptions("status webhook: rate limited", contract.ErrTypeSlackRateLimited,
 			temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter(resp.Header.Get("Retry-After"))})
 	case resp.StatusCode >= 500:
 		return fmt.Errorf("status webhook: status %d", resp.StatusCode)
 	case resp.StatusCode >= 300:
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("status webhook: status %d", resp.StatusCode), ErrTypeSlackPermanent, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("status webhook: status %d", resp.StatusCode), contract.ErrTypeSlackPermanent, nil)
 	}
 	return nil
 }
@@ -368,16 +320,16 @@ func retryAfter(h string) time.Duration {
 	return time.Duration(s) * time.Second
 }
 
-func (a *Activities) slack() (*notify.Slack, error) {
+func (a *Notifications) slack() (*notify.Slack, error) {
 	if a.Slack == nil || a.Slack.Slack == nil {
 		return nil, temporal.NewNonRetryableApplicationError("Slack is not configured on this worker ("+notify.EnvSlackBotToken+")",
-			ErrTypeSlackPermanent, nil)
+			contract.ErrTypeSlackPermanent, nil)
 	}
 	return a.Slack.Slack, nil
 }
 
 // slackID is a person's Slack id from config, "" when unknown.
-func (a *Activities) slackID(name string) string {
+func (a *Notifications) slackID(name string) string {
 	if a.Config == nil {
 		return ""
 	}

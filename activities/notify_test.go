@@ -29,14 +29,14 @@ func TestSlackError(t *testing.T) {
 	err := slackError(&slack.RateLimitedError{RetryAfter: 7 * time.Second})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr))
-	require.Equal(t, ErrTypeSlackRateLimited, appErr.Type())
+	require.Equal(t, contract.ErrTypeSlackRateLimited, appErr.Type())
 	require.Equal(t, 7*time.Second, appErr.NextRetryDelay(), "the retry waits as long as Slack asked")
 	require.False(t, appErr.NonRetryable())
 
 	err = slackError(slack.SlackErrorResponse{Err: "channel_not_found"})
 	require.True(t, errors.As(err, &appErr))
 	require.True(t, appErr.NonRetryable())
-	require.Equal(t, ErrTypeSlackPermanent, appErr.Type())
+	require.Equal(t, contract.ErrTypeSlackPermanent, appErr.Type())
 
 	outage := slack.StatusCodeError{Code: 500, Status: "500 Internal Server Error"}
 	require.Equal(t, error(outage), slackError(outage), "an outage is retried as it is")
@@ -46,9 +46,9 @@ func TestSlackError(t *testing.T) {
 // signals records signal-with-start calls.
 type signals struct {
 	mu    sync.Mutex
-	calls []notify.Announcement
+	calls []contract.Announcement
 	ids   []string
-	input []notify.ChannelInput
+	input []contract.NotifyChannelInput
 	// taskQueue is the announcing run's queue as the server describes it; authops's when empty.
 	taskQueue string
 }
@@ -64,12 +64,12 @@ func (s *signals) SignalWithStartWorkflow(_ context.Context, workflowID, signalN
 	wf any, args ...any) (client.WorkflowRun, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if signalName != notify.SignalAnnouncement || wf != notify.ChannelWorkflow || o.ID != workflowID {
+	if signalName != contract.SignalAnnouncement || wf != contract.WorkflowNotifyChannel || o.ID != workflowID {
 		return nil, errors.New("unexpected signal-with-start")
 	}
-	s.calls = append(s.calls, arg.(notify.Announcement))
+	s.calls = append(s.calls, arg.(contract.Announcement))
 	s.ids = append(s.ids, workflowID)
-	s.input = append(s.input, args[0].(notify.ChannelInput))
+	s.input = append(s.input, args[0].(contract.NotifyChannelInput))
 	return nil, nil
 }
 
@@ -90,12 +90,12 @@ func TestAnnounce_SlackOffCriticalPath(t *testing.T) {
 	fake.SetFault(func(string) (int, int) { return http.StatusServiceUnavailable, 0 })
 	sig := &signals{}
 	rec := &recorder{}
-	a := &Activities{Notifier: rec, PeerKey: testPeerKey, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", fake.APIURL(), nil), Client: sig,
+	a := &Notifications{Notifier: rec, PeerKey: testPeerKey, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", fake.APIURL(), nil), Client: sig,
 		Refresh: 3 * time.Second}}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	m := notify.Message{Target: "demo", Channel: "#auth-ops", Kind: "planned", RunID: "rotation-demo", Text: "Planned."}
+	m := contract.Message{Target: "demo", Channel: "#auth-ops", Kind: "planned", RunID: "rotation-demo", Text: "Planned."}
 	start := time.Now()
 	_, err := env.ExecuteActivity(a.Announce, m)
 	require.NoError(t, err)
@@ -109,7 +109,7 @@ func TestAnnounce_SlackOffCriticalPath(t *testing.T) {
 	require.Equal(t, "first-run", got.FirstRunID)
 	// Sealed for the run that announced, so the notifier posts it (workflows/peer.go).
 	require.NotNil(t, got.Seal)
-	require.NoError(t, peer.Check(testPeerKey, got.Seal, peer.Expect{Kind: notify.SignalAnnouncement, To: "notify-auth-ops",
+	require.NoError(t, peer.Check(testPeerKey, got.Seal, peer.Expect{Kind: contract.SignalAnnouncement, To: "notify-auth-ops",
 		Digest: contract.PeerDigest(got.Unsealed()), Now: time.Now()}))
 	require.Equal(t, got.WorkflowID, got.Seal.From)
 	require.NotEmpty(t, got.WorkflowID)
@@ -132,11 +132,11 @@ var testPeerKey = []byte("0123456789abcdef0123456789abcdef")
 // queue gets nothing sealed or sent.
 func TestAnnounce_OnlyForAuthopsRuns(t *testing.T) {
 	sig := &signals{taskQueue: "evil"}
-	a := &Activities{Notifier: &recorder{}, PeerKey: testPeerKey, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
+	a := &Notifications{Notifier: &recorder{}, PeerKey: testPeerKey, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	_, err := env.ExecuteActivity(a.Announce, notify.Message{Target: "demo", Channel: "#auth-ops", Kind: "planned", Text: "Rotate now at evil.example"})
+	_, err := env.ExecuteActivity(a.Announce, contract.Message{Target: "demo", Channel: "#auth-ops", Kind: "planned", Text: "Rotate now at evil.example"})
 	require.ErrorContains(t, err, "not authops's")
 	require.Empty(t, sig.calls)
 }
@@ -144,31 +144,31 @@ func TestAnnounce_OnlyForAuthopsRuns(t *testing.T) {
 // Without a peer key, Announce refuses to send an unsealed announcement the notifier would drop.
 func TestAnnounce_NoPeerKeyRefused(t *testing.T) {
 	sig := &signals{}
-	a := &Activities{Notifier: &recorder{}, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
+	a := &Notifications{Notifier: &recorder{}, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	_, err := env.ExecuteActivity(a.Announce, notify.Message{Target: "demo", Channel: "#auth-ops", Kind: "planned", Text: "Planned."})
+	_, err := env.ExecuteActivity(a.Announce, contract.Message{Target: "demo", Channel: "#auth-ops", Kind: "planned", Text: "Planned."})
 	require.ErrorContains(t, err, "no peer key")
 	require.Empty(t, sig.calls)
 }
 
 type recorder struct {
 	mu sync.Mutex
-	ms []notify.Message
+	ms []contract.Message
 }
 
-func (r *recorder) Notify(_ context.Context, m notify.Message) error {
+func (r *recorder) Notify(_ context.Context, m contract.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ms = append(r.ms, m)
 	return nil
 }
 
-func (r *recorder) got() []notify.Message {
+func (r *recorder) got() []contract.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]notify.Message(nil), r.ms...)
+	return append([]contract.Message(nil), r.ms...)
 }
 
 // A run's announcements are told apart by key, and a run counts the ids of its local activities
@@ -176,11 +176,11 @@ func (r *recorder) got() []notify.Message {
 // of the first, which the channel's run would drop.
 func TestAnnounce_LocalAndActivityKeysDiffer(t *testing.T) {
 	sig := &signals{}
-	a := &Activities{Notifier: &recorder{}, PeerKey: testPeerKey, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
+	a := &Notifications{Notifier: &recorder{}, PeerKey: testPeerKey, Slack: &SlackNotifier{Slack: notify.NewSlack("xoxb-test", "http://127.0.0.1:1/", nil), Client: sig}}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterActivity(a)
-	m := notify.Message{Target: "demo", Channel: "#auth-ops", Kind: "user-impact", RunID: "invalidate-demo", Text: "Done."}
+	m := contract.Message{Target: "demo", Channel: "#auth-ops", Kind: "user-impact", RunID: "invalidate-demo", Text: "Done."}
 	env.ExecuteWorkflow(func(ctx workflow.Context) error {
 		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
 		if err := workflow.ExecuteActivity(ctx, a.Announce, m).Get(ctx, nil); err != nil {

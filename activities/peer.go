@@ -15,9 +15,21 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/authops/authops/contract"
-	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/peer"
 )
+
+// Peer holds what runs say to each other: it seals and checks their messages with the workers'
+// key, says who the server recorded as a message's sender and what it knows of a run, and
+// carries a child run's report to its incident (incident_children.go).
+type Peer struct {
+	// Key seals and checks the messages runs send each other (internal/peer).
+	Key []byte
+	// Runs describes runs (the worker's Temporal client); nil means DescribeRun cannot tell.
+	Runs RunDescriber
+	// Peers reaches other runs, and, when it can read histories (a client can), names the
+	// sender of a refused message.
+	Peers Peers
+}
 
 // HistoryReader reads a run's history: who the server says sent a message. The worker's
 // Temporal client is one.
@@ -26,79 +38,55 @@ type HistoryReader interface {
 		filterType enumspb.HistoryEventFilterType) client.HistoryEventIterator
 }
 
-// SealInput is a message the calling run sends, to be sealed by its worker.
-type SealInput struct {
-	Kind   string `json:"kind"`
-	To     string `json:"to"`
-	Digest string `json:"digest"`
-}
-
 // SealMessage seals a message the calling run sends. The sender in the seal is the run this
 // activity runs for, as the worker knows it, never what the run's input says.
-func (a *Activities) SealMessage(ctx context.Context, in SealInput) (contract.PeerSeal, error) {
-	if len(a.PeerKey) < peer.KeyLen {
+func (a *Peer) SealMessage(ctx context.Context, in contract.SealInput) (contract.PeerSeal, error) {
+	if len(a.Key) < peer.KeyLen {
 		return contract.PeerSeal{}, temporal.NewNonRetryableApplicationError(
-			"the worker has no peer key to seal messages with (peer_key_file)", ErrTypeConfig, nil)
+			"the worker has no peer key to seal messages with (peer_key_file)", contract.ErrTypeConfig, nil)
 	}
 	info := activity.GetInfo(ctx)
 	if !info.IsLocalActivity {
 		// A local activity runs only in the worker that runs the calling workflow's code, so only
 		// our workflows get seals. As an activity anyone's workflow could schedule it on our queue.
 		return contract.PeerSeal{}, temporal.NewNonRetryableApplicationError(
-			"SealMessage runs only as a local activity of a workflow this worker runs", ErrTypeConfig, nil)
+			"SealMessage runs only as a local activity of a workflow this worker runs", contract.ErrTypeConfig, nil)
 	}
 	run := info.WorkflowExecution
-	return peer.Seal(a.PeerKey, contract.PeerSeal{Kind: in.Kind, From: run.ID, FromRun: run.RunID, To: in.To,
+	return peer.Seal(a.Key, contract.PeerSeal{Kind: in.Kind, From: run.ID, FromRun: run.RunID, To: in.To,
 		Digest: in.Digest, At: time.Now()}), nil
-}
-
-// OpenInput is a message the calling run received: its seal, and which one it is (the
-// Ordinal-th signal named Kind of this run, from 1) for the sender's identity on refusal.
-type OpenInput struct {
-	Kind    string             `json:"kind"`
-	Digest  string             `json:"digest"`
-	Seal    *contract.PeerSeal `json:"seal,omitempty"`
-	Ordinal int                `json:"ordinal"`
 }
 
 // OpenMessage checks a received message's seal. A refusal names the client identity the server
 // recorded for the signal, so the timeline says who sent the forgery.
-func (a *Activities) OpenMessage(ctx context.Context, in OpenInput) (contract.PeerVerdict, error) {
+func (a *Peer) OpenMessage(ctx context.Context, in contract.OpenInput) (contract.PeerVerdict, error) {
 	run := activity.GetInfo(ctx).WorkflowExecution
 	want := peer.Expect{Kind: in.Kind, To: run.ID, Digest: in.Digest, Now: time.Now()}
-	if in.Kind == notify.SignalAnnouncement {
+	if in.Kind == contract.SignalAnnouncement {
 		// An announcement may wait in the notifier's history through a worker outage; the
 		// notifier drops a repeat of one it has handled (its key) within that day.
 		want.MaxAge = 24 * time.Hour
 	}
-	err := peer.Check(a.PeerKey, in.Seal, want)
+	err := peer.Check(a.Key, in.Seal, want)
 	if err == nil {
 		return contract.PeerVerdict{From: in.Seal.From}, nil
 	}
 	v := contract.PeerVerdict{Refused: err.Error()}
-	v.Identity = a.sender(ctx, run.ID, run.RunID, SenderInput{Signal: in.Kind, Ordinal: in.Ordinal})
+	v.Identity = a.sender(ctx, run.ID, run.RunID, contract.SenderInput{Signal: in.Kind, Ordinal: in.Ordinal})
 	return v, nil
-}
-
-// SenderInput names a message the calling run received: the Ordinal-th signal named Signal,
-// or the Update with UpdateID.
-type SenderInput struct {
-	Signal   string `json:"signal,omitempty"`
-	Ordinal  int    `json:"ordinal,omitempty"`
-	UpdateID string `json:"update_id,omitempty"`
 }
 
 // Sender returns the client identity the server recorded for a message the calling run
 // received. For an Update, run it as an activity, not a local one: the Update's acceptance is
 // in the history only once the workflow task that accepted it has completed.
-func (a *Activities) Sender(ctx context.Context, in SenderInput) (string, error) {
+func (a *Peer) Sender(ctx context.Context, in contract.SenderInput) (string, error) {
 	run := activity.GetInfo(ctx).WorkflowExecution
 	return a.sender(ctx, run.ID, run.RunID, in), nil
 }
 
 // sender reads the identity from the run's history; it says "unknown" rather than fail, since
 // it only labels a refusal.
-func (a *Activities) sender(ctx context.Context, workflowID, runID string, in SenderInput) string {
+func (a *Peer) sender(ctx context.Context, workflowID, runID string, in contract.SenderInput) string {
 	h, ok := a.Peers.(HistoryReader)
 	if !ok {
 		return "unknown (the worker cannot read histories)"
@@ -117,7 +105,7 @@ func (a *Activities) sender(ctx context.Context, workflowID, runID string, in Se
 	return fmt.Sprintf("unknown (no such message in %s)", workflowID)
 }
 
-func identityOf(ev *historypb.HistoryEvent, in SenderInput, n *int) (string, bool) {
+func identityOf(ev *historypb.HistoryEvent, in contract.SenderInput, n *int) (string, bool) {
 	if s := ev.GetWorkflowExecutionSignaledEventAttributes(); s != nil && in.Signal != "" && s.GetSignalName() == in.Signal {
 		*n++
 		if *n == in.Ordinal {
@@ -131,16 +119,10 @@ func identityOf(ev *historypb.HistoryEvent, in SenderInput, n *int) (string, boo
 	return "", false
 }
 
-// RunRef names a run.
-type RunRef struct {
-	WorkflowID string `json:"workflow_id"`
-	RunID      string `json:"run_id"`
-}
-
 // DescribeRun says what the server knows of a run: its type, task queue and the Schedule that
 // started it. A rotation reads its parent so, since a parent's id alone can be taken by any
 // workflow someone runs on a worker of their own.
-func (a *Activities) DescribeRun(ctx context.Context, in RunRef) (contract.RunFacts, error) {
+func (a *Peer) DescribeRun(ctx context.Context, in contract.RunRef) (contract.RunFacts, error) {
 	if a.Runs == nil {
 		return contract.RunFacts{Unknown: "the worker has no Temporal client to ask"}, nil
 	}

@@ -21,11 +21,11 @@ import (
 // A seal is made only in a local activity: scheduled as an activity, as any workflow in the
 // namespace could schedule it on authops's queue, it is refused.
 func TestSealMessage_LocalOnly(t *testing.T) {
-	a := &Activities{PeerKey: testPeerKey}
+	a := &Peer{Key: testPeerKey}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	in := SealInput{Kind: contract.SignalPreempt, To: "rotation-demo", Digest: contract.PeerDigest("m")}
+	in := contract.SealInput{Kind: contract.SignalPreempt, To: "rotation-demo", Digest: contract.PeerDigest("m")}
 	_, err := env.ExecuteActivity(a.SealMessage, in)
 	require.ErrorContains(t, err, "only as a local activity")
 
@@ -36,7 +36,7 @@ func TestSealMessage_LocalOnly(t *testing.T) {
 	require.Equal(t, "rotation-demo", s.To)
 	require.NotEmpty(t, s.MAC)
 
-	a.PeerKey = nil
+	a.Key = nil
 	_, err = env.ExecuteLocalActivity(a.SealMessage, in)
 	require.ErrorContains(t, err, "no peer key")
 }
@@ -53,17 +53,17 @@ func (d describer) DescribeWorkflow(context.Context, string, string) (*client.Wo
 func TestDescribeRun(t *testing.T) {
 	p, err := converter.GetDefaultDataConverter().ToPayload("rotation-schedule-demo")
 	require.NoError(t, err)
-	a := &Activities{Runs: describer{&workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+	a := &Peer{Runs: describer{&workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
 		Type: &commonpb.WorkflowType{Name: contract.WorkflowScheduledRotation}, TaskQueue: contract.TaskQueue,
 		Status:           enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
 		SearchAttributes: &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{scheduledByAttr: p}},
 	}}}}
-	f, err := a.DescribeRun(context.Background(), RunRef{WorkflowID: "scheduled-rotation-demo-x"})
+	f, err := a.DescribeRun(context.Background(), contract.RunRef{WorkflowID: "scheduled-rotation-demo-x"})
 	require.NoError(t, err)
 	require.Equal(t, contract.RunFacts{Type: contract.WorkflowScheduledRotation, TaskQueue: contract.TaskQueue,
 		ScheduledBy: "rotation-schedule-demo", Running: true}, f)
 
-	f, err = (&Activities{}).DescribeRun(context.Background(), RunRef{WorkflowID: "x"})
+	f, err = (&Peer{}).DescribeRun(context.Background(), contract.RunRef{WorkflowID: "x"})
 	require.NoError(t, err)
 	require.NotEmpty(t, f.Unknown, "no client: the facts say so, and the rotation refuses")
 }
@@ -78,7 +78,7 @@ func TestIdentityOf(t *testing.T) {
 		{Attributes: &historypb.HistoryEvent_WorkflowExecutionUpdateAcceptedEventAttributes{WorkflowExecutionUpdateAcceptedEventAttributes: &historypb.WorkflowExecutionUpdateAcceptedEventAttributes{
 			ProtocolInstanceId: "u-7", AcceptedRequest: &updatepb.Request{Meta: &updatepb.Meta{Identity: "mallory"}}}}},
 	}
-	find := func(in SenderInput) string {
+	find := func(in contract.SenderInput) string {
 		n := 0
 		for _, ev := range events {
 			if id, ok := identityOf(ev, in, &n); ok {
@@ -87,8 +87,8 @@ func TestIdentityOf(t *testing.T) {
 		}
 		return ""
 	}
-	require.Equal(t, "second", find(SenderInput{Signal: "preempt", Ordinal: 2}))
-	require.Equal(t, "first", find(SenderInput{Signal: "preempt", Ordinal: 1}))
-	require.Equal(t, "mallory", find(SenderInput{UpdateID: "u-7"}))
-	require.Empty(t, find(SenderInput{UpdateID: "u-8"}))
+	require.Equal(t, "second", find(contract.SenderInput{Signal: "preempt", Ordinal: 2}))
+	require.Equal(t, "first", find(contract.SenderInput{Signal: "preempt", Ordinal: 1}))
+	require.Equal(t, "mallory", find(contract.SenderInput{UpdateID: "u-7"}))
+	require.Empty(t, find(contract.SenderInput{UpdateID: "u-8"}))
 }

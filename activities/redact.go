@@ -37,7 +37,7 @@ const minKeyLine = 16
 // its store holds whatever the stage (a failed or deprecated version may still be in a file the
 // tool prints) and the credentials its config references; and the worker's own credentials.
 // What cannot be read is skipped: its absence is no reason to fail a deploy.
-func (a *Activities) knownSecrets(ctx context.Context) []string {
+func (a *Secrets) knownSecrets(ctx context.Context) []string {
 	var out []string
 	add := func(vs ...string) {
 		for _, v := range vs {
@@ -92,7 +92,7 @@ func (a *Activities) knownSecrets(ctx context.Context) []string {
 
 // storeValues reads every value a target's secret store holds. A store that does not exist on
 // this worker's disk is not created: another worker may serve that target.
-func (a *Activities) storeValues(ctx context.Context, t *config.Target) []string {
+func (a *Secrets) storeValues(ctx context.Context, t *config.Target) []string {
 	dir := a.Config.Abs(t.SecretStore.Dir)
 	if _, err := os.Stat(filepath.Join(dir, t.SecretStore.Name+".json")); err != nil {
 		return nil

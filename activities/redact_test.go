@@ -55,7 +55,7 @@ func TestDeploy_RedactsEverySecretTheWorkerKnows(t *testing.T) {
 	t.Setenv("SLACK_APP_TOKEN", slackApp)
 	t.Setenv("TEMPORAL_API_KEY", temporalKey)
 	t.Setenv("AUTHOPS_GATEWAY_KEY", gatewayKey)
-	f.act.PeerKey = []byte("0123456789abcdef0123456789abcdef")
+	f.secrets.PeerKey = []byte("0123456789abcdef0123456789abcdef")
 
 	// The other target's store holds a current and a pending version.
 	ctx := context.Background()
@@ -71,15 +71,15 @@ func TestDeploy_RedactsEverySecretTheWorkerKnows(t *testing.T) {
 	// A careless deploy tool prints whatever it finds: here a file holding all of it. (The
 	// worker's environment never reaches the command; the test proves that elsewhere.)
 	all := []string{otherLive, otherPending, otherAdmin, otherProbe, slackBot, slackApp, temporalKey,
-		hex.EncodeToString(f.act.PeerKey), f.initial}
+		hex.EncodeToString(f.secrets.PeerKey), f.initial}
 	write("leaked.txt", strings.Join(all, "\n")+"\n")
 	// The gateway's private key, a line of it and then all of it.
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "deploy.sh"),
 		[]byte("#!/bin/sh\necho deploying\ncat leaked.txt\nsed -n 2p gateway.key\ncat gateway.key\necho restarted\n"), 0o700))
 	all = append(all, gatewayKeyB64)
 
-	var res DeployResult
-	require.NoError(t, f.run(&res, f.act.Deploy, DeployInput{Target: "demo"}))
+	var res contract.DeployResult
+	require.NoError(t, f.run(&res, f.secrets.Deploy, contract.DeployInput{Target: "demo"}))
 	require.Equal(t, "deploying\n"+strings.Repeat("[REDACTED]\n", 11)+"restarted\n", res.Output,
 		"each value is one marker, and nothing else changed")
 	require.Regexp(t, `^sha256:[0-9a-f]{64}$`, res.OutputDigest, "the whole output is there as a digest")
@@ -102,8 +102,8 @@ i=0; while [ $i -lt 500 ]; do echo "step $i"; i=$((i+1)); done
 cat backend.env
 echo restarted
 `), 0o700))
-	var res DeployResult
-	require.NoError(t, f.run(&res, f.act.Deploy, DeployInput{Target: "demo"}))
+	var res contract.DeployResult
+	require.NoError(t, f.run(&res, f.secrets.Deploy, contract.DeployInput{Target: "demo"}))
 	require.NotContains(t, res.Output, f.initial)
 	require.Contains(t, res.Output, "JWT_SECRET=[REDACTED]")
 	require.NotContains(t, res.Output, "step 486\n", "only the last 20 lines")
@@ -114,8 +114,8 @@ echo restarted
 	require.Greater(t, res.OutputBytes, int64(500*len("step 100\n")), "the digest covers all the output")
 
 	// The same output gives the same digest: it identifies what the deploy printed.
-	var again DeployResult
-	require.NoError(t, f.run(&again, f.act.Deploy, DeployInput{Target: "demo"}))
+	var again contract.DeployResult
+	require.NoError(t, f.run(&again, f.secrets.Deploy, contract.DeployInput{Target: "demo"}))
 	require.Equal(t, res.OutputDigest, again.OutputDigest)
 }
 
@@ -131,8 +131,8 @@ echo "zone=$DEPLOY_ZONE home=$HOME"
 echo "slack=${SLACK_BOT_TOKEN-unset} worker=${AUTHOPS_TEST_WORKER_ONLY-unset}"
 echo "path=$PATH"
 `), 0o700))
-	var res DeployResult
-	require.NoError(t, f.run(&res, f.act.Deploy, DeployInput{Target: "demo"}))
+	var res contract.DeployResult
+	require.NoError(t, f.run(&res, f.secrets.Deploy, contract.DeployInput{Target: "demo"}))
 	require.Contains(t, res.Output, "zone=eu-1 home=/nonexistent\n")
 	require.Contains(t, res.Output, "slack=unset worker=unset\n")
 	require.Contains(t, res.Output, "path="+os.Getenv("PATH")+"\n")
@@ -167,8 +167,8 @@ func TestPreCheck_RefusesAnEnvSinkOthersCanReadOrASymlink(t *testing.T) {
 			f := newFixture(t)
 			tc.setup(t, f)
 			before := f.envFile()
-			var res PreCheckResult
-			require.NoError(t, f.run(&res, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+			var res contract.PreCheckResult
+			require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
 			require.False(t, res.OK)
 			c := checkByName(t, res, "env sink writable")
 			require.False(t, c.OK)
@@ -189,8 +189,8 @@ func TestPreCheck_RefusesAnEnvSinkOthersCanReadOrASymlink(t *testing.T) {
 
 			// A write is refused as well, and changes nothing.
 			var ref contract.VersionRef
-			require.NoError(t, f.run(&ref, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
-			err := f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: ref.ID})
+			require.NoError(t, f.run(&ref, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
+			err := f.run(nil, f.secrets.ApplySecret, contract.VersionInput{Target: "demo", VersionID: ref.ID})
 			require.ErrorContains(t, err, tc.want)
 			require.Equal(t, before, f.envFile())
 		})

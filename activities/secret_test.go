@@ -1,15 +1,12 @@
 package activities
 
 import (
-	"strings"
-	"time"
-
-	"github.com/authops/authops/contract"
-
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -19,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/secretstore"
 )
 
@@ -64,9 +62,9 @@ const (
 // version, as a rotation does before its store write fails.
 func (f *fixture) leavePending(runs *fakeRuns) (current, pending contract.VersionRef) {
 	f.t.Helper()
-	f.act.Runs = runs
-	require.NoError(f.t, f.run(&current, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: ownerKey}))
-	require.NoError(f.t, f.run(&pending, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: ownerKey}))
+	f.secrets.Runs = runs
+	require.NoError(f.t, f.run(&current, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: "demo", IdempotencyKey: ownerKey}))
+	require.NoError(f.t, f.run(&pending, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: ownerKey}))
 	return current, pending
 }
 
@@ -83,15 +81,15 @@ func (f *fixture) stageOf(id string) secretstore.Stage {
 	return ""
 }
 
-func emergencyPreCheck(key string) PreCheckInput {
-	return PreCheckInput{Target: "demo", IdempotencyKey: key, NoAdopt: true, Mode: contract.ModeEmergency}
+func emergencyPreCheck(key string) contract.PreCheckInput {
+	return contract.PreCheckInput{Target: "demo", IdempotencyKey: key, NoAdopt: true, Mode: contract.ModeEmergency}
 }
 
 func requireConflict(t *testing.T, err error, want ...string) {
 	t.Helper()
 	var ae *temporal.ApplicationError
 	require.ErrorAs(t, err, &ae)
-	require.Equal(t, ErrTypeConflict, ae.Type())
+	require.Equal(t, contract.ErrTypeConflict, ae.Type())
 	require.True(t, ae.NonRetryable(), "a refusal is not retried")
 	for _, w := range want {
 		require.Contains(t, ae.Error(), w)
@@ -107,8 +105,8 @@ func TestEmergencyPreCheck_StalePendingOfClosedRunIsSuperseded(t *testing.T) {
 	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED)
 	current, pending := f.leavePending(runs)
 
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, emergencyPreCheck(emerKey)))
 	require.True(t, res.OK, "%+v", res.Checks)
 	require.Equal(t, &pending, res.Stale)
 	require.Equal(t, ownerKey, res.StaleRun)
@@ -121,31 +119,31 @@ func TestEmergencyPreCheck_StalePendingOfClosedRunIsSuperseded(t *testing.T) {
 	require.Equal(t, secretstore.StagePending, f.stageOf(pending.ID), "the pre-check writes nothing")
 
 	// Not in emergency mode: still a failed check, which says how to settle the version.
-	var manual PreCheckResult
-	require.NoError(t, f.run(&manual, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}))
+	var manual contract.PreCheckResult
+	require.NoError(t, f.run(&manual, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}))
 	require.False(t, manual.OK)
 	require.Nil(t, manual.Stale)
 	require.Contains(t, checkByName(t, manual, "env sink matches secret store").Detail, "starter secret settle --target demo --as <approver>")
 
-	var out SettleOutcome
-	require.NoError(t, f.run(&out, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey}))
-	require.Equal(t, SettleOutcome{Version: pending, Run: ownerKey, RunState: "closed (failed)"}, out)
+	var out contract.SettleOutcome
+	require.NoError(t, f.run(&out, f.secrets.SupersedePending, contract.SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey}))
+	require.Equal(t, contract.SettleOutcome{Version: pending, Run: ownerKey, RunState: "closed (failed)"}, out)
 	require.Equal(t, secretstore.StageFailed, f.stageOf(pending.ID))
 	require.Equal(t, secretstore.StageCurrent, f.stageOf(current.ID))
 
-	var retry SettleOutcome
-	require.NoError(t, f.run(&retry, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey}))
+	var retry contract.SettleOutcome
+	require.NoError(t, f.run(&retry, f.secrets.SupersedePending, contract.SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey}))
 	require.True(t, retry.Already, "a retry changes nothing")
 
 	var next contract.VersionRef
-	require.NoError(t, f.run(&next, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: emerKey}))
+	require.NoError(t, f.run(&next, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: emerKey}))
 	require.NotEqual(t, pending.ID, next.ID)
 
 	// A run Temporal no longer knows (retention passed) is closed too.
 	f2 := newFixture(t)
 	_, p2 := f2.leavePending(&fakeRuns{})
-	var res2 PreCheckResult
-	require.NoError(t, f2.run(&res2, f2.act.PreCheck, emergencyPreCheck(emerKey)))
+	var res2 contract.PreCheckResult
+	require.NoError(t, f2.run(&res2, f2.secrets.PreCheck, emergencyPreCheck(emerKey)))
 	require.True(t, res2.OK, "%+v", res2.Checks)
 	require.Equal(t, &p2, res2.Stale)
 }
@@ -158,31 +156,31 @@ func TestEmergencyPreCheck_PendingOfRunningRunBlocks(t *testing.T) {
 	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING)
 	_, pending := f.leavePending(runs)
 
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, emergencyPreCheck(emerKey)))
 	require.False(t, res.OK)
 	require.Nil(t, res.Stale)
 	c := checkByName(t, res, "env sink matches secret store")
 	require.False(t, c.OK)
 	require.Contains(t, c.Detail, "version "+pending.ID+" is pending from run "+ownerKey+", which is still running")
 
-	err := f.run(nil, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey})
+	err := f.run(nil, f.secrets.SupersedePending, contract.SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey})
 	requireConflict(t, err, pending.ID, ownerKey, "still running")
 	require.Equal(t, secretstore.StagePending, f.stageOf(pending.ID))
 
 	// No client: the worker cannot tell, and says so.
-	f.act.Runs = nil
-	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	f.secrets.Runs = nil
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, emergencyPreCheck(emerKey)))
 	require.False(t, res.OK)
 	require.Contains(t, checkByName(t, res, "env sink matches secret store").Detail, "no Temporal client")
-	err = f.run(nil, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey})
+	err = f.run(nil, f.secrets.SupersedePending, contract.SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey})
 	requireConflict(t, err, "cannot be told", "no Temporal client")
 	require.Equal(t, secretstore.StagePending, f.stageOf(pending.ID))
 
 	// Temporal not answering is retried, not taken for an answer.
 	runs.err = errors.New("connection refused")
-	f.act.Runs = runs
-	err = f.run(nil, f.act.PreCheck, emergencyPreCheck(emerKey))
+	f.secrets.Runs = runs
+	err = f.run(nil, f.secrets.PreCheck, emergencyPreCheck(emerKey))
 	require.ErrorContains(t, err, "connection refused")
 	var ae *temporal.ApplicationError
 	require.True(t, !errors.As(err, &ae) || !ae.NonRetryable(), "retried: %v", err)
@@ -196,8 +194,8 @@ func TestEmergencyPreCheck_DriftAdoptsLiveValue(t *testing.T) {
 	live := newSecret(t)
 	f.setEnvSecret(live)
 
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, emergencyPreCheck(emerKey)))
 	require.True(t, res.OK, "%+v", res.Checks)
 	require.True(t, res.NeedsAdoption)
 	require.Empty(t, res.Current, "the store's current version is not what runs")
@@ -210,13 +208,13 @@ func TestEmergencyPreCheck_DriftAdoptsLiveValue(t *testing.T) {
 	require.Len(t, vs, 1, "the pre-check writes nothing")
 
 	// Without ReplaceCurrent adoption refuses drift, as before.
-	err = f.run(nil, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: emerKey})
+	err = f.run(nil, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: "demo", IdempotencyKey: emerKey})
 	requireConflict(t, err, "env sink holds fingerprint")
 
 	var adopted, again contract.VersionRef
-	in := AdoptInput{Target: "demo", IdempotencyKey: emerKey, ReplaceCurrent: true}
-	require.NoError(t, f.run(&adopted, f.act.AdoptLiveSecret, in))
-	require.NoError(t, f.run(&again, f.act.AdoptLiveSecret, in), "a retry")
+	in := contract.AdoptInput{Target: "demo", IdempotencyKey: emerKey, ReplaceCurrent: true}
+	require.NoError(t, f.run(&adopted, f.secrets.AdoptLiveSecret, in))
+	require.NoError(t, f.run(&again, f.secrets.AdoptLiveSecret, in), "a retry")
 	require.Equal(t, adopted, again)
 	require.Equal(t, fp, adopted.Fingerprint)
 	require.Equal(t, live, f.value(adopted.ID))
@@ -224,8 +222,8 @@ func TestEmergencyPreCheck_DriftAdoptsLiveValue(t *testing.T) {
 	require.Equal(t, secretstore.StagePrevious, f.stageOf(old.ID))
 
 	// From there the target is consistent again, for every mode.
-	var after PreCheckResult
-	require.NoError(t, f.run(&after, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}))
+	var after contract.PreCheckResult
+	require.NoError(t, f.run(&after, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}))
 	require.True(t, after.OK, "%+v", after.Checks)
 	require.Equal(t, adopted, after.Current)
 }
@@ -237,19 +235,19 @@ func TestEmergencyPreCheck_StaleVersionThatIsLive(t *testing.T) {
 	runs := &fakeRuns{}
 	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED)
 	_, pending := f.leavePending(runs)
-	require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: pending.ID}))
+	require.NoError(t, f.run(nil, f.secrets.ApplySecret, contract.VersionInput{Target: "demo", VersionID: pending.ID}))
 
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, emergencyPreCheck(emerKey)))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, emergencyPreCheck(emerKey)))
 	require.True(t, res.OK, "%+v", res.Checks)
 	require.Equal(t, &pending, res.Stale)
 	require.True(t, res.NeedsAdoption)
 	require.NotEmpty(t, res.Drift)
 	require.Contains(t, checkByName(t, res, "env sink matches secret store").Detail, "the env sink holds it")
 
-	require.NoError(t, f.run(nil, f.act.SupersedePending, SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey}))
+	require.NoError(t, f.run(nil, f.secrets.SupersedePending, contract.SupersedeInput{Target: "demo", VersionID: pending.ID, IdempotencyKey: emerKey}))
 	var adopted contract.VersionRef
-	require.NoError(t, f.run(&adopted, f.act.AdoptLiveSecret, AdoptInput{Target: "demo", IdempotencyKey: emerKey, ReplaceCurrent: true}))
+	require.NoError(t, f.run(&adopted, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: "demo", IdempotencyKey: emerKey, ReplaceCurrent: true}))
 	require.NotEqual(t, pending.ID, adopted.ID)
 	require.Equal(t, pending.Fingerprint, adopted.Fingerprint)
 	require.Equal(t, secretstore.StageFailed, f.stageOf(pending.ID))
@@ -263,30 +261,30 @@ func TestSettleSecret_Refusals(t *testing.T) {
 	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING)
 	current, pending := f.leavePending(runs)
 
-	err := f.run(nil, f.act.SettleSecret, SettleSecretInput{Target: "demo"})
+	err := f.run(nil, f.secrets.SettleSecret, contract.SettleSecretInput{Target: "demo"})
 	requireConflict(t, err, pending.ID, "still running")
 
 	runs.set(ownerKey, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
-	require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: pending.ID}))
-	err = f.run(nil, f.act.SettleSecret, SettleSecretInput{Target: "demo", VersionID: pending.ID})
+	require.NoError(t, f.run(nil, f.secrets.ApplySecret, contract.VersionInput{Target: "demo", VersionID: pending.ID}))
+	err = f.run(nil, f.secrets.SettleSecret, contract.SettleSecretInput{Target: "demo", VersionID: pending.ID})
 	requireConflict(t, err, "version "+pending.ID+" of demo is live", pending.Fingerprint)
 	require.Equal(t, secretstore.StagePending, f.stageOf(pending.ID))
 
-	err = f.run(nil, f.act.SettleSecret, SettleSecretInput{Target: "demo", VersionID: current.ID})
+	err = f.run(nil, f.secrets.SettleSecret, contract.SettleSecretInput{Target: "demo", VersionID: current.ID})
 	requireConflict(t, err, "is current; only a pending version is settled")
-	err = f.run(nil, f.act.SettleSecret, SettleSecretInput{Target: "demo", VersionID: "v9-00000000"})
+	err = f.run(nil, f.secrets.SettleSecret, contract.SettleSecretInput{Target: "demo", VersionID: "v9-00000000"})
 	requireConflict(t, err, "v9-00000000 is not in the secret store of demo")
 
 	// Back on the current version: settled.
-	require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: current.ID}))
-	var out SettleOutcome
-	require.NoError(t, f.run(&out, f.act.SettleSecret, SettleSecretInput{Target: "demo"}))
-	require.Equal(t, SettleOutcome{Version: pending, Run: ownerKey, RunState: "closed (completed)"}, out)
+	require.NoError(t, f.run(nil, f.secrets.ApplySecret, contract.VersionInput{Target: "demo", VersionID: current.ID}))
+	var out contract.SettleOutcome
+	require.NoError(t, f.run(&out, f.secrets.SettleSecret, contract.SettleSecretInput{Target: "demo"}))
+	require.Equal(t, contract.SettleOutcome{Version: pending, Run: ownerKey, RunState: "closed (completed)"}, out)
 	require.Equal(t, secretstore.StageFailed, f.stageOf(pending.ID))
 
-	require.NoError(t, f.run(&out, f.act.SettleSecret, SettleSecretInput{Target: "demo", VersionID: pending.ID}))
+	require.NoError(t, f.run(&out, f.secrets.SettleSecret, contract.SettleSecretInput{Target: "demo", VersionID: pending.ID}))
 	require.True(t, out.Already)
-	require.NoError(t, f.run(&out, f.act.SettleSecret, SettleSecretInput{Target: "demo"}))
+	require.NoError(t, f.run(&out, f.secrets.SettleSecret, contract.SettleSecretInput{Target: "demo"}))
 	require.True(t, out.NothingPending)
 }
 
@@ -299,7 +297,7 @@ func TestStoreStatus_ListsVersionsWithoutValues(t *testing.T) {
 	current, pending := f.leavePending(runs)
 
 	var st contract.SecretStatus
-	require.NoError(t, f.run(&st, f.act.StoreStatus, contract.SecretStatusInput{Target: "demo"}))
+	require.NoError(t, f.run(&st, f.secrets.StoreStatus, contract.SecretStatusInput{Target: "demo"}))
 	require.Equal(t, "demo", st.Target)
 	require.Equal(t, current.Fingerprint, st.LiveFingerprint)
 	require.Equal(t, current.ID, st.LiveVersion)
@@ -322,8 +320,8 @@ func TestStoreStatus_ListsVersionsWithoutValues(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, pen, got)
 
-	f.act.Runs = nil
-	require.NoError(t, f.run(&st, f.act.StoreStatus, contract.SecretStatusInput{Target: "demo"}))
+	f.secrets.Runs = nil
+	require.NoError(t, f.run(&st, f.secrets.StoreStatus, contract.SecretStatusInput{Target: "demo"}))
 	require.Contains(t, st.Versions[1].RunState, "unknown: this worker has no Temporal client")
 }
 
@@ -348,27 +346,27 @@ func TestOwnerRun(t *testing.T) {
 // run's own pending version. That is where the run is, not drift: the pre-check reports the
 // store's current version, adopts nothing, and the create and the write answer as before.
 func TestPreCheck_OwnPendingVersionInTheSinkIsNotDrift(t *testing.T) {
-	for _, in := range []PreCheckInput{emergencyPreCheck(emerKey), {Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}} {
+	for _, in := range []contract.PreCheckInput{emergencyPreCheck(emerKey), {Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}} {
 		f := newFixture(t)
 		old := f.adopted()
 		var pending, again contract.VersionRef
-		require.NoError(t, f.run(&pending, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: emerKey}))
-		require.NoError(t, f.run(nil, f.act.ApplySecret, VersionInput{Target: "demo", VersionID: pending.ID}))
+		require.NoError(t, f.run(&pending, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: emerKey}))
+		require.NoError(t, f.run(nil, f.secrets.ApplySecret, contract.VersionInput{Target: "demo", VersionID: pending.ID}))
 
-		var res PreCheckResult
-		require.NoError(t, f.run(&res, f.act.PreCheck, in))
+		var res contract.PreCheckResult
+		require.NoError(t, f.run(&res, f.secrets.PreCheck, in))
 		require.True(t, res.OK, "%s: %+v", in.Mode, res.Checks)
 		require.False(t, res.NeedsAdoption, in.Mode)
 		require.Empty(t, res.Drift, in.Mode)
 		require.Equal(t, old, res.Current, in.Mode)
 
-		require.NoError(t, f.run(&again, f.act.CreatePendingSecret, SecretInput{Target: "demo", IdempotencyKey: emerKey}))
+		require.NoError(t, f.run(&again, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: emerKey}))
 		require.Equal(t, pending, again)
 		require.Equal(t, secretstore.StageCurrent, f.stageOf(old.ID))
 
 		// Another run still sees drift-free but blocked: the pending version is not its own.
-		var other PreCheckResult
-		require.NoError(t, f.run(&other, f.act.PreCheck, PreCheckInput{Target: "demo", IdempotencyKey: "someone-else", NoAdopt: true}))
+		var other contract.PreCheckResult
+		require.NoError(t, f.run(&other, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "someone-else", NoAdopt: true}))
 		require.False(t, other.OK)
 	}
 }
@@ -381,28 +379,28 @@ func TestEmergencyPreCheck_TrustsARecentCanaryLogin(t *testing.T) {
 	f.adopted()
 	cases := []struct {
 		name   string
-		in     PreCheckInput
+		in     contract.PreCheckInput
 		logins int64
 	}{
-		{"emergency, canary 10s ago", func() PreCheckInput {
+		{"emergency, canary 10s ago", func() contract.PreCheckInput {
 			in := emergencyPreCheck("rotation-demo/run-1")
 			in.LoginProbedAt = time.Now().Add(-10 * time.Second)
 			return in
 		}(), 0},
-		{"emergency, canary 3m ago", func() PreCheckInput {
+		{"emergency, canary 3m ago", func() contract.PreCheckInput {
 			in := emergencyPreCheck("rotation-demo/run-2")
 			in.LoginProbedAt = time.Now().Add(-3 * time.Minute)
 			return in
 		}(), 1},
 		{"emergency, no canary", emergencyPreCheck("rotation-demo/run-3"), 1},
-		{"manual, canary 10s ago", PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-4", NoAdopt: true,
+		{"manual, canary 10s ago", contract.PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-4", NoAdopt: true,
 			LoginProbedAt: time.Now().Add(-10 * time.Second)}, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f.logins.Store(0)
-			var res PreCheckResult
-			require.NoError(t, f.run(&res, f.act.PreCheck, c.in))
+			var res contract.PreCheckResult
+			require.NoError(t, f.run(&res, f.secrets.PreCheck, c.in))
 			require.True(t, res.OK, "%+v", res.Checks)
 			require.Equal(t, c.logins, f.logins.Load())
 			probe := checkByName(t, res, "backend healthy and probe login works")
@@ -425,20 +423,20 @@ func TestEmergencyPreCheck_TrustsARecentDryRun(t *testing.T) {
 		return strings.Replace(s, "dry_run_argv: [deploy.sh, --dry-run]", "dry_run_argv: [deploy.sh, --broken-dry-run]", 1)
 	})
 	f.adopted()
-	at := func(key string, ago time.Duration, mode string) PreCheckInput {
-		in := PreCheckInput{Target: "demo", IdempotencyKey: key, NoAdopt: true, Mode: mode, DeployCheckedAt: time.Now().Add(-ago)}
+	at := func(key string, ago time.Duration, mode string) contract.PreCheckInput {
+		in := contract.PreCheckInput{Target: "demo", IdempotencyKey: key, NoAdopt: true, Mode: mode, DeployCheckedAt: time.Now().Add(-ago)}
 		return in
 	}
-	var res PreCheckResult
-	require.NoError(t, f.run(&res, f.act.PreCheck, at("rotation-demo/run-1", 10*time.Second, contract.ModeEmergency)))
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, at("rotation-demo/run-1", 10*time.Second, contract.ModeEmergency)))
 	dry := checkByName(t, res, "deploy path configured (dry run)")
 	require.True(t, dry.OK)
 	require.Contains(t, dry.Detail, "the emergency run's dry run passed")
 
-	for _, in := range []PreCheckInput{at("rotation-demo/run-2", 3*time.Minute, contract.ModeEmergency),
+	for _, in := range []contract.PreCheckInput{at("rotation-demo/run-2", 3*time.Minute, contract.ModeEmergency),
 		at("rotation-demo/run-3", 10*time.Second, contract.ModeManual)} {
-		res = PreCheckResult{}
-		require.NoError(t, f.run(&res, f.act.PreCheck, in))
+		res = contract.PreCheckResult{}
+		require.NoError(t, f.run(&res, f.secrets.PreCheck, in))
 		require.False(t, checkByName(t, res, "deploy path configured (dry run)").OK, "%s ran its own dry run", in.IdempotencyKey)
 		require.False(t, res.OK)
 	}
@@ -448,11 +446,11 @@ func TestEmergencyPreCheck_TrustsARecentDryRun(t *testing.T) {
 // every secret it echoed redacted (the fixture's scan checks the error), and passes on a good path.
 func TestCheckDeployPath(t *testing.T) {
 	f := newFixture(t)
-	require.NoError(t, f.run(nil, f.act.CheckDeployPath, "demo"))
+	require.NoError(t, f.run(nil, f.secrets.CheckDeployPath, "demo"))
 	broken := newFixture(t, func(s string) string {
 		return strings.Replace(s, "dry_run_argv: [deploy.sh, --dry-run]", "dry_run_argv: [deploy.sh, --broken-dry-run]", 1)
 	})
-	err := broken.run(nil, broken.act.CheckDeployPath, "demo")
+	err := broken.run(nil, broken.secrets.CheckDeployPath, "demo")
 	require.ErrorContains(t, err, "cannot reach the orchestrator")
-	require.ErrorContains(t, f.run(nil, f.act.CheckDeployPath, "nope"), "nope")
+	require.ErrorContains(t, f.run(nil, f.secrets.CheckDeployPath, "nope"), "nope")
 }

@@ -6,16 +6,8 @@
 package bench
 
 import (
-	"cmp"
-
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/authops/authops/contract"
-	"github.com/authops/authops/worker/register"
-
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -31,11 +23,17 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/envfile"
 	"github.com/authops/authops/internal/notify"
 	"github.com/authops/authops/internal/testenv"
+	"github.com/authops/authops/worker/register"
 )
 
 func TestExposureWindow(t *testing.T) {

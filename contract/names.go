@@ -46,7 +46,7 @@ var (
 )
 
 // Decision is the payload of every human decision (approve, reject, rollback, resolve,
-// lift-restrictions, cancel), sent as an Update (the sender gets the run's answer) or as a signal.
+// lift-restrictions, cancel), sent as an Update: the sender gets the run's answer. One sent as a plain signal is judged the same way.
 // Only a valid Statement makes it count; Actor is what the sender typed and is shown, never trusted.
 type Decision struct {
 	Actor   string `json:"actor"`

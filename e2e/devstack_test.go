@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"fmt"
 	"net"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/testenv"
 )
 

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"strings"
 	"syscall"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/testenv"
 )

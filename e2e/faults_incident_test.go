@@ -68,6 +68,9 @@ type incidentKill struct {
 	server bool
 	// before runs at the stage, before the run is watched for the point.
 	before func(r *incidentRun)
+	// hold, when set, is the request to the backend ("METHOD /path") that the proxy holds from
+	// the stage's own step on, until the worker is dead (testenv.Env.HoldNext).
+	hold string
 }
 
 // TestFaultIncidentWorkerKilledAfterDeclaration: the worker dies right after the runbook's first
@@ -116,17 +119,18 @@ func TestFaultIncidentWorkerKilledAwaitingApproval(t *testing.T) {
 }
 
 // TestFaultIncidentWorkerKilledMidResolve: the worker dies in the middle of the resolve, after
-// the deny (a1) was undone and while the log level (a2) is being restored. The probe proxy slows
-// every control call, so the kill lands inside that UndoMeasure (timeouts.activity start-to-close), which the
-// new worker runs again, and not inside the final verification (2 min).
+// the deny (a1) was undone and while the log level (a2) is being restored. The proxy in front of
+// the backend holds that control call, so the kill lands inside that UndoMeasure (timeouts.activity
+// start-to-close) on any machine, and the new worker runs it again.
 func TestFaultIncidentWorkerKilledMidResolve(t *testing.T) {
 	runIncidentKill(t, incidentKill{
 		point: "in the middle of an incident's resolve (a1 undone, a2's undo in flight)",
 		slug:  "mid-resolve",
 		at:    stageResolving,
-		opts:  testenv.Options{ProbeDelay: 150 * time.Millisecond},
+		opts:  testenv.Options{ProxyHold: true},
+		hold:  "PUT /_control/log-level",
 		reached: func(t *testing.T, env *testenv.Env, id string) bool {
-			return countEvents(timelineOf(t, env, id), "authops", "undo a1", "undone") == 1 &&
+			return env.Held() && countEvents(timelineOf(t, env, id), "authops", "undo a1", "undone") == 1 &&
 				activityStarted(t, env, id, "UndoMeasure")
 		},
 		retried: true,
@@ -420,6 +424,12 @@ func runIncidentKill(t *testing.T, k incidentKill) {
 	w := env.StartWorkerProcess(t)
 	r := newIncidentRun(t, env, "incident-fault-"+k.slug)
 	var restarted time.Time
+	// arm sets the hold before the step of stage s starts.
+	arm := func(s incidentStage) {
+		if k.at == s && k.hold != "" {
+			env.HoldNext(t, k.hold)
+		}
+	}
 	kill := func(s incidentStage) {
 		if k.at != s {
 			return
@@ -435,6 +445,7 @@ func runIncidentKill(t *testing.T, k incidentKill) {
 			return
 		}
 		killAt(t, env, r.id, w, k.point, func() bool { return k.reached(t, env, r.id) })
+		env.ReleaseHeld()
 		if !k.whileDown {
 			w = env.StartWorkerProcess(t)
 			restarted = time.Now()
@@ -452,6 +463,7 @@ func runIncidentKill(t *testing.T, k incidentKill) {
 	} else {
 		r.approved(r.starter("approve", r.id, "--action", "a3", "--as", "carol"))
 	}
+	arm(stageResolving)
 	r.resolve()
 	kill(stageResolving)
 

@@ -65,8 +65,9 @@ func writeReliability(path string) error {
 	slices.SortFunc(rows, func(a, b faultRow) int { return strings.Compare(a.Test, b.Test) })
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Reliability: faults injected and what held\n\n")
-	fmt.Fprintf(&b, "Written by `make test-faults` on %s (UTC); do not edit by hand. Each row is one end-to-end\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "test on the real dev server, demo backend and worker processes.\n\n")
+	fmt.Fprintf(&b, "This page lists each fault the fault suite injects into a run, and what held afterwards. Each row\n")
+	fmt.Fprintf(&b, "is one end-to-end test on the real dev server, demo backend and worker processes. Written by\n")
+	fmt.Fprintf(&b, "`make test-faults` on %s (UTC); do not edit by hand.\n\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "| fault | outcome | checked afterwards | result | test |\n| --- | --- | --- | --- | --- |\n")
 	for _, r := range rows {
 		result := "passed"

@@ -30,6 +30,8 @@ type workerKill struct {
 	opts  testenv.Options
 	// reached says the run is at the point: the worker is killed as soon as it returns true.
 	reached func(t *testing.T, env *testenv.Env, id, oldSecret string) bool
+	// afterKill, when set, runs once the worker is dead, before the new one starts.
+	afterKill func(t *testing.T, env *testenv.Env)
 	// rolledBack: the run fails on purpose and must end rolled back.
 	rolledBack bool
 	// retried: the kill lands inside an activity, which the new worker must run again.
@@ -61,12 +63,14 @@ func TestFaultWorkerKilledAfterEnvWritten(t *testing.T) {
 func TestFaultWorkerKilledMidRedeploy(t *testing.T) {
 	runWorkerKill(t, workerKill{
 		point: "in the middle of the redeploy",
-		opts:  testenv.Options{DeployDelay: 3 * time.Second},
-		// Started on the worker that is killed, not just scheduled (activityStarted).
+		// The redeploy is held once it has started on the worker that is killed (not just
+		// scheduled: activityStarted), so the kill lands in it on any machine.
+		opts: testenv.Options{DeployHoldAt: 1},
 		reached: func(t *testing.T, env *testenv.Env, id, _ string) bool {
-			return activityStarted(t, env, id, "Deploy")
+			return env.DeployHeld() && activityStarted(t, env, id, "Deploy")
 		},
-		retried: true,
+		afterKill: func(t *testing.T, env *testenv.Env) { env.ReleaseDeploy(t) },
+		retried:   true,
 	})
 }
 
@@ -85,11 +89,13 @@ func TestFaultWorkerKilledMidValidation(t *testing.T) {
 func TestFaultWorkerKilledMidCompensation(t *testing.T) {
 	runWorkerKill(t, workerKill{
 		point: "in the middle of the compensation (rollback after a failed redeploy)",
-		// Both attempts of the rotation's redeploy fail; the rollback's redeploy works, slowly.
-		opts: testenv.Options{DeployFailures: 2, DeployDelay: 3 * time.Second},
+		// Both attempts of the rotation's redeploy fail; the rollback's redeploy (the third) is
+		// held once it has started on the worker, so the kill lands in it on any machine.
+		opts: testenv.Options{DeployFailures: 2, DeployHoldAt: 3},
 		reached: func(t *testing.T, env *testenv.Env, id, _ string) bool {
-			return countEvents(timelineOf(t, env, id), "authops", "rollback", "started") > 0
+			return env.DeployHeld() && countEvents(timelineOf(t, env, id), "authops", "rollback", "started") > 0
 		},
+		afterKill:  func(t *testing.T, env *testenv.Env) { env.ReleaseDeploy(t) },
 		rolledBack: true,
 	})
 }
@@ -111,6 +117,9 @@ func runWorkerKill(t *testing.T, k workerKill) {
 	id := approvedRotation(t, env)
 
 	killAt(t, env, id, first, k.point, func() bool { return k.reached(t, env, id, oldSecret) })
+	if k.afterKill != nil {
+		k.afterKill(t, env)
+	}
 	env.StartWorkerProcess(t)
 
 	res := waitResult[contract.RotationResult](t, env, id)
@@ -228,14 +237,15 @@ func TestFaultWorkerKilledInvalidationAfterRevoke(t *testing.T) {
 func TestFaultWorkerKilledInvalidationMidRedeploy(t *testing.T) {
 	runInvalidationKill(t, workerKill{
 		point: "in the middle of the emergency rotation's redeploy",
-		opts:  testenv.Options{DeployDelay: 3 * time.Second},
-		// The Deploy has started on the worker that is killed: the env write being done only
-		// says the redeploy is scheduled, and a kill before the worker polls it leaves nothing
-		// to retry.
+		// The Deploy has started on the worker that is killed (the env write being done only
+		// says it is scheduled, and a kill before the worker polls it leaves nothing to retry),
+		// and it is held there, so the kill lands in it on any machine.
+		opts: testenv.Options{DeployHoldAt: 1},
 		reached: func(t *testing.T, env *testenv.Env, _, _ string) bool {
-			return activityStarted(t, env, contract.RotationID("demo"), "Deploy")
+			return env.DeployHeld() && activityStarted(t, env, contract.RotationID("demo"), "Deploy")
 		},
-		retried: true,
+		afterKill: func(t *testing.T, env *testenv.Env) { env.ReleaseDeploy(t) },
+		retried:   true,
 	})
 }
 
@@ -293,6 +303,9 @@ func runInvalidationKill(t *testing.T, k workerKill) {
 		waitSelfKill(t, env, id, first, k.point)
 	} else {
 		killAt(t, env, id, first, k.point, func() bool { return k.reached(t, env, id, oldSecret) })
+	}
+	if k.afterKill != nil {
+		k.afterKill(t, env)
 	}
 	env.StartWorkerProcess(t)
 

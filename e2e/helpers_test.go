@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/crypto/ssh"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"

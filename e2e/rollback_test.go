@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"errors"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/testenv"
 )

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"errors"
-
-	"github.com/authops/authops/contract"
-
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/demoenv"
 	"github.com/authops/authops/internal/testenv"
 )

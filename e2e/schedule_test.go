@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/testenv"
 )
 

@@ -214,8 +214,8 @@ func TestFaultSlackOutage(t *testing.T) {
 	scan.Place("slack bodies", bodies.String())
 
 	// The notification run's history (still running) replays against the current code.
-	env.CheckReplay(t, notify.ChannelWorkflowID("#auth-ops"), "", "notify-channel-open")
-	scan.History(id, notify.ChannelWorkflowID("#auth-ops"))
+	env.CheckReplay(t, contract.NotifyChannelID("#auth-ops"), "", "notify-channel-open")
+	scan.History(id, contract.NotifyChannelID("#auth-ops"))
 	scan.Check(t)
 }
 

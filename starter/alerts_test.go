@@ -82,8 +82,8 @@ func (s *serverFake) ExecuteWorkflow(ctx context.Context, o client.StartWorkflow
 func alertFixture(t *testing.T, maxOpen int) (*gatewayFixture, *serverFake) {
 	f := newGatewayFixture(t)
 	sf := newServerFake()
-	f.runs.c = sf
-	f.runs.alertsMaxOpen = maxOpen
+	f.cfg.Alerts.MaxOpen = maxOpen
+	f.serve(sf)
 	return f, sf
 }
 

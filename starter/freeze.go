@@ -24,16 +24,9 @@ func (a *app) freezeCmd() *cobra.Command {
 AuthopsFrozenTargets search attribute. Rotations and schedules read the same record.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ns, err := a.namespace()
-			if err != nil {
-				return err
-			}
-			c, err := a.dial()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			fs, err := freeze.List(cmd.Context(), c, ns, "")
+			rc := a.runs()
+			defer rc.Close()
+			fs, err := rc.Freezes(cmd.Context())
 			if err != nil {
 				return err
 			}

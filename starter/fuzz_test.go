@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/runs"
 )
 
 // FuzzWriteTimeline renders one to four timeline rows built from fuzzed text (actor, action,
@@ -49,17 +50,17 @@ func FuzzWriteTimeline(f *testing.F) {
 		}
 		// Times from 1970 to 9999: workflow.Now, always a representable UTC time.
 		base := time.Unix(at&(1<<37-1)%253402300000, 0).UTC()
-		rows := make([]timelineRow, int(n%4)+1)
+		rows := make([]runs.TimelineRow, int(n%4)+1)
 		for j := range rows {
 			// Row j takes the fields rotated by j, so columns mix long, short and empty cells.
 			g := func(k int) string { return fields[(k+j)%len(fields)] }
-			rows[j] = timelineRow{
+			rows[j] = runs.TimelineRow{
 				Event: contract.Event{At: base.Add(time.Duration(j) * time.Minute), Actor: g(0), Action: g(1),
 					Outcome: g(2), Detail: g(3), Verified: verified, Via: g(4), UpdateID: g(1)},
 				Client: g(4),
 			}
 		}
-		clean := make([]timelineRow, len(rows))
+		clean := make([]runs.TimelineRow, len(rows))
 		for i, r := range rows {
 			clean[i] = cleanRow(r)
 		}
@@ -99,7 +100,7 @@ func outputLines(t *testing.T, format, out string, want int) []string {
 	return lines
 }
 
-func checkTimelineText(t *testing.T, out string, rows []timelineRow) {
+func checkTimelineText(t *testing.T, out string, rows []runs.TimelineRow) {
 	t.Helper()
 	noControl(t, "text", out)
 	lines := outputLines(t, "text", out, len(rows)+1)
@@ -134,7 +135,7 @@ func checkTimelineText(t *testing.T, out string, rows []timelineRow) {
 // mdUnescape reads a cell back: GFM drops the backslash of an escaped pipe, HTML the entities.
 var mdUnescape = strings.NewReplacer(`\|`, "|", "&amp;", "&", "&lt;", "<", "&gt;", ">")
 
-func checkTimelineMarkdown(t *testing.T, out string, rows []timelineRow) {
+func checkTimelineMarkdown(t *testing.T, out string, rows []runs.TimelineRow) {
 	t.Helper()
 	noControl(t, "md", out)
 	if strings.ContainsAny(out, "<>") {
@@ -181,13 +182,13 @@ func splitMarkdownRow(line string) []string {
 	return append(cells, line[start:])
 }
 
-func checkTimelineJSON(t *testing.T, out string, rows []timelineRow) {
+func checkTimelineJSON(t *testing.T, out string, rows []runs.TimelineRow) {
 	t.Helper()
 	noControl(t, "json", out)
 	if !json.Valid([]byte(out)) {
 		t.Fatalf("json output is not valid JSON:\n%s", out)
 	}
-	var got []timelineRow
+	var got []runs.TimelineRow
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("json output does not decode: %v\n%s", err, out)
 	}

@@ -1,18 +1,19 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
 
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/runs"
 )
 
 // incidentTargetsCmd names the targets of an incident declared with none (an alert with no
 // target label): the run then freezes, snapshots and confirms them.
 func (a *app) incidentTargetsCmd() *cobra.Command {
-	var d contract.Decision
-	cmd := &cobra.Command{
+	var req runs.TargetsRequest
+	cmd := a.incidentDecisionCmd(&cobra.Command{
 		Use:   "targets INCIDENT_ID --as PERSON T1[,T2...]",
 		Short: "Name the targets of an incident declared with none; the run freezes them",
 		Long: `targets names the targets an incident affects when its declaration named none (an alert with no
@@ -20,28 +21,10 @@ target label and no alerts.default_targets): until then it freezes nothing and t
 action. The run freezes, snapshots and health-checks them as a declaration does. For the owner or
 an approver; an incident that already has targets keeps them.`,
 		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			req := contract.TargetsRequest{Targets: contract.SplitTargets(args[1])}
-			if err := req.Validate(); err != nil {
-				return fmt.Errorf("targets refused, nothing was sent: %w", err)
-			}
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
-			for _, t := range req.Targets {
-				if _, err := cfg.Target(t); err != nil {
-					return fmt.Errorf("targets refused, nothing was sent: %w", err)
-				}
-			}
-			if err := contract.CheckText("--comment", d.Comment); err != nil {
-				return err
-			}
-			d.Args = canonical(req)
-			return a.sendIncidentDecision(cmd, args[0], incidentDecision{name: contract.UpdateTargets, d: d})
-		},
-	}
-	asFlag(cmd, &d.Actor)
-	cmd.Flags().StringVar(&d.Comment, "comment", "", "a note for the timeline (signed with the decision)")
+	}, &req.Actor, func(ctx context.Context, rc *runs.Client, s runs.Signer, args []string) (runs.DecisionAnswer, error) {
+		req.WorkflowID, req.Targets = args[0], contract.SplitTargets(args[1])
+		return rc.NameTargets(ctx, s, req)
+	})
+	cmd.Flags().StringVar(&req.Comment, "comment", "", "a note for the timeline (signed with the decision)")
 	return cmd
 }

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/runs"
 	"github.com/authops/authops/internal/statement"
 )
 
@@ -186,7 +187,7 @@ func TestIncidentContainSignsArgs(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(d.Args), &req))
 	require.Equal(t, contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"203.0.113.0/24", "2001:db8::/32"},
 		TTL: 2 * time.Hour, Reason: "stuffing source"}, req)
-	require.Equal(t, canonical(req), d.Args)
+	require.Equal(t, runs.Canonical(req), d.Args)
 	// A swapped request fails the signature.
 	people, err := h.f.cfg.People()
 	require.NoError(t, err)
@@ -255,11 +256,11 @@ func TestIncidentDecisions(t *testing.T) {
 		{[]string{"incident", "resolve", "incident-x", "--as", "bob", "--summary", "contained", "--keep", "deny-cidr", "--keep-for", "48h"},
 			contract.DecisionResolve, "bob", "contained", `{"summary":"contained","keep":["deny-cidr"],"keep_for":172800000000000}`},
 		{[]string{"approve", "incident-x", "--as", "carol", "--action", "a2"}, contract.DecisionApprove, "carol", "",
-			canonical(contract.ActionRef{Action: "a2", Digest: pendingA2.Digest()})},
+			runs.Canonical(contract.ActionRef{Action: "a2", Digest: pendingA2.Digest()})},
 		{[]string{"approve", "incident-x", "--as", "carol", "--action", "keep"}, contract.DecisionApprove, "carol", "",
-			canonical(contract.ActionRef{Action: "keep", Digest: pendingKeep().Digest()})},
+			runs.Canonical(contract.ActionRef{Action: "keep", Digest: pendingKeep().Digest()})},
 		{[]string{"reject", "incident-x", "--as", "carol", "--action", "a3", "--comment", "too broad"}, contract.DecisionReject, "carol", "too broad",
-			canonical(contract.ActionRef{Action: "a3", Digest: pendingA3.Digest()})},
+			runs.Canonical(contract.ActionRef{Action: "a3", Digest: pendingA3.Digest()})},
 	} {
 		t.Run(strings.Join(tc.args[:2], " "), func(t *testing.T) {
 			h, fc := incidentHarness(t, "demo")
@@ -390,7 +391,7 @@ func TestApproveBindsActionContent(t *testing.T) {
 	require.NoError(t, err)
 	_, err = statement.Verify(d.Statement, people, nil, statement.Expect{Namespace: "default", WorkflowID: "incident-x",
 		FirstRunID: "first-1", Action: contract.DecisionApprove, Now: time.Now(),
-		Args: canonical(contract.ActionRef{Action: "a2", Digest: other.Digest()})})
+		Args: runs.Canonical(contract.ActionRef{Action: "a2", Digest: other.Digest()})})
 	require.ErrorContains(t, err, "arguments do not match")
 
 	// No worker answers the query: the approval names a2 alone, and says so.

@@ -12,8 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
 
-	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/runs"
 	"github.com/authops/authops/internal/temporalutil"
 )
 
@@ -38,8 +39,30 @@ type app struct {
 	dial       func() (client.Client, error)
 	namespace  func() (string, error)
 	identity   func() string
-	// signAs, when set, replaces the person's key lookup: the gateway signs with its own key.
-	signAs func(cfg *config.Config, flag, actor string) (*signer, error)
+
+	cfg configOnce
+}
+
+// runs is the typed client of runs for one command. It reads the config once (loadConfig) and
+// dials only when a request got past every local check.
+func (a *app) runs() *runs.Client {
+	return runs.New(runs.Options{
+		Dial: func() (runs.Temporal, error) {
+			c, err := a.dial()
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		},
+		Config:    a.loadConfig,
+		Namespace: a.namespace,
+		Identity:  a.identity(),
+	})
+}
+
+// signer signs as the CLI's user: --key, else the ssh-agent, else the demo key.
+func (a *app) signer() runs.Signer {
+	return runs.PersonKeys{KeyFile: a.keyFile, AgentSock: os.Getenv("SSH_AUTH_SOCK")}
 }
 
 func newRoot() *cobra.Command {
@@ -92,4 +115,28 @@ AUTHOPS_CONFIG). Starts and decisions are signed with your SSH key: --key FILE, 
 		a.serveCmd(),
 	)
 	return root
+}
+
+// clientNamespace is the namespace the client dials, loaded the way temporalutil.Dial loads
+// its settings (TEMPORAL_NAMESPACE, config profiles); "default" when none is set.
+func clientNamespace() (string, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return "", fmt.Errorf("load Temporal client settings: %w", err)
+	}
+	if opts.Namespace == "" {
+		return client.DefaultNamespace, nil
+	}
+	return opts.Namespace, nil
+}
+
+// clientIdentity is the identity the SDK gives a client that sets none (temporalutil.Dial sets
+// none): "pid@host@". Temporal records it with every Update request, so a signed statement's
+// Client claim can be compared with what the server saw (starter timeline).
+func clientIdentity() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "Unknown"
+	}
+	return fmt.Sprintf("%d@%s@", os.Getpid(), host)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/authops/authops/contract"
 )
 
 func (a *app) scheduleCmd() *cobra.Command {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/runs"
 	"github.com/authops/authops/internal/slackui"
 	"github.com/authops/authops/internal/statement"
 	"github.com/authops/authops/starter/gateway"
@@ -33,8 +34,16 @@ type gatewayFixture struct {
 	keyFile string
 	cfg     *config.Config
 	fc      *gatewayFakeClient
+	app     *app
+	key     ssh.Signer
 	runs    *gatewayRuns
 	now     time.Time // the gateway's clock
+}
+
+// serve makes the gateway's requests go to tc.
+func (f *gatewayFixture) serve(tc runs.Temporal) {
+	f.runs = newGatewayRuns(f.app, tc, f.cfg, f.key, slog.New(slog.DiscardHandler))
+	f.runs.now = func() time.Time { return f.now }
 }
 
 // gatewayFakeClient is the starter's fake client as the gateway uses it.
@@ -85,10 +94,10 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 	writeFile(t, f.config, []byte(cfgText))
 	f.cfg, err = config.Load(f.config)
 	require.NoError(t, err)
-	key, err := loadGatewayKey(f.cfg, f.keyFile)
+	f.key, err = loadGatewayKey(f.cfg, f.keyFile)
 	require.NoError(t, err)
 	f.fc = &gatewayFakeClient{fakeClient: &fakeClient{desc: running("first-1")}}
-	a := &app{
+	f.app = &app{
 		configPath: f.config,
 		namespace:  func() (string, error) { return "default", nil },
 		identity:   func() string { return "test-client" },
@@ -96,7 +105,7 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 	// The gateway's clock is the real one, held still: the starter checks a window against the
 	// real time, so a fixed date would put it in the past one day.
 	f.now = time.Now().UTC().Truncate(time.Second)
-	f.runs = &gatewayRuns{a: a, c: f.fc, key: key, now: func() time.Time { return f.now }}
+	f.serve(f.fc)
 	return f
 }
 
@@ -149,7 +158,7 @@ func TestGatewaySignsOnlyForTheSlackUsersPerson(t *testing.T) {
 	require.Empty(t, f.fc.starts)
 	f.runs.key = nil
 	_, err = f.runs.Run(context.Background(), slackAlice, gateway.Command{Verb: "rotate", Target: "demo"})
-	require.ErrorIs(t, err, errNoGatewayKey)
+	require.ErrorIs(t, err, runs.ErrNoGatewayKey)
 	require.Empty(t, f.fc.starts)
 }
 
@@ -171,7 +180,7 @@ func TestGatewayDecideUpdateIDAndRun(t *testing.T) {
 	require.Equal(t, "first-1", u.FirstExecutionRunID)
 	dec := u.Args[0].(contract.Decision)
 	// The gateway signs over the action's content as the run shows it.
-	require.Equal(t, canonical(contract.ActionRef{Action: "a2", Digest: req.Digest()}), dec.Args)
+	require.Equal(t, runs.Canonical(contract.ActionRef{Action: "a2", Digest: req.Digest()}), dec.Args)
 	v := f.verify(t, dec.Statement, statement.Expect{Namespace: "default", WorkflowID: "incident-x", FirstRunID: "first-1",
 		Action: "approve", Comment: dec.Comment, Args: dec.Args})
 	require.Equal(t, "UBOB", v.SlackUser)
@@ -260,15 +269,15 @@ func TestGatewayStartup(t *testing.T) {
 			var logs bytes.Buffer
 			env := map[string]string{envGatewayKey: f.keyFile}
 			maps.Copy(env, tc.env)
-			srv, runs, err := f.runs.a.newGateway(func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(&logs, nil)))
+			srv, gw, err := f.app.newGateway(func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(&logs, nil)))
 			require.NoError(t, err)
-			defer runs.c.Close()
+			defer gw.Close()
 			defer srv.Close()
 			require.Contains(t, logs.String(), tc.want)
 			require.Equal(t, 1, strings.Count(logs.String(), "Slack is on:")+strings.Count(logs.String(), "Slack is off:"), "one line says it")
 		})
 	}
 	env := map[string]string{envGatewayKey: f.keyFile, envAppToken: "xoxb-a-bot-token"}
-	_, _, err := f.runs.a.newGateway(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	_, _, err := f.app.newGateway(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
 	require.ErrorContains(t, err, "SLACK_APP_TOKEN must be an app-level token (xapp-…)")
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"github.com/authops/authops/contract"
-
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,9 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
+
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/runs"
 )
 
 func (a *app) statusCmd() *cobra.Command {
@@ -24,31 +21,31 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show a run's phase and checklist",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.dial()
+			rc := a.runs()
+			defer rc.Close()
+			st, err := rc.Status(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			desc, derr := c.DescribeWorkflow(cmd.Context(), args[0], "")
-			if derr == nil && desc.RawResponse.GetWorkflowExecutionInfo().GetType().GetName() == contract.WorkflowAuthIncident {
-				return incidentStatus(cmd.Context(), c, cmd.OutOrStdout(), args[0], desc.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId(), asJSON)
-			}
-			var st contract.Status
-			if err := query(cmd.Context(), c, args[0], contract.QueryStatus, &st); err != nil {
-				return err
-			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), st)
+				if st.Incident != nil {
+					return writeJSON(cmd.OutOrStdout(), st.Incident)
+				}
+				return writeJSON(cmd.OutOrStdout(), st.Run)
 			}
-			run := ""
-			if derr == nil {
-				run = desc.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-			}
-			return writeStatus(cmd.OutOrStdout(), args[0], run, st)
+			return writeRunStatus(cmd.OutOrStdout(), st)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// writeRunStatus prints an incident's or another run's status.
+func writeRunStatus(w io.Writer, st runs.Status) error {
+	if st.Incident != nil {
+		return writeIncidentStatus(w, st.WorkflowID, st.RunID, *st.Incident)
+	}
+	return writeStatus(w, st.WorkflowID, st.RunID, *st.Run)
 }
 
 func (a *app) timelineCmd() *cobra.Command {
@@ -63,12 +60,9 @@ identity Temporal recorded for the request ("client"), to compare with the signe
 			if format != "text" && format != "json" && format != "md" {
 				return fmt.Errorf("--format must be text, json or md, got %q", format)
 			}
-			c, err := a.dial()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			rows, err := timelineRows(cmd.Context(), c, args[0])
+			rc := a.runs()
+			defer rc.Close()
+			rows, err := rc.Timeline(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -77,72 +71,6 @@ identity Temporal recorded for the request ("client"), to compare with the signe
 	}
 	cmd.Flags().StringVar(&format, "format", "text", "text, json or md")
 	return cmd
-}
-
-// queryClient is what reading a run's state needs of a Temporal client.
-type queryClient interface {
-	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
-}
-
-// timelineClient is what the timeline needs: the query, and the history for client identities.
-type timelineClient interface {
-	queryClient
-	GetWorkflowHistory(ctx context.Context, workflowID, runID string, isLongPoll bool, filterType enumspb.HistoryEventFilterType) client.HistoryEventIterator
-}
-
-// timelineRow is a timeline event with the client identity Temporal recorded for its Update.
-type timelineRow struct {
-	contract.Event
-	Client string `json:"client,omitempty"`
-}
-
-// timelineRows queries the timeline and reads the run's history once, to put beside each
-// decision sent as an Update the identity of the client that sent it. A denied Update is
-// accepted too (the handler refused it, not the validator), so it has an identity as well.
-func timelineRows(ctx context.Context, c timelineClient, id string) ([]timelineRow, error) {
-	evs, err := timeline(ctx, c, id)
-	if err != nil {
-		return nil, err
-	}
-	identities := map[string]string{}
-	needed := false
-	for _, e := range evs {
-		needed = needed || e.UpdateID != ""
-	}
-	if needed {
-		it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			h, err := it.Next()
-			if err != nil {
-				return nil, fmt.Errorf("read the history of %s for client identities: %w", id, err)
-			}
-			if acc := h.GetWorkflowExecutionUpdateAcceptedEventAttributes(); acc != nil {
-				meta := acc.GetAcceptedRequest().GetMeta()
-				identities[meta.GetUpdateId()] = meta.GetIdentity()
-			}
-		}
-	}
-	rows := make([]timelineRow, len(evs))
-	for i, e := range evs {
-		rows[i] = timelineRow{Event: e}
-		if e.UpdateID != "" {
-			rows[i].Client = identities[e.UpdateID]
-		}
-	}
-	return rows, nil
-}
-
-func timeline(ctx context.Context, c queryClient, id string) ([]contract.Event, error) {
-	var evs []contract.Event
-	return evs, query(ctx, c, id, contract.QueryTimeline, &evs)
-}
-
-func query(ctx context.Context, c queryClient, id, name string, out any) error {
-	v, err := c.QueryWorkflow(ctx, id, "", name)
-	if err != nil {
-		return fmt.Errorf("query %s of %s: %w", name, id, err)
-	}
-	return v.Get(out)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -191,7 +119,7 @@ func writeStatus(w io.Writer, id, runID string, st contract.Status) error {
 
 // cleanRow escapes every text field of a row with contract.CleanText: timeline text comes from
 // people (actors, comments) and is printed to terminals.
-func cleanRow(r timelineRow) timelineRow {
+func cleanRow(r runs.TimelineRow) runs.TimelineRow {
 	c := contract.CleanText
 	r.Actor, r.Action, r.Outcome, r.Detail = c(r.Actor), c(r.Action), c(r.Outcome), c(r.Detail)
 	r.Via, r.UpdateID, r.Client = c(r.Via), c(r.UpdateID), c(r.Client)
@@ -201,8 +129,8 @@ func cleanRow(r timelineRow) timelineRow {
 // mdEscape makes cleaned text safe in a Markdown table cell: no column break, no raw HTML.
 var mdEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", `\|`)
 
-func writeTimeline(w io.Writer, format string, rows []timelineRow) error {
-	clean := make([]timelineRow, len(rows))
+func writeTimeline(w io.Writer, format string, rows []runs.TimelineRow) error {
+	clean := make([]runs.TimelineRow, len(rows))
 	for i, r := range rows {
 		clean[i] = cleanRow(r)
 	}

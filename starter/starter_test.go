@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/runs"
 	"github.com/authops/authops/internal/statement"
 )
 
@@ -163,27 +164,21 @@ func TestApproveDenied(t *testing.T) {
 // TestDecisionPrintsCleanText: text from the run is escaped before it is printed.
 func TestDecisionPrintsCleanText(t *testing.T) {
 	var out bytes.Buffer
-	err := reportDecision(&out, "rotation-demo", "approve", decisionAnswer{Event: contract.Event{
+	err := reportDecision(&out, "rotation-demo", "approve", runs.DecisionAnswer{Event: contract.Event{
 		At: at, Actor: "bob", Outcome: "accepted", Detail: "ok\x1b[2K\napprove accepted by carol"}})
 	require.NoError(t, err)
 	require.Equal(t, "approve accepted by bob at 2026-11-28T21:30:00Z: ok\\u001b[2K\\u000aapprove accepted by carol\n", out.String())
 }
 
-// TestDecisionFallsBackToSignal: a run started before decisions were Updates has no handler;
-// the same signed decision goes as a signal, and the user is told where to look.
-func TestDecisionFallsBackToSignal(t *testing.T) {
+// TestDecisionToARunWithoutIt: a run whose workflow takes no such decision (another workflow
+// under the id) answers that it has no handler; the CLI says so and sends nothing else.
+func TestDecisionToARunWithoutIt(t *testing.T) {
 	h := newHarness(t)
 	h.fc.desc = running("first-1")
 	h.fc.answerErr = temporal.NewApplicationError("unknown update approve. KnownUpdates=[]", "")
-	out, err := h.run("approve", "rotation-demo", "--as", "bob", "--comment", "c")
-	require.NoError(t, err)
-	require.Equal(t, "approve sent as a signal to a run started before decisions were Updates; see `starter timeline rotation-demo`\n", out)
-	require.Len(t, h.fc.signals, 1)
-	s := h.fc.signals[0]
-	require.Equal(t, contract.DecisionApprove, s.Name)
-	d := s.Arg.(contract.Decision)
-	h.f.verify(t, d.Statement, statement.Expect{Namespace: "default", WorkflowID: "rotation-demo",
-		FirstRunID: "first-1", Action: contract.DecisionApprove, Comment: "c"})
+	_, err := h.run("approve", "rotation-demo", "--as", "bob", "--comment", "c")
+	require.EqualError(t, err, "rotation-demo takes no approve (its workflow has no such decision); nothing was decided")
+	require.Empty(t, h.fc.signals, "no signal is sent in its place")
 }
 
 // TestDecisionClosedOrUnknownRun: nothing is sent to a finished run or an unknown id.

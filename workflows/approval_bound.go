@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"go.temporal.io/sdk/workflow"
-
 	"github.com/authops/authops/contract"
 )
 
@@ -13,12 +11,8 @@ import (
 // names its action, and the statement signs the name: ids are never reused within an incident,
 // so it cannot apply to another action. It also carries the digest of the action's content (its
 // CIDRs, users, target) as the approver's client read it from the run, which must match; a
-// client that could not read it (no worker answered) sends the name alone. Runs from before
-// approval-bound-to-action take an approval that names no action too.
-func (i *incident) approvalBound(ctx workflow.Context, d contract.Decision, pa *contract.PendingAction) string {
-	if workflow.GetVersion(ctx, "approval-bound-to-action", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return ""
-	}
+// client that could not read it (no worker answered) sends the name alone.
+func (i *incident) approvalBound(d contract.Decision, pa *contract.PendingAction) string {
 	var ref contract.ActionRef
 	if d.Args == "" || json.Unmarshal([]byte(d.Args), &ref) != nil || ref.Action == "" {
 		return fmt.Sprintf("an approval names the action it approves and its content: starter approve %s --action %s", i.id, pa.ID)

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
 )
 
@@ -21,22 +20,22 @@ import (
 // pre-check inputs and ValidateCutover inputs are kept.
 type cutoverChild struct {
 	*emergencyHarness
-	answer func(activities.ValidateInput) activities.CutoverValidation
-	asked  []activities.ValidateInput // guarded by mu
+	answer func(contract.ValidateInput) contract.CutoverValidation
+	asked  []contract.ValidateInput // guarded by mu
 }
 
 func newCutoverChild(t *testing.T) *cutoverChild {
 	t.Helper()
 	h := &cutoverChild{emergencyHarness: newEmergencyHarness(t)}
 	ok := h.precheck
-	h.precheck = func(in activities.PreCheckInput) (activities.PreCheckResult, error) {
+	h.precheck = func(in contract.PreCheckInput) (contract.PreCheckResult, error) {
 		h.mu.Lock()
 		h.prechecks = append(h.prechecks, in)
 		h.mu.Unlock()
 		return ok(in)
 	}
 	h.env.OnActivity(acts.ValidateCutover, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ValidateInput) (activities.CutoverValidation, error) {
+		func(_ context.Context, in contract.ValidateInput) (contract.CutoverValidation, error) {
 			h.mu.Lock()
 			h.asked = append(h.asked, in)
 			h.mu.Unlock()
@@ -69,8 +68,8 @@ func TestRotation_EmergencyRunsParentsCutoverChecks(t *testing.T) {
 		{Name: "old_access_token_rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 401, OK: true},
 		{Name: "critical GET /admin/users as admin", Method: "GET", Path: "/admin/users", Expected: 200, Got: 500, Detail: "boom"},
 	}
-	h.answer = func(activities.ValidateInput) activities.CutoverValidation {
-		return activities.CutoverValidation{Rotation: okResults(), Cutover: critical}
+	h.answer = func(contract.ValidateInput) contract.CutoverValidation {
+		return contract.CutoverValidation{Rotation: okResults(), Cutover: critical}
 	}
 	res := h.run(cutoverInput())
 
@@ -80,7 +79,7 @@ func TestRotation_EmergencyRunsParentsCutoverChecks(t *testing.T) {
 		"ValidateCutover", "PromoteSecret(v2)"}), h.steps())
 	assert.True(t, h.callsNamed("ValidateCutover")[0].Local)
 	require.Len(t, h.asked, 1)
-	assert.Equal(t, activities.ValidateInput{Target: "demo", LiveVersionID: newV.ID, RetiredVersionID: prevV.ID,
+	assert.Equal(t, contract.ValidateInput{Target: "demo", LiveVersionID: newV.ID, RetiredVersionID: prevV.ID,
 		Restricted: []contract.RouteRestriction{{Prefix: "/admin", Status: 503}}, CutoverOf: "invalidate-demo"}, h.asked[0])
 	last := res.Validations[len(res.Validations)-1]
 	assert.Equal(t, stageAfterRotation, last.Stage)
@@ -96,10 +95,10 @@ func TestRotation_EmergencyRunsParentsCutoverChecks(t *testing.T) {
 // validation; the restored secret is validated on its own.
 func TestRotation_EmergencyRollsBackOnItsOwnChecksInCutoverPass(t *testing.T) {
 	h := newCutoverChild(t)
-	h.answer = func(activities.ValidateInput) activities.CutoverValidation {
+	h.answer = func(contract.ValidateInput) contract.CutoverValidation {
 		rot := okResults()
 		rot[1].OK, rot[1].Got = false, 500
-		return activities.CutoverValidation{Rotation: rot, Cutover: contract.ProbeResults{{Name: "old_access_token_rejected", OK: true}}}
+		return contract.CutoverValidation{Rotation: rot, Cutover: contract.ProbeResults{{Name: "old_access_token_rejected", OK: true}}}
 	}
 	res := h.run(cutoverInput())
 

@@ -11,7 +11,6 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -31,47 +30,34 @@ type rule func(ctx workflow.Context, actor string, d contract.Decision) (refused
 type intake struct {
 	rec   *record
 	rules map[string]rule
-	// people and gatewayKeys come from the policy loaded at the run's start; until then a
-	// decision waits for them.
+	// people and gatewayKeys come from the policy loaded at the run's start.
 	people      []contract.Person
 	gatewayKeys []string
-	ready       bool
-	// startFirst says a decision waits until the run can apply it: its start verified (and, for
-	// an incident, its declaration done), not just its policy loaded. Otherwise a decision taken
-	// while the run is still starting is answered "accepted" and then overwritten by the start.
-	// Runs from before decide-when-ready open at the policy.
-	startFirst bool
+	// ready says a decision can be applied: the run's start verified (and, for an incident, its
+	// declaration done), not just its policy loaded. Until then a decision waits; otherwise one
+	// taken while the run is still starting would be answered "accepted" and then overwritten by
+	// the start.
+	ready bool
 	// refused is why the run's start was refused; the decisions that waited for it are denied
 	// with it.
 	refused string
-	// reload loads the policy again, for a run whose recorded policy predates people.
-	reload func(ctx workflow.Context) error
 	// nonces seen in verified statements, with when each was issued: a statement counts once.
 	nonces  map[string]time.Time
 	closing bool
 	// canceledBy is the accepted signed cancel, if any.
 	canceledBy *contract.Decision
-	// received counts decisions, so each one that arrives at a run started before decisions
-	// were verified gets its own version marker (legacy_signals.go).
-	received int
 }
 
 func newIntake(rec *record) *intake {
 	return &intake{rec: rec, rules: map[string]rule{}, nonces: map[string]time.Time{}}
 }
 
-// load takes the people and keys from the run's policy. A run that applies decisions only once
-// it has started (startFirst) opens later, with open.
+// load takes the people and keys from the run's policy. Decisions are judged only once the run
+// has started, with open.
 func (in *intake) load(p contract.Policy) { in.loadPeople(p.People, p.GatewayKeys) }
 
 func (in *intake) loadPeople(people []contract.Person, gatewayKeys []string) {
 	in.people, in.gatewayKeys = people, gatewayKeys
-	in.ready = in.ready || !in.startFirst
-}
-
-// waitForStart makes decisions wait until open (or refuseAll), for runs from decide-when-ready on.
-func (in *intake) waitForStart(ctx workflow.Context) {
-	in.startFirst = workflow.GetVersion(ctx, "decide-when-ready", workflow.DefaultVersion, 1) >= 1
 }
 
 // open lets the decisions that waited for the run's start be judged, against the state it set.
@@ -80,7 +66,7 @@ func (in *intake) open() { in.ready = true }
 // refuseAll denies the decisions waiting for a start that was refused, and waits until their
 // senders have the answer, so that none is left without one when the run closes.
 func (in *intake) refuseAll(ctx workflow.Context, why string) {
-	if !in.startFirst || in.ready {
+	if in.ready {
 		return
 	}
 	in.refused, in.ready, in.closing = why, true, true
@@ -255,9 +241,6 @@ func (in *intake) startChecked(ctx workflow.Context, s *contract.SignedStatement
 		return nil
 	}
 	in.nonces[s.Statement.Nonce] = s.Statement.IssuedAt
-	if workflow.GetVersion(ctx, "claim-start-statement", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return nil
-	}
 	return claimStatement(ctx, s.Statement.Nonce)
 }
 
@@ -287,16 +270,12 @@ func claimStatement(ctx workflow.Context, nonce string) error {
 // claimRefused consumes the nonce of a start the run refused (its input invalid, its check
 // failed), so that the same statement cannot start a run later, once its input would pass (a
 // window no longer too far ahead). Only a nonce of the form NewNonce makes is claimed: any
-// other would not verify, and might be no valid workflow id. Runs from before
-// claim-refused-start claim nothing here.
+// other would not verify, and might be no valid workflow id.
 func (in *intake) claimRefused(ctx workflow.Context, s *contract.SignedStatement) {
 	if s == nil || !nonceForm(s.Statement.Nonce) {
 		return
 	}
 	if _, claimed := in.nonces[s.Statement.Nonce]; claimed {
-		return
-	}
-	if workflow.GetVersion(ctx, "claim-refused-start", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
 	in.nonces[s.Statement.Nonce] = s.Statement.IssuedAt

@@ -5,8 +5,6 @@ package workflows
 // before the window opens; cancel after the change. The harness is in helpers_test.go.
 
 import (
-	"github.com/authops/authops/contract"
-
 	"errors"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/statement"
 )
 

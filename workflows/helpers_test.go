@@ -6,8 +6,6 @@ package workflows
 // fixtures on top.
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -31,7 +29,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/authops/authops/activities"
-	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/peer"
 	"github.com/authops/authops/internal/statement"
 )
@@ -56,13 +54,13 @@ func newTestEnv(wfs ...any) *testsuite.TestWorkflowEnvironment {
 	env.RegisterWorkflow(ClaimStatement)
 	// The seals of messages between runs are the real ones, with a test key: a test that sends a
 	// message by hand sends it unsealed (a forgery) or sealed with testPeerKey (peerSeal).
-	real := &activities.Activities{PeerKey: testPeerKey}
+	real := &activities.Peer{Key: testPeerKey}
 	env.RegisterActivity(real.SealMessage)
 	env.RegisterActivity(real.OpenMessage)
 	env.RegisterActivity(real.Sender)
 	// The test environment has no server to describe a parent: the parents the tests run are
 	// what their ids say (a test of a forged parent mocks DescribeRun).
-	env.RegisterActivityWithOptions(func(_ context.Context, in activities.RunRef) (contract.RunFacts, error) {
+	env.RegisterActivityWithOptions(func(_ context.Context, in contract.RunRef) (contract.RunFacts, error) {
 		f := contract.RunFacts{TaskQueue: contract.TaskQueue, Running: true}
 		switch {
 		case strings.HasPrefix(in.WorkflowID, "invalidate-"):
@@ -171,9 +169,9 @@ func basePolicy(channel string) contract.Policy {
 type callInfo struct {
 	Name    string
 	Attempt int32
-	At      time.Duration  // since t0, on the workflow clock
-	Msg     notify.Message // Announce
-	Local   bool           // run as a local activity
+	At      time.Duration    // since t0, on the workflow clock
+	Msg     contract.Message // Announce
+	Local   bool             // run as a local activity
 }
 
 func (c callInfo) info() callInfo { return c }
@@ -252,8 +250,8 @@ func (l *callLog[C]) announced(kind string) []C {
 }
 
 // messages returns the messages announced with one kind.
-func (l *callLog[C]) messages(kind string) []notify.Message {
-	var out []notify.Message
+func (l *callLog[C]) messages(kind string) []contract.Message {
+	var out []contract.Message
 	for _, c := range l.announced(kind) {
 		out = append(out, c.info().Msg)
 	}

@@ -10,9 +10,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
-	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/contract/act"
 )
 
 // AuthIncident is runbook 1: auth incident response, from declaration to the post-incident
@@ -57,17 +56,13 @@ type incident struct {
 	// channelCalls counts the calls on the incident's own channel still going on in the
 	// background (incident_channel.go).
 	channelCalls int
-	// fromFuture says a child's outcome is read from its future only; a child-closed Update,
-	// which anyone could send, is refused (incident_report_back.go).
-	fromFuture bool
 }
 
 type resolveAsk struct {
 	by  string
 	req contract.ResolveRequest
-	// strict: the run keeps the second-person rules; then keep lists the measures' action ids
-	// that an approver agreed to keep, by whom and until when.
-	strict         bool
+	// keep lists the measures' action ids that an approver agreed to keep, by whom and until
+	// when.
 	keep           []string
 	keptApprovedBy string
 	keptUntil      time.Time
@@ -86,8 +81,6 @@ func (i *incident) setup(ctx workflow.Context) error {
 		contract.StepDeclare, contract.StepFreeze, contract.StepSnapshot, contract.StepConfirm, contract.StepTimeline,
 		contract.StepContain, contract.StepVerify, contract.StepResolve)
 	i.dec = newIntake(i.rec)
-	i.dec.waitForStart(ctx)
-	i.fromFuture = workflow.GetVersion(ctx, "sealed-peer-messages", workflow.DefaultVersion, 1) >= 1
 	i.gates, i.escalated, i.running = map[string]*gate{}, map[string]bool{}, map[string]bool{}
 	if s := i.in.State; s != nil {
 		i.restore(*s)
@@ -104,25 +97,14 @@ func (i *incident) setup(ctx workflow.Context) error {
 	if err := i.dec.register(ctx); err != nil {
 		return err
 	}
+	// A child's outcome is read from its future only; a child-closed Update, which anyone could
+	// send, is refused and recorded (incident_child_report.go).
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateChildClosed,
 		func(ctx workflow.Context, c contract.ChildClosed) error {
-			if i.fromFuture {
-				return i.childReportRefused(ctx, c)
-			}
-			i.childClosed(ctx, c, "reported")
-			return nil
+			return i.childReportRefused(ctx, c)
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, c contract.ChildClosed) error {
-				if i.fromFuture {
-					return nil // judged, refused and recorded by the handler
-				}
-				if !slices.ContainsFunc(i.st.Children, func(ch contract.ChildRun) bool { return ch.WorkflowID == c.WorkflowID && !ch.Linked }) {
-					return fmt.Errorf("%s is not a run this incident started", contract.CleanText(c.WorkflowID))
-				}
-				return nil
-			},
-			Description: "refused: a child run's outcome is read from the server when it closes (runs before sealed-peer-messages took it)",
+			Description: "refused: a child run's outcome is read from the server when it closes",
 		}); err != nil {
 		return fmt.Errorf("register update %s: %w", contract.UpdateChildClosed, err)
 	}
@@ -151,7 +133,7 @@ func (i *incident) run(ctx workflow.Context) (contract.Report, error) {
 		// continue-as-new may hand it over.
 		return i.refuse(ctx, "input", errors.New("carried incident state is accepted only from the incident's own continue-as-new"))
 	}
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadIncidentPolicy).Get(ctx, &i.policy); err != nil {
+	if err := workflow.ExecuteActivity(shortCtx(ctx), act.LoadIncidentPolicy).Get(ctx, &i.policy); err != nil {
 		i.rec.add(ctx, systemActor, "load incident policy", contract.StateFailed, err.Error())
 		i.dec.refuseAll(ctx, "its policy could not be loaded")
 		return contract.Report{}, err
@@ -166,7 +148,6 @@ func (i *incident) run(ctx workflow.Context) (contract.Report, error) {
 		i.upsertFreeze(ctx)
 		return i.loop(ctx)
 	}
-	i.defaultTargets(ctx)
 	for _, t := range i.in.Targets {
 		if !slices.Contains(i.policy.Targets, t) {
 			return i.refuse(ctx, "input", fmt.Errorf("unknown target %q (known: %s)", contract.CleanText(t), strings.Join(i.policy.Targets, ", ")))
@@ -237,7 +218,7 @@ func (i *incident) upsertFreeze(ctx workflow.Context) error {
 func (i *incident) snapshot(ctx workflow.Context) {
 	futs := make([]workflow.Future, len(i.in.Targets))
 	for n, t := range i.in.Targets {
-		futs[n] = workflow.ExecuteActivity(precheckCtx(ctx), acts.SnapshotTarget, activities.IncidentTargetInput{Incident: i.id, Target: t})
+		futs[n] = workflow.ExecuteActivity(precheckCtx(ctx), act.SnapshotTarget, contract.IncidentTargetInput{Incident: i.id, Target: t})
 	}
 	var done, failed []string
 	for n, f := range futs {
@@ -263,7 +244,7 @@ func (i *incident) confirm(ctx workflow.Context) {
 	ok := true
 	for _, t := range i.in.Targets {
 		var rs contract.ProbeResults
-		if err := workflow.ExecuteActivity(precheckCtx(ctx), acts.ConfirmAuth, activities.IncidentTargetInput{Incident: i.id, Target: t}).Get(ctx, &rs); err != nil {
+		if err := workflow.ExecuteActivity(precheckCtx(ctx), act.ConfirmAuth, contract.IncidentTargetInput{Incident: i.id, Target: t}).Get(ctx, &rs); err != nil {
 			ok = false
 			notes = append(notes, t+": "+err.Error())
 			continue
@@ -418,7 +399,7 @@ func (i *incident) addValidation(stage string, rs contract.ProbeResults) {
 }
 
 func (i *incident) announce(ctx workflow.Context, kind, text string, mention ...string) {
-	announce(ctx, i.rec, notify.Message{Target: strings.Join(i.st.Targets, ","), Channel: i.channel(), Kind: kind, Text: text, Mention: mention})
+	announce(ctx, i.rec, contract.Message{Target: strings.Join(i.st.Targets, ","), Channel: i.channel(), Kind: kind, Text: text, Mention: mention})
 }
 
 // passed summarizes passing probe results.

@@ -9,16 +9,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
-
-// versionDedicatedChannel marks the runs that open a dedicated channel at declaration
-// (incident.dedicated_channel); runs declared before it never do.
-const versionDedicatedChannel = "incident-dedicated-channel"
-
-// versionChannelOwner marks the runs that invite a new owner to the incident's channel.
-const versionChannelOwner = "incident-channel-owner"
 
 // openChannel starts opening the incident's own Slack channel, #inc-<id>, when the config asks
 // for one, and then announces the declaration there. Slack is off the incident's path: the
@@ -29,11 +22,8 @@ func (i *incident) openChannel(ctx workflow.Context, declared string) bool {
 	if !i.policy.DedicatedChannel {
 		return false
 	}
-	if workflow.GetVersion(ctx, versionDedicatedChannel, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return false
-	}
 	name := contract.IncidentChannelName(i.id)
-	fut := workflow.ExecuteActivity(channelCtx(ctx), acts.OpenIncidentChannel, activities.IncidentChannelInput{
+	fut := workflow.ExecuteActivity(channelCtx(ctx), act.OpenIncidentChannel, contract.IncidentChannelInput{
 		Incident: i.id, Severity: i.st.Severity, Summary: i.st.Summary, People: i.channelPeople(), LinkFrom: i.policy.Channel,
 	})
 	i.channelCalls++
@@ -64,17 +54,14 @@ func (i *incident) inviteOwner(ctx workflow.Context) {
 	}) {
 		return
 	}
-	if workflow.GetVersion(ctx, versionChannelOwner, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return
-	}
 	// Marked at once, so that a second owner change before the answer does not ask again.
 	ch.Invited = append(ch.Invited, owner)
-	fut := workflow.ExecuteActivity(channelCtx(ctx), acts.InviteToIncidentChannel,
-		activities.IncidentInviteInput{ChannelID: ch.ID, People: []string{owner}})
+	fut := workflow.ExecuteActivity(channelCtx(ctx), act.InviteToIncidentChannel,
+		contract.IncidentInviteInput{ChannelID: ch.ID, People: []string{owner}})
 	i.channelCalls++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { i.channelCalls-- }()
-		var res activities.IncidentInviteResult
+		var res contract.IncidentInviteResult
 		err := fut.Get(ctx, &res)
 		switch {
 		case err != nil:
@@ -133,7 +120,7 @@ func channelCtx(ctx workflow.Context) workflow.Context {
 		ScheduleToCloseTimeout: 3 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 20 * time.Second, MaximumAttempts: 6,
-			NonRetryableErrorTypes: []string{activities.ErrTypeSlackPermanent, activities.ErrTypeConfig, contract.ErrTypeInvalidInput},
+			NonRetryableErrorTypes: []string{contract.ErrTypeSlackPermanent, contract.ErrTypeConfig, contract.ErrTypeInvalidInput},
 		},
 	})
 }

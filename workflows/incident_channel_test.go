@@ -13,18 +13,17 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
 )
 
 const incChannelID = "CINC42"
 
 // channelOpens answers OpenIncidentChannel with answer, attempt by attempt (1-based).
-func (h *incHarness) channelOpens(answer func(attempt int, in activities.IncidentChannelInput) (contract.IncidentChannel, error)) {
+func (h *incHarness) channelOpens(answer func(attempt int, in contract.IncidentChannelInput) (contract.IncidentChannel, error)) {
 	h.ipolicy.DedicatedChannel = true
 	attempts := 0
 	h.env.OnActivity(acts.OpenIncidentChannel, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.IncidentChannelInput) (contract.IncidentChannel, error) {
+		func(_ context.Context, in contract.IncidentChannelInput) (contract.IncidentChannel, error) {
 			h.mu.Lock()
 			attempts++
 			n := attempts
@@ -33,7 +32,7 @@ func (h *incHarness) channelOpens(answer func(attempt int, in activities.Inciden
 		})
 }
 
-func incChannelOpened(_ int, in activities.IncidentChannelInput) (contract.IncidentChannel, error) {
+func incChannelOpened(_ int, in contract.IncidentChannelInput) (contract.IncidentChannel, error) {
 	return contract.IncidentChannel{Name: contract.IncidentChannelName(in.Incident), ID: incChannelID,
 		Invited: []string{"alice", "bob"}, Skipped: []string{"carol: no slack_id"}, LinkedFrom: in.LinkFrom}, nil
 }
@@ -55,7 +54,7 @@ func TestIncident_DedicatedChannel(t *testing.T) {
 	assert.Equal(t, contract.OutcomeResolved, res.Outcome)
 	opens := h.callsNamed("OpenIncidentChannel")
 	require.Len(t, opens, 1, "one channel, opened once")
-	assert.Equal(t, activities.IncidentChannelInput{Incident: incID, Severity: "high", Summary: incSummary,
+	assert.Equal(t, contract.IncidentChannelInput{Incident: incID, Severity: "high", Summary: incSummary,
 		People: []string{"alice", "bob", "carol"}, LinkFrom: "#sec-incident"}, opens[0].Channel,
 		"the reporter (also the owner) and the approvers, each once; the link from the target's channel")
 
@@ -88,12 +87,12 @@ func TestIncident_DedicatedChannelFails(t *testing.T) {
 		attempts int
 	}{
 		"Slack down":             {errors.New("chat: 500 Internal Server Error"), 6},
-		"Slack refuses for good": {temporal.NewNonRetryableApplicationError("restricted_action", activities.ErrTypeSlackPermanent, nil), 1},
+		"Slack refuses for good": {temporal.NewNonRetryableApplicationError("restricted_action", contract.ErrTypeSlackPermanent, nil), 1},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			h := newIncHarness(t)
-			h.channelOpens(func(int, activities.IncidentChannelInput) (contract.IncidentChannel, error) {
+			h.channelOpens(func(int, contract.IncidentChannelInput) (contract.IncidentChannel, error) {
 				return contract.IncidentChannel{}, tc.err
 			})
 			var st contract.IncidentStatus
@@ -128,9 +127,9 @@ func TestIncident_DedicatedChannelFails(t *testing.T) {
 // A rate limit is waited out as Slack asks (NextRetryDelay), then the channel opens.
 func TestIncident_DedicatedChannelRateLimited(t *testing.T) {
 	h := newIncHarness(t)
-	h.channelOpens(func(n int, in activities.IncidentChannelInput) (contract.IncidentChannel, error) {
+	h.channelOpens(func(n int, in contract.IncidentChannelInput) (contract.IncidentChannel, error) {
 		if n == 1 {
-			return contract.IncidentChannel{}, temporal.NewApplicationErrorWithOptions("slack rate limit", activities.ErrTypeSlackRateLimited,
+			return contract.IncidentChannel{}, temporal.NewApplicationErrorWithOptions("slack rate limit", contract.ErrTypeSlackRateLimited,
 				temporal.ApplicationErrorOptions{NextRetryDelay: 40 * time.Second})
 		}
 		return incChannelOpened(n, in)
@@ -211,12 +210,12 @@ func TestIncident_DedicatedChannelNewOwner(t *testing.T) {
 			// dave approves nothing; incident.owners lets him own incidents.
 			h.ipolicy.Owners = []string{"dave"}
 			h.env.OnActivity(acts.OpenIncidentChannel, mock.Anything, mock.Anything).After(openAfter).Return(
-				func(_ context.Context, in activities.IncidentChannelInput) (contract.IncidentChannel, error) {
+				func(_ context.Context, in contract.IncidentChannelInput) (contract.IncidentChannel, error) {
 					return incChannelOpened(1, in)
 				})
 			h.env.OnActivity(acts.InviteToIncidentChannel, mock.Anything, mock.Anything).Return(
-				func(_ context.Context, in activities.IncidentInviteInput) (activities.IncidentInviteResult, error) {
-					return activities.IncidentInviteResult{Invited: in.People}, nil
+				func(_ context.Context, in contract.IncidentInviteInput) (contract.IncidentInviteResult, error) {
+					return contract.IncidentInviteResult{Invited: in.People}, nil
 				})
 			dave := h.decideAt(time.Minute, contract.UpdateOwner, "dave", "taking it")
 			h.decideAt(4*time.Minute, contract.UpdateOwner, "bob", "mine now")
@@ -227,13 +226,13 @@ func TestIncident_DedicatedChannelNewOwner(t *testing.T) {
 
 			res := h.completed()
 			dave.requireAccepted(t)
-			var invites []activities.IncidentInviteInput
+			var invites []contract.IncidentInviteInput
 			for _, c := range h.recorded() {
 				if c.Name == "InviteToIncidentChannel" {
 					invites = append(invites, c.Invite)
 				}
 			}
-			assert.Equal(t, []activities.IncidentInviteInput{{ChannelID: incChannelID, People: []string{"dave"}}}, invites,
+			assert.Equal(t, []contract.IncidentInviteInput{{ChannelID: incChannelID, People: []string{"dave"}}}, invites,
 				"dave is invited once; bob was in the channel already")
 			require.NotNil(t, st.Channel)
 			assert.Equal(t, []string{"alice", "bob", "dave"}, st.Channel.Invited)

@@ -10,8 +10,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // carriedEvents is how many recent timeline events a continue-as-new keeps in the new run;
@@ -37,16 +37,11 @@ func (i *incident) resolve(ctx workflow.Context) (contract.Report, error) {
 		if !m.Request.Undoable() || !m.Undone.IsZero() {
 			continue
 		}
-		if r.strict && slices.Contains(r.keep, m.ActionID) {
+		if slices.Contains(r.keep, m.ActionID) {
 			// Kept with an approver's consent, by its owner, until its expiry.
 			m.Kept, m.KeptBy, m.KeptApprovedBy, m.KeptUntil = true, r.by, r.keptApprovedBy, r.keptUntil
 			i.rec.add(ctx, r.by, "keep "+m.ActionID, "kept", fmt.Sprintf("%s on %s stays in force until %s, owned by %s, approved by %s",
 				m.Request.Describe(), m.Target, r.keptUntil.Format(time.RFC3339), r.by, r.keptApprovedBy))
-			continue
-		}
-		if !r.strict && slices.Contains(r.req.Keep, m.Request.Kind) {
-			m.Kept = true
-			i.rec.add(ctx, r.by, "keep "+m.ActionID, "kept", m.Request.Describe()+" on "+m.Target+" stays in force")
 			continue
 		}
 		i.undo(ctx, m, "resolved by "+r.by)
@@ -71,7 +66,7 @@ func (i *incident) resolve(ctx workflow.Context) (contract.Report, error) {
 	i.announce(ctx, "resolved", resolved)
 	rep := i.report(r)
 	var arts []contract.ArtifactRef
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.WriteReport, activities.ReportInput{WorkflowID: i.id, Report: rep}).Get(ctx, &arts); err != nil {
+	if err := workflow.ExecuteActivity(shortCtx(ctx), act.WriteReport, contract.ReportInput{WorkflowID: i.id, Report: rep}).Get(ctx, &arts); err != nil {
 		i.rec.step(ctx, contract.StepResolve, contract.StateFailed, "report not written: "+err.Error())
 	} else {
 		var paths []string
@@ -211,8 +206,8 @@ func (i *incident) continueAsNew(ctx workflow.Context) error {
 	tl := i.rec.timeline
 	if n := len(tl) - carriedEvents; n > 0 {
 		var ref contract.ArtifactRef
-		in := activities.ArchiveInput{Incident: i.id, Part: len(i.archived) + 1, Events: tl[:n]}
-		if err := workflow.ExecuteActivity(shortCtx(ctx), acts.ArchiveTimeline, in).Get(ctx, &ref); err != nil {
+		in := contract.ArchiveInput{Incident: i.id, Part: len(i.archived) + 1, Events: tl[:n]}
+		if err := workflow.ExecuteActivity(shortCtx(ctx), act.ArchiveTimeline, in).Get(ctx, &ref); err != nil {
 			// Keep the whole timeline: the run goes on in this history and tries again later.
 			i.rec.add(ctx, systemActor, "archive timeline", contract.StateFailed, err.Error())
 			return nil

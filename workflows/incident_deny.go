@@ -14,22 +14,9 @@ import (
 // (contract.NormalizeCIDR) before anything stores or shows them, and the lock-out guard judges
 // them with the ranges already in force on each target, not one range alone.
 
-// versionDenyRanges marks the runs that judge deny ranges so. Runs from before judge each range
-// as written (contract.CheckDenyCIDR): the union can refuse what they accepted, and an accepted
-// deny emits its apply's commands, so their histories replay only with the old judgement.
-const versionDenyRanges = "deny-ranges-normalised"
-
 // checkDeny judges a deny-cidr request and, when it passes, leaves its ranges in the normal form
 // in req, which is what the run applies, stores, verifies and reports from then on.
 func (i *incident) checkDeny(ctx workflow.Context, req *contract.ContainRequest) string {
-	if workflow.GetVersion(ctx, versionDenyRanges, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		for _, c := range req.CIDRs {
-			if err := contract.CheckDenyCIDR(c, req.Force, i.probeFrom(req.Target)); err != nil {
-				return err.Error()
-			}
-		}
-		return ""
-	}
 	var cidrs []string
 	for _, c := range req.CIDRs {
 		p, err := contract.NormalizeCIDR(c)

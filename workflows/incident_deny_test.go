@@ -9,9 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
 )
 
@@ -100,7 +98,7 @@ func TestIncident_DenyUnionLockingEveryoneOutRefused(t *testing.T) {
 // refuses on its own.
 func probeFromV6(h *incHarness) {
 	snap := h.snapshot
-	h.snapshot = func(in activities.IncidentTargetInput) (contract.Snapshot, error) {
+	h.snapshot = func(in contract.IncidentTargetInput) (contract.Snapshot, error) {
 		s, err := snap(in)
 		s.ProbeFrom = []string{"2001:db8:ffff::10"}
 		return s, err
@@ -131,7 +129,7 @@ func TestIncident_VerifyShowsProbesAndNotProbed(t *testing.T) {
 	h := newIncHarness(t)
 	// Registered before the harness's own mock, so it answers first.
 	h.env.OnActivity(acts.VerifyIncident, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.IncidentVerifyInput) (contract.ProbeResults, error) {
+		func(_ context.Context, in contract.IncidentVerifyInput) (contract.ProbeResults, error) {
 			rs := incProbesOK("verify")
 			for _, c := range in.DeniedCIDRs {
 				r := contract.ProbeResult{Name: "denied_range_refused " + c, Method: "POST", Path: "/auth/token", Expected: 403}
@@ -170,23 +168,4 @@ func TestIncident_VerifyShowsProbesAndNotProbed(t *testing.T) {
 	}
 	require.Len(t, v.Results.NotProbed(), 1)
 	assert.True(t, v.OK, "a range not probed fails nothing")
-}
-
-// Runs from before the normal form keep the old judgement, so that their histories replay: each
-// range alone, as written.
-func TestIncident_DenyBeforeTheVersionJudgesEachRange(t *testing.T) {
-	h := newIncHarness(t)
-	probeFromV6(h)
-	h.env.OnGetVersion(versionDenyRanges, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	mapped := h.containAt(time.Minute, "alice", contract.ContainRequest{Kind: contract.ContainDenyCIDR, CIDRs: []string{"::ffff:192.0.2.0/120"}})
-	h.resolveAt(time.Hour, "alice", incResolve())
-	h.run(incInput())
-	h.completed()
-
-	mapped.requireAccepted(t)
-	var got [][]string
-	for _, m := range h.measures("ApplyMeasure") {
-		got = append(got, m.Request.CIDRs)
-	}
-	assert.Equal(t, [][]string{{"::ffff:192.0.2.0/120"}}, got, "stored as written, as before")
 }

@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/statement"
 )
@@ -78,13 +77,13 @@ func incProbesOK(stage string) contract.ProbeResults {
 // incCall is one activity attempt or child run, with the inputs the tests assert on.
 type incCall struct {
 	callInfo
-	Target   activities.IncidentTargetInput
-	Measure  activities.MeasureInput
-	Verify   activities.IncidentVerifyInput
-	Report   activities.ReportInput
-	Archive  activities.ArchiveInput
-	Channel  activities.IncidentChannelInput
-	Invite   activities.IncidentInviteInput
+	Target   contract.IncidentTargetInput
+	Measure  contract.MeasureInput
+	Verify   contract.IncidentVerifyInput
+	Report   contract.ReportInput
+	Archive  contract.ArchiveInput
+	Channel  contract.IncidentChannelInput
+	Invite   contract.IncidentInviteInput
 	Inv      contract.InvalidationInput
 	Rotation contract.RotationInput
 	ChildID  string
@@ -103,9 +102,9 @@ type incHarness struct {
 	*harness[incCall, contract.Report]
 	ipolicy contract.IncidentPolicy
 
-	snapshot func(activities.IncidentTargetInput) (contract.Snapshot, error)
-	confirm  func(activities.IncidentTargetInput) (contract.ProbeResults, error)
-	apply    func(activities.MeasureInput) (activities.MeasureResult, error)
+	snapshot func(contract.IncidentTargetInput) (contract.Snapshot, error)
+	confirm  func(contract.IncidentTargetInput) (contract.ProbeResults, error)
+	apply    func(contract.MeasureInput) (contract.MeasureResult, error)
 	// invalidation and rotation answer the child runs.
 	invalidation func(workflow.Context, contract.InvalidationInput) (contract.InvalidationResult, error)
 	rotation     func(workflow.Context, contract.RotationInput) (contract.RotationResult, error)
@@ -148,17 +147,17 @@ func newIncHarnessID(t *testing.T, id string) *incHarness {
 			}
 			return c
 		})
-	h.snapshot = func(in activities.IncidentTargetInput) (contract.Snapshot, error) {
+	h.snapshot = func(in contract.IncidentTargetInput) (contract.Snapshot, error) {
 		return contract.Snapshot{Target: in.Target, At: t0.UTC(), Config: map[string]string{"JWT_SECRET": "fp-cur"},
 			Secret: contract.VersionRef{ID: "v7", Fingerprint: "fp-cur"}, Healthz: "200 ok",
 			Controls: contract.ControlState{LogLevel: "info"}, ProbeFrom: []string{incProbeFrom},
 			Artifact: contract.ArtifactRef{Path: "var/artifacts/" + in.Incident + "/snapshot-" + in.Target + ".json", Digest: strings.Repeat("ab", 32)}}, nil
 	}
-	h.confirm = func(in activities.IncidentTargetInput) (contract.ProbeResults, error) {
+	h.confirm = func(in contract.IncidentTargetInput) (contract.ProbeResults, error) {
 		return incProbesOK("confirm"), nil
 	}
-	h.apply = func(in activities.MeasureInput) (activities.MeasureResult, error) {
-		res := activities.MeasureResult{Detail: in.Request.Kind + " in force"}
+	h.apply = func(in contract.MeasureInput) (contract.MeasureResult, error) {
+		res := contract.MeasureResult{Detail: in.Request.Kind + " in force"}
 		if in.Request.Kind == contract.ContainLogLevel {
 			res.Previous = "info"
 		}
@@ -180,32 +179,32 @@ func (h *incHarness) mock() {
 	env.OnActivity(acts.LoadIncidentPolicy, mock.Anything).Return(
 		func(context.Context) (contract.IncidentPolicy, error) { return h.ipolicy, nil })
 	env.OnActivity(acts.SnapshotTarget, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.IncidentTargetInput) (contract.Snapshot, error) {
+		func(_ context.Context, in contract.IncidentTargetInput) (contract.Snapshot, error) {
 			return h.snapshot(in)
 		})
 	env.OnActivity(acts.ConfirmAuth, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.IncidentTargetInput) (contract.ProbeResults, error) {
+		func(_ context.Context, in contract.IncidentTargetInput) (contract.ProbeResults, error) {
 			return h.confirm(in)
 		})
 	env.OnActivity(acts.ApplyMeasure, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.MeasureInput) (activities.MeasureResult, error) {
+		func(_ context.Context, in contract.MeasureInput) (contract.MeasureResult, error) {
 			return h.apply(in)
 		})
 	env.OnActivity(acts.UndoMeasure, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.MeasureInput) (activities.MeasureResult, error) {
-			return activities.MeasureResult{Detail: in.Request.Kind + " gone"}, nil
+		func(_ context.Context, in contract.MeasureInput) (contract.MeasureResult, error) {
+			return contract.MeasureResult{Detail: in.Request.Kind + " gone"}, nil
 		})
 	env.OnActivity(acts.VerifyIncident, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.IncidentVerifyInput) (contract.ProbeResults, error) {
+		func(context.Context, contract.IncidentVerifyInput) (contract.ProbeResults, error) {
 			return incProbesOK("verify"), nil
 		})
 	env.OnActivity(acts.WriteReport, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ReportInput) ([]contract.ArtifactRef, error) {
+		func(_ context.Context, in contract.ReportInput) ([]contract.ArtifactRef, error) {
 			dir := "var/artifacts/" + in.WorkflowID + "/"
 			return []contract.ArtifactRef{{Path: dir + "report.md", Digest: "d1"}, {Path: dir + "report.json", Digest: "d2"}}, nil
 		})
 	env.OnActivity(acts.ArchiveTimeline, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ArchiveInput) (contract.ArtifactRef, error) {
+		func(_ context.Context, in contract.ArchiveInput) (contract.ArtifactRef, error) {
 			return contract.ArtifactRef{Path: fmt.Sprintf("var/artifacts/%s/timeline-%d.json", in.Incident, in.Part),
 				Digest: fmt.Sprintf("sha-%d", in.Part), Events: len(in.Events)}, nil
 		})
@@ -368,8 +367,8 @@ func (h *incHarness) frozen() []string {
 }
 
 // measures returns the ApplyMeasure (or UndoMeasure) inputs, in order.
-func (h *incHarness) measures(name string) []activities.MeasureInput {
-	var out []activities.MeasureInput
+func (h *incHarness) measures(name string) []contract.MeasureInput {
+	var out []contract.MeasureInput
 	for _, c := range h.callsNamed(name) {
 		out = append(out, c.Measure)
 	}

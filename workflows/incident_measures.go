@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // apply carries out an approved action: a measure on each target it names (every affected
@@ -33,9 +33,9 @@ func (i *incident) apply(ctx workflow.Context, pa *contract.PendingAction, start
 	}
 	var notes []string
 	for _, t := range targets {
-		var res activities.MeasureResult
-		in := activities.MeasureInput{Incident: i.id, ActionID: pa.ID, Target: t, Request: pa.Request}
-		if err := workflow.ExecuteActivity(writeCtx(ctx), acts.ApplyMeasure, in).Get(ctx, &res); err != nil {
+		var res contract.MeasureResult
+		in := contract.MeasureInput{Incident: i.id, ActionID: pa.ID, Target: t, Request: pa.Request}
+		if err := workflow.ExecuteActivity(writeCtx(ctx), act.ApplyMeasure, in).Get(ctx, &res); err != nil {
 			pa.State, pa.Detail = "failed", err.Error()
 			if len(notes) > 0 {
 				err = fmt.Errorf("%w (applied before that, undone at resolve: %s)", err, strings.Join(notes, "; "))
@@ -62,9 +62,9 @@ func (i *incident) undo(ctx workflow.Context, m *contract.Measure, why string) {
 	if !m.Request.Undoable() || !m.Undone.IsZero() {
 		return
 	}
-	var res activities.MeasureResult
-	in := activities.MeasureInput{Incident: i.id, ActionID: m.ActionID, Target: m.Target, Request: m.Request, Previous: m.Previous}
-	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.UndoMeasure, in).Get(ctx, &res); err != nil {
+	var res contract.MeasureResult
+	in := contract.MeasureInput{Incident: i.id, ActionID: m.ActionID, Target: m.Target, Request: m.Request, Previous: m.Previous}
+	if err := workflow.ExecuteActivity(writeCtx(ctx), act.UndoMeasure, in).Get(ctx, &res); err != nil {
 		i.rec.add(ctx, systemActor, "undo "+m.ActionID, contract.StateFailed,
 			fmt.Sprintf("%s on %s (%s): %s; it is still in force", m.Request.Describe(), m.Target, why, err))
 		return
@@ -90,8 +90,7 @@ func (i *incident) refreshActive() {
 }
 
 // startChild starts runbook 3 or 2 as a child of the incident, or links the run already going
-// on the target. The child's outcome comes back by Update (reportToIncident), and from its
-// future as a fallback.
+// on the target. The child's outcome is read from its future when it closes.
 func (i *incident) startChild(ctx workflow.Context, pa *contract.PendingAction, start *contract.SignedStatement) (string, error) {
 	req, t := pa.Request, pa.Request.Target
 	ch := contract.ChildRun{ActionID: pa.ID, Target: t}
@@ -135,7 +134,7 @@ func (i *incident) startChild(ctx workflow.Context, pa *contract.PendingAction, 
 		i.running[ch.WorkflowID] = true
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			var c contract.ChildClosed
-			if err := workflow.ExecuteActivity(awaitRunCtx(ctx), acts.AwaitRun, ch.WorkflowID).Get(ctx, &c); err != nil {
+			if err := workflow.ExecuteActivity(awaitRunCtx(ctx), act.AwaitRun, ch.WorkflowID).Get(ctx, &c); err != nil {
 				c = contract.ChildClosed{WorkflowID: ch.WorkflowID, Outcome: "unknown", Summary: "stopped waiting for it: " + err.Error()}
 			}
 			i.childClosed(ctx, c, "linked run closed")
@@ -170,7 +169,7 @@ func (i *incident) verify(ctx workflow.Context, stage string) string {
 	var notes []string
 	ok := true
 	for _, t := range i.st.Targets {
-		in := activities.IncidentVerifyInput{Incident: i.id, Target: t}
+		in := contract.IncidentVerifyInput{Incident: i.id, Target: t}
 		for _, m := range i.st.Measures {
 			if m.Target != t || !m.Undone.IsZero() {
 				continue
@@ -183,7 +182,7 @@ func (i *incident) verify(ctx workflow.Context, stage string) string {
 			}
 		}
 		var rs contract.ProbeResults
-		if err := workflow.ExecuteActivity(precheckCtx(ctx), acts.VerifyIncident, in).Get(ctx, &rs); err != nil {
+		if err := workflow.ExecuteActivity(precheckCtx(ctx), act.VerifyIncident, in).Get(ctx, &rs); err != nil {
 			ok = false
 			notes = append(notes, t+": "+err.Error())
 			continue

@@ -14,9 +14,8 @@ import (
 // The incident's decision rules. Each judges one decision against the incident's state when it
 // arrives and returns why it is refused, or takes effect and returns a note for the record.
 
-// ownerRule: an approver of an affected target, or one of incident.owners, takes the incident
-// (in runs from before, anyone in people); every change of owner is on the timeline, naming
-// both, and announced.
+// ownerRule: an approver of an affected target, or one of incident.owners, takes the incident;
+// every change of owner is on the timeline, naming both, and announced.
 func (i *incident) ownerRule(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
 	switch {
 	case !i.dec.person(actor):
@@ -24,8 +23,7 @@ func (i *incident) ownerRule(ctx workflow.Context, actor string, d contract.Deci
 	case actor == i.st.Owner && i.ownerTaken():
 		return actor + " already owns " + i.id, ""
 	}
-	strict := i.secondPerson(ctx)
-	if strict && !i.mayOwn(actor) {
+	if !i.mayOwn(actor) {
 		return i.whyNotOwner(actor), ""
 	}
 	from := i.st.Owner
@@ -35,14 +33,12 @@ func (i *incident) ownerRule(ctx workflow.Context, actor string, d contract.Deci
 		i.rec.step(ctx, contract.StepDeclare, contract.StateDone, "owner: "+actor)
 	}
 	i.inviteOwner(ctx)
-	if strict {
-		text := fmt.Sprintf("Incident %s: owner %s → %s.", i.id, from, actor)
-		mention := []string{actor}
-		if from != actor {
-			mention = append(mention, from)
-		}
-		i.announce(ctx, "owner", text, mention...)
+	text := fmt.Sprintf("Incident %s: owner %s → %s.", i.id, from, actor)
+	mention := []string{actor}
+	if from != actor {
+		mention = append(mention, from)
 	}
+	i.announce(ctx, "owner", text, mention...)
 	return "", fmt.Sprintf("owner: %s → %s", from, actor)
 }
 
@@ -70,12 +66,9 @@ func (i *incident) noteRule(ctx workflow.Context, actor string, d contract.Decis
 // severityRule: the owner or an approver changes the severity, and with it the status cadence.
 func (i *incident) severityRule(ctx workflow.Context, actor string, d contract.Decision) (string, string) {
 	sev := strings.TrimSpace(d.Comment)
-	strict := i.secondPerson(ctx)
 	switch {
-	case strict && !i.isOwner(actor, true) && !slices.Contains(i.affectedApprovers(), actor):
+	case !i.isOwner(actor) && !slices.Contains(i.affectedApprovers(), actor):
 		return fmt.Sprintf("%s is neither the owner (%s) nor an approver of %s", actor, i.st.Owner, strings.Join(i.st.Targets, ", ")), ""
-	case !strict && actor != i.st.Owner && !slices.Contains(i.policy.Approvers, actor):
-		return fmt.Sprintf("%s is neither the owner (%s) nor an approver", actor, i.st.Owner), ""
 	case !slices.Contains(contract.Severities, sev):
 		return fmt.Sprintf("severity must be one of %s, got %q", strings.Join(contract.Severities, ", "), contract.CleanText(sev)), ""
 	case sev == i.st.Severity:
@@ -103,8 +96,7 @@ func (i *incident) containRule(ctx workflow.Context, actor string, d contract.De
 	if why := i.needTargets(); why != "" {
 		return why, ""
 	}
-	strict := i.secondPerson(ctx)
-	if why := i.mayAsk(actor, req, strict); why != "" {
+	if why := i.mayAsk(actor, req); why != "" {
 		return why, ""
 	}
 	if why := i.checkRequest(ctx, &req, actor, d); why != "" {
@@ -116,29 +108,26 @@ func (i *incident) containRule(ctx workflow.Context, actor string, d contract.De
 		// minutes only: it starts now.
 		rule.Quorum = 0
 	}
-	approvers, second := i.policy.Approvers, ""
-	if strict {
-		// A measure that can lock out many people needs a second person whatever the config
-		// says (it may ask for more, never less), and only the approvers of the targets it
-		// acts on count.
-		if second = i.needsSecondPerson(req); second != "" {
-			rule.Quorum = max(rule.Quorum, 1)
+	// A measure that can lock out many people needs a second person whatever the config says
+	// (it may ask for more, never less), and only the approvers of the targets it acts on count.
+	second := i.needsSecondPerson(req)
+	if second != "" {
+		rule.Quorum = max(rule.Quorum, 1)
+	}
+	approvers := i.approversOfAll(i.measureTargets(req))
+	if rule.Quorum > 0 {
+		what := req.Describe()
+		if second != "" {
+			what += " (" + second + ")"
 		}
-		approvers = i.approversOfAll(i.measureTargets(req))
-		if rule.Quorum > 0 {
-			what := req.Describe()
-			if second != "" {
-				what += " (" + second + ")"
-			}
-			if why := enough(approvers, actor, rule.Quorum, what); why != "" {
-				return why, ""
-			}
+		if why := enough(approvers, actor, rule.Quorum, what); why != "" {
+			return why, ""
 		}
 	}
 	i.nextID++
 	pa := contract.PendingAction{ID: fmt.Sprintf("a%d", i.nextID), Request: req, Asker: actor,
 		AskedAt: workflow.Now(ctx).UTC(), Quorum: rule.Quorum, State: "pending"}
-	if strict && rule.Quorum > 0 {
+	if rule.Quorum > 0 {
 		pa.Approvers, pa.Why = approvers, second
 	}
 	if i.rec.status.Checklist[slices.IndexFunc(i.rec.status.Checklist, func(s contract.Step) bool { return s.Name == contract.StepContain })].State == contract.StatePending {
@@ -167,25 +156,22 @@ func (i *incident) containRule(ctx workflow.Context, actor string, d contract.De
 	return "", fmt.Sprintf("%s %s waits for approval: %s", pa.ID, asked, g.progress())
 }
 
-// mayAsk says why actor may not ask for req, or "". Under the second-person rules the owner is
-// one who may own, and "approvers" are those of the targets the request acts on.
-func (i *incident) mayAsk(actor string, req contract.ContainRequest, strict bool) string {
+// mayAsk says why actor may not ask for req, or "". The owner is one who may own, and
+// "approvers" are those of the targets the request acts on.
+func (i *incident) mayAsk(actor string, req contract.ContainRequest) string {
 	kind := req.Kind
 	rule := i.rule(kind)
-	approvers := i.policy.Approvers
-	if strict {
-		approvers = i.approversOfAll(i.measureTargets(req))
-	}
+	approvers := i.approversOfAll(i.measureTargets(req))
 	for _, w := range rule.Who {
 		switch {
-		case w == "owner" && i.isOwner(actor, strict),
+		case w == "owner" && i.isOwner(actor),
 			w == "approvers" && slices.Contains(approvers, actor),
 			w == actor:
 			return ""
 		}
 	}
 	owner := i.st.Owner
-	if strict && !i.mayOwn(owner) {
+	if !i.mayOwn(owner) {
 		owner += ", who holds it only until an approver of " + strings.Join(i.st.Targets, ", ") + " or one of incident.owners takes it"
 	}
 	return fmt.Sprintf("%s may not ask for %s: it is for %s (the owner is %s)", actor, kind, strings.Join(rule.Who, ", "), owner)
@@ -207,7 +193,7 @@ func (i *incident) checkRequest(ctx workflow.Context, req *contract.ContainReque
 	}
 	switch req.Kind {
 	case contract.ContainDenyCIDR:
-		// Normal form and the union of the ranges in force (incident_deny.go), versioned there.
+		// Normal form and the union of the ranges in force (incident_deny.go).
 		if why := i.checkDeny(ctx, req); why != "" {
 			return why
 		}
@@ -297,7 +283,7 @@ func (i *incident) approveRule(ctx workflow.Context, actor string, d contract.De
 	if why != "" {
 		return why, ""
 	}
-	if why := i.approvalBound(ctx, d, pa); why != "" {
+	if why := i.approvalBound(d, pa); why != "" {
 		return why, ""
 	}
 	g := i.gates[pa.ID]
@@ -368,17 +354,14 @@ func (i *incident) resolveRule(ctx workflow.Context, actor string, d contract.De
 		}
 	}
 	open := i.openRuns()
-	strict := i.secondPerson(ctx)
 	switch {
 	case i.resolving != nil:
 		return "already being resolved by " + i.resolving.by, ""
 	case i.st.Keeping != nil && i.st.Keeping.State == "pending":
 		return fmt.Sprintf("%s's resolve waits for approval to keep %s (starter approve %s --action %s); reject it to resolve otherwise",
 			i.st.Keeping.By, strings.Join(i.st.Keeping.Measures, ", "), i.id, contract.KeepAction), ""
-	case strict && !i.isOwner(actor, true) && !slices.Contains(i.affectedApprovers(), actor):
+	case !i.isOwner(actor) && !slices.Contains(i.affectedApprovers(), actor):
 		return fmt.Sprintf("%s is neither the owner (%s) nor an approver of %s", actor, i.st.Owner, strings.Join(i.st.Targets, ", ")), ""
-	case !strict && actor != i.st.Owner && !slices.Contains(i.policy.Approvers, actor):
-		return fmt.Sprintf("%s is neither the owner (%s) nor an approver", actor, i.st.Owner), ""
 	case req.Validate() != nil:
 		return req.Validate().Error(), ""
 	case len(open) > 0:
@@ -388,14 +371,14 @@ func (i *incident) resolveRule(ctx workflow.Context, actor string, d contract.De
 	if actor != i.st.Owner {
 		note += fmt.Sprintf(" (taking over from %s)", i.st.Owner)
 	}
-	if strict && len(req.Keep) > 0 {
+	if len(req.Keep) > 0 {
 		why, kept := i.askKeep(ctx, actor, req)
 		if why != "" || i.resolving == nil {
 			return why, kept
 		}
 		return "", note + "; " + strings.TrimPrefix(kept, "resolving; ")
 	}
-	i.resolving = &resolveAsk{by: actor, req: req, strict: strict}
+	i.resolving = &resolveAsk{by: actor, req: req}
 	return "", note
 }
 

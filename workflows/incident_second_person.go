@@ -17,15 +17,6 @@ import (
 // person whatever the config says, whose approval counts for which target, and the approval a
 // resolve needs to keep measures past the incident.
 
-// versionSecondPerson marks the runs that keep these rules. Runs from before keep the powers they
-// had (any person owns, the config's quorum alone, the union of every target's approvers), so
-// that their histories replay; GetVersion remembers its answer for the whole run.
-const versionSecondPerson = "incident-second-person"
-
-func (i *incident) secondPerson(ctx workflow.Context) bool {
-	return workflow.GetVersion(ctx, versionSecondPerson, workflow.DefaultVersion, 1) >= 1
-}
-
 // targetApprovers are target's own approvers; a policy from before they were listed per target
 // gives every target the union.
 func (i *incident) targetApprovers(target string) []string {
@@ -89,8 +80,8 @@ func (i *incident) whyNotOwner(actor string) string {
 
 // isOwner reports whether actor holds the owner's powers: the owner, and, under the second-person
 // rules, one who may own (a reporter who may not holds the incident only until someone takes it).
-func (i *incident) isOwner(actor string, strict bool) bool {
-	return actor == i.st.Owner && (!strict || i.mayOwn(actor))
+func (i *incident) isOwner(actor string) bool {
+	return actor == i.st.Owner && i.mayOwn(actor)
 }
 
 // needsSecondPerson says why req can lock out many people and so needs one approver besides the
@@ -172,7 +163,7 @@ func (i *incident) askKeep(ctx workflow.Context, actor string, req contract.Reso
 		items = append(items, keptItem(m))
 	}
 	if len(ids) == 0 {
-		i.resolving = &resolveAsk{by: actor, req: req, strict: true}
+		i.resolving = &resolveAsk{by: actor, req: req}
 		return "", "resolving; nothing to keep: no " + strings.Join(req.Keep, " or ") + " measure is in force"
 	}
 	approvers := i.approversOfAll(targets)
@@ -245,7 +236,7 @@ func (i *incident) approveKeep(ctx workflow.Context, actor string, d contract.De
 	}
 	g.open = false
 	k.State, k.Detail = "approved", g.progress()
-	i.resolving = &resolveAsk{by: k.By, req: k.Request, strict: true, keep: k.Measures, keptApprovedBy: actor, keptUntil: k.Until}
+	i.resolving = &resolveAsk{by: k.By, req: k.Request, keep: k.Measures, keptApprovedBy: actor, keptUntil: k.Until}
 	return "", fmt.Sprintf("keep approved by %s: %s stay in force until %s, owned by %s; resolving",
 		actor, strings.Join(k.Measures, ", "), k.Until.Format(time.RFC3339), k.By)
 }

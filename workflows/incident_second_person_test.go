@@ -5,13 +5,11 @@ package workflows
 // past the incident. Fixtures are in incident_helpers_test.go.
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/authops/authops/contract"
 )
@@ -407,21 +405,4 @@ func TestIncident_ResolveKeep(t *testing.T) {
 		assert.Nil(t, st.Keeping)
 		assert.Empty(t, st.Outcome)
 	})
-}
-
-// Runs from before the second-person rules keep the powers they had, so that their histories
-// replay: there, dave owns and a global logout at quorum 0 applies at once.
-func TestIncident_SecondPersonOldRuns(t *testing.T) {
-	h := newIncHarness(t)
-	h.env.OnGetVersion(versionSecondPerson, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	h.ipolicy.Actions[contract.ContainLogoutAll] = contract.ActionRule{Who: []string{"owner"}, Quorum: 0}
-	owner := h.decideAt(time.Minute, contract.UpdateOwner, "dave", "")
-	all := h.containAt(2*time.Minute, "dave", contract.ContainRequest{Kind: contract.ContainLogoutAll})
-	h.resolveAt(time.Hour, "dave", incResolve())
-	h.run(incInput())
-
-	h.completed()
-	owner.requireAccepted(t)
-	assert.True(t, strings.HasPrefix(all.requireAccepted(t).Detail, "a1 logout-all: demo: logout-all in force"))
-	assert.Empty(t, h.messages("owner"), "no announcement the old run did not make")
 }

@@ -15,15 +15,6 @@ import (
 // alerts.default_targets) affects and freezes nothing until its owner, or an approver, names
 // its targets with the targets decision.
 
-// defaultTargets is what a declaration with no targets affects: before
-// incident-no-default-targets every target, from it on none.
-func (i *incident) defaultTargets(ctx workflow.Context) {
-	if len(i.in.Targets) == 0 &&
-		workflow.GetVersion(ctx, "incident-no-default-targets", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		i.in.Targets = i.policy.Targets
-	}
-}
-
 // freezeTargets freezes, snapshots and confirms the incident's targets: declare does it for the
 // targets the declaration names, the targets decision for those named later. With no targets it
 // leaves the three steps pending, so the 15-minute clock escalates until someone names them.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/authops/authops/contract"
 )
@@ -83,23 +82,4 @@ func TestIncident_NoTargetsFreezesNothing(t *testing.T) {
 	assert.Contains(t, h.announceKinds(), "targets")
 	after.requireAccepted(t)
 	assert.Equal(t, []string{"ApplyMeasure(a1 log-level on shop)"}, filterSteps(h.steps(), "ApplyMeasure"))
-}
-
-// TestIncident_NoTargetsBeforeTheChange: a run from before incident-no-default-targets keeps
-// taking every target for a declaration that names none, so its history replays.
-func TestIncident_NoTargetsBeforeTheChange(t *testing.T) {
-	h := newIncHarness(t)
-	twoTargets(h)
-	h.env.OnGetVersion("incident-no-default-targets", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	in := incInput()
-	in.Targets = nil
-	var frozen []string
-	h.at(time.Minute, func() { frozen = h.frozen() })
-	named := h.targetsAt(2*time.Minute, "alice", "shop")
-	h.resolveAt(time.Hour, "bob", incResolve())
-	h.run(in)
-
-	h.completed()
-	assert.Equal(t, []string{"demo", "shop"}, frozen)
-	named.requireDenied(t, "the incident already affects demo, shop")
 }

@@ -21,7 +21,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
 )
 
@@ -72,7 +71,7 @@ func TestIncident_FifteenMinuteClock(t *testing.T) {
 
 	t.Run("confirm failed", func(t *testing.T) {
 		h := newIncHarness(t)
-		h.confirm = func(in activities.IncidentTargetInput) (contract.ProbeResults, error) {
+		h.confirm = func(in contract.IncidentTargetInput) (contract.ProbeResults, error) {
 			rs := incProbesOK("confirm")
 			rs[1].Got, rs[1].OK = 500, false
 			return rs, nil
@@ -261,7 +260,7 @@ func TestIncident_ContainmentAndUndo(t *testing.T) {
 		applied := h.measures("ApplyMeasure")
 		require.Len(t, applied, len(reqs))
 		for n, in := range applied {
-			assert.Equal(t, activities.MeasureInput{Incident: incID, ActionID: "a" + string(rune('1'+n)), Target: "demo", Request: reqs[n]}, in)
+			assert.Equal(t, contract.MeasureInput{Incident: incID, ActionID: "a" + string(rune('1'+n)), Target: "demo", Request: reqs[n]}, in)
 		}
 		undone := h.callsNamed("UndoMeasure")
 		require.Len(t, undone, 3, "the two range denies and the log level; never a logout or a reset")
@@ -435,7 +434,7 @@ func TestIncident_ApprovalRules(t *testing.T) {
 	})
 }
 
-func actionIDs(ms []activities.MeasureInput) []string {
+func actionIDs(ms []contract.MeasureInput) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.ActionID)
@@ -718,7 +717,7 @@ func TestIncident_BadInput(t *testing.T) {
 	t.Run("the probes' address is the snapshot's", func(t *testing.T) {
 		h := newIncHarness(t)
 		snap := h.snapshot
-		h.snapshot = func(in activities.IncidentTargetInput) (contract.Snapshot, error) {
+		h.snapshot = func(in contract.IncidentTargetInput) (contract.Snapshot, error) {
 			s, err := snap(in)
 			s.ProbeFrom = []string{"192.0.2.10"}
 			return s, err
@@ -843,7 +842,7 @@ func TestIncident_CanceledUndoes(t *testing.T) {
 func (h *rotationHarness) freezeAnswers(by string, n int) {
 	calls := 0
 	h.env.OnActivity(acts.FrozenBy, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.FreezeInput) (string, error) {
+		func(context.Context, contract.FreezeInput) (string, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			calls++
@@ -905,7 +904,7 @@ func TestRotation_IncidentFreeze(t *testing.T) {
 		h.policy.Freeze = contract.FreezeRefuse
 		calls := 0
 		h.env.OnActivity(acts.FrozenBy, mock.Anything, mock.Anything).Return(
-			func(context.Context, activities.FreezeInput) (string, error) {
+			func(context.Context, contract.FreezeInput) (string, error) {
 				h.mu.Lock()
 				defer h.mu.Unlock()
 				calls++
@@ -925,9 +924,9 @@ func TestRotation_IncidentFreeze(t *testing.T) {
 
 	t.Run("a rotation on its own exempts no incident", func(t *testing.T) {
 		h := newRotationHarness(t)
-		var asked []activities.FreezeInput
+		var asked []contract.FreezeInput
 		h.env.OnActivity(acts.FrozenBy, mock.Anything, mock.Anything).Return(
-			func(_ context.Context, in activities.FreezeInput) (string, error) {
+			func(_ context.Context, in contract.FreezeInput) (string, error) {
 				h.mu.Lock()
 				defer h.mu.Unlock()
 				asked = append(asked, in)
@@ -938,7 +937,7 @@ func TestRotation_IncidentFreeze(t *testing.T) {
 
 		h.completed()
 		require.NotEmpty(t, asked)
-		assert.Equal(t, activities.FreezeInput{Target: "demo"}, asked[0], "no parent, nothing exempt")
+		assert.Equal(t, contract.FreezeInput{Target: "demo"}, asked[0], "no parent, nothing exempt")
 	})
 
 	t.Run("emergency never asks", func(t *testing.T) {
@@ -996,7 +995,7 @@ func TestIncident_ContinueAsNew(t *testing.T) {
 	require.Greater(t, len(full), 60)
 	archives := h.callsNamed("ArchiveTimeline")
 	require.Len(t, archives, 1)
-	assert.Equal(t, activities.ArchiveInput{Incident: incID, Part: 1, Events: full[:len(full)-50]}, archives[0].Archive)
+	assert.Equal(t, contract.ArchiveInput{Incident: incID, Part: 1, Events: full[:len(full)-50]}, archives[0].Archive)
 	assert.Equal(t, full[len(full)-50:], st.Timeline)
 	assert.Equal(t, []contract.ArtifactRef{{Path: "var/artifacts/" + incID + "/timeline-1.json", Digest: "sha-1", Events: len(full) - 50}}, st.Archived)
 	requireRecorded(t, st.Timeline, lastNote.ev)

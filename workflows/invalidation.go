@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"github.com/authops/authops/contract"
-
 	"errors"
 	"fmt"
 	"slices"
@@ -12,8 +10,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
-	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // Checklist of runbook 3, in order.
@@ -55,24 +53,13 @@ type invalidation struct {
 	restricted bool
 	liftAt     time.Time
 	canaryGone bool
-	// local says the containment, the verification and the canary's cleanup run as local
-	// activities (runs started before that change run them as activities).
-	local bool
-	// fast says the run checks its deploy path before the go-ahead, has its rotation run the
-	// cutover checks with its own validation and skip the login and dry run this run made just
-	// before, and announces the user impact as a local activity.
-	fast bool
 	// canaryAt is when the canary session logged in, deployCheckedAt when the deploy path's dry
 	// run passed (zero if not).
 	canaryAt, deployCheckedAt time.Time
-	// v is DefaultVersion for runs started before decisions were verified Updates.
-	v    workflow.Version
-	dec  *intake
-	gate *gate
-	// sealed says the preemption is sealed and the hand-over counts only with its seal (peer.go);
-	// peers counts the signals received.
-	sealed bool
-	peers  inbox
+	dec                       *intake
+	gate                      *gate
+	// peers counts the hand-overs received; each counts only with its seal (peer.go).
+	peers inbox
 	// liftOpen says a lift-restrictions is taken now; liftBy holds the accepted one.
 	liftOpen bool
 	liftBy   *contract.Decision
@@ -93,28 +80,21 @@ func (e *invalidation) setup(ctx workflow.Context) (workflow.Context, error) {
 	e.res.BreakGlass = e.in.BreakGlass
 	e.rec.status.BreakGlass = e.in.BreakGlass
 	e.dec = newIntake(e.rec)
-	e.dec.reload = e.loadPolicy
-	e.v = workflow.GetVersion(ctx, "decisions-as-updates", workflow.DefaultVersion, 1)
-	if e.v >= 1 {
-		e.dec.waitForStart(ctx)
-		e.sealed = workflow.GetVersion(ctx, "sealed-peer-messages", workflow.DefaultVersion, 1) >= 1
-		e.peers = inbox{}
-		e.dec.gateRules(func() *gate { return e.gate })
-		e.dec.rules[contract.DecisionLiftRestrictions] = e.liftRule
-		runCtx := e.dec.cancellable(ctx, func(actor string) bool {
-			return actor == e.in.RequestedBy || slices.Contains(e.policy.Approvers, actor)
-		})
-		if err := e.dec.register(ctx); err != nil {
-			return ctx, err
-		}
-		return runCtx, e.rec.registerQueries(ctx)
+	e.peers = inbox{}
+	e.dec.gateRules(func() *gate { return e.gate })
+	e.dec.rules[contract.DecisionLiftRestrictions] = e.liftRule
+	runCtx := e.dec.cancellable(ctx, func(actor string) bool {
+		return actor == e.in.RequestedBy || slices.Contains(e.policy.Approvers, actor)
+	})
+	if err := e.dec.register(ctx); err != nil {
+		return ctx, err
 	}
-	return ctx, e.rec.registerQueries(ctx)
+	return runCtx, e.rec.registerQueries(ctx)
 }
 
 // loadPolicy loads the target's policy and opens the decision intake on it.
 func (e *invalidation) loadPolicy(ctx workflow.Context) error {
-	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), acts.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
+	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), act.LoadPolicy, e.in.Target).Get(ctx, &e.policy); err != nil {
 		return err
 	}
 	*e.timeouts = e.policy.Timeouts
@@ -139,24 +119,14 @@ func (e *invalidation) checkStart(ctx workflow.Context) error {
 func (e *invalidation) run(ctx workflow.Context) (res contract.InvalidationResult, err error) {
 	e.rec.add(ctx, e.in.RequestedBy, "requested", e.in.Trigger, e.in.Reason)
 	if err := e.in.Validate(); err != nil {
-		e.rec.add(ctx, systemActor, "input", "rejected", err.Error())
-		e.dec.claimRefused(ctx, e.in.Statement)
-		e.dec.refuseAll(ctx, err.Error())
-		return e.res, temporal.NewNonRetryableApplicationError("invalid invalidation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
+		return e.res, e.dec.refuseInput(ctx, "invalidation", e.in.Statement, err)
 	}
 	if err := e.loadPolicy(ctx); err != nil {
-		e.rec.add(ctx, systemActor, "load target policy", contract.StateFailed, err.Error())
-		e.dec.refuseAll(ctx, "its policy could not be loaded")
-		return e.res, err
+		return e.res, e.dec.policyFailed(ctx, err)
 	}
-	if e.v >= 1 {
-		if err := e.dec.startChecked(ctx, e.in.Statement, e.checkStart); err != nil {
-			e.rec.add(ctx, systemActor, "start", "refused", err.Error())
-			e.dec.refuseAll(ctx, err.Error())
-			return e.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
-		}
-		e.rec.add(ctx, e.in.RequestedBy, "start", "verified", "signed "+e.in.StartAction())
-		e.dec.open()
+	if err := e.dec.verifiedStart(ctx, e.in.RequestedBy, e.in.Statement, e.checkStart,
+		func() string { return "signed " + e.in.StartAction() }); err != nil {
+		return e.res, err
 	}
 	// The starter always uses the emergency queue; a run started elsewhere (by hand, or by an
 	// older starter that guessed the queue from its pollers) says so.
@@ -181,30 +151,22 @@ func (e *invalidation) run(ctx workflow.Context) (res contract.InvalidationResul
 		flag, e.in.Target, e.in.Trigger, e.in.RequestedBy, e.in.Reason, incidentNote(e.in.IncidentID)), e.policy.Approvers...)
 	e.rec.step(ctx, stepAnnounce, contract.StateDone, "responders notified")
 
-	// From this version on the run checks its deploy path while it waits for the go-ahead, and
-	// its rotation runs the cutover checks with its own validation.
-	e.fast = e.v >= 1 && workflow.GetVersion(ctx, "fast-cutover", workflow.DefaultVersion, 1) >= 1
-	var deployF workflow.Future
-	if e.fast {
-		// A broken deploy path shows before anyone approves; the rotation then need not repeat
-		// the dry run after the go-ahead.
-		deployF = workflow.ExecuteActivity(urgent(precheckCtx(ctx)), acts.CheckDeployPath, e.in.Target)
-	}
+	// The run checks its deploy path while it waits for the go-ahead: a broken one shows before
+	// anyone approves, and the rotation then need not repeat the dry run after the go-ahead.
+	deployF := workflow.ExecuteActivity(urgent(precheckCtx(ctx)), act.CheckDeployPath, e.in.Target)
 	// A session issued before the go-ahead, to prove afterwards that it is dead.
-	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), acts.PrepareCanary,
-		activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(urgent(shortCtx(ctx)), act.PrepareCanary,
+		contract.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
 		e.rec.add(ctx, systemActor, "prepare canary session", contract.StateFailed, err.Error())
 	} else {
 		e.canaryAt = workflow.Now(ctx)
 	}
-	if deployF != nil {
-		if err := deployF.Get(ctx, nil); err != nil {
-			e.rec.add(ctx, systemActor, "deploy path dry run", contract.StateFailed,
-				err.Error()+"; the rotation will stop at its pre-checks unless the deploy path is fixed")
-		} else {
-			e.deployCheckedAt = workflow.Now(ctx)
-			e.rec.add(ctx, systemActor, "deploy path dry run", "passed", "")
-		}
+	if err := deployF.Get(ctx, nil); err != nil {
+		e.rec.add(ctx, systemActor, "deploy path dry run", contract.StateFailed,
+			err.Error()+"; the rotation will stop at its pre-checks unless the deploy path is fixed")
+	} else {
+		e.deployCheckedAt = workflow.Now(ctx)
+		e.rec.add(ctx, systemActor, "deploy path dry run", "passed", "")
 	}
 
 	// From here every way out goes through the one finish: a step returns a *stop to end the run.
@@ -259,18 +221,12 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 	var comp compensations
 
 	// Stop the exposure first: logout policy and route restrictions in parallel.
-	// Runs from this version on start both in the workflow task that took the go-ahead, as local
-	// activities on this worker: a trip through the task queue costs a busy machine a hundred
-	// milliseconds or more of exposure. The verification and the canary's cleanup run so too.
-	e.local = e.v >= 1 && workflow.GetVersion(ctx, "containment-local-activities", workflow.DefaultVersion, 1) >= 1
-	revokeF := startControl(ctx, e.local, acts.RevokeSessions, activities.RevokeInput{Target: e.in.Target, RunID: e.runID})
+	// Both start in the workflow task that took the go-ahead, as local activities on this worker:
+	// a trip through the task queue costs a busy machine a hundred milliseconds or more of
+	// exposure. The verification and the canary's cleanup run so too.
+	revokeF := startControl(ctx, act.RevokeSessions, contract.RevokeInput{Target: e.in.Target, RunID: e.runID})
 	var restrictF workflow.Future
 	if len(e.in.Restrict) > 0 {
-		// A lift sent before the routes were restricted must not lift them the moment they are.
-		if e.v == workflow.DefaultVersion && workflow.GetVersion(ctx, "drop-stale-lift", workflow.DefaultVersion, 1) >= 1 {
-			dropStale(ctx, e.rec, workflow.GetSignalChannel(ctx, contract.DecisionLiftRestrictions), contract.DecisionLiftRestrictions,
-				"sent before the routes were restricted; send it again")
-		}
 		// Registered before the call: a restriction applied by a call that then timed out is lifted too.
 		comp.add("lift route restrictions", func(ctx workflow.Context) error {
 			if e.in.KeepRestrictions {
@@ -279,10 +235,10 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 			}
 			return e.lift(ctx, "run failed")
 		})
-		restrictF = startControl(ctx, e.local, acts.RestrictRoutes,
-			activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus})
+		restrictF = startControl(ctx, act.RestrictRoutes,
+			contract.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus})
 	}
-	var rev activities.RevokeResult
+	var rev contract.RevokeResult
 	if err := revokeF.Get(ctx, &rev); err != nil {
 		e.rec.step(ctx, stepRevoke, contract.StateFailed, err.Error())
 		// Still go on to the rotation: it cuts off every token as well.
@@ -313,7 +269,7 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 	rot, err := e.rotate(ctx)
 	if err != nil {
 		outcome := contract.OutcomeRotationFailed
-		if e.v >= 1 && ctx.Err() != nil {
+		if ctx.Err() != nil {
 			outcome = contract.OutcomeCanceled
 		}
 		return e.fail(ctx, comp, outcome, err.Error())
@@ -332,11 +288,7 @@ func (e *invalidation) contain(ctx workflow.Context) error {
 		until = fmt.Sprintf(" Routes %s are restricted until %s.", strings.Join(e.in.Restrict, ", "),
 			e.liftAt.UTC().Format(time.RFC3339))
 	}
-	impact := announce
-	if e.fast {
-		impact = announceLocal
-	}
-	impact(ctx, e.rec, notify.Message{Target: e.in.Target, Channel: e.policy.Channel, Kind: "user-impact", Text: fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off, and JWT_SECRET rotated (fingerprint %s → %s); everyone must log in again.%s",
+	announceLocal(ctx, e.rec, contract.Message{Target: e.in.Target, Channel: e.policy.Channel, Kind: "user-impact", Text: fmt.Sprintf("Emergency invalidation on %s done: every session and token was cut off, and JWT_SECRET rotated (fingerprint %s → %s); everyone must log in again.%s",
 		e.in.Target, rot.Previous.Fingerprint, rot.New.Fingerprint, until)})
 	e.rec.step(ctx, stepUserImpact, contract.StateDone, "re-login required for everyone"+until)
 
@@ -371,15 +323,9 @@ func (e *invalidation) close(ctx workflow.Context, err error) (contract.Invalida
 	return e.res, nil
 }
 
-// awaitApproval waits for the go-ahead quorum, escalating on each timeout, or for the signal
-// loop in a run started before Updates.
+// awaitApproval waits for the go-ahead quorum, escalating on each timeout.
 func (e *invalidation) awaitApproval(ctx workflow.Context, remind func(ctx workflow.Context, kind string)) (approvalOutcome, error) {
 	w := gateWait{Timeout: e.policy.EmergencyApprovalTimeout, Escalate: true}
-	if e.v == workflow.DefaultVersion {
-		return awaitApproval(ctx, e.rec, e.dec, approvalPolicy{
-			Approvers: e.policy.Approvers, Requester: e.in.RequestedBy, Timeout: w.Timeout, Escalate: true,
-		}, remind)
-	}
 	if _, err := e.gate.await(ctx, e.rec, w, remind); err != nil {
 		return approvalOutcome{}, err
 	}
@@ -387,21 +333,9 @@ func (e *invalidation) awaitApproval(ctx workflow.Context, remind func(ctx workf
 }
 
 func (e *invalidation) finish(ctx workflow.Context) error {
-	e.dec.closing = true
-	// A decision already taken in gets the run's answer before the run closes.
-	if e.sealed {
-		dctx, cancel := workflow.NewDisconnectedContext(ctx)
-		_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
-		cancel()
-	}
-	e.rec.settle(ctx, e.res.Outcome)
-	e.rec.status.Outcome = e.res.Outcome
-	e.rec.phase("closed: " + e.res.Outcome)
+	e.dec.settle(ctx, e.res.Outcome)
 	e.res.ActiveControls = e.rec.status.Active
-	e.res.Summary = fmt.Sprintf("Emergency invalidation of %s: %s.", e.in.Target, e.res.Outcome)
-	if e.res.Cause != "" {
-		e.res.Summary += " Cause: " + e.res.Cause + "."
-	}
+	e.res.Summary = summary("Emergency invalidation of "+e.in.Target, e.res.Outcome, e.res.Cause)
 	if e.res.ExposureMS > 0 || !e.res.OldTokenRejectedAt.IsZero() {
 		e.res.Summary += fmt.Sprintf(" Old tokens refused %d ms after the go-ahead.", e.res.ExposureMS)
 	}
@@ -409,7 +343,6 @@ func (e *invalidation) finish(ctx workflow.Context) error {
 		e.res.Summary += " Active controls: " + strings.Join(e.res.ActiveControls, "; ") + "."
 	}
 	e.rec.add(ctx, systemActor, "closed", e.res.Outcome, e.res.Summary)
-	reportToIncident(ctx, e.rec, e.in.IncidentID, e.res.Outcome, e.res.Summary)
 	e.res.Timeline = e.rec.timeline
 	if e.res.Outcome == contract.OutcomeCanceled {
 		return temporal.NewCanceledError(e.res.Summary)
@@ -437,7 +370,7 @@ func (e *invalidation) activeOrNone() []string {
 }
 
 func (e *invalidation) announce(ctx workflow.Context, kind, text string, mention ...string) {
-	announce(ctx, e.rec, notify.Message{Target: e.in.Target, Channel: e.policy.Channel, Kind: kind, Text: text, Mention: mention})
+	announce(ctx, e.rec, contract.Message{Target: e.in.Target, Channel: e.policy.Channel, Kind: kind, Text: text, Mention: mention})
 }
 
 func incidentNote(id string) string {

@@ -12,8 +12,8 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // preempt takes the target from a rotation that holds it. A pending one ends as preempted, one
@@ -21,19 +21,17 @@ import (
 // this run when it has closed (released). Canceling this run meanwhile ends it as canceled.
 func (e *invalidation) preempt(ctx workflow.Context, id string) (released bool, err error) {
 	p := contract.Preemption{By: e.runID, Reason: e.in.Reason}
-	if e.sealed {
-		if p.Seal, err = seal(ctx, contract.SignalPreempt, id, p); err != nil {
-			// Unsealed, the rotation would refuse it: wait for its id to be free instead.
-			e.rec.add(ctx, systemActor, "preempt rotation", contract.StateFailed, err.Error())
-			return false, nil
-		}
+	if p.Seal, err = seal(ctx, contract.SignalPreempt, id, p); err != nil {
+		// Unsealed, the rotation would refuse it: wait for its id to be free instead.
+		e.rec.add(ctx, systemActor, "preempt rotation", contract.StateFailed, err.Error())
+		return false, nil
 	}
-	if err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, p).Get(ctx, nil); err != nil {
+	if err := signalRun(ctx, id, "", contract.SignalPreempt, p).Get(ctx, nil); err != nil {
 		// No rotation of the target is running: nothing to take over.
 		e.rec.add(ctx, systemActor, "preempt rotation", contract.StateSkipped, "no rotation of "+e.in.Target+" is running")
 		return false, nil
 	}
-	if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+	if err := cancelRun(ctx, id, "").Get(ctx, nil); err != nil {
 		e.rec.add(ctx, systemActor, "preempt rotation", "cancel not delivered", err.Error())
 	}
 	e.rec.add(ctx, systemActor, "preempt rotation", "waiting", id+" is handing the target over (a change in progress is rolled back first)")
@@ -52,7 +50,7 @@ func (e *invalidation) preempt(ctx workflow.Context, id string) (released bool, 
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		if !got || !e.sealed {
+		if !got {
 			break
 		}
 		// Only the rotation this run preempted hands the target over; a forged hand-over is
@@ -65,7 +63,8 @@ func (e *invalidation) preempt(ctx workflow.Context, id string) (released bool, 
 		got, rel = false, contract.Released{}
 	}
 	if !got {
-		// A rotation started before the hand-over existed never says so: poll for its id instead.
+		// A rotation whose hand-over was lost (its seal failed, or it is stuck) never says so:
+		// poll for its id instead.
 		e.rec.add(ctx, systemActor, "preempt rotation", "no hand-over", fmt.Sprintf("%s did not say it closed within %s; waiting for its id to be free", id, wait))
 		return false, nil
 	}
@@ -78,10 +77,6 @@ func (e *invalidation) preempt(ctx workflow.Context, id string) (released bool, 
 func (e *invalidation) awaitLift(ctx workflow.Context) (canceled bool) {
 	e.rec.phase("routes restricted")
 	e.rec.step(ctx, stepLift, contract.StateRunning, "lifts at "+e.liftAt.UTC().Format(time.RFC3339)+" (TTL "+e.in.RestrictTTL.String()+") or on a lift-restrictions signal")
-	if e.v == workflow.DefaultVersion {
-		e.awaitLiftSignals(ctx)
-		return false
-	}
 	e.liftOpen = true
 	got, err := workflow.AwaitWithTimeout(ctx, max(0, e.liftAt.Sub(workflow.Now(ctx))), func() bool { return e.liftBy != nil })
 	e.liftOpen = false
@@ -124,8 +119,8 @@ func (e *invalidation) liftStep(ctx workflow.Context, why string) {
 // lift removes the restrictions and verifies they are gone.
 func (e *invalidation) lift(ctx workflow.Context, why string) error {
 	var rs contract.ProbeResults
-	if err := workflow.ExecuteActivity(urgent(writeCtx(ctx)), acts.LiftRoutes,
-		activities.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus}).Get(ctx, &rs); err != nil {
+	if err := workflow.ExecuteActivity(urgent(writeCtx(ctx)), act.LiftRoutes,
+		contract.RoutesInput{Target: e.in.Target, Prefixes: e.in.Restrict, Status: e.in.RestrictStatus}).Get(ctx, &rs); err != nil {
 		return err
 	}
 	e.res.Validations = append(e.res.Validations, contract.Validation{Stage: "restrictions lifted (" + why + ")", OK: rs.OK(), Results: rs})
@@ -141,23 +136,17 @@ func (e *invalidation) lift(ctx workflow.Context, why string) error {
 // cleanupCanary removes the canary session this run opened.
 func (e *invalidation) cleanupCanary(ctx workflow.Context) {
 	// A canary left behind is a live session on the worker's disk: say so, do not hide it.
-	if e.local {
-		ctx = withLocalActivities(ctx)
-	}
-	if err := execute(urgent(shortCtx(ctx)), acts.CleanupCanary, activities.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
+	ctx = withLocalActivities(ctx)
+	if err := execute(urgent(shortCtx(ctx)), act.CleanupCanary, contract.CanaryInput{Target: e.in.Target, RunID: e.runID}).Get(ctx, nil); err != nil {
 		e.rec.add(ctx, systemActor, "remove canary session", contract.StateFailed, err.Error())
 	}
 	e.canaryGone = true
 }
 
 // dropCanary removes the canary session on the paths that end before verification (rejected,
-// canceled, failed), so no live session is left on the worker's disk. Versioned: runs that
-// started before this change replay without it.
+// canceled, failed), so no live session is left on the worker's disk.
 func (e *invalidation) dropCanary(ctx workflow.Context) {
 	if e.canaryGone {
-		return
-	}
-	if workflow.GetVersion(ctx, "cleanup-canary-on-every-exit", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
@@ -194,14 +183,18 @@ func (e *invalidation) secretState() string {
 	}
 }
 
-// startControl starts one of the first controls, revoke or restrict: as a local activity when
-// local, else as an activity on the emergency priority. Either waits for a canceled call to
-// return before its compensation runs.
-func startControl(ctx workflow.Context, local bool, fn, in any) workflow.Future {
-	if local {
-		ctx = withLocalActivities(ctx)
-	}
-	return execute(urgent(writeCtx(ctx)), fn, in)
+// signalRun and cancelRun reach the rotation that holds the target. Variables, so that the
+// workflow tests can reach one: the test environment holds rotation-<target> as this run's own
+// (refused) child, and routes a signal to it instead of to a mock.
+var (
+	signalRun = workflow.SignalExternalWorkflow
+	cancelRun = workflow.RequestCancelExternalWorkflow
+)
+
+// startControl starts one of the first controls, revoke or restrict, as a local activity on the
+// emergency priority. It waits for a canceled call to return before its compensation runs.
+func startControl(ctx workflow.Context, fn, in any) workflow.Future {
+	return execute(urgent(writeCtx(withLocalActivities(ctx))), fn, in)
 }
 
 // urgent gives an activity of the emergency run the emergency priority. Runs started with it pass

@@ -10,12 +10,11 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // rotate runs SecretRotation as a child in emergency mode, after preempting any rotation of the
@@ -24,27 +23,10 @@ import (
 func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, error) {
 	e.rec.phase("rotating secret")
 	id := contract.RotationID(e.in.Target)
-	// From this version on the child's start finds out whether a rotation holds the target,
-	// and only then is it preempted: when none does, as nearly always, that is one trip through
-	// the server fewer before the secret changes.
-	startFirst := e.fast && workflow.GetVersion(ctx, "start-child-first", workflow.DefaultVersion, 1) >= 1
-	handover := workflow.GetVersion(ctx, "preempt-handover", workflow.DefaultVersion, 1) >= 1
+	// The child's start finds out whether a rotation holds the target, and only then is it
+	// preempted: when none does, as nearly always, that is one trip through the server fewer
+	// before the secret changes.
 	released, preempted := false, false
-	switch {
-	case startFirst:
-	case handover:
-		var err error
-		if released, err = e.preempt(ctx, id); err != nil {
-			return contract.RotationResult{}, err
-		}
-	default:
-		if err := workflow.SignalExternalWorkflow(ctx, id, "", contract.SignalPreempt, contract.Preemption{By: e.runID, Reason: e.in.Reason}).Get(ctx, nil); err != nil {
-			e.rec.add(ctx, systemActor, "preempt rotation", contract.StateSkipped, err.Error())
-		}
-		if err := workflow.RequestCancelExternalWorkflow(ctx, id, "").Get(ctx, nil); err == nil {
-			e.rec.add(ctx, systemActor, "preempt rotation", "canceled", id+" was pending or in progress; its compensation restores a working secret")
-		}
-	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: id,
 		Priority:   contract.EmergencyPriority,
@@ -55,11 +37,9 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 	})
 	in := contract.RotationInput{Target: e.in.Target, Reason: "emergency: " + e.in.Reason, RequestedBy: e.in.RequestedBy,
 		Mode: contract.ModeEmergency, ApprovedBy: e.res.ApprovedBy}
-	if e.fast {
-		// The rotation's validation runs this run's cutover checks with its own logins, and its
-		// pre-check trusts this run's login and dry run if they were made just before.
-		in.CutoverOf, in.LoginProbedAt, in.DeployCheckedAt = e.runID, e.canaryAt, e.deployCheckedAt
-	}
+	// The rotation's validation runs this run's cutover checks with its own logins, and its
+	// pre-check trusts this run's login and dry run if they were made just before.
+	in.CutoverOf, in.LoginProbedAt, in.DeployCheckedAt = e.runID, e.canaryAt, e.deployCheckedAt
 	// The child validates against this run's restrictions, passed in, never the live controls.
 	if e.restricted {
 		for _, p := range e.in.Restrict {
@@ -70,8 +50,7 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 	// The preempted run may still be compensating; wait for its id to be free.
 	for attempt := 0; ; attempt++ {
 		err := workflow.ExecuteChildWorkflow(cctx, SecretRotation, in).Get(ctx, &res)
-		var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-		if errors.As(err, &started) && startFirst && !preempted {
+		if childTaken(err) && !preempted {
 			// A rotation holds the target: take it over, then start again.
 			preempted = true
 			if released, err = e.preempt(ctx, id); err != nil {
@@ -80,13 +59,13 @@ func (e *invalidation) rotate(ctx workflow.Context) (contract.RotationResult, er
 			continue
 		}
 		// A released rotation said it is closing, and closes a moment after its signal: a few
-		// short waits cover that. One that says nothing (started before the hand-over existed)
-		// is polled for until its id is free, as before.
+		// short waits cover that. One that says nothing (its hand-over was lost) is polled for
+		// until its id is free.
 		pause, tries := time.Second, 300
 		if released {
 			pause, tries = 200*time.Millisecond, 25
 		}
-		if errors.As(err, &started) && attempt < tries {
+		if childTaken(err) && attempt < tries {
 			if err := workflow.Sleep(ctx, pause); err != nil {
 				return res, err
 			}
@@ -122,20 +101,18 @@ func (e *invalidation) verify(ctx workflow.Context, rot contract.RotationResult)
 		Priority:         contract.EmergencyPriority,
 	})
 	var rs contract.ProbeResults
-	in := activities.CutoverInput{Target: e.in.Target, RunID: e.runID, LiveVersionID: rot.New.ID, RetiredVersionID: rot.Previous.ID,
+	in := contract.CutoverInput{Target: e.in.Target, RunID: e.runID, LiveVersionID: rot.New.ID, RetiredVersionID: rot.Previous.ID,
 		RotationValidated: validatedAfterRotation(rot.Validations)}
 	if e.restricted {
 		in.Restricted, in.RestrictedStatus = e.in.Restrict, e.in.RestrictStatus
 	}
-	if e.local {
-		actx = withLocalActivities(actx)
-	}
-	// The rotation ran the checks with its validation right after its redeploy (fast): they
-	// are judged here, without logging in again.
-	inRotation := e.fast && len(rot.Cutover) > 0
+	actx = withLocalActivities(actx)
+	// The rotation ran the checks with its validation right after its redeploy: they are
+	// judged here, without logging in again.
+	inRotation := len(rot.Cutover) > 0
 	if inRotation {
 		rs = rot.Cutover
-	} else if err := execute(actx, acts.VerifyCutover, in).Get(ctx, &rs); err != nil {
+	} else if err := execute(actx, act.VerifyCutover, in).Get(ctx, &rs); err != nil {
 		e.rec.step(ctx, stepVerifyOld, contract.StateFailed, err.Error())
 		return err
 	}
@@ -188,4 +165,11 @@ func validatedAfterRotation(vs []contract.Validation) bool {
 		}
 	}
 	return false
+}
+
+// childTaken reports that a child's start found its id held by a running workflow. A variable,
+// so that the workflow tests can add the test environment's form of that error.
+var childTaken = func(err error) bool {
+	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+	return errors.As(err, &started)
 }

@@ -1,12 +1,9 @@
 package workflows
 
 import (
-	"fmt"
-
-	"github.com/authops/authops/contract"
-
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -18,9 +15,10 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/probe"
 )
 
@@ -71,10 +69,10 @@ func invLiftOK(prefixes []string) contract.ProbeResults {
 // invCall is one activity attempt or child workflow start, in the order the run made them.
 type invCall struct {
 	callInfo
-	Routes  activities.RoutesInput
-	Cutover activities.CutoverInput
-	Revoke  activities.RevokeInput
-	Canary  activities.CanaryInput
+	Routes  contract.RoutesInput
+	Cutover contract.CutoverInput
+	Revoke  contract.RevokeInput
+	Canary  contract.CanaryInput
 	Child   contract.RotationInput
 	ChildID string
 }
@@ -84,17 +82,20 @@ type invHarness struct {
 
 	// child answers the SecretRotation child run.
 	child  func(contract.RotationInput) (contract.RotationResult, error)
-	verify func(activities.CutoverInput) (contract.ProbeResults, error)
+	verify func(contract.CutoverInput) (contract.ProbeResults, error)
 	// deployPath is what the deploy path's dry run answers before the go-ahead.
 	deployPath error
 	// noCutoverInChild makes the child return no cutover checks, as a child of older code
 	// would: the run then verifies on its own.
 	noCutoverInChild bool
 	// childCutover are the cutover checks the child was asked to run (guarded by mu).
-	childCutover []activities.CutoverInput
-	// rotationRunning makes the preemption cancel of rotation-<target> succeed.
+	childCutover []contract.CutoverInput
+	// rotationRunning makes the first start of rotation-<target> find it taken, and the
+	// preemption cancel of it succeed.
 	rotationRunning bool
-	goAheadAt       time.Duration // when the test gives the go-ahead, for the revoke mock's canary time
+	// childRefused says the first child start was refused as taken (rotationRunning).
+	childRefused bool
+	goAheadAt    time.Duration // when the test gives the go-ahead, for the revoke mock's canary time
 
 	// guarded by mu
 	preempts []contract.Preemption
@@ -135,7 +136,7 @@ func newInvHarnessID(t *testing.T, id string) *invHarness {
 			Validations: []contract.Validation{{Stage: "after rotation", OK: true, Results: invCutoverOK()[:1]}},
 		}, nil
 	}
-	h.verify = func(activities.CutoverInput) (contract.ProbeResults, error) { return invCutoverOK(), nil }
+	h.verify = func(contract.CutoverInput) (contract.ProbeResults, error) { return invCutoverOK(), nil }
 	return h
 }
 
@@ -146,24 +147,28 @@ func (h *invHarness) mock() {
 	env.OnActivity(acts.CheckDeployPath, mock.Anything, mock.Anything).Return(
 		func(context.Context, string) error { return h.deployPath })
 	env.OnActivity(acts.RevokeSessions, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.RevokeInput) (activities.RevokeResult, error) {
+		func(context.Context, contract.RevokeInput) (contract.RevokeResult, error) {
 			goAhead := t0.Add(h.goAheadAt).UTC()
-			return activities.RevokeResult{Revoked: 42, Cutoff: goAhead.Add(20 * time.Millisecond),
+			return contract.RevokeResult{Revoked: 42, Cutoff: goAhead.Add(20 * time.Millisecond),
 				CanaryRejected: true, CanaryRejectedAt: goAhead.Add(150 * time.Millisecond)}, nil
 		})
 	env.OnActivity(acts.RestrictRoutes, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.LiftRoutes, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RoutesInput) (contract.ProbeResults, error) {
+		func(_ context.Context, in contract.RoutesInput) (contract.ProbeResults, error) {
 			return invLiftOK(in.Prefixes), nil
 		})
 	env.OnActivity(acts.VerifyCutover, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CutoverInput) (contract.ProbeResults, error) {
+		func(_ context.Context, in contract.CutoverInput) (contract.ProbeResults, error) {
 			return h.verify(in)
 		})
 	env.OnActivity(acts.CleanupCanary, mock.Anything, mock.Anything).Return(nil)
 
 	env.OnWorkflow(SecretRotation, mock.Anything, mock.Anything).Return(
 		func(ctx workflow.Context, in contract.RotationInput) (contract.RotationResult, error) {
+			if h.rotationRunning && !h.childRefused {
+				h.childRefused = true
+				return contract.RotationResult{}, testsuite.ErrMockStartChildWorkflowFailed
+			}
 			h.add(invCall{callInfo: callInfo{Name: "SecretRotation", At: workflow.Now(ctx).Sub(t0)}, Child: in,
 				ChildID: workflow.GetInfo(ctx).WorkflowExecution.ID})
 			res, err := h.child(in)
@@ -172,7 +177,7 @@ func (h *invHarness) mock() {
 			}
 			// The child runs the parent's cutover checks with its validation (ValidateCutover):
 			// h.verify answers them, as it answers VerifyCutover.
-			ci := activities.CutoverInput{Target: in.Target, RunID: in.CutoverOf, LiveVersionID: res.New.ID,
+			ci := contract.CutoverInput{Target: in.Target, RunID: in.CutoverOf, LiveVersionID: res.New.ID,
 				RetiredVersionID: res.Previous.ID, RotationValidated: true}
 			for _, r := range in.Restricted {
 				ci.Restricted, ci.RestrictedStatus = append(ci.Restricted, r.Prefix), r.Status
@@ -184,41 +189,13 @@ func (h *invHarness) mock() {
 			return res, err
 		})
 
-	// The test environment cannot hold rotation-<target> apart from the run's own child, so a
-	// start never finds it taken: with a rotation running, the run preempts before it starts its
-	// child, as before start-child-first, to reach the hand-over. (The e2e preemption test takes
-	// the start-first path on a real server.)
-	if h.rotationRunning {
-		env.OnGetVersion("start-child-first", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	}
 	// No rotation of the target runs unless the test says so: the preempt signal and the cancel
 	// request find nothing.
+	h.reachRotation()
 	env.OnSignalExternalWorkflow(invNamespace, invRotationID, "", contract.SignalPreempt, mock.Anything).Return(
-		func(_, _, _, _ string, arg any) error {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			p, ok := arg.(contract.Preemption)
-			assert.True(h.t, ok, "preempt payload %T", arg)
-			if assert.NotNil(h.t, p.Seal, "the preemption is sealed") {
-				assert.Equal(h.t, invRotationID, p.Seal.To)
-			}
-			p.Seal = nil
-			h.preempts = append(h.preempts, p)
-			if h.rotationRunning {
-				return nil
-			}
-			return errors.New("workflow not found")
-		})
+		func(_, _, _, _ string, arg any) error { return h.onPreempt(arg) })
 	env.OnRequestCancelExternalWorkflow(invNamespace, invRotationID, "").Return(
-		func(_, id, _ string) error {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			h.cancels = append(h.cancels, id)
-			if h.rotationRunning {
-				return nil
-			}
-			return errors.New("workflow not found")
-		})
+		func(_, id, _ string) error { return h.onCancel(id) })
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -299,10 +276,10 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	assert.False(t, h.callsNamed("LiftRoutes")[0].Local)
 	assert.True(t, h.announced("user-impact")[0].Local)
 	assert.False(t, h.announced("emergency")[0].Local)
-	assert.Equal(t, activities.RevokeInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("RevokeSessions")[0].Revoke)
-	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, h.callsNamed("RestrictRoutes")[0].Routes)
-	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("PrepareCanary")[0].Canary)
-	assert.Equal(t, activities.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("CleanupCanary")[0].Canary)
+	assert.Equal(t, contract.RevokeInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("RevokeSessions")[0].Revoke)
+	assert.Equal(t, contract.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, h.callsNamed("RestrictRoutes")[0].Routes)
+	assert.Equal(t, contract.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("PrepareCanary")[0].Canary)
+	assert.Equal(t, contract.CanaryInput{Target: "demo", RunID: invWorkflowID}, h.callsNamed("CleanupCanary")[0].Canary)
 
 	// The child: emergency mode under the per-target rotation id, carrying the go-ahead.
 	child := h.callsNamed("SecretRotation")[0]
@@ -325,7 +302,7 @@ func TestEmergencyInvalidation_ApprovedBySecondPerson(t *testing.T) {
 	// The child's validation ran the cutover checks with the restricted routes, so the run
 	// judged them without logging in again.
 	require.Len(t, h.childCutover, 1)
-	assert.Equal(t, activities.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
+	assert.Equal(t, contract.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
 		RetiredVersionID: invPrevV.ID, Restricted: []string{"/admin"}, RestrictedStatus: 503, RotationValidated: true},
 		h.childCutover[0])
 	h.assertNotRun("VerifyCutover")
@@ -547,7 +524,7 @@ func TestEmergencyInvalidation_RoutesLiftAtTTL(t *testing.T) {
 	lifts := h.callsNamed("LiftRoutes")
 	require.Len(t, lifts, 1)
 	assert.Equal(t, 31*time.Minute, lifts[0].At)
-	assert.Equal(t, activities.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, lifts[0].Routes)
+	assert.Equal(t, contract.RoutesInput{Target: "demo", Prefixes: []string{"/admin"}, Status: 503}, lifts[0].Routes)
 	assert.Equal(t, time.Minute, h.callsNamed("RestrictRoutes")[0].At)
 	assert.Equal(t, "routes restricted", before.Phase)
 	assert.Equal(t, contract.StateRunning, checklist(before)[stepLift])
@@ -668,7 +645,7 @@ func TestEmergencyInvalidation_VerifiesWhenChildRanNoCutoverChecks(t *testing.T)
 	assert.Equal(t, []string{"SecretRotation", "VerifyCutover", "CleanupCanary", "LiftRoutes"}, h.steps()[4:])
 	v := h.callsNamed("VerifyCutover")[0]
 	assert.True(t, v.Local)
-	assert.Equal(t, activities.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
+	assert.Equal(t, contract.CutoverInput{Target: "demo", RunID: invWorkflowID, LiveVersionID: invNewV.ID,
 		RetiredVersionID: invPrevV.ID, Restricted: []string{"/admin"}, RestrictedStatus: 503, RotationValidated: true}, v.Cutover)
 	verified := requireEvent(t, h.timeline(), systemActor, stepVerifyOld, contract.StateDone)
 	assert.Contains(t, verified.Detail, "as "+invRotationID+"'s validation found after its redeploy")
@@ -769,7 +746,7 @@ func TestEmergencyInvalidation_RotationFailureKeepsRestrictions(t *testing.T) {
 // 9. The cutover is not proven: the run fails, escalates and lifts the routes.
 func TestEmergencyInvalidation_VerificationFailure(t *testing.T) {
 	h := newInvHarness(t)
-	h.verify = func(activities.CutoverInput) (contract.ProbeResults, error) {
+	h.verify = func(contract.CutoverInput) (contract.ProbeResults, error) {
 		rs := invCutoverOK()
 		rs[0].OK, rs[0].Got, rs[0].Detail = false, 200, "old session still accepted"
 		return rs, nil
@@ -1013,4 +990,65 @@ func sealedPreempt(to string) contract.Preemption {
 	p := contract.Preemption{By: contract.InvalidationID("demo"), Reason: preemptReason}
 	p.Seal = peerSeal(contract.SignalPreempt, p.By, to, p)
 	return p
+}
+
+// The test environment refuses a child's start with its own error, not the server's, and hands
+// it to the parent by its text.
+func init() {
+	server := childTaken
+	childTaken = func(err error) bool {
+		return server(err) || err != nil && strings.Contains(err.Error(), testsuite.ErrMockStartChildWorkflowFailed.Error())
+	}
+}
+
+// onPreempt records the run's preemption of rotation-<target>.
+func (h *invHarness) onPreempt(arg any) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, ok := arg.(contract.Preemption)
+	assert.True(h.t, ok, "preempt payload %T", arg)
+	if assert.NotNil(h.t, p.Seal, "the preemption is sealed") {
+		assert.Equal(h.t, invRotationID, p.Seal.To)
+	}
+	p.Seal = nil
+	h.preempts = append(h.preempts, p)
+	if h.rotationRunning {
+		return nil
+	}
+	return errors.New("workflow not found")
+}
+
+// onCancel records the run's cancel of rotation-<target>.
+func (h *invHarness) onCancel(id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cancels = append(h.cancels, id)
+	if h.rotationRunning {
+		return nil
+	}
+	return errors.New("workflow not found")
+}
+
+// reachRotation sends the run's preempt and cancel of a running rotation-<target> to onPreempt
+// and onCancel: the test environment would route them to the run's own refused child
+// (signalRun).
+func (h *invHarness) reachRotation() {
+	signal, cancel := signalRun, cancelRun
+	h.t.Cleanup(func() { signalRun, cancelRun = signal, cancel })
+	signalRun = func(ctx workflow.Context, id, runID, name string, arg any) workflow.Future {
+		if id != invRotationID || name != contract.SignalPreempt || !h.rotationRunning {
+			return signal(ctx, id, runID, name, arg)
+		}
+		f, set := workflow.NewFuture(ctx)
+		set.Set(nil, h.onPreempt(arg))
+		return f
+	}
+	cancelRun = func(ctx workflow.Context, id, runID string) workflow.Future {
+		if id != invRotationID || !h.rotationRunning {
+			return cancel(ctx, id, runID)
+		}
+		f, set := workflow.NewFuture(ctx)
+		set.Set(nil, h.onCancel(id))
+		return f
+	}
 }

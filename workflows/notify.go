@@ -8,9 +8,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
-	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/contract/act"
 )
 
 // NotifyChannel is the long-lived notification run of one Slack channel (id notify-<channel>).
@@ -18,7 +17,7 @@ import (
 // their critical path. It keeps one parent message per run, updated in place as the run moves,
 // with each announcement in the parent's thread. Slack calls retry without limit: after an
 // outage everything queued is delivered, even for runs that have closed meanwhile.
-func NotifyChannel(ctx workflow.Context, in notify.ChannelInput) error {
+func NotifyChannel(ctx workflow.Context, in contract.NotifyChannelInput) error {
 	n := &notifier{in: in, st: in.State}
 	if n.in.Refresh <= 0 {
 		n.in.Refresh = 10 * time.Second
@@ -33,13 +32,12 @@ func NotifyChannel(ctx workflow.Context, in notify.ChannelInput) error {
 }
 
 type notifier struct {
-	in notify.ChannelInput
-	st notify.ChannelState
+	in contract.NotifyChannelInput
+	st contract.NotifyChannelState
 	ch workflow.ReceiveChannel
-	// sealed says an announcement is posted only when a worker sealed it for the run it names
-	// (peer.go); peers counts the signals received.
-	sealed bool
-	peers  inbox
+	// peers counts the announcements received; one is posted only when a worker sealed it for
+	// the run it names (peer.go).
+	peers inbox
 }
 
 // closedKept is how many closed runs the state remembers, so that a late retry of an
@@ -47,14 +45,14 @@ type notifier struct {
 const closedKept = 50
 
 func (n *notifier) run(ctx workflow.Context) error {
-	n.ch = workflow.GetSignalChannel(ctx, notify.SignalAnnouncement)
-	n.sealed, n.peers = workflow.GetVersion(ctx, "sealed-announcements", workflow.DefaultVersion, 1) >= 1, inbox{}
+	n.ch = workflow.GetSignalChannel(ctx, contract.SignalAnnouncement)
+	n.peers = inbox{}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: n.in.RetryMax,
 			MaximumAttempts:        0, // an outage is waited out
-			NonRetryableErrorTypes: []string{activities.ErrTypeSlackPermanent, activities.ErrTypeRunGone, activities.ErrTypeConfig},
+			NonRetryableErrorTypes: []string{contract.ErrTypeSlackPermanent, contract.ErrTypeRunGone, contract.ErrTypeConfig},
 		},
 	})
 	logger := workflow.GetLogger(ctx)
@@ -85,7 +83,7 @@ func (n *notifier) run(ctx workflow.Context) error {
 // drain moves the announcements already received into the queue, dropping repeats.
 func (n *notifier) drain(ctx workflow.Context) {
 	for {
-		var a notify.Announcement
+		var a contract.Announcement
 		if !n.ch.ReceiveAsync(&a) {
 			return
 		}
@@ -93,14 +91,14 @@ func (n *notifier) drain(ctx workflow.Context) {
 	}
 }
 
-func (n *notifier) enqueue(ctx workflow.Context, a notify.Announcement) {
-	if n.sealed && !n.authentic(ctx, a) {
+func (n *notifier) enqueue(ctx workflow.Context, a contract.Announcement) {
+	if !n.authentic(ctx, a) {
 		return
 	}
 	if r := n.thread(a.RunKey()); r != nil && slices.Contains(r.Seen, a.Key) {
 		return
 	}
-	if slices.ContainsFunc(n.st.Queue, func(q notify.Announcement) bool { return q.Key == a.Key }) {
+	if slices.ContainsFunc(n.st.Queue, func(q contract.Announcement) bool { return q.Key == a.Key }) {
 		return
 	}
 	n.st.Queue = append(n.st.Queue, a)
@@ -108,8 +106,8 @@ func (n *notifier) enqueue(ctx workflow.Context, a notify.Announcement) {
 
 // authentic says a worker sealed a for the run it names, so it is an announcement a real run
 // made; anything else (a signal anyone with namespace access can send) is dropped and counted.
-func (n *notifier) authentic(ctx workflow.Context, a notify.Announcement) bool {
-	v := n.peers.check(ctx, notify.SignalAnnouncement, a.Unsealed(), a.Seal, a.WorkflowID)
+func (n *notifier) authentic(ctx workflow.Context, a contract.Announcement) bool {
+	v := n.peers.check(ctx, contract.SignalAnnouncement, a.Unsealed(), a.Seal, a.WorkflowID)
 	if v.Refused == "" {
 		return true
 	}
@@ -121,10 +119,10 @@ func (n *notifier) authentic(ctx workflow.Context, a notify.Announcement) bool {
 // wait blocks until an announcement comes; while runs are open, it refreshes their parent
 // messages every Refresh, so that a phase change or a decision shows without an announcement.
 func (n *notifier) wait(ctx workflow.Context) {
-	open := slices.ContainsFunc(n.st.Runs, func(r *notify.RunThread) bool { return !r.Done && r.TS != "" })
+	open := slices.ContainsFunc(n.st.Runs, func(r *contract.RunThread) bool { return !r.Done && r.TS != "" })
 	s := workflow.NewSelector(ctx)
 	s.AddReceive(n.ch, func(c workflow.ReceiveChannel, _ bool) {
-		var a notify.Announcement
+		var a contract.Announcement
 		c.Receive(ctx, &a)
 		n.enqueue(ctx, a)
 	})
@@ -146,7 +144,7 @@ func (n *notifier) wait(ctx workflow.Context) {
 	}
 }
 
-func (n *notifier) thread(key string) *notify.RunThread {
+func (n *notifier) thread(key string) *contract.RunThread {
 	for _, r := range n.st.Runs {
 		if r.Key() == key {
 			return r
@@ -158,11 +156,11 @@ func (n *notifier) thread(key string) *notify.RunThread {
 // deliver posts one announcement: the run's parent first (once), then the reply in its thread
 // (also shown in the channel for completion, rollback, escalation and break glass), the users'
 // notice, and the parent brought up to date.
-func (n *notifier) deliver(ctx workflow.Context, a notify.Announcement) {
+func (n *notifier) deliver(ctx workflow.Context, a contract.Announcement) {
 	logger := workflow.GetLogger(ctx)
 	r := n.thread(a.RunKey())
 	if r == nil {
-		r = &notify.RunThread{WorkflowID: a.WorkflowID, FirstRunID: a.FirstRunID, Target: a.Message.Target}
+		r = &contract.RunThread{WorkflowID: a.WorkflowID, FirstRunID: a.FirstRunID, Target: a.Message.Target}
 		n.st.Runs = append(n.st.Runs, r)
 	}
 	r.Seen = append(r.Seen, a.Key)
@@ -172,16 +170,16 @@ func (n *notifier) deliver(ctx workflow.Context, a notify.Announcement) {
 		}
 	}
 	r.Replies++
-	var posted notify.Posted
-	err := workflow.ExecuteActivity(ctx, acts.SlackReply, activities.SlackReplyInput{
+	var posted contract.Posted
+	err := workflow.ExecuteActivity(ctx, act.SlackReply, contract.SlackReplyInput{
 		ChannelID: n.st.ChannelID, ThreadTS: r.TS, Key: "reply/" + a.Key, Message: a.Message,
-		Broadcast: notify.ChannelKind(a.Message.Kind),
+		Broadcast: contract.ChannelKind(a.Message.Kind),
 	}).Get(ctx, &posted)
 	if err != nil {
 		logger.Warn("notify: reply dropped", "run", a.WorkflowID, "kind", a.Message.Kind, "error", err)
 	}
-	if notify.UserKind(a.Message.Kind) {
-		err := workflow.ExecuteActivity(ctx, acts.UserNotice, activities.UserNoticeInput{
+	if contract.UserKind(a.Message.Kind) {
+		err := workflow.ExecuteActivity(ctx, act.UserNotice, contract.UserNoticeInput{
 			Target: a.Message.Target, Kind: a.Message.Kind, Key: a.Key}).Get(ctx, nil)
 		if err != nil {
 			logger.Warn("notify: user notice dropped", "run", a.WorkflowID, "kind", a.Message.Kind, "error", err)
@@ -192,16 +190,16 @@ func (n *notifier) deliver(ctx workflow.Context, a notify.Announcement) {
 
 // refresh posts or updates a run's parent message; when the run has closed, it sends the
 // requester the outcome, once. It reports whether the parent exists.
-func (n *notifier) refresh(ctx workflow.Context, r *notify.RunThread) bool {
-	var res activities.SlackParentResult
-	err := workflow.ExecuteActivity(ctx, acts.SlackParent, activities.SlackParentInput{
+func (n *notifier) refresh(ctx workflow.Context, r *contract.RunThread) bool {
+	var res contract.SlackParentResult
+	err := workflow.ExecuteActivity(ctx, act.SlackParent, contract.SlackParentInput{
 		Channel: n.in.Channel, ChannelID: n.st.ChannelID, WorkflowID: r.WorkflowID, FirstRunID: r.FirstRunID,
 		TS: r.TS, Hash: r.Hash,
 	}).Get(ctx, &res)
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("notify: parent message not delivered", "run", r.WorkflowID, "error", err)
 		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeRunGone {
+		if errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeRunGone {
 			r.Closed, r.Done = true, true
 		}
 		return r.TS != ""
@@ -212,7 +210,7 @@ func (n *notifier) refresh(ctx workflow.Context, r *notify.RunThread) bool {
 	r.TS, r.Hash, r.Closed = res.TS, res.Hash, res.Closed
 	if r.Closed && !r.Done {
 		if res.RequesterSlackID != "" {
-			err := workflow.ExecuteActivity(ctx, acts.SlackDirect, activities.SlackDirectInput{
+			err := workflow.ExecuteActivity(ctx, act.SlackDirect, contract.SlackDirectInput{
 				UserID: res.RequesterSlackID, Text: res.Outcome, Key: "outcome/" + r.Key()}).Get(ctx, nil)
 			if err != nil {
 				workflow.GetLogger(ctx).Warn("notify: outcome message dropped", "run", r.WorkflowID, "error", err)
@@ -246,5 +244,5 @@ func (n *notifier) prune() {
 }
 
 func (n *notifier) queued(key string) bool {
-	return slices.ContainsFunc(n.st.Queue, func(a notify.Announcement) bool { return a.RunKey() == key })
+	return slices.ContainsFunc(n.st.Queue, func(a contract.Announcement) bool { return a.RunKey() == key })
 }

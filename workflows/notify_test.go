@@ -93,25 +93,25 @@ func newNotifyFixture(t *testing.T) *notifyFixture {
 		RequestedBy: "alice", Phase: "pre-checks", Checklist: []contract.Step{{Name: "approval", State: contract.StatePending}}}}}
 }
 
-func (x *notifyFixture) acts() *activities.Activities {
+func (x *notifyFixture) acts() *activities.Notifications {
 	cfg := &config.Config{
 		PeopleByName: map[string]*config.Person{"alice": {Name: "alice", SlackID: "UALICE"}, "bob": {Name: "bob", SlackID: "UBOB"}},
 		Targets:      map[string]*config.Target{"demo": {Name: "demo", Channel: "#auth-ops", Notify: config.Notify{UsersChannel: "#status"}}},
 	}
-	return &activities.Activities{Config: cfg, Notifier: notify.Log{}, PeerKey: testPeerKey,
+	return &activities.Notifications{Config: cfg, Notifier: notify.Log{}, PeerKey: testPeerKey,
 		Slack: &activities.SlackNotifier{Slack: notify.NewSlack("xoxb-test", x.fake.APIURL(), nil), Client: x.runs}}
 }
 
 // ann is an announcement of rotation-demo, sealed by its worker as the Announce activity seals it.
-func ann(kind, key, text string, mention ...string) notify.Announcement {
-	a := notify.Announcement{WorkflowID: "rotation-demo", FirstRunID: "run-1", Key: key,
-		Message: notify.Message{Target: "demo", Channel: "#auth-ops", Kind: kind, RunID: "rotation-demo", Text: text, Mention: mention}}
-	a.Seal = peerSeal(notify.SignalAnnouncement, a.WorkflowID, notifyTestID, a)
+func ann(kind, key, text string, mention ...string) contract.Announcement {
+	a := contract.Announcement{WorkflowID: "rotation-demo", FirstRunID: "run-1", Key: key,
+		Message: contract.Message{Target: "demo", Channel: "#auth-ops", Kind: kind, RunID: "rotation-demo", Text: text, Mention: mention}}
+	a.Seal = peerSeal(contract.SignalAnnouncement, a.WorkflowID, notifyTestID, a)
 	return a
 }
 
 // notifyTestID is the notification run's id in these tests: #auth-ops's.
-var notifyTestID = notify.ChannelWorkflowID("#auth-ops")
+var notifyTestID = contract.NotifyChannelID("#auth-ops")
 
 // newNotifyEnv is the test environment of #auth-ops's notification run.
 func newNotifyEnv() *testsuite.TestWorkflowEnvironment {
@@ -121,15 +121,15 @@ func newNotifyEnv() *testsuite.TestWorkflowEnvironment {
 }
 
 // run runs the channel's notification workflow until it is canceled at the end.
-func (x *notifyFixture) run(t *testing.T, end time.Duration, steps map[time.Duration]func(signal func(notify.Announcement))) {
+func (x *notifyFixture) run(t *testing.T, end time.Duration, steps map[time.Duration]func(signal func(contract.Announcement))) {
 	env := newNotifyEnv()
 	env.RegisterActivity(x.acts())
-	signal := func(a notify.Announcement) { env.SignalWorkflow(notify.SignalAnnouncement, a) }
+	signal := func(a contract.Announcement) { env.SignalWorkflow(contract.SignalAnnouncement, a) }
 	for at, fn := range steps {
 		env.RegisterDelayedCallback(func() { fn(signal) }, at)
 	}
 	env.RegisterDelayedCallback(env.CancelWorkflow, end)
-	env.ExecuteWorkflow(NotifyChannel, notify.ChannelInput{Channel: "#auth-ops", Refresh: 5 * time.Second, RetryMax: 2 * time.Second})
+	env.ExecuteWorkflow(NotifyChannel, contract.NotifyChannelInput{Channel: "#auth-ops", Refresh: 5 * time.Second, RetryMax: 2 * time.Second})
 	require.True(t, env.IsWorkflowCompleted())
 	var canceled *temporal.CanceledError
 	require.True(t, errors.As(env.GetWorkflowError(), &canceled), "%v", env.GetWorkflowError())
@@ -169,19 +169,19 @@ func (x *notifyFixture) view(t *testing.T) channelView {
 func TestNotifyChannel_ParentThreadButtonsOutcome(t *testing.T) {
 	x := newNotifyFixture(t)
 	decided := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	x.run(t, 5*time.Minute, map[time.Duration]func(func(notify.Announcement)){
-		time.Second: func(signal func(notify.Announcement)) {
+	x.run(t, 5*time.Minute, map[time.Duration]func(func(contract.Announcement)){
+		time.Second: func(signal func(contract.Announcement)) {
 			x.runs.set(func(f *fakeRuns) { f.status.Phase = "waiting for approval" })
 			signal(ann("planned", "run-1/5", "Planned JWT secret rotation of demo, requested by alice: <!channel> hygiene.", "bob"))
 			signal(ann("planned", "run-1/5", "a retried Announce is handled once"))
 		},
-		time.Minute: func(func(notify.Announcement)) {
+		time.Minute: func(func(contract.Announcement)) {
 			x.runs.set(func(f *fakeRuns) {
 				f.status.Phase, f.status.ApprovedBy = "rotating", "bob"
 				f.timeline = append(f.timeline, contract.Event{At: decided, Actor: "bob", Action: "approve", Outcome: "accepted"})
 			})
 		},
-		2 * time.Minute: func(signal func(notify.Announcement)) {
+		2 * time.Minute: func(signal func(contract.Announcement)) {
 			x.runs.set(func(f *fakeRuns) {
 				f.status.Phase, f.status.Outcome, f.closed = "closed: completed", contract.OutcomeCompleted, true
 				f.status.Checklist[0].State = contract.StateDone
@@ -244,12 +244,12 @@ func TestNotifyChannel_Outage(t *testing.T) {
 		}
 		return false
 	})
-	x.run(t, 5*time.Minute, map[time.Duration]func(func(notify.Announcement)){
-		time.Second: func(signal func(notify.Announcement)) {
+	x.run(t, 5*time.Minute, map[time.Duration]func(func(contract.Announcement)){
+		time.Second: func(signal func(contract.Announcement)) {
 			x.runs.set(func(f *fakeRuns) { f.status.Phase = "waiting for approval" })
 			signal(ann("waiting", "run-1/7", "Rotation of demo is waiting for approval."))
 		},
-		2 * time.Second: func(signal func(notify.Announcement)) {
+		2 * time.Second: func(signal func(contract.Announcement)) {
 			// The run finishes during the outage.
 			x.runs.set(func(f *fakeRuns) {
 				f.status.Phase, f.status.Outcome, f.closed = "closed: completed", contract.OutcomeCompleted, true
@@ -281,15 +281,15 @@ func TestNotifyChannel_ContinueAsNew(t *testing.T) {
 	env := newNotifyEnv()
 	env.RegisterActivity(x.acts())
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(notify.SignalAnnouncement, ann("planned", "run-1/5", "Planned."))
-		env.SignalWorkflow(notify.SignalAnnouncement, ann("waiting", "run-1/6", "Waiting."))
+		env.SignalWorkflow(contract.SignalAnnouncement, ann("planned", "run-1/5", "Planned."))
+		env.SignalWorkflow(contract.SignalAnnouncement, ann("waiting", "run-1/6", "Waiting."))
 	}, time.Second)
 	// Later, the history has grown: the next wake-up (a refresh) continues as new.
 	env.RegisterDelayedCallback(func() { env.SetCurrentHistoryLength(25) }, 3*time.Second)
-	env.ExecuteWorkflow(NotifyChannel, notify.ChannelInput{Channel: "#auth-ops", Refresh: 5 * time.Second, MaxEvents: 20})
+	env.ExecuteWorkflow(NotifyChannel, contract.NotifyChannelInput{Channel: "#auth-ops", Refresh: 5 * time.Second, MaxEvents: 20})
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(env.GetWorkflowError(), &can), "%v", env.GetWorkflowError())
-	var next notify.ChannelInput
+	var next contract.NotifyChannelInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.Len(t, next.State.Runs, 1)
 	r := next.State.Runs[0]
@@ -309,13 +309,13 @@ func TestNotifyChannel_ContinueAsNewCarriesQueue(t *testing.T) {
 	// (The test environment ends the run on the first signal's task, so only one is sent; on a
 	// server, a signal that lands while the task completes fails the completion and is drained.)
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(notify.SignalAnnouncement, ann("planned", "run-1/5", "Planned."))
+		env.SignalWorkflow(contract.SignalAnnouncement, ann("planned", "run-1/5", "Planned."))
 		env.SetCurrentHistoryLength(25)
 	}, time.Second)
-	env.ExecuteWorkflow(NotifyChannel, notify.ChannelInput{Channel: "#auth-ops", MaxEvents: 20})
+	env.ExecuteWorkflow(NotifyChannel, contract.NotifyChannelInput{Channel: "#auth-ops", MaxEvents: 20})
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(env.GetWorkflowError(), &can), "%v", env.GetWorkflowError())
-	var next notify.ChannelInput
+	var next contract.NotifyChannelInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	var keys []string
 	for _, a := range next.State.Queue {

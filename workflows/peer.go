@@ -13,8 +13,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // peerCtx runs the seal and its check on this worker, in the workflow task: no trip through the
@@ -29,8 +29,8 @@ func peerCtx(ctx workflow.Context) workflow.Context {
 // seal returns the seal of msg (without its seal), sent as kind to the run to.
 func seal(ctx workflow.Context, kind, to string, msg any) (*contract.PeerSeal, error) {
 	var s contract.PeerSeal
-	in := activities.SealInput{Kind: kind, To: to, Digest: contract.PeerDigest(msg)}
-	if err := workflow.ExecuteLocalActivity(peerCtx(ctx), acts.SealMessage, in).Get(ctx, &s); err != nil {
+	in := contract.SealInput{Kind: kind, To: to, Digest: contract.PeerDigest(msg)}
+	if err := workflow.ExecuteLocalActivity(peerCtx(ctx), act.SealMessage, in).Get(ctx, &s); err != nil {
 		return nil, fmt.Errorf("seal %s for %s: %w", kind, to, err)
 	}
 	return &s, nil
@@ -56,9 +56,9 @@ func (b inbox) open(ctx workflow.Context, rec *record, kind string, msg any, s *
 // check is open without the record: the verdict on the next signal of kind.
 func (b inbox) check(ctx workflow.Context, kind string, msg any, s *contract.PeerSeal, want string) contract.PeerVerdict {
 	b[kind]++
-	in := activities.OpenInput{Kind: kind, Digest: contract.PeerDigest(msg), Seal: s, Ordinal: b[kind]}
+	in := contract.OpenInput{Kind: kind, Digest: contract.PeerDigest(msg), Seal: s, Ordinal: b[kind]}
 	var v contract.PeerVerdict
-	if err := workflow.ExecuteLocalActivity(peerCtx(ctx), acts.OpenMessage, in).Get(ctx, &v); err != nil {
+	if err := workflow.ExecuteLocalActivity(peerCtx(ctx), act.OpenMessage, in).Get(ctx, &v); err != nil {
 		v.Refused, v.Identity = "its seal could not be checked: "+err.Error(), "unknown"
 	}
 	if v.Refused == "" && want != "" && v.From != want {

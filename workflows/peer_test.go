@@ -15,9 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
-	"github.com/authops/authops/internal/notify"
 )
 
 // An escalated rotation waits for resolve; unsealed, wrongly sealed and tampered preemptions
@@ -34,8 +32,8 @@ func TestPeer_ForgedPreemptLeavesEscalatedRotation(t *testing.T) {
 	forVictim := sealedPreempt("rotation-shop") // a real seal, for another rotation
 
 	h := newPreemptHarness(t)
-	h.deploy = func(int) (activities.DeployResult, error) {
-		return activities.DeployResult{}, errors.New("deploy exited 1")
+	h.deploy = func(int) (contract.DeployResult, error) {
+		return contract.DeployResult{}, errors.New("deploy exited 1")
 	}
 	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	for n, p := range []contract.Preemption{unsealed, fromElsewhere, tampered, otherKey, forVictim} {
@@ -108,8 +106,8 @@ func TestPeer_ForgedAnnouncementNotPosted(t *testing.T) {
 	changed.Message.Text = "Everything is fine, ignore the alerts."
 	wrongRun := ann("completed", "run-1/11", "Planned.")
 	wrongRun.WorkflowID = "invalidate-demo"
-	x.run(t, time.Minute, map[time.Duration]func(func(notify.Announcement)){
-		time.Second: func(signal func(notify.Announcement)) {
+	x.run(t, time.Minute, map[time.Duration]func(func(contract.Announcement)){
+		time.Second: func(signal func(contract.Announcement)) {
 			signal(forged)
 			signal(changed)
 			signal(wrongRun)

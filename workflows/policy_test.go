@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"github.com/authops/authops/contract"
-
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/authops/authops/activities"
+	"github.com/authops/authops/contract"
 )
 
 // Breaking glass skips the second person, so a person outside the approvers cannot do it, even
@@ -108,12 +106,12 @@ func TestRotation_WindowWithoutStartCloses(t *testing.T) {
 func TestRotation_RecheckStopsWhenTheLiveSecretChanged(t *testing.T) {
 	h := newRotationHarness(t)
 	var prechecks atomic.Int32
-	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
+	h.precheck = func(contract.PreCheckInput) (contract.PreCheckResult, error) {
 		current := prevV
 		if prechecks.Add(1) > 1 {
 			current = contract.VersionRef{ID: "v3", Fingerprint: "fp3"}
 		}
-		return activities.PreCheckResult{OK: true, Current: current}, nil
+		return contract.PreCheckResult{OK: true, Current: current}, nil
 	}
 	h.decideAt(40*time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())
@@ -124,29 +122,6 @@ func TestRotation_RecheckStopsWhenTheLiveSecretChanged(t *testing.T) {
 	requireEvent(t, res.Timeline, systemActor, "re-check before change", contract.StateFailed)
 	assert.Equal(t, []string{"LoadPolicy", "PreCheck", "PreCheck"}, h.steps())
 	h.assertNotCalled("CreatePendingSecret", "ApplySecret", "Deploy", "PromoteSecret")
-}
-
-// The approval policy of runs started before decisions were Updates (legacy_signals.go).
-func TestApprovalPolicyCheck(t *testing.T) {
-	cases := []struct {
-		name, actor, requester string
-		selfOK                 bool
-		want                   string // "" = allowed
-	}{
-		{"second approver", "bob", "alice", false, ""},
-		{"approver for a non-approver's request", "alice", "mallory", false, ""},
-		{"requester cannot approve", "alice", "alice", false, "alice requested this run and cannot approve it; a second person must"},
-		{"non-approver cannot", "mallory", "alice", false, "mallory is not an approver for this target"},
-		{"non-approver cannot even with self approval", "mallory", "mallory", true, "mallory is not an approver for this target"},
-		{"no actor", "", "alice", false, "no actor given"},
-		{"case matters", "Bob", "alice", false, "Bob is not an approver for this target"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := approvalPolicy{Approvers: []string{"alice", "bob"}, Requester: tc.requester}
-			assert.Equal(t, tc.want, p.check(tc.actor))
-		})
-	}
 }
 
 // The approval gate of runs on Updates: who may approve, given the verified actor.

@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
 )
 
@@ -203,8 +202,8 @@ func TestSupersede_EscalatedRotationHandsOver(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newPreemptHarness(t)
-			h.deploy = func(int) (activities.DeployResult, error) {
-				return activities.DeployResult{}, errors.New("deploy exited 1")
+			h.deploy = func(int) (contract.DeployResult, error) {
+				return contract.DeployResult{}, errors.New("deploy exited 1")
 			}
 			h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 			var escalated contract.Status
@@ -247,11 +246,11 @@ func TestSupersede_EscalatedRotationHandsOver(t *testing.T) {
 func TestSupersede_PreemptedDuringRollbackNeverWaits(t *testing.T) {
 	h := newPreemptHarness(t)
 	// The rotation's deploy fails at once; the restore's first deploy hangs 3m, then fails too.
-	h.deploy = func(int) (activities.DeployResult, error) {
-		return activities.DeployResult{}, errors.New("deploy exited 1")
+	h.deploy = func(int) (contract.DeployResult, error) {
+		return contract.DeployResult{}, errors.New("deploy exited 1")
 	}
-	h.env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).Return(activities.DeployResult{}, errors.New("deploy exited 1")).Times(2)
-	h.env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).After(3*time.Minute).Return(activities.DeployResult{}, errors.New("restore deploy exited 1")).Once()
+	h.env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).Return(contract.DeployResult{}, errors.New("deploy exited 1")).Times(2)
+	h.env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).After(3*time.Minute).Return(contract.DeployResult{}, errors.New("restore deploy exited 1")).Once()
 	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.preemptAt(6*time.Minute, false)
 	h.run(manualInput())
@@ -360,11 +359,11 @@ func TestHandover_EmergencyCanceledWhileWaitingForRelease(t *testing.T) {
 // failed pre-check, and still tells the emergency run.
 func TestPreempt_DuringPrecheckEndsPreempted(t *testing.T) {
 	h := newPreemptHarness(t)
-	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
+	h.precheck = func(contract.PreCheckInput) (contract.PreCheckResult, error) {
 		// The emergency run takes the target while the checks run; the check then fails.
 		h.env.SignalWorkflow(contract.SignalPreempt, sealedPreempt(h.id))
 		h.env.CancelWorkflow()
-		return activities.PreCheckResult{}, errors.New("backend probe interrupted")
+		return contract.PreCheckResult{}, errors.New("backend probe interrupted")
 	}
 	h.run(manualInput())
 

@@ -1,20 +1,17 @@
 package workflows
 
 import (
-	"slices"
-
-	"github.com/authops/authops/contract"
-
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
-	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // Checklist items of runbook 2, in order.
@@ -56,20 +53,16 @@ type rotation struct {
 	policy    contract.Policy
 	res       contract.RotationResult
 	key       string
-	// v is DefaultVersion for runs started before decisions were verified Updates; they keep the
-	// signal loops of legacy_signals.go.
-	v    workflow.Version
-	dec  *intake
-	gate *gate
+	dec       *intake
+	gate      *gate
 	// rollbackOpen and resolveOpen say which decision the run takes now; rollbackBy and resolvedBy
 	// hold the accepted one for the main flow.
 	rollbackOpen, resolveOpen bool
 	rollbackBy, resolvedBy    *contract.Decision
 	// preempted is set when an emergency run takes the target (runs on Updates only).
 	preempted *contract.Preemption
-	// sealed says a preemption counts only with its seal (peer.go), and the hand-over is sealed;
-	// peers counts the signals received, opening the preemptions still being checked.
-	sealed  bool
+	// peers counts the preemptions received (each counts only with its seal, peer.go), opening
+	// those still being checked.
 	peers   inbox
 	opening int
 	// timeouts are the run's activity timeouts, set from its policy.
@@ -77,17 +70,13 @@ type rotation struct {
 	// quick says an emergency cutover runs its quick steps as local activities and does not
 	// announce its completion itself.
 	quick bool
-	// localReads says the run's reads (policy, freezes, pre-checks) are local activities.
-	localReads bool
 	// parent is what the server says of the run that started a scheduled or emergency rotation
-	// (readParent); nil for other runs and runs from before parent-from-server.
+	// (readParent); nil for other runs.
 	parent *contract.RunFacts
 	// pendingLeft says the compensation could not mark the run's new version failed: it may
 	// still be pending in the store, blocking the next rotation until it is settled.
 	pendingLeft bool
 }
-
-var acts *activities.Activities // method values name activities; never called directly
 
 // setup returns the context the run works under: a signed cancel cancels it.
 func (r *rotation) setup(ctx workflow.Context) (workflow.Context, error) {
@@ -110,48 +99,35 @@ func (r *rotation) setup(ctx workflow.Context) (workflow.Context, error) {
 	r.key = info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID
 	r.res.Target = r.in.Target
 	r.dec = newIntake(r.rec)
-	r.dec.reload = r.loadPolicy
-	r.v = workflow.GetVersion(ctx, "decisions-as-updates", workflow.DefaultVersion, 1)
-	if r.v >= 1 {
-		r.dec.waitForStart(ctx)
-		r.dec.gateRules(func() *gate { return r.gate })
-		r.dec.rules[contract.DecisionRollback] = r.rollbackRule
-		r.dec.rules[contract.DecisionResolve] = r.resolveRule
-		runCtx := r.dec.cancellable(ctx, func(actor string) bool {
-			return actor == r.in.RequestedBy || actor == r.in.RollbackOwner || slices.Contains(r.policy.Approvers, actor)
-		})
-		if err := r.dec.register(ctx); err != nil {
-			return ctx, err
-		}
-		r.sealed = workflow.GetVersion(ctx, "sealed-peer-messages", workflow.DefaultVersion, 1) >= 1
-		r.peers = inbox{}
-		preempt := workflow.GetSignalChannel(ctx, contract.SignalPreempt)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			var p contract.Preemption
-			if !r.sealed {
-				if preempt.Receive(ctx, &p) && r.preempted == nil {
-					r.preempted = &p
-				}
-				return
-			}
-			// Disconnected: the emergency run cancels this run right after it preempts, and the
-			// check must still finish.
-			dctx, _ := workflow.NewDisconnectedContext(ctx)
-			for preempt.Receive(dctx, &p) {
-				r.opening++
-				msg := p
-				msg.Seal = nil
-				ok := r.peers.open(dctx, r.rec, contract.SignalPreempt, msg, p.Seal, contract.InvalidationID(r.in.Target))
-				r.opening--
-				if ok && r.preempted == nil {
-					r.preempted = &msg
-				}
-				p = contract.Preemption{}
-			}
-		})
-		return runCtx, r.rec.registerQueries(ctx)
+	r.dec.gateRules(func() *gate { return r.gate })
+	r.dec.rules[contract.DecisionRollback] = r.rollbackRule
+	r.dec.rules[contract.DecisionResolve] = r.resolveRule
+	runCtx := r.dec.cancellable(ctx, func(actor string) bool {
+		return actor == r.in.RequestedBy || actor == r.in.RollbackOwner || slices.Contains(r.policy.Approvers, actor)
+	})
+	if err := r.dec.register(ctx); err != nil {
+		return ctx, err
 	}
-	return ctx, r.rec.registerQueries(ctx)
+	r.peers = inbox{}
+	preempt := workflow.GetSignalChannel(ctx, contract.SignalPreempt)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		// Disconnected: the emergency run cancels this run right after it preempts, and the
+		// check must still finish.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		var p contract.Preemption
+		for preempt.Receive(dctx, &p) {
+			r.opening++
+			msg := p
+			msg.Seal = nil
+			ok := r.peers.open(dctx, r.rec, contract.SignalPreempt, msg, p.Seal, contract.InvalidationID(r.in.Target))
+			r.opening--
+			if ok && r.preempted == nil {
+				r.preempted = &msg
+			}
+			p = contract.Preemption{}
+		}
+	})
+	return runCtx, r.rec.registerQueries(ctx)
 }
 
 func (r *rotation) run(ctx workflow.Context) (res contract.RotationResult, err error) {
@@ -167,35 +143,21 @@ func (r *rotation) run(ctx workflow.Context) (res contract.RotationResult, err e
 		err = errors.New("cutover checks run only for the parent emergency run")
 	}
 	if err != nil {
-		r.rec.add(ctx, systemActor, "input", "rejected", err.Error())
-		r.dec.claimRefused(ctx, r.in.Statement)
-		r.dec.refuseAll(ctx, err.Error())
-		return r.res, temporal.NewNonRetryableApplicationError("invalid rotation input: "+err.Error(), contract.ErrTypeInvalidInput, err)
+		return r.res, r.dec.refuseInput(ctx, "rotation", r.in.Statement, err)
 	}
 	// The hard cutover runs its quick steps back to back on this worker, and leaves the
 	// announcement to the emergency run, which makes it once the cutover is verified.
-	if r.in.Mode == contract.ModeEmergency && r.v >= 1 &&
-		workflow.GetVersion(ctx, "emergency-local-activities", workflow.DefaultVersion, 1) >= 1 {
+	if r.in.Mode == contract.ModeEmergency {
 		r.quick = true
 		ctx = withLocalActivities(ctx)
 	}
-	// Every run reads (its policy, the incident freezes, the pre-checks) in local activities:
-	// each trip through the task queue is server work, and fifty rotations at once queue on it.
-	r.localReads = r.v >= 1 && workflow.GetVersion(ctx, "local-reads", workflow.DefaultVersion, 1) >= 1
 	if err := r.loadPolicy(ctx); err != nil {
-		r.rec.add(ctx, systemActor, "load target policy", "failed", err.Error())
-		r.dec.refuseAll(ctx, "its policy could not be loaded")
-		return r.res, err
+		return r.res, r.dec.policyFailed(ctx, err)
 	}
-	if r.v >= 1 {
-		r.readParent(ctx)
-		if err := r.dec.startChecked(ctx, r.in.Statement, r.checkStart); err != nil {
-			r.rec.add(ctx, systemActor, "start", "refused", err.Error())
-			r.dec.refuseAll(ctx, err.Error())
-			return r.res, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidInput, err)
-		}
-		r.rec.add(ctx, r.in.RequestedBy, "start", "verified", r.startedBy(ctx))
-		r.dec.open()
+	r.readParent(ctx)
+	if err := r.dec.verifiedStart(ctx, r.in.RequestedBy, r.in.Statement, r.checkStart,
+		func() string { return r.startedBy(ctx) }); err != nil {
+		return r.res, err
 	}
 	// From here every way out goes through the one finish: a step returns a *stop to end the run.
 	defer func() { res, err = r.close(ctx, err) }()
@@ -257,15 +219,15 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 		// If this fails, the new version may stay pending: the escalation says how to settle it.
 		defer func() { r.pendingLeft = err != nil }()
 		// RollBack also undoes a promotion that completed just as the run was canceled.
-		if newV.ID != "" && workflow.GetVersion(ctx, "compensate-with-rollback", workflow.DefaultVersion, 1) >= 1 {
-			return workflow.ExecuteActivity(writeCtx(ctx), acts.RollBackSecret,
-				activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil)
+		if newV.ID != "" {
+			return workflow.ExecuteActivity(writeCtx(ctx), act.RollBackSecret,
+				contract.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil)
 		}
-		return workflow.ExecuteActivity(writeCtx(ctx), acts.MarkSecretFailed,
-			activities.VersionInput{Target: r.in.Target, VersionID: newV.ID, IdempotencyKey: r.key}).Get(ctx, nil)
+		return workflow.ExecuteActivity(writeCtx(ctx), act.MarkSecretFailed,
+			contract.VersionInput{Target: r.in.Target, VersionID: newV.ID, IdempotencyKey: r.key}).Get(ctx, nil)
 	})
-	if err := execute(writeCtx(ctx), acts.CreatePendingSecret,
-		activities.SecretInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &newV); err != nil {
+	if err := execute(writeCtx(ctx), act.CreatePendingSecret,
+		contract.SecretInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &newV); err != nil {
 		r.rec.step(ctx, stepGenerate, contract.StateFailed, err.Error())
 		return err
 	}
@@ -276,9 +238,9 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	comp.add("restore previous secret", func(ctx workflow.Context) error {
 		return r.restore(ctx, r.res.Previous, newV, "rollback")
 	})
-	var applied activities.ApplyResult
-	if err := execute(writeCtx(ctx), acts.ApplySecret,
-		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, &applied); err != nil {
+	var applied contract.ApplyResult
+	if err := execute(writeCtx(ctx), act.ApplySecret,
+		contract.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, &applied); err != nil {
 		r.rec.step(ctx, stepUpdateEnv, contract.StateFailed, err.Error())
 		return err
 	}
@@ -301,8 +263,8 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	}
 	r.rec.step(ctx, stepValidate, contract.StateDone, "login, /auth/me, old-secret rejection and privilege checks passed"+deferredNote(r.res.Validations))
 
-	if err := execute(writeCtx(ctx), acts.PromoteSecret,
-		activities.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil); err != nil {
+	if err := execute(writeCtx(ctx), act.PromoteSecret,
+		contract.VersionInput{Target: r.in.Target, VersionID: newV.ID}).Get(ctx, nil); err != nil {
 		r.rec.step(ctx, stepPromote, contract.StateFailed, err.Error())
 		return err
 	}
@@ -318,13 +280,10 @@ func (r *rotation) rotateSteps(ctx workflow.Context, comp *compensations) error 
 	return nil
 }
 
-// reads marks ctx for a read (policy, freezes, pre-checks): a local activity when the run's
-// version has them so.
+// reads marks ctx for a read (policy, freezes, pre-checks): a local activity, since each trip
+// through the task queue is server work, and fifty rotations at once queue on it.
 func (r *rotation) reads(ctx workflow.Context) workflow.Context {
-	if r.localReads {
-		return withLocalActivities(ctx)
-	}
-	return ctx
+	return withLocalActivities(ctx)
 }
 
 func (r *rotation) deploy(ctx workflow.Context) error {
@@ -337,8 +296,8 @@ func (r *rotation) deploy(ctx workflow.Context) error {
 		// A second restart is harmless; more would hide a broken deploy path.
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 2, InitialInterval: 2 * time.Second},
 	})
-	var out activities.DeployResult
-	if err := workflow.ExecuteActivity(actx, acts.Deploy, activities.DeployInput{Target: r.in.Target}).Get(ctx, &out); err != nil {
+	var out contract.DeployResult
+	if err := workflow.ExecuteActivity(actx, act.Deploy, contract.DeployInput{Target: r.in.Target}).Get(ctx, &out); err != nil {
 		return err
 	}
 	r.rec.add(ctx, systemActor, "redeploy", "healthy", fmt.Sprintf("ready after %d ms", out.ReadyMS))
@@ -360,8 +319,8 @@ func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) e
 	var results contract.ProbeResults
 	// Only the restrictions of the parent emergency run count: validation never reads the live
 	// control state to decide what to check.
-	if err := execute(validateCtx(ctx), acts.Validate,
-		activities.ValidateInput{Target: r.in.Target, LiveVersionID: live, RetiredVersionID: retired, Restricted: r.in.Restricted}).Get(ctx, &results); err != nil {
+	if err := execute(validateCtx(ctx), act.Validate,
+		contract.ValidateInput{Target: r.in.Target, LiveVersionID: live, RetiredVersionID: retired, Restricted: r.in.Restricted}).Get(ctx, &results); err != nil {
 		return err
 	}
 	r.addValidation(stage, results)
@@ -376,8 +335,8 @@ func (r *rotation) validate(ctx workflow.Context, stage, live, retired string) e
 // here; a failed cutover check is the emergency run's to escalate, and must not put the
 // possibly leaked secret back.
 func (r *rotation) validateCutover(ctx workflow.Context, stage, live, retired string) error {
-	var out activities.CutoverValidation
-	if err := execute(validateCtx(ctx), acts.ValidateCutover, activities.ValidateInput{Target: r.in.Target,
+	var out contract.CutoverValidation
+	if err := execute(validateCtx(ctx), act.ValidateCutover, contract.ValidateInput{Target: r.in.Target,
 		LiveVersionID: live, RetiredVersionID: retired, Restricted: r.in.Restricted, CutoverOf: r.in.CutoverOf}).Get(ctx, &out); err != nil {
 		return err
 	}
@@ -403,7 +362,7 @@ func deferredNote(vs []contract.Validation) string {
 }
 
 func (r *rotation) announce(ctx workflow.Context, kind, text string, mention ...string) {
-	announce(ctx, r.rec, notify.Message{Target: r.in.Target, Channel: r.policy.Channel, Kind: kind, Text: text, Mention: mention})
+	announce(ctx, r.rec, contract.Message{Target: r.in.Target, Channel: r.policy.Channel, Kind: kind, Text: text, Mention: mention})
 }
 
 func (r *rotation) change(ctx workflow.Context, item string, from, to contract.VersionRef, why string) {
@@ -423,7 +382,7 @@ func (r *rotation) addValidation(stage string, rs contract.ProbeResults) {
 // fail ends a run that changed nothing. A check that failed because the run was canceled (or
 // preempted) meanwhile ends it as that, not as a failed check.
 func (r *rotation) fail(ctx workflow.Context, outcome, cause string) error {
-	if ctx.Err() != nil && r.v >= 1 {
+	if ctx.Err() != nil {
 		return r.canceled(ctx)
 	}
 	r.announce(ctx, outcome, fmt.Sprintf("Rotation of %s stopped before any change: %s", r.in.Target, cause))
@@ -444,31 +403,16 @@ func (r *rotation) close(ctx workflow.Context, err error) (contract.RotationResu
 
 // finish writes the summary; failure outcomes fail the run so the Web UI shows them as failed.
 func (r *rotation) finish(ctx workflow.Context) (contract.RotationResult, error) {
-	r.dec.closing = true
-	// A decision already taken in gets the run's answer before the run closes.
-	if r.sealed {
-		dctx, cancel := workflow.NewDisconnectedContext(ctx)
-		_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
-		cancel()
-	}
-	r.rec.settle(ctx, r.res.Outcome)
-	r.rec.status.Outcome = r.res.Outcome
-	r.rec.phase("closed: " + r.res.Outcome)
-	r.res.Summary = fmt.Sprintf("Rotation of %s: %s.", r.in.Target, r.res.Outcome)
-	if r.res.Cause != "" {
-		r.res.Summary += " Cause: " + r.res.Cause + "."
-	}
+	r.dec.settle(ctx, r.res.Outcome)
+	r.res.Summary = summary("Rotation of "+r.in.Target, r.res.Outcome, r.res.Cause)
 	if r.res.New.ID != "" && r.res.Outcome == contract.OutcomeCompleted {
 		r.res.Summary += fmt.Sprintf(" Secret %s → %s, approved by %s.", r.res.Previous.ID, r.res.New.ID, r.res.ApprovedBy)
 	}
 	r.rec.add(ctx, systemActor, "closed", r.res.Outcome, r.res.Summary)
-	reportToIncident(ctx, r.rec, r.in.IncidentID, r.res.Outcome, r.res.Summary)
 	r.res.Timeline = r.rec.timeline
-	if r.v >= 1 {
-		dctx, cancel := workflow.NewDisconnectedContext(ctx)
-		defer cancel()
-		r.release(dctx)
-	}
+	rctx, rcancel := workflow.NewDisconnectedContext(ctx)
+	defer rcancel()
+	r.release(rctx)
 	switch r.res.Outcome {
 	case contract.OutcomeRolledBack, contract.OutcomeRollbackFailed, contract.OutcomePrecheckFailed, contract.OutcomeSuperseded, contract.OutcomeFrozen:
 		return r.res, temporal.NewNonRetryableApplicationError(r.res.Summary, contract.ErrTypeRunbookFailed, nil, r.res)

@@ -5,8 +5,8 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // freezePoll is how often a rotation that waits out a freeze looks again.
@@ -17,17 +17,17 @@ const freezePoll = time.Minute
 // rotation is never frozen: a compromised secret must always be replaceable. A rotation the
 // freezing incident started itself passes.
 func (r *rotation) checkFreeze(ctx workflow.Context, when string) error {
-	if r.in.Mode == contract.ModeEmergency || workflow.GetVersion(ctx, "incident-freeze", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if r.in.Mode == contract.ModeEmergency {
 		return nil
 	}
-	in := activities.FreezeInput{Target: r.in.Target}
+	in := contract.FreezeInput{Target: r.in.Target}
 	if p := workflow.GetInfo(ctx).ParentWorkflowExecution; p != nil {
 		in.Exempt = p.ID
 	}
 	waiting := ""
 	for {
 		var by string
-		if err := execute(r.reads(shortCtx(ctx)), acts.FrozenBy, in).Get(ctx, &by); err != nil {
+		if err := execute(r.reads(shortCtx(ctx)), act.FrozenBy, in).Get(ctx, &by); err != nil {
 			// Fail closed: a freeze that cannot be read may be in force.
 			r.rec.add(ctx, systemActor, "freeze check "+when, contract.StateFailed, err.Error())
 			return r.fail(ctx, contract.OutcomePrecheckFailed, "cannot read incident freezes: "+err.Error())

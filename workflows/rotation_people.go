@@ -12,13 +12,13 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // loadPolicy loads the target's policy and opens the decision intake on it.
 func (r *rotation) loadPolicy(ctx workflow.Context) error {
-	if err := execute(r.reads(shortCtx(ctx)), acts.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
+	if err := execute(r.reads(shortCtx(ctx)), act.LoadPolicy, r.in.Target).Get(ctx, &r.policy); err != nil {
 		return err
 	}
 	*r.timeouts = r.policy.Timeouts
@@ -118,8 +118,7 @@ func (r *rotation) awaitWindowAndApproval(ctx workflow.Context) error {
 	// The approval may have come after the window closed.
 	for now = workflow.Now(ctx); ; now = workflow.Now(ctx) {
 		w := windowAt(start, r.in.Window, now, r.policy.ClosedWindow, false)
-		if !w.open && !w.next.IsZero() &&
-			workflow.GetVersion(ctx, "window-open-on-a-later-day", workflow.DefaultVersion, 1) >= 1 {
+		if !w.open && !w.next.IsZero() {
 			// An approval that lands inside a later day's window uses it, instead of waiting a day.
 			w = windowAt(start, r.in.Window, now, r.policy.ClosedWindow, true)
 		}
@@ -181,10 +180,6 @@ func (r *rotation) observe(ctx workflow.Context) {
 	}
 	r.rec.phase("observation window")
 	r.rec.step(ctx, stepObserve, contract.StateRunning, fmt.Sprintf("%s; %s may roll back", r.policy.ObservationWindow, r.in.RollbackOwner))
-	if r.v == workflow.DefaultVersion {
-		r.observeSignals(ctx)
-		return
-	}
 	r.rollbackOpen = true
 	got, err := workflow.AwaitWithTimeout(ctx, r.policy.ObservationWindow, func() bool { return r.rollbackBy != nil })
 	r.rollbackOpen = false
@@ -229,16 +224,15 @@ func (r *rotation) startedBy(ctx workflow.Context) string {
 
 // readParent asks the server about the run that started a scheduled or emergency rotation: its
 // id alone proves nothing, since anyone who runs a worker of their own can start a workflow under
-// it. Runs from before parent-from-server take the id.
+// it.
 func (r *rotation) readParent(ctx workflow.Context) {
 	p := workflow.GetInfo(ctx).ParentWorkflowExecution
-	if p == nil || (r.in.Mode != contract.ModeScheduled && r.in.Mode != contract.ModeEmergency) ||
-		workflow.GetVersion(ctx, "parent-from-server", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if p == nil || (r.in.Mode != contract.ModeScheduled && r.in.Mode != contract.ModeEmergency) {
 		return
 	}
 	var f contract.RunFacts
-	in := activities.RunRef{WorkflowID: p.ID, RunID: p.RunID}
-	if err := workflow.ExecuteLocalActivity(peerCtx(ctx), acts.DescribeRun, in).Get(ctx, &f); err != nil {
+	in := contract.RunRef{WorkflowID: p.ID, RunID: p.RunID}
+	if err := workflow.ExecuteLocalActivity(peerCtx(ctx), act.DescribeRun, in).Get(ctx, &f); err != nil {
 		f.Unknown = err.Error()
 	}
 	r.parent = &f
@@ -263,4 +257,23 @@ func (r *rotation) parentIs(typ, scheduledBy string, running bool, queues ...str
 		return fmt.Errorf("the server says no schedule %s started its parent", scheduledBy)
 	}
 	return nil
+}
+
+// waitForWindow sleeps until the window opens, or wakes early on a rejection.
+func (r *rotation) waitForWindow(ctx workflow.Context, d time.Duration) error {
+	_, err := workflow.AwaitWithTimeout(ctx, d, func() bool { return r.gate.rejected != nil })
+	return err
+}
+
+// awaitApproval waits for the quorum, counting the approval validity from opened.
+func (r *rotation) awaitApproval(ctx workflow.Context, opened time.Time, remind func(ctx workflow.Context, kind string)) (approvalOutcome, error) {
+	if now := workflow.Now(ctx); opened.IsZero() || opened.After(now) {
+		opened = now
+	}
+	r.gate.expire(ctx, r.rec, opened, r.policy.ApprovalValidity)
+	expired, err := r.gate.await(ctx, r.rec, gateWait{Timeout: r.policy.ApprovalTimeout, Remind: r.policy.ReminderInterval}, remind)
+	if err != nil || expired {
+		return approvalOutcome{Expired: expired}, err
+	}
+	return r.gate.outcome(), nil
 }

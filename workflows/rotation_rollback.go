@@ -10,8 +10,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // compensate runs the registered compensations on a disconnected context, so that they also run
@@ -41,7 +41,7 @@ func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause er
 	r.res.Outcome = contract.OutcomeRolledBack
 	if temporal.IsCanceledError(cause) {
 		r.res.Outcome = contract.OutcomeCanceled
-		if p != nil && r.v >= 1 {
+		if p != nil {
 			r.res.Outcome = contract.OutcomePreempted
 		}
 	}
@@ -51,9 +51,9 @@ func (r *rotation) compensate(ctx workflow.Context, comp compensations, cause er
 
 // restore puts a version back into the env sink, redeploys and checks it works again.
 func (r *rotation) restore(ctx workflow.Context, to, from contract.VersionRef, why string) error {
-	var applied activities.ApplyResult
-	if err := workflow.ExecuteActivity(writeCtx(ctx), acts.ApplySecret,
-		activities.VersionInput{Target: r.in.Target, VersionID: to.ID}).Get(ctx, &applied); err != nil {
+	var applied contract.ApplyResult
+	if err := workflow.ExecuteActivity(writeCtx(ctx), act.ApplySecret,
+		contract.VersionInput{Target: r.in.Target, VersionID: to.ID}).Get(ctx, &applied); err != nil {
 		return fmt.Errorf("restore %s: %w", to.ID, err)
 	}
 	r.change(ctx, applied.Key, from, to, why)
@@ -90,8 +90,8 @@ func (r *rotation) manualRollback(ctx workflow.Context, d contract.Decision) {
 	r.announce(dctx, "rollback", fmt.Sprintf("%s is rolling back the rotation of %s: %s", d.Actor, r.in.Target, d.Comment))
 	err := r.restore(dctx, r.res.Previous, r.res.New, "manual rollback")
 	if err == nil {
-		err = workflow.ExecuteActivity(writeCtx(dctx), acts.RollBackSecret,
-			activities.VersionInput{Target: r.in.Target, VersionID: r.res.New.ID}).Get(dctx, nil)
+		err = workflow.ExecuteActivity(writeCtx(dctx), act.RollBackSecret,
+			contract.VersionInput{Target: r.in.Target, VersionID: r.res.New.ID}).Get(dctx, nil)
 	}
 	if err != nil {
 		r.res.Outcome = contract.OutcomeRollbackFailed
@@ -112,9 +112,6 @@ func (r *rotation) manualRollback(ctx workflow.Context, d contract.Decision) {
 // current is the version the secret store holds as current, which the target must match again.
 func (r *rotation) escalate(ctx workflow.Context, cause string, current contract.VersionRef) {
 	r.rec.phase("escalated: waiting for resolve")
-	if r.v == workflow.DefaultVersion {
-		dropStale(ctx, r.rec, workflow.GetSignalChannel(ctx, contract.DecisionResolve), "resolve", "sent before the escalation; send it again once the target is fixed")
-	}
 	settle := r.settleHint()
 	r.rec.add(ctx, systemActor, "escalation", "waiting for resolve", cause+settle)
 	mention := r.policy.Approvers
@@ -126,10 +123,6 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current contract
 			"A human must bring it back to the store's current version %s (fingerprint %s): the next rotation's pre-checks refuse any drift. Then send 'resolve'.%s",
 		r.in.Target, cause, r.res.New.Fingerprint, r.res.Previous.Fingerprint, current.ID, current.Fingerprint, settle)
 	r.announce(ctx, "escalation", text, mention...)
-	if r.v == workflow.DefaultVersion {
-		r.awaitResolveSignals(ctx, text, mention)
-		return
-	}
 	// Re-announce at the reminder interval until someone takes it: an open escalation must not
 	// be forgotten in a scrolled-away channel.
 	// An emergency run that takes the target supersedes the escalation: its own rotation takes
@@ -158,45 +151,33 @@ func (r *rotation) escalate(ctx workflow.Context, cause string, current contract
 	}
 	if r.resolvedBy != nil {
 		r.res.Cause += "; resolved by " + r.resolvedBy.Actor + ": " + contract.CleanText(r.resolvedBy.Comment)
-		// From version 1 the run looks at the store again and says what the resolve left.
-		if workflow.GetVersion(ctx, "resolve-checks-store", workflow.DefaultVersion, 1) >= 1 {
-			r.storeAfterResolve(ctx)
-		}
+		// The run looks at the store again and says what the resolve left.
+		r.storeAfterResolve(ctx)
 	}
 }
 
 // preemption returns the emergency run's preemption, if one arrived.
 func (r *rotation) preemption(ctx workflow.Context) *contract.Preemption {
-	if r.sealed {
-		// A preemption that arrived with the cancel is still being checked: wait for its verdict.
-		ch := workflow.GetSignalChannel(ctx, contract.SignalPreempt)
-		_ = workflow.Await(ctx, func() bool { return r.opening == 0 && ch.Len() == 0 })
-		return r.preempted
-	}
-	var p contract.Preemption
-	if r.preempted == nil && workflow.GetSignalChannel(ctx, contract.SignalPreempt).ReceiveAsync(&p) {
-		r.preempted = &p
-	}
+	// A preemption that arrived with the cancel is still being checked: wait for its verdict.
+	ch := workflow.GetSignalChannel(ctx, contract.SignalPreempt)
+	_ = workflow.Await(ctx, func() bool { return r.opening == 0 && ch.Len() == 0 })
 	return r.preempted
 }
 
 // release tells the emergency run that preempted this rotation that the target is free now, so
 // it starts its own rotation without polling for the id.
 func (r *rotation) release(ctx workflow.Context) {
-	if r.v == workflow.DefaultVersion || r.preempted == nil {
+	if r.preempted == nil {
 		return
 	}
 	rel := contract.Released{RotationID: workflow.GetInfo(ctx).WorkflowExecution.ID, Outcome: r.res.Outcome}
-	if r.sealed {
-		s, err := seal(ctx, contract.SignalRotationReleased, r.preempted.By, rel)
-		if err != nil {
-			r.rec.add(ctx, systemActor, "tell "+r.preempted.By+" the target is free", contract.StateFailed, err.Error())
-			return
-		}
-		rel.Seal = s
-	}
-	err := workflow.SignalExternalWorkflow(ctx, r.preempted.By, "", contract.SignalRotationReleased, rel).Get(ctx, nil)
+	s, err := seal(ctx, contract.SignalRotationReleased, r.preempted.By, rel)
 	if err != nil {
+		r.rec.add(ctx, systemActor, "tell "+r.preempted.By+" the target is free", contract.StateFailed, err.Error())
+		return
+	}
+	rel.Seal = s
+	if err := workflow.SignalExternalWorkflow(ctx, r.preempted.By, "", contract.SignalRotationReleased, rel).Get(ctx, nil); err != nil {
 		r.rec.add(ctx, systemActor, "tell "+r.preempted.By+" the target is free", contract.StateFailed, err.Error())
 	}
 }
@@ -220,10 +201,7 @@ func (r *rotation) canceled(ctx workflow.Context) error {
 	defer cancel()
 	detail, outcome := "canceled before any change", contract.OutcomeCanceled
 	if p := r.preemption(dctx); p != nil {
-		detail = fmt.Sprintf("preempted by %s (%s) before any change", p.By, p.Reason)
-		if r.v >= 1 {
-			outcome = contract.OutcomePreempted
-		}
+		detail, outcome = fmt.Sprintf("preempted by %s (%s) before any change", p.By, p.Reason), contract.OutcomePreempted
 	}
 	if c := r.dec.cancelCause(); c != "" {
 		detail = c + "; before any change"

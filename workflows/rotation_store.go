@@ -13,18 +13,18 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
+	"github.com/authops/authops/contract/act"
 )
 
 // takeOver is the emergency rotation's answer to what its pre-checks reported: a stale pending
 // version is marked failed (its run is asked again right before), and drift goes on the
 // timeline before the live secret is adopted. It returns why the run must stop, or "".
-func (r *rotation) takeOver(ctx workflow.Context, pre activities.PreCheckResult) string {
+func (r *rotation) takeOver(ctx workflow.Context, pre contract.PreCheckResult) string {
 	if pre.Stale != nil {
-		var out activities.SettleOutcome
-		err := workflow.ExecuteActivity(writeCtx(ctx), acts.SupersedePending,
-			activities.SupersedeInput{Target: r.in.Target, VersionID: pre.Stale.ID, IdempotencyKey: r.key}).Get(ctx, &out)
+		var out contract.SettleOutcome
+		err := workflow.ExecuteActivity(writeCtx(ctx), act.SupersedePending,
+			contract.SupersedeInput{Target: r.in.Target, VersionID: pre.Stale.ID, IdempotencyKey: r.key}).Get(ctx, &out)
 		if err != nil {
 			r.rec.add(ctx, systemActor, "supersede stale pending version", contract.StateFailed, err.Error())
 			return fmt.Sprintf("supersede stale pending version %s of run %s: %v", pre.Stale.ID, pre.StaleRun, err)
@@ -52,7 +52,7 @@ func orRun(run, fallback string) string {
 }
 
 // adoptedOverNote completes the adoption's timeline entry when it replaced a drifted version.
-func adoptedOverNote(pre activities.PreCheckResult) string {
+func adoptedOverNote(pre contract.PreCheckResult) string {
 	if pre.Drift == "" {
 		return ""
 	}
@@ -80,7 +80,7 @@ func (r *rotation) settleHint() string {
 // something else.
 func (r *rotation) storeAfterResolve(ctx workflow.Context) {
 	var st contract.SecretStatus
-	err := workflow.ExecuteActivity(shortCtx(ctx), acts.StoreStatus, contract.SecretStatusInput{Target: r.in.Target}).Get(ctx, &st)
+	err := workflow.ExecuteActivity(shortCtx(ctx), act.StoreStatus, contract.SecretStatusInput{Target: r.in.Target}).Get(ctx, &st)
 	if err != nil {
 		r.rec.add(ctx, systemActor, "store after resolve", contract.StateFailed, "cannot read the secret store: "+err.Error())
 		return
@@ -138,20 +138,18 @@ func (r *rotation) precheck(ctx workflow.Context) error {
 
 	// Pre-rotation checks: if any fails, stop before anything changes.
 	r.rec.phase("pre-checks")
-	var pre activities.PreCheckResult
-	// From version 1 the pre-checks only read; adopting the live secret into the store is a
-	// write, and it is its own step on the timeline.
-	adoptStep := workflow.GetVersion(ctx, "adopt-live-secret-step", workflow.DefaultVersion, 1) >= 1
-	pcIn := activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: adoptStep}
-	// An emergency must always be able to rotate: from version 1 its pre-checks report a
-	// pending version that a closed run left behind (superseded below) and drift (the live
-	// secret is adopted first) instead of failing on them.
-	takeover := r.in.Mode == contract.ModeEmergency && adoptStep &&
-		workflow.GetVersion(ctx, "emergency-takes-over-store", workflow.DefaultVersion, 1) >= 1
+	var pre contract.PreCheckResult
+	// The pre-checks only read; adopting the live secret into the store is a write, and it is
+	// its own step on the timeline.
+	pcIn := contract.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: true}
+	// An emergency must always be able to rotate: its pre-checks report a pending version that
+	// a closed run left behind (superseded below) and drift (the live secret is adopted first)
+	// instead of failing on them.
+	takeover := r.in.Mode == contract.ModeEmergency
 	if takeover {
 		pcIn.Mode, pcIn.LoginProbedAt, pcIn.DeployCheckedAt = r.in.Mode, r.in.LoginProbedAt, r.in.DeployCheckedAt
 	}
-	if err := execute(r.reads(precheckCtx(ctx)), acts.PreCheck, pcIn).Get(ctx, &pre); err != nil {
+	if err := execute(r.reads(precheckCtx(ctx)), act.PreCheck, pcIn).Get(ctx, &pre); err != nil {
 		r.rec.step(ctx, stepPrecheck, contract.StateFailed, err.Error())
 		return r.fail(ctx, contract.OutcomePrecheckFailed, err.Error())
 	}
@@ -169,11 +167,11 @@ func (r *rotation) precheck(ctx workflow.Context) error {
 			return r.fail(ctx, contract.OutcomePrecheckFailed, cause)
 		}
 	}
-	if adoptStep && pre.NeedsAdoption {
+	if pre.NeedsAdoption {
 		var adopted contract.VersionRef
 		// Drift (emergency only): the live secret replaces the drifted current version.
-		if err := execute(writeCtx(ctx), acts.AdoptLiveSecret,
-			activities.AdoptInput{Target: r.in.Target, IdempotencyKey: r.key, ReplaceCurrent: pre.Drift != ""}).Get(ctx, &adopted); err != nil {
+		if err := execute(writeCtx(ctx), act.AdoptLiveSecret,
+			contract.AdoptInput{Target: r.in.Target, IdempotencyKey: r.key, ReplaceCurrent: pre.Drift != ""}).Get(ctx, &adopted); err != nil {
 			cause := "adopt live secret into store: " + err.Error()
 			r.rec.add(ctx, systemActor, "adopt live secret into store", contract.StateFailed, err.Error())
 			r.rec.step(ctx, stepPrecheck, contract.StateFailed, cause)
@@ -192,19 +190,15 @@ func (r *rotation) precheck(ctx workflow.Context) error {
 // waiting for a window or an approver is long enough for someone to edit JWT_SECRET by hand or
 // for the backend to go down, and a rollback must go back to what is really live.
 func (r *rotation) recheck(ctx workflow.Context) error {
-	if workflow.GetVersion(ctx, "recheck-before-change", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return nil
-	}
 	if err := r.checkFreeze(ctx, "before change"); err != nil {
 		return err
 	}
 	r.rec.phase("re-checking")
-	var pre activities.PreCheckResult
+	var pre contract.PreCheckResult
 	// The re-check never adopts: a store that lost its current version since the pre-checks
 	// shows up as a changed live secret below.
-	noAdopt := workflow.GetVersion(ctx, "adopt-live-secret-step", workflow.DefaultVersion, 1) >= 1
-	err := execute(r.reads(precheckCtx(ctx)), acts.PreCheck,
-		activities.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: noAdopt}).Get(ctx, &pre)
+	err := execute(r.reads(precheckCtx(ctx)), act.PreCheck,
+		contract.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: true}).Get(ctx, &pre)
 	switch {
 	case err != nil:
 	case !pre.OK:

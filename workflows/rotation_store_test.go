@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
 )
 
@@ -48,10 +47,10 @@ func emergencyInput() contract.RotationInput {
 // store activities a takeover needs, and records their inputs.
 type emergencyHarness struct {
 	*rotationHarness
-	prechecks  []activities.PreCheckInput
-	supersedes []activities.SupersedeInput
-	adopts     []activities.AdoptInput
-	supersede  func(activities.SupersedeInput) (activities.SettleOutcome, error)
+	prechecks  []contract.PreCheckInput
+	supersedes []contract.SupersedeInput
+	adopts     []contract.AdoptInput
+	supersede  func(contract.SupersedeInput) (contract.SettleOutcome, error)
 }
 
 func newEmergencyHarness(t *testing.T) *emergencyHarness {
@@ -60,18 +59,18 @@ func newEmergencyHarness(t *testing.T) *emergencyHarness {
 	h.env.RegisterWorkflow(emergencyParent)
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: contract.InvalidationID("demo")})
 	h.child = true
-	h.supersede = func(in activities.SupersedeInput) (activities.SettleOutcome, error) {
-		return activities.SettleOutcome{Version: staleV, Run: staleRun, RunState: "closed (failed)"}, nil
+	h.supersede = func(in contract.SupersedeInput) (contract.SettleOutcome, error) {
+		return contract.SettleOutcome{Version: staleV, Run: staleRun, RunState: "closed (failed)"}, nil
 	}
 	h.env.OnActivity(acts.SupersedePending, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SupersedeInput) (activities.SettleOutcome, error) {
+		func(_ context.Context, in contract.SupersedeInput) (contract.SettleOutcome, error) {
 			h.mu.Lock()
 			h.supersedes = append(h.supersedes, in)
 			h.mu.Unlock()
 			return h.supersede(in)
 		})
 	h.env.OnActivity(acts.AdoptLiveSecret, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.AdoptInput) (contract.VersionRef, error) {
+		func(_ context.Context, in contract.AdoptInput) (contract.VersionRef, error) {
 			h.mu.Lock()
 			h.adopts = append(h.adopts, in)
 			h.mu.Unlock()
@@ -82,11 +81,11 @@ func newEmergencyHarness(t *testing.T) *emergencyHarness {
 
 // reportStaleAndDrift makes the pre-checks report a stale pending version and drift.
 func (h *emergencyHarness) reportStaleAndDrift() {
-	h.precheck = func(in activities.PreCheckInput) (activities.PreCheckResult, error) {
+	h.precheck = func(in contract.PreCheckInput) (contract.PreCheckResult, error) {
 		h.mu.Lock()
 		h.prechecks = append(h.prechecks, in)
 		h.mu.Unlock()
-		return activities.PreCheckResult{
+		return contract.PreCheckResult{
 			OK: true,
 			Checks: []contract.Check{{Name: "env sink matches secret store", OK: true,
 				Detail: "version v3-dead0001 is pending from run rotation-demo/run-before, which is closed (failed): it will be superseded"}},
@@ -158,11 +157,11 @@ func TestRotation_EmergencySupersedesStalePendingAndAdoptsDrift(t *testing.T) {
 func TestRotation_EmergencyRollbackRestoresTheLiveSecret(t *testing.T) {
 	h := newEmergencyHarness(t)
 	h.reportStaleAndDrift()
-	h.deploy = func(n int) (activities.DeployResult, error) {
+	h.deploy = func(n int) (contract.DeployResult, error) {
 		if n <= 2 {
-			return activities.DeployResult{}, errors.New("deploy exited 1")
+			return contract.DeployResult{}, errors.New("deploy exited 1")
 		}
-		return activities.DeployResult{ReadyMS: 1}, nil
+		return contract.DeployResult{ReadyMS: 1}, nil
 	}
 	res := h.runEmergency()
 
@@ -176,8 +175,8 @@ func TestRotation_EmergencyRollbackRestoresTheLiveSecret(t *testing.T) {
 // superseded or adopted.
 func TestRotation_EmergencyBlockedByPendingOfRunningRun(t *testing.T) {
 	h := newEmergencyHarness(t)
-	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
-		return activities.PreCheckResult{Checks: []contract.Check{{Name: "env sink matches secret store",
+	h.precheck = func(contract.PreCheckInput) (contract.PreCheckResult, error) {
+		return contract.PreCheckResult{Checks: []contract.Check{{Name: "env sink matches secret store",
 			Detail: "version v3-dead0001 is pending from run rotation-demo/run-before, which is still running; it must close (or be canceled) before its version can be superseded"}},
 			Validation: okResults()}, nil
 	}
@@ -193,9 +192,9 @@ func TestRotation_EmergencyBlockedByPendingOfRunningRun(t *testing.T) {
 func TestRotation_EmergencySupersedeRefused(t *testing.T) {
 	h := newEmergencyHarness(t)
 	h.reportStaleAndDrift()
-	h.supersede = func(activities.SupersedeInput) (activities.SettleOutcome, error) {
-		return activities.SettleOutcome{}, temporal.NewNonRetryableApplicationError(
-			"version v3-dead0001 of demo is pending from run rotation-demo/run-before, which is still running", activities.ErrTypeConflict, nil)
+	h.supersede = func(contract.SupersedeInput) (contract.SettleOutcome, error) {
+		return contract.SettleOutcome{}, temporal.NewNonRetryableApplicationError(
+			"version v3-dead0001 of demo is pending from run rotation-demo/run-before, which is still running", contract.ErrTypeConflict, nil)
 	}
 	res := h.runEmergency()
 
@@ -209,9 +208,9 @@ func TestRotation_EmergencySupersedeRefused(t *testing.T) {
 func TestRotation_ManualPreCheckHasNoMode(t *testing.T) {
 	h := newRotationHarness(t)
 	var modes []string
-	h.precheck = func(in activities.PreCheckInput) (activities.PreCheckResult, error) {
+	h.precheck = func(in contract.PreCheckInput) (contract.PreCheckResult, error) {
 		modes = append(modes, in.Mode)
-		return activities.PreCheckResult{OK: true, Current: prevV, Validation: okResults()}, nil
+		return contract.PreCheckResult{OK: true, Current: prevV, Validation: okResults()}, nil
 	}
 	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())
@@ -223,19 +222,19 @@ func TestRotation_ManualPreCheckHasNoMode(t *testing.T) {
 // the command that settles it; the resolve reads the store and says what is left.
 func TestRotation_ResolveReportsWhatTheStoreHolds(t *testing.T) {
 	h := newRotationHarness(t)
-	h.deploy = func(int) (activities.DeployResult, error) {
-		return activities.DeployResult{}, errors.New("deploy exited 1")
+	h.deploy = func(int) (contract.DeployResult, error) {
+		return contract.DeployResult{}, errors.New("deploy exited 1")
 	}
 	var key string
 	h.env.OnActivity(acts.CreatePendingSecret, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SecretInput) (contract.VersionRef, error) {
+		func(_ context.Context, in contract.SecretInput) (contract.VersionRef, error) {
 			h.mu.Lock()
 			key = in.IdempotencyKey
 			h.mu.Unlock()
 			return newV, nil
 		})
 	h.env.OnActivity(acts.RollBackSecret, mock.Anything, mock.Anything).Return(
-		temporal.NewNonRetryableApplicationError("secret store is read-only", activities.ErrTypeConflict, nil))
+		temporal.NewNonRetryableApplicationError("secret store is read-only", contract.ErrTypeConflict, nil))
 	h.env.OnActivity(acts.StoreStatus, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in contract.SecretStatusInput) (contract.SecretStatus, error) {
 			h.mu.Lock()
@@ -273,8 +272,8 @@ func TestRotation_ResolveReportsWhatTheStoreHolds(t *testing.T) {
 // An escalation whose compensation marked the new version failed says nothing about settling.
 func TestRotation_EscalationWithoutPendingLeftHasNoSettleHint(t *testing.T) {
 	h := newRotationHarness(t)
-	h.deploy = func(int) (activities.DeployResult, error) {
-		return activities.DeployResult{}, errors.New("deploy exited 1")
+	h.deploy = func(int) (contract.DeployResult, error) {
+		return contract.DeployResult{}, errors.New("deploy exited 1")
 	}
 	h.env.OnActivity(acts.StoreStatus, mock.Anything, mock.Anything).Return(contract.SecretStatus{Target: "demo",
 		LiveFingerprint: prevV.Fingerprint, LiveVersion: prevV.ID,

@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +14,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/authops/authops/activities"
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/probe"
 )
 
@@ -78,14 +76,14 @@ func (c actCall) String() string {
 type rotationHarness struct {
 	*harness[actCall, contract.RotationResult]
 
-	precheck func(activities.PreCheckInput) (activities.PreCheckResult, error)
+	precheck func(contract.PreCheckInput) (contract.PreCheckResult, error)
 	// deploy answers the n-th Deploy attempt (1-based, retries included).
-	deploy   func(n int) (activities.DeployResult, error)
-	validate func(activities.ValidateInput) (contract.ProbeResults, error)
+	deploy   func(n int) (contract.DeployResult, error)
+	validate func(contract.ValidateInput) (contract.ProbeResults, error)
 	// firstDeployDelay makes the first Deploy attempt take this long on the workflow clock.
 	firstDeployDelay time.Duration
 	// promote answers PromoteSecret.
-	promote func(activities.VersionInput) error
+	promote func(contract.VersionInput) error
 
 	deploys int // guarded by mu
 }
@@ -105,18 +103,18 @@ func newRotationHarnessID(t *testing.T, id string) *rotationHarness {
 			c := actCall{callInfo: base}
 			switch c.Name {
 			case "ApplySecret", "PromoteSecret", "MarkSecretFailed", "RollBackSecret":
-				var in activities.VersionInput
+				var in contract.VersionInput
 				assert.NoError(t, args.Get(&in))
 				c.Version = in.VersionID
 			case "Validate":
-				var in activities.ValidateInput
+				var in contract.ValidateInput
 				assert.NoError(t, args.Get(&in))
 				c.Live, c.Retired = in.LiveVersionID, in.RetiredVersionID
 			}
 			return c
 		})}
-	h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
-		return activities.PreCheckResult{
+	h.precheck = func(contract.PreCheckInput) (contract.PreCheckResult, error) {
+		return contract.PreCheckResult{
 			OK: true,
 			Checks: []contract.Check{
 				{Name: "target config valid", OK: true},
@@ -127,9 +125,9 @@ func newRotationHarnessID(t *testing.T, id string) *rotationHarness {
 			Validation: okResults(),
 		}, nil
 	}
-	h.deploy = func(int) (activities.DeployResult, error) { return activities.DeployResult{ReadyMS: 120}, nil }
-	h.validate = func(activities.ValidateInput) (contract.ProbeResults, error) { return okResults(), nil }
-	h.promote = func(activities.VersionInput) error { return nil }
+	h.deploy = func(int) (contract.DeployResult, error) { return contract.DeployResult{ReadyMS: 120}, nil }
+	h.validate = func(contract.ValidateInput) (contract.ProbeResults, error) { return okResults(), nil }
+	h.promote = func(contract.VersionInput) error { return nil }
 	return h
 }
 
@@ -137,27 +135,27 @@ func (h *rotationHarness) mockActivities() {
 	env := h.env
 	h.mockPolicyAndAnnounce()
 	env.OnActivity(acts.PreCheck, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PreCheckInput) (activities.PreCheckResult, error) {
+		func(_ context.Context, in contract.PreCheckInput) (contract.PreCheckResult, error) {
 			return h.precheck(in)
 		})
 	env.OnActivity(acts.CreatePendingSecret, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SecretInput) (contract.VersionRef, error) {
+		func(_ context.Context, in contract.SecretInput) (contract.VersionRef, error) {
 			if in.IdempotencyKey == "" {
 				return contract.VersionRef{}, temporal.NewNonRetryableApplicationError("no idempotency key", "Test", nil)
 			}
 			return newV, nil
 		})
 	env.OnActivity(acts.ApplySecret, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.VersionInput) (activities.ApplyResult, error) {
-			return activities.ApplyResult{Key: "JWT_SECRET", Path: "backend/.env", VersionID: in.VersionID,
+		func(_ context.Context, in contract.VersionInput) (contract.ApplyResult, error) {
+			return contract.ApplyResult{Key: "JWT_SECRET", Path: "backend/.env", VersionID: in.VersionID,
 				Fingerprint: fingerprints[in.VersionID], Changed: true}, nil
 		})
 	if h.firstDeployDelay > 0 {
 		env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).After(h.firstDeployDelay).
-			Return(activities.DeployResult{ReadyMS: 1}, nil).Once()
+			Return(contract.DeployResult{ReadyMS: 1}, nil).Once()
 	}
 	env.OnActivity(acts.Deploy, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, _ activities.DeployInput) (activities.DeployResult, error) {
+		func(_ context.Context, _ contract.DeployInput) (contract.DeployResult, error) {
 			h.mu.Lock()
 			h.deploys++
 			n := h.deploys
@@ -165,11 +163,11 @@ func (h *rotationHarness) mockActivities() {
 			return h.deploy(n)
 		})
 	env.OnActivity(acts.Validate, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ValidateInput) (contract.ProbeResults, error) {
+		func(_ context.Context, in contract.ValidateInput) (contract.ProbeResults, error) {
 			return h.validate(in)
 		})
 	env.OnActivity(acts.PromoteSecret, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.VersionInput) error { return h.promote(in) })
+		func(_ context.Context, in contract.VersionInput) error { return h.promote(in) })
 	env.OnActivity(acts.MarkSecretFailed, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.RollBackSecret, mock.Anything, mock.Anything).Return(nil)
 	// Read after an accepted resolve: the store is clean unless a test says otherwise.
@@ -537,11 +535,11 @@ func TestRotation_WindowClosed(t *testing.T) {
 // 7. A failed redeploy rolls back to the previous secret.
 func TestRotation_DeployFailureRollsBack(t *testing.T) {
 	h := newRotationHarness(t)
-	h.deploy = func(n int) (activities.DeployResult, error) {
+	h.deploy = func(n int) (contract.DeployResult, error) {
 		if n <= 2 { // both attempts of the rotation's deploy
-			return activities.DeployResult{}, errors.New("deploy exited 1")
+			return contract.DeployResult{}, errors.New("deploy exited 1")
 		}
-		return activities.DeployResult{ReadyMS: 80}, nil
+		return contract.DeployResult{ReadyMS: 80}, nil
 	}
 	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())
@@ -589,7 +587,7 @@ func TestRotation_DeployFailureRollsBack(t *testing.T) {
 // 8. Failed validation after the redeploy rolls back too.
 func TestRotation_ValidationFailureRollsBack(t *testing.T) {
 	h := newRotationHarness(t)
-	h.validate = func(in activities.ValidateInput) (contract.ProbeResults, error) {
+	h.validate = func(in contract.ValidateInput) (contract.ProbeResults, error) {
 		rs := okResults()
 		if in.LiveVersionID == newV.ID {
 			rs[2] = probe.Result{Name: "retired secret rejected", Method: "GET", Path: "/auth/me", Expected: 401, Got: 200, Detail: "old token still accepted"}
@@ -622,8 +620,8 @@ func TestRotation_ValidationFailureRollsBack(t *testing.T) {
 // 9. A rollback that fails escalates and waits for a human to resolve.
 func TestRotation_RollbackFailureEscalates(t *testing.T) {
 	h := newRotationHarness(t)
-	h.deploy = func(int) (activities.DeployResult, error) {
-		return activities.DeployResult{}, errors.New("deploy exited 1")
+	h.deploy = func(int) (contract.DeployResult, error) {
+		return contract.DeployResult{}, errors.New("deploy exited 1")
 	}
 	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")
 	var escalated contract.Status
@@ -723,8 +721,8 @@ func TestRotation_ManualRollbackInObservationWindow(t *testing.T) {
 func TestRotation_PrecheckFailed(t *testing.T) {
 	t.Run("failed check", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
-			return activities.PreCheckResult{OK: false, Current: prevV, Checks: []contract.Check{
+		h.precheck = func(contract.PreCheckInput) (contract.PreCheckResult, error) {
+			return contract.PreCheckResult{OK: false, Current: prevV, Checks: []contract.Check{
 				{Name: "target config valid", OK: true},
 				{Name: "env sink matches secret store", OK: false, Detail: "drift"},
 			}}, nil
@@ -747,8 +745,8 @@ func TestRotation_PrecheckFailed(t *testing.T) {
 	})
 	t.Run("activity error", func(t *testing.T) {
 		h := newRotationHarness(t)
-		h.precheck = func(activities.PreCheckInput) (activities.PreCheckResult, error) {
-			return activities.PreCheckResult{}, temporal.NewNonRetryableApplicationError("unknown target", activities.ErrTypeConfig, nil)
+		h.precheck = func(contract.PreCheckInput) (contract.PreCheckResult, error) {
+			return contract.PreCheckResult{}, temporal.NewNonRetryableApplicationError("unknown target", contract.ErrTypeConfig, nil)
 		}
 		h.run(manualInput())
 
@@ -869,8 +867,8 @@ func TestRotation_RollbackBeforeObservationWindowDenied(t *testing.T) {
 // A resolve sent before the escalation cannot resolve it: a human must act after the failure.
 func TestRotation_ResolveBeforeEscalationDenied(t *testing.T) {
 	h := newRotationHarness(t)
-	h.deploy = func(int) (activities.DeployResult, error) {
-		return activities.DeployResult{}, errors.New("deploy exited 1")
+	h.deploy = func(int) (contract.DeployResult, error) {
+		return contract.DeployResult{}, errors.New("deploy exited 1")
 	}
 	early := h.decideAt(2*time.Minute, contract.DecisionResolve, "bob", "pre-emptive")
 	h.decideAt(5*time.Minute, contract.DecisionApprove, "bob", "")

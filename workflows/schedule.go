@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"github.com/authops/authops/contract"
-
 	"errors"
 	"fmt"
 
@@ -10,6 +8,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/contract"
 )
 
 // ScheduledRotation starts the target's rotation under its usual id, rotation-<target>, so that
@@ -23,11 +23,9 @@ func ScheduledRotation(ctx workflow.Context, in contract.ScheduledRotationInput)
 	}
 	// The rotation takes a schedule: requester from this run alone (its parent's id), so this
 	// run must be one the target's own Schedule started, as the server says, not any run under
-	// a look-alike id. Runs from before scheduled-by-check did not ask.
-	if workflow.GetVersion(ctx, "scheduled-by-check", workflow.DefaultVersion, 1) >= 1 {
-		if v := recorded(ctx, func(ctx workflow.Context) verdict { return checkScheduledBy(ctx, in.Target) }); v.Refused != "" {
-			return res, temporal.NewNonRetryableApplicationError(v.Refused, contract.ErrTypeInvalidInput, nil)
-		}
+	// a look-alike id.
+	if v := recorded(ctx, func(ctx workflow.Context) verdict { return checkScheduledBy(ctx, in.Target) }); v.Refused != "" {
+		return res, temporal.NewNonRetryableApplicationError(v.Refused, contract.ErrTypeInvalidInput, nil)
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            res.RotationID,

@@ -14,9 +14,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
-	"github.com/authops/authops/internal/notify"
+	"github.com/authops/authops/contract/act"
 )
 
 // SecretStatus returns the versions of a target's secret: ids, stages, creation times,
@@ -26,7 +25,7 @@ func SecretStatus(ctx workflow.Context, in contract.SecretStatusInput) (contract
 		return contract.SecretStatus{}, temporal.NewNonRetryableApplicationError("target is required", contract.ErrTypeInvalidInput, nil)
 	}
 	var st contract.SecretStatus
-	err := workflow.ExecuteActivity(shortCtx(ctx), acts.StoreStatus, in).Get(ctx, &st)
+	err := workflow.ExecuteActivity(shortCtx(ctx), act.StoreStatus, in).Get(ctx, &st)
 	return st, err
 }
 
@@ -72,7 +71,7 @@ func SecretSettle(ctx workflow.Context, in contract.SettleInput) (contract.Settl
 		return end(contract.OutcomeRefused, "invalid input: "+err.Error(), contract.ErrTypeInvalidInput)
 	}
 	var policy contract.Policy
-	if err := workflow.ExecuteActivity(shortCtx(ctx), acts.LoadPolicy, in.Target).Get(ctx, &policy); err != nil {
+	if err := workflow.ExecuteActivity(shortCtx(ctx), act.LoadPolicy, in.Target).Get(ctx, &policy); err != nil {
 		rec.add(ctx, systemActor, "load target policy", contract.StateFailed, err.Error())
 		return end(contract.OutcomeRefused, "load target policy: "+err.Error(), contract.ErrTypeInvalidInput)
 	}
@@ -99,13 +98,13 @@ func SecretSettle(ctx workflow.Context, in contract.SettleInput) (contract.Settl
 	res.SettledBy = in.RequestedBy
 
 	rec.phase("settling")
-	var out activities.SettleOutcome
+	var out contract.SettleOutcome
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumAttempts: 3},
 	})
-	if err := workflow.ExecuteActivity(actx, acts.SettleSecret,
-		activities.SettleSecretInput{Target: in.Target, VersionID: in.VersionID}).Get(ctx, &out); err != nil {
+	if err := workflow.ExecuteActivity(actx, act.SettleSecret,
+		contract.SettleSecretInput{Target: in.Target, VersionID: in.VersionID}).Get(ctx, &out); err != nil {
 		cause := err.Error()
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) {
@@ -125,7 +124,7 @@ func SecretSettle(ctx workflow.Context, in contract.SettleInput) (contract.Settl
 	}
 	rec.step(ctx, stepSettleMark, contract.StateDone, fmt.Sprintf("version %s (fingerprint %s) of closed run %s (%s) marked failed by %s",
 		out.Version.ID, out.Version.Fingerprint, out.Run, out.RunState, in.RequestedBy))
-	m := notify.Message{Target: in.Target, Channel: policy.Channel, Kind: "secret-settled",
+	m := contract.Message{Target: in.Target, Channel: policy.Channel, Kind: "secret-settled",
 		Text: fmt.Sprintf("%s settled the secret of %s: pending version %s (fingerprint %s), left behind by the closed run %s, is marked failed. The next rotation can start.",
 			in.RequestedBy, in.Target, out.Version.ID, out.Version.Fingerprint, out.Run), Mention: policy.Approvers}
 	announce(ctx, rec, m)

@@ -10,14 +10,13 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/authops/authops/activities"
 	"github.com/authops/authops/contract"
 )
 
 type settleHarness struct {
 	*harness[callInfo, contract.SettleResult]
-	settle  func(activities.SettleSecretInput) (activities.SettleOutcome, error)
-	settles []activities.SettleSecretInput
+	settle  func(contract.SettleSecretInput) (contract.SettleOutcome, error)
+	settles []contract.SettleSecretInput
 }
 
 func newSettleHarness(t *testing.T, id string) *settleHarness {
@@ -25,8 +24,8 @@ func newSettleHarness(t *testing.T, id string) *settleHarness {
 	env := newTestEnv(SecretSettle)
 	h := &settleHarness{harness: newHarness[callInfo, contract.SettleResult](t, env, id, basePolicy("#sec-ops"),
 		func(c callInfo, _ converter.EncodedValues) callInfo { return c })}
-	h.settle = func(activities.SettleSecretInput) (activities.SettleOutcome, error) {
-		return activities.SettleOutcome{Version: staleV, Run: staleRun, RunState: "closed (failed)"}, nil
+	h.settle = func(contract.SettleSecretInput) (contract.SettleOutcome, error) {
+		return contract.SettleOutcome{Version: staleV, Run: staleRun, RunState: "closed (failed)"}, nil
 	}
 	return h
 }
@@ -35,7 +34,7 @@ func (h *settleHarness) runSettle(in contract.SettleInput) {
 	h.t.Helper()
 	h.mockPolicyAndAnnounce()
 	h.env.OnActivity(acts.SettleSecret, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.SettleSecretInput) (activities.SettleOutcome, error) {
+		func(_ context.Context, in contract.SettleSecretInput) (contract.SettleOutcome, error) {
 			h.mu.Lock()
 			h.settles = append(h.settles, in)
 			h.mu.Unlock()
@@ -80,7 +79,7 @@ func TestSecretSettle_ByAnApprover(t *testing.T) {
 	assert.Equal(t, staleRun, res.Run)
 	assert.Equal(t, "bob", res.SettledBy)
 	assert.Equal(t, "Settle of demo: version v3-dead0001 (fingerprint fp-stale) of closed run rotation-demo/run-before marked failed by bob. Reason: left by the failed rotation.", res.Summary)
-	assert.Equal(t, []activities.SettleSecretInput{{Target: "demo", VersionID: staleV.ID}}, h.settles)
+	assert.Equal(t, []contract.SettleSecretInput{{Target: "demo", VersionID: staleV.ID}}, h.settles)
 	assert.Equal(t, []string{"LoadPolicy", "SettleSecret"}, h.steps())
 	msgs := h.messages("secret-settled")
 	require.Len(t, msgs, 1)
@@ -99,8 +98,8 @@ func TestSecretSettle_ByAnApprover(t *testing.T) {
 // Nothing pending: the run says so and succeeds.
 func TestSecretSettle_NothingPending(t *testing.T) {
 	h := newSettleHarness(t, contract.SecretSettleID("demo"))
-	h.settle = func(activities.SettleSecretInput) (activities.SettleOutcome, error) {
-		return activities.SettleOutcome{NothingPending: true}, nil
+	h.settle = func(contract.SettleSecretInput) (contract.SettleOutcome, error) {
+		return contract.SettleOutcome{NothingPending: true}, nil
 	}
 	in := settleInput("alice")
 	in.VersionID = ""
@@ -154,9 +153,9 @@ func TestSecretSettle_Refusals(t *testing.T) {
 // The activity's refusal (a live version, a run still running) fails the run with the reason.
 func TestSecretSettle_LiveVersionRefused(t *testing.T) {
 	h := newSettleHarness(t, contract.SecretSettleID("demo"))
-	h.settle = func(activities.SettleSecretInput) (activities.SettleOutcome, error) {
-		return activities.SettleOutcome{}, temporal.NewNonRetryableApplicationError(
-			"version v3-dead0001 of demo is live: the env sink backend.env holds it (fingerprint fp-stale)", activities.ErrTypeConflict, nil)
+	h.settle = func(contract.SettleSecretInput) (contract.SettleOutcome, error) {
+		return contract.SettleOutcome{}, temporal.NewNonRetryableApplicationError(
+			"version v3-dead0001 of demo is live: the env sink backend.env holds it (fingerprint fp-stale)", contract.ErrTypeConflict, nil)
 	}
 	h.runSettle(h.signedSettle("carol", settleInput("carol")))
 	res := h.failedResult(contract.ErrTypeRunbookFailed)

@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"github.com/authops/authops/contract"
-
 	"testing"
 	"time"
 
@@ -10,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/authops/authops/activities"
+	"github.com/authops/authops/contract"
 )
 
 // A signal whose payload does not decode (here a bare string, as a hand-typed
@@ -76,8 +74,8 @@ func TestSignalDecisionsAreVerifiedLikeUpdates(t *testing.T) {
 // MarkSecretFailed would refuse a current one and leave the store ahead of the env file.
 func TestRotation_LostPromotionIsRolledBack(t *testing.T) {
 	h := newRotationHarness(t)
-	h.promote = func(activities.VersionInput) error {
-		return temporal.NewNonRetryableApplicationError("store answer lost", activities.ErrTypeConflict, nil)
+	h.promote = func(contract.VersionInput) error {
+		return temporal.NewNonRetryableApplicationError("store answer lost", contract.ErrTypeConflict, nil)
 	}
 	h.decideAt(time.Minute, contract.DecisionApprove, "bob", "")
 	h.run(manualInput())

@@ -1,13 +1,13 @@
 package workflows
 
 import (
-	"github.com/authops/authops/contract"
-
 	"fmt"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/authops/authops/contract"
 )
 
 // record keeps the timeline and the checklist of one run. Times come from workflow.Now, so

@@ -4,8 +4,6 @@
 package controls
 
 import (
-	"github.com/authops/authops/contract"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,6 +13,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/authops/authops/contract"
 )
 
 // Client calls the control API with the admin token.

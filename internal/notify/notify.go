@@ -7,25 +7,14 @@ package notify
 import (
 	"context"
 	"log/slog"
-)
 
-// Message is one announcement.
-type Message struct {
-	Target  string `json:"target"`
-	Channel string `json:"channel"`
-	// Kind says what happened: planned, reminder, approved, completed, rollback, escalation, ...
-	Kind string `json:"kind"`
-	// RunID is the workflow id, so responders can find the run in the Web UI.
-	RunID string `json:"run_id"`
-	Text  string `json:"text"`
-	// Mention lists people who must act (approvers, the rollback owner).
-	Mention []string `json:"mention,omitempty"`
-}
+	"github.com/authops/authops/contract"
+)
 
 // Notifier delivers messages. Implementations must be safe to call again with the same
 // message: activities retry.
 type Notifier interface {
-	Notify(ctx context.Context, m Message) error
+	Notify(ctx context.Context, m contract.Message) error
 }
 
 // Log writes announcements as structured log lines; the default until a chat notifier is set.
@@ -34,7 +23,7 @@ type Log struct {
 }
 
 // Notify logs the message.
-func (l Log) Notify(ctx context.Context, m Message) error {
+func (l Log) Notify(ctx context.Context, m contract.Message) error {
 	logger := l.Logger
 	if logger == nil {
 		logger = slog.Default()

@@ -130,7 +130,7 @@ func Decisions(timeline []contract.Event) []contract.Event {
 }
 
 // Reply is a thread reply for an announcement, with the mentions of the people who must act.
-func Reply(m Message, mentions []string) string {
+func Reply(m contract.Message, mentions []string) string {
 	text := fmt.Sprintf("*%s* · %s", Escape(m.Kind), Escape(m.Text))
 	var ms []string
 	for _, id := range mentions {

@@ -88,29 +88,21 @@ type Post struct {
 	Key string
 }
 
-// Posted is where a message landed.
-type Posted struct {
-	ChannelID string `json:"channel_id"`
-	TS        string `json:"ts"`
-	// Found says a retry found the message an earlier attempt had posted.
-	Found bool `json:"found,omitempty"`
-}
-
 // Post posts p. With retry set (an earlier attempt may have posted it and lost the answer) it
 // first looks for a message carrying p.Key in the channel or the thread.
-func (s *Slack) Post(ctx context.Context, p Post, retry bool) (Posted, error) {
+func (s *Slack) Post(ctx context.Context, p Post, retry bool) (contract.Posted, error) {
 	if retry {
 		id, err := s.ChannelID(ctx, p.Channel)
 		if err != nil {
-			return Posted{}, err
+			return contract.Posted{}, err
 		}
 		if id != "" {
 			ts, err := s.Find(ctx, id, p.ThreadTS, p.Key)
 			if err != nil {
-				return Posted{}, err
+				return contract.Posted{}, err
 			}
 			if ts != "" {
-				return Posted{ChannelID: id, TS: ts, Found: true}, nil
+				return contract.Posted{ChannelID: id, TS: ts, Found: true}, nil
 			}
 		}
 	}
@@ -131,9 +123,9 @@ func (s *Slack) Post(ctx context.Context, p Post, retry bool) (Posted, error) {
 	}
 	ch, ts, err := s.api.PostMessageContext(ctx, p.Channel, opts...)
 	if err != nil {
-		return Posted{}, fmt.Errorf("chat.postMessage to %s: %w", p.Channel, err)
+		return contract.Posted{}, fmt.Errorf("chat.postMessage to %s: %w", p.Channel, err)
 	}
-	return Posted{ChannelID: ch, TS: ts}, nil
+	return contract.Posted{ChannelID: ch, TS: ts}, nil
 }
 
 // Update replaces a message's text and blocks (chat.update needs the channel id).

@@ -208,10 +208,10 @@ func buttonValues(t *testing.T, blocks []slack.Block) []slackui.ButtonValue {
 
 func TestUserNotice(t *testing.T) {
 	for _, kind := range []string{"planned", "user-impact"} {
-		require.True(t, notify.UserKind(kind))
+		require.True(t, contract.UserKind(kind))
 		n := notify.UserNotice(kind, "demo")
 		require.Contains(t, n, "sign in again")
 	}
-	require.False(t, notify.UserKind("completed"))
+	require.False(t, contract.UserKind("completed"))
 	require.Empty(t, notify.UserNotice("completed", "demo"))
 }

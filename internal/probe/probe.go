@@ -4,8 +4,6 @@
 package probe
 
 import (
-	"github.com/authops/authops/contract"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/authops/authops/contract"
 )
 
 // Credentials log a probe user in.

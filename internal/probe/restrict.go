@@ -1,12 +1,12 @@
 package probe
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/authops/authops/contract"
 )
 
 // Restriction is a route prefix that answers its Status instead of its handler.

@@ -4,24 +4,18 @@
 package testenv
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"fmt"
-	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,9 +61,16 @@ type Options struct {
 	// DeployFailures makes the first that many redeploys fail (exit 7); later ones work (after
 	// DeployDelay): a deploy path that is broken for the rotation and fixed for its rollback.
 	DeployFailures int
+	// DeployHoldAt holds the redeploy of that number (counted from 1, failed ones included) once
+	// it has started, until ReleaseDeploy: a fault then lands in the middle of it, however slow
+	// or fast the machine (DeployHeld).
+	DeployHoldAt int
 	// ProbeDelay puts a proxy in front of the backend for the worker (base_url) that delays every
 	// request by this much, so a test can act in the middle of a validation.
 	ProbeDelay time.Duration
+	// ProxyHold puts that proxy in front even with no delay, so that Env.HoldNext can hold a
+	// request in flight.
+	ProxyHold bool
 	// DeployTimeout and ReadinessTimeout of the demo target's deployer (default 30s and 20s):
 	// short ones make a hanging deploy, or a backend that never gets healthy, fail in seconds.
 	DeployTimeout, ReadinessTimeout time.Duration
@@ -103,6 +104,7 @@ type Env struct {
 	ServerLog *SyncBuffer
 	server    *testsuite.DevServer
 	probeURL  string
+	hold      *holdProxy
 	leak      *LeakScan
 	workflows func(r WorkflowRegistry)
 	legacy    bool
@@ -197,8 +199,9 @@ func Start(t testing.TB, o Options) *Env {
 	go func() { defer wg.Done(); _ = backend.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	e.WaitHealthy(t, 20*time.Second)
-	if o.ProbeDelay > 0 {
-		e.probeURL = slowProxy(t, e.BackendURL, o.ProbeDelay)
+	if o.ProbeDelay > 0 || o.ProxyHold {
+		e.hold = &holdProxy{}
+		e.probeURL = e.hold.serve(t, e.BackendURL, o.ProbeDelay)
 	}
 
 	cfgPath := filepath.Join(e.Dir, "runbook.yaml")
@@ -231,84 +234,32 @@ func Start(t testing.TB, o Options) *Env {
 	return e
 }
 
-func (e *Env) configYAML(o Options) string {
-	bin := filepath.Join(e.Bin, "authbackend")
-	baseURL := e.BackendURL
-	if e.probeURL != "" {
-		baseURL = e.probeURL
-	}
-	// The demo people sign with the keys demoenv.Prepare generated in this test's demo dir.
-	var people strings.Builder
-	for _, name := range demoenv.People() {
-		fmt.Fprintf(&people, "  %s:\n    slack_id: U%s\n    keys: [{file: %s}]\n",
-			name, strings.ToUpper(name), e.Paths.PublicKeyFile(name))
-	}
-	return fmt.Sprintf(`people:
-%stargets:
-  demo:
-    base_url: %s
-    channel: "#auth-ops"
-    secret_store: {kind: file, dir: %s, name: demo-jwt-secret}
-    env_sink: {kind: dotenv, path: %s, key: JWT_SECRET}
-    deployer:
-      kind: exec
-      argv: %s
-      dry_run_argv: [%s, --help]
-      timeout: %s
-      readiness_timeout: %s
-    admin: {token: {file: %s}}
-    probe:
-      username: %s
-      password: {file: %s}
-      admin_username: %s
-      admin_password: {file: %s}
-    claims: {issuer: authbackend-demo, role: user, ttl: 15m}
-    approvers: [%s, %s, %s]
-    rotation:
-      approval_timeout: %s
-      reminder_interval: 1h
-      observation_window: %s
-    emergency:
-      approval_timeout: %s
-    critical_endpoints:
-      - {method: GET, path: /healthz, expected_status: 200}
-      - {method: GET, path: /auth/me, expected_status: 401}
-      - {method: GET, path: /admin/users, as: user, expected_status: 403}
-      - {method: GET, path: /admin/users, as: admin, expected_status: 200}
-%s
-timeouts: %s
-%s`, people.String(), baseURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, o.DeployTimeout, o.ReadinessTimeout, e.Paths.AdminTokenFile,
-		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
-		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
-		demoenv.PersonAlice, demoenv.PersonBob, demoenv.PersonCarol,
-		o.ApprovalTimeout, o.ObservationWindow, o.ApprovalTimeout, indent(o.ExtraTargetYAML)+extraTargets(o.ExtraTargets), o.Timeouts, o.ExtraYAML)
+// holdProxy is the proxy in front of the backend for the worker: it waits a delay before every
+// request, and holds the one request HoldNext names until ReleaseHeld.
+type holdProxy struct {
+	mu      sync.Mutex
+	pattern string // "METHOD /path" of the next request to hold; "" for none
+	held    bool
+	release chan struct{}
 }
 
-func deployArgv(bin, pidFile string, o Options) string {
-	restart := fmt.Sprintf("%s restart --pid-file %s --timeout 15s", bin, pidFile)
-	switch {
-	case o.DeployCommand != "":
-		return fmt.Sprintf("[/bin/sh, -c, %q]", o.DeployCommand)
-	case o.DeployFailures > 0:
-		count := pidFile + ".deploys"
-		return fmt.Sprintf("[/bin/sh, -c, %q]", fmt.Sprintf(
-			"n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s; "+
-				"if [ $n -le %[2]d ]; then echo deploy %[3]s broken >&2; exit 7; fi; sleep %[4]g; exec %[5]s",
-			count, o.DeployFailures, "$n", o.DeployDelay.Seconds(), restart))
-	case o.DeployDelay > 0:
-		return fmt.Sprintf("[/bin/sh, -c, %q]", fmt.Sprintf("sleep %g; exec %s", o.DeployDelay.Seconds(), restart))
-	}
-	return "[" + strings.ReplaceAll(restart, " ", ", ") + "]"
-}
-
-// slowProxy serves backend behind a proxy that waits delay before every request.
-func slowProxy(t testing.TB, backend string, delay time.Duration) string {
+// serve starts the proxy for backend and returns its URL.
+func (p *holdProxy) serve(t testing.TB, backend string, delay time.Duration) string {
 	u, err := url.Parse(backend)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ch := p.take(r.Method + " " + r.URL.Path); ch != nil {
+			select {
+			case <-ch:
+			case <-r.Context().Done():
+				// The caller died (a killed worker): the request never reaches the backend.
+				return
+			case <-time.After(10 * time.Minute):
+			}
+		}
 		time.Sleep(delay)
 		rp.ServeHTTP(w, r)
 	}))
@@ -316,31 +267,54 @@ func slowProxy(t testing.TB, backend string, delay time.Duration) string {
 	return srv.URL
 }
 
-// StartWorkerProcess runs bin/worker against this stack, as `make up` does, and returns it so a
-// test can kill it like a crash would.
-func (e *Env) StartWorkerProcess(t testing.TB) *exec.Cmd {
-	t.Helper()
-	return e.StartWorkerBinary(t, filepath.Join(e.Bin, "worker"), filepath.Join(e.Dir, "runbook.yaml"))
-}
-
-// StartWorkerBinary runs a given worker binary with a given config against this stack: an
-// older build, for upgrade tests.
-func (e *Env) StartWorkerBinary(t testing.TB, bin, configPath string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = append(filteredEnv(), "TEMPORAL_ADDRESS="+e.server.FrontendHostPort(), "TEMPORAL_NAMESPACE=default",
-		config.EnvVar+"="+configPath)
-	cmd.Stdout, cmd.Stderr = e.WorkerLog, e.WorkerLog
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start worker: %v", err)
+// take returns the release channel if req is the request to hold, and disarms the hold.
+func (p *holdProxy) take(req string) chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pattern == "" || p.pattern != req {
+		return nil
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return cmd
+	p.pattern, p.held = "", true
+	return p.release
 }
 
+// HoldNext makes the proxy hold the next request to the backend that matches pattern ("PUT
+// /_control/log-level"), so that a fault lands while it is in flight, however slow or fast the
+// machine. The stack needs Options.ProxyHold (or a ProbeDelay).
+func (e *Env) HoldNext(t testing.TB, pattern string) {
+	t.Helper()
+	if e.hold == nil {
+		t.Fatal("HoldNext needs testenv.Options.ProxyHold")
+	}
+	e.hold.mu.Lock()
+	defer e.hold.mu.Unlock()
+	e.hold.pattern, e.hold.held, e.hold.release = pattern, false, make(chan struct{})
+}
+
+// Held reports that the request HoldNext named has arrived and is held.
+func (e *Env) Held() bool {
+	if e.hold == nil {
+		return false
+	}
+	e.hold.mu.Lock()
+	defer e.hold.mu.Unlock()
+	return e.hold.held
+}
+
+// ReleaseHeld lets the held request go on to the backend.
+func (e *Env) ReleaseHeld() {
+	if e.hold == nil {
+		return
+	}
+	e.hold.mu.Lock()
+	defer e.hold.mu.Unlock()
+	if e.hold.release != nil {
+		close(e.hold.release)
+		e.hold.release = nil
+	}
+}
+
+// StartWorkerProcess runs bin/worker against this stack, as `make up` does, and returns it so a
 // WaitHealthy polls /healthz until it answers 200.
 func (e *Env) WaitHealthy(t testing.TB, timeout time.Duration) {
 	t.Helper()
@@ -416,187 +390,16 @@ func filteredEnv() []string {
 	return env
 }
 
-// extraTargets renders more entries of targets:, sorted by name.
-func extraTargets(ts map[string]string) string {
-	var b strings.Builder
-	for _, name := range slices.Sorted(maps.Keys(ts)) {
-		fmt.Fprintf(&b, "  %s:\n%s", name, indent(ts[name]))
-	}
-	return b.String()
+// DeployHeld reports that the redeploy Options.DeployHoldAt names has started and is held.
+func (e *Env) DeployHeld() bool {
+	_, err := os.Stat(heldFile(e.Paths.PidFile))
+	return err == nil
 }
 
-func indent(s string) string {
-	if s == "" {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = "    " + l
-	}
-	return strings.Join(lines, "\n") + "\n"
-}
-
-// Recorder is a notifier that keeps every message, for assertions.
-type Recorder struct {
-	mu   sync.Mutex
-	msgs []notify.Message
-}
-
-// Notify records m.
-func (r *Recorder) Notify(_ context.Context, m notify.Message) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, m)
-	return nil
-}
-
-// Messages returns a copy of what was sent.
-func (r *Recorder) Messages() []notify.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]notify.Message(nil), r.msgs...)
-}
-
-// SyncBuffer is a bytes.Buffer safe for concurrent writers.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// Starter runs bin/starter against this stack and returns its combined output.
-func (e *Env) Starter(t testing.TB, args ...string) (string, error) {
+// ReleaseDeploy lets the held redeploy go on (and any later run of it pass at once).
+func (e *Env) ReleaseDeploy(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(e.Bin, "starter"), args...)
-	// No ssh-agent of the developer's: the CLI signs with the test's own demo keys.
-	cmd.Env = append(filteredEnv(), "SSH_AUTH_SOCK=", "TEMPORAL_ADDRESS="+e.server.FrontendHostPort(),
-		"TEMPORAL_NAMESPACE=default", config.EnvVar+"="+filepath.Join(e.Dir, "runbook.yaml"))
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// Temporal runs the Temporal CLI against this stack and returns its combined output.
-func (e *Env) Temporal(t testing.TB, args ...string) (string, error) {
-	t.Helper()
-	args = append(args, "--address", e.server.FrontendHostPort(), "--namespace", "default")
-	out, err := exec.Command(filepath.Join(e.Bin, "temporal"), args...).CombinedOutput()
-	return string(out), err
-}
-
-// History exports a run's history as JSON with the Temporal CLI, as an operator would.
-func (e *Env) History(t testing.TB, workflowID string) string {
-	t.Helper()
-	cmd := exec.Command(filepath.Join(e.Bin, "temporal"), "workflow", "show", "--workflow-id", workflowID,
-		"--output", "json", "--address", e.server.FrontendHostPort(), "--namespace", "default")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("temporal workflow show %s: %v\n%s", workflowID, err, out)
+	if err := os.WriteFile(releaseFile(e.Paths.PidFile), nil, 0o600); err != nil {
+		t.Fatalf("release the held deploy: %v", err)
 	}
-	return string(out)
-}
-
-// CheckReplay replays a finished run's exported history against the current workflow code, and
-// with AUTHOPS_UPDATE_HISTORIES=1 saves it under workflows/testdata/histories/NAME.json, where the
-// workflows package's replay test guards future changes against non-determinism.
-func (e *Env) CheckReplay(t testing.TB, workflowID, runID, name string) {
-	t.Helper()
-	args := []string{"workflow", "show", "--workflow-id", workflowID, "--output", "json",
-		"--address", e.server.FrontendHostPort(), "--namespace", "default"}
-	if runID != "" {
-		args = append(args, "--run-id", runID)
-	}
-	out, err := exec.Command(filepath.Join(e.Bin, "temporal"), args...).Output()
-	if err != nil {
-		t.Fatalf("export history of %s: %v", workflowID, err)
-	}
-	hist, err := client.HistoryFromJSON(bytes.NewReader(out), client.HistoryJSONOptions{})
-	if err != nil {
-		t.Fatalf("parse history of %s: %v", workflowID, err)
-	}
-	if e.workflows == nil {
-		t.Fatal("testenv.Options.Workflows is required to check a replay")
-	}
-	r := worker.NewWorkflowReplayer()
-	e.workflows(r)
-	if err := r.ReplayWorkflowHistory(nil, hist); err != nil {
-		t.Fatalf("replay %s: %v", workflowID, err)
-	}
-	if os.Getenv("AUTHOPS_UPDATE_HISTORIES") == "1" {
-		dst := filepath.Join(filepath.Dir(e.Bin), "workflows", "testdata", "histories", name+".json")
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// serverOptions are the dev server's: on hostPort ("" for a free port), with its database on
-// disk, so that the leak scan can search what Temporal stored and a restart finds its runs.
-func (e *Env) serverOptions(hostPort string) testsuite.DevServerOptions {
-	// Temporal 1.29 honours task priority (emergency work first) only with the new matcher.
-	matcher := "matching.useNewMatcher=" + strconv.FormatBool(!e.legacy)
-	return testsuite.DevServerOptions{
-		ExtraArgs:        []string{"--dynamic-config-value", matcher},
-		ExistingPath:     filepath.Join(e.Bin, "temporal"),
-		LogLevel:         "error",
-		SearchAttributes: contract.SearchAttributes(),
-		ClientOptions:    &client.Options{HostPort: hostPort, Namespace: "default", Logger: e.sdkLogger()},
-		DBFilename:       e.TemporalDB(),
-		Stdout:           e.ServerLog,
-		Stderr:           e.ServerLog,
-	}
-}
-
-// KillServer kills the dev server with SIGKILL, as a crash would, and starts it again on the same
-// port and database. Clients and workers reconnect on their own.
-func (e *Env) KillServer(t testing.TB) {
-	t.Helper()
-	db := e.TemporalDB()
-	pid := 0
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err == nil && strings.Contains(string(b), db) && strings.Contains(string(b), "start-dev") {
-			pid, _ = strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		}
-	}
-	if pid == 0 {
-		t.Fatal("kill server: no dev server process found for " + db)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill server: %v", err)
-	}
-	hostPort := e.server.FrontendHostPort()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", hostPort, 100*time.Millisecond)
-		if err != nil {
-			break
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("kill server: the port is still served")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	srv, err := testsuite.StartDevServer(ctx, e.serverOptions(hostPort))
-	if err != nil {
-		t.Fatalf("restart dev server on %s: %v", hostPort, err)
-	}
-	e.server = srv
-	t.Cleanup(func() { _ = srv.Stop() })
 }

@@ -226,17 +226,18 @@ func (s *Server) alertmanager(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"result": "ignored: no alert labelled runbook=\"auth-incident\""})
 		return
 	}
-	if unknown := s.unknownTargets(a.Targets); len(unknown) > 0 {
+	dir := s.directory()
+	if unknown := unknownTargets(dir.Targets, a.Targets); len(unknown) > 0 {
 		// Refused as a whole: an alert about a target we do not know must not freeze another.
 		s.count.alert(AlertUnknownTarget)
 		msg := fmt.Sprintf("alert refused, nothing was declared: the %s label names unknown target %s (known: %s)",
-			AlertTargetLabel, contract.CleanText(strings.Join(unknown, ", ")), strings.Join(s.o.Targets, ", "))
+			AlertTargetLabel, contract.CleanText(strings.Join(unknown, ", ")), strings.Join(dir.Targets, ", "))
 		s.log.Warn("alert refused: unknown target", "group", a.IncidentID, "targets", contract.CleanText(strings.Join(unknown, ",")))
 		http.Error(w, msg, http.StatusBadRequest)
 		return
 	}
 	if len(a.Targets) == 0 {
-		a.Targets = slices.Clone(s.o.AlertDefaultTargets)
+		a.Targets = slices.Clone(dir.AlertDefaultTargets)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), alertTimeout)
 	defer cancel()
@@ -262,11 +263,11 @@ func (s *Server) alertmanager(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// unknownTargets are the targets not in the config.
-func (s *Server) unknownTargets(targets []string) []string {
+// unknownTargets are the targets not in known (the config's).
+func unknownTargets(known, targets []string) []string {
 	var out []string
 	for _, t := range targets {
-		if !slices.Contains(s.o.Targets, t) {
+		if !slices.Contains(known, t) {
 			out = append(out, t)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -64,8 +65,8 @@ type Alert struct {
 	Resolved bool
 }
 
-// Runs is what the gateway asks of Temporal; the starter implements it with the same code as
-// its CLI commands. Texts returned are meant for people; errors too, except that an error for
+// Runs is what the gateway asks of Temporal; the starter implements it with the typed client
+// its CLI commands use (internal/runs), and writes the answers as the CLI prints them. Texts returned are meant for people; errors too, except that an error for
 // which Unreachable is true is answered "Temporal is unreachable, try again".
 type Runs interface {
 	// Run carries out a /runbook command for who.
@@ -98,6 +99,7 @@ type Options struct {
 	// AlertToken is the bearer token of the Alertmanager webhook; empty turns the webhook off.
 	AlertToken string
 	// Targets are the config's targets: an alert's target label must name some of them.
+	// Targets, AlertDefaultTargets and People are the first Directory (see SetDirectory).
 	Targets []string
 	// AlertDefaultTargets are what an alert with no target label is declared for
 	// (alerts.default_targets).
@@ -118,9 +120,20 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Directory is what the gateway reads of the config itself: the targets an alert may name, and
+// who each Slack user is. The starter replaces it when it reloads the config (SetDirectory).
+type Directory struct {
+	// Targets are the config's targets; AlertDefaultTargets are alerts.default_targets.
+	Targets             []string
+	AlertDefaultTargets []string
+	// People maps Slack user ids to people (people: slack_id).
+	People map[string]string
+}
+
 // Server serves the gateway's routes.
 type Server struct {
 	o     Options
+	dir   atomic.Pointer[Directory]
 	slack *slack.Client
 	log   *slog.Logger
 	base  context.Context
@@ -151,6 +164,7 @@ func New(o Options) *Server {
 		o.Now = time.Now
 	}
 	s := &Server{o: o, log: o.Log, slots: make(chan struct{}, o.MaxWork)}
+	s.SetDirectory(Directory{Targets: o.Targets, AlertDefaultTargets: o.AlertDefaultTargets, People: o.People})
 	if o.BotToken != "" {
 		opts := []slack.Option{slack.OptionHTTPClient(o.HTTPClient)}
 		if o.APIURL != "" {
@@ -165,6 +179,15 @@ func New(o Options) *Server {
 	s.base, s.stop = context.WithCancel(context.Background())
 	return s
 }
+
+// SetDirectory replaces the targets and people the gateway judges requests by; requests in
+// flight keep the directory they started with.
+func (s *Server) SetDirectory(d Directory) { s.dir.Store(&d) }
+
+// Directory is the directory the gateway judges requests by now.
+func (s *Server) Directory() Directory { return *s.directory() }
+
+func (s *Server) directory() *Directory { return s.dir.Load() }
 
 // SlackOn reports whether the Slack routes are served.
 func (s *Server) SlackOn() bool { return s.o.SigningSecret != "" }

@@ -6,19 +6,22 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/authops/authops/internal/runs"
 )
 
-// Outcomes of an Alertmanager notification, as GET /metrics counts them.
+// Outcomes of an Alertmanager notification, as GET /metrics counts them; the first four are
+// internal/runs's answers.
 const (
 	// AlertDeclared: the alert declared its group's incident.
-	AlertDeclared = "declared"
+	AlertDeclared = runs.AlertDeclared
 	// AlertNoted: the alert was a note on its group's open incident.
-	AlertNoted = "noted"
+	AlertNoted = runs.AlertNoted
 	// AlertOverMaxOpen: alerts.max_open alert incidents were open, so the alert became a note on
 	// the newest of them.
-	AlertOverMaxOpen = "over_max_open"
+	AlertOverMaxOpen = runs.AlertOverMaxOpen
 	// AlertNothing: nothing to do (a resolved alert with no open incident, a closed incident).
-	AlertNothing = "nothing"
+	AlertNothing = runs.AlertNothing
 	// AlertUnknownTarget: the alert's target label named a target the config does not have; it
 	// was refused.
 	AlertUnknownTarget = "unknown_target"

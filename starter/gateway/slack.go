@@ -57,7 +57,7 @@ func ephemeral(w http.ResponseWriter, text string) {
 
 // who returns the actor of a Slack user id; Person is "" for a user not in people:.
 func (s *Server) who(slackUser string) Actor {
-	return Actor{Person: s.o.People[slackUser], SlackUser: slackUser}
+	return Actor{Person: s.directory().People[slackUser], SlackUser: slackUser}
 }
 
 // notAPerson is the refusal of a start or decision from a Slack user who is not in people:.

@@ -87,39 +87,15 @@ func newWorker(c client.Client, queue string, d Deps) worker.Worker {
 			InitialNumberOfPollers: 2, MinimumNumberOfPollers: 1, MaximumNumberOfPollers: maxWorkflowPollers,
 		}),
 	})
-	if d.Runs == nil {
-		d.Runs = c
-	}
-	if d.Freezes == nil {
-		d.Freezes = c
-	}
-	if d.Peers == nil {
-		d.Peers = c
-	}
-	if d.Slack != nil && d.Slack.Client == nil {
-		s := *d.Slack
-		s.Client = c
-		d.Slack = &s
-	}
-	Register(w, d)
+	Register(w, d.withClient(c))
 	return w
 }
 
 // Register adds the workflows and activities to a registry (a worker or a test environment).
 func Register(r worker.Registry, d Deps) {
 	RegisterWorkflows(r)
-	// Callers that pass the client as Runs only (tests) get it for freezes and peers too.
-	if l, ok := d.Runs.(freeze.Lister); ok && d.Freezes == nil {
-		d.Freezes = l
-	}
-	if p, ok := d.Runs.(activities.Peers); ok && d.Peers == nil {
-		d.Peers = p
-	}
-	if n, ok := d.Runs.(activities.NotifyClient); ok && d.Slack != nil && d.Slack.Client == nil {
-		s := *d.Slack
-		s.Client = n
-		d.Slack = &s
-	}
+	// Callers that pass the client as Runs only (tests) get it for freezes, peers and Slack too.
+	d = d.withClient(d.Runs)
 	if d.PeerKey == nil && d.Config != nil {
 		key, err := LoadPeerKey(d.Config)
 		if err != nil {
@@ -128,8 +104,43 @@ func Register(r worker.Registry, d Deps) {
 		}
 		d.PeerKey = key
 	}
-	r.RegisterActivity(&activities.Activities{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP, Runs: d.Runs,
-		Freezes: d.Freezes, Peers: d.Peers, Slack: d.Slack, PeerKey: d.PeerKey})
+	for _, a := range d.activityTypes() {
+		r.RegisterActivity(a)
+	}
+}
+
+// withClient fills in the dependencies d lacks that c provides: a Temporal client provides all
+// of them. New gives the worker's client, Register the Runs it was given (tests pass only that).
+func (d Deps) withClient(c any) Deps {
+	if r, ok := c.(activities.RunDescriber); ok && d.Runs == nil {
+		d.Runs = r
+	}
+	if l, ok := c.(freeze.Lister); ok && d.Freezes == nil {
+		d.Freezes = l
+	}
+	if p, ok := c.(activities.Peers); ok && d.Peers == nil {
+		d.Peers = p
+	}
+	if n, ok := c.(activities.NotifyClient); ok && d.Slack != nil && d.Slack.Client == nil {
+		s := *d.Slack
+		s.Client = n
+		d.Slack = &s
+	}
+	return d
+}
+
+// activityTypes are the worker's activity types, each given only what it acts with. Every
+// exported method of each is an activity, named in contract/act.
+func (d Deps) activityTypes() []any {
+	targets := activities.Targets{Config: d.Config, HTTP: d.HTTP}
+	return []any{
+		&activities.Policies{Config: d.Config},
+		&activities.Secrets{Targets: targets, Runs: d.Runs, PeerKey: d.PeerKey},
+		&activities.Probes{Targets: targets},
+		&activities.Incidents{Targets: targets, Freezes: d.Freezes},
+		&activities.Notifications{Config: d.Config, Notifier: d.Notifier, HTTP: d.HTTP, Slack: d.Slack, PeerKey: d.PeerKey},
+		&activities.Peer{Key: d.PeerKey, Runs: d.Runs, Peers: d.Peers},
+	}
 }
 
 // WorkflowRegistry is what RegisterWorkflows needs: a worker, a test environment or a replayer.

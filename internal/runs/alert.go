@@ -1,4 +1,4 @@
-package main
+package runs
 
 import (
 	"context"
@@ -14,11 +14,42 @@ import (
 
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
-	"github.com/authops/authops/internal/statement"
-	"github.com/authops/authops/starter/gateway"
 )
 
-// Alert handles an Alertmanager notification, signed by the gateway as alert:alertmanager.
+// Outcomes of an alert.
+const (
+	AlertDeclared    = "declared"
+	AlertNoted       = "noted"
+	AlertOverMaxOpen = "over_max_open"
+	AlertNothing     = "nothing"
+)
+
+// AlertRequest is what an Alertmanager notification asks for: declare the incident IncidentID
+// (or add a note to it when it is open), or, when Resolved, add a note.
+type AlertRequest struct {
+	IncidentID string
+	// Actor is the alert requester the statements name (alert:alertmanager).
+	Actor    string
+	Targets  []string
+	Trigger  string
+	Severity string
+	Summary  string
+	// Note is the timeline note for a repeat or a resolved alert.
+	Note     string
+	Resolved bool
+}
+
+// AlertAnswer is what became of an alert.
+type AlertAnswer struct {
+	// Outcome is one of AlertDeclared, AlertNoted, AlertOverMaxOpen, AlertNothing.
+	Outcome string
+	// Incident is the incident declared or noted on, if any.
+	Incident string
+	// Text says it for people.
+	Text string
+}
+
+// Alert handles an alert, signed through s (an Alert signer).
 //
 // Every read is a describe by id, which the server answers from the run's own record (strongly
 // consistent), never the visibility list:
@@ -29,40 +60,46 @@ import (
 //     conflict policy that fails while it runs, so two gateways, or two notifications, never
 //     hold more than max_open incidents open, and the incident id keeps one per group;
 //   - every slot is taken: the alert becomes a note on the newest open alert incident.
-func (g *gatewayRuns) Alert(ctx context.Context, al gateway.Alert) (gateway.AlertResult, error) {
-	if g.key == nil {
-		return gateway.AlertResult{}, errNoGatewayKey
-	}
-	ns, err := g.a.namespace()
+func (c *Client) Alert(ctx context.Context, s Signer, al AlertRequest) (AlertAnswer, error) {
+	cfg, err := c.config()
 	if err != nil {
-		return gateway.AlertResult{}, err
+		return AlertAnswer{}, err
 	}
 	in := contract.IncidentInput{Trigger: al.Trigger, Severity: al.Severity, Summary: al.Summary,
-		Reporter: gateway.AlertActor, Source: "alert", Targets: al.Targets}
-	if err := in.Validate(); err != nil {
-		return gateway.AlertResult{}, fmt.Errorf("alert refused, nothing was started: %w", err)
+		Reporter: al.Actor, Source: "alert", Targets: al.Targets}
+	sg, err := c.signingFor(cfg, s, "alert", al.Actor)
+	if err != nil {
+		return AlertAnswer{}, err
 	}
-	nothing := func(format string, a ...any) (gateway.AlertResult, error) {
-		return gateway.AlertResult{Outcome: gateway.AlertNothing, Text: fmt.Sprintf(format, a...)}, nil
+	defer sg.close()
+	if err := in.Validate(); err != nil {
+		return AlertAnswer{}, fmt.Errorf("alert refused, nothing was started: %w", err)
+	}
+	tc, err := c.temporal()
+	if err != nil {
+		return AlertAnswer{}, err
+	}
+	nothing := func(format string, a ...any) (AlertAnswer, error) {
+		return AlertAnswer{Outcome: AlertNothing, Text: fmt.Sprintf(format, a...)}, nil
 	}
 	for range 3 {
-		desc, err := g.c.DescribeWorkflow(ctx, al.IncidentID, "")
+		desc, err := tc.DescribeWorkflow(ctx, al.IncidentID, "")
 		var notFound *serviceerror.NotFound
 		switch {
 		case errors.As(err, &notFound):
 		case err != nil:
-			return gateway.AlertResult{}, fmt.Errorf("describe %s: %w", al.IncidentID, err)
+			return AlertAnswer{}, fmt.Errorf("describe %s: %w", al.IncidentID, err)
 		case desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-			return g.noteAlert(ctx, ns, al.IncidentID, al.Note, gateway.AlertNoted)
+			return noteAlert(ctx, tc, sg, al.IncidentID, al.Note, AlertNoted)
 		default:
 			return nothing("incident %s is closed (%s); nothing changed", al.IncidentID, desc.RawResponse.GetWorkflowExecutionInfo().GetStatus())
 		}
 		if al.Resolved {
 			return nothing("no incident %s: a resolved alert declares nothing", al.IncidentID)
 		}
-		slots, err := g.alertSlots(ctx)
+		slots, err := alertSlots(ctx, tc, maxOpen(cfg))
 		if err != nil {
-			return gateway.AlertResult{}, err
+			return AlertAnswer{}, err
 		}
 		free := 0
 		var newest *alertSlot
@@ -79,22 +116,22 @@ func (g *gatewayRuns) Alert(ctx context.Context, al gateway.Alert) (gateway.Aler
 		}
 		if free == 0 {
 			if newest == nil {
-				return gateway.AlertResult{}, errors.New("every alert slot is taken, but none names its incident; try again")
+				return AlertAnswer{}, errors.New("every alert slot is taken, but none names its incident; try again")
 			}
 			note := fmt.Sprintf("another alert, not declared: alerts.max_open (%d) alert incidents are open; %s", len(slots), al.Summary)
-			return g.noteAlert(ctx, ns, newest.incident, plainNote(note), gateway.AlertOverMaxOpen)
+			return noteAlert(ctx, tc, sg, newest.incident, plainNote(note), AlertOverMaxOpen)
 		}
-		taken, err := g.takeSlot(ctx, ns, free, al.IncidentID, in)
+		taken, err := takeSlot(ctx, tc, sg, free, al.IncidentID, in)
 		if err != nil {
-			return gateway.AlertResult{}, err
+			return AlertAnswer{}, err
 		}
 		if taken {
-			return gateway.AlertResult{Outcome: gateway.AlertDeclared, Incident: al.IncidentID,
+			return AlertAnswer{Outcome: AlertDeclared, Incident: al.IncidentID,
 				Text: fmt.Sprintf("declared %s (%s) for %s", al.IncidentID, contract.AlertSlotID(free), alertTargets(al.Targets))}, nil
 		}
 		// Another notification took the slot meanwhile: look again.
 	}
-	return gateway.AlertResult{}, fmt.Errorf("incident %s: the alert slots changed while it was declared; try again", al.IncidentID)
+	return AlertAnswer{}, fmt.Errorf("incident %s: the alert slots changed while it was declared; try again", al.IncidentID)
 }
 
 // alertSlot is what the server says of one slot.
@@ -107,19 +144,24 @@ type alertSlot struct {
 }
 
 // maxOpen is alerts.max_open.
-func (g *gatewayRuns) maxOpen() int {
-	if g.alertsMaxOpen > 0 {
-		return g.alertsMaxOpen
+func maxOpen(cfg *config.Config) int {
+	if cfg.Alerts.MaxOpen > 0 {
+		return cfg.Alerts.MaxOpen
 	}
 	return config.DefaultAlertsMaxOpen
 }
 
+// describer is what reading the slots needs of a Temporal client.
+type describer interface {
+	DescribeWorkflow(ctx context.Context, workflowID, runID string) (*client.WorkflowExecutionDescription, error)
+}
+
 // alertSlots describes every slot.
-func (g *gatewayRuns) alertSlots(ctx context.Context) ([]alertSlot, error) {
-	slots := make([]alertSlot, g.maxOpen())
+func alertSlots(ctx context.Context, c describer, n int) ([]alertSlot, error) {
+	slots := make([]alertSlot, n)
 	for n := range slots {
 		s := alertSlot{n: n + 1, id: contract.AlertSlotID(n + 1)}
-		desc, err := g.c.DescribeWorkflow(ctx, s.id, "")
+		desc, err := c.DescribeWorkflow(ctx, s.id, "")
 		var notFound *serviceerror.NotFound
 		switch {
 		case errors.As(err, &notFound):
@@ -139,13 +181,13 @@ func (g *gatewayRuns) alertSlots(ctx context.Context) ([]alertSlot, error) {
 }
 
 // takeSlot starts slot n for the incident; taken is false when the slot is running already.
-func (g *gatewayRuns) takeSlot(ctx context.Context, ns string, n int, incident string, in contract.IncidentInput) (bool, error) {
+func takeSlot(ctx context.Context, c starterClient, sg *signing, n int, incident string, in contract.IncidentInput) (bool, error) {
 	var err error
-	if in.Statement, err = g.alertSign(ns, incident, "", contract.ActionStartIncident, in.Summary, in.StartArgs()); err != nil {
+	if in.Statement, err = sg.sign(incident, "", contract.ActionStartIncident, in.Summary, in.StartArgs()); err != nil {
 		return false, err
 	}
 	id := contract.AlertSlotID(n)
-	_, err = g.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:            id,
 		TaskQueue:     contract.TaskQueue,
 		StaticSummary: fmt.Sprintf("Alert slot %d of alerts.max_open: holds %s while it runs", n, incident),
@@ -165,23 +207,14 @@ func (g *gatewayRuns) takeSlot(ctx context.Context, ns string, n int, incident s
 	return true, nil
 }
 
-// alertSign signs a statement as alert:alertmanager, via alert.
-func (g *gatewayRuns) alertSign(ns, id, firstRunID, action, comment, args string) (*contract.SignedStatement, error) {
-	s := &signer{actor: gateway.AlertActor, key: g.key, namespace: ns, identity: gatewayIdentity(), via: statement.ViaAlert}
-	return s.sign(id, firstRunID, action, comment, args)
-}
-
 // noteAlert adds a note to an open incident, signed for its first run (and sent only to that
 // chain of runs); it starts nothing.
-func (g *gatewayRuns) noteAlert(ctx context.Context, ns, id, note, outcome string) (gateway.AlertResult, error) {
-	sign := func(workflowID, firstRunID, action, comment, args string) (*contract.SignedStatement, error) {
-		return g.alertSign(ns, workflowID, firstRunID, action, comment, args)
-	}
-	ans, err := sendDecision(ctx, g.c, sign, id, "", contract.UpdateNote, contract.Decision{Actor: gateway.AlertActor, Comment: note})
+func noteAlert(ctx context.Context, c decisionClient, sg *signing, id, note, outcome string) (AlertAnswer, error) {
+	ans, err := sendDecision(ctx, c, sg.sign, Run{WorkflowID: id}, contract.UpdateNote, contract.Decision{Actor: sg.key.Actor, Comment: note})
 	if err != nil {
-		return gateway.AlertResult{}, fmt.Errorf("note on %s: %w", id, err)
+		return AlertAnswer{}, fmt.Errorf("note on %s: %w", id, err)
 	}
-	res := gateway.AlertResult{Outcome: outcome, Incident: id, Text: "noted on " + id}
+	res := AlertAnswer{Outcome: outcome, Incident: id, Text: "noted on " + id}
 	if ans.Denied {
 		res.Text = fmt.Sprintf("note on %s denied: %s", id, contract.CleanText(ans.Event.Detail))
 	}

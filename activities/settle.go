@@ -6,8 +6,6 @@ package activities
 // settles it on an approver's signed request, and shows the store's versions, never a value.
 
 import (
-	"github.com/authops/authops/contract"
-
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/secretstore"
 )
@@ -50,7 +49,7 @@ func (e cannotTell) Error() string { return string(e) }
 // state is "running" or "closed (<status>)". The error is a cannotTell when the key names no
 // run or the worker has no Temporal client, and anything else when Temporal did not answer.
 // A run Temporal no longer knows (its retention passed) is closed.
-func (a *Activities) runState(ctx context.Context, key string) (run string, closed bool, state string, err error) {
+func (a *Secrets) runState(ctx context.Context, key string) (run string, closed bool, state string, err error) {
 	wf, id, ok := ownerRun(key)
 	if !ok {
 		return "", false, "", cannotTell(fmt.Sprintf("its idempotency key %q names no run", key))
@@ -85,7 +84,7 @@ func (a *Activities) runState(ctx context.Context, key string) (run string, clos
 //
 // It adds the "env sink matches secret store" check. Only an error Temporal or the disk may not
 // repeat is returned, for the activity to be retried.
-func (a *Activities) emergencyPreCheck(ctx context.Context, t *config.Target, store *secretstore.File, key string, res *PreCheckResult) error {
+func (a *Secrets) emergencyPreCheck(ctx context.Context, t *config.Target, store *secretstore.File, key string, res *contract.PreCheckResult) error {
 	const name = "env sink matches secret store"
 	fail := func(err error) error {
 		res.Checks = append(res.Checks, contract.Check{Name: name, Detail: err.Error()})
@@ -149,75 +148,48 @@ func (a *Activities) emergencyPreCheck(ctx context.Context, t *config.Target, st
 
 // adoptOver imports the env sink's value as the current version over a different current one
 // (AdoptLiveSecret with ReplaceCurrent): an emergency's answer to drift.
-func (a *Activities) adoptOver(ctx context.Context, t *config.Target, store *secretstore.File, key string) (contract.VersionRef, error) {
+func (a *Secrets) adoptOver(ctx context.Context, t *config.Target, store *secretstore.File, key string) (contract.VersionRef, error) {
 	live, ok, err := a.sink(t).Get(t.EnvSink.Key)
 	if err != nil {
 		return contract.VersionRef{}, fmt.Errorf("adopt live secret of %s: read env sink: %w", t.Name, err)
 	}
 	if !ok || live == "" {
 		return contract.VersionRef{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("adopt live secret of %s: env sink %s has no %s", t.Name, t.EnvSink.Path, t.EnvSink.Key), ErrTypeConflict, nil)
+			fmt.Sprintf("adopt live secret of %s: env sink %s has no %s", t.Name, t.EnvSink.Path, t.EnvSink.Key), contract.ErrTypeConflict, nil)
 	}
 	v, err := store.ImportOver(ctx, key+"/adopt-live", live)
 	if err != nil {
 		if errors.Is(err, secretstore.ErrPendingExists) || errors.Is(err, secretstore.ErrIdempotencyConflict) {
 			return contract.VersionRef{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("adopt live secret of %s: %v", t.Name, err), ErrTypeConflict, nil)
+				fmt.Sprintf("adopt live secret of %s: %v", t.Name, err), contract.ErrTypeConflict, nil)
 		}
 		return contract.VersionRef{}, fmt.Errorf("adopt live secret of %s: %w", t.Name, err)
 	}
 	return contract.VersionRef{ID: v.ID, Fingerprint: v.Fingerprint}, nil
 }
 
-// SupersedeInput names the stale pending version an emergency rotation supersedes;
-// IdempotencyKey is the superseding run's.
-type SupersedeInput struct {
-	Target         string `json:"target"`
-	VersionID      string `json:"version_id"`
-	IdempotencyKey string `json:"idempotency_key"`
-}
-
-// SettleOutcome says what became of a pending version: marked failed, already failed, or
-// nothing was pending.
-type SettleOutcome struct {
-	Version contract.VersionRef `json:"version"`
-	// Run is the run that left the version behind; RunState says it is closed and how.
-	Run      string `json:"run,omitempty"`
-	RunState string `json:"run_state,omitempty"`
-	// Already: the version was failed before this call (a retry, or settled meanwhile).
-	Already bool `json:"already,omitempty"`
-	// NothingPending: no version was named and none is pending; nothing changed.
-	NothingPending bool `json:"nothing_pending,omitempty"`
-}
-
 // SupersedePending marks failed the pending version that a closed run left behind, the step an
 // emergency rotation takes when its PreCheck reported it Stale. The run's state is asked again
 // right before the write; a version whose run still runs is refused. Idempotent.
-func (a *Activities) SupersedePending(ctx context.Context, in SupersedeInput) (SettleOutcome, error) {
+func (a *Secrets) SupersedePending(ctx context.Context, in contract.SupersedeInput) (contract.SettleOutcome, error) {
 	t, store, err := a.targetStore(in.Target)
 	if err != nil {
-		return SettleOutcome{}, err
+		return contract.SettleOutcome{}, err
 	}
 	if in.VersionID == "" {
-		return SettleOutcome{}, temporal.NewNonRetryableApplicationError("supersede pending version: no version named", ErrTypeConfig, nil)
+		return contract.SettleOutcome{}, temporal.NewNonRetryableApplicationError("supersede pending version: no version named", contract.ErrTypeConfig, nil)
 	}
 	return a.settle(ctx, t, store, in.VersionID, in.IdempotencyKey, false)
-}
-
-// SettleSecretInput names the version to settle; empty means the pending one.
-type SettleSecretInput struct {
-	Target    string `json:"target"`
-	VersionID string `json:"version_id,omitempty"`
 }
 
 // SettleSecret marks failed a pending version that a closed run left behind, for an approver's
 // signed request (the SecretSettle workflow checks who asks). It refuses a version that is live
 // in the env sink (compared by fingerprint), one whose run still runs or cannot be asked about,
 // and one that is not pending. Idempotent.
-func (a *Activities) SettleSecret(ctx context.Context, in SettleSecretInput) (SettleOutcome, error) {
+func (a *Secrets) SettleSecret(ctx context.Context, in contract.SettleSecretInput) (contract.SettleOutcome, error) {
 	t, store, err := a.targetStore(in.Target)
 	if err != nil {
-		return SettleOutcome{}, err
+		return contract.SettleOutcome{}, err
 	}
 	return a.settle(ctx, t, store, in.VersionID, "", true)
 }
@@ -225,24 +197,24 @@ func (a *Activities) SettleSecret(ctx context.Context, in SettleSecretInput) (Se
 // settle marks versionID (or, when empty, the pending version) failed, once its run is known to
 // be closed. self is the calling run's key, whose own version is never settled; refuseLive
 // refuses a version the env sink holds.
-func (a *Activities) settle(ctx context.Context, t *config.Target, store *secretstore.File, versionID, self string, refuseLive bool) (SettleOutcome, error) {
-	refuse := func(format string, args ...any) (SettleOutcome, error) {
-		return SettleOutcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeConflict, nil)
+func (a *Secrets) settle(ctx context.Context, t *config.Target, store *secretstore.File, versionID, self string, refuseLive bool) (contract.SettleOutcome, error) {
+	refuse := func(format string, args ...any) (contract.SettleOutcome, error) {
+		return contract.SettleOutcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), contract.ErrTypeConflict, nil)
 	}
 	var v secretstore.Version
 	if versionID == "" {
 		p, found, err := store.ByStage(ctx, secretstore.StagePending)
 		if err != nil {
-			return SettleOutcome{}, err
+			return contract.SettleOutcome{}, err
 		}
 		if !found {
-			return SettleOutcome{NothingPending: true}, nil
+			return contract.SettleOutcome{NothingPending: true}, nil
 		}
 		v = p
 	} else {
 		vs, err := store.List(ctx)
 		if err != nil {
-			return SettleOutcome{}, err
+			return contract.SettleOutcome{}, err
 		}
 		found := false
 		for _, x := range vs {
@@ -254,7 +226,7 @@ func (a *Activities) settle(ctx context.Context, t *config.Target, store *secret
 			return refuse("version %s is not in the secret store of %s", versionID, t.Name)
 		}
 	}
-	out := SettleOutcome{Version: contract.VersionRef{ID: v.ID, Fingerprint: v.Fingerprint}}
+	out := contract.SettleOutcome{Version: contract.VersionRef{ID: v.ID, Fingerprint: v.Fingerprint}}
 	if wf, id, ok := ownerRun(v.IdempotencyKey); ok {
 		out.Run = wf + "/" + id
 	}
@@ -275,7 +247,7 @@ func (a *Activities) settle(ctx context.Context, t *config.Target, store *secret
 	case errors.As(err, &unknown):
 		return refuse("version %s of %s is pending, and it cannot be told whether the run that created it has closed: %v", v.ID, t.Name, err)
 	case err != nil:
-		return SettleOutcome{}, err
+		return contract.SettleOutcome{}, err
 	case !closed:
 		return refuse("version %s of %s is pending from run %s, which is still running: that run settles its own version (resolve or cancel it first)", v.ID, t.Name, run)
 	}
@@ -283,7 +255,7 @@ func (a *Activities) settle(ctx context.Context, t *config.Target, store *secret
 	if refuseLive {
 		live, ok, err := a.sink(t).Get(t.EnvSink.Key)
 		if err != nil {
-			return SettleOutcome{}, fmt.Errorf("read env sink of %s: %w", t.Name, err)
+			return contract.SettleOutcome{}, fmt.Errorf("read env sink of %s: %w", t.Name, err)
 		}
 		if ok && live != "" && store.Fingerprint(live) == v.Fingerprint {
 			return refuse("version %s of %s is live: the env sink %s holds it (fingerprint %s). Bring the target back to the store's current version first, or start an emergency invalidation, which supersedes it and rotates it away",
@@ -294,7 +266,7 @@ func (a *Activities) settle(ctx context.Context, t *config.Target, store *secret
 		if errors.Is(err, secretstore.ErrInvalidTransition) || errors.Is(err, secretstore.ErrNotFound) {
 			return refuse("mark version %s of %s failed: %v", v.ID, t.Name, err)
 		}
-		return SettleOutcome{}, fmt.Errorf("mark version %s of %s failed: %w", v.ID, t.Name, err)
+		return contract.SettleOutcome{}, fmt.Errorf("mark version %s of %s failed: %w", v.ID, t.Name, err)
 	}
 	return out, nil
 }
@@ -302,7 +274,7 @@ func (a *Activities) settle(ctx context.Context, t *config.Target, store *secret
 // StoreStatus lists the versions of a target's secret with their stages, creation times,
 // idempotency keys and fingerprints, which of them the env sink holds, and, for a pending
 // version, whether the run that created it still runs. Never a value.
-func (a *Activities) StoreStatus(ctx context.Context, in contract.SecretStatusInput) (contract.SecretStatus, error) {
+func (a *Secrets) StoreStatus(ctx context.Context, in contract.SecretStatusInput) (contract.SecretStatus, error) {
 	t, store, err := a.targetStore(in.Target)
 	if err != nil {
 		return contract.SecretStatus{}, err

@@ -1,24 +1,37 @@
-package notify
+package contract
 
 import (
 	"strings"
 	"time"
-
-	"github.com/authops/authops/contract"
 )
 
-// The notification workflow: one long-lived run per Slack channel, fed by the Announce activity
-// with signal-with-start, so that a Slack outage delays notifications but never blocks a runbook.
+// Announcements, and the notification workflow that posts them: one long-lived run per Slack
+// channel, fed by the Announce activity with signal-with-start, so that a Slack outage delays
+// notifications but never blocks a runbook. Workflows build announcements from version ids,
+// fingerprints and statuses only, so a notifier never sees a secret.
 const (
-	// ChannelWorkflow is the workflow type.
-	ChannelWorkflow = "NotifyChannel"
+	// WorkflowNotifyChannel is the notification workflow's type.
+	WorkflowNotifyChannel = "NotifyChannel"
 	// SignalAnnouncement carries an Announcement.
 	SignalAnnouncement = "announcement"
 )
 
-// ChannelWorkflowID is the id of the channel's notification run.
-func ChannelWorkflowID(channel string) string {
+// NotifyChannelID is the id of the channel's notification run.
+func NotifyChannelID(channel string) string {
 	return "notify-" + strings.TrimPrefix(channel, "#")
+}
+
+// Message is one announcement.
+type Message struct {
+	Target  string `json:"target"`
+	Channel string `json:"channel"`
+	// Kind says what happened: planned, reminder, approved, completed, rollback, escalation, ...
+	Kind string `json:"kind"`
+	// RunID is the workflow id, so responders can find the run in the Web UI.
+	RunID string `json:"run_id"`
+	Text  string `json:"text"`
+	// Mention lists people who must act (approvers, the rollback owner).
+	Mention []string `json:"mention,omitempty"`
 }
 
 // Announcement is one Message, with the run it belongs to.
@@ -31,9 +44,9 @@ type Announcement struct {
 	// Key is unique per announcement (the announcing activity's run and id), so that a retried
 	// Announce is handled once.
 	Key string `json:"key"`
-	// Seal proves a worker sent it for the run WorkflowID (contract.PeerSeal); its digest covers
-	// the announcement without the seal.
-	Seal *contract.PeerSeal `json:"seal,omitempty"`
+	// Seal proves a worker sent it for the run WorkflowID (PeerSeal); its digest covers the
+	// announcement without the seal.
+	Seal *PeerSeal `json:"seal,omitempty"`
 }
 
 // Unsealed is a without its seal: what the seal's digest covers.
@@ -45,8 +58,8 @@ func (a Announcement) Unsealed() Announcement {
 // RunKey names the run of an announcement.
 func (a Announcement) RunKey() string { return a.WorkflowID + "/" + a.FirstRunID }
 
-// ChannelInput starts the channel's run; its state is carried across continue-as-new.
-type ChannelInput struct {
+// NotifyChannelInput starts the channel's run; its state is carried across continue-as-new.
+type NotifyChannelInput struct {
 	Channel string `json:"channel"`
 	// Refresh is how often the parent messages of open runs are brought up to date (default 10s).
 	Refresh time.Duration `json:"refresh,omitempty"`
@@ -54,12 +67,12 @@ type ChannelInput struct {
 	// after an outage.
 	RetryMax time.Duration `json:"retry_max,omitempty"`
 	// MaxEvents is the history length at which the run continues as new (default 4000).
-	MaxEvents int          `json:"max_events,omitempty"`
-	State     ChannelState `json:"state"`
+	MaxEvents int                `json:"max_events,omitempty"`
+	State     NotifyChannelState `json:"state"`
 }
 
-// ChannelState is what the channel's run knows.
-type ChannelState struct {
+// NotifyChannelState is what the channel's run knows.
+type NotifyChannelState struct {
 	// ChannelID is learned from the first post (chat.update needs the id, not the name).
 	ChannelID string `json:"channel_id,omitempty"`
 	// Queue holds announcements not yet delivered.
@@ -89,7 +102,15 @@ type RunThread struct {
 // Key names the run.
 func (r *RunThread) Key() string { return r.WorkflowID + "/" + r.FirstRunID }
 
-// ChannelKinds are the announcements also shown in the channel itself, not only in the run's
+// Posted is where a Slack message landed.
+type Posted struct {
+	ChannelID string `json:"channel_id"`
+	TS        string `json:"ts"`
+	// Found says a retry found the message an earlier attempt had posted.
+	Found bool `json:"found,omitempty"`
+}
+
+// ChannelKind says an announcement is also shown in the channel itself, not only in the run's
 // thread: completion, rollback, escalation and break glass.
 func ChannelKind(kind string) bool {
 	switch kind {
@@ -102,17 +123,3 @@ func ChannelKind(kind string) bool {
 // UserKind says an announcement also has a notice for the users of the target: the runbooks'
 // "prepare user communication" and "communicate user impact" steps.
 func UserKind(kind string) bool { return kind == "planned" || kind == "user-impact" }
-
-// UserNotice is what users are told: what they will see, never the internals (no fingerprint,
-// version, person, reason or run id).
-func UserNotice(kind, target string) string {
-	switch kind {
-	case "planned":
-		return "Planned security maintenance on " + Escape(target) +
-			": when it happens, everyone is signed out and you will need to sign in again. Nothing else changes for you."
-	case "user-impact":
-		return "Security maintenance on " + Escape(target) +
-			" has just signed everyone out: you will need to sign in again. Some pages may be unavailable for a short while."
-	}
-	return ""
-}

@@ -1,0 +1,131 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/authops/authops/contract"
+	"github.com/authops/authops/internal/config"
+	"github.com/authops/authops/internal/controls"
+	"github.com/authops/authops/internal/deploy"
+	"github.com/authops/authops/internal/envfile"
+	"github.com/authops/authops/internal/probe"
+	"github.com/authops/authops/internal/secretstore"
+)
+
+// Targets reads a configured target and builds its adapters: secret store, env sink, deployer,
+// probes and control API. The activity types that act on a target embed it; it has no exported
+// method, so it adds no activity of its own.
+type Targets struct {
+	Config *config.Config
+	// HTTP is used for probes, the control API and an http deployer; nil means a client with a
+	// 5s timeout.
+	HTTP *http.Client
+}
+
+func (a *Targets) target(name string) (*config.Target, error) { return configTarget(a.Config, name) }
+
+// configTarget looks a target up in cfg; an unknown target is a non-retryable error.
+func configTarget(cfg *config.Config, name string) (*config.Target, error) {
+	t, err := cfg.Target(name)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeConfig, nil)
+	}
+	return t, nil
+}
+
+func (a *Targets) store(t *config.Target) (*secretstore.File, error) {
+	s, err := secretstore.OpenFile(a.Config.Abs(t.SecretStore.Dir), t.SecretStore.Name)
+	if err != nil {
+		return nil, fmt.Errorf("open secret store of %s: %w", t.Name, err)
+	}
+	return s, nil
+}
+
+// targetStore returns a target and its secret store.
+func (a *Targets) targetStore(name string) (*config.Target, *secretstore.File, error) {
+	t, err := a.target(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := a.store(t)
+	return t, s, err
+}
+
+func (a *Targets) sink(t *config.Target) envfile.Dotenv {
+	return envfile.Dotenv{Path: a.Config.Abs(t.EnvSink.Path)}
+}
+
+// deployer is what a rotation needs from a deploy path.
+type deployer interface {
+	Deploy(ctx context.Context) (deploy.Report, error)
+	DryRun(ctx context.Context) error
+}
+
+func (a *Targets) deployer(t *config.Target, redact ...string) deployer {
+	d := t.Deployer
+	if d.Kind == "http" {
+		return deploy.HTTP{Method: d.Method, URL: d.URL, HeadersFromEnv: d.HeadersFromEnv, Timeout: d.Timeout.D(), Client: a.HTTP, Redact: redact}
+	}
+	argv := append([]string(nil), d.Argv...)
+	if len(argv) > 0 {
+		argv[0] = a.Config.Abs(argv[0])
+	}
+	dry := append([]string(nil), d.DryRunArgv...)
+	if len(dry) > 0 {
+		dry[0] = a.Config.Abs(dry[0])
+	}
+	dir := a.Config.Abs(d.Dir)
+	if dir == "" {
+		dir = a.Config.Dir
+	}
+	return deploy.Exec{Argv: argv, DryRunArgv: dry, Dir: dir, Env: d.Environ(), Timeout: d.Timeout.D(), Redact: redact}
+}
+
+func (a *Targets) probe(t *config.Target) probe.Target {
+	return probe.Target{BaseURL: t.BaseURL, Client: a.HTTP, AdminPath: t.Probe.AdminPath, Timeout: t.Probe.Timeout.D()}
+}
+
+func (a *Targets) credentials(t *config.Target) (probe.Credentials, error) {
+	pw, err := a.Config.Resolve("targets."+t.Name+".probe.password", t.Probe.Password)
+	if err != nil {
+		return probe.Credentials{}, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeConfig, nil)
+	}
+	return probe.Credentials{Username: t.Probe.Username, Password: pw}, nil
+}
+
+// roleCredentials are the credentials of a critical endpoint's role: the probe user, or the
+// admin probe for "admin".
+func (a *Targets) roleCredentials(t *config.Target, as string) (probe.Credentials, error) {
+	if as != "admin" {
+		return a.credentials(t)
+	}
+	pw, err := a.Config.Resolve("targets."+t.Name+".probe.admin_password", t.Probe.AdminPassword)
+	if err != nil {
+		return probe.Credentials{}, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeConfig, nil)
+	}
+	return probe.Credentials{Username: t.Probe.AdminUsername, Password: pw}, nil
+}
+
+func (a *Targets) controls(t *config.Target) (controls.Client, error) {
+	tok, err := a.Config.Resolve("targets."+t.Name+".admin.token", t.Admin.Token)
+	if err != nil {
+		return controls.Client{}, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeConfig, nil)
+	}
+	return controls.Client{BaseURL: t.BaseURL, Token: tok, HTTP: a.HTTP}, nil
+}
+
+func (a *Targets) httpClient(t *config.Target) *http.Client {
+	if a.HTTP != nil {
+		return a.HTTP
+	}
+	timeout := t.Probe.Timeout.D()
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
