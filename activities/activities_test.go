@@ -341,6 +341,19 @@ func (f *fixture) backend() http.Handler {
 
 // run executes one activity, records its result (or error) for the secret scan, and decodes the
 // result into out when out is not nil.
+// adopt runs the pre-checks of a run with key and, as the workflow does when they report
+// NeedsAdoption, adopts the live secret into the store; the result holds the current version.
+func (f *fixture) adopt(t *testing.T, key string) contract.PreCheckResult {
+	t.Helper()
+	var res contract.PreCheckResult
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: key}))
+	require.True(t, res.OK, "%+v", res.Checks)
+	if res.NeedsAdoption {
+		require.NoError(t, f.run(&res.Current, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: "demo", IdempotencyKey: key}))
+	}
+	return res
+}
+
 func (f *fixture) run(out any, fn any, in any) error {
 	f.t.Helper()
 	val, err := f.env.ExecuteActivity(fn, in)
@@ -509,12 +522,11 @@ func checkByName(t *testing.T, res contract.PreCheckResult, name string) contrac
 	return contract.Check{}
 }
 
-func TestPreCheck_AdoptsTheEnvSecret(t *testing.T) {
+// The pre-checks of a store with no current version pass and say the live secret needs adopting;
+// AdoptLiveSecret then imports it, once.
+func TestPreCheck_ThenAdoptTheEnvSecret(t *testing.T) {
 	f := newFixture(t)
-	in := contract.PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-1"}
-	var res contract.PreCheckResult
-	require.NoError(t, f.run(&res, f.secrets.PreCheck, in))
-	require.True(t, res.OK, "%+v", res.Checks)
+	res := f.adopt(t, "rotation-demo/run-1")
 	for _, name := range []string{"target config valid", "secret store writable", "env sink matches secret store",
 		"deploy path configured (dry run)", "probe credentials resolvable", "backend healthy and probe login works"} {
 		require.True(t, checkByName(t, res, name).OK, name)
@@ -543,9 +555,7 @@ func TestPreCheck_AdoptsTheEnvSecret(t *testing.T) {
 
 func TestPreCheck_DriftBetweenEnvAndStore(t *testing.T) {
 	f := newFixture(t)
-	var res contract.PreCheckResult
-	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
-	require.True(t, res.OK)
+	res := f.adopt(t, "run-1")
 
 	// Somebody edits the env file by hand: the backend no longer runs on the store's current version.
 	f.setEnvSecret(newSecret(t))
@@ -631,8 +641,7 @@ func TestMarkSecretFailed_ByIdempotencyKey(t *testing.T) {
 
 func TestPromoteSecret_Idempotent(t *testing.T) {
 	f := newFixture(t)
-	var pc contract.PreCheckResult
-	require.NoError(t, f.run(&pc, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
+	pc := f.adopt(t, "run-1")
 	var ref contract.VersionRef
 	require.NoError(t, f.run(&ref, f.secrets.CreatePendingSecret, contract.SecretInput{Target: "demo", IdempotencyKey: "run-1"}))
 
@@ -814,10 +823,10 @@ func resultByName(t *testing.T, rs contract.ProbeResults, name string) contract.
 	return contract.ProbeResult{}
 }
 
-func TestPreCheck_NoAdoptWritesNothingAndReportsNeedsAdoption(t *testing.T) {
+func TestPreCheck_WritesNothingAndReportsNeedsAdoption(t *testing.T) {
 	f := newFixture(t)
 	var res contract.PreCheckResult
-	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.True(t, res.OK, "%+v", res.Checks)
 	require.True(t, res.NeedsAdoption)
 	require.Empty(t, res.Current, "no current version to report")
@@ -828,14 +837,14 @@ func TestPreCheck_NoAdoptWritesNothingAndReportsNeedsAdoption(t *testing.T) {
 
 	vs, err := f.store().List(context.Background())
 	require.NoError(t, err)
-	require.Empty(t, vs, "PreCheck with NoAdopt wrote nothing to the store")
+	require.Empty(t, vs, "PreCheck wrote nothing to the store")
 	require.Equal(t, envHead+"JWT_SECRET="+f.initial+"\n"+envTail, f.envFile())
 
 	// Once adopted, the same read-only pre-check reports the current version.
 	var ref contract.VersionRef
 	require.NoError(t, f.run(&ref, f.secrets.AdoptLiveSecret, contract.AdoptInput{Target: "demo", IdempotencyKey: "run-1"}))
 	var again contract.PreCheckResult
-	require.NoError(t, f.run(&again, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.NoError(t, f.run(&again, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.True(t, again.OK, "%+v", again.Checks)
 	require.False(t, again.NeedsAdoption)
 	require.Equal(t, ref, again.Current)
@@ -844,7 +853,7 @@ func TestPreCheck_NoAdoptWritesNothingAndReportsNeedsAdoption(t *testing.T) {
 	// Drift is still a failed check, and still nothing is written.
 	f.setEnvSecret(newSecret(t))
 	var drift contract.PreCheckResult
-	require.NoError(t, f.run(&drift, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-2", NoAdopt: true}))
+	require.NoError(t, f.run(&drift, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-2"}))
 	require.False(t, drift.OK)
 	require.False(t, drift.NeedsAdoption)
 	require.Contains(t, checkByName(t, drift, "env sink matches secret store").Detail, "env sink holds fingerprint")
@@ -1142,7 +1151,7 @@ func TestPreCheck_UnwritableEnvSinkFails(t *testing.T) {
 	})
 	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "not-a-dir"), nil, 0o600))
 	var res contract.PreCheckResult
-	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.False(t, res.OK)
 	c := checkByName(t, res, "env sink writable")
 	require.False(t, c.OK)
@@ -1155,7 +1164,7 @@ func TestPreCheck_UnwritableEnvSinkFails(t *testing.T) {
 func TestPreCheck_WritableEnvSinkPasses(t *testing.T) {
 	f := newFixture(t)
 	var res contract.PreCheckResult
-	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.True(t, checkByName(t, res, "env sink writable").OK)
 	require.Equal(t, envHead+"JWT_SECRET="+f.initial+"\n"+envTail, f.envFile(), "the check changed nothing")
 }
@@ -1166,10 +1175,10 @@ func TestPreCheck_ProbeRetriedOnce(t *testing.T) {
 	f := newFixture(t)
 	f.busyLogins.Store(1)
 	var res contract.PreCheckResult
-	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 	require.True(t, checkByName(t, res, "backend healthy and probe login works").OK, "%+v", res.Checks)
 
 	f.busyLogins.Store(2)
-	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-2", NoAdopt: true}))
+	require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-2"}))
 	require.False(t, checkByName(t, res, "backend healthy and probe login works").OK)
 }

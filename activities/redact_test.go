@@ -168,7 +168,7 @@ func TestPreCheck_RefusesAnEnvSinkOthersCanReadOrASymlink(t *testing.T) {
 			tc.setup(t, f)
 			before := f.envFile()
 			var res contract.PreCheckResult
-			require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1", NoAdopt: true}))
+			require.NoError(t, f.run(&res, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "run-1"}))
 			require.False(t, res.OK)
 			c := checkByName(t, res, "env sink writable")
 			require.False(t, c.OK)

@@ -82,7 +82,7 @@ func (f *fixture) stageOf(id string) secretstore.Stage {
 }
 
 func emergencyPreCheck(key string) contract.PreCheckInput {
-	return contract.PreCheckInput{Target: "demo", IdempotencyKey: key, NoAdopt: true, Mode: contract.ModeEmergency}
+	return contract.PreCheckInput{Target: "demo", IdempotencyKey: key, Mode: contract.ModeEmergency}
 }
 
 func requireConflict(t *testing.T, err error, want ...string) {
@@ -120,7 +120,7 @@ func TestEmergencyPreCheck_StalePendingOfClosedRunIsSuperseded(t *testing.T) {
 
 	// Not in emergency mode: still a failed check, which says how to settle the version.
 	var manual contract.PreCheckResult
-	require.NoError(t, f.run(&manual, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}))
+	require.NoError(t, f.run(&manual, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: emerKey}))
 	require.False(t, manual.OK)
 	require.Nil(t, manual.Stale)
 	require.Contains(t, checkByName(t, manual, "env sink matches secret store").Detail, "starter secret settle --target demo --as <approver>")
@@ -223,7 +223,7 @@ func TestEmergencyPreCheck_DriftAdoptsLiveValue(t *testing.T) {
 
 	// From there the target is consistent again, for every mode.
 	var after contract.PreCheckResult
-	require.NoError(t, f.run(&after, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}))
+	require.NoError(t, f.run(&after, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: emerKey}))
 	require.True(t, after.OK, "%+v", after.Checks)
 	require.Equal(t, adopted, after.Current)
 }
@@ -346,7 +346,7 @@ func TestOwnerRun(t *testing.T) {
 // run's own pending version. That is where the run is, not drift: the pre-check reports the
 // store's current version, adopts nothing, and the create and the write answer as before.
 func TestPreCheck_OwnPendingVersionInTheSinkIsNotDrift(t *testing.T) {
-	for _, in := range []contract.PreCheckInput{emergencyPreCheck(emerKey), {Target: "demo", IdempotencyKey: emerKey, NoAdopt: true}} {
+	for _, in := range []contract.PreCheckInput{emergencyPreCheck(emerKey), {Target: "demo", IdempotencyKey: emerKey}} {
 		f := newFixture(t)
 		old := f.adopted()
 		var pending, again contract.VersionRef
@@ -366,7 +366,7 @@ func TestPreCheck_OwnPendingVersionInTheSinkIsNotDrift(t *testing.T) {
 
 		// Another run still sees drift-free but blocked: the pending version is not its own.
 		var other contract.PreCheckResult
-		require.NoError(t, f.run(&other, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "someone-else", NoAdopt: true}))
+		require.NoError(t, f.run(&other, f.secrets.PreCheck, contract.PreCheckInput{Target: "demo", IdempotencyKey: "someone-else"}))
 		require.False(t, other.OK)
 	}
 }
@@ -393,7 +393,7 @@ func TestEmergencyPreCheck_TrustsARecentCanaryLogin(t *testing.T) {
 			return in
 		}(), 1},
 		{"emergency, no canary", emergencyPreCheck("rotation-demo/run-3"), 1},
-		{"manual, canary 10s ago", contract.PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-4", NoAdopt: true,
+		{"manual, canary 10s ago", contract.PreCheckInput{Target: "demo", IdempotencyKey: "rotation-demo/run-4",
 			LoginProbedAt: time.Now().Add(-10 * time.Second)}, 1},
 	}
 	for _, c := range cases {
@@ -424,7 +424,7 @@ func TestEmergencyPreCheck_TrustsARecentDryRun(t *testing.T) {
 	})
 	f.adopted()
 	at := func(key string, ago time.Duration, mode string) contract.PreCheckInput {
-		in := contract.PreCheckInput{Target: "demo", IdempotencyKey: key, NoAdopt: true, Mode: mode, DeployCheckedAt: time.Now().Add(-ago)}
+		in := contract.PreCheckInput{Target: "demo", IdempotencyKey: key, Mode: mode, DeployCheckedAt: time.Now().Add(-ago)}
 		return in
 	}
 	var res contract.PreCheckResult

@@ -43,9 +43,8 @@ func checkedBefore(in contract.PreCheckInput, at time.Time) (time.Duration, bool
 // stops before anything changes and shows which check failed.
 //
 // It also makes sure the store knows the secret the backend runs on, so that rollback always has
-// a previous version to go to. With NoAdopt it only reports a store with no current version
-// (NeedsAdoption) and writes nothing; without it (older workflow code) it adopts the env sink's
-// value itself.
+// a previous version to go to: it reports a store with no current version (NeedsAdoption) and
+// writes nothing; the workflow adopts the live secret in its own step (AdoptLiveSecret).
 func (a *Secrets) PreCheck(ctx context.Context, in contract.PreCheckInput) (contract.PreCheckResult, error) {
 	t, err := a.target(in.Target)
 	if err != nil {
@@ -70,11 +69,11 @@ func (a *Secrets) PreCheck(ctx context.Context, in contract.PreCheckInput) (cont
 	// version and five retries behind.
 	add("env sink writable", a.sink(t).CheckWritable())
 	if add("secret store writable", err) {
-		if in.NoAdopt && in.Mode == contract.ModeEmergency {
+		if in.Mode == contract.ModeEmergency {
 			if err := a.emergencyPreCheck(ctx, t, store, in.IdempotencyKey, &res); err != nil {
 				return contract.PreCheckResult{}, err
 			}
-		} else if in.NoAdopt {
+		} else {
 			cur, found, live, err := a.liveVersion(ctx, t, store, in.IdempotencyKey)
 			switch {
 			case err != nil:
@@ -87,10 +86,6 @@ func (a *Secrets) PreCheck(ctx context.Context, in contract.PreCheckInput) (cont
 				res.Current, res.LiveFingerprint = cur, cur.Fingerprint
 				add("env sink matches secret store", nil)
 			}
-		} else {
-			current, err := a.adoptCurrent(ctx, t, store, in.IdempotencyKey)
-			res.Current = current
-			add("env sink matches secret store", err)
 		}
 	}
 	if ago, ok := checkedBefore(in, in.DeployCheckedAt); ok {
@@ -180,7 +175,7 @@ func (a *Secrets) adoptCurrent(ctx context.Context, t *config.Target, store *sec
 }
 
 // AdoptLiveSecret imports the env sink's secret into the store as the current version, the step
-// a run takes when PreCheck (NoAdopt) reported NeedsAdoption. Idempotent: a retry with the same
+// a run takes when PreCheck reported NeedsAdoption. Idempotent: a retry with the same
 // key returns the same version, and a current version that matches the sink is returned as it
 // is. A pending version of another run, or a current version that disagrees with the sink, is a
 // conflict that is not retried.

@@ -9,14 +9,10 @@ import "time"
 type PreCheckInput struct {
 	Target         string `json:"target"`
 	IdempotencyKey string `json:"idempotency_key"`
-	// NoAdopt makes PreCheck read-only: a store with no current version is reported as
-	// NeedsAdoption, and the workflow adopts the live secret in its own step (AdoptLiveSecret).
-	// Runs of older workflow code leave it false and PreCheck adopts, as it always did.
-	NoAdopt bool `json:"no_adopt,omitempty"`
-	// Mode is the rotation's mode. With ModeEmergency (and NoAdopt) a pending version that a
-	// closed run left behind is reported as Stale, and an env sink that drifted from the store's
-	// current version as Drift, instead of failing the check: the emergency must always rotate.
-	// Other modes, and older workflow code that leaves it empty, keep both as failed checks.
+	// Mode is the rotation's mode. With ModeEmergency a pending version that a closed run left
+	// behind is reported as Stale, and an env sink that drifted from the store's current version
+	// as Drift, instead of failing the check: the emergency must always rotate. Other modes keep
+	// both as failed checks.
 	Mode string `json:"mode,omitempty"`
 	// LoginProbedAt (emergency mode) is when the emergency run's canary session logged in, and
 	// DeployCheckedAt when its dry run of the deploy path passed, both while it waited for its
@@ -31,7 +27,7 @@ type PreCheckResult struct {
 	OK      bool       `json:"ok"`
 	Checks  []Check    `json:"checks"`
 	Current VersionRef `json:"current"`
-	// NeedsAdoption (NoAdopt only) says the store has no current version: Current is empty, and
+	// NeedsAdoption says the store has no current version: Current is empty, and
 	// the live secret, of fingerprint LiveFingerprint, must be adopted before anything changes.
 	NeedsAdoption   bool   `json:"needs_adoption,omitempty"`
 	LiveFingerprint string `json:"live_fingerprint,omitempty"`

@@ -32,6 +32,9 @@ type workerKill struct {
 	reached func(t *testing.T, env *testenv.Env, id, oldSecret string) bool
 	// afterKill, when set, runs once the worker is dead, before the new one starts.
 	afterKill func(t *testing.T, env *testenv.Env)
+	// hold, when set, is the request to the backend ("METHOD /path") that the proxy holds from
+	// the run's start until the worker is dead (testenv.Env.HoldNext).
+	hold string
 	// rolledBack: the run fails on purpose and must end rolled back.
 	rolledBack bool
 	// retried: the kill lands inside an activity, which the new worker must run again.
@@ -77,10 +80,12 @@ func TestFaultWorkerKilledMidRedeploy(t *testing.T) {
 func TestFaultWorkerKilledMidValidation(t *testing.T) {
 	runWorkerKill(t, workerKill{
 		point: "in the middle of the validation",
-		// Every probe request waits 300ms: a validation takes seconds, long enough to die in.
-		opts: testenv.Options{ProbeDelay: 300 * time.Millisecond},
+		// The proxy holds the validation's admin check (only the validation makes one), so the
+		// kill lands inside the Validate activity on any machine.
+		opts: testenv.Options{ProxyHold: true},
+		hold: "GET /admin/users",
 		reached: func(t *testing.T, env *testenv.Env, id, _ string) bool {
-			return activityStarted(t, env, id, "Validate")
+			return env.Held() && activityStarted(t, env, id, "Validate")
 		},
 		retried: true,
 	})
@@ -108,6 +113,9 @@ func runWorkerKill(t *testing.T, k workerKill) {
 	o.NoWorker = true
 	o.ObservationWindow = time.Second
 	env := startStack(t, o)
+	if k.hold != "" {
+		env.HoldNext(t, k.hold)
+	}
 	first := env.StartWorkerProcess(t)
 
 	oldSecret := env.Secret(t)
@@ -117,6 +125,7 @@ func runWorkerKill(t *testing.T, k workerKill) {
 	id := approvedRotation(t, env)
 
 	killAt(t, env, id, first, k.point, func() bool { return k.reached(t, env, id, oldSecret) })
+	env.ReleaseHeld()
 	if k.afterKill != nil {
 		k.afterKill(t, env)
 	}

@@ -141,7 +141,7 @@ func (r *rotation) precheck(ctx workflow.Context) error {
 	var pre contract.PreCheckResult
 	// The pre-checks only read; adopting the live secret into the store is a write, and it is
 	// its own step on the timeline.
-	pcIn := contract.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: true}
+	pcIn := contract.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key}
 	// An emergency must always be able to rotate: its pre-checks report a pending version that
 	// a closed run left behind (superseded below) and drift (the live secret is adopted first)
 	// instead of failing on them.
@@ -198,7 +198,7 @@ func (r *rotation) recheck(ctx workflow.Context) error {
 	// The re-check never adopts: a store that lost its current version since the pre-checks
 	// shows up as a changed live secret below.
 	err := execute(r.reads(precheckCtx(ctx)), act.PreCheck,
-		contract.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key, NoAdopt: true}).Get(ctx, &pre)
+		contract.PreCheckInput{Target: r.in.Target, IdempotencyKey: r.key}).Get(ctx, &pre)
 	switch {
 	case err != nil:
 	case !pre.OK:

@@ -133,7 +133,6 @@ func TestRotation_EmergencySupersedesStalePendingAndAdoptsDrift(t *testing.T) {
 
 	require.Len(t, h.prechecks, 1)
 	assert.Equal(t, contract.ModeEmergency, h.prechecks[0].Mode, "the pre-checks know it is an emergency")
-	assert.True(t, h.prechecks[0].NoAdopt)
 	require.Len(t, h.supersedes, 1)
 	assert.Equal(t, staleV.ID, h.supersedes[0].VersionID)
 	assert.True(t, strings.HasPrefix(h.supersedes[0].IdempotencyKey, "rotation-demo/"), h.supersedes[0].IdempotencyKey)
