@@ -18,7 +18,7 @@ import (
 // releaseCommit is the commit of the last release (CHANGELOG.md). Its runs must finish on the
 // worker from HEAD: a change to running logic takes a workflow.GetVersion until no run of the
 // release can be open.
-const releaseCommit = "04c4eee"
+const releaseCommit = "af8c534"
 
 // TestRunOfTheReleaseFinishesOnHead: a rotation started by the release's worker waits for its
 // approval when that worker dies; the worker from HEAD takes the run over, bob's signed approval
