@@ -33,12 +33,22 @@ $(STATICCHECK_STAMP):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@rm -f $(BIN)/.staticcheck-* && touch $@
 
-## deps: Debian's prometheus-alertmanager (a real Alertmanager notifies the gateway in the e2e tests),
-## installed when missing: as root (CI) with apt-get, else with sudo.
+## deps: Debian's prometheus-alertmanager and prometheus (with promtool): a real Prometheus scrapes
+## the demo backend and a real Alertmanager notifies the gateway in the e2e tests. Installed when
+## missing: as root (CI) with apt-get, else with sudo.
 deps:
 	@if ! command -v prometheus-alertmanager >/dev/null; then \
 	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus-alertmanager; \
+	fi
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus; \
+	fi
+	@# nginx-light: the edge proxy the deny-cidr and route restriction tests drive (internal/edge).
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends nginx-light; \
 	fi
 
 ## build: bin/worker, bin/starter, bin/authbackend, bin/devstack
@@ -101,6 +111,7 @@ fuzz:
 	$(GO) test ./contract -run '^$$' -fuzz '^FuzzCleanText$$' -fuzztime 60s
 	$(GO) test ./contract -run '^$$' -fuzz '^FuzzValidatePrefixes$$' -fuzztime 60s
 	$(GO) test ./internal/controls -run '^$$' -fuzz '^FuzzValidateCIDRs$$' -fuzztime 60s
+	$(GO) test ./internal/edge -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 60s
 	$(GO) test ./internal/statement -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime 60s
 	$(GO) test ./internal/statement -run '^$$' -fuzz '^FuzzEncode$$' -fuzztime 60s
 	$(GO) test ./starter -run '^$$' -fuzz '^FuzzWriteTimeline$$' -fuzztime 60s

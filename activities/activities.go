@@ -57,7 +57,7 @@ func heartbeatWhile(ctx context.Context, detail string, fn func() error) error {
 }
 
 // versionRef looks up a version's fingerprint.
-func versionRef(ctx context.Context, s *secretstore.File, id string) (contract.VersionRef, string, error) {
+func versionRef(ctx context.Context, s secretStore, id string) (contract.VersionRef, string, error) {
 	v, err := s.Value(ctx, id)
 	if err != nil {
 		if errors.Is(err, secretstore.ErrNotFound) {

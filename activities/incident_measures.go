@@ -14,6 +14,7 @@ import (
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/config"
 	"github.com/authops/authops/internal/controls"
+	"github.com/authops/authops/internal/edge"
 )
 
 // ApplyMeasure applies a containment measure through the target's control API and reads the
@@ -33,6 +34,7 @@ func (a *Incidents) ApplyMeasure(ctx context.Context, in contract.MeasureInput) 
 	}
 	var res contract.MeasureResult
 	var did string
+	var edgeState edge.State
 	switch r.Kind {
 	case contract.ContainLogoutAll:
 		rev, err := c.RevokeSessions(ctx, "")
@@ -49,6 +51,14 @@ func (a *Incidents) ApplyMeasure(ctx context.Context, in contract.MeasureInput) 
 	case contract.ContainDenyCIDR:
 		cidrs, err := a.checkDeny(ctx, t, r)
 		if err != nil {
+			return contract.MeasureResult{}, err
+		}
+		if err := checkEdgeInput(t, cidrs, nil, 0); err != nil {
+			return contract.MeasureResult{}, err
+		}
+		// The edge first: it is where traffic is cut, and a range its check refuses then
+		// changes nothing anywhere. The backend's deny stays, for requests that reach it directly.
+		if edgeState, err = a.edgeDeny(ctx, t, cidrs, true); err != nil {
 			return contract.MeasureResult{}, err
 		}
 		if err := c.DenyCIDRs(ctx, cidrs); err != nil {
@@ -82,7 +92,15 @@ func (a *Incidents) ApplyMeasure(ctx context.Context, in contract.MeasureInput) 
 	if err := checkApplied(r, st); err != nil {
 		return contract.MeasureResult{}, err
 	}
-	res.Detail = contract.CleanText(did + "; " + describeState(r.Kind, st))
+	did += "; " + describeState(r.Kind, st)
+	if r.Kind == contract.ContainDenyCIDR {
+		seen, err := a.readEdgeDeny(ctx, t, edgeState, r.CIDRs, true)
+		if err != nil {
+			return contract.MeasureResult{}, err
+		}
+		did = strings.TrimSuffix(did+"; "+seen, "; ")
+	}
+	res.Detail = contract.CleanText(did)
 	return res, nil
 }
 
@@ -239,8 +257,20 @@ func (a *Incidents) UndoMeasure(ctx context.Context, in contract.MeasureInput) (
 	if err != nil {
 		return contract.MeasureResult{}, err
 	}
+	// The edge takes the normal form; a range from before it (host bits set) is masked, as the
+	// backend stores it.
+	var edgeCIDRs []string
+	for _, s := range r.CIDRs {
+		if p, ok := denyForm(s); ok {
+			edgeCIDRs = append(edgeCIDRs, p.String())
+		}
+	}
 	var did string
+	var edgeState edge.State
 	if r.Kind == contract.ContainDenyCIDR {
+		if edgeState, err = a.edgeDeny(ctx, t, edgeCIDRs, false); err != nil {
+			return contract.MeasureResult{}, err
+		}
 		if err := c.AllowCIDRs(ctx, r.CIDRs); err != nil {
 			return contract.MeasureResult{}, controlErr(err)
 		}
@@ -261,10 +291,17 @@ func (a *Incidents) UndoMeasure(ctx context.Context, in contract.MeasureInput) (
 				return contract.MeasureResult{}, fmt.Errorf("undo deny %s: the backend still denies it (denies: %s)", s, strings.Join(st.DeniedCIDRs, ", "))
 			}
 		}
+		seen, err := a.readEdgeDeny(ctx, t, edgeState, edgeCIDRs, false)
+		if err != nil {
+			return contract.MeasureResult{}, err
+		}
+		did = strings.TrimSuffix(did+"; "+describeState(r.Kind, st)+"; "+seen, "; ")
 	} else if st.LogLevel != in.Previous {
 		return contract.MeasureResult{}, fmt.Errorf("undo log-level: the backend's state says %s, not %s", st.LogLevel, in.Previous)
+	} else {
+		did += "; " + describeState(r.Kind, st)
 	}
-	return contract.MeasureResult{Detail: contract.CleanText(did + "; " + describeState(r.Kind, st))}, nil
+	return contract.MeasureResult{Detail: contract.CleanText(did)}, nil
 }
 
 // noneIfEmpty says "none" for an empty list.

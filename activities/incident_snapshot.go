@@ -72,13 +72,16 @@ func (a *Incidents) SnapshotTarget(ctx context.Context, in contract.IncidentTarg
 // configFingerprints maps each config key of the target, and each key of its env file, to the
 // fingerprint of its value. Credentials are fingerprinted by their resolved value, so that a
 // changed admin token or probe password shows; a reference that does not resolve says so.
-func (a *Incidents) configFingerprints(t *config.Target, store *secretstore.File) (map[string]string, error) {
+func (a *Incidents) configFingerprints(t *config.Target, store secretStore) (map[string]string, error) {
 	plain := map[string]string{
 		"base_url":             t.BaseURL,
 		"channel":              t.Channel,
 		"secret_store.kind":    t.SecretStore.Kind,
 		"secret_store.dir":     t.SecretStore.Dir,
 		"secret_store.name":    t.SecretStore.Name,
+		"secret_store.address": t.SecretStore.Address,
+		"secret_store.mount":   t.SecretStore.Mount,
+		"secret_store.path":    t.SecretStore.Path,
 		"env_sink.kind":        t.EnvSink.Kind,
 		"env_sink.path":        t.EnvSink.Path,
 		"env_sink.key":         t.EnvSink.Key,
@@ -101,6 +104,11 @@ func (a *Incidents) configFingerprints(t *config.Target, store *secretstore.File
 	refs := map[string]config.Ref{"admin.token": t.Admin.Token, "probe.password": t.Probe.Password}
 	if t.Probe.AdminUsername != "" {
 		refs["probe.admin_password"] = t.Probe.AdminPassword
+	}
+	if auth := t.SecretStore.Auth; auth.Token != nil {
+		refs["secret_store.auth.token"] = *auth.Token
+	} else if auth.AppRole != nil {
+		refs["secret_store.auth.approle.secret_id"] = auth.AppRole.SecretID
 	}
 	for k, r := range refs {
 		if v, err := a.Config.Resolve("targets."+t.Name+"."+k, r); err == nil {

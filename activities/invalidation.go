@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -103,17 +104,34 @@ func (a *Probes) RevokeSessions(ctx context.Context, in contract.RevokeInput) (c
 	return res, nil
 }
 
-// RestrictRoutes makes sensitive routes answer Status; LiftRoutes is its compensation.
+// RestrictRoutes makes sensitive routes answer Status; LiftRoutes is its compensation. With an
+// edge (controls.edge) the routes are restricted there first, where traffic is cut, and read
+// back through it; the backend's own restriction stays, for requests that reach it directly.
 func (a *Probes) RestrictRoutes(ctx context.Context, in contract.RoutesInput) error {
 	t, err := a.target(in.Target)
 	if err != nil {
+		return err
+	}
+	status := cmp.Or(in.Status, http.StatusServiceUnavailable)
+	if err := checkEdgeInput(t, nil, in.Prefixes, status); err != nil {
 		return err
 	}
 	c, err := a.controls(t)
 	if err != nil {
 		return err
 	}
-	return controlErr(c.RestrictRoutes(ctx, in.Prefixes, in.Status))
+	if err := a.edgeRoutes(ctx, t, in.Prefixes, status, true); err != nil {
+		return err
+	}
+	if err := c.RestrictRoutes(ctx, in.Prefixes, in.Status); err != nil {
+		return controlErr(err)
+	}
+	for _, r := range a.readEdgeRoutes(ctx, t, in.Prefixes, status, true) {
+		if !r.OK {
+			return errors.New(r.Detail) // retried: nginx may not have loaded it yet
+		}
+	}
+	return nil
 }
 
 // LiftRoutes removes the restrictions and checks that the routes no longer answer the
@@ -129,9 +147,15 @@ func (a *Probes) LiftRoutes(ctx context.Context, in contract.RoutesInput) (probe
 	if err != nil {
 		return nil, err
 	}
+	status := cmp.Or(in.Status, http.StatusServiceUnavailable)
+	if err := a.edgeRoutes(ctx, t, in.Prefixes, status, false); err != nil {
+		return nil, err
+	}
 	if err := c.LiftRoutes(ctx, in.Prefixes); err != nil {
 		return nil, controlErr(err)
 	}
+	// Read back after the backend lifted too: through the proxy, its answer is the backend's.
+	edgeRs := a.readEdgeRoutes(ctx, t, in.Prefixes, status, false)
 	st, err := c.State(ctx)
 	if err != nil {
 		return nil, controlErr(err)
@@ -166,7 +190,7 @@ func (a *Probes) LiftRoutes(ctx context.Context, in contract.RoutesInput) (probe
 		}
 		break
 	}
-	return rs, nil
+	return append(rs, edgeRs...), nil
 }
 
 // cutoverRestrictions pairs the restricted prefixes with their status.

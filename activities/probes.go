@@ -5,7 +5,6 @@ import (
 
 	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/probe"
-	"github.com/authops/authops/internal/secretstore"
 )
 
 // Probes holds the checks against a target's live backend and the changes made through its
@@ -16,7 +15,7 @@ type Probes struct {
 }
 
 // validationSecrets reads the values of the live and the retired version that a validation checks with.
-func validationSecrets(ctx context.Context, store *secretstore.File, in contract.ValidateInput) (live, retired string, err error) {
+func validationSecrets(ctx context.Context, store secretStore, in contract.ValidateInput) (live, retired string, err error) {
 	if _, live, err = versionRef(ctx, store, in.LiveVersionID); err != nil {
 		return "", "", err
 	}

@@ -93,9 +93,11 @@ func (a *Secrets) knownSecrets(ctx context.Context) []string {
 // storeValues reads every value a target's secret store holds. A store that does not exist on
 // this worker's disk is not created: another worker may serve that target.
 func (a *Secrets) storeValues(ctx context.Context, t *config.Target) []string {
-	dir := a.Config.Abs(t.SecretStore.Dir)
-	if _, err := os.Stat(filepath.Join(dir, t.SecretStore.Name+".json")); err != nil {
-		return nil
+	if t.SecretStore.Kind == "file" {
+		dir := a.Config.Abs(t.SecretStore.Dir)
+		if _, err := os.Stat(filepath.Join(dir, t.SecretStore.Name+".json")); err != nil {
+			return nil
+		}
 	}
 	store, err := a.store(t)
 	if err != nil {

@@ -127,7 +127,7 @@ func (a *Secrets) PreCheck(ctx context.Context, in contract.PreCheckInput) (cont
 // found is false when the store has no current version yet. A version pending from another
 // run, or a sink that disagrees with the store's current version, is drift, and rotation must
 // not guess.
-func (a *Secrets) liveVersion(ctx context.Context, t *config.Target, store *secretstore.File, key string) (cur contract.VersionRef, found bool, live string, err error) {
+func (a *Secrets) liveVersion(ctx context.Context, t *config.Target, store secretStore, key string) (cur contract.VersionRef, found bool, live string, err error) {
 	live, ok, err := a.sink(t).Get(t.EnvSink.Key)
 	if err != nil {
 		return cur, false, "", fmt.Errorf("read env sink: %w", err)
@@ -162,7 +162,7 @@ func (e driftError) Error() string { return string(e) }
 
 // adoptCurrent returns the store's current version, importing the env sink's secret when the
 // store has none yet.
-func (a *Secrets) adoptCurrent(ctx context.Context, t *config.Target, store *secretstore.File, key string) (contract.VersionRef, error) {
+func (a *Secrets) adoptCurrent(ctx context.Context, t *config.Target, store secretStore, key string) (contract.VersionRef, error) {
 	cur, found, live, err := a.liveVersion(ctx, t, store, key)
 	if err != nil || found {
 		return cur, err
@@ -236,7 +236,7 @@ func (a *Secrets) ApplySecret(ctx context.Context, in contract.VersionInput) (co
 
 // PromoteSecret makes the pending version current; the old current becomes previous.
 func (a *Secrets) PromoteSecret(ctx context.Context, in contract.VersionInput) error {
-	return a.storeOp(ctx, in, "promote", (*secretstore.File).Promote)
+	return a.storeOp(ctx, in, "promote", secretStore.Promote)
 }
 
 // MarkSecretFailed labels a pending version failed after a rollback. Without a version id it
@@ -257,15 +257,15 @@ func (a *Secrets) MarkSecretFailed(ctx context.Context, in contract.VersionInput
 		}
 		in.VersionID = p.ID
 	}
-	return a.storeOp(ctx, in, "mark failed", (*secretstore.File).MarkFailed)
+	return a.storeOp(ctx, in, "mark failed", secretStore.MarkFailed)
 }
 
 // RollBackSecret undoes a promotion: the previous version is current again.
 func (a *Secrets) RollBackSecret(ctx context.Context, in contract.VersionInput) error {
-	return a.storeOp(ctx, in, "roll back", (*secretstore.File).RollBack)
+	return a.storeOp(ctx, in, "roll back", secretStore.RollBack)
 }
 
-func (a *Secrets) storeOp(ctx context.Context, in contract.VersionInput, what string, op func(*secretstore.File, context.Context, string) error) error {
+func (a *Secrets) storeOp(ctx context.Context, in contract.VersionInput, what string, op func(secretStore, context.Context, string) error) error {
 	t, err := a.target(in.Target)
 	if err != nil {
 		return err

@@ -84,7 +84,7 @@ func (a *Secrets) runState(ctx context.Context, key string) (run string, closed 
 //
 // It adds the "env sink matches secret store" check. Only an error Temporal or the disk may not
 // repeat is returned, for the activity to be retried.
-func (a *Secrets) emergencyPreCheck(ctx context.Context, t *config.Target, store *secretstore.File, key string, res *contract.PreCheckResult) error {
+func (a *Secrets) emergencyPreCheck(ctx context.Context, t *config.Target, store secretStore, key string, res *contract.PreCheckResult) error {
 	const name = "env sink matches secret store"
 	fail := func(err error) error {
 		res.Checks = append(res.Checks, contract.Check{Name: name, Detail: err.Error()})
@@ -148,7 +148,7 @@ func (a *Secrets) emergencyPreCheck(ctx context.Context, t *config.Target, store
 
 // adoptOver imports the env sink's value as the current version over a different current one
 // (AdoptLiveSecret with ReplaceCurrent): an emergency's answer to drift.
-func (a *Secrets) adoptOver(ctx context.Context, t *config.Target, store *secretstore.File, key string) (contract.VersionRef, error) {
+func (a *Secrets) adoptOver(ctx context.Context, t *config.Target, store secretStore, key string) (contract.VersionRef, error) {
 	live, ok, err := a.sink(t).Get(t.EnvSink.Key)
 	if err != nil {
 		return contract.VersionRef{}, fmt.Errorf("adopt live secret of %s: read env sink: %w", t.Name, err)
@@ -197,7 +197,7 @@ func (a *Secrets) SettleSecret(ctx context.Context, in contract.SettleSecretInpu
 // settle marks versionID (or, when empty, the pending version) failed, once its run is known to
 // be closed. self is the calling run's key, whose own version is never settled; refuseLive
 // refuses a version the env sink holds.
-func (a *Secrets) settle(ctx context.Context, t *config.Target, store *secretstore.File, versionID, self string, refuseLive bool) (contract.SettleOutcome, error) {
+func (a *Secrets) settle(ctx context.Context, t *config.Target, store secretStore, versionID, self string, refuseLive bool) (contract.SettleOutcome, error) {
 	refuse := func(format string, args ...any) (contract.SettleOutcome, error) {
 		return contract.SettleOutcome{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), contract.ErrTypeConflict, nil)
 	}

@@ -38,7 +38,14 @@ func configTarget(cfg *config.Config, name string) (*config.Target, error) {
 	return t, nil
 }
 
-func (a *Targets) store(t *config.Target) (*secretstore.File, error) {
+// vaultOpenTimeout bounds a Vault store's login and fingerprint key read, which store does
+// without the activity's context.
+const vaultOpenTimeout = 30 * time.Second
+
+func (a *Targets) store(t *config.Target) (secretStore, error) {
+	if t.SecretStore.Kind == "vault" {
+		return a.vaultStore(t)
+	}
 	s, err := secretstore.OpenFile(a.Config.Abs(t.SecretStore.Dir), t.SecretStore.Name)
 	if err != nil {
 		return nil, fmt.Errorf("open secret store of %s: %w", t.Name, err)
@@ -46,8 +53,34 @@ func (a *Targets) store(t *config.Target) (*secretstore.File, error) {
 	return s, nil
 }
 
+// vaultStore logs in to the target's Vault. The token or secret id is read from its reference
+// on each open, so a token file that an agent renews is picked up by the next attempt.
+func (a *Targets) vaultStore(t *config.Target) (secretStore, error) {
+	ss := t.SecretStore
+	cfg := secretstore.VaultConfig{Address: ss.Address, Mount: ss.Mount, Path: ss.Path}
+	field := "targets." + t.Name + ".secret_store.auth."
+	var err error
+	switch {
+	case ss.Auth.Token != nil:
+		cfg.Token, err = a.Config.Resolve(field+"token", *ss.Auth.Token)
+	case ss.Auth.AppRole != nil:
+		cfg.RoleID = ss.Auth.AppRole.RoleID
+		cfg.SecretID, err = a.Config.Resolve(field+"approle.secret_id", ss.Auth.AppRole.SecretID)
+	}
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeConfig, nil)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), vaultOpenTimeout)
+	defer cancel()
+	s, err := secretstore.OpenVault(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open secret store of %s: %w", t.Name, err)
+	}
+	return s, nil
+}
+
 // targetStore returns a target and its secret store.
-func (a *Targets) targetStore(name string) (*config.Target, *secretstore.File, error) {
+func (a *Targets) targetStore(name string) (*config.Target, secretStore, error) {
 	t, err := a.target(name)
 	if err != nil {
 		return nil, nil, err
@@ -87,7 +120,13 @@ func (a *Targets) deployer(t *config.Target, redact ...string) deployer {
 }
 
 func (a *Targets) probe(t *config.Target) probe.Target {
-	return probe.Target{BaseURL: t.BaseURL, Client: a.HTTP, AdminPath: t.Probe.AdminPath, Timeout: t.Probe.Timeout.D()}
+	e := t.Probe.Endpoints
+	return probe.Target{BaseURL: t.BaseURL, Client: a.HTTP, AdminPath: t.Probe.AdminPath, Timeout: t.Probe.Timeout.D(),
+		Endpoints: probe.Endpoints{
+			LoginPath: e.Login.Path, UsernameField: e.Login.UsernameField, PasswordField: e.Login.PasswordField,
+			TokenField: e.Login.TokenField, RefreshField: e.Login.RefreshField, SessionCookie: e.Login.Cookie,
+			IdentityPath: e.Identity.Path, IdentityField: e.Identity.UsernameField, RefreshPath: e.Refresh.Path,
+		}}
 }
 
 func (a *Targets) credentials(t *config.Target) (probe.Credentials, error) {

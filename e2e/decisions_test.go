@@ -43,7 +43,7 @@ func TestForgedDecisionsRefused(t *testing.T) {
 	require.Eventually(t, func() bool {
 		evs = timelineOf(t, env, id)
 		return countEvents(evs, "bob", contract.DecisionApprove, "denied") == 2
-	}, 20*time.Second, 100*time.Millisecond, "both forged approvals are recorded as denied")
+	}, 2*time.Minute, 100*time.Millisecond, "both forged approvals are recorded as denied")
 	for _, e := range evs {
 		if e.Action == contract.DecisionApprove {
 			require.False(t, e.Verified)

@@ -351,7 +351,7 @@ func (r *incidentRun) checkResolved(rep contract.Report) []string {
 		o, err := env.Starter(t, "freeze", "status")
 		out = o
 		return err == nil && !strings.Contains(o, id)
-	}, 10*time.Second, 100*time.Millisecond, "freeze status still lists %s: %s", id, out)
+	}, 2*time.Minute, 100*time.Millisecond, "freeze status still lists %s: %s", id, out)
 	checked = append(checked, "freeze lifted (starter freeze status)")
 
 	// The report lists every action with its actor: the one the run returned and the one it wrote.
@@ -519,7 +519,7 @@ func approveWhileDown(t *testing.T, r *incidentRun, start func()) string {
 	require.Eventually(t, func() bool {
 		d, err := r.env.Client.DescribeWorkflow(context.Background(), r.id, "")
 		return err == nil && d.RawResponse.GetPendingWorkflowTask() != nil
-	}, 20*time.Second, 20*time.Millisecond, "the approval reaches the server while no worker runs")
+	}, 2*time.Minute, 20*time.Millisecond, "the approval reaches the server while no worker runs")
 	select {
 	case a := <-done:
 		t.Fatalf("the approval was answered while no worker ran: %v\n%s", a.err, a.out)

@@ -40,7 +40,7 @@ func TestBrokenDeployPathEscalates(t *testing.T) {
 			}
 		}
 		return false
-	}, 30*time.Second, 50*time.Millisecond, "the failed rollback is announced")
+	}, 2*time.Minute, 50*time.Millisecond, "the failed rollback is announced")
 
 	// A decision the run does not take now is denied and recorded.
 	out, err := env.Starter(t, "approve", id, "--as", "carol", "--comment", "meh")

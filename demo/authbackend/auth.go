@@ -27,11 +27,13 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 	}
 	if err := decodeJSON(w, r, &req, false); err != nil {
+		s.metrics.login(loginMalformed, "", s.now())
 		s.logDecision(r, http.StatusBadRequest, "malformed_request", "")
 		writeError(w, http.StatusBadRequest, "malformed_request")
 		return
 	}
 	if req.Username == "" || req.Password == "" {
+		s.metrics.login(loginMissing, "", s.now())
 		s.logDecision(r, http.StatusBadRequest, "missing_credentials", "")
 		writeError(w, http.StatusBadRequest, "missing_credentials")
 		return
@@ -40,14 +42,17 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errUnknownUser):
 		// The name is not logged: it may be a mistyped password.
+		s.metrics.login(loginUnknownUser, req.Username, s.now())
 		s.logDecision(r, http.StatusUnauthorized, "unknown_user", "")
 		writeError(w, http.StatusUnauthorized, "invalid_credentials")
 		return
 	case errors.Is(err, errBadPassword):
+		s.metrics.login(loginBadPassword, req.Username, s.now())
 		s.logDecision(r, http.StatusUnauthorized, "bad_password", u.name)
 		writeError(w, http.StatusUnauthorized, "invalid_credentials")
 		return
 	case err != nil:
+		s.metrics.login(loginInternalError, "", s.now())
 		s.internalError(w, r, "authenticate", err)
 		return
 	}
@@ -57,6 +62,7 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 	limit := now.Add(refreshTTL)
 	refresh, err := s.tokens.sign(u, sid, typeRefresh, now, limit)
 	if err != nil {
+		s.metrics.login(loginInternalError, "", now)
 		s.internalError(w, r, "issue tokens", err)
 		return
 	}
@@ -76,13 +82,16 @@ func (s *server) handleToken(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, errPasswordResetRequired):
+		s.metrics.login(loginResetRequired, "", s.now())
 		s.logDecision(r, http.StatusForbidden, "password_reset_required", u.name)
 		writeError(w, http.StatusForbidden, "password_reset_required")
 		return
 	case err != nil:
+		s.metrics.login(loginInternalError, "", s.now())
 		s.internalError(w, r, "create session", err)
 		return
 	}
+	s.metrics.login(loginSuccess, "", now)
 	s.writeTokens(w, r, u, sid, now, limit, refresh, "login")
 }
 

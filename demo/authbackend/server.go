@@ -57,6 +57,7 @@ type server struct {
 	startedAt      time.Time
 	pid            int
 	mux            *http.ServeMux
+	metrics        *metrics
 	// controlMu serialises control changes, so that reading the previous
 	// value, persisting and applying (log level) happen as one step.
 	controlMu sync.Mutex
@@ -99,6 +100,7 @@ func newServer(cfg serverConfig) (*server, error) {
 		now:       cfg.now,
 		startedAt: cfg.now().UTC(),
 		pid:       os.Getpid(),
+		metrics:   newMetrics(cfg.now),
 	}
 	if cfg.adminToken != "" {
 		sum := sha256.Sum256([]byte(cfg.adminToken))
@@ -116,6 +118,7 @@ func newServer(cfg serverConfig) (*server, error) {
 func (s *server) routes() {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.HandleFunc("POST /auth/token", s.handleToken)
 	s.mux.HandleFunc("POST /auth/refresh", s.handleRefresh)
 	s.mux.HandleFunc("GET /auth/me", s.handleMe)
@@ -136,6 +139,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.dispatch(rec, r)
+	_, pattern := s.mux.Handler(r)
+	s.metrics.response(pattern, rec.status)
 	// The query string is left out: it is the one place a careless client
 	// might put a token.
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
@@ -165,9 +170,10 @@ func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
 }
 
 // exemptPath reports whether p bypasses CIDR deny and route restrictions,
-// so that health checks and the operator's own controls always work.
+// so that health checks, the metrics that detect an incident and the
+// operator's own controls always work, also while an incident contains.
 func exemptPath(p string) bool {
-	return p == "/healthz" || p == "/_control" || strings.HasPrefix(p, "/_control/")
+	return p == "/healthz" || p == "/metrics" || p == "/_control" || strings.HasPrefix(p, "/_control/")
 }
 
 // blocked returns the status and reason for a request that a control

@@ -246,7 +246,7 @@ func TestParse_BadConfigs(t *testing.T) {
 		{"bad base_url: ftp", "http://127.0.0.1:8081", "ftp://127.0.0.1", "targets.demo.base_url: must be an http(s) URL"},
 		{"bad base_url: no host", "http://127.0.0.1:8081", "http://", "targets.demo.base_url: must be an http(s) URL"},
 		{"missing base_url", "    base_url: http://127.0.0.1:8081\n", "", "targets.demo.base_url: must be an http(s) URL"},
-		{"bad secret store kind", "kind: file,", "kind: vault,", `targets.demo.secret_store.kind: must be "file", got "vault"`},
+		{"bad secret store kind", "kind: file,", "kind: s3,", `targets.demo.secret_store.kind: must be "file" or "vault", got "s3"`},
 		{"secret store without dir", " dir: secrets,", "", "targets.demo.secret_store: dir and name are required"},
 		{"bad env sink kind", "kind: dotenv", "kind: systemd", `targets.demo.env_sink.kind: must be "dotenv"`},
 		{"env sink without path", ", path: backend.env", "", "targets.demo.env_sink.path: is required"},

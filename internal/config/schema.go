@@ -51,13 +51,36 @@ type Target struct {
 	Freeze string `yaml:"freeze"`
 	// Notify says where user-facing notices go (slack.go).
 	Notify Notify `yaml:"notify"`
+	// Controls are the places traffic is cut besides the control API: an nginx edge (edge.go).
+	Controls Controls `yaml:"controls"`
 }
 
-// SecretStore says where versions of the JWT secret live.
+// SecretStore says where versions of the JWT secret live: a file store (dir, name) or a Vault KV
+// v2 secret (address, mount, path, auth).
 type SecretStore struct {
-	Kind string `yaml:"kind"` // file
+	Kind string `yaml:"kind"` // file | vault
+	// Dir holds the file store; for kind vault it is optional and holds only the worker's local
+	// state (canary sessions), not the secret.
 	Dir  string `yaml:"dir"`
 	Name string `yaml:"name"`
+	// Address, Mount and Path name the Vault KV v2 secret (kind vault).
+	Address string    `yaml:"address"`
+	Mount   string    `yaml:"mount"`
+	Path    string    `yaml:"path"`
+	Auth    VaultAuth `yaml:"auth"`
+}
+
+// VaultAuth is how the worker logs in to Vault: exactly one of a token (a reference, {file: PATH}
+// or {env: NAME}) or an AppRole.
+type VaultAuth struct {
+	Token   *Ref          `yaml:"token"`
+	AppRole *VaultAppRole `yaml:"approle"`
+}
+
+// VaultAppRole is an AppRole login; the secret id is a reference, never inline.
+type VaultAppRole struct {
+	RoleID   string `yaml:"role_id"`
+	SecretID Ref    `yaml:"secret_id"`
 }
 
 // EnvSink says where the backend reads its secret from.
@@ -107,6 +130,8 @@ type Probe struct {
 	AdminPath     string   `yaml:"admin_path"`
 	AdminUsername string   `yaml:"admin_username"`
 	AdminPassword Ref      `yaml:"admin_password"`
+	// Endpoints, for a backend not shaped like the demo one.
+	Endpoints ProbeEndpoints `yaml:"endpoints"`
 }
 
 // Claims is the shape of the tokens the backend issues, for minting verification tokens.

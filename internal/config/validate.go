@@ -18,6 +18,11 @@ func (t *Target) defaults() {
 			*d = Duration(v)
 		}
 	}
+	if t.SecretStore.Kind == "vault" && t.SecretStore.Dir == "" {
+		// The worker's local state (canary sessions) needs a directory even when the secret
+		// lives in Vault.
+		t.SecretStore.Dir = "var/state/" + t.Name
+	}
 	setDur(&t.Deployer.Timeout, 60*time.Second)
 	setDur(&t.Deployer.ReadinessTimeout, 30*time.Second)
 	setDur(&t.Claims.TTL, 15*time.Minute)
@@ -50,6 +55,7 @@ func (t *Target) defaults() {
 		t.Deployer.Method = http.MethodPost
 	}
 	t.freezeDefaults()
+	t.edgeDefaults()
 	for i := range t.CriticalEndpoints {
 		if t.CriticalEndpoints[i].Method == "" {
 			t.CriticalEndpoints[i].Method = http.MethodGet
@@ -70,11 +76,8 @@ func (t *Target) validate(people map[string]*Person) error {
 	if u, err := url.Parse(t.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return f("base_url", "must be an http(s) URL, got %q", t.BaseURL)
 	}
-	if t.SecretStore.Kind != "file" {
-		return f("secret_store.kind", "must be \"file\", got %q", t.SecretStore.Kind)
-	}
-	if t.SecretStore.Dir == "" || t.SecretStore.Name == "" {
-		return f("secret_store", "dir and name are required")
+	if field, err := t.SecretStore.validate(); err != nil {
+		return f(field, "%s", err)
 	}
 	if t.EnvSink.Kind != "dotenv" {
 		return f("env_sink.kind", "must be \"dotenv\", got %q", t.EnvSink.Kind)
@@ -111,6 +114,9 @@ func (t *Target) validate(people map[string]*Person) error {
 			return f("probe.admin_password", "%v", err)
 		}
 	}
+	if key, err := t.Probe.Endpoints.check(); err != nil {
+		return f("probe.endpoints."+key, "%v", err)
+	}
 	if t.Claims.Issuer == "" {
 		return f("claims.issuer", "is required")
 	}
@@ -141,6 +147,9 @@ func (t *Target) validate(people map[string]*Person) error {
 		return err
 	}
 	if err := t.validateNotify(); err != nil {
+		return err
+	}
+	if err := t.validateEdge(); err != nil {
 		return err
 	}
 	for i, e := range t.CriticalEndpoints {

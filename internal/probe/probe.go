@@ -34,6 +34,8 @@ type Target struct {
 	// rejection into a 200.
 	Client    *http.Client
 	AdminPath string // default /admin/users
+	// Endpoints are the login, identity and refresh endpoints; the zero value is the demo's.
+	Endpoints Endpoints
 	// Timeout bounds each request of the default client (0: 5s); the target's config sets it.
 	Timeout time.Duration
 }
@@ -60,37 +62,41 @@ func (t Target) Health(ctx context.Context) Result {
 	return res
 }
 
-// Login posts the credentials to /auth/token and expects 200 with an access token, a refresh
-// token and a session cookie, which it captures. Check name "login".
+// Login posts the credentials to the login endpoint (POST /auth/token) and expects 200 with an
+// access token, and a refresh token and a session cookie unless the endpoints say the backend
+// issues none; it captures them. Check name "login".
 func (t Target) Login(ctx context.Context, c Credentials) (Session, Result) {
+	e := t.Endpoints
 	req := request{
 		method:  http.MethodPost,
-		path:    "/auth/token",
-		body:    map[string]string{"username": c.Username, "password": c.Password},
+		path:    e.loginPath(),
+		body:    map[string]string{e.usernameField(): c.Username, e.passwordField(): c.Password},
 		secrets: []string{c.Password},
 	}
 	res, rep := t.check(ctx, "login", req, http.StatusOK)
 	if !res.OK {
 		return Session{}, res
 	}
-	var tr tokenResponse
-	if err := json.Unmarshal(rep.data, &tr); err != nil {
+	if !json.Valid(rep.data) {
 		fail(&res, "response is not token JSON")
 		return Session{}, res
 	}
-	s := Session{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken}
+	s := Session{AccessToken: field(rep.data, e.tokenField())}
+	if e.RefreshField != None {
+		s.RefreshToken = field(rep.data, e.refreshField())
+	}
 	for _, ck := range rep.cookies {
-		if ck.Name == sessionCookieName {
+		if e.SessionCookie != None && ck.Name == e.cookieName() {
 			s.Cookie = ck.Value
 		}
 	}
 	switch {
 	case s.AccessToken == "":
-		fail(&res, "response has no access_token")
-	case s.RefreshToken == "":
-		fail(&res, "response has no refresh_token")
-	case s.Cookie == "":
-		fail(&res, "response sets no session cookie")
+		fail(&res, "response has no "+e.tokenField())
+	case s.RefreshToken == "" && e.RefreshField != None:
+		fail(&res, "response has no "+e.refreshField())
+	case s.Cookie == "" && e.SessionCookie != None:
+		fail(&res, "response sets no "+e.cookieName()+" cookie")
 	}
 	return s, res
 }
@@ -98,18 +104,18 @@ func (t Target) Login(ctx context.Context, c Credentials) (Session, Result) {
 // Me calls GET /auth/me with a bearer token (none when empty); when want==200 it also checks
 // username==wantUser.
 func (t Target) Me(ctx context.Context, name, bearer, wantUser string, want int) Result {
-	res, rep := t.check(ctx, name, request{method: http.MethodGet, path: "/auth/me", bearer: bearer}, want)
+	res, rep := t.check(ctx, name, request{method: http.MethodGet, path: t.Endpoints.identityPath(), bearer: bearer}, want)
 	if res.OK && want == http.StatusOK {
-		checkIdentity(&res, rep.data, wantUser)
+		t.checkIdentity(&res, rep.data, wantUser)
 	}
 	return res
 }
 
 // MeCookie is Me with the session cookie instead of a bearer token.
 func (t Target) MeCookie(ctx context.Context, name, cookie, wantUser string, want int) Result {
-	res, rep := t.check(ctx, name, request{method: http.MethodGet, path: "/auth/me", cookie: cookie}, want)
+	res, rep := t.check(ctx, name, request{method: http.MethodGet, path: t.Endpoints.identityPath(), cookie: cookie}, want)
 	if res.OK && want == http.StatusOK {
-		checkIdentity(&res, rep.data, wantUser)
+		t.checkIdentity(&res, rep.data, wantUser)
 	}
 	return res
 }
@@ -119,15 +125,14 @@ func (t Target) MeCookie(ctx context.Context, name, cookie, wantUser string, wan
 func (t Target) Refresh(ctx context.Context, name, refreshToken string, want int) Result {
 	req := request{
 		method:  http.MethodPost,
-		path:    "/auth/refresh",
+		path:    t.Endpoints.refreshPath(),
 		body:    map[string]string{"refresh_token": refreshToken},
 		secrets: []string{refreshToken},
 	}
 	res, rep := t.check(ctx, name, req, want)
 	if res.OK && want == http.StatusOK {
-		var tr tokenResponse
-		if json.Unmarshal(rep.data, &tr) != nil || tr.AccessToken == "" {
-			fail(&res, "response has no access_token")
+		if field(rep.data, t.Endpoints.tokenField()) == "" {
+			fail(&res, "response has no "+t.Endpoints.tokenField())
 		}
 	}
 	return res
@@ -138,11 +143,6 @@ func (t Target) Refresh(ctx context.Context, name, refreshToken string, want int
 func (t Target) Expect(ctx context.Context, name, method, path, bearer string, want int) Result {
 	res, _ := t.check(ctx, name, request{method: method, path: path, bearer: bearer}, want)
 	return res
-}
-
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
 }
 
 type request struct {
@@ -203,7 +203,7 @@ func (t Target) do(ctx context.Context, r request) (reply, error) {
 		req.Header.Set("Authorization", "Bearer "+r.bearer)
 	}
 	if r.cookie != "" {
-		req.AddCookie(&http.Cookie{Name: sessionCookieName, Value: r.cookie})
+		req.AddCookie(&http.Cookie{Name: t.Endpoints.cookieName(), Value: r.cookie})
 	}
 	resp, err := t.client().Do(req)
 	if err != nil {
@@ -247,16 +247,13 @@ func (r request) allSecrets() []string {
 	return append([]string{r.bearer, r.cookie}, r.secrets...)
 }
 
-func checkIdentity(res *Result, data []byte, wantUser string) {
-	var me struct {
-		Username string `json:"username"`
-	}
-	if err := json.Unmarshal(data, &me); err != nil {
+func (t Target) checkIdentity(res *Result, data []byte, wantUser string) {
+	if !json.Valid(data) {
 		fail(res, "response is not identity JSON")
 		return
 	}
-	if me.Username != wantUser {
-		fail(res, fmt.Sprintf("identity mismatch: got %q", me.Username))
+	if got := field(data, t.Endpoints.identityField()); got != wantUser {
+		fail(res, fmt.Sprintf("identity mismatch: got %q", got))
 	}
 }
 

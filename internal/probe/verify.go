@@ -31,7 +31,7 @@ func (t Target) VerifyLogin(ctx context.Context, creds Credentials, c Claims, se
 
 	rs = append(rs, signedWithNewSecret(sess.AccessToken, c.Issuer, newSecret, prevSecret))
 	if sess.AccessToken == "" {
-		rs = append(rs, notRun("me_new_token", http.MethodGet, "/auth/me", http.StatusOK, "login issued no token"))
+		rs = append(rs, notRun("me_new_token", http.MethodGet, t.Endpoints.identityPath(), http.StatusOK, "login issued no token"))
 	} else {
 		rs = append(rs, t.Me(ctx, "me_new_token", sess.AccessToken, creds.Username, http.StatusOK))
 	}
@@ -39,7 +39,7 @@ func (t Target) VerifyLogin(ctx context.Context, creds Credentials, c Claims, se
 	case prevSecret == "":
 	case sess.AccessToken == "":
 		// Without a live session a minted token is refused whatever its key: nothing to prove.
-		rs = append(rs, notRun("prev_secret_token_rejected", http.MethodGet, "/auth/me", http.StatusUnauthorized, "login issued no token"))
+		rs = append(rs, notRun("prev_secret_token_rejected", http.MethodGet, t.Endpoints.identityPath(), http.StatusUnauthorized, "login issued no token"))
 	default:
 		rs = append(rs, t.mintedRejected(ctx, "prev_secret_token_rejected", prevSecret, newSecret, c))
 	}
@@ -51,7 +51,7 @@ func (t Target) VerifyLogin(ctx context.Context, creds Credentials, c Claims, se
 		genuine, _ = Mint(newSecret, c)
 	}
 	if genuine == "" {
-		rs = append(rs, notRun("tampered_token_rejected", http.MethodGet, "/auth/me", http.StatusUnauthorized, "no token to tamper"))
+		rs = append(rs, notRun("tampered_token_rejected", http.MethodGet, t.Endpoints.identityPath(), http.StatusUnauthorized, "no token to tamper"))
 	} else {
 		rs = append(rs, t.Me(ctx, "tampered_token_rejected", Tamper(genuine), "", http.StatusUnauthorized))
 	}
@@ -72,18 +72,23 @@ func (t Target) VerifyLogin(ctx context.Context, creds Credentials, c Claims, se
 func (t Target) VerifySessionCutover(ctx context.Context, old Session) Results {
 	var rs Results
 	if old.AccessToken == "" {
-		rs = append(rs, notRun("old_access_token_rejected", http.MethodGet, "/auth/me", http.StatusUnauthorized, "session has no access token"))
+		rs = append(rs, notRun("old_access_token_rejected", http.MethodGet, t.Endpoints.identityPath(), http.StatusUnauthorized, "session has no access token"))
 	} else {
 		rs = append(rs, t.Me(ctx, "old_access_token_rejected", old.AccessToken, "", http.StatusUnauthorized))
 	}
-	if old.RefreshToken == "" {
-		rs = append(rs, notRun("old_refresh_token_rejected", http.MethodPost, "/auth/refresh", http.StatusUnauthorized, "session has no refresh token"))
-	} else {
+	// A kind of credential the backend does not issue (Endpoints None) has nothing to check.
+	switch {
+	case t.Endpoints.RefreshField == None:
+	case old.RefreshToken == "":
+		rs = append(rs, notRun("old_refresh_token_rejected", http.MethodPost, t.Endpoints.refreshPath(), http.StatusUnauthorized, "session has no refresh token"))
+	default:
 		rs = append(rs, t.Refresh(ctx, "old_refresh_token_rejected", old.RefreshToken, http.StatusUnauthorized))
 	}
-	if old.Cookie == "" {
-		rs = append(rs, notRun("old_session_cookie_rejected", http.MethodGet, "/auth/me", http.StatusUnauthorized, "session has no cookie"))
-	} else {
+	switch {
+	case t.Endpoints.SessionCookie == None:
+	case old.Cookie == "":
+		rs = append(rs, notRun("old_session_cookie_rejected", http.MethodGet, t.Endpoints.identityPath(), http.StatusUnauthorized, "session has no cookie"))
+	default:
 		rs = append(rs, t.MeCookie(ctx, "old_session_cookie_rejected", old.Cookie, "", http.StatusUnauthorized))
 	}
 	return scrubAll(rs, old.AccessToken, old.RefreshToken, old.Cookie)
@@ -96,7 +101,7 @@ func (t Target) Baseline(ctx context.Context, creds Credentials) Results {
 	sess, login := t.Login(ctx, creds)
 	rs = append(rs, login)
 	if sess.AccessToken == "" {
-		rs = append(rs, notRun("me", http.MethodGet, "/auth/me", http.StatusOK, "login issued no token"))
+		rs = append(rs, notRun("me", http.MethodGet, t.Endpoints.identityPath(), http.StatusOK, "login issued no token"))
 	} else {
 		rs = append(rs, t.Me(ctx, "me", sess.AccessToken, creds.Username, http.StatusOK))
 	}
@@ -127,7 +132,7 @@ func signedWithNewSecret(token, issuer, newSecret, prevSecret string) Result {
 func (t Target) mintedRejected(ctx context.Context, name, secret, controlSecret string, c Claims) Result {
 	tok, err := Mint(secret, c)
 	if err != nil {
-		return notRun(name, http.MethodGet, "/auth/me", http.StatusUnauthorized, "could not mint test token")
+		return notRun(name, http.MethodGet, t.Endpoints.identityPath(), http.StatusUnauthorized, "could not mint test token")
 	}
 	res := t.Me(ctx, name, tok, "", http.StatusUnauthorized)
 	if !res.OK || controlSecret == "" {

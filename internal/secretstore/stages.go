@@ -18,16 +18,21 @@ func (f *File) Promote(ctx context.Context, versionID string) error {
 		default:
 			return false, fmt.Errorf("version %s is %s, only a pending version can be promoted: %w", r.ID, r.Stage, ErrInvalidTransition)
 		}
-		if prev := s.byStage(StagePrevious); prev != nil {
-			prev.Stage = StageDeprecated
-			r.Demoted = prev.ID
-		}
-		if cur := s.byStage(StageCurrent); cur != nil {
-			cur.Stage = StagePrevious
-		}
-		r.Stage = StageCurrent
+		promote(s, r)
 		return true, nil
 	})
+}
+
+// promote makes the pending r current: the stage moves both stores make.
+func promote(s *state, r *record) {
+	if prev := s.byStage(StagePrevious); prev != nil {
+		prev.Stage = StageDeprecated
+		r.Demoted = prev.ID
+	}
+	if cur := s.byStage(StageCurrent); cur != nil {
+		cur.Stage = StagePrevious
+	}
+	r.Stage = StageCurrent
 }
 
 // MarkFailed marks a pending version failed, so that a new rotation can

@@ -1,6 +1,7 @@
-// Package secretstore keeps the versions of a secret on local disk, with
-// stage labels modelled on AWS Secrets Manager (pending, current, previous),
-// so that a rotation can be done in steps, retried and rolled back.
+// Package secretstore keeps the versions of a secret, with stage labels
+// modelled on AWS Secrets Manager (pending, current, previous), so that a
+// rotation can be done in steps, retried and rolled back: on local disk
+// (File), or in a Vault KV v2 mount (Vault, vault*.go).
 //
 // The store must never lose a secret: every change is a read-modify-write of
 // one JSON file under an exclusive lock, written atomically and durably, and

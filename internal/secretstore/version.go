@@ -68,6 +68,16 @@ var (
 	// ErrValuePruned means the version's metadata is kept but its value was
 	// pruned because it left the retention window.
 	ErrValuePruned = errors.New("version value was pruned")
+	// ErrConflict means another writer changed the store between this
+	// operation's read and its write (a Vault check-and-set mismatch):
+	// nothing was changed by this call, and a retry reads the new state.
+	ErrConflict = errors.New("concurrent write: check-and-set did not match")
+	// ErrUnavailable means the store could not be reached: nothing was
+	// changed by this call, and a retry may succeed.
+	ErrUnavailable = errors.New("secret store unavailable")
+	// ErrDenied means the store refused the credentials (a Vault token
+	// that expired, was revoked or lacks the policy): nothing was changed.
+	ErrDenied = errors.New("secret store denied access")
 )
 
 // Operations recorded with each version so that an idempotency key cannot be

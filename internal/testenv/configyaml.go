@@ -16,6 +16,10 @@ func (e *Env) configYAML(o Options) string {
 	if e.probeURL != "" {
 		baseURL = e.probeURL
 	}
+	secretStore := o.SecretStore
+	if secretStore == "" {
+		secretStore = fmt.Sprintf("{kind: file, dir: %s, name: demo-jwt-secret}", e.Paths.SecretsDir)
+	}
 	// The demo people sign with the keys demoenv.Prepare generated in this test's demo dir.
 	var people strings.Builder
 	for _, name := range demoenv.People() {
@@ -27,7 +31,7 @@ func (e *Env) configYAML(o Options) string {
   demo:
     base_url: %s
     channel: "#auth-ops"
-    secret_store: {kind: file, dir: %s, name: demo-jwt-secret}
+    secret_store: %s
     env_sink: {kind: dotenv, path: %s, key: JWT_SECRET}
     deployer:
       kind: exec
@@ -56,7 +60,7 @@ func (e *Env) configYAML(o Options) string {
       - {method: GET, path: /admin/users, as: admin, expected_status: 200}
 %s
 timeouts: %s
-%s`, people.String(), baseURL, e.Paths.SecretsDir, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, o.DeployTimeout, o.ReadinessTimeout, e.Paths.AdminTokenFile,
+%s`, people.String(), baseURL, secretStore, e.Paths.EnvFile, deployArgv(bin, e.Paths.PidFile, o), bin, o.DeployTimeout, o.ReadinessTimeout, e.Paths.AdminTokenFile,
 		demoenv.UserProbe, e.Paths.PasswordFile(demoenv.UserProbe),
 		demoenv.UserProbeAdmin, e.Paths.PasswordFile(demoenv.UserProbeAdmin),
 		demoenv.PersonAlice, demoenv.PersonBob, demoenv.PersonCarol,

@@ -80,6 +80,9 @@ type Options struct {
 	// LegacyMatcher runs the dev server with Temporal's old task matcher, which ignores task
 	// priority, to measure what priority buys.
 	LegacyMatcher bool
+	// SecretStore is the demo target's secret_store mapping, e.g. a Vault store on a fake
+	// (default the file store in the demo dir).
+	SecretStore string
 	// BcryptCost is the demo backend's bcrypt cost (its hidden --bcrypt-cost). Zero is bcrypt's
 	// lowest, 4: a hash at the production default costs 155 ms of CPU here, and the tests log
 	// in and restart the backend often on a 2-core machine; the behaviour is the same. Benches
