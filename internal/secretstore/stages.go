@@ -60,15 +60,9 @@ func (f *File) MarkFailed(ctx context.Context, versionID string) error {
 // because rolling them back would undo a later, successful rotation.
 func (f *File) RollBack(ctx context.Context, versionID string) error {
 	return f.transition(ctx, "roll back", versionID, func(s *state, r *record) (bool, error) {
-		if changed, ok := failPending(r); ok {
-			return changed, nil
-		}
-		if r.Stage != StageCurrent {
-			return false, fmt.Errorf("version %s is %s, only the current version can be rolled back: %w", r.ID, r.Stage, ErrInvalidTransition)
-		}
-		prev := s.byStage(StagePrevious)
-		if prev == nil {
-			return false, fmt.Errorf("version %s has no previous version to restore: %w", r.ID, ErrInvalidTransition)
+		prev, changed, done, err := s.rollBackTo(r)
+		if done || err != nil {
+			return changed, err
 		}
 		r.Stage = StageFailed
 		prev.Stage = StageCurrent
@@ -104,4 +98,21 @@ func failPending(r *record) (changed, ok bool) {
 		return true, true
 	}
 	return false, false
+}
+
+// rollBackTo is the check both stores' RollBack make: a pending r is marked failed instead (done),
+// a version other than the current one is refused, and otherwise the previous version to
+// restore is returned.
+func (s *state) rollBackTo(r *record) (prev *record, changed, done bool, err error) {
+	if changed, ok := failPending(r); ok {
+		return nil, changed, true, nil
+	}
+	if r.Stage != StageCurrent {
+		return nil, false, false, fmt.Errorf("version %s is %s, only the current version can be rolled back: %w", r.ID, r.Stage, ErrInvalidTransition)
+	}
+	prev = s.byStage(StagePrevious)
+	if prev == nil {
+		return nil, false, false, fmt.Errorf("version %s has no previous version to restore: %w", r.ID, ErrInvalidTransition)
+	}
+	return prev, false, false, nil
 }

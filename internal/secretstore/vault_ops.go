@@ -2,8 +2,6 @@ package secretstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -19,21 +17,16 @@ func (v *Vault) CreatePending(ctx context.Context, idempotencyKey string) (Versi
 	var added *record
 	var out Version
 	err := v.update(ctx, idempotencyKey, func(s *vaultState) (bool, error) {
-		if r := s.byKey(idempotencyKey); r != nil {
-			if r.Op != opCreate {
-				return false, fmt.Errorf("key %q was used by %s of version %s: %w", idempotencyKey, r.Op, r.ID, ErrIdempotencyConflict)
-			}
-			out = r.Version
-			return false, nil
+		found, reuse, err := s.beforeCreate(idempotencyKey)
+		if err != nil || reuse {
+			out = found
+			return false, err
 		}
-		if p := s.byStage(StagePending); p != nil {
-			return false, fmt.Errorf("version %s (key %q) is pending; promote it or mark it failed first: %w", p.ID, p.IdempotencyKey, ErrPendingExists)
+		value, err := newSecretValue()
+		if err != nil {
+			return false, err
 		}
-		raw := make([]byte, secretLen)
-		if _, err := rand.Read(raw); err != nil {
-			return false, fmt.Errorf("generate secret: %w", err)
-		}
-		added = v.add(s, opCreate, idempotencyKey, StagePending, base64.RawURLEncoding.EncodeToString(raw))
+		added = v.add(s, opCreate, idempotencyKey, StagePending, value)
 		return true, nil
 	})
 	if err != nil {
@@ -145,15 +138,9 @@ func (v *Vault) RollBack(ctx context.Context, versionID string) error {
 	key := "rollback-of-" + versionID
 	var prevValue string
 	return v.transition(ctx, "roll back", versionID, key, func(s *vaultState, r *record) (bool, error) {
-		if changed, ok := failPending(r); ok {
-			return changed, nil
-		}
-		if r.Stage != StageCurrent {
-			return false, fmt.Errorf("version %s is %s, only the current version can be rolled back: %w", r.ID, r.Stage, ErrInvalidTransition)
-		}
-		prev := s.byStage(StagePrevious)
-		if prev == nil {
-			return false, fmt.Errorf("version %s has no previous version to restore: %w", r.ID, ErrInvalidTransition)
+		prev, changed, done, err := s.rollBackTo(r)
+		if done || err != nil {
+			return changed, err
 		}
 		if s.mine == nil || s.mine.Op != opRollBack {
 			var err error

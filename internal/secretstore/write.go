@@ -24,21 +24,15 @@ func (f *File) CreatePending(ctx context.Context, idempotencyKey string) (Versio
 	}
 	var out Version
 	err := f.update(ctx, func(s *state) (bool, error) {
-		if r := s.byKey(idempotencyKey); r != nil {
-			if r.Op != opCreate {
-				return false, fmt.Errorf("key %q was used by %s of version %s: %w", idempotencyKey, r.Op, r.ID, ErrIdempotencyConflict)
-			}
-			out = r.Version
-			return false, nil
+		v, reuse, err := s.beforeCreate(idempotencyKey)
+		if err != nil || reuse {
+			out = v
+			return false, err
 		}
-		if p := s.byStage(StagePending); p != nil {
-			return false, fmt.Errorf("version %s (key %q) is pending; promote it or mark it failed first: %w", p.ID, p.IdempotencyKey, ErrPendingExists)
+		value, err := newSecretValue()
+		if err != nil {
+			return false, err
 		}
-		raw := make([]byte, secretLen)
-		if _, err := rand.Read(raw); err != nil {
-			return false, fmt.Errorf("generate secret: %w", err)
-		}
-		value := base64.RawURLEncoding.EncodeToString(raw)
 		r, err := f.newRecord(s, opCreate, idempotencyKey, StagePending, value)
 		if err != nil {
 			return false, err
@@ -138,4 +132,28 @@ func (f *File) newRecord(s *state, op, key string, stage Stage, value string) (*
 	}
 	s.Versions = append(s.Versions, r)
 	return r, nil
+}
+
+// beforeCreate is the check every store's create makes first: a retry with the same key gets its
+// version back (reuse), and a pending version of another run refuses the create.
+func (s *state) beforeCreate(key string) (v Version, reuse bool, err error) {
+	if r := s.byKey(key); r != nil {
+		if r.Op != opCreate {
+			return Version{}, false, fmt.Errorf("key %q was used by %s of version %s: %w", key, r.Op, r.ID, ErrIdempotencyConflict)
+		}
+		return r.Version, true, nil
+	}
+	if p := s.byStage(StagePending); p != nil {
+		return Version{}, false, fmt.Errorf("version %s (key %q) is pending; promote it or mark it failed first: %w", p.ID, p.IdempotencyKey, ErrPendingExists)
+	}
+	return Version{}, false, nil
+}
+
+// newSecretValue is a new random secret, secretLen bytes, URL-safe base64.
+func newSecretValue() (string, error) {
+	raw := make([]byte, secretLen)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("generate secret: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
