@@ -36,7 +36,10 @@ type fakeRuns struct {
 	cmds    []Command
 	whos    []Actor
 	decides []Decision
-	alerts  []Alert
+	// deciders[i] is who sent decides[i]: whos also holds the commands' senders, which run in
+	// the background in any order with the decisions.
+	deciders []Actor
+	alerts   []Alert
 	// alertOutcome is what Alert answers (default AlertDeclared).
 	alertOutcome string
 	out          string
@@ -85,6 +88,7 @@ func (f *fakeRuns) Decide(ctx context.Context, who Actor, d Decision) (string, e
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.decides = append(f.decides, d)
+	f.deciders = append(f.deciders, who)
 	f.whos = append(f.whos, who)
 	return f.out, f.err
 }
@@ -397,7 +401,7 @@ func TestRetryAndDoubleClickDecideOnce(t *testing.T) {
 	ids := map[string][]string{}
 	for i, d := range h.runs.decides {
 		require.Equal(t, button, d.Button)
-		ids[h.runs.whos[i].SlackUser] = append(ids[h.runs.whos[i].SlackUser], d.UpdateID)
+		ids[h.runs.deciders[i].SlackUser] = append(ids[h.runs.deciders[i].SlackUser], d.UpdateID)
 	}
 	id := UpdateID("T1", "UBOB", "1700000000.1")
 	require.Equal(t, []string{id, id, id}, ids["UBOB"], "a retry and a double click carry one Update id")
