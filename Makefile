@@ -127,7 +127,7 @@ fuzz:
 ## AUTHOPS_BENCH_SLACK_CONCURRENT (100), AUTHOPS_BENCH_SLACK_CLICKS (5).
 bench: tools build
 	set -o pipefail; AUTHOPS_BENCH=1 AUTHOPS_BIN=$(BIN) $(GO) test -count=1 \
-	  -run "TestExposureWindow|TestDecisionRoundTrip|TestOverheadVsScript|TestLoadThousandRuns|TestLoadRotationsAndEmergency|TestSlackAck" \
+	  -run "TestExposureWindow|TestRotationByStore|TestDecisionRoundTrip|TestOverheadVsScript|TestLoadThousandRuns|TestLoadRotationsAndEmergency|TestSlackAck" \
 	  -v -timeout 90m ./bench | grep -v -E "^(20[0-9][0-9]/|time=)"
 
 clean:
