@@ -51,7 +51,7 @@ func checkEdgeInput(t *config.Target, cidrs, prefixes []string, status int) erro
 		return nil
 	}
 	for _, c := range cidrs {
-		if _, err := edge.NormalizeCIDR(c); err != nil {
+		if _, err := contract.NormalizeCIDR(c); err != nil {
 			return temporal.NewNonRetryableApplicationError("edge: "+err.Error(), contract.ErrTypeConfig, nil)
 		}
 	}

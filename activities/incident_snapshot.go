@@ -27,7 +27,7 @@ import (
 // SnapshotTarget records a target's environment and auth settings, every value fingerprinted,
 // and writes it to the incident's artifacts directory.
 func (a *Incidents) SnapshotTarget(ctx context.Context, in contract.IncidentTargetInput) (contract.Snapshot, error) {
-	t, store, err := a.targetStore(in.Target)
+	t, store, err := a.targetStore(ctx, in.Target)
 	if err != nil {
 		return contract.Snapshot{}, err
 	}

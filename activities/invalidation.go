@@ -250,7 +250,7 @@ func (a *Probes) validateCutover(ctx context.Context, in contract.ValidateInput)
 	if in.CutoverOf == "" {
 		return contract.CutoverValidation{}, temporal.NewNonRetryableApplicationError("validate cutover: no emergency run named", contract.ErrTypeConfig, nil)
 	}
-	t, store, err := a.targetStore(in.Target)
+	t, store, err := a.targetStore(ctx, in.Target)
 	if err != nil {
 		return contract.CutoverValidation{}, err
 	}

@@ -46,7 +46,7 @@ func (a *Probes) Validate(ctx context.Context, in contract.ValidateInput) (rs pr
 }
 
 func (a *Probes) validate(ctx context.Context, in contract.ValidateInput) (probe.Results, error) {
-	t, store, err := a.targetStore(in.Target)
+	t, store, err := a.targetStore(ctx, in.Target)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,12 @@ func (a *Secrets) knownSecrets(ctx context.Context) []string {
 		if t.Notify.StatusWebhook != nil {
 			refs = append(refs, *t.Notify.StatusWebhook)
 		}
+		// The worker's Vault credentials are secrets it knows too.
+		if auth := t.SecretStore.Auth; auth.Token != nil {
+			refs = append(refs, *auth.Token)
+		} else if auth.AppRole != nil {
+			refs = append(refs, auth.AppRole.SecretID)
+		}
 		for _, ref := range refs {
 			if ref.File != "" {
 				add(fileSecrets(a.Config.Abs(ref.File))...)
@@ -99,7 +105,7 @@ func (a *Secrets) storeValues(ctx context.Context, t *config.Target) []string {
 			return nil
 		}
 	}
-	store, err := a.store(t)
+	store, err := a.store(ctx, t)
 	if err != nil {
 		return nil
 	}

@@ -61,7 +61,7 @@ func (a *Secrets) PreCheck(ctx context.Context, in contract.PreCheckInput) (cont
 	}
 
 	add("target config valid", a.Config.CheckRefs(t))
-	store, err := a.store(t)
+	store, err := a.store(ctx, t)
 	if err == nil {
 		err = store.CheckWritable(ctx)
 	}
@@ -180,7 +180,7 @@ func (a *Secrets) adoptCurrent(ctx context.Context, t *config.Target, store secr
 // is. A pending version of another run, or a current version that disagrees with the sink, is a
 // conflict that is not retried.
 func (a *Secrets) AdoptLiveSecret(ctx context.Context, in contract.AdoptInput) (contract.VersionRef, error) {
-	t, store, err := a.targetStore(in.Target)
+	t, store, err := a.targetStore(ctx, in.Target)
 	if err != nil {
 		return contract.VersionRef{}, err
 	}
@@ -205,7 +205,7 @@ func (a *Secrets) AdoptLiveSecret(ctx context.Context, in contract.AdoptInput) (
 // CreatePendingSecret generates a new secret inside the store. A retry with the same key returns
 // the same version.
 func (a *Secrets) CreatePendingSecret(ctx context.Context, in contract.SecretInput) (contract.VersionRef, error) {
-	t, store, err := a.targetStore(in.Target)
+	t, store, err := a.targetStore(ctx, in.Target)
 	if err != nil {
 		return contract.VersionRef{}, err
 	}
@@ -219,7 +219,7 @@ func (a *Secrets) CreatePendingSecret(ctx context.Context, in contract.SecretInp
 // ApplySecret writes a version's value into the env sink. Writing the same value again changes
 // nothing, so retries are safe.
 func (a *Secrets) ApplySecret(ctx context.Context, in contract.VersionInput) (contract.ApplyResult, error) {
-	t, store, err := a.targetStore(in.Target)
+	t, store, err := a.targetStore(ctx, in.Target)
 	if err != nil {
 		return contract.ApplyResult{}, err
 	}
@@ -244,7 +244,7 @@ func (a *Secrets) PromoteSecret(ctx context.Context, in contract.VersionInput) e
 // does not leave a pending version behind to block the next rotation.
 func (a *Secrets) MarkSecretFailed(ctx context.Context, in contract.VersionInput) error {
 	if in.VersionID == "" {
-		t, store, err := a.targetStore(in.Target)
+		t, store, err := a.targetStore(ctx, in.Target)
 		if err != nil {
 			return err
 		}
@@ -270,7 +270,7 @@ func (a *Secrets) storeOp(ctx context.Context, in contract.VersionInput, what st
 	if err != nil {
 		return err
 	}
-	store, err := a.store(t)
+	store, err := a.store(ctx, t)
 	if err != nil {
 		return err
 	}

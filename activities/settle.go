@@ -172,7 +172,7 @@ func (a *Secrets) adoptOver(ctx context.Context, t *config.Target, store secretS
 // emergency rotation takes when its PreCheck reported it Stale. The run's state is asked again
 // right before the write; a version whose run still runs is refused. Idempotent.
 func (a *Secrets) SupersedePending(ctx context.Context, in contract.SupersedeInput) (contract.SettleOutcome, error) {
-	t, store, err := a.targetStore(in.Target)
+	t, store, err := a.targetStore(ctx, in.Target)
 	if err != nil {
 		return contract.SettleOutcome{}, err
 	}
@@ -187,7 +187,7 @@ func (a *Secrets) SupersedePending(ctx context.Context, in contract.SupersedeInp
 // in the env sink (compared by fingerprint), one whose run still runs or cannot be asked about,
 // and one that is not pending. Idempotent.
 func (a *Secrets) SettleSecret(ctx context.Context, in contract.SettleSecretInput) (contract.SettleOutcome, error) {
-	t, store, err := a.targetStore(in.Target)
+	t, store, err := a.targetStore(ctx, in.Target)
 	if err != nil {
 		return contract.SettleOutcome{}, err
 	}
@@ -275,7 +275,7 @@ func (a *Secrets) settle(ctx context.Context, t *config.Target, store secretStor
 // idempotency keys and fingerprints, which of them the env sink holds, and, for a pending
 // version, whether the run that created it still runs. Never a value.
 func (a *Secrets) StoreStatus(ctx context.Context, in contract.SecretStatusInput) (contract.SecretStatus, error) {
-	t, store, err := a.targetStore(in.Target)
+	t, store, err := a.targetStore(ctx, in.Target)
 	if err != nil {
 		return contract.SecretStatus{}, err
 	}

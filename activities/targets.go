@@ -38,13 +38,10 @@ func configTarget(cfg *config.Config, name string) (*config.Target, error) {
 	return t, nil
 }
 
-// vaultOpenTimeout bounds a Vault store's login and fingerprint key read, which store does
-// without the activity's context.
-const vaultOpenTimeout = 30 * time.Second
-
-func (a *Targets) store(t *config.Target) (secretStore, error) {
+// store opens t's secret store; ctx bounds a Vault store's login and fingerprint key read.
+func (a *Targets) store(ctx context.Context, t *config.Target) (secretStore, error) {
 	if t.SecretStore.Kind == "vault" {
-		return a.vaultStore(t)
+		return a.vaultStore(ctx, t)
 	}
 	s, err := secretstore.OpenFile(a.Config.Abs(t.SecretStore.Dir), t.SecretStore.Name)
 	if err != nil {
@@ -55,7 +52,7 @@ func (a *Targets) store(t *config.Target) (secretStore, error) {
 
 // vaultStore logs in to the target's Vault. The token or secret id is read from its reference
 // on each open, so a token file that an agent renews is picked up by the next attempt.
-func (a *Targets) vaultStore(t *config.Target) (secretStore, error) {
+func (a *Targets) vaultStore(ctx context.Context, t *config.Target) (secretStore, error) {
 	ss := t.SecretStore
 	cfg := secretstore.VaultConfig{Address: ss.Address, Mount: ss.Mount, Path: ss.Path}
 	field := "targets." + t.Name + ".secret_store.auth."
@@ -70,8 +67,6 @@ func (a *Targets) vaultStore(t *config.Target) (secretStore, error) {
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeConfig, nil)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), vaultOpenTimeout)
-	defer cancel()
 	s, err := secretstore.OpenVault(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open secret store of %s: %w", t.Name, err)
@@ -80,12 +75,12 @@ func (a *Targets) vaultStore(t *config.Target) (secretStore, error) {
 }
 
 // targetStore returns a target and its secret store.
-func (a *Targets) targetStore(name string) (*config.Target, secretStore, error) {
+func (a *Targets) targetStore(ctx context.Context, name string) (*config.Target, secretStore, error) {
 	t, err := a.target(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := a.store(t)
+	s, err := a.store(ctx, t)
 	return t, s, err
 }
 

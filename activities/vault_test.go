@@ -118,3 +118,13 @@ func TestVaultStore_DownAndDeniedAreRetryableAndChangeNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, vs, 1)
 }
+
+// A deploy that prints the worker's Vault token has it redacted: it is a secret the worker knows.
+func TestVaultStore_DeployRedactsTheToken(t *testing.T) {
+	f, _, _ := newVaultFixture(t)
+	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "deploy.sh"),
+		[]byte("#!/bin/sh\necho deploying\ncat vault.token\necho restarted\n"), 0o700))
+	var res contract.DeployResult
+	require.NoError(t, f.run(&res, f.secrets.Deploy, contract.DeployInput{Target: "demo"}))
+	require.Equal(t, "deploying\n[REDACTED]\nrestarted\n", res.Output)
+}

@@ -3,7 +3,6 @@ package contract
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -90,44 +89,6 @@ func (r ContainRequest) Describe() string {
 		s += " on " + r.Target
 	}
 	return CleanText(s)
-}
-
-// broadRanges lock out everyone (or every IPv4 client, through the mapped range).
-var broadRanges = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0"), netip.MustParsePrefix("::ffff:0:0/96"),
-}
-
-// CheckDenyCIDR refuses a CIDR that is invalid, has host bits set, or, without force, covers a
-// lock-out range or one of the addresses the worker's probes come from. It judges one range as
-// written: runs from before the deny-ranges-normalised version replay with it; everything else
-// uses NormalizeCIDR and CheckDenyRanges (deny.go).
-func CheckDenyCIDR(cidr string, force bool, probeFrom []string) error {
-	p, err := netip.ParsePrefix(cidr)
-	if err != nil {
-		return fmt.Errorf("invalid CIDR %q", CleanText(cidr))
-	}
-	if p.Masked() != p {
-		return fmt.Errorf("CIDR %s has host bits set; did you mean %s?", cidr, p.Masked())
-	}
-	if force {
-		return nil
-	}
-	for _, b := range broadRanges {
-		if p.Bits() <= b.Bits() && p.Overlaps(b) {
-			return fmt.Errorf("CIDR %s would lock everyone out (it covers %s); add --force if you mean it", cidr, b)
-		}
-	}
-	for _, a := range probeFrom {
-		ip, err := netip.ParseAddr(a)
-		if err != nil {
-			continue
-		}
-		// Either form of the address: 127.0.0.1 and ::ffff:127.0.0.1 are the same client.
-		if p.Contains(ip.Unmap()) || p.Contains(netip.AddrFrom16(ip.Unmap().As16())) {
-			return fmt.Errorf("CIDR %s holds %s, the address the worker's probes come from; add --force if you mean it", cidr, a)
-		}
-	}
-	return nil
 }
 
 // PendingAction is a containment action waiting for approval, or decided.

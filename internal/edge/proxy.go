@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/authops/authops/contract"
 	"github.com/authops/authops/internal/atomicfile"
 )
 
@@ -112,15 +113,7 @@ func normalizeCIDRs(cidrs []string) ([]string, error) {
 	if len(cidrs) == 0 {
 		return nil, errors.New("no CIDRs given")
 	}
-	out := make([]string, 0, len(cidrs))
-	for _, c := range cidrs {
-		n, err := NormalizeCIDR(c)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, nil
+	return contract.NormalizeCIDRs(cidrs)
 }
 
 // update applies change to the include's state under the include's lock: render, write,

@@ -54,29 +54,14 @@ func ValidateRoute(prefix string, status int) error {
 	return nil
 }
 
-// NormalizeCIDR checks a range and returns its normal form (contract.NormalizeCIDR), which is
-// what nginx's deny gets: no host bits, an IPv4-mapped range as IPv4.
-func NormalizeCIDR(s string) (string, error) {
-	p, err := contract.NormalizeCIDR(s)
-	if err != nil {
-		return "", err
-	}
-	return p.String(), nil
-}
-
 // normalize checks every entry and puts the state in its one form: normal ranges and
 // prefixes without a trailing slash, deduplicated and sorted.
 func (s State) normalize() (State, error) {
-	var out State
-	for _, c := range s.Denied {
-		n, err := NormalizeCIDR(c)
-		if err != nil {
-			return State{}, err
-		}
-		if !slices.Contains(out.Denied, n) {
-			out.Denied = append(out.Denied, n)
-		}
+	denied, err := contract.NormalizeCIDRs(s.Denied)
+	if err != nil {
+		return State{}, err
 	}
+	out := State{Denied: denied}
 	for _, r := range s.Routes {
 		if err := ValidateRoute(r.Prefix, r.Status); err != nil {
 			return State{}, err
